@@ -1,0 +1,367 @@
+"""Numba kernels of the E-step, Viterbi and sampling.
+
+Everything here is a pure ``@njit(cache=True)`` function over float64 / int64
+(or int32 for internal back-pointers) arrays. Nothing validates, nothing
+allocates inside a time loop; buffers come from the caller.
+
+Conventions
+-----------
+A batch of sequences is a concatenation of ``n_samples`` rows described by
+``starts`` (int64, shape ``(n_sequences + 1,)``): sequence ``s`` occupies rows
+``starts[s]:starts[s + 1]``.
+
+The *frame* is the emission probability matrix shifted per time step:
+``frame[t, k] = exp(log_emissions[t, k] - shift[t])`` with
+``shift[t] = max_k log_emissions[t, k]``, so that log-emissions of -1e4 do not
+underflow. The forward recursion is scaled: ``alpha[t]`` is the filtered
+distribution p(z_t | x_1..x_t), and ``scale[t]`` is its normaliser, so that the
+log-likelihood of a sequence is ``sum_t log(scale[t]) + shift[t]``.
+
+Batch kernels run over *blocks* of consecutive sequences with ``prange``. The
+blocks depend only on the sequence lengths (never on the thread count), and the
+per-block sums are added in a fixed order by the caller, so results are
+identical for any number of threads.
+"""
+
+import numpy as np
+from numba import njit, prange
+
+NEG_INF = -np.inf
+
+
+@njit(cache=True, parallel=True)
+def exp_shift_rows(frame, shift):
+    """Turn log-emissions into a frame, in place.
+
+    Parameters
+    ----------
+    frame : ndarray of shape (n_samples, n_components)
+        Log-emissions on entry; ``exp(log_emissions - shift[:, None])`` on exit.
+    shift : ndarray of shape (n_samples,)
+        Output: the per-row maximum (0 for a row that is entirely -inf).
+    """
+    n, k = frame.shape
+    for t in prange(n):
+        m = NEG_INF
+        for j in range(k):
+            if frame[t, j] > m:
+                m = frame[t, j]
+        if m == NEG_INF:
+            m = 0.0
+        shift[t] = m
+        for j in range(k):
+            frame[t, j] = np.exp(frame[t, j] - m)
+
+
+@njit(cache=True)
+def forward_sequence(frame, shift, init, transmat, alpha, scale, lo, hi):
+    """Scaled forward pass over rows ``lo:hi``.
+
+    Parameters
+    ----------
+    frame : ndarray of shape (n_samples, n_components)
+    shift : ndarray of shape (n_samples,)
+    init : ndarray of shape (n_components,)
+        Distribution of the first state: ``startprob`` for a new sequence, or
+        ``filtered_previous @ transmat`` to continue a stream.
+    transmat : ndarray of shape (n_components, n_components)
+    alpha : ndarray of shape (n_samples, n_components)
+        Output: filtered distributions p(z_t | x_lo..x_t).
+    scale : ndarray of shape (n_samples,)
+        Output: per-step normalisers.
+    lo, hi : int
+
+    Returns
+    -------
+    log_likelihood : float
+        ``-inf`` when the sequence is impossible under the model; the rows of
+        ``alpha`` from the impossible step on are then zero.
+    """
+    k = frame.shape[1]
+    total = 0.0
+    for t in range(lo, hi):
+        if t == lo:
+            for j in range(k):
+                alpha[t, j] = init[j] * frame[t, j]
+        else:
+            for j in range(k):
+                alpha[t, j] = 0.0
+            for i in range(k):
+                a = alpha[t - 1, i]
+                if a != 0.0:
+                    for j in range(k):
+                        alpha[t, j] += a * transmat[i, j]
+            for j in range(k):
+                alpha[t, j] *= frame[t, j]
+        s = 0.0
+        for j in range(k):
+            s += alpha[t, j]
+        scale[t] = s
+        if not s > 0.0:
+            for u in range(t, hi):
+                scale[u] = 0.0
+                for j in range(k):
+                    alpha[u, j] = 0.0
+            return NEG_INF
+        inv = 1.0 / s
+        for j in range(k):
+            alpha[t, j] *= inv
+        total += np.log(s) + shift[t]
+    return total
+
+
+@njit(cache=True)
+def backward_sequence(frame, scale, transmat, post, lo, hi, beta, work, xi_acc):
+    """Backward pass over rows ``lo:hi``, turning filtered into smoothed rows.
+
+    Parameters
+    ----------
+    frame : ndarray of shape (n_samples, n_components)
+    scale : ndarray of shape (n_samples,)
+        The normalisers written by :func:`forward_sequence`.
+    transmat : ndarray of shape (n_components, n_components)
+    post : ndarray of shape (n_samples, n_components)
+        The forward pass's ``alpha`` on entry, the posteriors p(z_t | x) on exit.
+    lo, hi : int
+    beta, work : ndarray of shape (2, n_components), (n_components,)
+        Scratch space.
+    xi_acc : ndarray of shape (n_components, n_components)
+        Accumulates ``sum_t alpha_t[i] * w_{t+1}[j]``; the expected transition
+        counts of the sequence are ``transmat * xi_acc`` (taken by the caller).
+    """
+    k = frame.shape[1]
+    cur = 0
+    for j in range(k):
+        beta[cur, j] = 1.0
+    for t in range(hi - 2, lo - 1, -1):
+        inv = 1.0 / scale[t + 1]
+        for j in range(k):
+            work[j] = frame[t + 1, j] * beta[cur, j] * inv
+        nxt = 1 - cur
+        for i in range(k):
+            acc = 0.0
+            for j in range(k):
+                acc += transmat[i, j] * work[j]
+            beta[nxt, i] = acc
+            a = post[t, i]
+            if a != 0.0:
+                for j in range(k):
+                    xi_acc[i, j] += a * work[j]
+        cur = nxt
+        s = 0.0
+        for i in range(k):
+            post[t, i] *= beta[cur, i]
+            s += post[t, i]
+        if s > 0.0:
+            inv = 1.0 / s
+            for i in range(k):
+                post[t, i] *= inv
+
+
+@njit(cache=True, parallel=True)
+def forward_batch(frame, shift, startprob, transmat, starts, blocks, alpha, scale, ll):
+    """Forward pass over every sequence of a batch.
+
+    Parameters
+    ----------
+    frame, shift : see :func:`exp_shift_rows`
+    startprob : ndarray of shape (n_components,)
+    transmat : ndarray of shape (n_components, n_components)
+    starts : ndarray of shape (n_sequences + 1,)
+    blocks : ndarray of shape (n_blocks + 1,)
+        Sequence indices at which each block of sequences begins.
+    alpha : ndarray of shape (n_samples, n_components)
+        Output: filtered distributions.
+    scale : ndarray of shape (n_samples,)
+        Output: per-step normalisers.
+    ll : ndarray of shape (n_sequences,)
+        Output: log-likelihood of each sequence.
+    """
+    for b in prange(blocks.shape[0] - 1):
+        for s in range(blocks[b], blocks[b + 1]):
+            ll[s] = forward_sequence(
+                frame, shift, startprob, transmat, alpha, scale, starts[s], starts[s + 1]
+            )
+
+
+@njit(cache=True, parallel=True)
+def forward_backward_batch(
+    frame, shift, startprob, transmat, starts, blocks, post, scale, ll, xi_blocks
+):
+    """Forward-backward over every sequence of a batch.
+
+    Parameters
+    ----------
+    frame, shift, startprob, transmat, starts, blocks, scale, ll :
+        As in :func:`forward_batch`.
+    post : ndarray of shape (n_samples, n_components)
+        Output: posteriors p(z_t | x). Rows of impossible sequences are zero.
+    xi_blocks : ndarray of shape (n_blocks, n_components, n_components)
+        Output: per block, ``sum_t alpha_t[i] * w_{t+1}[j]`` (multiply by
+        ``transmat`` for the expected transition counts).
+    """
+    k = frame.shape[1]
+    for b in prange(blocks.shape[0] - 1):
+        beta = np.empty((2, k))
+        work = np.empty(k)
+        xi_acc = xi_blocks[b]
+        xi_acc[:, :] = 0.0
+        for s in range(blocks[b], blocks[b + 1]):
+            lo = starts[s]
+            hi = starts[s + 1]
+            ll[s] = forward_sequence(frame, shift, startprob, transmat, post, scale, lo, hi)
+            if ll[s] > NEG_INF:
+                backward_sequence(frame, scale, transmat, post, lo, hi, beta, work, xi_acc)
+
+
+@njit(cache=True)
+def viterbi_sequence(log_emissions, log_startprob, log_transmat, lo, hi, delta, back, states):
+    """Most likely state path of rows ``lo:hi``, in log space.
+
+    Ties are broken towards the lowest state index.
+
+    Parameters
+    ----------
+    log_emissions : ndarray of shape (n_samples, n_components)
+    log_startprob : ndarray of shape (n_components,)
+    log_transmat : ndarray of shape (n_components, n_components)
+    lo, hi : int
+    delta : ndarray of shape (2, n_components)
+        Scratch space.
+    back : ndarray of shape (n_samples, n_components), int32
+        Scratch space for back-pointers.
+    states : ndarray of shape (n_samples,), int64
+        Output: the decoded path.
+
+    Returns
+    -------
+    log_prob : float
+    """
+    k = log_emissions.shape[1]
+    cur = 0
+    for j in range(k):
+        delta[cur, j] = log_startprob[j] + log_emissions[lo, j]
+    for t in range(lo + 1, hi):
+        nxt = 1 - cur
+        for j in range(k):
+            delta[nxt, j] = NEG_INF
+            back[t, j] = 0
+        for i in range(k):
+            d = delta[cur, i]
+            if d > NEG_INF:
+                for j in range(k):
+                    cand = d + log_transmat[i, j]
+                    if cand > delta[nxt, j]:
+                        delta[nxt, j] = cand
+                        back[t, j] = i
+        for j in range(k):
+            delta[nxt, j] += log_emissions[t, j]
+        cur = nxt
+    best = 0
+    for j in range(1, k):
+        if delta[cur, j] > delta[cur, best]:
+            best = j
+    log_prob = delta[cur, best]
+    states[hi - 1] = best
+    for t in range(hi - 1, lo, -1):
+        best = back[t, best]
+        states[t - 1] = best
+    return log_prob
+
+
+@njit(cache=True, parallel=True)
+def viterbi_batch(log_emissions, log_startprob, log_transmat, starts, blocks, back, states, lp):
+    """Viterbi over every sequence of a batch.
+
+    Parameters
+    ----------
+    log_emissions : ndarray of shape (n_samples, n_components)
+    log_startprob : ndarray of shape (n_components,)
+    log_transmat : ndarray of shape (n_components, n_components)
+    starts, blocks : as in :func:`forward_batch`
+    back : ndarray of shape (n_samples, n_components), int32
+        Scratch space for back-pointers.
+    states : ndarray of shape (n_samples,), int64
+        Output: decoded paths.
+    lp : ndarray of shape (n_sequences,)
+        Output: log-probability of each sequence's best path.
+    """
+    k = log_emissions.shape[1]
+    for b in prange(blocks.shape[0] - 1):
+        delta = np.empty((2, k))
+        for s in range(blocks[b], blocks[b + 1]):
+            lp[s] = viterbi_sequence(
+                log_emissions,
+                log_startprob,
+                log_transmat,
+                starts[s],
+                starts[s + 1],
+                delta,
+                back,
+                states,
+            )
+
+
+@njit(cache=True)
+def sample_states(cum_startprob, cum_transmat, uniforms, states):
+    """Draw a Markov chain by inverse-CDF sampling.
+
+    Parameters
+    ----------
+    cum_startprob : ndarray of shape (n_components,)
+        Cumulative sum of the first state's distribution.
+    cum_transmat : ndarray of shape (n_components, n_components)
+        Row-wise cumulative sums of the transition matrix.
+    uniforms : ndarray of shape (n_samples,)
+        Draws from U[0, 1).
+    states : ndarray of shape (n_samples,), int64
+        Output.
+    """
+    k = cum_startprob.shape[0]
+    n = uniforms.shape[0]
+    if n == 0:
+        return
+    z = min(np.searchsorted(cum_startprob, uniforms[0] * cum_startprob[k - 1], "right"), k - 1)
+    states[0] = z
+    for t in range(1, n):
+        row = cum_transmat[z]
+        z = min(np.searchsorted(row, uniforms[t] * row[k - 1], "right"), k - 1)
+        states[t] = z
+
+
+@njit(cache=True, parallel=True)
+def backward_sample_batch(alpha, transmat, starts, uniforms, states):
+    """Forward-filtering backward-sampling of state paths.
+
+    Parameters
+    ----------
+    alpha : ndarray of shape (n_samples, n_components)
+        Filtered distributions from :func:`forward_batch`.
+    transmat : ndarray of shape (n_components, n_components)
+    starts : ndarray of shape (n_sequences + 1,)
+    uniforms : ndarray of shape (n_draws, n_samples)
+    states : ndarray of shape (n_draws, n_samples), int64
+        Output: one path per draw.
+    """
+    k = alpha.shape[1]
+    n_draws = uniforms.shape[0]
+    n_seq = starts.shape[0] - 1
+    for d in prange(n_draws):
+        w = np.empty(k)
+        for s in range(n_seq):
+            lo = starts[s]
+            hi = starts[s + 1]
+            z = -1
+            for t in range(hi - 1, lo - 1, -1):
+                tot = 0.0
+                for i in range(k):
+                    p = alpha[t, i] if z < 0 else alpha[t, i] * transmat[i, z]
+                    tot += p
+                    w[i] = tot
+                u = uniforms[d, t] * tot
+                z = k - 1
+                for i in range(k):
+                    if u < w[i]:
+                        z = i
+                        break
+                states[d, t] = z

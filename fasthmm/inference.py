@@ -1,0 +1,267 @@
+"""Inference over log-emission matrices: the functional API and the E-step.
+
+The public functions here take a log-emission matrix (from any source: one of
+fasthmm's emission classes, a neural network, ...) plus the start and
+transition probabilities, validate them once, and run the batch kernels.
+The models use the same :class:`Workspace` and :func:`e_step`.
+"""
+
+import numpy as np
+
+from . import _kernels as K
+from ._validation import (
+    check_lengths,
+    check_log_emissions,
+    check_startprob,
+    check_transmat,
+)
+
+MAX_BLOCKS = 64
+
+
+def block_bounds(starts, max_blocks=MAX_BLOCKS):
+    """Split a batch into contiguous blocks of sequences of similar total size.
+
+    The split depends only on the sequence lengths, never on the thread count,
+    which is what makes every sum over blocks reproducible.
+
+    Parameters
+    ----------
+    starts : ndarray of shape (n_sequences + 1,)
+
+    Returns
+    -------
+    blocks : ndarray of shape (n_blocks + 1,), int64
+        Sequence indices where the blocks begin, then ``n_sequences``.
+    """
+    n_seq = starts.shape[0] - 1
+    if n_seq <= max_blocks:
+        return np.arange(n_seq + 1, dtype=np.int64)
+    targets = np.linspace(0, starts[-1], max_blocks + 1)[1:-1]
+    cuts = np.searchsorted(starts, targets)
+    return np.unique(np.concatenate(([0], cuts, [n_seq]))).astype(np.int64)
+
+
+class Workspace:
+    """Buffers for the E-step of one batch, allocated once and reused.
+
+    Parameters
+    ----------
+    starts : ndarray of shape (n_sequences + 1,)
+    n_components : int
+
+    Attributes
+    ----------
+    frame : ndarray of shape (n_samples, n_components)
+        Log-emissions, then (after :meth:`load_log_emissions`) the shifted
+        emission probabilities.
+    shift : ndarray of shape (n_samples,)
+    post : ndarray of shape (n_samples, n_components)
+        Filtered distributions after a forward pass, posteriors after an E-step.
+    scale : ndarray of shape (n_samples,)
+    ll : ndarray of shape (n_sequences,)
+        Log-likelihood of each sequence.
+    xi_blocks : ndarray of shape (n_blocks, n_components, n_components)
+    """
+
+    def __init__(self, starts, n_components):
+        n = int(starts[-1])
+        self.starts = starts
+        self.blocks = block_bounds(starts)
+        self.frame = np.empty((n, n_components))
+        self.shift = np.empty(n)
+        self.post = np.empty((n, n_components))
+        self.scale = np.empty(n)
+        self.ll = np.empty(starts.shape[0] - 1)
+        self.xi_blocks = np.empty((self.blocks.shape[0] - 1, n_components, n_components))
+
+    def load_log_emissions(self, log_emissions=None):
+        """Turn log-emissions into the shifted probability frame, in place.
+
+        Parameters
+        ----------
+        log_emissions : ndarray of shape (n_samples, n_components), optional
+            Copied into :attr:`frame` first; when omitted, :attr:`frame` already
+            holds them.
+        """
+        if log_emissions is not None:
+            self.frame[...] = log_emissions
+        K.exp_shift_rows(self.frame, self.shift)
+
+
+def forward_pass(ws, startprob, transmat):
+    """Run the forward kernel over a loaded workspace; filtered rows go to ``ws.post``."""
+    K.forward_batch(
+        ws.frame, ws.shift, startprob, transmat, ws.starts, ws.blocks, ws.post, ws.scale, ws.ll
+    )
+    return ws.ll
+
+
+def e_step(ws, startprob, transmat):
+    """Forward-backward over a loaded workspace.
+
+    Returns
+    -------
+    ll : ndarray of shape (n_sequences,)
+        Log-likelihood of each sequence (``-inf`` for impossible ones).
+    xi : ndarray of shape (n_components, n_components)
+        Expected transition counts summed over time and sequences.
+    start_counts : ndarray of shape (n_components,)
+        Posteriors of the first state summed over sequences.
+
+    ``ws.post`` holds the posteriors on return.
+    """
+    K.forward_backward_batch(
+        ws.frame,
+        ws.shift,
+        startprob,
+        transmat,
+        ws.starts,
+        ws.blocks,
+        ws.post,
+        ws.scale,
+        ws.ll,
+        ws.xi_blocks,
+    )
+    xi = ws.xi_blocks.sum(axis=0) * transmat
+    start_counts = ws.post[ws.starts[:-1]].sum(axis=0)
+    return ws.ll, xi, start_counts
+
+
+def viterbi_decode(log_emissions, startprob, transmat, starts):
+    """Run the Viterbi kernel on validated inputs.
+
+    Returns
+    -------
+    lp : ndarray of shape (n_sequences,)
+    states : ndarray of shape (n_samples,), int64
+    """
+    n, k = log_emissions.shape
+    with np.errstate(divide="ignore"):
+        log_start = np.log(startprob)
+        log_trans = np.log(transmat)
+    back = np.empty((n, k), dtype=np.int32)
+    states = np.empty(n, dtype=np.int64)
+    lp = np.empty(starts.shape[0] - 1)
+    K.viterbi_batch(
+        log_emissions, log_start, log_trans, starts, block_bounds(starts), back, states, lp
+    )
+    return lp, states
+
+
+def raise_if_impossible(ll, what="the data"):
+    """Raise ``ValueError`` when a sequence has zero probability under the model."""
+    bad = np.flatnonzero(~np.isfinite(ll))
+    if bad.size:
+        raise ValueError(
+            f"sequence {int(bad[0])} of {what} has zero probability under the model "
+            "(log-likelihood -inf): every state path is excluded by a zero in "
+            "startprob, transmat or the emissions"
+        )
+
+
+def _check_inputs(log_emissions, startprob, transmat, lengths):
+    le = check_log_emissions(log_emissions)
+    k = le.shape[1]
+    sp = check_startprob(startprob, k)
+    tm = check_transmat(transmat, k)
+    starts = check_lengths(lengths, le.shape[0])
+    return le, sp, tm, starts
+
+
+def forward(log_emissions, startprob, transmat, lengths=None):
+    """Log-likelihood of one or more sequences by the forward algorithm.
+
+    Parameters
+    ----------
+    log_emissions : array-like of shape (n_samples, n_components)
+        ``log p(x_t | z_t = k)``; ``-inf`` marks an impossible emission.
+    startprob : array-like of shape (n_components,)
+    transmat : array-like of shape (n_components, n_components)
+    lengths : array-like of int, optional
+        Lengths of the concatenated sequences; default: one sequence.
+
+    Returns
+    -------
+    log_likelihood : float
+        Summed over sequences; ``-inf`` when a sequence is impossible.
+    """
+    le, sp, tm, starts = _check_inputs(log_emissions, startprob, transmat, lengths)
+    ws = Workspace(starts, le.shape[1])
+    ws.load_log_emissions(le)
+    return float(forward_pass(ws, sp, tm).sum())
+
+
+def forward_filter(log_emissions, startprob, transmat, lengths=None):
+    """Filtered state probabilities p(z_t | x_1..x_t), without look-ahead.
+
+    Parameters
+    ----------
+    log_emissions, startprob, transmat, lengths :
+        As in :func:`forward`.
+
+    Returns
+    -------
+    log_likelihood : float
+    filtered : ndarray of shape (n_samples, n_components)
+    """
+    le, sp, tm, starts = _check_inputs(log_emissions, startprob, transmat, lengths)
+    ws = Workspace(starts, le.shape[1])
+    ws.load_log_emissions(le)
+    ll = forward_pass(ws, sp, tm)
+    raise_if_impossible(ll, "log_emissions")
+    return float(ll.sum()), ws.post
+
+
+def forward_backward(log_emissions, startprob, transmat, lengths=None):
+    """Log-likelihood and state posteriors p(z_t | x) by forward-backward.
+
+    Parameters
+    ----------
+    log_emissions, startprob, transmat, lengths :
+        As in :func:`forward`.
+
+    Returns
+    -------
+    log_likelihood : float
+    posteriors : ndarray of shape (n_samples, n_components)
+        Each row sums to 1.
+
+    Raises
+    ------
+    ValueError
+        When a sequence has zero probability, so that its posteriors are
+        undefined.
+    """
+    le, sp, tm, starts = _check_inputs(log_emissions, startprob, transmat, lengths)
+    ws = Workspace(starts, le.shape[1])
+    ws.load_log_emissions(le)
+    ll, _, _ = e_step(ws, sp, tm)
+    raise_if_impossible(ll, "log_emissions")
+    return float(ll.sum()), ws.post
+
+
+def viterbi(log_emissions, startprob, transmat, lengths=None):
+    """Most likely state path (Viterbi), ties broken towards lower states.
+
+    Parameters
+    ----------
+    log_emissions, startprob, transmat, lengths :
+        As in :func:`forward`.
+
+    Returns
+    -------
+    log_prob : float
+        Log joint probability of the best path(s) and the data, summed over
+        sequences.
+    states : ndarray of shape (n_samples,), int64
+
+    Raises
+    ------
+    ValueError
+        When a sequence has zero probability (no path is possible).
+    """
+    le, sp, tm, starts = _check_inputs(log_emissions, startprob, transmat, lengths)
+    lp, states = viterbi_decode(le, sp, tm, starts)
+    raise_if_impossible(lp, "log_emissions")
+    return float(lp.sum()), states
