@@ -142,11 +142,16 @@ def backward_sequence(frame, scale, transmat, post, lo, hi, beta, work, xi_acc):
             acc = 0.0
             for j in range(k):
                 acc += transmat[i, j] * work[j]
-            beta[nxt, i] = acc
             a = post[t, i]
             if a != 0.0:
+                beta[nxt, i] = acc
                 for j in range(k):
                     xi_acc[i, j] += a * work[j]
+            else:
+                # p(z_t = i | x_lo..x_t) = 0, so beta_t[i] cannot affect any
+                # posterior or transition count; zero it so that it cannot
+                # overflow for an unreachable state (and give 0 * inf = NaN).
+                beta[nxt, i] = 0.0
         cur = nxt
         s = 0.0
         for i in range(k):
@@ -180,7 +185,14 @@ def forward_batch(frame, shift, startprob, transmat, starts, blocks, alpha, scal
     for b in prange(blocks.shape[0] - 1):
         for s in range(blocks[b], blocks[b + 1]):
             ll[s] = forward_sequence(
-                frame, shift, startprob, transmat, alpha, scale, starts[s], starts[s + 1]
+                frame,
+                shift,
+                startprob,
+                transmat,
+                alpha,
+                scale,
+                starts[s],
+                starts[s + 1],
             )
 
 
@@ -209,13 +221,19 @@ def forward_backward_batch(
         for s in range(blocks[b], blocks[b + 1]):
             lo = starts[s]
             hi = starts[s + 1]
-            ll[s] = forward_sequence(frame, shift, startprob, transmat, post, scale, lo, hi)
+            ll[s] = forward_sequence(
+                frame, shift, startprob, transmat, post, scale, lo, hi
+            )
             if ll[s] > NEG_INF:
-                backward_sequence(frame, scale, transmat, post, lo, hi, beta, work, xi_acc)
+                backward_sequence(
+                    frame, scale, transmat, post, lo, hi, beta, work, xi_acc
+                )
 
 
 @njit(cache=True)
-def viterbi_sequence(log_emissions, log_startprob, log_transmat, lo, hi, delta, back, states):
+def viterbi_sequence(
+    log_emissions, log_startprob, log_transmat, lo, hi, delta, back, states
+):
     """Most likely state path of rows ``lo:hi``, in log space.
 
     Ties are broken towards the lowest state index.
@@ -270,7 +288,9 @@ def viterbi_sequence(log_emissions, log_startprob, log_transmat, lo, hi, delta, 
 
 
 @njit(cache=True, parallel=True)
-def viterbi_batch(log_emissions, log_startprob, log_transmat, starts, blocks, back, states, lp):
+def viterbi_batch(
+    log_emissions, log_startprob, log_transmat, starts, blocks, back, states, lp
+):
     """Viterbi over every sequence of a batch.
 
     Parameters
@@ -321,7 +341,10 @@ def sample_states(cum_startprob, cum_transmat, uniforms, states):
     n = uniforms.shape[0]
     if n == 0:
         return
-    z = min(np.searchsorted(cum_startprob, uniforms[0] * cum_startprob[k - 1], "right"), k - 1)
+    z = min(
+        np.searchsorted(cum_startprob, uniforms[0] * cum_startprob[k - 1], "right"),
+        k - 1,
+    )
     states[0] = z
     for t in range(1, n):
         row = cum_transmat[z]

@@ -46,7 +46,9 @@ def as_float_array(a, name, ndim=None, allow_neg_inf=False):
     try:
         arr = np.asarray(a)
     except (ValueError, TypeError) as exc:  # ragged nested lists
-        raise ValueError(f"{name} must be a rectangular array of numbers: {exc}") from None
+        raise ValueError(
+            f"{name} must be a rectangular array of numbers: {exc}"
+        ) from None
     if arr.dtype == object or not (
         np.issubdtype(arr.dtype, np.number) or arr.dtype == np.bool_
     ):
@@ -56,7 +58,7 @@ def as_float_array(a, name, ndim=None, allow_neg_inf=False):
     if ndim is not None and arr.ndim not in np.atleast_1d(ndim):
         want = " or ".join(f"{d}-D" for d in np.atleast_1d(ndim))
         raise ValueError(f"{name} must be {want}, got {_describe(arr)}")
-    arr = np.ascontiguousarray(arr, dtype=np.float64)
+    arr = np.asarray(arr, dtype=np.float64, order="C")
     if np.isnan(arr).any():
         raise ValueError(f"{name} must not contain NaN")
     bad = np.isposinf(arr) if allow_neg_inf else np.isinf(arr)
@@ -84,7 +86,9 @@ def check_lengths(lengths, n_samples, name="lengths"):
     if arr.ndim == 0:
         arr = arr.reshape(1)
     if arr.ndim != 1 or arr.size == 0:
-        raise ValueError(f"{name} must be a non-empty 1-D array of ints, got {_describe(arr)}")
+        raise ValueError(
+            f"{name} must be a non-empty 1-D array of ints, got {_describe(arr)}"
+        )
     if arr.dtype.kind == "f":
         if not np.all(np.isfinite(arr)) or np.any(arr != np.round(arr)):
             raise TypeError(f"{name} must hold integers, got {arr!r}")
@@ -116,7 +120,9 @@ def check_startprob(startprob, n_components, name="startprob"):
     if np.any(p < 0):
         raise ValueError(f"{name} must be non-negative, got {p}")
     if abs(p.sum() - 1.0) > STOCHASTIC_ATOL:
-        raise ValueError(f"{name} must sum to 1 (within 1e-6), got a sum of {p.sum()!r}")
+        raise ValueError(
+            f"{name} must sum to 1 (within 1e-6), got a sum of {p.sum()!r}"
+        )
     return p
 
 
@@ -132,7 +138,9 @@ def check_stochastic_rows(matrix, shape, name):
         raise ValueError(f"{name} must have shape {tuple(shape)}, got shape {a.shape}")
     if np.any(a < 0):
         i, j = np.argwhere(a < 0)[0]
-        raise ValueError(f"{name} must be non-negative, got {name}[{i}, {j}] = {a[i, j]}")
+        raise ValueError(
+            f"{name} must be non-negative, got {name}[{i}, {j}] = {a[i, j]}"
+        )
     sums = a.sum(axis=1)
     bad = np.flatnonzero(np.abs(sums - 1.0) > STOCHASTIC_ATOL)
     if bad.size:
@@ -165,7 +173,9 @@ def check_random_state(random_state, name="random_state"):
         return np.random.mtrand._rand
     if isinstance(random_state, (np.random.RandomState, np.random.Generator)):
         return random_state
-    if isinstance(random_state, numbers.Integral) and not isinstance(random_state, bool):
+    if isinstance(random_state, numbers.Integral) and not isinstance(
+        random_state, bool
+    ):
         return np.random.RandomState(int(random_state))
     raise TypeError(
         f"{name} must be None, an int, a numpy RandomState or Generator, "
@@ -213,3 +223,159 @@ def _is_sequence_list(X):
     except ValueError:  # ragged
         return True
     return arr.dtype == object or arr.ndim == 3
+
+
+def check_letters(value, name, allowed):
+    """Check a ``params`` / ``init_params`` string of single-letter codes."""
+    if not isinstance(value, str):
+        raise TypeError(
+            f"{name} must be a string of letters from {allowed!r}, got {value!r}"
+        )
+    unknown = sorted(set(value) - set(allowed))
+    if unknown:
+        raise ValueError(
+            f"{name} may only contain letters from {allowed!r}, got unknown {unknown}"
+        )
+    return value
+
+
+def check_real_samples(X, name="X", n_features=None):
+    """Check real-valued samples; 1-D input is read as one feature.
+
+    Returns
+    -------
+    X : ndarray of shape (n_samples, n_features), float64
+    """
+    arr = as_float_array(X, name, ndim=(1, 2))
+    if arr.ndim == 1:
+        arr = arr.reshape(-1, 1)
+    if arr.shape[0] < 1 or arr.shape[1] < 1:
+        raise ValueError(
+            f"{name} must hold at least one sample and one feature, got shape {arr.shape}"
+        )
+    if n_features is not None and arr.shape[1] != n_features:
+        raise ValueError(
+            f"{name} must have n_features = {n_features} columns (as the model's "
+            f"parameters), got shape {arr.shape}"
+        )
+    return arr
+
+
+def check_symbols(X, name="X", n_features=None):
+    """Check categorical symbols: non-negative integers below ``n_features``.
+
+    Accepts shape (n_samples,) or (n_samples, 1).
+
+    Returns
+    -------
+    X : ndarray of shape (n_samples,), int64
+    """
+    return _check_counts(X, name, upper=n_features, single_column=True)
+
+
+def check_counts(X, name="X", n_features=None):
+    """Check count data: non-negative integers, shape (n_samples, n_features).
+
+    Returns
+    -------
+    X : ndarray of shape (n_samples, n_features), int64 values as float64
+    """
+    arr = _check_counts(X, name, upper=None, single_column=False)
+    if n_features is not None and arr.shape[1] != n_features:
+        raise ValueError(
+            f"{name} must have n_features = {n_features} columns (as the model's "
+            f"parameters), got shape {arr.shape}"
+        )
+    return arr
+
+
+def _check_counts(X, name, upper, single_column):
+    arr = as_float_array(X, name, ndim=(1, 2))
+    if arr.ndim == 2:
+        if single_column and arr.shape[1] != 1:
+            raise ValueError(
+                f"{name} must hold one symbol per sample, shape (n_samples,) or "
+                f"(n_samples, 1), got shape {arr.shape}"
+            )
+    if arr.shape[0] < 1:
+        raise ValueError(f"{name} must hold at least one sample, got shape {arr.shape}")
+    if np.any(arr != np.floor(arr)):
+        raise ValueError(f"{name} must hold integers, got non-integer values")
+    if np.any(arr < 0):
+        raise ValueError(f"{name} must hold non-negative integers, got {arr.min():g}")
+    if upper is not None and arr.max() >= upper:
+        raise ValueError(
+            f"{name} holds symbol {int(arr.max())}, out of range for "
+            f"n_features = {upper} (symbols must be in [0, {upper}))"
+        )
+    if single_column:
+        return np.ascontiguousarray(arr.reshape(-1), dtype=np.int64)
+    return arr if arr.ndim == 2 else arr.reshape(-1, 1)
+
+
+def check_labels(states, n_samples, n_components, name="states"):
+    """Check state labels for supervised fitting: ints in [-1, n_components).
+
+    Returns
+    -------
+    labels : ndarray of shape (n_samples,), int64
+    """
+    arr = np.asarray(states)
+    if arr.ndim == 2 and arr.shape[1] == 1:
+        arr = arr.reshape(-1)
+    if arr.ndim != 1 or arr.shape[0] != n_samples:
+        raise ValueError(
+            f"{name} must be a 1-D array of length n_samples = {n_samples}, "
+            f"got {_describe(arr)}"
+        )
+    if arr.dtype.kind == "f":
+        if not np.all(np.isfinite(arr)) or np.any(arr != np.round(arr)):
+            raise TypeError(f"{name} must hold integers (-1 for unknown)")
+    elif arr.dtype.kind not in "iu":
+        raise TypeError(
+            f"{name} must hold integers (-1 for unknown), got dtype {arr.dtype}"
+        )
+    arr = arr.astype(np.int64)
+    bad = (arr < -1) | (arr >= n_components)
+    if bad.any():
+        i = int(np.flatnonzero(bad)[0])
+        raise ValueError(
+            f"{name} must hold states in [0, {n_components}) or -1 for unknown, "
+            f"got {name}[{i}] = {int(arr[i])}"
+        )
+    return arr
+
+
+def check_positive_definite(covars, name):
+    """Check a stack of symmetric positive-definite matrices.
+
+    Parameters
+    ----------
+    covars : ndarray of shape (n, n_features, n_features)
+
+    Returns
+    -------
+    cholesky : ndarray of shape (n, n_features, n_features)
+        Lower Cholesky factors.
+    """
+    if not np.allclose(covars, np.swapaxes(covars, -1, -2), rtol=1e-8, atol=1e-12):
+        raise ValueError(f"{name} must be symmetric")
+    chol = np.empty_like(covars)
+    for i, c in enumerate(covars):
+        try:
+            chol[i] = np.linalg.cholesky(c)
+        except np.linalg.LinAlgError:
+            raise ValueError(
+                f"{name} must be positive definite; matrix {i} is not"
+            ) from None
+    return chol
+
+
+def check_shape(value, name, shape):
+    """Check a float parameter array's exact shape and finiteness."""
+    arr = as_float_array(value, name)
+    if arr.shape != tuple(shape):
+        raise ValueError(
+            f"{name} must have shape {tuple(shape)}, got shape {arr.shape}"
+        )
+    return arr

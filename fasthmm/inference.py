@@ -73,7 +73,9 @@ class Workspace:
         self.post = np.empty((n, n_components))
         self.scale = np.empty(n)
         self.ll = np.empty(starts.shape[0] - 1)
-        self.xi_blocks = np.empty((self.blocks.shape[0] - 1, n_components, n_components))
+        self.xi_blocks = np.empty(
+            (self.blocks.shape[0] - 1, n_components, n_components)
+        )
 
     def load_log_emissions(self, log_emissions=None):
         """Turn log-emissions into the shifted probability frame, in place.
@@ -92,7 +94,15 @@ class Workspace:
 def forward_pass(ws, startprob, transmat):
     """Run the forward kernel over a loaded workspace; filtered rows go to ``ws.post``."""
     K.forward_batch(
-        ws.frame, ws.shift, startprob, transmat, ws.starts, ws.blocks, ws.post, ws.scale, ws.ll
+        ws.frame,
+        ws.shift,
+        startprob,
+        transmat,
+        ws.starts,
+        ws.blocks,
+        ws.post,
+        ws.scale,
+        ws.ll,
     )
     return ws.ll
 
@@ -144,7 +154,14 @@ def viterbi_decode(log_emissions, startprob, transmat, starts):
     states = np.empty(n, dtype=np.int64)
     lp = np.empty(starts.shape[0] - 1)
     K.viterbi_batch(
-        log_emissions, log_start, log_trans, starts, block_bounds(starts), back, states, lp
+        log_emissions,
+        log_start,
+        log_trans,
+        starts,
+        block_bounds(starts),
+        back,
+        states,
+        lp,
     )
     return lp, states
 

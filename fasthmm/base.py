@@ -1,0 +1,569 @@
+"""BaseHMM: start and transition parameters, and the one EM loop.
+
+A concrete model is BaseHMM plus an emission class (see
+:mod:`fasthmm.emissions`): it names the class and which of its constructor
+arguments go to the emission. Every algorithm below is written once against
+the emission interface.
+"""
+
+import inspect
+import sys
+
+import numpy as np
+
+from . import _kernels
+from ._validation import (
+    NotFittedError,
+    check_choice,
+    check_int,
+    check_labels,
+    check_lengths,
+    check_letters,
+    check_random_state,
+    check_sequences,
+    check_startprob,
+    check_transmat,
+)
+from .emissions._base import dirichlet_log_prior, dirichlet_map
+from .inference import (
+    Workspace,
+    e_step,
+    forward_pass,
+    raise_if_impossible,
+    viterbi_decode,
+)
+
+DECODERS = ("viterbi", "map")
+IMPLEMENTATIONS = ("log", "scaling")
+
+
+class ConvergenceMonitor:
+    """Tracks the EM objective and decides when EM has converged.
+
+    Parameters
+    ----------
+    tol : float
+        EM stops when the objective improves by less than ``tol``.
+    n_iter : int
+        Maximum number of iterations.
+    verbose : bool
+        Print one line per iteration to stderr.
+
+    Attributes
+    ----------
+    history : list of float
+        The EM objective (log-likelihood plus log prior density) before each
+        M-step; it never decreases.
+    iter : int
+        Number of iterations done.
+    """
+
+    _template = "{iter:>10d} {objective:>16.8f} {delta:>+16.8f}"
+
+    def __init__(self, tol, n_iter, verbose):
+        self.tol = tol
+        self.n_iter = n_iter
+        self.verbose = verbose
+        self.history = []
+        self.iter = 0
+
+    def __repr__(self):
+        return (
+            f"ConvergenceMonitor(tol={self.tol!r}, n_iter={self.n_iter!r}, "
+            f"iter={self.iter}, converged={self.converged}, history={self.history})"
+        )
+
+    def report(self, objective):
+        """Record the objective of one iteration."""
+        if self.verbose:
+            delta = objective - self.history[-1] if self.history else np.nan
+            print(
+                self._template.format(
+                    iter=self.iter + 1, objective=objective, delta=delta
+                ),
+                file=sys.stderr,
+            )
+        self.history.append(float(objective))
+        self.iter += 1
+
+    @property
+    def converged(self):
+        """True when the last improvement was below ``tol``."""
+        return len(self.history) >= 2 and self.history[-1] - self.history[-2] < self.tol
+
+
+class Clamp:
+    """Known states of a partly labelled batch.
+
+    Parameters
+    ----------
+    labels : ndarray of shape (n_samples,), int64
+        A state in [0, n_components), or -1 for unknown.
+    """
+
+    def __init__(self, labels):
+        self.rows = np.flatnonzero(labels >= 0)
+        self.states = labels[self.rows]
+
+    def apply(self, frame, fill):
+        """Set every entry of a labelled row but the known state's to ``fill``."""
+        keep = frame[self.rows, self.states]
+        frame[self.rows] = fill
+        frame[self.rows, self.states] = keep
+
+
+class BaseHMM:
+    """Hidden Markov model with the hmmlearn API; subclasses add an emission.
+
+    Parameters
+    ----------
+    n_components : int
+        Number of hidden states.
+    startprob_prior : float or ndarray of shape (n_components,)
+        Dirichlet concentration of the prior on ``startprob_`` (1: no prior).
+    transmat_prior : float or ndarray of shape (n_components, n_components)
+        Dirichlet concentration of the prior on each row of ``transmat_``.
+    algorithm : {"viterbi", "map"}
+        Decoder used by :meth:`decode` and :meth:`predict`.
+    random_state : None, int, RandomState or Generator
+    n_iter : int
+        Maximum number of EM iterations.
+    tol : float
+        Convergence threshold on the EM objective.
+    verbose : bool
+    params : str
+        Letters of the parameters EM updates ("s" startprob, "t" transmat,
+        then the emission's letters); the others stay frozen.
+    init_params : str
+        Letters of the parameters initialised from data at the start of fit;
+        the others keep the values the user set.
+    implementation : {"log", "scaling"}
+        Accepted for hmmlearn compatibility; fasthmm's kernels are stable
+        either way, so it does not change results.
+
+    Attributes
+    ----------
+    startprob_ : ndarray of shape (n_components,)
+    transmat_ : ndarray of shape (n_components, n_components)
+    monitor_ : ConvergenceMonitor
+    """
+
+    _emission_class = None
+    _emission_args = ()
+
+    def __init__(
+        self,
+        n_components=1,
+        startprob_prior=1.0,
+        transmat_prior=1.0,
+        algorithm="viterbi",
+        random_state=None,
+        n_iter=10,
+        tol=1e-2,
+        verbose=False,
+        params=None,
+        init_params=None,
+        implementation="log",
+    ):
+        letters = self._all_letters()
+        self.n_components = n_components
+        self.startprob_prior = startprob_prior
+        self.transmat_prior = transmat_prior
+        self.algorithm = algorithm
+        self.random_state = random_state
+        self.n_iter = n_iter
+        self.tol = tol
+        self.verbose = verbose
+        self.params = letters if params is None else params
+        self.init_params = letters if init_params is None else init_params
+        self.implementation = implementation
+        self.monitor_ = ConvergenceMonitor(tol, n_iter, verbose)
+
+    # -- estimator plumbing -----------------------------------------------------
+    @classmethod
+    def _all_letters(cls):
+        return "st" + "".join(cls._emission_class.param_names)
+
+    @classmethod
+    def _param_names(cls):
+        return ("startprob_", "transmat_") + tuple(
+            cls._emission_class.param_names.values()
+        )
+
+    @classmethod
+    def _constructor_args(cls):
+        sig = inspect.signature(cls.__init__)
+        return [p for p in sig.parameters if p != "self"]
+
+    def get_params(self, deep=True):
+        """Constructor arguments, as in scikit-learn."""
+        return {name: getattr(self, name) for name in self._constructor_args()}
+
+    def set_params(self, **kwargs):
+        """Set constructor arguments, as in scikit-learn."""
+        valid = self._constructor_args()
+        for key, value in kwargs.items():
+            if key not in valid:
+                raise ValueError(f"invalid parameter {key!r} for {type(self).__name__}")
+            setattr(self, key, value)
+        return self
+
+    def __repr__(self):
+        args = ", ".join(f"{k}={v!r}" for k, v in self.get_params().items())
+        return f"{type(self).__name__}({args})"
+
+    def _check_hyperparameters(self):
+        self.n_components = check_int(self.n_components, "n_components", 1)
+        check_int(self.n_iter, "n_iter", 0)
+        if not (np.ndim(self.tol) == 0 and float(self.tol) >= 0):
+            raise ValueError(f"tol must be a non-negative number, got {self.tol!r}")
+        check_choice(self.algorithm, "algorithm", DECODERS)
+        check_choice(self.implementation, "implementation", IMPLEMENTATIONS)
+        check_letters(self.params, "params", self._all_letters())
+        check_letters(self.init_params, "init_params", self._all_letters())
+
+    def _emission(self, params):
+        args = {name: getattr(self, name) for name in self._emission_args}
+        return self._emission_class(self.n_components, params, **args)
+
+    def _current_params(self):
+        return {name: getattr(self, name, None) for name in self._param_names()}
+
+    def _validate_params(self, emission, params):
+        """Check every parameter; return them converted (float64, contiguous)."""
+        k = self.n_components
+        missing = [n for n in ("startprob_", "transmat_") if params.get(n) is None]
+        if missing:
+            raise NotFittedError(
+                f"{' and '.join(missing)} not set: call fit first, or set them "
+                "by hand and leave their letters out of init_params"
+            )
+        emission.check_params()
+        out = dict(params)
+        out.update(emission.params)
+        out["startprob_"] = check_startprob(params["startprob_"], k, "startprob_")
+        out["transmat_"] = check_transmat(params["transmat_"], k, "transmat_")
+        return out
+
+    def _read_data(self, emission, X, lengths):
+        X, lengths = check_sequences(X, lengths)
+        X = emission.check_X(X)
+        starts = check_lengths(lengths, X.shape[0])
+        return X, starts
+
+    def _fitted(self, X, lengths):
+        """Validated (emission, X, starts, params) for the inference methods."""
+        self._check_hyperparameters()
+        params = self._current_params()
+        if all(v is None for v in params.values()):
+            raise NotFittedError(
+                f"this {type(self).__name__} is not fitted yet: call fit first"
+            )
+        emission = self._emission(params)
+        params = self._validate_params(emission, params)
+        X, starts = self._read_data(emission, X, lengths)
+        return emission, X, starts, params
+
+    # -- inference ------------------------------------------------------------
+    def _forward(self, X, lengths):
+        emission, X, starts, params = self._fitted(X, lengths)
+        ws = Workspace(starts, self.n_components)
+        emission.load_frame(X, ws)
+        ll = forward_pass(ws, params["startprob_"], params["transmat_"])
+        return ll, ws, params
+
+    def score(self, X, lengths=None):
+        """Log-likelihood of ``X`` under the model.
+
+        Parameters
+        ----------
+        X : array-like of shape (n_samples, n_features), or a list of sequences
+        lengths : array-like of int, optional
+
+        Returns
+        -------
+        log_likelihood : float
+        """
+        ll, _, _ = self._forward(X, lengths)
+        return float(ll.sum())
+
+    def score_samples(self, X, lengths=None):
+        """Log-likelihood and state posteriors.
+
+        Returns
+        -------
+        log_likelihood : float
+        posteriors : ndarray of shape (n_samples, n_components)
+        """
+        emission, X, starts, params = self._fitted(X, lengths)
+        ws = Workspace(starts, self.n_components)
+        emission.load_frame(X, ws)
+        ll, _, _ = e_step(ws, params["startprob_"], params["transmat_"])
+        raise_if_impossible(ll, "X")
+        return float(ll.sum()), ws.post
+
+    def predict_proba(self, X, lengths=None):
+        """State posteriors p(z_t | x), shape (n_samples, n_components)."""
+        return self.score_samples(X, lengths)[1]
+
+    def filter_proba(self, X, lengths=None):
+        """Filtered state probabilities p(z_t | x_1..x_t), without look-ahead.
+
+        Returns
+        -------
+        filtered : ndarray of shape (n_samples, n_components)
+        """
+        ll, ws, _ = self._forward(X, lengths)
+        raise_if_impossible(ll, "X")
+        return ws.post
+
+    def decode(self, X, lengths=None, algorithm=None):
+        """Most likely states.
+
+        Parameters
+        ----------
+        X, lengths :
+            As in :meth:`score`.
+        algorithm : {"viterbi", "map"}, optional
+            Default: the model's ``algorithm``. "viterbi" gives the best joint
+            path; "map" the most likely state at each step.
+
+        Returns
+        -------
+        log_prob : float
+            "viterbi": log p(X, best path). "map": the sum over steps of the
+            log of the chosen state's posterior probability.
+        states : ndarray of shape (n_samples,), int64
+        """
+        algorithm = self.algorithm if algorithm is None else algorithm
+        check_choice(algorithm, "algorithm", DECODERS)
+        if algorithm == "map":
+            _, post = self.score_samples(X, lengths)
+            states = post.argmax(axis=1)
+            return float(np.log(post[np.arange(post.shape[0]), states]).sum()), states
+        emission, X, starts, params = self._fitted(X, lengths)
+        log_emissions = emission.log_likelihood(X)
+        lp, states = viterbi_decode(
+            log_emissions, params["startprob_"], params["transmat_"], starts
+        )
+        raise_if_impossible(lp, "X")
+        return float(lp.sum()), states
+
+    def predict(self, X, lengths=None):
+        """Most likely states (by the model's ``algorithm``), shape (n_samples,)."""
+        return self.decode(X, lengths)[1]
+
+    def sample_posterior(self, X, lengths=None, n_samples=1, random_state=None):
+        """State paths drawn from p(z | x) by forward filtering, backward sampling.
+
+        Returns
+        -------
+        states : ndarray of shape (n_samples, n_observations), int64
+        """
+        n_draws = check_int(n_samples, "n_samples", 1)
+        ll, ws, params = self._forward(X, lengths)
+        raise_if_impossible(ll, "X")
+        rng = check_random_state(
+            self.random_state if random_state is None else random_state
+        )
+        uniforms = rng.random((n_draws, ws.post.shape[0]))
+        states = np.empty(uniforms.shape, dtype=np.int64)
+        _kernels.backward_sample_batch(
+            ws.post, params["transmat_"], ws.starts, uniforms, states
+        )
+        return states
+
+    def sample(self, n_samples=1, random_state=None, currstate=None):
+        """Draw a sequence from the model.
+
+        Parameters
+        ----------
+        n_samples : int
+        random_state : None, int, RandomState or Generator
+            Default: the model's ``random_state``.
+        currstate : int, optional
+            The first state; drawn from ``startprob_`` when omitted.
+
+        Returns
+        -------
+        X : ndarray of shape (n_samples, n_features)
+        states : ndarray of shape (n_samples,), int64
+        """
+        n = check_int(n_samples, "n_samples", 1)
+        self._check_hyperparameters()
+        params = self._current_params()
+        emission = self._emission(params)
+        params = self._validate_params(emission, params)
+        rng = check_random_state(
+            self.random_state if random_state is None else random_state
+        )
+        start = params["startprob_"]
+        if currstate is not None:
+            state = check_int(currstate, "currstate", 0)
+            if state >= self.n_components:
+                raise ValueError(
+                    f"currstate must be in [0, {self.n_components}), got {state}"
+                )
+            start = np.zeros(self.n_components)
+            start[state] = 1.0
+        states = np.empty(n, dtype=np.int64)
+        _kernels.sample_states(
+            np.cumsum(start),
+            np.cumsum(params["transmat_"], axis=1),
+            rng.random(n),
+            states,
+        )
+        return emission.sample(states, rng), states
+
+    def _n_free_parameters(self, emission):
+        k = self.n_components
+        n = (k - 1) if "s" in self.params else 0
+        n += k * (k - 1) if "t" in self.params else 0
+        return n + emission.n_free_parameters(self.params)
+
+    def aic(self, X, lengths=None):
+        """Akaike information criterion (lower is better)."""
+        emission, Xc, starts, _ = self._fitted(X, lengths)
+        return -2.0 * self.score(X, lengths) + 2.0 * self._n_free_parameters(emission)
+
+    def bic(self, X, lengths=None):
+        """Bayesian information criterion (lower is better)."""
+        emission, Xc, starts, _ = self._fitted(X, lengths)
+        n_params = self._n_free_parameters(emission)
+        return -2.0 * self.score(X, lengths) + n_params * np.log(Xc.shape[0])
+
+    # -- learning -------------------------------------------------------------
+    def fit(self, X, lengths=None, *, states=None):
+        """Estimate the parameters by EM (Baum-Welch), or from labels.
+
+        Parameters
+        ----------
+        X : array-like of shape (n_samples, n_features), or a list of sequences
+        lengths : array-like of int, optional
+        states : array-like of shape (n_samples,), int, optional
+            Known states (-1 where unknown). Fully labelled data gives the
+            maximum-likelihood (MAP with priors) estimate in one pass; partly
+            labelled data runs EM with the known states clamped.
+
+        Returns
+        -------
+        self
+
+        Notes
+        -----
+        The fit is atomic: if it raises, the model keeps its previous
+        parameters.
+        """
+        self._check_hyperparameters()
+        params = self._current_params()
+        emission = self._emission(params)
+        X, starts = self._read_data(emission, X, lengths)
+        emission.with_data(X)
+        k = self.n_components
+        if X.shape[0] < k:
+            raise ValueError(
+                f"n_components = {k} exceeds the number of samples ({X.shape[0]}): "
+                "every state needs data"
+            )
+        labels = None if states is None else check_labels(states, X.shape[0], k)
+        params = self._initialize(emission, X, params)
+        emission = self._emission(params).with_data(X)
+        params = self._validate_params(emission, params)
+
+        monitor = ConvergenceMonitor(self.tol, self.n_iter, self.verbose)
+        if labels is not None and np.all(labels >= 0):
+            params = self._fit_labelled(X, starts, labels, params, monitor)
+        else:
+            clamp = None if labels is None else Clamp(labels)
+            params = self._fit_em(X, starts, params, clamp, monitor)
+
+        for name, value in params.items():
+            setattr(self, name, value)
+        self.monitor_ = monitor
+        self._after_fit(emission)
+        return self
+
+    def _after_fit(self, emission):
+        """Hook for attributes derived from the fit (e.g. ``n_features``)."""
+
+    def _initialize(self, emission, X, params):
+        k = self.n_components
+        rng = check_random_state(self.random_state)
+        params = dict(params)
+        if "s" in self.init_params:
+            params["startprob_"] = np.full(k, 1.0 / k)
+        if "t" in self.init_params:
+            params["transmat_"] = np.full((k, k), 1.0 / k)
+        params.update(emission.initialize(X, self.init_params, rng))
+        return params
+
+    def _log_prior(self, emission, params):
+        return (
+            dirichlet_log_prior(params["startprob_"], self.startprob_prior)
+            + dirichlet_log_prior(params["transmat_"], self.transmat_prior)
+            + emission.log_prior()
+        )
+
+    def _m_step(self, emission, params, start_counts, trans_counts, stats):
+        new = dict(params)
+        if "s" in self.params:
+            new["startprob_"] = dirichlet_map(
+                start_counts, self.startprob_prior, params["startprob_"]
+            )
+        if "t" in self.params:
+            new["transmat_"] = dirichlet_map(
+                trans_counts, self.transmat_prior, params["transmat_"]
+            )
+        new.update(emission.m_step(stats, self.params))
+        for name, value in new.items():
+            if not np.all(np.isfinite(value)):
+                raise FloatingPointError(
+                    f"the M-step produced a non-finite {name}; the model is unchanged"
+                )
+        return new
+
+    def _e_step(self, X, ws, params, clamp):
+        """One E-step: (objective, emission, start counts, transition counts)."""
+        emission = self._emission(params).with_data(X)
+        emission.load_frame(X, ws, clamp)
+        ll, xi, start = e_step(ws, params["startprob_"], params["transmat_"])
+        bad = np.flatnonzero(~np.isfinite(ll))
+        if bad.size:
+            raise ValueError(
+                f"fit stopped: sequence {int(bad[0])} has zero probability under the "
+                "current parameters (log-likelihood -inf; check zeros in startprob_, "
+                "transmat_, the emissions or contradictory labels); the model's "
+                "parameters are unchanged"
+            )
+        return float(ll.sum()) + self._log_prior(emission, params), emission, start, xi
+
+    def _fit_em(self, X, starts, params, clamp, monitor):
+        ws = Workspace(starts, self.n_components)
+        for _ in range(self.n_iter):
+            objective, emission, start, xi = self._e_step(X, ws, params, clamp)
+            stats = emission.new_stats()
+            emission.accumulate(stats, X, ws.post)
+            params = self._m_step(emission, params, start, xi, stats)
+            monitor.report(objective)
+            if monitor.converged:
+                break
+        return params
+
+    def _fit_labelled(self, X, starts, labels, params, monitor):
+        """Supervised estimate from fully labelled sequences, in one pass."""
+        k = self.n_components
+        onehot = np.zeros((X.shape[0], k))
+        onehot[np.arange(X.shape[0]), labels] = 1.0
+        start = onehot[starts[:-1]].sum(axis=0)
+        inner = np.ones(X.shape[0] - 1, dtype=bool)
+        inner[starts[1:-1] - 1] = False  # pairs that cross a sequence boundary
+        trans = np.zeros((k, k))
+        np.add.at(trans, (labels[:-1][inner], labels[1:][inner]), 1.0)
+        emission = self._emission(params).with_data(X)
+        stats = emission.new_stats()
+        emission.accumulate(stats, X, onehot)
+        params = self._m_step(emission, params, start, trans, stats)
+        ws = Workspace(starts, k)
+        objective, _, _, _ = self._e_step(X, ws, params, Clamp(labels))
+        monitor.report(objective)
+        return params

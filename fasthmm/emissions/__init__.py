@@ -1,0 +1,7 @@
+"""Emission families: each knows only its own parameters (see ``_base``)."""
+
+from ._base import Emission, merge_stats
+from .categorical import CategoricalEmission
+from .gaussian import GaussianEmission
+
+__all__ = ["Emission", "CategoricalEmission", "GaussianEmission", "merge_stats"]

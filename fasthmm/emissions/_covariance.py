@@ -1,0 +1,346 @@
+"""Gaussian components with the four covariance types, shared by the Gaussian
+and Gaussian-mixture emissions.
+
+Everything here works on a flat stack of ``n`` Gaussian components with means
+of shape (n, n_features). ``"tied"`` covariances are shared within groups of
+``group_size`` consecutive components: GaussianHMM ties all its states (one
+group), GMMHMM ties the mixture components of each state.
+
+Covariance shapes, as in hmmlearn: ``"spherical"`` (n,), ``"diag"``
+(n, n_features), ``"full"`` (n, n_features, n_features), ``"tied"``
+(n // group_size, n_features, n_features).
+
+The M-step is the exact maximiser of the expected complete-data
+log-likelihood plus :func:`log_prior`, which is hmmlearn's estimate:
+a normal prior on each mean (``means_prior``, precision scaled by
+``means_weight``) and an inverse-gamma / inverse-Wishart-like prior on the
+covariances (scale ``covars_prior``, weight ``covars_weight``). Covariances are
+floored at ``min_covar`` (eigenvalues for full matrices), which keeps the
+update a constrained maximiser, so EM stays monotone.
+"""
+
+import numpy as np
+
+from .._validation import check_choice, check_positive_definite, check_shape
+
+COVARIANCE_TYPES = ("spherical", "diag", "full", "tied")
+LOG_2PI = np.log(2.0 * np.pi)
+EMPTY_MASS = 1e-10
+
+
+def covars_shape(covariance_type, n, n_features, group_size):
+    """Shape of the covariance parameter for ``n`` components."""
+    return {
+        "spherical": (n,),
+        "diag": (n, n_features),
+        "full": (n, n_features, n_features),
+        "tied": (n // group_size, n_features, n_features),
+    }[covariance_type]
+
+
+def expand_full(covars, covariance_type, n, n_features, group_size):
+    """Covariances as full matrices, shape (n, n_features, n_features)."""
+    eye = np.eye(n_features)
+    if covariance_type == "spherical":
+        return covars[:, None, None] * eye
+    if covariance_type == "diag":
+        return covars[:, :, None] * eye
+    if covariance_type == "full":
+        return covars
+    return np.repeat(covars, group_size, axis=0)
+
+
+def check_covars(covars, covariance_type, n, n_features, group_size, name="covars_"):
+    """Check shape and positive definiteness; return the float64 covariances."""
+    check_choice(covariance_type, "covariance_type", COVARIANCE_TYPES)
+    shape = covars_shape(covariance_type, n, n_features, group_size)
+    cv = check_shape(covars, name, shape)
+    if covariance_type in ("spherical", "diag"):
+        if np.any(cv <= 0):
+            raise ValueError(
+                f"{name} must be positive ({covariance_type!r} covariances)"
+            )
+    else:
+        check_positive_definite(cv, name)
+    return cv
+
+
+def log_density(X, means, covars, covariance_type, group_size, out=None):
+    """Log density of each sample under each component.
+
+    Parameters
+    ----------
+    X : ndarray of shape (n_samples, n_features)
+    means : ndarray of shape (n, n_features)
+    covars : ndarray, shape by covariance type
+    covariance_type : str
+    group_size : int
+    out : ndarray of shape (n_samples, n), optional
+
+    Returns
+    -------
+    log_density : ndarray of shape (n_samples, n)
+    """
+    n, d = means.shape
+    if out is None:
+        out = np.empty((X.shape[0], n))
+    if covariance_type in ("spherical", "diag"):
+        var = covars[:, None] * np.ones(d) if covariance_type == "spherical" else covars
+        prec = 1.0 / var
+        np.dot(X**2, prec.T, out=out)
+        out -= 2.0 * (X @ (means * prec).T)
+        out += (means**2 * prec).sum(axis=1) + np.log(var).sum(axis=1) + d * LOG_2PI
+        out *= -0.5
+        return out
+    chol = np.linalg.cholesky(expand_full(covars, covariance_type, n, d, group_size))
+    for c in range(n):
+        y = np.linalg.solve(chol[c], (X - means[c]).T)
+        log_det = 2.0 * np.log(np.diagonal(chol[c])).sum()
+        out[:, c] = -0.5 * (d * LOG_2PI + log_det + np.einsum("ij,ij->j", y, y))
+    return out
+
+
+def second_moment_key(covariance_type):
+    """Name of the second-moment statistic each covariance type needs."""
+    return "obs**2" if covariance_type in ("spherical", "diag") else "obs*obs.T"
+
+
+def second_moment(X, weights, covariance_type):
+    """Posterior-weighted second moments of ``X``.
+
+    Parameters
+    ----------
+    X : ndarray of shape (n_samples, n_features)
+    weights : ndarray of shape (n_samples, n)
+
+    Returns
+    -------
+    ndarray of shape (n, n_features) for spherical/diag (sum of w x**2),
+    (n, n_features, n_features) for full/tied (sum of w x x^T).
+    """
+    if covariance_type in ("spherical", "diag"):
+        return weights.T @ X**2
+    return np.stack([(X * weights[:, c, None]).T @ X for c in range(weights.shape[1])])
+
+
+def broadcast_prior(value, shape, name):
+    """Broadcast a scalar or array prior hyper-parameter to ``shape``."""
+    arr = np.asarray(value, dtype=float)
+    try:
+        return np.broadcast_to(arr, shape)
+    except ValueError:
+        raise ValueError(
+            f"{name} must be a scalar or broadcastable to shape {shape}, "
+            f"got shape {arr.shape}"
+        ) from None
+
+
+def _prior_matrix(covars_prior, shape, name):
+    """A scalar covariance prior scale means ``covars_prior * identity``."""
+    arr = np.asarray(covars_prior, dtype=float)
+    if arr.ndim == 0:
+        return arr * np.broadcast_to(np.eye(shape[-1]), shape)
+    return broadcast_prior(arr, shape, name)
+
+
+def _nu(covariance_type, covars_weight, n_features, shape):
+    """Effective degrees of freedom the covariance prior adds to the denominator."""
+    offset = 1.0 if covariance_type in ("spherical", "diag") else float(n_features)
+    w = broadcast_prior(covars_weight, shape, "covars_weight")
+    return np.maximum(w - offset, 0.0)
+
+
+def means_m_step(post, obs, means_prior, means_weight, old_means):
+    """MAP means; components with no posterior mass keep their means.
+
+    Parameters
+    ----------
+    post : ndarray of shape (n,)
+        Posterior mass of each component.
+    obs : ndarray of shape (n, n_features)
+        Posterior-weighted sums of the samples.
+    """
+    n, d = obs.shape
+    m0 = broadcast_prior(means_prior, (n, d), "means_prior")
+    w = broadcast_prior(means_weight, (n,), "means_weight")
+    denom = w + post
+    empty = denom <= EMPTY_MASS
+    means = (w[:, None] * m0 + obs) / np.where(empty, 1.0, denom)[:, None]
+    if old_means is not None and empty.any():
+        means[empty] = old_means[empty]
+    return means
+
+
+def covars_m_step(
+    covariance_type,
+    post,
+    obs,
+    second,
+    means,
+    means_prior,
+    means_weight,
+    covars_prior,
+    covars_weight,
+    min_covar,
+    old_covars,
+    group_size,
+):
+    """MAP covariances given the (new) means, floored at ``min_covar``.
+
+    Parameters
+    ----------
+    covariance_type : str
+    post : ndarray of shape (n,)
+    obs : ndarray of shape (n, n_features)
+    second : ndarray
+        :func:`second_moment` statistics.
+    means : ndarray of shape (n, n_features)
+    means_prior, means_weight, covars_prior, covars_weight : float or ndarray
+    min_covar : float
+    old_covars : ndarray or None
+        Kept for components (or tied groups) with no posterior mass.
+    group_size : int
+
+    Returns
+    -------
+    covars : ndarray, shape by covariance type
+    """
+    n, d = means.shape
+    diff = means - broadcast_prior(means_prior, (n, d), "means_prior")
+    w = broadcast_prior(means_weight, (n,), "means_weight")
+    if covariance_type in ("spherical", "diag"):
+        scatter = (
+            w[:, None] * diff**2 + second - 2.0 * means * obs + means**2 * post[:, None]
+        )
+        if covariance_type == "spherical":
+            beta = broadcast_prior(covars_prior, (n,), "covars_prior")[:, None]
+        else:
+            beta = broadcast_prior(covars_prior, (n, d), "covars_prior")
+        denom = _nu(covariance_type, covars_weight, d, (n,)) + post
+        num = beta + scatter
+        if covariance_type == "spherical":
+            num = num.mean(axis=1)
+        else:
+            denom = denom[:, None]
+        empty = np.broadcast_to(denom <= EMPTY_MASS, num.shape)
+        covars = np.maximum(num / np.where(empty, 1.0, denom), min_covar)
+        if old_covars is not None and empty.any():
+            covars[empty] = old_covars[empty]
+        return covars
+
+    outer = np.einsum("ni,nj->nij", means, obs)
+    scatter = (
+        w[:, None, None] * np.einsum("ni,nj->nij", diff, diff)
+        + second
+        - outer
+        - np.swapaxes(outer, 1, 2)
+        + post[:, None, None] * np.einsum("ni,nj->nij", means, means)
+    )
+    if covariance_type == "tied":
+        g = n // group_size
+        scatter = scatter.reshape(g, group_size, d, d).sum(axis=1)
+        post = post.reshape(g, group_size).sum(axis=1)
+    m = scatter.shape[0]
+    psi = _prior_matrix(covars_prior, (m, d, d), "covars_prior")
+    denom = _nu(covariance_type, covars_weight, d, (m,)) + post
+    empty = denom <= EMPTY_MASS
+    covars = (psi + scatter) / np.where(empty, 1.0, denom)[:, None, None]
+    covars = floor_eigenvalues(covars, min_covar)
+    if old_covars is not None and empty.any():
+        covars[empty] = old_covars[empty]
+    return covars
+
+
+def floor_eigenvalues(covars, floor):
+    """Raise the eigenvalues of each matrix to at least ``floor`` (only where needed)."""
+    covars = 0.5 * (covars + np.swapaxes(covars, 1, 2))
+    vals, vecs = np.linalg.eigh(covars)
+    low = vals.min(axis=1) < floor
+    if low.any():
+        v = np.maximum(vals[low], floor)
+        covars[low] = np.einsum("nij,nj,nkj->nik", vecs[low], v, vecs[low])
+    return covars
+
+
+def log_prior(
+    covariance_type,
+    means,
+    covars,
+    means_prior,
+    means_weight,
+    covars_prior,
+    covars_weight,
+    group_size,
+):
+    """Log prior density (up to a constant) whose maximiser :func:`covars_m_step` is."""
+    n, d = means.shape
+    diff = means - broadcast_prior(means_prior, (n, d), "means_prior")
+    w = broadcast_prior(means_weight, (n,), "means_weight")
+    if covariance_type in ("spherical", "diag"):
+        if covariance_type == "spherical":
+            var = np.broadcast_to(covars[:, None], (n, d))
+            beta = broadcast_prior(covars_prior, (n,), "covars_prior")[:, None]
+        else:
+            var = covars
+            beta = broadcast_prior(covars_prior, (n, d), "covars_prior")
+        nu = _nu(covariance_type, covars_weight, d, (n,))[:, None]
+        return float(
+            np.sum(
+                -(w[:, None] * diff**2 + beta) / (2.0 * var) - 0.5 * nu * np.log(var)
+            )
+        )
+    m = covars.shape[0]
+    mean_term = w[:, None, None] * np.einsum("ni,nj->nij", diff, diff)
+    if covariance_type == "tied":
+        mean_term = mean_term.reshape(m, group_size, d, d).sum(axis=1)
+    psi = _prior_matrix(covars_prior, (m, d, d), "covars_prior")
+    nu = _nu(covariance_type, covars_weight, d, (m,))
+    _, log_det = np.linalg.slogdet(covars)
+    trace = np.trace(np.linalg.solve(covars, psi + mean_term), axis1=1, axis2=2)
+    return float(np.sum(-0.5 * nu * log_det - 0.5 * trace))
+
+
+def initial_covars(X, covariance_type, n, group_size, min_covar):
+    """Covariances of the whole data set (plus ``min_covar``), one per component."""
+    d = X.shape[1]
+    cv = (
+        np.atleast_2d(np.cov(X.T)) + min_covar * np.eye(d)
+        if X.shape[0] > 1
+        else (np.eye(d) * (1.0 + min_covar))
+    )
+    if covariance_type == "spherical":
+        return np.full(n, np.diagonal(cv).mean())
+    if covariance_type == "diag":
+        return np.tile(np.diagonal(cv), (n, 1))
+    if covariance_type == "full":
+        return np.tile(cv, (n, 1, 1))
+    return np.tile(cv, (n // group_size, 1, 1))
+
+
+def n_covar_parameters(covariance_type, n, n_features, group_size):
+    """Number of free scalars in the covariances."""
+    d = n_features
+    return {
+        "spherical": n,
+        "diag": n * d,
+        "full": n * d * (d + 1) // 2,
+        "tied": (n // group_size) * d * (d + 1) // 2,
+    }[covariance_type]
+
+
+def sample(means, covars, covariance_type, group_size, components, random_state):
+    """Draw one sample from each listed component.
+
+    Parameters
+    ----------
+    components : ndarray of shape (n_samples,), int
+
+    Returns
+    -------
+    X : ndarray of shape (n_samples, n_features)
+    """
+    n, d = means.shape
+    chol = np.linalg.cholesky(expand_full(covars, covariance_type, n, d, group_size))
+    eps = random_state.standard_normal((components.shape[0], d))
+    X = means[components] + np.einsum("nij,nj->ni", chol[components], eps)
+    return X

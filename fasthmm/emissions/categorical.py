@@ -1,0 +1,100 @@
+"""Categorical (discrete-symbol) emissions."""
+
+import numpy as np
+
+from .._validation import check_int, check_stochastic_rows, check_symbols
+from ._base import Emission, dirichlet_log_prior, dirichlet_map
+
+
+class CategoricalEmission(Emission):
+    """One categorical distribution over ``n_features`` symbols per state.
+
+    Parameters
+    ----------
+    n_components : int
+    params : dict
+        ``"emissionprob_"``: ndarray of shape (n_components, n_features).
+    n_features : int or None
+        Number of symbols; inferred from ``emissionprob_`` or the data.
+    emissionprob_prior : float or ndarray of shape (n_components, n_features)
+        Dirichlet concentration (1 means no prior).
+    """
+
+    param_names = {"e": "emissionprob_"}
+
+    def __init__(self, n_components, params, n_features=None, emissionprob_prior=1.0):
+        super().__init__(n_components, params)
+        self._n_features = (
+            None if n_features is None else check_int(n_features, "n_features", 1)
+        )
+        self.prior = emissionprob_prior
+
+    @property
+    def n_features(self):
+        if self._n_features is not None:
+            return self._n_features
+        ep = self.params["emissionprob_"]
+        return None if ep is None else np.shape(ep)[1]
+
+    def check_params(self):
+        self.require("emissionprob_")
+        ep = check_stochastic_rows(
+            self.params["emissionprob_"],
+            (self.n_components, self.n_features),
+            "emissionprob_",
+        )
+        self.params["emissionprob_"] = ep
+
+    def check_X(self, X):
+        return check_symbols(X, "X", self.n_features)
+
+    def with_data(self, X):
+        """The emission with ``n_features`` inferred from the symbols in ``X``."""
+        if self.n_features is None:
+            self._n_features = int(X.max()) + 1
+        return self
+
+    def log_likelihood(self, X, out=None):
+        with np.errstate(divide="ignore"):
+            table = np.log(self.params["emissionprob_"].T)
+        return np.take(table, X, axis=0, out=out)
+
+    def load_frame(self, X, ws, clamp=None):
+        # Work from the probability table directly: no exp/log per step.
+        np.take(self.params["emissionprob_"].T, X, axis=0, out=ws.frame)
+        ws.shift[:] = 0.0
+        if clamp is not None:
+            clamp.apply(ws.frame, 0.0)
+
+    def initialize(self, X, letters, random_state):
+        if "e" not in letters:
+            return {}
+        ep = random_state.random((self.n_components, self.n_features))
+        return {"emissionprob_": ep / ep.sum(axis=1, keepdims=True)}
+
+    def new_stats(self):
+        return {"obs": np.zeros((self.n_components, self.n_features))}
+
+    def accumulate(self, stats, X, posteriors):
+        m = self.n_features
+        for k in range(self.n_components):
+            stats["obs"][k] += np.bincount(X, weights=posteriors[:, k], minlength=m)
+
+    def m_step(self, stats, letters):
+        if "e" not in letters:
+            return {}
+        current = self.params["emissionprob_"]
+        return {"emissionprob_": dirichlet_map(stats["obs"], self.prior, current)}
+
+    def log_prior(self):
+        return dirichlet_log_prior(self.params["emissionprob_"], self.prior)
+
+    def n_free_parameters(self, letters):
+        return self.n_components * (self.n_features - 1) if "e" in letters else 0
+
+    def sample(self, states, random_state):
+        cum = np.cumsum(self.params["emissionprob_"], axis=1)
+        u = random_state.random(states.shape[0]) * cum[states, -1]
+        rows = cum[states]
+        symbols = (rows <= u[:, None]).sum(axis=1)
+        return np.minimum(symbols, self.n_features - 1).reshape(-1, 1)

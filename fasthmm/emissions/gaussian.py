@@ -1,0 +1,190 @@
+"""Gaussian emissions with spherical, diagonal, full or tied covariances."""
+
+import numpy as np
+
+from .._kmeans import kmeans
+from .._validation import as_float_array, check_choice, check_real_samples, check_shape
+from . import _covariance as cov
+from ._base import Emission
+
+
+class GaussianEmission(Emission):
+    """One multivariate Gaussian per state.
+
+    Parameters
+    ----------
+    n_components : int
+    params : dict
+        ``"means_"``: ndarray of shape (n_components, n_features);
+        ``"covars_"``: shape by covariance type (see
+        :mod:`fasthmm.emissions._covariance`).
+    covariance_type : {"spherical", "diag", "full", "tied"}
+    min_covar : float
+        Floor on the variances (eigenvalues for full matrices).
+    means_prior, means_weight : float or ndarray
+        Normal prior on the means: mean ``means_prior``, precision
+        ``means_weight / covariance``.
+    covars_prior, covars_weight : float or ndarray
+        Scale and weight of the covariance prior; a scalar ``covars_prior`` for
+        "full" or "tied" means ``covars_prior * identity``.
+    """
+
+    param_names = {"m": "means_", "c": "covars_"}
+
+    def __init__(
+        self,
+        n_components,
+        params,
+        covariance_type="diag",
+        min_covar=1e-3,
+        means_prior=0.0,
+        means_weight=0.0,
+        covars_prior=1e-2,
+        covars_weight=1.0,
+    ):
+        super().__init__(n_components, params)
+        self.covariance_type = check_choice(
+            covariance_type, "covariance_type", cov.COVARIANCE_TYPES
+        )
+        self.min_covar = float(as_float_array(min_covar, "min_covar", ndim=0))
+        if not self.min_covar >= 0:
+            raise ValueError(f"min_covar must be >= 0, got {min_covar!r}")
+        self.means_prior = means_prior
+        self.means_weight = means_weight
+        self.covars_prior = covars_prior
+        self.covars_weight = covars_weight
+        self._n_features = None
+
+    # The tied covariance is shared by all states: one group of n_components.
+    @property
+    def _group(self):
+        return self.n_components
+
+    @property
+    def n_features(self):
+        if self._n_features is not None:
+            return self._n_features
+        m = self.params["means_"]
+        return None if m is None else np.shape(m)[-1]
+
+    def with_data(self, X):
+        if self.n_features is None:
+            self._n_features = X.shape[1]
+        return self
+
+    def check_params(self):
+        self.require("means_", "covars_")
+        k, d = self.n_components, self.n_features
+        self.params["means_"] = check_shape(self.params["means_"], "means_", (k, d))
+        covars = self.params["covars_"]
+        if self.covariance_type == "tied":  # hmmlearn's shape (d, d), one group
+            covars = check_shape(covars, "covars_", (d, d))[None]
+        covars = cov.check_covars(covars, self.covariance_type, k, d, self._group)
+        self.params["covars_"] = self._public(covars)
+
+    def _stacked(self):
+        """Covariances as a stack over groups (tied: shape (1, d, d))."""
+        c = self.params["covars_"]
+        return None if c is None else (c[None] if self.covariance_type == "tied" else c)
+
+    def _public(self, covars):
+        return covars[0] if self.covariance_type == "tied" else covars
+
+    def check_X(self, X):
+        return check_real_samples(X, "X", self.n_features)
+
+    def log_likelihood(self, X, out=None):
+        return cov.log_density(
+            X,
+            self.params["means_"],
+            self._stacked(),
+            self.covariance_type,
+            self._group,
+            out=out,
+        )
+
+    def initialize(self, X, letters, random_state):
+        new = {}
+        if "m" in letters:
+            new["means_"] = kmeans(X, self.n_components, random_state)
+        if "c" in letters:
+            new["covars_"] = self._public(
+                cov.initial_covars(
+                    X,
+                    self.covariance_type,
+                    self.n_components,
+                    self._group,
+                    self.min_covar,
+                )
+            )
+        return new
+
+    def new_stats(self):
+        k, d = self.n_components, self.n_features
+        second = (k, d) if self.covariance_type in ("spherical", "diag") else (k, d, d)
+        return {
+            "post": np.zeros(k),
+            "obs": np.zeros((k, d)),
+            "second": np.zeros(second),
+        }
+
+    def accumulate(self, stats, X, posteriors):
+        stats["post"] += posteriors.sum(axis=0)
+        stats["obs"] += posteriors.T @ X
+        stats["second"] += cov.second_moment(X, posteriors, self.covariance_type)
+
+    def m_step(self, stats, letters):
+        new = {}
+        means = self.params["means_"]
+        if "m" in letters:
+            means = cov.means_m_step(
+                stats["post"], stats["obs"], self.means_prior, self.means_weight, means
+            )
+            new["means_"] = means
+        if "c" in letters:
+            new["covars_"] = self._public(
+                cov.covars_m_step(
+                    self.covariance_type,
+                    stats["post"],
+                    stats["obs"],
+                    stats["second"],
+                    means,
+                    self.means_prior,
+                    self.means_weight,
+                    self.covars_prior,
+                    self.covars_weight,
+                    self.min_covar,
+                    self._stacked(),
+                    self._group,
+                )
+            )
+        return new
+
+    def log_prior(self):
+        return cov.log_prior(
+            self.covariance_type,
+            self.params["means_"],
+            self._stacked(),
+            self.means_prior,
+            self.means_weight,
+            self.covars_prior,
+            self.covars_weight,
+            self._group,
+        )
+
+    def n_free_parameters(self, letters):
+        k, d = self.n_components, self.n_features
+        n = k * d if "m" in letters else 0
+        if "c" in letters:
+            n += cov.n_covar_parameters(self.covariance_type, k, d, self._group)
+        return n
+
+    def sample(self, states, random_state):
+        return cov.sample(
+            self.params["means_"],
+            self._stacked(),
+            self.covariance_type,
+            self._group,
+            states,
+            random_state,
+        )
