@@ -21,6 +21,7 @@ update a constrained maximiser, so EM stays monotone.
 
 import numpy as np
 
+from .. import _kernels_gaussian as _kg
 from .._validation import check_choice, check_positive_definite, check_shape
 
 COVARIANCE_TYPES = ("spherical", "diag", "full", "tied")
@@ -85,18 +86,17 @@ def log_density(X, means, covars, covariance_type, group_size, out=None):
     if out is None:
         out = np.empty((X.shape[0], n))
     if covariance_type in ("spherical", "diag"):
-        var = covars[:, None] * np.ones(d) if covariance_type == "spherical" else covars
-        prec = 1.0 / var
-        np.dot(X**2, prec.T, out=out)
-        out -= 2.0 * (X @ (means * prec).T)
-        out += (means**2 * prec).sum(axis=1) + np.log(var).sum(axis=1) + d * LOG_2PI
-        out *= -0.5
+        var = (
+            np.broadcast_to(covars[:, None], (n, d))
+            if covariance_type == "spherical"
+            else covars
+        )
+        log_norm = -0.5 * (d * LOG_2PI + np.log(var).sum(axis=1))
+        _kg.diag_log_density(X, means, np.ascontiguousarray(1.0 / var), log_norm, out)
         return out
     chol = np.linalg.cholesky(expand_full(covars, covariance_type, n, d, group_size))
-    for c in range(n):
-        y = np.linalg.solve(chol[c], (X - means[c]).T)
-        log_det = 2.0 * np.log(np.diagonal(chol[c])).sum()
-        out[:, c] = -0.5 * (d * LOG_2PI + log_det + np.einsum("ij,ij->j", y, y))
+    log_det = 2.0 * np.log(np.diagonal(chol, axis1=1, axis2=2)).sum(axis=1)
+    _kg.cholesky_log_density(X, means, chol, -0.5 * (d * LOG_2PI + log_det), out)
     return out
 
 
