@@ -26,7 +26,10 @@ identical for any number of threads.
 import numpy as np
 from numba import njit, prange
 
+from ._kernels_math import exp_shifted_rows
+
 NEG_INF = -np.inf
+ROWS_PER_BLOCK = 256
 
 
 @njit(cache=True, parallel=True)
@@ -41,16 +44,17 @@ def exp_shift_rows(frame, shift):
         Output: the per-row maximum (0 for a row that is entirely -inf).
     """
     n, k = frame.shape
-    for t in prange(n):
-        m = NEG_INF
-        for j in range(k):
-            if frame[t, j] > m:
-                m = frame[t, j]
-        if m == NEG_INF:
-            m = 0.0
-        shift[t] = m
-        for j in range(k):
-            frame[t, j] = np.exp(frame[t, j] - m)
+    n_blocks = (n + ROWS_PER_BLOCK - 1) // ROWS_PER_BLOCK
+    for b in prange(n_blocks):
+        lo = b * ROWS_PER_BLOCK
+        hi = min(n, lo + ROWS_PER_BLOCK)
+        bits = np.empty((hi - lo) * k, dtype=np.int64)
+        for t in range(lo, hi):
+            m = NEG_INF
+            for j in range(k):
+                m = max(m, frame[t, j])
+            shift[t] = 0.0 if m == NEG_INF else m
+        exp_shifted_rows(frame, shift, lo, hi, bits)
 
 
 @njit(cache=True)
