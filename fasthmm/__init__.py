@@ -3,6 +3,7 @@
 from ._validation import NotFittedError
 from .base import BaseHMM, ConvergenceMonitor
 from .inference import forward, forward_backward, forward_filter, viterbi
+from .io import load_model as load
 from .models import CategoricalHMM, GaussianHMM
 
 __version__ = "0.1.0"
@@ -16,6 +17,7 @@ __all__ = [
     "forward",
     "forward_backward",
     "forward_filter",
+    "load",
     "viterbi",
     "__version__",
 ]

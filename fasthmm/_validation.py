@@ -100,6 +100,12 @@ def check_lengths(lengths, n_samples, name="lengths"):
         raise ValueError(
             f"{name} must hold positive lengths, got {name}[{i}] = {int(arr[i])}"
         )
+    if np.any(arr > n_samples):
+        i = int(np.flatnonzero(arr > n_samples)[0])
+        raise ValueError(
+            f"{name} must sum to n_samples = {n_samples}, got {name}[{i}] = "
+            f"{int(arr[i])} alone"
+        )
     total = int(arr.sum())
     if total != n_samples:
         raise ValueError(
@@ -176,6 +182,10 @@ def check_random_state(random_state, name="random_state"):
     if isinstance(random_state, numbers.Integral) and not isinstance(
         random_state, bool
     ):
+        if not 0 <= int(random_state) < 2**32:
+            raise ValueError(
+                f"{name} must be an int in [0, 2**32), got {int(random_state)}"
+            )
         return np.random.RandomState(int(random_state))
     raise TypeError(
         f"{name} must be None, an int, a numpy RandomState or Generator, "
@@ -378,4 +388,53 @@ def check_shape(value, name, shape):
         raise ValueError(
             f"{name} must have shape {tuple(shape)}, got shape {arr.shape}"
         )
+    return arr
+
+
+def check_real(value, name, minimum=None, allow_inf=False):
+    """Return ``value`` as a Python float, checking it is >= minimum.
+
+    NaN is always rejected, +-inf unless ``allow_inf``.
+    """
+    if isinstance(value, bool) or not isinstance(value, numbers.Real):
+        raise TypeError(f"{name} must be a real number, got {value!r}")
+    value = float(value)
+    if np.isnan(value):
+        raise ValueError(f"{name} must be a number, got NaN")
+    if not allow_inf and np.isinf(value):
+        raise ValueError(f"{name} must be finite, got {value!r}")
+    if minimum is not None and value < minimum:
+        raise ValueError(f"{name} must be >= {minimum}, got {value!r}")
+    return value
+
+
+def check_prior(value, name, shape=None, strict=False):
+    """Check a prior hyper-parameter: a finite real scalar or array.
+
+    Parameters
+    ----------
+    value : float or array-like
+    name : str
+    shape : tuple of int, optional
+        The shape of the parameter the prior is on.
+    strict : bool
+        With ``shape``: require ``value`` to broadcast to exactly ``shape``
+        (otherwise only to be broadcast-compatible with it).
+
+    Returns
+    -------
+    value : ndarray of float64
+    """
+    arr = as_float_array(value, name)
+    if shape is not None:
+        shape = tuple(shape)
+        try:
+            out = np.broadcast_shapes(arr.shape, shape)
+        except ValueError:
+            out = None
+        if out is None or (strict and out != shape):
+            raise ValueError(
+                f"{name} must be a scalar or an array broadcastable to shape "
+                f"{shape}, got shape {arr.shape}"
+            )
     return arr

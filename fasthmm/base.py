@@ -19,7 +19,9 @@ from ._validation import (
     check_labels,
     check_lengths,
     check_letters,
+    check_prior,
     check_random_state,
+    check_real,
     check_sequences,
     check_startprob,
     check_transmat,
@@ -215,8 +217,14 @@ class BaseHMM:
     def _check_hyperparameters(self):
         self.n_components = check_int(self.n_components, "n_components", 1)
         check_int(self.n_iter, "n_iter", 0)
-        if not (np.ndim(self.tol) == 0 and float(self.tol) >= 0):
-            raise ValueError(f"tol must be a non-negative number, got {self.tol!r}")
+        check_real(self.tol, "tol", 0, allow_inf=True)
+        k = self.n_components
+        check_prior(self.startprob_prior, "startprob_prior", (k,), strict=True)
+        check_prior(self.transmat_prior, "transmat_prior", (k, k), strict=True)
+        for name in self._emission_args:
+            value = getattr(self, name)
+            if name.endswith(("_prior", "_weight")) and value is not None:
+                check_prior(value, name)
         check_choice(self.algorithm, "algorithm", DECODERS)
         check_choice(self.implementation, "implementation", IMPLEMENTATIONS)
         check_letters(self.params, "params", self._all_letters())
@@ -421,6 +429,27 @@ class BaseHMM:
         n += k * (k - 1) if "t" in self.params else 0
         return n + emission.n_free_parameters(self.params)
 
+    def save(self, path):
+        """Write the model to one portable ``.npz`` file (no pickle).
+
+        Parameters
+        ----------
+        path : str, os.PathLike or a binary file object
+            Written exactly as given (no suffix is added).
+
+        Notes
+        -----
+        The file holds a JSON header (class name, fasthmm version, format
+        version, constructor arguments, ``monitor_`` history) and the fitted
+        arrays; :func:`fasthmm.load` reads it back, and the loaded model scores
+        identically. ``random_state`` is kept only when it is None or an int:
+        a ``RandomState`` or ``Generator`` is saved as None. See
+        :mod:`fasthmm.io` for the format.
+        """
+        from .io import save_model
+
+        save_model(self, path)
+
     def aic(self, X, lengths=None):
         """Akaike information criterion (lower is better)."""
         emission, Xc, starts, _ = self._fitted(X, lengths)
@@ -468,7 +497,7 @@ class BaseHMM:
         labels = None if states is None else check_labels(states, X.shape[0], k)
         params = self._initialize(emission, X, params)
         emission = self._emission(params).with_data(X)
-        params = self._validate_params(emission, params)
+        params = self._validate_initialized(emission, params)
 
         monitor = ConvergenceMonitor(self.tol, self.n_iter, self.verbose)
         if labels is not None and np.all(labels >= 0):
@@ -485,6 +514,33 @@ class BaseHMM:
 
     def _after_fit(self, emission):
         """Hook for attributes derived from the fit (e.g. ``n_features``)."""
+
+    def _validate_initialized(self, emission, params):
+        """:meth:`_validate_params` after initialisation, naming its cause."""
+        try:
+            params = self._validate_params(emission, params)
+        except NotFittedError:
+            raise
+        except ValueError as exc:
+            letters = self._all_letters()
+            inited = [
+                name
+                for letter, name in zip(letters, self._param_names())
+                if letter in self.init_params and str(exc).startswith(name)
+            ]
+            if not inited:
+                raise
+            raise ValueError(
+                f"{exc} (after initialising {inited[0]} from X: X is degenerate "
+                "for this model, e.g. a constant feature with min_covar=0, or too "
+                "large in magnitude)"
+            ) from None
+        for name in self._emission_args:  # each prior against its parameter
+            target = params.get(name[: -len("prior")])
+            value = getattr(self, name)
+            if name.endswith("_prior") and target is not None and value is not None:
+                check_prior(value, name, np.shape(target))
+        return params
 
     def _initialize(self, emission, X, params):
         k = self.n_components
@@ -517,8 +573,10 @@ class BaseHMM:
         new.update(emission.m_step(stats, self.params))
         for name, value in new.items():
             if not np.all(np.isfinite(value)):
-                raise FloatingPointError(
-                    f"the M-step produced a non-finite {name}; the model is unchanged"
+                raise ValueError(
+                    f"fit stopped: the M-step produced a non-finite {name} (check "
+                    "the priors and the scale of X); the model's parameters are "
+                    "unchanged"
                 )
         return new
 
