@@ -323,14 +323,49 @@ def _check_counts(X, name, upper, single_column):
     return arr if arr.ndim == 2 else arr.reshape(-1, 1)
 
 
-def check_labels(states, n_samples, n_components, name="states"):
+def check_labels(states, n_samples, n_components, name="states", starts=None):
     """Check state labels for supervised fitting: ints in [-1, n_components).
+
+    Parameters
+    ----------
+    states : array-like of shape (n_samples,), or a list of per-sequence arrays
+        A list or tuple with one array per sequence (as ``X`` may be given)
+        is accepted when ``starts`` is given; each array must have its
+        sequence's length.
+    n_samples, n_components : int
+    name : str
+    starts : ndarray of shape (n_sequences + 1,), optional
+        Sequence boundaries, as returned by :func:`check_lengths`.
 
     Returns
     -------
     labels : ndarray of shape (n_samples,), int64
     """
-    arr = np.asarray(states)
+    n_seq = None if starts is None else len(starts) - 1
+    if (
+        isinstance(states, (list, tuple))
+        and n_seq is not None
+        and n_seq > 1
+        and len(states) == n_seq
+        and all(np.ndim(s) >= 1 for s in states)
+    ):
+        parts = [np.asarray(s) for s in states]
+        parts = [p.reshape(-1) if p.ndim == 2 and p.shape[1] == 1 else p for p in parts]
+        got = [p.shape[0] if p.ndim == 1 else None for p in parts]
+        want = np.diff(starts).tolist()
+        if got != want:
+            raise ValueError(
+                f"{name} given as a list must hold one 1-D array per sequence, "
+                f"with the sequences' lengths {want}, got lengths {got}"
+            )
+        states = np.concatenate(parts)
+    try:
+        arr = np.asarray(states)
+    except ValueError:  # ragged nested lists
+        raise ValueError(
+            f"{name} must be a 1-D array of length n_samples = {n_samples}, or a "
+            "list with one array per sequence"
+        ) from None
     if arr.ndim == 2 and arr.shape[1] == 1:
         arr = arr.reshape(-1)
     if arr.ndim != 1 or arr.shape[0] != n_samples:

@@ -494,13 +494,21 @@ class BaseHMM:
                 f"n_components = {k} exceeds the number of samples ({X.shape[0]}): "
                 "every state needs data"
             )
-        labels = None if states is None else check_labels(states, X.shape[0], k)
+        labels = (
+            None
+            if states is None
+            else check_labels(states, X.shape[0], k, starts=starts)
+        )
         params = self._initialize(emission, X, params)
         emission = self._emission(params).with_data(X)
         params = self._validate_initialized(emission, params)
 
         monitor = ConvergenceMonitor(self.tol, self.n_iter, self.verbose)
-        if labels is not None and np.all(labels >= 0):
+        if (
+            labels is not None
+            and np.all(labels >= 0)
+            and emission.closed_form_given_states
+        ):
             params = self._fit_labelled(X, starts, labels, params, monitor)
         else:
             clamp = None if labels is None else Clamp(labels)

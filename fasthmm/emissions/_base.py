@@ -35,9 +35,15 @@ class Emission:
     ----------------
     param_names : dict
         ``params`` letter -> attribute name, e.g. ``{"m": "means_"}``.
+    closed_form_given_states : bool
+        True when, given the states, one :meth:`accumulate` with one-hot
+        posteriors and one :meth:`m_step` give the exact maximiser (no latent
+        variables inside the emission). A mixture sets it False: a fully
+        labelled fit then runs EM with every state clamped.
     """
 
     param_names = {}
+    closed_form_given_states = True
 
     def __init__(self, n_components, params):
         self.n_components = n_components
