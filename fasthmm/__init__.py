@@ -5,6 +5,7 @@ from .base import BaseHMM, ConvergenceMonitor
 from .inference import forward, forward_backward, forward_filter, viterbi
 from .io import load_model as load
 from .models import CategoricalHMM, GaussianHMM
+from .selection import SelectionResult, select_n_components
 
 __version__ = "0.1.0"
 
@@ -14,10 +15,12 @@ __all__ = [
     "ConvergenceMonitor",
     "GaussianHMM",
     "NotFittedError",
+    "SelectionResult",
     "forward",
     "forward_backward",
     "forward_filter",
     "load",
+    "select_n_components",
     "viterbi",
     "__version__",
 ]
