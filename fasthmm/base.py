@@ -424,10 +424,9 @@ class BaseHMM:
         return emission.sample(states, rng), states
 
     def _n_free_parameters(self, emission):
+        """Free scalars of the model, trained or frozen (as hmmlearn counts)."""
         k = self.n_components
-        n = (k - 1) if "s" in self.params else 0
-        n += k * (k - 1) if "t" in self.params else 0
-        return n + emission.n_free_parameters(self.params)
+        return (k - 1) + k * (k - 1) + emission.n_free_parameters(self._all_letters())
 
     def save(self, path):
         """Write the model to one portable ``.npz`` file (no pickle).
