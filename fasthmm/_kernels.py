@@ -115,14 +115,18 @@ def forward_sequence(frame, shift, init, transmat, alpha, scale, lo, hi):
 
 
 @njit(cache=True)
-def backward_sequence(frame, scale, transmat, post, lo, hi, beta, work, xi_acc):
+def backward_sequence(frame, transmat, post, lo, hi, beta, work, xi_acc):
     """Backward pass over rows ``lo:hi``, turning filtered into smoothed rows.
+
+    ``beta_t`` is renormalised at every step to a maximum of 1 over the states
+    the forward pass reached (it is zero for the others), so it cannot overflow
+    however far the posteriors move from the filtered probabilities (an
+    absorbing state whose filtered probability falls below 1e-308 may still
+    carry all the posterior mass).
 
     Parameters
     ----------
     frame : ndarray of shape (n_samples, n_components)
-    scale : ndarray of shape (n_samples,)
-        The normalisers written by :func:`forward_sequence`.
     transmat : ndarray of shape (n_components, n_components)
     post : ndarray of shape (n_samples, n_components)
         The forward pass's ``alpha`` on entry, the posteriors p(z_t | x) on exit.
@@ -130,41 +134,57 @@ def backward_sequence(frame, scale, transmat, post, lo, hi, beta, work, xi_acc):
     beta, work : ndarray of shape (2, n_components), (n_components,)
         Scratch space.
     xi_acc : ndarray of shape (n_components, n_components)
-        Accumulates ``sum_t alpha_t[i] * w_{t+1}[j]``; the expected transition
-        counts of the sequence are ``transmat * xi_acc`` (taken by the caller).
+        Accumulates the expected transition counts
+        ``sum_t p(z_t = i, z_{t+1} = j | x)``.
     """
     k = frame.shape[1]
     cur = 0
     for j in range(k):
         beta[cur, j] = 1.0
     for t in range(hi - 2, lo - 1, -1):
-        inv = 1.0 / scale[t + 1]
         for j in range(k):
-            work[j] = frame[t + 1, j] * beta[cur, j] * inv
+            work[j] = frame[t + 1, j] * beta[cur, j]
         nxt = 1 - cur
+        m = 0.0
         for i in range(k):
+            # beta_t[i] only matters where p(z_t = i | x_lo..x_t) > 0; zero it
+            # elsewhere, so that the normalising maximum is over those states.
             acc = 0.0
-            for j in range(k):
-                acc += transmat[i, j] * work[j]
-            a = post[t, i]
-            if a != 0.0:
-                beta[nxt, i] = acc
+            if post[t, i] != 0.0:
                 for j in range(k):
-                    xi_acc[i, j] += a * work[j]
-            else:
-                # p(z_t = i | x_lo..x_t) = 0, so beta_t[i] cannot affect any
-                # posterior or transition count; zero it so that it cannot
-                # overflow for an unreachable state (and give 0 * inf = NaN).
-                beta[nxt, i] = 0.0
+                    acc += transmat[i, j] * work[j]
+            beta[nxt, i] = acc
+            if acc > m:
+                m = acc
         cur = nxt
+        if not m > 0.0:
+            # Underflow: keep the filtered row, forget the future from here.
+            for i in range(k):
+                beta[cur, i] = 1.0
+            continue
         s = 0.0
         for i in range(k):
-            post[t, i] *= beta[cur, i]
-            s += post[t, i]
-        if s > 0.0:
-            inv = 1.0 / s
-            for i in range(k):
-                post[t, i] *= inv
+            b = beta[cur, i] / m
+            beta[cur, i] = b
+            s += post[t, i] * b
+        # s >= alpha_t[i*] > 0 for the state i* with beta_t[i*] = 1.
+        # p(z_t = i, z_t+1 = j | x) = alpha_t[i] T[i, j] work[j] / (s * m).
+        g = 1.0 / (s * m)
+        for i in range(k):
+            a = post[t, i]
+            if a != 0.0:
+                b = beta[cur, i]
+                p = a * b / s
+                post[t, i] = p
+                f = a * g
+                if f < np.inf:
+                    for j in range(k):
+                        xi_acc[i, j] += f * (transmat[i, j] * work[j])
+                else:
+                    acc = b * m
+                    if acc > 0.0:
+                        for j in range(k):
+                            xi_acc[i, j] += p * (transmat[i, j] * work[j] / acc)
 
 
 @njit(cache=True, parallel=True)
@@ -213,8 +233,8 @@ def forward_backward_batch(
     post : ndarray of shape (n_samples, n_components)
         Output: posteriors p(z_t | x). Rows of impossible sequences are zero.
     xi_blocks : ndarray of shape (n_blocks, n_components, n_components)
-        Output: per block, ``sum_t alpha_t[i] * w_{t+1}[j]`` (multiply by
-        ``transmat`` for the expected transition counts).
+        Output: per block, the expected transition counts
+        ``sum_t p(z_t = i, z_{t+1} = j | x)`` summed over its sequences.
     """
     k = frame.shape[1]
     for b in prange(blocks.shape[0] - 1):
@@ -229,9 +249,7 @@ def forward_backward_batch(
                 frame, shift, startprob, transmat, post, scale, lo, hi
             )
             if ll[s] > NEG_INF:
-                backward_sequence(
-                    frame, scale, transmat, post, lo, hi, beta, work, xi_acc
-                )
+                backward_sequence(frame, transmat, post, lo, hi, beta, work, xi_acc)
 
 
 @njit(cache=True)

@@ -127,7 +127,7 @@ def check_startprob(startprob, n_components, name="startprob"):
         raise ValueError(f"{name} must be non-negative, got {p}")
     if abs(p.sum() - 1.0) > STOCHASTIC_ATOL:
         raise ValueError(
-            f"{name} must sum to 1 (within 1e-6), got a sum of {p.sum()!r}"
+            f"{name} must sum to 1 (within 1e-6), got a sum of {float(p.sum())!r}"
         )
     return p
 
@@ -154,7 +154,7 @@ def check_stochastic_rows(matrix, shape, name):
         extra = " (an all-zero row)" if sums[i] == 0 else ""
         raise ValueError(
             f"every row of {name} must sum to 1 (within 1e-6); "
-            f"row {i} sums to {sums[i]!r}{extra}"
+            f"row {i} sums to {float(sums[i])!r}{extra}"
         )
     return a
 

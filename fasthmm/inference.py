@@ -133,7 +133,7 @@ def e_step(ws, startprob, transmat):
         ws.ll,
         ws.xi_blocks,
     )
-    xi = ws.xi_blocks.sum(axis=0) * transmat
+    xi = ws.xi_blocks.sum(axis=0)
     start_counts = ws.post[ws.starts[:-1]].sum(axis=0)
     return ws.ll, xi, start_counts
 

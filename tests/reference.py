@@ -1,0 +1,377 @@
+"""Independent, plainly written NumPy references for the inference kernels.
+
+The references never call fasthmm (only :func:`run_e_step` does, to wire up
+the E-step under test). Three references of decreasing cost:
+
+- brute force: enumerate all K**T state paths of a sequence;
+- log space: forward / backward / Viterbi recursions in log space, a Python
+  loop over time vectorised over states;
+- product tree: the likelihood of a very long sequence as a product of
+  per-step matrices, reduced pairwise (no recursion over time in Python).
+
+Zeros in startprob / transmat are handled as log 0 = -inf without producing
+NaN; -inf log-emissions are allowed.
+"""
+
+import itertools
+
+import numpy as np
+
+NEG_INF = -np.inf
+
+
+def safe_log(a):
+    """``np.log`` mapping 0 to -inf without a warning."""
+    with np.errstate(divide="ignore"):
+        return np.log(np.asarray(a, dtype=np.float64))
+
+
+def logsumexp(a, axis=None):
+    """``log(sum(exp(a)))``, stable, giving -inf (never NaN) for all -inf input."""
+    a = np.asarray(a, dtype=np.float64)
+    m = np.max(a, axis=axis, keepdims=True)
+    m = np.where(np.isfinite(m), m, 0.0)
+    with np.errstate(divide="ignore", under="ignore"):
+        out = np.log(np.sum(np.exp(a - m), axis=axis, keepdims=True)) + m
+    if axis is None:
+        return float(out.reshape(()))
+    return np.squeeze(out, axis=axis)
+
+
+def split(lengths, n_samples):
+    """Row ranges ``(lo, hi)`` of the sequences of a batch."""
+    if lengths is None:
+        lengths = [n_samples]
+    bounds = np.concatenate(([0], np.cumsum(lengths))).astype(int)
+    assert bounds[-1] == n_samples
+    return list(zip(bounds[:-1], bounds[1:]))
+
+
+def path_score(log_emissions, startprob, transmat, path):
+    """Log joint probability ``log p(x, z = path)`` of one sequence."""
+    path = np.asarray(path, dtype=np.int64)
+    le = np.asarray(log_emissions, dtype=np.float64)
+    score = safe_log(startprob)[path[0]] + le[0, path[0]]
+    if path.size > 1:
+        score = score + np.sum(safe_log(transmat)[path[:-1], path[1:]])
+        score = score + np.sum(le[np.arange(1, path.size), path[1:]])
+    return float(score)
+
+
+# --------------------------------------------------------------------------
+# Brute force
+# --------------------------------------------------------------------------
+
+
+def all_path_scores(log_emissions, startprob, transmat):
+    """Scores of every state path of one sequence.
+
+    Returns
+    -------
+    paths : ndarray of shape (K**T, T), int64
+    scores : ndarray of shape (K**T,)
+    """
+    t, k = np.shape(log_emissions)
+    paths = np.array(list(itertools.product(range(k), repeat=t)), dtype=np.int64)
+    scores = np.array(
+        [path_score(log_emissions, startprob, transmat, p) for p in paths]
+    )
+    return paths, scores
+
+
+def brute_force(log_emissions, startprob, transmat):
+    """Exact quantities of one sequence by enumeration of all paths.
+
+    Returns
+    -------
+    dict with
+        ``ll``: log p(x) (``-inf`` if impossible);
+        ``posteriors``: (T, K) p(z_t | x) (``None`` if impossible);
+        ``xi``: (K, K) expected transition counts (absent if impossible);
+        ``filtered``: (T, K) p(z_t | x_1..x_t) (``None`` if impossible);
+        ``best``: max over paths of log p(x, z);
+        ``paths``, ``scores``: every path and its score.
+    """
+    le = np.asarray(log_emissions, dtype=np.float64)
+    t, k = le.shape
+    paths, scores = all_path_scores(le, startprob, transmat)
+    ll = logsumexp(scores)
+    out = {"ll": ll, "best": float(np.max(scores)), "paths": paths, "scores": scores}
+    if not np.isfinite(ll):
+        out["posteriors"] = out["filtered"] = None
+        return out
+    w = np.exp(scores - ll)
+    post = np.zeros((t, k))
+    for s in range(t):
+        np.add.at(post[s], paths[:, s], w)
+    out["posteriors"] = post
+    xi = np.zeros((k, k))
+    for s in range(t - 1):
+        np.add.at(xi, (paths[:, s], paths[:, s + 1]), w)
+    out["xi"] = xi
+    filt = np.zeros((t, k))
+    for s in range(t):
+        prefix_paths, prefix_scores = all_path_scores(le[: s + 1], startprob, transmat)
+        lp = logsumexp(prefix_scores)
+        np.add.at(filt[s], prefix_paths[:, s], np.exp(prefix_scores - lp))
+    out["filtered"] = filt
+    return out
+
+
+# --------------------------------------------------------------------------
+# Log-space recursions
+# --------------------------------------------------------------------------
+
+
+def log_forward(log_emissions, startprob, transmat):
+    """Log-space forward pass of one sequence.
+
+    Returns
+    -------
+    ll : float
+    log_alpha : ndarray of shape (T, K), ``log p(x_1..x_t, z_t)``
+    """
+    le = np.asarray(log_emissions, dtype=np.float64)
+    log_t = safe_log(transmat)
+    la = np.empty_like(le)
+    la[0] = safe_log(startprob) + le[0]
+    for s in range(1, le.shape[0]):
+        la[s] = logsumexp(la[s - 1][:, None] + log_t, axis=0) + le[s]
+    return logsumexp(la[-1]), la
+
+
+def log_backward(log_emissions, transmat):
+    """Log-space backward pass: ``log p(x_{t+1}..x_T | z_t)``, shape (T, K)."""
+    le = np.asarray(log_emissions, dtype=np.float64)
+    log_t = safe_log(transmat)
+    lb = np.zeros_like(le)
+    for s in range(le.shape[0] - 2, -1, -1):
+        lb[s] = logsumexp(log_t + (le[s + 1] + lb[s + 1])[None, :], axis=1)
+    return lb
+
+
+def log_forward_backward(log_emissions, startprob, transmat):
+    """Log-likelihood, posteriors and filtered probabilities of one sequence.
+
+    Posteriors and filtered rows are ``None`` when the sequence is impossible.
+    """
+    ll, la = log_forward(log_emissions, startprob, transmat)
+    if not np.isfinite(ll):
+        return ll, None, None
+    lb = log_backward(log_emissions, transmat)
+    post = np.exp(la + lb - ll)
+    filt = np.exp(la - logsumexp(la, axis=1)[:, None])
+    return ll, post, filt
+
+
+def log_transition_counts(log_emissions, startprob, transmat):
+    """Expected transition counts ``sum_t p(z_t = i, z_t+1 = j | x)``, (K, K)."""
+    le = np.asarray(log_emissions, dtype=np.float64)
+    ll, la = log_forward(le, startprob, transmat)
+    lb = log_backward(le, transmat)
+    log_t = safe_log(transmat)
+    k = le.shape[1]
+    xi = np.zeros((k, k))
+    for s in range(le.shape[0] - 1):
+        lx = la[s][:, None] + log_t + (le[s + 1] + lb[s + 1])[None, :] - ll
+        with np.errstate(under="ignore"):
+            xi += np.exp(lx)
+    return xi
+
+
+def scaled_forward_in_range(
+    log_emissions, startprob, transmat, lengths=None, floor=-690.0
+):
+    """Whether a scaled (probability-space) forward pass stays within float64.
+
+    True when, for every possible sequence, every non-zero filtered probability
+    p(z_t | x_1..x_t) and every per-step normaliser
+    ``p(x_t | x_1..x_t-1) / exp(max_k log_emissions[t, k])`` exceeds
+    ``exp(floor)``. Outside that range a scaled forward pass must lose mass
+    to underflow (a log-space one need not).
+    """
+    le = np.asarray(log_emissions, dtype=np.float64)
+    for lo, hi in split(lengths, le.shape[0]):
+        ll, la = log_forward(le[lo:hi], startprob, transmat)
+        if not np.isfinite(ll):
+            continue
+        lse = logsumexp(la, axis=1)
+        lf = la - lse[:, None]
+        if np.any(lf[np.isfinite(lf)] < floor):
+            return False
+        log_c = np.diff(np.concatenate(([0.0], lse))) - le[lo:hi].max(axis=1)
+        if np.any(log_c < floor):
+            return False
+    return True
+
+
+def log_viterbi(log_emissions, startprob, transmat):
+    """Best path score and one best path of one sequence, in log space."""
+    le = np.asarray(log_emissions, dtype=np.float64)
+    log_t = safe_log(transmat)
+    n, k = le.shape
+    delta = safe_log(startprob) + le[0]
+    back = np.zeros((n, k), dtype=np.int64)
+    for s in range(1, n):
+        cand = delta[:, None] + log_t
+        back[s] = np.argmax(cand, axis=0)
+        delta = cand[back[s], np.arange(k)] + le[s]
+    path = np.empty(n, dtype=np.int64)
+    path[-1] = int(np.argmax(delta))
+    for s in range(n - 1, 0, -1):
+        path[s - 1] = back[s, path[s]]
+    return float(delta[path[-1]]), path
+
+
+def batch_reference(log_emissions, startprob, transmat, lengths=None):
+    """Log-space reference over a batch.
+
+    Returns
+    -------
+    dict with per-sequence ``ll`` and ``best`` (lists), (T, K)
+    ``posteriors`` / ``filtered`` (NaN rows for impossible sequences) and the
+    (K, K) expected transition counts ``xi`` summed over possible sequences.
+    """
+    le = np.asarray(log_emissions, dtype=np.float64)
+    out = {"ll": [], "best": [], "posteriors": np.full(le.shape, np.nan)}
+    out["filtered"] = np.full(le.shape, np.nan)
+    for lo, hi in split(lengths, le.shape[0]):
+        ll, post, filt = log_forward_backward(le[lo:hi], startprob, transmat)
+        best, _ = log_viterbi(le[lo:hi], startprob, transmat)
+        out["ll"].append(ll)
+        out["best"].append(best)
+        if post is not None:
+            out["posteriors"][lo:hi] = post
+            out["filtered"][lo:hi] = filt
+            out["xi"] = out.get("xi", 0.0) + log_transition_counts(
+                le[lo:hi], startprob, transmat
+            )
+    return out
+
+
+def batch_path_score(log_emissions, startprob, transmat, states, lengths=None):
+    """Sum over the sequences of a batch of ``log p(x, z = states)``."""
+    le = np.asarray(log_emissions, dtype=np.float64)
+    return sum(
+        path_score(le[lo:hi], startprob, transmat, states[lo:hi])
+        for lo, hi in split(lengths, le.shape[0])
+    )
+
+
+def fast_path_score(log_emissions, startprob, transmat, path):
+    """:func:`path_score`, fully vectorised (for very long sequences)."""
+    le = np.asarray(log_emissions, dtype=np.float64)
+    path = np.asarray(path, dtype=np.int64)
+    terms = le[np.arange(path.size), path]
+    trans = safe_log(transmat)[path[:-1], path[1:]]
+    return float(safe_log(startprob)[path[0]] + np.sum(terms) + np.sum(trans))
+
+
+def run_e_step(log_emissions, startprob, transmat, lengths=None):
+    """fasthmm's E-step on a batch: (ll per sequence, xi, start_counts, post).
+
+    (The one helper here that calls fasthmm: it only wires up the workspace.)
+    """
+    from fasthmm._validation import check_lengths
+    from fasthmm.inference import Workspace, e_step
+
+    le = np.ascontiguousarray(log_emissions, dtype=np.float64)
+    ws = Workspace(check_lengths(lengths, le.shape[0]), le.shape[1])
+    ws.load_log_emissions(le)
+    ll, xi, start = e_step(
+        ws,
+        np.asarray(startprob, dtype=np.float64),
+        np.asarray(transmat, dtype=np.float64),
+    )
+    return ll.copy(), xi.copy(), start.copy(), ws.post.copy()
+
+
+# --------------------------------------------------------------------------
+# Product tree for very long sequences
+# --------------------------------------------------------------------------
+
+
+def product_tree_loglik(log_emissions, startprob, transmat):
+    """Log-likelihood of one long sequence without a recursion over time.
+
+    ``p(x) = (startprob * e_0) @ M_1 @ ... @ M_{T-1} @ 1`` with
+    ``M_t = transmat * e_t[None, :]`` and ``e_t = exp(log_emissions[t] - m_t)``;
+    the matrix product is reduced pairwise (a balanced tree of batched
+    matmuls), renormalising every partial product and keeping its log-scale.
+    """
+    le = np.asarray(log_emissions, dtype=np.float64)
+    n, k = le.shape
+    m = le.max(axis=1)
+    e = np.exp(le - m[:, None])
+    first = np.asarray(startprob, dtype=np.float64) * e[0]
+    log_scale = float(np.sum(m))
+    if n == 1:
+        return float(np.log(first.sum())) + log_scale
+    mats = np.asarray(transmat, dtype=np.float64)[None, :, :] * e[1:, None, :]
+    logs = np.zeros(mats.shape[0])
+    while mats.shape[0] > 1:
+        if mats.shape[0] % 2:
+            mats = np.concatenate((mats, np.eye(k)[None]), axis=0)
+            logs = np.concatenate((logs, [0.0]))
+        mats = np.matmul(mats[0::2], mats[1::2])
+        logs = logs[0::2] + logs[1::2]
+        norm = mats.max(axis=(1, 2))
+        mats /= norm[:, None, None]
+        logs += np.log(norm)
+    v = first @ mats[0] @ np.ones(k)
+    return float(np.log(v) + logs[0] + log_scale)
+
+
+# --------------------------------------------------------------------------
+# Random models
+# --------------------------------------------------------------------------
+
+
+def random_stochastic(rng, shape, zero_frac=0.0):
+    """Random row-stochastic array with about ``zero_frac`` exact zeros.
+
+    Each row keeps at least one positive entry.
+    """
+    a = rng.uniform(0.05, 1.0, size=shape)
+    a = np.atleast_2d(a)
+    if zero_frac > 0:
+        a[rng.random(a.shape) < zero_frac] = 0.0
+    for row in a:
+        if row.sum() == 0:
+            row[rng.integers(row.size)] = 1.0
+    a /= a.sum(axis=1, keepdims=True)
+    return a.reshape(shape)
+
+
+def random_problem(
+    rng, k, lengths, zero_frac=0.3, neginf_frac=0.1, scale=3.0, left_right=False
+):
+    """A random model and log-emissions under which every sequence is possible.
+
+    A state path is drawn from the Markov chain; -inf log-emissions are placed
+    only off that path. ``left_right`` makes transmat upper triangular (states
+    once left can never be re-entered).
+
+    Returns
+    -------
+    log_emissions : (sum(lengths), k), startprob : (k,), transmat : (k, k)
+    """
+    startprob = random_stochastic(rng, (k,), zero_frac)
+    transmat = random_stochastic(rng, (k, k), zero_frac)
+    if left_right:
+        transmat = np.triu(transmat)
+        for i, row in enumerate(transmat):
+            if row.sum() == 0:
+                row[i] = 1.0
+        transmat /= transmat.sum(axis=1, keepdims=True)
+    n = int(np.sum(lengths))
+    path = np.empty(n, dtype=np.int64)
+    for lo, hi in split(lengths, n):
+        path[lo] = rng.choice(k, p=startprob)
+        for t in range(lo + 1, hi):
+            path[t] = rng.choice(k, p=transmat[path[t - 1]])
+    le = rng.normal(scale=scale, size=(n, k))
+    mask = rng.random((n, k)) < neginf_frac
+    mask[np.arange(n), path] = False
+    le[mask] = NEG_INF
+    return le, startprob, transmat
