@@ -4,7 +4,7 @@ from ._validation import NotFittedError
 from .base import BaseHMM, ConvergenceMonitor
 from .inference import forward, forward_backward, forward_filter, viterbi
 from .io import load_model as load
-from .models import CategoricalHMM, GaussianHMM
+from .models import GMMHMM, CategoricalHMM, GaussianHMM, PoissonHMM
 from .selection import SelectionResult, select_n_components
 
 __version__ = "0.1.0"
@@ -14,7 +14,9 @@ __all__ = [
     "CategoricalHMM",
     "ConvergenceMonitor",
     "GaussianHMM",
+    "GMMHMM",
     "NotFittedError",
+    "PoissonHMM",
     "SelectionResult",
     "forward",
     "forward_backward",

@@ -29,6 +29,7 @@ from numba import njit, prange
 from ._kernels_math import exp_shifted_rows
 
 NEG_INF = -np.inf
+TINY = np.finfo(np.float64).tiny  # smallest normal float64
 ROWS_PER_BLOCK = 256
 
 
@@ -107,9 +108,13 @@ def forward_sequence(frame, shift, init, transmat, alpha, scale, lo, hi):
                 for j in range(k):
                     alpha[u, j] = 0.0
             return NEG_INF
-        inv = 1.0 / s
-        for j in range(k):
-            alpha[t, j] *= inv
+        if s >= TINY:
+            inv = 1.0 / s
+            for j in range(k):
+                alpha[t, j] *= inv
+        else:  # 1 / s overflows for a subnormal s (then inf * 0 = NaN)
+            for j in range(k):
+                alpha[t, j] /= s
         total += np.log(s) + shift[t]
     return total
 

@@ -12,6 +12,7 @@ import numbers
 import numpy as np
 
 STOCHASTIC_ATOL = 1e-6
+MAX_EXACT_INT = 2.0**53
 
 
 class NotFittedError(ValueError, AttributeError):
@@ -307,12 +308,19 @@ def _check_counts(X, name, upper, single_column):
                 f"{name} must hold one symbol per sample, shape (n_samples,) or "
                 f"(n_samples, 1), got shape {arr.shape}"
             )
-    if arr.shape[0] < 1:
-        raise ValueError(f"{name} must hold at least one sample, got shape {arr.shape}")
+    if arr.shape[0] < 1 or (arr.ndim == 2 and arr.shape[1] < 1):
+        raise ValueError(
+            f"{name} must hold at least one sample and one feature, got shape {arr.shape}"
+        )
     if np.any(arr != np.floor(arr)):
         raise ValueError(f"{name} must hold integers, got non-integer values")
     if np.any(arr < 0):
         raise ValueError(f"{name} must hold non-negative integers, got {arr.min():g}")
+    if np.any(arr >= MAX_EXACT_INT):
+        raise ValueError(
+            f"{name} holds {arr.max():g}, too large for a count or symbol "
+            "(integers must be below 2**53 to be exact in float64)"
+        )
     if upper is not None and arr.max() >= upper:
         raise ValueError(
             f"{name} holds symbol {int(arr.max())}, out of range for "
@@ -414,6 +422,22 @@ def check_positive_definite(covars, name):
                 f"{name} must be positive definite; matrix {i} is not"
             ) from None
     return chol
+
+
+def trailing_size(value, ndim=None):
+    """Size of the last axis of a parameter as set by hand, or None.
+
+    None when the value has no last axis (a scalar, a string, a ragged list)
+    or, with ``ndim``, not exactly ``ndim`` axes: the parameter's own check
+    then reports it by name. Used to infer ``n_features`` from a parameter.
+    """
+    try:
+        shape = np.shape(value)
+    except ValueError:  # ragged nested lists
+        return None
+    if len(shape) == 0 or (ndim is not None and len(shape) != ndim):
+        return None
+    return shape[-1]
 
 
 def check_shape(value, name, shape):

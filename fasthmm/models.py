@@ -4,8 +4,15 @@ Constructor arguments and attribute names follow hmmlearn 0.3.3, so that a
 script switches by changing its import.
 """
 
+import numpy as np
+
 from .base import BaseHMM
-from .emissions import CategoricalEmission, GaussianEmission
+from .emissions import (
+    CategoricalEmission,
+    GaussianEmission,
+    GMMEmission,
+    PoissonEmission,
+)
 
 
 class CategoricalHMM(BaseHMM):
@@ -158,3 +165,212 @@ class GaussianHMM(BaseHMM):
         """Dimension of the samples (from ``means_``)."""
         means = getattr(self, "means_", None)
         return None if means is None else means.shape[-1]
+
+
+class PoissonHMM(BaseHMM):
+    """HMM with independent Poisson emissions per feature.
+
+    Parameters
+    ----------
+    n_components : int
+    startprob_prior, transmat_prior :
+        See :class:`fasthmm.base.BaseHMM`.
+    lambdas_prior, lambdas_weight : float or ndarray
+        Prior on the rates, log density
+        ``lambdas_prior * log(lambda) - lambdas_weight * lambda`` per rate
+        (scalars or arrays broadcastable to (n_components, n_features), >= 0;
+        both 0, the default, is no prior).
+    algorithm, random_state, n_iter, tol, verbose, params, init_params,
+    implementation :
+        See :class:`fasthmm.base.BaseHMM`; the emission's letter is "l".
+
+    Attributes
+    ----------
+    lambdas_ : ndarray of shape (n_components, n_features)
+        Poisson rate of each feature in each state.
+
+    Notes
+    -----
+    ``X`` holds non-negative integer counts, shape (n_samples, n_features)
+    (1-D: one feature). The M-step is the exact MAP estimate
+    ``lambda = (lambdas_prior + sum_t gamma_t x_t) / (lambdas_weight + sum_t gamma_t)``
+    under the prior above, so EM is monotone in log-likelihood plus log prior.
+    This is the conjugate posterior mean hmmlearn 0.3.3 intends with each
+    state's own posterior mass ``sum_t gamma_t``; hmmlearn uses the total mass
+    over all states instead, so the two agree only without prior (the default).
+    Rates are floored at ``fasthmm.emissions.poisson.MIN_LAMBDA`` (1e-10), so a
+    state that never sees a count in a feature keeps a tiny positive rate and
+    never makes later data impossible. Initial rates are drawn, as in
+    hmmlearn, from a Gamma with the pooled mean and variance of ``X``.
+    """
+
+    _emission_class = PoissonEmission
+    _emission_args = ("lambdas_prior", "lambdas_weight")
+
+    def __init__(
+        self,
+        n_components=1,
+        startprob_prior=1.0,
+        transmat_prior=1.0,
+        lambdas_prior=0.0,
+        lambdas_weight=0.0,
+        algorithm="viterbi",
+        random_state=None,
+        n_iter=10,
+        tol=1e-2,
+        verbose=False,
+        params="stl",
+        init_params="stl",
+        implementation="log",
+    ):
+        super().__init__(
+            n_components,
+            startprob_prior,
+            transmat_prior,
+            algorithm,
+            random_state,
+            n_iter,
+            tol,
+            verbose,
+            params,
+            init_params,
+            implementation,
+        )
+        self.lambdas_prior = lambdas_prior
+        self.lambdas_weight = lambdas_weight
+
+    @property
+    def n_features(self):
+        """Number of count features (from ``lambdas_``)."""
+        lambdas = getattr(self, "lambdas_", None)
+        return None if lambdas is None else np.shape(lambdas)[-1]
+
+
+class GMMHMM(BaseHMM):
+    """HMM with a mixture of ``n_mix`` Gaussians as each state's emission.
+
+    Parameters
+    ----------
+    n_components : int
+    n_mix : int
+        Number of mixture components per state.
+    min_covar : float
+        Floor on the variances (eigenvalues for full matrices), applied at
+        initialisation and in every M-step.
+    startprob_prior, transmat_prior :
+        See :class:`fasthmm.base.BaseHMM`.
+    weights_prior : float or ndarray of shape (n_components, n_mix)
+        Dirichlet concentration of the prior on each row of ``weights_``.
+    means_prior, means_weight : float or ndarray
+        Normal prior on the means (broadcast to (n_components, n_mix,
+        n_features) and (n_components, n_mix)).
+    covars_prior, covars_weight : float, ndarray or None
+        hmmlearn's parametrisation and defaults (None): for "full" and "tied"
+        the inverse-Wishart scale matrix and degrees of freedom (defaults 0 and
+        ``-(n_features + 2)`` / ``-(n_mix + n_features + 1)``: maximum
+        likelihood); for "diag" and "spherical" the inverse-gamma shape
+        ``covars_prior`` and scale ``covars_weight`` (defaults -1.5 and 0 for
+        "diag": maximum likelihood; ``-(n_mix + 2) / 2`` and 0 for
+        "spherical": maximum likelihood only when ``n_features == n_mix``).
+    algorithm, random_state, n_iter, tol, verbose, params, init_params,
+    implementation :
+        See :class:`fasthmm.base.BaseHMM`; the emission's letters are "m"
+        (means), "c" (covariances) and "w" (mixture weights).
+
+    Attributes
+    ----------
+    weights_ : ndarray of shape (n_components, n_mix)
+    means_ : ndarray of shape (n_components, n_mix, n_features)
+    covars_ : ndarray
+        (n_components, n_mix) for "spherical", (n_components, n_mix,
+        n_features) for "diag", (n_components, n_mix, n_features, n_features)
+        for "full", (n_components, n_features, n_features) for "tied" (the
+        mixture components of a state share one matrix).
+
+    Notes
+    -----
+    The M-step is the exact maximiser of the expected complete-data
+    log-likelihood plus the log prior, so the EM objective never decreases.
+    Differences from hmmlearn 0.3.3, which otherwise gives the same numbers
+    from the same start:
+
+    - hmmlearn accumulates the covariance statistics around the means of the
+      previous iteration and combines them with the new means, which is not
+      the M-step's maximiser: when means ("m") and covariances ("c") are
+      learned together its covariances are larger by
+      ``N (new mean - old mean)**2 / denominator`` each iteration (the two
+      agree at a fixed point, and whenever "m" or "c" is frozen);
+    - where hmmlearn's prior adds a negative number of degrees of freedom
+      (an improper prior, e.g. "spherical" defaults with
+      ``n_mix > n_features``), fasthmm uses 0 (maximum likelihood);
+    - a scalar ``covars_prior`` for "full" and "tied" means
+      ``covars_prior * identity`` (hmmlearn adds it to every entry);
+    - covariances are floored at ``min_covar`` in every M-step, a mixture
+      component with no posterior mass keeps its mean and covariance, and
+      initialisation uses fasthmm's own k-means (no scikit-learn);
+    - the number of free parameters (for :meth:`aic` / :meth:`bic`) counts
+      ``n_components * (n_mix - 1)`` mixture weights (hmmlearn counts
+      ``n_mix - 1``).
+    """
+
+    _emission_class = GMMEmission
+    _emission_args = (
+        "n_mix",
+        "covariance_type",
+        "min_covar",
+        "weights_prior",
+        "means_prior",
+        "means_weight",
+        "covars_prior",
+        "covars_weight",
+    )
+
+    def __init__(
+        self,
+        n_components=1,
+        n_mix=1,
+        min_covar=1e-3,
+        startprob_prior=1.0,
+        transmat_prior=1.0,
+        weights_prior=1.0,
+        means_prior=0.0,
+        means_weight=0.0,
+        covars_prior=None,
+        covars_weight=None,
+        algorithm="viterbi",
+        covariance_type="diag",
+        random_state=None,
+        n_iter=10,
+        tol=1e-2,
+        verbose=False,
+        params="stmcw",
+        init_params="stmcw",
+        implementation="log",
+    ):
+        super().__init__(
+            n_components,
+            startprob_prior,
+            transmat_prior,
+            algorithm,
+            random_state,
+            n_iter,
+            tol,
+            verbose,
+            params,
+            init_params,
+            implementation,
+        )
+        self.n_mix = n_mix
+        self.min_covar = min_covar
+        self.weights_prior = weights_prior
+        self.means_prior = means_prior
+        self.means_weight = means_weight
+        self.covars_prior = covars_prior
+        self.covars_weight = covars_weight
+        self.covariance_type = covariance_type
+
+    @property
+    def n_features(self):
+        """Dimension of the samples (from ``means_``)."""
+        means = getattr(self, "means_", None)
+        return None if means is None else np.shape(means)[-1]

@@ -3,5 +3,14 @@
 from ._base import Emission, merge_stats
 from .categorical import CategoricalEmission
 from .gaussian import GaussianEmission
+from .gmm import GMMEmission
+from .poisson import PoissonEmission
 
-__all__ = ["Emission", "CategoricalEmission", "GaussianEmission", "merge_stats"]
+__all__ = [
+    "Emission",
+    "CategoricalEmission",
+    "GaussianEmission",
+    "GMMEmission",
+    "PoissonEmission",
+    "merge_stats",
+]

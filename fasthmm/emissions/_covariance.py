@@ -150,6 +150,14 @@ def _nu(covariance_type, covars_weight, n_features, shape):
     return np.maximum(w - offset, 0.0)
 
 
+def _nu_columns(covariance_type, covars_weight, n_features, n):
+    """:func:`_nu` for spherical/diag as shape (n, 1); for "diag" a 2-D
+    ``covars_weight`` holds one weight per feature, giving shape (n, n_features)."""
+    if covariance_type == "diag" and np.ndim(covars_weight) == 2:
+        return _nu(covariance_type, covars_weight, n_features, (n, n_features))
+    return _nu(covariance_type, covars_weight, n_features, (n,))[:, None]
+
+
 def means_m_step(post, obs, means_prior, means_weight, old_means):
     """MAP means; components with no posterior mass keep their means.
 
@@ -216,12 +224,12 @@ def covars_m_step(
             beta = broadcast_prior(covars_prior, (n,), "covars_prior")[:, None]
         else:
             beta = broadcast_prior(covars_prior, (n, d), "covars_prior")
-        denom = _nu(covariance_type, covars_weight, d, (n,)) + post
         num = beta + scatter
         if covariance_type == "spherical":
             num = num.mean(axis=1)
+            denom = _nu(covariance_type, covars_weight, d, (n,)) + post
         else:
-            denom = denom[:, None]
+            denom = _nu_columns(covariance_type, covars_weight, d, n) + post[:, None]
         empty = np.broadcast_to(denom <= EMPTY_MASS, num.shape)
         covars = np.maximum(num / np.where(empty, 1.0, denom), min_covar)
         if old_covars is not None and empty.any():
@@ -283,7 +291,7 @@ def log_prior(
         else:
             var = covars
             beta = broadcast_prior(covars_prior, (n, d), "covars_prior")
-        nu = _nu(covariance_type, covars_weight, d, (n,))[:, None]
+        nu = _nu_columns(covariance_type, covars_weight, d, n)
         return float(
             np.sum(
                 -(w[:, None] * diff**2 + beta) / (2.0 * var) - 0.5 * nu * np.log(var)

@@ -2,7 +2,12 @@
 
 import numpy as np
 
-from .._validation import check_int, check_stochastic_rows, check_symbols
+from .._validation import (
+    check_int,
+    check_stochastic_rows,
+    check_symbols,
+    trailing_size,
+)
 from ._base import Emission, dirichlet_log_prior, dirichlet_map
 
 
@@ -34,7 +39,7 @@ class CategoricalEmission(Emission):
         if self._n_features is not None:
             return self._n_features
         ep = self.params["emissionprob_"]
-        return None if ep is None else np.shape(ep)[1]
+        return None if ep is None else trailing_size(ep, ndim=2)
 
     def check_params(self):
         self.require("emissionprob_")

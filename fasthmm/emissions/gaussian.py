@@ -3,7 +3,13 @@
 import numpy as np
 
 from .._kmeans import kmeans
-from .._validation import as_float_array, check_choice, check_real_samples, check_shape
+from .._validation import (
+    as_float_array,
+    check_choice,
+    check_real_samples,
+    check_shape,
+    trailing_size,
+)
 from . import _covariance as cov
 from ._base import Emission
 
@@ -65,7 +71,7 @@ class GaussianEmission(Emission):
         if self._n_features is not None:
             return self._n_features
         m = self.params["means_"]
-        return None if m is None else np.shape(m)[-1]
+        return None if m is None else trailing_size(m)
 
     def with_data(self, X):
         if self.n_features is None:

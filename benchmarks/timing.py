@@ -1,0 +1,106 @@
+"""Wall-clock timing and peak memory of one callable."""
+
+from __future__ import annotations
+
+import gc
+import statistics
+import time
+import tracemalloc
+from dataclasses import dataclass, field
+from typing import Any
+
+
+@dataclass
+class Timing:
+    """Times of the measured runs (seconds), warm-up excluded."""
+
+    times: list = field(default_factory=list)
+    warmup: float = 0.0
+    result: Any = None  # what the warm-up call returned
+
+    @property
+    def median(self):
+        return statistics.median(self.times)
+
+    @property
+    def best(self):
+        return min(self.times)
+
+    @property
+    def n_runs(self):
+        return len(self.times)
+
+
+def measure(fn, repeat=5, setup=None, min_total=0.0, max_runs=200):
+    """Time ``fn()`` after one warm-up call.
+
+    Parameters
+    ----------
+    fn : callable
+    repeat : int
+        Least number of timed runs.
+    setup : callable, optional
+        Run before every call (warm-up included), untimed.
+    min_total : float
+        Keep running (up to ``max_runs``) until the timed runs add up to at
+        least this many seconds, so that millisecond calls get a stable median.
+
+    Returns
+    -------
+    Timing
+        With ``result`` the return value of the warm-up call.
+    """
+    timing = Timing()
+    if setup is not None:
+        setup()
+    t0 = time.perf_counter()
+    timing.result = fn()
+    timing.warmup = time.perf_counter() - t0
+    gc_was_enabled = gc.isenabled()
+    gc.disable()
+    try:
+        total = 0.0
+        while len(timing.times) < repeat or (
+            total < min_total and len(timing.times) < max_runs
+        ):
+            if setup is not None:
+                setup()
+            t0 = time.perf_counter()
+            fn()
+            dt = time.perf_counter() - t0
+            timing.times.append(dt)
+            total += dt
+    finally:
+        if gc_was_enabled:
+            gc.enable()
+    return timing
+
+
+def peak_memory(fn, setup=None):
+    """Peak of the Python-visible memory allocated during one ``fn()`` call.
+
+    Measured with :mod:`tracemalloc`, which sees NumPy array buffers and Python
+    objects but not memory that Numba-compiled code allocates internally
+    (its scratch arrays) nor native libraries' private buffers.
+
+    Returns
+    -------
+    int
+        Bytes above what was allocated when the call started.
+    """
+    if setup is not None:
+        setup()
+    gc.collect()
+    started = tracemalloc.is_tracing()
+    if not started:
+        tracemalloc.start()
+    try:
+        before, _ = tracemalloc.get_traced_memory()
+        tracemalloc.reset_peak()
+        result = fn()
+        _, peak = tracemalloc.get_traced_memory()
+        del result
+    finally:
+        if not started:
+            tracemalloc.stop()
+    return max(0, peak - before)

@@ -1,0 +1,420 @@
+"""Gaussian-mixture emissions: a mixture of ``n_mix`` Gaussians per state.
+
+The ``n_components * n_mix`` Gaussians are handled as one flat stack by the
+shared code in :mod:`fasthmm.emissions._covariance` (component ``k * n_mix + m``
+is mixture component ``m`` of state ``k``); "tied" covariances are tied within
+each state, i.e. in groups of ``n_mix`` components.
+"""
+
+import numpy as np
+
+from .._kmeans import kmeans
+from .._validation import (
+    as_float_array,
+    check_choice,
+    check_int,
+    check_real_samples,
+    check_shape,
+    check_stochastic_rows,
+)
+from . import _covariance as cov
+from ._base import Emission, dirichlet_log_prior, dirichlet_map
+
+
+def hmmlearn_covars_defaults(covariance_type, n_features, n_mix):
+    """hmmlearn 0.3.3's default ``(covars_prior, covars_weight)`` for GMMHMM.
+
+    With these, "full", "tied" and "diag" reduce to maximum likelihood;
+    "spherical" does only when ``n_features == n_mix``.
+    """
+    d, m = float(n_features), float(n_mix)
+    return {
+        "full": (0.0, -(1.0 + d + 1.0)),
+        "tied": (0.0, -(m + d + 1.0)),
+        "diag": (-1.5, 0.0),
+        "spherical": (-(m + 2.0) / 2.0, 0.0),
+    }[covariance_type]
+
+
+class GMMEmission(Emission):
+    """A mixture of ``n_mix`` multivariate Gaussians per state.
+
+    Parameters
+    ----------
+    n_components : int
+    params : dict
+        ``"weights_"``: ndarray of shape (n_components, n_mix);
+        ``"means_"``: ndarray of shape (n_components, n_mix, n_features);
+        ``"covars_"``: (n_components, n_mix) for "spherical",
+        (n_components, n_mix, n_features) for "diag",
+        (n_components, n_mix, n_features, n_features) for "full",
+        (n_components, n_features, n_features) for "tied" (one matrix per
+        state, shared by its mixture components).
+    n_mix : int
+    covariance_type : {"spherical", "diag", "full", "tied"}
+    min_covar : float
+        Floor on the variances (eigenvalues for full matrices).
+    weights_prior : float or ndarray of shape (n_components, n_mix)
+        Dirichlet concentration of the prior on each row of ``weights_``.
+    means_prior, means_weight : float or ndarray
+        Normal prior on the means: mean ``means_prior`` (broadcast to
+        (n_components, n_mix, n_features)), precision
+        ``means_weight / covariance`` (``means_weight`` broadcast to
+        (n_components, n_mix)).
+    covars_prior, covars_weight : float, ndarray or None
+        hmmlearn's parametrisation (``None``: hmmlearn's defaults, see
+        :func:`hmmlearn_covars_defaults`). "full" and "tied": scale matrix
+        ``covars_prior`` (a scalar means ``covars_prior * identity``) and
+        degrees of freedom ``covars_weight``; "diag" and "spherical": an
+        inverse-gamma prior with shape ``covars_prior`` and scale
+        ``covars_weight``. See :meth:`shared_priors` for how they translate
+        into the shared code's normal / inverse-gamma / inverse-Wishart prior.
+    """
+
+    param_names = {"m": "means_", "c": "covars_", "w": "weights_"}
+
+    def __init__(
+        self,
+        n_components,
+        params,
+        n_mix=1,
+        covariance_type="diag",
+        min_covar=1e-3,
+        weights_prior=1.0,
+        means_prior=0.0,
+        means_weight=0.0,
+        covars_prior=None,
+        covars_weight=None,
+    ):
+        super().__init__(n_components, params)
+        self.n_mix = check_int(n_mix, "n_mix", 1)
+        self.covariance_type = check_choice(
+            covariance_type, "covariance_type", cov.COVARIANCE_TYPES
+        )
+        self.min_covar = float(as_float_array(min_covar, "min_covar", ndim=0))
+        if not self.min_covar >= 0:
+            raise ValueError(f"min_covar must be >= 0, got {min_covar!r}")
+        self.weights_prior = weights_prior
+        self.means_prior = means_prior
+        self.means_weight = means_weight
+        self.covars_prior = covars_prior
+        self.covars_weight = covars_weight
+        self._n_features = None
+        self._cache = None
+
+    @property
+    def closed_form_given_states(self):
+        """Known states leave the mixture components latent (unless ``n_mix == 1``):
+        a fully labelled fit then runs EM with the states clamped."""
+        return self.n_mix == 1
+
+    @property
+    def n_features(self):
+        if self._n_features is not None:
+            return self._n_features
+        m = self.params["means_"]
+        return None if m is None else np.shape(m)[-1]
+
+    def with_data(self, X):
+        if self.n_features is None:
+            self._n_features = X.shape[1]
+        return self
+
+    # -- shapes -----------------------------------------------------------------
+    @property
+    def _n(self):
+        """Number of Gaussians in the flat stack."""
+        return self.n_components * self.n_mix
+
+    def _public_covars_shape(self):
+        k, m, d = self.n_components, self.n_mix, self.n_features
+        return {
+            "spherical": (k, m),
+            "diag": (k, m, d),
+            "full": (k, m, d, d),
+            "tied": (k, d, d),
+        }[self.covariance_type]
+
+    def _flat_means(self, means=None):
+        means = self.params["means_"] if means is None else means
+        return np.ascontiguousarray(means.reshape(self._n, -1))
+
+    def _flat_covars(self, covars=None):
+        """Covariances in the shared code's shape (tied: (n_components, d, d))."""
+        covars = self.params["covars_"] if covars is None else covars
+        if covars is None or self.covariance_type == "tied":
+            return covars
+        return covars.reshape((self._n,) + covars.shape[2:])
+
+    def _public_covars(self, flat):
+        return flat.reshape(self._public_covars_shape())
+
+    # -- priors -----------------------------------------------------------------
+    def _broadcast(self, value, shape, name):
+        arr = as_float_array(value, name)
+        try:
+            return np.broadcast_to(arr, shape)
+        except ValueError:
+            raise ValueError(
+                f"{name} must be a scalar or broadcastable to shape {shape}, "
+                f"got shape {arr.shape}"
+            ) from None
+
+    def shared_priors(self):
+        """The priors in the shared code's parametrisation, over the flat stack.
+
+        hmmlearn 0.3.3's GMMHMM M-step divides by ``N + 1 + nu + d + 1``
+        ("full"), ``N_state + n_mix + nu + d + 1`` ("tied"),
+        ``N + 1 + 2 (alpha + 1)`` ("diag") and ``d (N + 1) + 2 (alpha + 1)``
+        ("spherical"), and adds ``2 beta`` (diag/spherical) or the scale
+        matrix (full/tied) to the numerator. The shared code divides by
+        ``N + max(w - 1, 0)`` (spherical/diag, spherical averaging over the
+        features) or ``N + max(w - d, 0)`` (full/tied) and adds its scale, so
+        the translation is exact whenever hmmlearn's added degrees of freedom
+        are non-negative (an improper, negative count is clamped at 0).
+
+        Returns
+        -------
+        means_prior : ndarray of shape (n, n_features)
+        means_weight : ndarray of shape (n,)
+        covars_prior, covars_weight : float or ndarray
+            Arguments of the shared covariance functions.
+        """
+        k, m, d, n = self.n_components, self.n_mix, self.n_features, self._n
+        ctype = self.covariance_type
+        means_prior = self._broadcast(self.means_prior, (k, m, d), "means_prior")
+        means_weight = self._broadcast(self.means_weight, (k, m), "means_weight")
+        if np.any(means_weight < 0):
+            raise ValueError(f"means_weight must be >= 0, got {self.means_weight!r}")
+        default_prior, default_weight = hmmlearn_covars_defaults(ctype, d, m)
+        c_prior = default_prior if self.covars_prior is None else self.covars_prior
+        c_weight = default_weight if self.covars_weight is None else self.covars_weight
+        if ctype == "full":
+            psi = np.asarray(as_float_array(c_prior, "covars_prior"))
+            if psi.ndim:
+                psi = self._broadcast(psi, (k, m, d, d), "covars_prior").reshape(
+                    n, d, d
+                )
+            nu = self._broadcast(c_weight, (k, m), "covars_weight").reshape(n)
+            weight = nu + 2.0 * d + 2.0
+        elif ctype == "tied":
+            psi = np.asarray(as_float_array(c_prior, "covars_prior"))
+            if psi.ndim:
+                psi = self._broadcast(psi, (k, d, d), "covars_prior")
+            nu = self._broadcast(c_weight, (k,), "covars_weight")
+            weight = nu + m + 2.0 * d + 1.0
+        elif ctype == "diag":
+            alpha = self._broadcast(c_prior, (k, m, d), "covars_prior").reshape(n, d)
+            beta = self._broadcast(c_weight, (k, m, d), "covars_weight").reshape(n, d)
+            psi, weight = 2.0 * beta, 2.0 * alpha + 4.0
+        else:
+            alpha = self._broadcast(c_prior, (k, m), "covars_prior").reshape(n)
+            beta = self._broadcast(c_weight, (k, m), "covars_weight").reshape(n)
+            psi, weight = 2.0 * beta / d, 2.0 + (2.0 * alpha + 2.0) / d
+        return means_prior.reshape(n, d), means_weight.reshape(n), psi, weight
+
+    def _weights_prior(self):
+        k, m = self.n_components, self.n_mix
+        return self._broadcast(self.weights_prior, (k, m), "weights_prior")
+
+    # -- parameters ---------------------------------------------------------------
+    def check_params(self):
+        self.require("weights_", "means_", "covars_")
+        k, m, d = self.n_components, self.n_mix, self.n_features
+        self.params["weights_"] = check_stochastic_rows(
+            self.params["weights_"], (k, m), "weights_"
+        )
+        self.params["means_"] = check_shape(self.params["means_"], "means_", (k, m, d))
+        covars = check_shape(
+            self.params["covars_"], "covars_", self._public_covars_shape()
+        )
+        flat = cov.check_covars(
+            self._flat_covars(covars), self.covariance_type, self._n, d, m
+        )
+        self.params["covars_"] = self._public_covars(flat)
+        self.shared_priors()
+        self._weights_prior()
+
+    def check_X(self, X):
+        return check_real_samples(X, "X", self.n_features)
+
+    # -- densities ----------------------------------------------------------------
+    def _component_log_density(self, X):
+        """Log of weight times density, shape (n_samples, n_components, n_mix)."""
+        comp = cov.log_density(
+            X,
+            self._flat_means(),
+            self._flat_covars(),
+            self.covariance_type,
+            self.n_mix,
+        )
+        with np.errstate(divide="ignore"):
+            comp += np.log(self.params["weights_"]).reshape(-1)
+        return comp.reshape(X.shape[0], self.n_components, self.n_mix)
+
+    def log_likelihood(self, X, out=None):
+        """Log-emissions: logsumexp over each state's mixture components.
+
+        The shifted component terms are kept for :meth:`accumulate` on the
+        same ``X`` (the E-step's component responsibilities).
+        """
+        comp = self._component_log_density(X)
+        if out is None:
+            out = np.empty((X.shape[0], self.n_components))
+        if self.n_mix == 1:
+            out[...] = comp[:, :, 0]
+            return out
+        # A loop over the (few) mixture components: reductions along a short
+        # last axis are slow in NumPy.
+        top = comp[:, :, 0].copy()
+        for j in range(1, self.n_mix):
+            np.maximum(top, comp[:, :, j], out=top)
+        top[~np.isfinite(top)] = 0.0
+        comp -= top[:, :, None]
+        with np.errstate(under="ignore"):
+            np.exp(comp, out=comp)
+        total = comp[:, :, 0].copy()
+        for j in range(1, self.n_mix):
+            total += comp[:, :, j]
+        with np.errstate(divide="ignore"):
+            np.log(total, out=out)
+        out += top
+        self._cache = (X, comp, total)
+        return out
+
+    def _responsibilities(self, X, posteriors):
+        """p(state k, component m | x) for each sample, shape (n_samples, n)."""
+        if self.n_mix == 1:
+            return np.ascontiguousarray(posteriors, dtype=float)
+        if self._cache is None or self._cache[0] is not X:
+            self.log_likelihood(X)
+        _, scaled, total = self._cache
+        with np.errstate(divide="ignore", invalid="ignore"):
+            factor = np.where(total > 0, posteriors / total, 0.0)
+        resp = scaled * factor[:, :, None]
+        return resp.reshape(X.shape[0], self._n)
+
+    # -- learning -----------------------------------------------------------------
+    def initialize(self, X, letters, random_state):
+        """Initial parameters from data.
+
+        As hmmlearn: k-means into ``n_components`` clusters, then k-means
+        into ``n_mix`` within each cluster for the means (a cluster with fewer
+        than ``n_mix`` points draws them from a normal around the mean
+        centre, with the data covariance); uniform weights; every covariance
+        the data covariance plus ``min_covar``.
+        """
+        k, m, d = self.n_components, self.n_mix, self.n_features
+        new = {}
+        if "w" in letters:
+            new["weights_"] = np.full((k, m), 1.0 / m)
+        if "m" in letters:
+            centres = kmeans(X, k, random_state)
+            labels = (
+                (X**2).sum(axis=1)[:, None]
+                - 2.0 * X @ centres.T
+                + (centres**2).sum(axis=1)
+            ).argmin(axis=1)
+            cv = cov.initial_covars(X, "full", 1, 1, self.min_covar)[0]
+            chol = np.linalg.cholesky(cv)
+            means = np.empty((k, m, d))
+            for state in range(k):
+                members = X[labels == state]
+                if members.shape[0] >= m:
+                    means[state] = kmeans(members, m, random_state)
+                else:
+                    eps = random_state.standard_normal((m, d))
+                    means[state] = centres.mean(axis=0) + eps @ chol.T
+            new["means_"] = means
+        if "c" in letters:
+            flat = cov.initial_covars(
+                X, self.covariance_type, self._n, m, self.min_covar
+            )
+            new["covars_"] = self._public_covars(flat)
+        return new
+
+    def new_stats(self):
+        n, d = self._n, self.n_features
+        diag = self.covariance_type in ("spherical", "diag")
+        return {
+            "post": np.zeros(n),
+            "obs": np.zeros((n, d)),
+            "second": np.zeros((n, d) if diag else (n, d, d)),
+        }
+
+    def accumulate(self, stats, X, posteriors):
+        resp = self._responsibilities(X, posteriors)
+        stats["post"] += resp.sum(axis=0)
+        stats["obs"] += resp.T @ X
+        stats["second"] += cov.second_moment(X, resp, self.covariance_type)
+
+    def m_step(self, stats, letters):
+        k, m = self.n_components, self.n_mix
+        new = {}
+        if "w" in letters:
+            new["weights_"] = dirichlet_map(
+                stats["post"].reshape(k, m),
+                self._weights_prior(),
+                self.params["weights_"],
+            )
+        means_prior, means_weight, covars_prior, covars_weight = self.shared_priors()
+        means = self._flat_means()
+        if "m" in letters:
+            means = cov.means_m_step(
+                stats["post"], stats["obs"], means_prior, means_weight, means
+            )
+            new["means_"] = means.reshape(k, m, -1)
+        if "c" in letters:
+            flat = cov.covars_m_step(
+                self.covariance_type,
+                stats["post"],
+                stats["obs"],
+                stats["second"],
+                means,
+                means_prior,
+                means_weight,
+                covars_prior,
+                covars_weight,
+                self.min_covar,
+                self._flat_covars(),
+                m,
+            )
+            new["covars_"] = self._public_covars(flat)
+        return new
+
+    def log_prior(self):
+        means_prior, means_weight, covars_prior, covars_weight = self.shared_priors()
+        return dirichlet_log_prior(
+            self.params["weights_"], self._weights_prior()
+        ) + cov.log_prior(
+            self.covariance_type,
+            self._flat_means(),
+            self._flat_covars(),
+            means_prior,
+            means_weight,
+            covars_prior,
+            covars_weight,
+            self.n_mix,
+        )
+
+    def n_free_parameters(self, letters):
+        k, m, d = self.n_components, self.n_mix, self.n_features
+        n = k * (m - 1) if "w" in letters else 0
+        n += k * m * d if "m" in letters else 0
+        if "c" in letters:
+            n += cov.n_covar_parameters(self.covariance_type, self._n, d, m)
+        return n
+
+    def sample(self, states, random_state):
+        m = self.n_mix
+        cum = np.cumsum(self.params["weights_"], axis=1)
+        u = random_state.random(states.shape[0]) * cum[states, -1]
+        mix = np.minimum((cum[states] <= u[:, None]).sum(axis=1), m - 1)
+        return cov.sample(
+            self._flat_means(),
+            self._flat_covars(),
+            self.covariance_type,
+            m,
+            states * m + mix,
+            random_state,
+        )

@@ -1,0 +1,181 @@
+"""Poisson emissions: independent Poisson counts per feature."""
+
+import math
+
+import numpy as np
+
+from .._validation import as_float_array, check_counts, check_shape
+from ._base import Emission
+
+#: Smallest rate the M-step (and initialisation) produce. A state that never
+#: sees a non-zero count in a feature would otherwise get a rate of exactly 0,
+#: which makes any later non-zero count impossible (log-likelihood -inf).
+#: Flooring is the maximiser of the (concave) M-step objective over
+#: ``lambda >= MIN_LAMBDA``, so EM stays monotone.
+MIN_LAMBDA = 1e-10
+
+#: A state whose prior weight plus posterior mass is at most this keeps its rates.
+EMPTY_MASS = 1e-10
+
+#: Above this largest count, ``log(x!)`` is computed per distinct value rather
+#: than through a table indexed by the count.
+MAX_TABLE = 1 << 16
+
+
+def log_factorial(X):
+    """``log(x!)`` summed over the features of each sample.
+
+    Parameters
+    ----------
+    X : ndarray of shape (n_samples, n_features)
+        Non-negative integer counts (as float64).
+
+    Returns
+    -------
+    ndarray of shape (n_samples,)
+    """
+    top = float(X.max()) if X.size else 0.0
+    if top <= MAX_TABLE:
+        table = np.array([math.lgamma(v + 1.0) for v in range(int(top) + 1)])
+        return table[X.astype(np.int64)].sum(axis=1)
+    values, inverse = np.unique(X, return_inverse=True)
+    table = np.array([math.lgamma(v + 1.0) for v in values])
+    return table[inverse.reshape(X.shape)].sum(axis=1)
+
+
+class PoissonEmission(Emission):
+    """One vector of independent Poisson rates per state.
+
+    Parameters
+    ----------
+    n_components : int
+    params : dict
+        ``"lambdas_"``: ndarray of shape (n_components, n_features).
+    lambdas_prior, lambdas_weight : float or ndarray
+        Gamma-type prior on each rate: log density
+        ``lambdas_prior * log(lambda) - lambdas_weight * lambda`` (a
+        Gamma(``lambdas_prior + 1``, ``lambdas_weight``) density). Scalars or
+        arrays broadcastable to (n_components, n_features) (as in hmmlearn's
+        formula; use shape (n_components, 1) for one value per state), >= 0.
+        Both 0 (the default) is no prior.
+
+    Notes
+    -----
+    The M-step is the exact MAP estimate under that prior,
+    ``lambda = (lambdas_prior + sum_t gamma_t x_t) / (lambdas_weight + sum_t gamma_t)``,
+    floored at :data:`MIN_LAMBDA`: the conjugate posterior mean that hmmlearn
+    intends, but with each state's own posterior mass (hmmlearn 0.3.3 uses the
+    total mass over all states, which is neither a posterior mean nor a MAP
+    for a state). Without prior the two agree. :meth:`log_prior` is the
+    objective the update maximises, so EM is monotone.
+    """
+
+    param_names = {"l": "lambdas_"}
+
+    def __init__(self, n_components, params, lambdas_prior=0.0, lambdas_weight=0.0):
+        super().__init__(n_components, params)
+        self.lambdas_prior = lambdas_prior
+        self.lambdas_weight = lambdas_weight
+        self._n_features = None
+
+    @property
+    def n_features(self):
+        if self._n_features is not None:
+            return self._n_features
+        lam = self.params["lambdas_"]
+        return None if lam is None else np.shape(lam)[-1]
+
+    def with_data(self, X):
+        if self.n_features is None:
+            self._n_features = X.shape[1]
+        return self
+
+    def _prior(self, name):
+        """A prior hyper-parameter as a non-negative (n_components, n_features) array."""
+        k, d = self.n_components, self.n_features
+        value = as_float_array(getattr(self, name), name)
+        try:
+            value = np.broadcast_to(value, (k, d))
+        except ValueError:
+            raise ValueError(
+                f"{name} must be a scalar or an array broadcastable to shape "
+                f"({k}, {d}), got shape {value.shape}"
+            ) from None
+        if np.any(value < 0):
+            raise ValueError(f"{name} must be >= 0, got {getattr(self, name)!r}")
+        return value
+
+    def check_params(self):
+        self.require("lambdas_")
+        lam = self.params["lambdas_"]
+        if self.n_components == 1 and np.ndim(lam) == 1:  # as hmmlearn's atleast_2d
+            lam = np.reshape(lam, (1, -1))
+        lam = check_shape(lam, "lambdas_", (self.n_components, self.n_features))
+        if np.any(lam <= 0):
+            raise ValueError("lambdas_ must be positive (Poisson rates)")
+        self.params["lambdas_"] = lam
+        self._prior("lambdas_prior")
+        self._prior("lambdas_weight")
+
+    def check_X(self, X):
+        return check_counts(X, "X", self.n_features)
+
+    def log_likelihood(self, X, out=None):
+        lam = self.params["lambdas_"]
+        if out is None:
+            out = np.empty((X.shape[0], self.n_components))
+        np.dot(X, np.log(lam).T, out=out)
+        out -= lam.sum(axis=1)
+        out -= log_factorial(X)[:, None]
+        return out
+
+    def initialize(self, X, letters, random_state):
+        """Rates drawn from a Gamma with the mean and variance of all counts.
+
+        As hmmlearn: ``Gamma(shape=mean**2 / var, scale=var / mean)`` over
+        the pooled entries of ``X``; constant data gives the constant, and
+        every rate is floored at :data:`MIN_LAMBDA`.
+        """
+        if "l" not in letters:
+            return {}
+        k, d = self.n_components, self.n_features
+        mean, var = float(X.mean()), float(X.var())
+        if mean > 0 and var > 0:
+            lam = random_state.gamma(mean**2 / var, var / mean, size=(k, d))
+        else:
+            lam = np.full((k, d), mean)
+        return {"lambdas_": np.maximum(lam, MIN_LAMBDA)}
+
+    def new_stats(self):
+        k, d = self.n_components, self.n_features
+        return {"post": np.zeros(k), "obs": np.zeros((k, d))}
+
+    def accumulate(self, stats, X, posteriors):
+        stats["post"] += posteriors.sum(axis=0)
+        stats["obs"] += posteriors.T @ X
+
+    def m_step(self, stats, letters):
+        if "l" not in letters:
+            return {}
+        alpha = self._prior("lambdas_prior")
+        beta = self._prior("lambdas_weight")
+        denom = beta + stats["post"][:, None]
+        empty = denom <= EMPTY_MASS
+        lam = (alpha + stats["obs"]) / np.where(empty, 1.0, denom)
+        lam = np.maximum(lam, MIN_LAMBDA)
+        old = self.params["lambdas_"]
+        if old is not None and empty.any():  # no data and no prior: keep the rate
+            lam = np.where(empty, old, lam)
+        return {"lambdas_": lam}
+
+    def log_prior(self):
+        alpha = self._prior("lambdas_prior")
+        beta = self._prior("lambdas_weight")
+        lam = self.params["lambdas_"]
+        return float(np.sum(alpha * np.log(lam) - beta * lam))
+
+    def n_free_parameters(self, letters):
+        return self.n_components * self.n_features if "l" in letters else 0
+
+    def sample(self, states, random_state):
+        return random_state.poisson(self.params["lambdas_"][states]).astype(np.int64)
