@@ -243,9 +243,10 @@ def load_model(path):
     """
     try:
         archive = np.load(path, allow_pickle=False)
-    except ValueError as exc:  # e.g. a pickle, or not a NumPy file at all
+    except ValueError:  # a pickle, or not a NumPy file at all
         raise ValueError(
-            f"{path!s} is not a fasthmm model file (not a NumPy .npz archive: {exc})"
+            f"{path!s} is not a fasthmm model file: not an .npz archive "
+            "(fasthmm never unpickles a file)"
         ) from None
     except (EOFError, OSError) as exc:
         if isinstance(exc, FileNotFoundError):

@@ -318,7 +318,9 @@ def test_pickled_payload_is_refused_without_running(saved, tmp_path):
     with pytest.raises(ValueError, match="cannot be read without unpickling"):
         fasthmm.load(tmp_path / "evil.npz")
     (tmp_path / "evil.pkl").write_bytes(pickle.dumps(_Payload()))
-    with pytest.raises(ValueError, match=r"is not a fasthmm model file \(not a NumPy"):
+    with pytest.raises(
+        ValueError, match=r"is not a fasthmm model file: not an .npz archive"
+    ):
         fasthmm.load(tmp_path / "evil.pkl")
     assert not _Payload.ran
 

@@ -103,7 +103,7 @@ def call(model, method, X, lengths=None):
     return getattr(model, method)(X, lengths)
 
 
-# -- X and lengths --------------------------------------------------------------
+# -- X and lengths ----------
 def _x_cases(kind):
     X = KINDS[kind][1]
     n = len(X)
@@ -153,6 +153,12 @@ def _x_cases(kind):
     if kind == "categorical":
         cases += [
             (
+                "huge symbol",
+                np.r_[X[:-1], 1e300],
+                ValueError,
+                r"X holds 1e\+300, too large for a count or symbol",
+            ),
+            (
                 "negative symbol",
                 np.r_[X[:-1], -1],
                 ValueError,
@@ -179,6 +185,12 @@ def _x_cases(kind):
         ]
     elif kind == "poisson":
         cases += [
+            (
+                "huge count",
+                np.r_[X[:-1], [[2.0**53, 0]]],
+                ValueError,
+                "too large for a count or symbol",
+            ),
             (
                 "negative count",
                 np.r_[X[:-1], [[-1, 0]]],
@@ -271,7 +283,7 @@ def test_lengths_with_a_list_of_sequences_is_rejected(kind):
         FITTED[kind].score([X[:10], X[10:]], [10, len(X) - 10])
 
 
-# -- not fitted -------------------------------------------------------------------
+# -- not fitted ----------
 @pytest.mark.parametrize("kind", KINDS)
 @pytest.mark.parametrize("method", [m for m in X_METHODS if m != "fit"] + ["sample"])
 def test_not_fitted_error_before_fit(kind, method):
@@ -295,7 +307,7 @@ def test_partly_set_parameters_name_the_missing_one():
         model.score(np.zeros((3, 2)))
 
 
-# -- inputs users really pass -------------------------------------------------------
+# -- inputs users really pass ----------
 def _variants(kind, X):
     X = np.asarray(X)
     out = {"list": X.tolist()}
@@ -365,7 +377,7 @@ def test_list_of_sequences_equals_concatenation_with_lengths(kind):
     )
 
 
-# -- parameters set by hand -----------------------------------------------------------
+# -- parameters set by hand ----------
 def _hand_set(kind, **params):
     make, X = KINDS[kind]
     model = make(init_params="")
@@ -486,6 +498,22 @@ KIND_PARAMS = {
         ),
     ],
 }
+# Values without the parameter's dimensions (n_features cannot be read from them).
+KIND_PARAMS["categorical"] += [
+    ("emissionprob_", 0.5, ValueError, r"emissionprob_ must be 2-D, got .* shape \(\)"),
+    ("emissionprob_", np.full(3, 1 / 3), ValueError, r"emissionprob_ must be 2-D"),
+]
+KIND_PARAMS["gaussian"] += [
+    ("means_", 0.0, ValueError, r"means_ must have shape \(2, .*\), got shape \(\)"),
+]
+KIND_PARAMS["poisson"] += [
+    (
+        "lambdas_",
+        1.0,
+        ValueError,
+        r"lambdas_ must have shape \(2, .*\), got shape \(\)",
+    ),
+]
 HAND = [
     pytest.param(
         kind, method, name, value, exc, match, id=f"{kind}-{method}-{name}-{i}"
@@ -671,7 +699,7 @@ def test_bad_method_arguments(kind):
         assert_unchanged(model, before)
 
 
-# -- degenerate data ----------------------------------------------------------------
+# -- degenerate data ----------
 @pytest.mark.parametrize("kind", KINDS)
 def test_more_states_than_samples_is_a_clear_error(kind):
     make, X = KINDS[kind]
@@ -833,3 +861,51 @@ def test_functional_api_checks_its_arguments():
             got = as_tuple(fn(variant, sp.tolist(), tm.astype(np.float32)))
             for g, r in zip(got, ref):
                 np.testing.assert_allclose(g, r, rtol=1e-6)
+
+
+def _brute_force(le, sp, tm):
+    """log p(x) and p(z_t | x) by enumerating every state path in log space."""
+    n, k = le.shape
+    with np.errstate(divide="ignore"):
+        lsp, ltm = np.log(sp), np.log(tm)
+    paths = np.array(np.meshgrid(*[np.arange(k)] * n, indexing="ij")).reshape(n, -1).T
+    lp = lsp[paths[:, 0]] + le[np.arange(n), paths].sum(axis=1)
+    lp = lp + ltm[paths[:, :-1], paths[:, 1:]].sum(axis=1)
+    ll = np.logaddexp.reduce(lp)
+    w = np.exp(lp - ll)
+    post = np.stack(
+        [np.bincount(paths[:, t], weights=w, minlength=k) for t in range(n)]
+    )
+    return ll, post
+
+
+@pytest.mark.parametrize(
+    "le, sp, tm",
+    [
+        # The only possible start has probability 5e-324: a subnormal normaliser.
+        ([[-np.inf, 0.0]], [1.0, 5e-324], np.full((2, 2), 0.5)),
+        # The reachable state's weight 1e-300 * e^-30 is subnormal.
+        (
+            [[0.0, -np.inf, -np.inf], [-np.inf, -30.0, 0.0]],
+            [1.0, 0.0, 0.0],
+            [[1 - 1e-300, 1e-300, 0.0], [1 / 3] * 3, [1 / 3] * 3],
+        ),
+        # Subnormal transition probabilities.
+        (
+            [[-1e4] * 3] * 4 + [[0.0, -1e4, -1e4]] * 2,
+            [1 / 3] * 3,
+            [[2.2e-309, 1.0, 2.2e-309], [1 / 3] * 3, [1 / 3] * 3],
+        ),
+    ],
+)
+def test_subnormal_normalisers_give_no_nan(le, sp, tm):
+    """Found by the fuzz suite: 1 / s overflowed for a subnormal normaliser s."""
+    le, sp, tm = np.array(le), np.array(sp), np.array(tm)
+    ref_ll, ref_post = _brute_force(le, sp, tm)
+    ll, post = fasthmm.forward_backward(le, sp, tm)
+    np.testing.assert_allclose(ll, ref_ll, rtol=1e-12)
+    np.testing.assert_allclose(post, ref_post, atol=1e-12)
+    ll_f, filtered = fasthmm.forward_filter(le, sp, tm)
+    assert ll_f == ll and np.all(np.isfinite(filtered))
+    np.testing.assert_allclose(filtered[-1], ref_post[-1], atol=1e-12)
+    np.testing.assert_allclose(filtered.sum(axis=1), 1.0)

@@ -16,6 +16,7 @@ from .._validation import (
     check_real_samples,
     check_shape,
     check_stochastic_rows,
+    trailing_size,
 )
 from . import _covariance as cov
 from ._base import Emission, dirichlet_log_prior, dirichlet_map
@@ -113,7 +114,7 @@ class GMMEmission(Emission):
         if self._n_features is not None:
             return self._n_features
         m = self.params["means_"]
-        return None if m is None else np.shape(m)[-1]
+        return None if m is None else trailing_size(m)
 
     def with_data(self, X):
         if self.n_features is None:

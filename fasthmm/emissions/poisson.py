@@ -4,7 +4,7 @@ import math
 
 import numpy as np
 
-from .._validation import as_float_array, check_counts, check_shape
+from .._validation import as_float_array, check_counts, check_shape, trailing_size
 from ._base import Emission
 
 #: Smallest rate the M-step (and initialisation) produce. A state that never
@@ -83,7 +83,7 @@ class PoissonEmission(Emission):
         if self._n_features is not None:
             return self._n_features
         lam = self.params["lambdas_"]
-        return None if lam is None else np.shape(lam)[-1]
+        return None if lam is None else trailing_size(lam)
 
     def with_data(self, X):
         if self.n_features is None:
