@@ -184,6 +184,12 @@ def _workspace(data):
     return inference.Workspace(starts, data.log_emissions.shape[1])
 
 
+@register(WORKLOAD, "forward/validation", "fasthmm")
+def _validation(data):
+    args = data.args()
+    return lambda: inference._check_inputs(*args)
+
+
 @register(WORKLOAD, "forward/exp_shift_rows", "fasthmm")
 def _kernel_exp(data):
     ws = _workspace(data)

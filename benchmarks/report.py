@@ -137,7 +137,8 @@ def split_lines(splits, dgemm=None):
     lines = [
         "",
         "== kernel split (fasthmm, best times): API call = kernels + rest "
-        "(rest: validation, copies, allocation, first touch of new buffers)",
+        "(rest: the API call minus the parts timed, i.e. copies, allocation, "
+        "first touch of new buffers, and validation where not listed)",
     ]
     label = None
     for s in splits:
