@@ -120,7 +120,7 @@ def forward_sequence(frame, shift, init, transmat, alpha, scale, lo, hi):
 
 
 @njit(cache=True)
-def backward_sequence(frame, transmat, post, lo, hi, beta, work, xi_acc):
+def backward_sequence(frame, transmat, transmat_t, post, lo, hi, beta, work, xi_acc):
     """Backward pass over rows ``lo:hi``, turning filtered into smoothed rows.
 
     ``beta_t`` is renormalised at every step to a maximum of 1 over the states
@@ -133,6 +133,8 @@ def backward_sequence(frame, transmat, post, lo, hi, beta, work, xi_acc):
     ----------
     frame : ndarray of shape (n_samples, n_components)
     transmat : ndarray of shape (n_components, n_components)
+    transmat_t : ndarray of shape (n_components, n_components)
+        Its transpose, C-contiguous.
     post : ndarray of shape (n_samples, n_components)
         The forward pass's ``alpha`` on entry, the posteriors p(z_t | x) on exit.
     lo, hi : int
@@ -150,17 +152,23 @@ def backward_sequence(frame, transmat, post, lo, hi, beta, work, xi_acc):
         for j in range(k):
             work[j] = frame[t + 1, j] * beta[cur, j]
         nxt = 1 - cur
+        # beta_t = transmat @ work, as a sum of columns (contiguous rows of
+        # transmat_t) so that the inner loop vectorises.
+        for i in range(k):
+            beta[nxt, i] = 0.0
+        for j in range(k):
+            w = work[j]
+            if w != 0.0:
+                for i in range(k):
+                    beta[nxt, i] += transmat_t[j, i] * w
         m = 0.0
         for i in range(k):
             # beta_t[i] only matters where p(z_t = i | x_lo..x_t) > 0; zero it
             # elsewhere, so that the normalising maximum is over those states.
-            acc = 0.0
-            if post[t, i] != 0.0:
-                for j in range(k):
-                    acc += transmat[i, j] * work[j]
-            beta[nxt, i] = acc
-            if acc > m:
-                m = acc
+            if post[t, i] == 0.0:
+                beta[nxt, i] = 0.0
+            elif beta[nxt, i] > m:
+                m = beta[nxt, i]
         cur = nxt
         if not m > 0.0:
             # Underflow: keep the filtered row, forget the future from here.
@@ -242,6 +250,7 @@ def forward_backward_batch(
         ``sum_t p(z_t = i, z_{t+1} = j | x)`` summed over its sequences.
     """
     k = frame.shape[1]
+    transmat_t = np.ascontiguousarray(transmat.T)
     for b in prange(blocks.shape[0] - 1):
         beta = np.empty((2, k))
         work = np.empty(k)
@@ -254,7 +263,9 @@ def forward_backward_batch(
                 frame, shift, startprob, transmat, post, scale, lo, hi
             )
             if ll[s] > NEG_INF:
-                backward_sequence(frame, transmat, post, lo, hi, beta, work, xi_acc)
+                backward_sequence(
+                    frame, transmat, transmat_t, post, lo, hi, beta, work, xi_acc
+                )
 
 
 @njit(cache=True)
