@@ -59,6 +59,45 @@ def exp_shift_rows(frame, shift):
 
 
 @njit(cache=True)
+def vecmat(v, m, out):
+    """``out = v @ m`` for a square ``m``, summing rows in order.
+
+    Rows are taken four at a time, so that each store of ``out`` carries four
+    multiply-adds and the loop over columns vectorises; the order of the sums
+    is the same as one row at a time.
+
+    Parameters
+    ----------
+    v : ndarray of shape (n,)
+    m : ndarray of shape (n, n)
+    out : ndarray of shape (n,)
+        Output; must not overlap ``v``.
+    """
+    n = m.shape[0]
+    for j in range(n):
+        out[j] = 0.0
+    i = 0
+    while i + 4 <= n:
+        a0 = v[i]
+        a1 = v[i + 1]
+        a2 = v[i + 2]
+        a3 = v[i + 3]
+        r0 = m[i]
+        r1 = m[i + 1]
+        r2 = m[i + 2]
+        r3 = m[i + 3]
+        for j in range(n):
+            out[j] = out[j] + a0 * r0[j] + a1 * r1[j] + a2 * r2[j] + a3 * r3[j]
+        i += 4
+    while i < n:
+        a = v[i]
+        r = m[i]
+        for j in range(n):
+            out[j] += a * r[j]
+        i += 1
+
+
+@njit(cache=True)
 def forward_sequence(frame, shift, init, transmat, alpha, scale, lo, hi):
     """Scaled forward pass over rows ``lo:hi``.
 
@@ -89,13 +128,7 @@ def forward_sequence(frame, shift, init, transmat, alpha, scale, lo, hi):
             for j in range(k):
                 alpha[t, j] = init[j] * frame[t, j]
         else:
-            for j in range(k):
-                alpha[t, j] = 0.0
-            for i in range(k):
-                a = alpha[t - 1, i]
-                if a != 0.0:
-                    for j in range(k):
-                        alpha[t, j] += a * transmat[i, j]
+            vecmat(alpha[t - 1], transmat, alpha[t])
             for j in range(k):
                 alpha[t, j] *= frame[t, j]
         s = 0.0
@@ -154,13 +187,7 @@ def backward_sequence(frame, transmat, transmat_t, post, lo, hi, beta, work, xi_
         nxt = 1 - cur
         # beta_t = transmat @ work, as a sum of columns (contiguous rows of
         # transmat_t) so that the inner loop vectorises.
-        for i in range(k):
-            beta[nxt, i] = 0.0
-        for j in range(k):
-            w = work[j]
-            if w != 0.0:
-                for i in range(k):
-                    beta[nxt, i] += transmat_t[j, i] * w
+        vecmat(work, transmat_t, beta[nxt])
         m = 0.0
         for i in range(k):
             # beta_t[i] only matters where p(z_t = i | x_lo..x_t) > 0; zero it
