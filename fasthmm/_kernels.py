@@ -34,13 +34,19 @@ ROWS_PER_BLOCK = 256
 
 
 @njit(cache=True, parallel=True)
-def exp_shift_rows(frame, shift):
-    """Turn log-emissions into a frame, in place.
+def exp_shift_from(src, frame, shift):
+    """Write the frame of the log-emissions ``src`` into ``frame``.
+
+    ``frame[t] = exp(src[t] - shift[t])`` with ``shift[t] = max(src[t])``; the
+    copy happens inside the parallel loop, so the first touch of a new
+    ``frame`` is spread over the threads. ``src`` may be ``frame`` itself.
 
     Parameters
     ----------
+    src : ndarray of shape (n_samples, n_components)
+        Log-emissions.
     frame : ndarray of shape (n_samples, n_components)
-        Log-emissions on entry; ``exp(log_emissions - shift[:, None])`` on exit.
+        Output.
     shift : ndarray of shape (n_samples,)
         Output: the per-row maximum (0 for a row that is entirely -inf).
     """
@@ -53,9 +59,17 @@ def exp_shift_rows(frame, shift):
         for t in range(lo, hi):
             m = NEG_INF
             for j in range(k):
-                m = max(m, frame[t, j])
+                v = src[t, j]
+                frame[t, j] = v
+                m = max(m, v)
             shift[t] = 0.0 if m == NEG_INF else m
         exp_shifted_rows(frame, shift, lo, hi, bits)
+
+
+@njit(cache=True)
+def exp_shift_rows(frame, shift):
+    """:func:`exp_shift_from` in place: log-emissions in ``frame`` become its frame."""
+    exp_shift_from(frame, frame, shift)
 
 
 @njit(cache=True)
@@ -121,35 +135,89 @@ def forward_sequence(frame, shift, init, transmat, alpha, scale, lo, hi):
         ``-inf`` when the sequence is impossible under the model; the rows of
         ``alpha`` from the impossible step on are then zero.
     """
-    k = frame.shape[1]
     total = 0.0
     for t in range(lo, hi):
-        if t == lo:
-            for j in range(k):
-                alpha[t, j] = init[j] * frame[t, j]
-        else:
-            vecmat(alpha[t - 1], transmat, alpha[t])
-            for j in range(k):
-                alpha[t, j] *= frame[t, j]
-        s = 0.0
-        for j in range(k):
-            s += alpha[t, j]
+        prev = init if t == lo else alpha[t - 1]
+        s = forward_step(prev, transmat, frame[t], t == lo, alpha[t])
         scale[t] = s
         if not s > 0.0:
-            for u in range(t, hi):
-                scale[u] = 0.0
-                for j in range(k):
-                    alpha[u, j] = 0.0
+            scale[t:hi] = 0.0
+            alpha[t:hi] = 0.0
             return NEG_INF
-        if s >= TINY:
-            inv = 1.0 / s
-            for j in range(k):
-                alpha[t, j] *= inv
-        else:  # 1 / s overflows for a subnormal s (then inf * 0 = NaN)
-            for j in range(k):
-                alpha[t, j] /= s
         total += np.log(s) + shift[t]
     return total
+
+
+@njit(cache=True)
+def forward_step(prev, transmat, frame_row, first, out):
+    """One step of the scaled forward recursion.
+
+    ``out = normalise((prev @ transmat) * frame_row)``, or
+    ``normalise(prev * frame_row)`` for the first step of a sequence.
+
+    Parameters
+    ----------
+    prev : ndarray of shape (n_components,)
+        Previous filtered distribution (the initial one when ``first``).
+    transmat : ndarray of shape (n_components, n_components)
+    frame_row : ndarray of shape (n_components,)
+    first : bool
+    out : ndarray of shape (n_components,)
+        Output; left unnormalised (and zero) when the normaliser is 0.
+
+    Returns
+    -------
+    scale : float
+        The normaliser.
+    """
+    k = out.shape[0]
+    if first:
+        for j in range(k):
+            out[j] = prev[j] * frame_row[j]
+    else:
+        vecmat(prev, transmat, out)
+        for j in range(k):
+            out[j] *= frame_row[j]
+    s = 0.0
+    for j in range(k):
+        s += out[j]
+    if not s > 0.0:
+        return s
+    if s >= TINY:
+        inv = 1.0 / s
+        for j in range(k):
+            out[j] *= inv
+    else:  # 1 / s overflows for a subnormal s (then inf * 0 = NaN)
+        for j in range(k):
+            out[j] /= s
+    return s
+
+
+@njit(cache=True, parallel=True)
+def loglik_batch(frame, shift, startprob, transmat, starts, blocks, ll):
+    """Log-likelihood of every sequence, keeping only two filtered rows.
+
+    Parameters
+    ----------
+    frame, shift, startprob, transmat, starts, blocks :
+        As in :func:`forward_batch`.
+    ll : ndarray of shape (n_sequences,)
+        Output.
+    """
+    k = frame.shape[1]
+    for b in prange(blocks.shape[0] - 1):
+        rows = np.empty((2, k))
+        for s in range(blocks[b], blocks[b + 1]):
+            total = 0.0
+            for t in range(starts[s], starts[s + 1]):
+                first = t == starts[s]
+                prev = startprob if first else rows[(t - 1) & 1]
+                c = forward_step(prev, transmat, frame[t], first, rows[t & 1])
+                if not c > 0.0:
+                    total = NEG_INF
+                    break
+                total += np.log(c) + shift[t]
+            ll[s] = total
 
 
 @njit(cache=True)

@@ -60,10 +60,13 @@ def as_float_array(a, name, ndim=None, allow_neg_inf=False):
         want = " or ".join(f"{d}-D" for d in np.atleast_1d(ndim))
         raise ValueError(f"{name} must be {want}, got {_describe(arr)}")
     arr = np.asarray(arr, dtype=np.float64, order="C")
-    if np.isnan(arr).any():
+    if arr.size == 0:
+        return arr
+    # Two reductions without temporaries: NaN propagates through min and max.
+    lo, hi = arr.min(), arr.max()
+    if np.isnan(lo) or np.isnan(hi):
         raise ValueError(f"{name} must not contain NaN")
-    bad = np.isposinf(arr) if allow_neg_inf else np.isinf(arr)
-    if bad.any():
+    if hi == np.inf or (lo == -np.inf and not allow_neg_inf):
         what = "+inf" if allow_neg_inf else "inf"
         raise ValueError(f"{name} must be finite, found {what}")
     return arr

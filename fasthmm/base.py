@@ -32,6 +32,7 @@ from .inference import (
     e_step,
     forward_pass,
     raise_if_impossible,
+    sequence_log_likelihoods,
     viterbi_decode,
 )
 
@@ -292,7 +293,10 @@ class BaseHMM:
         -------
         log_likelihood : float
         """
-        ll, _, _ = self._forward(X, lengths)
+        emission, X, starts, params = self._fitted(X, lengths)
+        ws = Workspace(starts, self.n_components)
+        emission.load_frame(X, ws)
+        ll = sequence_log_likelihoods(ws, params["startprob_"], params["transmat_"])
         return float(ll.sum())
 
     def score_samples(self, X, lengths=None):

@@ -86,9 +86,21 @@ class Workspace:
             Copied into :attr:`frame` first; when omitted, :attr:`frame` already
             holds them.
         """
-        if log_emissions is not None:
-            self.frame[...] = log_emissions
-        K.exp_shift_rows(self.frame, self.shift)
+        src = self.frame if log_emissions is None else log_emissions
+        K.exp_shift_from(src, self.frame, self.shift)
+
+
+def sequence_log_likelihoods(ws, startprob, transmat):
+    """Log-likelihood of each sequence of a loaded workspace (forward pass only).
+
+    Keeps two filtered rows per thread instead of all of them.
+
+    Returns
+    -------
+    ll : ndarray of shape (n_sequences,)
+    """
+    K.loglik_batch(ws.frame, ws.shift, startprob, transmat, ws.starts, ws.blocks, ws.ll)
+    return ws.ll
 
 
 def forward_pass(ws, startprob, transmat):
@@ -206,7 +218,7 @@ def forward(log_emissions, startprob, transmat, lengths=None):
     le, sp, tm, starts = _check_inputs(log_emissions, startprob, transmat, lengths)
     ws = Workspace(starts, le.shape[1])
     ws.load_log_emissions(le)
-    return float(forward_pass(ws, sp, tm).sum())
+    return float(sequence_log_likelihoods(ws, sp, tm).sum())
 
 
 def forward_filter(log_emissions, startprob, transmat, lengths=None):
