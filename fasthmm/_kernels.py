@@ -31,6 +31,7 @@ from ._kernels_math import exp_shifted_rows
 NEG_INF = -np.inf
 TINY = np.finfo(np.float64).tiny  # smallest normal float64
 ROWS_PER_BLOCK = 256
+XI_STEPS = 4  # time steps added to the transition counts per pass
 
 
 @njit(cache=True, parallel=True)
@@ -221,7 +222,9 @@ def loglik_batch(frame, shift, startprob, transmat, starts, blocks, ll):
 
 
 @njit(cache=True)
-def backward_sequence(frame, transmat, transmat_t, post, lo, hi, beta, work, xi_acc):
+def backward_sequence(
+    frame, transmat, transmat_t, post, lo, hi, beta, f_buf, w_buf, xi_acc
+):
     """Backward pass over rows ``lo:hi``, turning filtered into smoothed rows.
 
     ``beta_t`` is renormalised at every step to a maximum of 1 over the states
@@ -239,17 +242,21 @@ def backward_sequence(frame, transmat, transmat_t, post, lo, hi, beta, work, xi_
     post : ndarray of shape (n_samples, n_components)
         The forward pass's ``alpha`` on entry, the posteriors p(z_t | x) on exit.
     lo, hi : int
-    beta, work : ndarray of shape (2, n_components), (n_components,)
+    beta : ndarray of shape (2, n_components)
         Scratch space.
+    f_buf, w_buf : ndarray of shape (XI_STEPS, n_components)
+        Scratch space for the time steps not yet added to ``xi_acc``.
     xi_acc : ndarray of shape (n_components, n_components)
         Accumulates the expected transition counts
         ``sum_t p(z_t = i, z_{t+1} = j | x)``.
     """
     k = frame.shape[1]
     cur = 0
+    nb = 0  # steps buffered in (f_buf, w_buf), added to xi_acc XI_STEPS at a time
     for j in range(k):
         beta[cur, j] = 1.0
     for t in range(hi - 2, lo - 1, -1):
+        work = w_buf[nb]
         for j in range(k):
             work[j] = frame[t + 1, j] * beta[cur, j]
         nxt = 1 - cur
@@ -276,23 +283,79 @@ def backward_sequence(frame, transmat, transmat_t, post, lo, hi, beta, work, xi_
             beta[cur, i] = b
             s += post[t, i] * b
         # s >= alpha_t[i*] > 0 for the state i* with beta_t[i*] = 1.
-        # p(z_t = i, z_t+1 = j | x) = alpha_t[i] T[i, j] work[j] / (s * m).
+        # p(z_t = i, z_t+1 = j | x) = f[i] * T[i, j] * work[j], f = alpha_t / (s * m)
         g = 1.0 / (s * m)
+        overflow = False
+        f_row = f_buf[nb]
         for i in range(k):
             a = post[t, i]
+            f = a * g
+            f_row[i] = f
+            if f == np.inf:
+                overflow = True
             if a != 0.0:
-                b = beta[cur, i]
-                p = a * b / s
-                post[t, i] = p
-                f = a * g
-                if f < np.inf:
+                post[t, i] = a * beta[cur, i] / s
+        if not overflow:
+            nb += 1
+            if nb == XI_STEPS:
+                add_transition_counts(f_buf, w_buf, nb, transmat, xi_acc)
+                nb = 0
+            continue
+        # alpha_t / (s * m) overflows: add this step at once, dividing first.
+        for i in range(k):
+            f = f_row[i]
+            if f == 0.0:
+                continue
+            if f < np.inf:
+                for j in range(k):
+                    xi_acc[i, j] += f * (transmat[i, j] * work[j])
+            else:
+                acc = beta[cur, i] * m
+                if acc > 0.0:
                     for j in range(k):
-                        xi_acc[i, j] += f * (transmat[i, j] * work[j])
-                else:
-                    acc = b * m
-                    if acc > 0.0:
-                        for j in range(k):
-                            xi_acc[i, j] += p * (transmat[i, j] * work[j] / acc)
+                        xi_acc[i, j] += post[t, i] * (transmat[i, j] * work[j] / acc)
+    add_transition_counts(f_buf, w_buf, nb, transmat, xi_acc)
+
+
+@njit(cache=True)
+def add_transition_counts(f_buf, w_buf, n_steps, transmat, xi_acc):
+    """Add ``sum_u f_buf[u, i] * transmat[i, j] * w_buf[u, j]`` to ``xi_acc``.
+
+    Adding several time steps per pass over ``xi_acc`` divides its loads and
+    stores by that many.
+
+    Parameters
+    ----------
+    f_buf, w_buf : ndarray of shape (XI_STEPS, n_components)
+    n_steps : int
+        Number of buffered steps (rows) to add.
+    transmat : ndarray of shape (n_components, n_components)
+    xi_acc : ndarray of shape (n_components, n_components)
+    """
+    k = transmat.shape[0]
+    if n_steps == XI_STEPS:
+        w0 = w_buf[0]
+        w1 = w_buf[1]
+        w2 = w_buf[2]
+        w3 = w_buf[3]
+        for i in range(k):
+            f0 = f_buf[0, i]
+            f1 = f_buf[1, i]
+            f2 = f_buf[2, i]
+            f3 = f_buf[3, i]
+            if f0 == 0.0 and f1 == 0.0 and f2 == 0.0 and f3 == 0.0:
+                continue
+            row = transmat[i]
+            out = xi_acc[i]
+            for j in range(k):
+                out[j] += row[j] * (f0 * w0[j] + f1 * w1[j] + f2 * w2[j] + f3 * w3[j])
+        return
+    for u in range(n_steps):
+        for i in range(k):
+            f = f_buf[u, i]
+            if f != 0.0:
+                for j in range(k):
+                    xi_acc[i, j] += f * (transmat[i, j] * w_buf[u, j])
 
 
 @njit(cache=True, parallel=True)
@@ -348,7 +411,8 @@ def forward_backward_batch(
     transmat_t = np.ascontiguousarray(transmat.T)
     for b in prange(blocks.shape[0] - 1):
         beta = np.empty((2, k))
-        work = np.empty(k)
+        f_buf = np.empty((XI_STEPS, k))
+        w_buf = np.empty((XI_STEPS, k))
         xi_acc = xi_blocks[b]
         xi_acc[:, :] = 0.0
         for s in range(blocks[b], blocks[b + 1]):
@@ -359,7 +423,16 @@ def forward_backward_batch(
             )
             if ll[s] > NEG_INF:
                 backward_sequence(
-                    frame, transmat, transmat_t, post, lo, hi, beta, work, xi_acc
+                    frame,
+                    transmat,
+                    transmat_t,
+                    post,
+                    lo,
+                    hi,
+                    beta,
+                    f_buf,
+                    w_buf,
+                    xi_acc,
                 )
 
 
