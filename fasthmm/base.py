@@ -218,7 +218,7 @@ class BaseHMM:
     def _check_hyperparameters(self):
         self.n_components = check_int(self.n_components, "n_components", 1)
         check_int(self.n_iter, "n_iter", 0)
-        check_real(self.tol, "tol", 0, allow_inf=True)
+        check_real(self.tol, "tol", allow_inf=True)  # tol < 0: run all n_iter
         k = self.n_components
         check_prior(self.startprob_prior, "startprob_prior", (k,), strict=True)
         check_prior(self.transmat_prior, "transmat_prior", (k, k), strict=True)

@@ -370,3 +370,12 @@ def test_categorical_fit_recovers_parameters():
         atol=0.03,
         what="transmat_",
     )
+
+
+def test_negative_tol_runs_every_iteration():
+    """A negative tol (accepted by hmmlearn) disables the convergence test."""
+    rng = np.random.default_rng(3)
+    X = rng.normal(size=(300, 2))
+    model = fasthmm.GaussianHMM(2, n_iter=7, tol=-np.inf, random_state=0).fit(X)
+    assert model.monitor_.iter == 7
+    assert not model.monitor_.converged

@@ -545,7 +545,6 @@ HYPER = [
     ("n_components", None, TypeError, "n_components must be an integer"),
     ("n_iter", -1, ValueError, "n_iter must be >= 0"),
     ("n_iter", 1.5, TypeError, "n_iter must be an integer"),
-    ("tol", -1.0, ValueError, "tol must be >= 0"),
     ("tol", "a", TypeError, "tol must be a real number"),
     ("tol", None, TypeError, "tol must be a real number"),
     ("tol", np.nan, ValueError, "tol must be a number, got NaN"),
