@@ -2,6 +2,7 @@
 
 import numpy as np
 
+from .._kernels_stats import symbol_counts
 from .._validation import (
     check_int,
     check_stochastic_rows,
@@ -81,9 +82,7 @@ class CategoricalEmission(Emission):
         return {"obs": np.zeros((self.n_components, self.n_features))}
 
     def accumulate(self, stats, X, posteriors):
-        m = self.n_features
-        for k in range(self.n_components):
-            stats["obs"][k] += np.bincount(X, weights=posteriors[:, k], minlength=m)
+        symbol_counts(X, posteriors, self.n_features, stats["obs"])
 
     def m_step(self, stats, letters):
         if "e" not in letters:
