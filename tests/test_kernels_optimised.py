@@ -1,0 +1,129 @@
+"""The optimised kernels against straightforward computations.
+
+Each speed-up in the kernels (rows taken four at a time, transition counts
+buffered over several steps, a polynomial exp, rolling forward rows, blocked
+statistics, Gaussian densities by loops) is checked here against plain NumPy on
+random inputs, including sequences of length 1 and mixed lengths, and sizes that
+leave remainders after the unrolled parts.
+"""
+
+import numpy as np
+import pytest
+from reference import batch_reference, random_problem
+
+from fasthmm import _kernels, _kernels_gaussian, _kernels_stats
+from fasthmm._validation import check_lengths
+from fasthmm.inference import Workspace, block_bounds, e_step
+
+SIZES = [1, 2, 3, 4, 5, 7, 8, 9, 16, 17, 64]
+MIXED_LENGTHS = [1, 2, 3, 4, 5, 6, 7, 8, 9, 13, 1, 40]
+
+
+@pytest.mark.parametrize("n", SIZES)
+def test_vecmat_equals_numpy(n):
+    rng = np.random.default_rng(n)
+    v, m = rng.random(n), rng.random((n, n))
+    out = np.empty(n)
+    _kernels.vecmat(v, m, out)
+    np.testing.assert_allclose(out, v @ m, rtol=1e-14)
+
+
+def test_exp_shift_matches_numpy_and_is_the_same_in_place():
+    rng = np.random.default_rng(0)
+    le = rng.normal(scale=300.0, size=(1000, 7))
+    le[5] = -np.inf  # an impossible row stays zero
+    le[6, :3] = -np.inf
+    le[7, 0] = -1e4
+    frame, shift = np.empty_like(le), np.empty(le.shape[0])
+    _kernels.exp_shift_from(le, frame, shift)
+    finite_max = np.where(np.isfinite(le.max(axis=1)), le.max(axis=1), 0.0)
+    np.testing.assert_array_equal(shift, finite_max)
+    with np.errstate(under="ignore"):
+        expected = np.exp(le - finite_max[:, None])
+    normal = expected > np.exp(-708.0)
+    np.testing.assert_allclose(frame[normal], expected[normal], rtol=4e-16)
+    assert np.all(frame[~normal] <= np.exp(-708.0))
+    in_place, shift2 = le.copy(), np.empty(le.shape[0])
+    _kernels.exp_shift_rows(in_place, shift2)
+    np.testing.assert_array_equal(in_place, frame)
+
+
+@pytest.mark.parametrize("k", [1, 3, 5, 16])
+def test_rolling_loglik_equals_stored_forward(k):
+    rng = np.random.default_rng(k)
+    lengths = MIXED_LENGTHS * 7  # more sequences than MAX_BLOCKS
+    le, sp, tm = random_problem(rng, k, lengths)
+    starts = check_lengths(lengths, le.shape[0])
+    ws = Workspace(starts, k)
+    ws.load_log_emissions(le)
+    rolling = np.empty(len(lengths))
+    _kernels.loglik_batch(ws.frame, ws.shift, sp, tm, starts, ws.blocks, rolling)
+    stored = np.empty(len(lengths))
+    alpha, scale = np.empty_like(le), np.empty(le.shape[0])
+    _kernels.forward_batch(
+        ws.frame, ws.shift, sp, tm, starts, ws.blocks, alpha, scale, stored
+    )
+    np.testing.assert_array_equal(rolling, stored)
+    ref = batch_reference(le, sp, tm, lengths)
+    np.testing.assert_allclose(rolling, ref["ll"], rtol=1e-10, atol=1e-10)
+
+
+@pytest.mark.parametrize("k", [1, 2, 3, 5, 8, 16])
+@pytest.mark.parametrize("left_right", [False, True])
+def test_buffered_transition_counts_equal_reference(k, left_right):
+    rng = np.random.default_rng(10 * k + left_right)
+    le, sp, tm = random_problem(rng, k, MIXED_LENGTHS, left_right=left_right)
+    ws = Workspace(check_lengths(MIXED_LENGTHS, le.shape[0]), k)
+    ws.load_log_emissions(le)
+    ll, xi, start = e_step(ws, sp, tm)
+    ref = batch_reference(le, sp, tm, MIXED_LENGTHS)
+    np.testing.assert_allclose(ll, ref["ll"], rtol=1e-10, atol=1e-10)
+    np.testing.assert_allclose(ws.post, ref["posteriors"], atol=1e-10)
+    np.testing.assert_allclose(xi, ref["xi"], rtol=1e-9, atol=1e-9)
+    firsts = np.cumsum([0] + MIXED_LENGTHS[:-1])
+    np.testing.assert_allclose(start, ref["posteriors"][firsts].sum(axis=0), atol=1e-10)
+    # Every step but the last of each sequence contributes one unit of mass.
+    assert xi.sum() == pytest.approx(le.shape[0] - len(MIXED_LENGTHS), rel=1e-12)
+
+
+def test_block_bounds_cover_every_sequence_once():
+    lengths = np.random.default_rng(1).integers(1, 50, size=500)
+    starts = check_lengths(lengths, int(lengths.sum()))
+    blocks = block_bounds(starts)
+    assert blocks[0] == 0 and blocks[-1] == len(lengths)
+    assert np.all(np.diff(blocks) > 0)
+
+
+def test_symbol_counts_equal_bincount():
+    rng = np.random.default_rng(2)
+    symbols = rng.integers(0, 11, size=5003)
+    weights = rng.random((5003, 4))
+    out = np.ones((4, 11))
+    _kernels_stats.symbol_counts(symbols, weights, 11, out)
+    ref = 1.0 + np.stack([np.bincount(symbols, weights[:, c], 11) for c in range(4)])
+    np.testing.assert_allclose(out, ref, rtol=1e-12)
+
+
+def test_gaussian_kernels_equal_numpy_densities():
+    rng = np.random.default_rng(3)
+    n, d, k = 700, 3, 4
+    X = rng.normal(size=(n, d)) * 5
+    means = rng.normal(size=(k, d))
+    var = rng.uniform(0.2, 3.0, size=(k, d))
+    out = np.empty((n, k))
+    log_norm = -0.5 * (d * np.log(2 * np.pi) + np.log(var).sum(axis=1))
+    _kernels_gaussian.diag_log_density(X, means, 1.0 / var, log_norm, out)
+    diff = X[:, None, :] - means[None]
+    ref = log_norm - 0.5 * (diff**2 / var).sum(axis=2)
+    np.testing.assert_allclose(out, ref, rtol=1e-12)
+
+    a = rng.normal(size=(k, d, d))
+    cov = a @ np.swapaxes(a, 1, 2) + np.eye(d)
+    chol = np.linalg.cholesky(cov)
+    log_det = np.linalg.slogdet(cov)[1]
+    _kernels_gaussian.cholesky_log_density(
+        X, means, chol, -0.5 * (d * np.log(2 * np.pi) + log_det), out
+    )
+    maha = np.einsum("nki,kij,nkj->nk", diff, np.linalg.inv(cov), diff)
+    ref = -0.5 * (d * np.log(2 * np.pi) + log_det + maha)
+    np.testing.assert_allclose(out, ref, rtol=1e-10)
