@@ -154,33 +154,15 @@ class BaseHMM:
     _emission_class = None
     _emission_args = ()
 
-    def __init__(
-        self,
-        n_components=1,
-        startprob_prior=1.0,
-        transmat_prior=1.0,
-        algorithm="viterbi",
-        random_state=None,
-        n_iter=10,
-        tol=1e-2,
-        verbose=False,
-        params=None,
-        init_params=None,
-        implementation="log",
-    ):
-        letters = self._all_letters()
-        self.n_components = n_components
-        self.startprob_prior = startprob_prior
-        self.transmat_prior = transmat_prior
-        self.algorithm = algorithm
-        self.random_state = random_state
-        self.n_iter = n_iter
-        self.tol = tol
-        self.verbose = verbose
-        self.params = letters if params is None else params
-        self.init_params = letters if init_params is None else init_params
-        self.implementation = implementation
-        self.monitor_ = ConvergenceMonitor(tol, n_iter, verbose)
+    def _store_constructor_args(self, args):
+        """Keep every constructor argument as an attribute of the same name.
+
+        Subclasses call this from ``__init__`` with ``locals()``; their
+        signature is the list of arguments (as in scikit-learn).
+        """
+        for name in self._constructor_args():
+            setattr(self, name, args[name])
+        self.monitor_ = ConvergenceMonitor(self.tol, self.n_iter, self.verbose)
 
     # -- estimator plumbing -----------------------------------------------------
     @classmethod

@@ -58,21 +58,7 @@ class CategoricalHMM(BaseHMM):
         init_params="ste",
         implementation="log",
     ):
-        super().__init__(
-            n_components,
-            startprob_prior,
-            transmat_prior,
-            algorithm,
-            random_state,
-            n_iter,
-            tol,
-            verbose,
-            params,
-            init_params,
-            implementation,
-        )
-        self.emissionprob_prior = emissionprob_prior
-        self.n_features = n_features
+        self._store_constructor_args(locals())
 
     def _after_fit(self, emission):
         self.n_features = emission.n_features
@@ -140,25 +126,7 @@ class GaussianHMM(BaseHMM):
         init_params="stmc",
         implementation="log",
     ):
-        super().__init__(
-            n_components,
-            startprob_prior,
-            transmat_prior,
-            algorithm,
-            random_state,
-            n_iter,
-            tol,
-            verbose,
-            params,
-            init_params,
-            implementation,
-        )
-        self.covariance_type = covariance_type
-        self.min_covar = min_covar
-        self.means_prior = means_prior
-        self.means_weight = means_weight
-        self.covars_prior = covars_prior
-        self.covars_weight = covars_weight
+        self._store_constructor_args(locals())
 
     @property
     def n_features(self):
@@ -223,21 +191,7 @@ class PoissonHMM(BaseHMM):
         init_params="stl",
         implementation="log",
     ):
-        super().__init__(
-            n_components,
-            startprob_prior,
-            transmat_prior,
-            algorithm,
-            random_state,
-            n_iter,
-            tol,
-            verbose,
-            params,
-            init_params,
-            implementation,
-        )
-        self.lambdas_prior = lambdas_prior
-        self.lambdas_weight = lambdas_weight
+        self._store_constructor_args(locals())
 
     @property
     def n_features(self):
@@ -347,27 +301,7 @@ class GMMHMM(BaseHMM):
         init_params="stmcw",
         implementation="log",
     ):
-        super().__init__(
-            n_components,
-            startprob_prior,
-            transmat_prior,
-            algorithm,
-            random_state,
-            n_iter,
-            tol,
-            verbose,
-            params,
-            init_params,
-            implementation,
-        )
-        self.n_mix = n_mix
-        self.min_covar = min_covar
-        self.weights_prior = weights_prior
-        self.means_prior = means_prior
-        self.means_weight = means_weight
-        self.covars_prior = covars_prior
-        self.covars_weight = covars_weight
-        self.covariance_type = covariance_type
+        self._store_constructor_args(locals())
 
     @property
     def n_features(self):

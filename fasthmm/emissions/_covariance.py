@@ -22,11 +22,31 @@ update a constrained maximiser, so EM stays monotone.
 import numpy as np
 
 from .. import _kernels_gaussian as _kg
-from .._validation import check_choice, check_positive_definite, check_shape
+from .._validation import (
+    as_float_array,
+    check_choice,
+    check_positive_definite,
+    check_shape,
+)
 
 COVARIANCE_TYPES = ("spherical", "diag", "full", "tied")
 LOG_2PI = np.log(2.0 * np.pi)
 EMPTY_MASS = 1e-10
+
+
+def check_settings(covariance_type, min_covar):
+    """Check the covariance type and floor shared by the Gaussian emissions.
+
+    Returns
+    -------
+    covariance_type : str
+    min_covar : float
+    """
+    check_choice(covariance_type, "covariance_type", COVARIANCE_TYPES)
+    floor = float(as_float_array(min_covar, "min_covar", ndim=0))
+    if not floor >= 0:
+        raise ValueError(f"min_covar must be >= 0, got {min_covar!r}")
+    return covariance_type, floor
 
 
 def covars_shape(covariance_type, n, n_features, group_size):

@@ -4,8 +4,6 @@ import numpy as np
 
 from .._kmeans import kmeans
 from .._validation import (
-    as_float_array,
-    check_choice,
     check_real_samples,
     check_shape,
     trailing_size,
@@ -49,12 +47,9 @@ class GaussianEmission(Emission):
         covars_weight=1.0,
     ):
         super().__init__(n_components, params)
-        self.covariance_type = check_choice(
-            covariance_type, "covariance_type", cov.COVARIANCE_TYPES
+        self.covariance_type, self.min_covar = cov.check_settings(
+            covariance_type, min_covar
         )
-        self.min_covar = float(as_float_array(min_covar, "min_covar", ndim=0))
-        if not self.min_covar >= 0:
-            raise ValueError(f"min_covar must be >= 0, got {min_covar!r}")
         self.means_prior = means_prior
         self.means_weight = means_weight
         self.covars_prior = covars_prior

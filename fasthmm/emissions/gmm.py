@@ -11,7 +11,6 @@ import numpy as np
 from .._kmeans import kmeans
 from .._validation import (
     as_float_array,
-    check_choice,
     check_int,
     check_real_samples,
     check_shape,
@@ -89,12 +88,9 @@ class GMMEmission(Emission):
     ):
         super().__init__(n_components, params)
         self.n_mix = check_int(n_mix, "n_mix", 1)
-        self.covariance_type = check_choice(
-            covariance_type, "covariance_type", cov.COVARIANCE_TYPES
+        self.covariance_type, self.min_covar = cov.check_settings(
+            covariance_type, min_covar
         )
-        self.min_covar = float(as_float_array(min_covar, "min_covar", ndim=0))
-        if not self.min_covar >= 0:
-            raise ValueError(f"min_covar must be >= 0, got {min_covar!r}")
         self.weights_prior = weights_prior
         self.means_prior = means_prior
         self.means_weight = means_weight
