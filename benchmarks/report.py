@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+BUSY = 0.2  # CPUs used by other processes above which a timing is flagged
+
 
 def _ms(seconds):
     if seconds is None:
@@ -97,6 +99,13 @@ def results_lines(rows, workloads):
             else:
                 check = "ok" if r["agrees"] else "MISMATCH"
                 check += f" ({r['discrepancy']:.0e})"
+            busy = (r.get("other_load") or 0.0) > BUSY
+            if busy:
+                check = (check + " " if check else "") + "BUSY"
+                notes["busy"] = (
+                    f"BUSY: other processes used > {BUSY} CPUs while this row was "
+                    "timed: its time is inflated"
+                )
             table.append(
                 [
                     "" if same else r["label"].split(",")[0],
@@ -155,7 +164,10 @@ def split_lines(splits, dgemm=None):
                     extra += f" = {100 * p['fraction_of_dgemm']:.1f}% dgemm"
             parts.append(f"{p['name']} {_ms(p['time_s'])} ({extra})")
         parts.append(f"rest {_ms(s['rest_s'])} ({100 * s['rest_s'] / api:.0f}%)")
-        lines.append(f"  {s['operation']:<17} {_ms(api):>7} ms = " + " + ".join(parts))
+        busy = "  [BUSY]" if (s.get("other_load") or 0.0) > BUSY else ""
+        lines.append(
+            f"  {s['operation']:<17} {_ms(api):>7} ms = " + " + ".join(parts) + busy
+        )
     return lines
 
 
@@ -203,7 +215,7 @@ def load_lines(load):
         f"{load['steal_load']:.2f} CPUs"
         + (
             "  ** WARNING: the machine was busy; timings are noisy **"
-            if load["other_load"] + load["steal_load"] > 0.2
+            if load["other_load"] + load["steal_load"] > BUSY
             else ""
         )
     ]

@@ -5,8 +5,9 @@ from __future__ import annotations
 import importlib
 import sys
 
+from .machine import LoadMonitor
 from .registry import WORKLOADS, Call, implementations
-from .timing import measure, peak_memory
+from .timing import measure_interleaved, peak_memory
 
 # Modules that register workloads and implementations when imported. A new
 # family of workloads (model-level fit/score/decode, hmmlearn side by side) is
@@ -28,6 +29,73 @@ def _log(msg):
     print(msg, file=sys.stderr, flush=True)
 
 
+def _row(w, label, params, impl, timing, n_total, n_timed, peak, discrepancy, dgemm):
+    scale = n_total / n_timed
+    per_call = timing.median * scale
+    flops = w.flops(impl.operation, params)
+    gflops = flops / per_call / 1e9 if flops else None
+    return {
+        "workload": w.name,
+        "label": label,
+        "params": dict(params),
+        "operation": impl.operation,
+        "implementation": impl.implementation,
+        "baseline": impl.implementation == w.baseline,
+        "n_sequences": n_total,
+        "n_sequences_timed": n_timed,
+        "time_scale": scale,
+        "n_runs": timing.n_runs,
+        "times_s": [float(t) for t in timing.times],
+        "warmup_s": float(timing.warmup),
+        "median_s": float(timing.median),
+        "time_per_call_s": float(per_call),
+        "best_per_call_s": float(timing.best * scale),
+        "ratio_vs_baseline": None,  # filled in by run()
+        "flops": flops,
+        "gflops": gflops,
+        "fraction_of_dgemm": gflops / dgemm if gflops and dgemm else None,
+        "peak_memory_bytes": int(peak),
+        "discrepancy": None if discrepancy is None else float(discrepancy),
+        "agrees": None if discrepancy is None else bool(discrepancy <= w.tolerance),
+    }
+
+
+def _groups(w):
+    """Lists of implementations timed together (round-robin).
+
+    Per operation: first the baseline with the baseline's parts of that
+    operation (so that the kernel split adds up under changing load), then
+    every other implementation on its own.
+    """
+    base = w.baseline
+    top = [op for op in w.operations if "/" not in op]
+    done = set()
+    for op in top:
+        impls = implementations(w.name, op)
+        together = [i for i in impls if i.implementation == base]
+        for part in w.operations:
+            if part.startswith(op + "/"):
+                together += [
+                    i for i in implementations(w.name, part) if i.implementation == base
+                ]
+        groups = [together] + [[i] for i in impls if i.implementation != base]
+        for part in w.operations:
+            if part.startswith(op + "/"):
+                groups += [
+                    [i]
+                    for i in implementations(w.name, part)
+                    if i.implementation != base
+                ]
+        for g in groups:
+            if g:
+                done.update(id(i) for i in g)
+                yield g
+    for op in w.operations:  # parts of no registered operation
+        for i in implementations(w.name, op):
+            if id(i) not in done:
+                yield [i]
+
+
 def run(workloads=None, quick=False, repeat=5, min_total=1.0, dgemm_gflops=None):
     """Time everything; return a list of result rows (plain dicts, JSON-ready).
 
@@ -40,7 +108,7 @@ def run(workloads=None, quick=False, repeat=5, min_total=1.0, dgemm_gflops=None)
     repeat : int
         Least number of timed runs of each call, after one warm-up.
     min_total : float
-        Keep timing a call until the runs add up to this many seconds.
+        Keep timing until the runs add up to this many seconds.
     dgemm_gflops : float, optional
         The machine's dgemm throughput, for the "fraction of dgemm" column.
     """
@@ -53,75 +121,60 @@ def run(workloads=None, quick=False, repeat=5, min_total=1.0, dgemm_gflops=None)
             data = w.make(**params)
             n_total = data.n_sequences
             label = w.describe(params)
-            for op in w.operations:
-                refs = {}  # baseline results, by number of sequences
-                base_time = None
-                for impl in implementations(wname, op):
+            refs = {}  # baseline results, by (operation, number of sequences)
+            for group in _groups(w):
+                subs, calls = [], []
+                for impl in group:
                     n_timed = min(impl.max_sequences or n_total, n_total)
                     sub = data.subset(n_timed)
-                    _log(f"[{wname}] {label}: {op} / {impl.implementation}")
                     call = _as_call(impl.prepare(sub))
-                    timing = measure(
-                        call.run, repeat=repeat, setup=call.setup, min_total=min_total
-                    )
-                    scale = n_total / n_timed
-                    per_call = timing.median * scale
-                    is_base = impl.implementation == w.baseline
-                    if is_base:
-                        base_time = per_call
-                        refs[n_timed] = timing.result
-
+                    subs.append((n_timed, sub, call))
+                    calls.append((call.run, call.setup))
+                names_ = ", ".join(f"{i.operation} / {i.implementation}" for i in group)
+                _log(f"[{wname}] {label}: {names_}")
+                monitor = LoadMonitor()
+                timings = measure_interleaved(calls, repeat, min_total)
+                load = monitor.stop()
+                for impl, (n_timed, sub, call), timing in zip(group, subs, timings):
+                    op = impl.operation
+                    if impl.implementation == w.baseline:
+                        refs[op, n_timed] = timing.result
+                    discrepancy = None
+                    if impl.implementation != w.baseline and "/" not in op:
+                        if (op, n_timed) not in refs:
+                            base = implementations(wname, op)[0]
+                            refs[op, n_timed] = _as_call(base.prepare(sub)).run()
+                        discrepancy = w.agree(op, timing.result, refs[op, n_timed])
+                    timing.result = None
                     full = call if n_timed == n_total else _as_call(impl.prepare(data))
                     peak = peak_memory(full.run, full.setup)
-
-                    discrepancy = None
-                    if not is_base and "/" not in op:
-                        if n_timed not in refs:
-                            base_impl = implementations(wname, op)[0]
-                            refs[n_timed] = _as_call(base_impl.prepare(sub)).run()
-                        discrepancy = w.agree(op, timing.result, refs[n_timed])
-                    timing.result = None
-
-                    flops = w.flops(op, params)
-                    gflops = flops / per_call / 1e9 if flops else None
                     rows.append(
-                        {
-                            "workload": wname,
-                            "label": label,
-                            "params": dict(params),
-                            "operation": op,
-                            "implementation": impl.implementation,
-                            "baseline": is_base,
-                            "n_sequences": n_total,
-                            "n_sequences_timed": n_timed,
-                            "time_scale": scale,
-                            "n_runs": timing.n_runs,
-                            "times_s": [float(t) for t in timing.times],
-                            "warmup_s": float(timing.warmup),
-                            "median_s": float(timing.median),
-                            "time_per_call_s": float(per_call),
-                            "best_per_call_s": float(timing.best * scale),
-                            "ratio_vs_baseline": (
-                                float(per_call / base_time) if base_time else None
-                            ),
-                            "flops": flops,
-                            "gflops": gflops,
-                            "fraction_of_dgemm": (
-                                gflops / dgemm_gflops
-                                if gflops and dgemm_gflops
-                                else None
-                            ),
-                            "peak_memory_bytes": int(peak),
-                            "discrepancy": (
-                                None if discrepancy is None else float(discrepancy)
-                            ),
-                            "agrees": (
-                                None
-                                if discrepancy is None
-                                else bool(discrepancy <= w.tolerance)
-                            ),
-                        }
+                        _row(
+                            w,
+                            label,
+                            params,
+                            impl,
+                            timing,
+                            n_total,
+                            n_timed,
+                            peak,
+                            discrepancy,
+                            dgemm_gflops,
+                        )
                     )
+                    rows[-1]["other_load"] = (
+                        load["other_load"] + load["steal_load"] if load else None
+                    )
+            refs.clear()
+    base_time = {
+        (r["workload"], r["label"], r["operation"]): r["time_per_call_s"]
+        for r in rows
+        if r["baseline"]
+    }
+    for r in rows:
+        t = base_time.get((r["workload"], r["label"], r["operation"]))
+        if t:
+            r["ratio_vs_baseline"] = r["time_per_call_s"] / t
     return rows
 
 
@@ -160,6 +213,7 @@ def splits(rows):
                 "params": r["params"],
                 "operation": parent,
                 "api_s": api[key]["best_per_call_s"],
+                "other_load": api[key].get("other_load"),
                 "parts": [],
             },
         )

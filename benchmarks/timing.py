@@ -50,30 +50,53 @@ def measure(fn, repeat=5, setup=None, min_total=0.0, max_runs=200):
     Timing
         With ``result`` the return value of the warm-up call.
     """
-    timing = Timing()
-    if setup is not None:
-        setup()
-    t0 = time.perf_counter()
-    timing.result = fn()
-    timing.warmup = time.perf_counter() - t0
+    return measure_interleaved([(fn, setup)], repeat, min_total, max_runs)[0]
+
+
+def measure_interleaved(calls, repeat=5, min_total=0.0, max_runs=200):
+    """Time several calls round-robin, so that they see the same conditions.
+
+    Each call is warmed up once; then every round runs each call once, in
+    order. Background load that comes and goes then affects all of them alike,
+    which matters when their times are compared or added up (a call against
+    its parts).
+
+    Parameters
+    ----------
+    calls : list of (fn, setup)
+        ``setup`` (or None) runs untimed before every call of ``fn``.
+    repeat, min_total, max_runs :
+        As in :func:`measure`; ``min_total`` applies to all calls together.
+
+    Returns
+    -------
+    list of Timing
+    """
+    timings = [Timing() for _ in calls]
+    for (fn, setup), timing in zip(calls, timings):
+        if setup is not None:
+            setup()
+        t0 = time.perf_counter()
+        timing.result = fn()
+        timing.warmup = time.perf_counter() - t0
     gc_was_enabled = gc.isenabled()
     gc.disable()
     try:
-        total = 0.0
-        while len(timing.times) < repeat or (
-            total < min_total and len(timing.times) < max_runs
-        ):
-            if setup is not None:
-                setup()
-            t0 = time.perf_counter()
-            fn()
-            dt = time.perf_counter() - t0
-            timing.times.append(dt)
-            total += dt
+        total, rounds = 0.0, 0
+        while rounds < repeat or (total < min_total and rounds < max_runs):
+            for (fn, setup), timing in zip(calls, timings):
+                if setup is not None:
+                    setup()
+                t0 = time.perf_counter()
+                fn()
+                dt = time.perf_counter() - t0
+                timing.times.append(dt)
+                total += dt
+            rounds += 1
     finally:
         if gc_was_enabled:
             gc.enable()
-    return timing
+    return timings
 
 
 def peak_memory(fn, setup=None):
