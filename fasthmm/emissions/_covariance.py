@@ -145,7 +145,7 @@ def second_moment(X, weights, covariance_type):
 
 def broadcast_prior(value, shape, name):
     """Broadcast a scalar or array prior hyper-parameter to ``shape``."""
-    arr = np.asarray(value, dtype=float)
+    arr = as_float_array(value, name)
     try:
         return np.broadcast_to(arr, shape)
     except ValueError:

@@ -147,16 +147,6 @@ class GMMEmission(Emission):
         return flat.reshape(self._public_covars_shape())
 
     # -- priors -----------------------------------------------------------------
-    def _broadcast(self, value, shape, name):
-        arr = as_float_array(value, name)
-        try:
-            return np.broadcast_to(arr, shape)
-        except ValueError:
-            raise ValueError(
-                f"{name} must be a scalar or broadcastable to shape {shape}, "
-                f"got shape {arr.shape}"
-            ) from None
-
     def shared_priors(self):
         """The priors in the shared code's parametrisation, over the flat stack.
 
@@ -179,8 +169,8 @@ class GMMEmission(Emission):
         """
         k, m, d, n = self.n_components, self.n_mix, self.n_features, self._n
         ctype = self.covariance_type
-        means_prior = self._broadcast(self.means_prior, (k, m, d), "means_prior")
-        means_weight = self._broadcast(self.means_weight, (k, m), "means_weight")
+        means_prior = cov.broadcast_prior(self.means_prior, (k, m, d), "means_prior")
+        means_weight = cov.broadcast_prior(self.means_weight, (k, m), "means_weight")
         if np.any(means_weight < 0):
             raise ValueError(f"means_weight must be >= 0, got {self.means_weight!r}")
         default_prior, default_weight = hmmlearn_covars_defaults(ctype, d, m)
@@ -189,30 +179,34 @@ class GMMEmission(Emission):
         if ctype == "full":
             psi = np.asarray(as_float_array(c_prior, "covars_prior"))
             if psi.ndim:
-                psi = self._broadcast(psi, (k, m, d, d), "covars_prior").reshape(
+                psi = cov.broadcast_prior(psi, (k, m, d, d), "covars_prior").reshape(
                     n, d, d
                 )
-            nu = self._broadcast(c_weight, (k, m), "covars_weight").reshape(n)
+            nu = cov.broadcast_prior(c_weight, (k, m), "covars_weight").reshape(n)
             weight = nu + 2.0 * d + 2.0
         elif ctype == "tied":
             psi = np.asarray(as_float_array(c_prior, "covars_prior"))
             if psi.ndim:
-                psi = self._broadcast(psi, (k, d, d), "covars_prior")
-            nu = self._broadcast(c_weight, (k,), "covars_weight")
+                psi = cov.broadcast_prior(psi, (k, d, d), "covars_prior")
+            nu = cov.broadcast_prior(c_weight, (k,), "covars_weight")
             weight = nu + m + 2.0 * d + 1.0
         elif ctype == "diag":
-            alpha = self._broadcast(c_prior, (k, m, d), "covars_prior").reshape(n, d)
-            beta = self._broadcast(c_weight, (k, m, d), "covars_weight").reshape(n, d)
+            alpha = cov.broadcast_prior(c_prior, (k, m, d), "covars_prior").reshape(
+                n, d
+            )
+            beta = cov.broadcast_prior(c_weight, (k, m, d), "covars_weight").reshape(
+                n, d
+            )
             psi, weight = 2.0 * beta, 2.0 * alpha + 4.0
         else:
-            alpha = self._broadcast(c_prior, (k, m), "covars_prior").reshape(n)
-            beta = self._broadcast(c_weight, (k, m), "covars_weight").reshape(n)
+            alpha = cov.broadcast_prior(c_prior, (k, m), "covars_prior").reshape(n)
+            beta = cov.broadcast_prior(c_weight, (k, m), "covars_weight").reshape(n)
             psi, weight = 2.0 * beta / d, 2.0 + (2.0 * alpha + 2.0) / d
         return means_prior.reshape(n, d), means_weight.reshape(n), psi, weight
 
     def _weights_prior(self):
         k, m = self.n_components, self.n_mix
-        return self._broadcast(self.weights_prior, (k, m), "weights_prior")
+        return cov.broadcast_prior(self.weights_prior, (k, m), "weights_prior")
 
     # -- parameters ---------------------------------------------------------------
     def check_params(self):
