@@ -133,8 +133,11 @@ def forward_sequence(frame, shift, init, transmat, alpha, scale, lo, hi):
     Returns
     -------
     log_likelihood : float
-        ``-inf`` when the sequence is impossible under the model; the rows of
-        ``alpha`` from the impossible step on are then zero.
+        NaN when a step's normaliser is zero (the rows of ``alpha`` from that
+        step on are then zero): either the sequence is impossible, or every
+        state the chain can be in had its emission probability underflow in
+        the frame (its log-emission more than ~708 below the step's largest).
+        The caller tells the two apart with :func:`forward_reshift_sequence`.
     """
     total = 0.0
     for t in range(lo, hi):
@@ -144,8 +147,61 @@ def forward_sequence(frame, shift, init, transmat, alpha, scale, lo, hi):
         if not s > 0.0:
             scale[t:hi] = 0.0
             alpha[t:hi] = 0.0
-            return NEG_INF
+            return np.nan
         total += np.log(s) + shift[t]
+    return total
+
+
+@njit(cache=True)
+def forward_reshift_sequence(
+    log_emissions, frame, shift, init, transmat, alpha, scale, lo, hi
+):
+    """Forward pass over rows ``lo:hi`` that rebuilds their frame first.
+
+    Each step is shifted by the largest log-emission among the states the
+    chain can be in at that step (predicted probability > 0), not among all
+    states, so no step underflows unless the sequence is impossible. Used for
+    the sequences :func:`forward_sequence` reports as NaN; the rebuilt frame
+    rows serve the backward pass as usual.
+
+    Parameters
+    ----------
+    log_emissions : ndarray of shape (hi - lo, n_components)
+        The sequence's log-emissions.
+    frame, shift : ndarray of shape (n_samples, n_components), (n_samples,)
+        Rows ``lo:hi`` are rewritten.
+    init, transmat, alpha, scale, lo, hi :
+        As in :func:`forward_sequence`.
+
+    Returns
+    -------
+    log_likelihood : float
+        ``-inf`` when the sequence is impossible under the model.
+    """
+    k = frame.shape[1]
+    pred = np.empty(k)
+    total = 0.0
+    for t in range(lo, hi):
+        if t == lo:
+            pred[:] = init
+        else:
+            vecmat(alpha[t - 1], transmat, pred)
+        m = NEG_INF
+        for j in range(k):
+            if pred[j] > 0.0:
+                m = max(m, log_emissions[t - lo, j])
+        if m == NEG_INF:
+            scale[t:hi] = 0.0
+            alpha[t:hi] = 0.0
+            return NEG_INF
+        shift[t] = m
+        for j in range(k):
+            # Unreachable states get 0: their shifted value could overflow, and
+            # they carry no probability at this step either way.
+            frame[t, j] = np.exp(log_emissions[t - lo, j] - m) if pred[j] > 0.0 else 0.0
+        s = forward_step(pred, transmat, frame[t], True, alpha[t])
+        scale[t] = s
+        total += np.log(s) + m
     return total
 
 
@@ -215,7 +271,7 @@ def loglik_batch(frame, shift, startprob, transmat, starts, blocks, ll):
                 prev = startprob if first else rows[(t - 1) & 1]
                 c = forward_step(prev, transmat, frame[t], first, rows[t & 1])
                 if not c > 0.0:
-                    total = NEG_INF
+                    total = np.nan  # as forward_sequence: to be resolved
                     break
                 total += np.log(c) + shift[t]
             ll[s] = total
@@ -421,7 +477,7 @@ def forward_backward_batch(
             ll[s] = forward_sequence(
                 frame, shift, startprob, transmat, post, scale, lo, hi
             )
-            if ll[s] > NEG_INF:
+            if not np.isnan(ll[s]):
                 backward_sequence(
                     frame,
                     transmat,

@@ -105,14 +105,27 @@ class Clamp:
     """
 
     def __init__(self, labels):
+        self.n_samples = labels.shape[0]
         self.rows = np.flatnonzero(labels >= 0)
         self.states = labels[self.rows]
 
-    def apply(self, frame, fill):
-        """Set every entry of a labelled row but the known state's to ``fill``."""
-        keep = frame[self.rows, self.states]
-        frame[self.rows] = fill
-        frame[self.rows, self.states] = keep
+    def apply(self, frame, fill, offset=0):
+        """Set every entry of a labelled row but the known state's to ``fill``.
+
+        Parameters
+        ----------
+        frame : ndarray of shape (n_rows, n_components)
+            Rows ``offset:offset + n_rows`` of the batch.
+        fill : float
+        offset : int
+        """
+        rows, states = self.rows, self.states
+        if offset or frame.shape[0] != self.n_samples:
+            inside = (rows >= offset) & (rows < offset + frame.shape[0])
+            rows, states = rows[inside] - offset, states[inside]
+        keep = frame[rows, states]
+        frame[rows] = fill
+        frame[rows, states] = keep
 
 
 class BaseHMM:

@@ -73,11 +73,12 @@ class Workspace:
         self.post = np.empty((n, n_components))
         self.scale = np.empty(n)
         self.ll = np.empty(starts.shape[0] - 1)
+        self.log_emissions_of = None
         self.xi_blocks = np.empty(
             (self.blocks.shape[0] - 1, n_components, n_components)
         )
 
-    def load_log_emissions(self, log_emissions=None):
+    def load_log_emissions(self, log_emissions=None, log_emissions_of=None):
         """Turn log-emissions into the shifted probability frame, in place.
 
         Parameters
@@ -85,9 +86,71 @@ class Workspace:
         log_emissions : ndarray of shape (n_samples, n_components), optional
             Copied into :attr:`frame` first; when omitted, :attr:`frame` already
             holds them.
+        log_emissions_of : callable ``(lo, hi) -> ndarray``, optional
+            Gives rows of the log-emissions again after :attr:`frame` has
+            overwritten them (needed only when ``log_emissions`` is omitted).
         """
-        src = self.frame if log_emissions is None else log_emissions
-        K.exp_shift_from(src, self.frame, self.shift)
+        if log_emissions is None:
+            K.exp_shift_from(self.frame, self.frame, self.shift)
+            self.log_emissions_of = log_emissions_of
+        else:
+            K.exp_shift_from(log_emissions, self.frame, self.shift)
+            self.log_emissions_of = lambda lo, hi: log_emissions[lo:hi]
+
+
+def resolve_zero_steps(ws, ll, startprob, transmat, xi=None):
+    """Settle the sequences the batch kernels left as NaN.
+
+    A NaN log-likelihood means a step's normaliser was zero: the sequence is
+    impossible, or its reachable states' emission probabilities underflowed
+    in the frame (shifted by the step's largest log-emission over all
+    states). Each such sequence is run again by
+    :func:`fasthmm._kernels.forward_reshift_sequence`, which shifts by the
+    largest log-emission among reachable states: the result is its exact
+    log-likelihood (``-inf`` if impossible) and filtered rows in ``ws.post``,
+    and, when ``xi`` is given, its posteriors and transition counts (added to
+    ``xi``). Sequences are settled one by one in order, so the result does
+    not depend on the thread count.
+
+    Parameters
+    ----------
+    ws : Workspace
+    ll : ndarray of shape (n_sequences,)
+        Updated in place.
+    startprob, transmat : ndarray
+    xi : ndarray of shape (n_components, n_components), optional
+
+    Returns
+    -------
+    ll : ndarray of shape (n_sequences,)
+    """
+    redo = np.flatnonzero(np.isnan(ll))
+    if redo.size and ws.log_emissions_of is None:
+        ll[redo] = -np.inf
+        return ll
+    k = ws.frame.shape[1]
+    for s in redo:
+        lo, hi = int(ws.starts[s]), int(ws.starts[s + 1])
+        le = np.ascontiguousarray(ws.log_emissions_of(lo, hi), dtype=np.float64)
+        ll[s] = K.forward_reshift_sequence(
+            le, ws.frame, ws.shift, startprob, transmat, ws.post, ws.scale, lo, hi
+        )
+        if xi is not None and ll[s] > -np.inf:
+            counts = np.zeros((k, k))
+            K.backward_sequence(
+                ws.frame,
+                transmat,
+                np.ascontiguousarray(transmat.T),
+                ws.post,
+                lo,
+                hi,
+                np.empty((2, k)),
+                np.empty((K.XI_STEPS, k)),
+                np.empty((K.XI_STEPS, k)),
+                counts,
+            )
+            xi += counts
+    return ll
 
 
 def sequence_log_likelihoods(ws, startprob, transmat):
@@ -100,7 +163,7 @@ def sequence_log_likelihoods(ws, startprob, transmat):
     ll : ndarray of shape (n_sequences,)
     """
     K.loglik_batch(ws.frame, ws.shift, startprob, transmat, ws.starts, ws.blocks, ws.ll)
-    return ws.ll
+    return resolve_zero_steps(ws, ws.ll, startprob, transmat)
 
 
 def forward_pass(ws, startprob, transmat):
@@ -116,7 +179,7 @@ def forward_pass(ws, startprob, transmat):
         ws.scale,
         ws.ll,
     )
-    return ws.ll
+    return resolve_zero_steps(ws, ws.ll, startprob, transmat)
 
 
 def e_step(ws, startprob, transmat):
@@ -146,6 +209,7 @@ def e_step(ws, startprob, transmat):
         ws.xi_blocks,
     )
     xi = ws.xi_blocks.sum(axis=0)
+    resolve_zero_steps(ws, ws.ll, startprob, transmat, xi)
     start_counts = ws.post[ws.starts[:-1]].sum(axis=0)
     return ws.ll, xi, start_counts
 

@@ -20,7 +20,9 @@ from reference import (
 )
 
 import fasthmm
-from fasthmm.inference import MAX_BLOCKS, block_bounds
+from fasthmm import _kernels
+from fasthmm._validation import check_lengths
+from fasthmm.inference import MAX_BLOCKS, Workspace, block_bounds
 
 # A 4-state cycle with exact zeros: irreducible, but no state reaches every
 # other state in one step.
@@ -225,18 +227,75 @@ def test_posterior_far_from_filtered_gives_no_nan():
     np.testing.assert_allclose(start, [0.0, 1.0], atol=1e-12)
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="known limitation: the per-step max-shift is taken over all states, so "
-    "when every reachable state's log-emission is more than ~745 below the row "
-    "maximum the scaled forward pass underflows and reports a possible sequence "
-    "as impossible (-inf)",
-)
 def test_reachable_states_far_below_the_row_maximum():
+    """Every reachable state ~800 below an unreachable one: no false -inf."""
     startprob = np.array([1.0, 0.0])
     transmat = np.array([[0.0, 1.0], [1.0, 0.0]])  # strict alternation
     le = np.array([[0.0, 0.0], [0.0, -800.0]])  # step 2 must be in state 1
     assert fasthmm.forward(le, startprob, transmat) == pytest.approx(-800.0)
+    ll, post = fasthmm.forward_backward(le, startprob, transmat)
+    assert ll == pytest.approx(-800.0)
+    np.testing.assert_array_equal(post, [[1.0, 0.0], [0.0, 1.0]])
+    _, filt = fasthmm.forward_filter(le, startprob, transmat)
+    np.testing.assert_array_equal(filt, [[1.0, 0.0], [0.0, 1.0]])
+
+
+@pytest.mark.parametrize("k", [2, 3, 4])
+def test_underflowing_steps_match_the_log_space_reference(k):
+    """Reachable states' log-emissions far below unreachable ones, in a batch."""
+    rng = np.random.default_rng(k)
+    lengths = [1, 5, 9, 30, 2]
+    le, startprob, transmat = random_problem(
+        rng, k, lengths, zero_frac=0.0, neginf_frac=0.0, left_right=True
+    )
+    # Left-right, leaving state 0 at once: after t = 0 it is unreachable.
+    transmat = np.triu(np.ones((k, k)), 1)
+    transmat[-1, -1] = 1.0
+    transmat /= transmat.sum(axis=1, keepdims=True)
+    startprob = np.eye(k)[0]
+    bounds = np.cumsum([0] + lengths)
+    for lo, hi in zip(bounds[:-1], bounds[1:]):
+        if hi - lo > 3:  # late in the sequence, state 0 looks 1000 nats better
+            le[hi - 2 : hi, 0] += 1000.0
+            le[hi - 2 : hi, 1:] -= 1000.0
+    le[bounds[-2] + 4 :, 0] = 2000.0  # ... and overwhelmingly so in the last one
+    ref = batch_reference(le, startprob, transmat, lengths)
+    # The batch kernel alone cannot score some of them (the case under test) ...
+    ws = Workspace(check_lengths(lengths, le.shape[0]), k)
+    ws.load_log_emissions(le)
+    raw = np.empty(len(lengths))
+    _kernels.loglik_batch(
+        ws.frame, ws.shift, startprob, transmat, ws.starts, ws.blocks, raw
+    )
+    assert np.isnan(raw).any()
+    # ... and the public functions settle them exactly.
+    assert fasthmm.forward(le, startprob, transmat, lengths) == pytest.approx(
+        sum(ref["ll"]), rel=1e-12
+    )
+    ll, xi, start, post = run_e_step(le, startprob, transmat, lengths)
+    np.testing.assert_allclose(ll, ref["ll"], rtol=1e-12)
+    np.testing.assert_allclose(post, ref["posteriors"], atol=1e-10)
+    np.testing.assert_allclose(xi, ref["xi"], rtol=1e-9, atol=1e-9)
+    _, filt = fasthmm.forward_filter(le, startprob, transmat, lengths)
+    np.testing.assert_allclose(filt, ref["filtered"], atol=1e-10)
+
+
+def test_model_scores_sequences_whose_frame_underflows():
+    """The models rebuild the log-emissions of such a sequence on demand."""
+    model = fasthmm.GaussianHMM(2, covariance_type="spherical", init_params="")
+    model.startprob_ = np.array([1.0, 0.0])
+    model.transmat_ = np.array([[0.0, 1.0], [0.0, 1.0]])  # state 0 only at t = 0
+    model.means_ = np.array([[0.0], [0.0]])
+    model.covars_ = np.array([1.0, 1e-4])  # state 1: a very narrow Gaussian
+    X = np.array([[0.0], [0.0], [0.0], [2.0], [0.0]])  # x = 2 is ~2e4 nats off for 1
+    le = np.column_stack(
+        [-0.5 * (np.log(2 * np.pi * v) + X[:, 0] ** 2 / v) for v in model.covars_]
+    )
+    ref = batch_reference(le, model.startprob_, model.transmat_)
+    assert model.score(X) == pytest.approx(ref["ll"][0], rel=1e-12)
+    np.testing.assert_allclose(model.predict_proba(X), ref["posteriors"], atol=1e-10)
+    model.fit(X)  # and EM proceeds from there
+    assert np.isfinite(model.monitor_.history).all()
 
 
 def _batch_problem(seed, n_seq, k=4, max_len=60):

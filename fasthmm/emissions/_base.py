@@ -102,7 +102,26 @@ class Emission:
         self.log_likelihood(X, out=ws.frame)
         if clamp is not None:
             clamp.apply(ws.frame, -np.inf)
-        ws.load_log_emissions()
+        ws.load_log_emissions(log_emissions_of=self.log_likelihood_rows(X, clamp))
+
+    def log_likelihood_rows(self, X, clamp=None):
+        """A function giving the log-emissions of rows ``lo:hi`` on demand.
+
+        The E-step calls it for the rare sequence whose frame underflowed
+        (see :func:`fasthmm.inference.resolve_zero_steps`).
+
+        Returns
+        -------
+        rows : callable ``(lo, hi) -> ndarray of shape (hi - lo, n_components)``
+        """
+
+        def rows(lo, hi):
+            out = self.log_likelihood(X[lo:hi])
+            if clamp is not None:
+                clamp.apply(out, -np.inf, offset=lo)
+            return out
+
+        return rows
 
     # -- learning -----------------------------------------------------------
     def initialize(self, X, letters, random_state):

@@ -71,6 +71,7 @@ class CategoricalEmission(Emission):
         ws.shift[:] = 0.0
         if clamp is not None:
             clamp.apply(ws.frame, 0.0)
+        ws.log_emissions_of = self.log_likelihood_rows(X, clamp)
 
     def initialize(self, X, letters, random_state):
         if "e" not in letters:
