@@ -10,8 +10,8 @@
 
 Each process times ``import numpy``, ``import numba``, ``import fasthmm`` and
 the first, then the second, call of each function on a tiny input. A kernel
-shared by two functions (``exp_shift_rows``) is compiled by whichever is called
-first (``forward``).
+shared by several functions (the exponentials of the log-emissions) is
+compiled by whichever is called first (``forward``).
 
 Run as ``python -m benchmarks.compile_time`` it is one such process and prints
 its measurements as JSON.

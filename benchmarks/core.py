@@ -4,9 +4,9 @@ The input is a log-emission matrix (random, fixed seed) with random dense
 ``startprob`` and ``transmat``: no emission model is involved, so the numbers
 measure the inference kernels alone.
 
-Besides the public calls, the fasthmm kernels are timed one by one (operations
-named ``"forward/exp_shift_rows"`` etc.) for the kernel split table: the
-exponentials of the log-emissions against the recursion itself.
+Besides the public calls, fasthmm's parts are timed one by one (operations
+named ``"forward/exp"``, ``"forward/recursion"`` etc.) for the kernel split
+table: validation, the exponentials of the log-emissions, the recursion.
 """
 
 from __future__ import annotations
@@ -19,7 +19,7 @@ import fasthmm
 from fasthmm import _kernels, inference
 
 from . import naive
-from .registry import Call, Workload, register, register_workload
+from .registry import Workload, register, register_workload
 
 WORKLOAD = "log-emissions"
 SEED = 0
@@ -93,7 +93,7 @@ def flops(operation, params):
     Defined for the forward pass only (the whole call and its recursion
     kernel), as in SPEC.md; exponentials are not counted.
     """
-    if operation in ("forward", "forward/forward_batch"):
+    if operation in ("forward", "forward/recursion"):
         k = params["n_components"]
         return 2.0 * k * k * params["n_sequences"] * params["n_steps"]
     return None
@@ -174,14 +174,25 @@ def _naive_viterbi(data):
     return lambda: naive.viterbi(*args)
 
 
-# --- fasthmm kernels one by one (kernel split table) -------------------------
-# These reach into fasthmm.inference / fasthmm._kernels on purpose: they time
-# the kernels on exactly the buffers the public calls use.
+# --- fasthmm's parts one by one (kernel split table) -------------------------
+# Each part runs what the public call runs for that step, on the same kind of
+# buffers, through the internal helpers of fasthmm.inference (thin wrappers of
+# the kernels): "exp" is Workspace.load_log_emissions (copy + exponentials
+# into the frame), "recursion" the forward recursion of forward()
+# (sequence_log_likelihoods: log-likelihoods only), "recursions" the E-step of
+# forward_backward() (e_step), and viterbi's the viterbi_batch kernel. They
+# reach into private code on purpose, and follow it when it changes.
 
 
 def _workspace(data):
     starts = np.concatenate(([0], np.cumsum(data.lengths))).astype(np.int64)
     return inference.Workspace(starts, data.log_emissions.shape[1])
+
+
+def _loaded_workspace(data):
+    ws = _workspace(data)
+    ws.load_log_emissions(data.log_emissions)
+    return ws
 
 
 @register(WORKLOAD, "forward/validation", "fasthmm")
@@ -190,56 +201,30 @@ def _validation(data):
     return lambda: inference._check_inputs(*args)
 
 
-@register(WORKLOAD, "forward/exp_shift_rows", "fasthmm")
-def _kernel_exp(data):
+@register(WORKLOAD, "forward/exp", "fasthmm")
+@register(WORKLOAD, "forward_backward/exp", "fasthmm")
+def _exp(data):
     ws = _workspace(data)
     le = data.log_emissions
-
-    def reset():
-        ws.frame[...] = le
-
-    return Call(run=lambda: _kernels.exp_shift_rows(ws.frame, ws.shift), setup=reset)
+    return lambda: ws.load_log_emissions(le)
 
 
-@register(WORKLOAD, "forward/forward_batch", "fasthmm")
-def _kernel_forward(data):
-    ws = _workspace(data)
-    ws.load_log_emissions(data.log_emissions)
+@register(WORKLOAD, "forward/recursion", "fasthmm")
+def _forward_recursion(data):
+    ws = _loaded_workspace(data)
     sp, tm = data.startprob, data.transmat
-
-    def run():
-        _kernels.forward_batch(
-            ws.frame, ws.shift, sp, tm, ws.starts, ws.blocks, ws.post, ws.scale, ws.ll
-        )
-
-    return run
+    return lambda: inference.sequence_log_likelihoods(ws, sp, tm)
 
 
-@register(WORKLOAD, "forward_backward/forward_backward_batch", "fasthmm")
-def _kernel_forward_backward(data):
-    ws = _workspace(data)
-    ws.load_log_emissions(data.log_emissions)
+@register(WORKLOAD, "forward_backward/recursions", "fasthmm")
+def _e_step(data):
+    ws = _loaded_workspace(data)
     sp, tm = data.startprob, data.transmat
-
-    def run():
-        _kernels.forward_backward_batch(
-            ws.frame,
-            ws.shift,
-            sp,
-            tm,
-            ws.starts,
-            ws.blocks,
-            ws.post,
-            ws.scale,
-            ws.ll,
-            ws.xi_blocks,
-        )
-
-    return run
+    return lambda: inference.e_step(ws, sp, tm)
 
 
-@register(WORKLOAD, "viterbi/viterbi_batch", "fasthmm")
-def _kernel_viterbi(data):
+@register(WORKLOAD, "viterbi/recursion", "fasthmm")
+def _viterbi_recursion(data):
     le = data.log_emissions
     n, k = le.shape
     starts = np.concatenate(([0], np.cumsum(data.lengths))).astype(np.int64)

@@ -11,7 +11,7 @@ data and returns a zero-argument callable (or a :class:`Call` when each run
 needs an untimed reset first). All set-up that should not be timed (building a
 model, allocating buffers) belongs in *prepare*.
 
-Operation names containing ``/`` (``"forward/exp_shift_rows"``) are *parts* of
+Operation names containing ``/`` (``"forward/exp"``) are *parts* of
 the operation before the slash: the report shows them in a separate kernel
 split table instead of the main comparison.
 """

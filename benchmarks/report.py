@@ -200,8 +200,8 @@ def compile_lines(c):
     ]
     lines += _table(["", "cold cache", "warm cache"], table, "<>>")
     lines.append(
-        f"cold run wrote {c['cache_files']} cache files; forward() also compiles "
-        "exp_shift_rows, used by forward_backward() too"
+        f"cold run wrote {c['cache_files']} cache files; a kernel shared by several "
+        "functions (the exponentials) is compiled by the first called, forward()"
     )
     return lines
 
