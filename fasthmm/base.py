@@ -255,8 +255,8 @@ class BaseHMM:
         starts = check_lengths(lengths, X.shape[0])
         return X, starts
 
-    def _fitted(self, X, lengths):
-        """Validated (emission, X, starts, params) for the inference methods."""
+    def _fitted_params(self):
+        """The emission and the validated parameters of a fitted model."""
         self._check_hyperparameters()
         params = self._current_params()
         if all(v is None for v in params.values()):
@@ -264,17 +264,32 @@ class BaseHMM:
                 f"this {type(self).__name__} is not fitted yet: call fit first"
             )
         emission = self._emission(params)
-        params = self._validate_params(emission, params)
+        return emission, self._validate_params(emission, params)
+
+    def _fitted(self, X, lengths):
+        """Validated (emission, X, starts, params) for the inference methods."""
+        emission, params = self._fitted_params()
         X, starts = self._read_data(emission, X, lengths)
         return emission, X, starts, params
 
-    # -- inference ------------------------------------------------------------
-    def _forward(self, X, lengths):
+    def _loaded(self, X, lengths):
+        """Validated (emission, params) and a workspace holding the frame of X."""
         emission, X, starts, params = self._fitted(X, lengths)
         ws = Workspace(starts, self.n_components)
         emission.load_frame(X, ws)
+        return emission, ws, params
+
+    # -- inference ------------------------------------------------------------
+    def _forward(self, X, lengths):
+        _, ws, params = self._loaded(X, lengths)
         ll = forward_pass(ws, params["startprob_"], params["transmat_"])
         return ll, ws, params
+
+    def _log_likelihood(self, X, lengths):
+        """(log-likelihood, emission, n_samples) by the forward pass alone."""
+        emission, ws, params = self._loaded(X, lengths)
+        ll = sequence_log_likelihoods(ws, params["startprob_"], params["transmat_"])
+        return float(ll.sum()), emission, ws.frame.shape[0]
 
     def score(self, X, lengths=None):
         """Log-likelihood of ``X`` under the model.
@@ -288,11 +303,7 @@ class BaseHMM:
         -------
         log_likelihood : float
         """
-        emission, X, starts, params = self._fitted(X, lengths)
-        ws = Workspace(starts, self.n_components)
-        emission.load_frame(X, ws)
-        ll = sequence_log_likelihoods(ws, params["startprob_"], params["transmat_"])
-        return float(ll.sum())
+        return self._log_likelihood(X, lengths)[0]
 
     def score_samples(self, X, lengths=None):
         """Log-likelihood and state posteriors.
@@ -302,9 +313,7 @@ class BaseHMM:
         log_likelihood : float
         posteriors : ndarray of shape (n_samples, n_components)
         """
-        emission, X, starts, params = self._fitted(X, lengths)
-        ws = Workspace(starts, self.n_components)
-        emission.load_frame(X, ws)
+        _, ws, params = self._loaded(X, lengths)
         ll, _, _ = e_step(ws, params["startprob_"], params["transmat_"])
         raise_if_impossible(ll, "X")
         return float(ll.sum()), ws.post
@@ -397,10 +406,7 @@ class BaseHMM:
         states : ndarray of shape (n_samples,), int64
         """
         n = check_int(n_samples, "n_samples", 1)
-        self._check_hyperparameters()
-        params = self._current_params()
-        emission = self._emission(params)
-        params = self._validate_params(emission, params)
+        emission, params = self._fitted_params()
         rng = check_random_state(
             self.random_state if random_state is None else random_state
         )
@@ -450,14 +456,13 @@ class BaseHMM:
 
     def aic(self, X, lengths=None):
         """Akaike information criterion (lower is better)."""
-        emission, Xc, starts, _ = self._fitted(X, lengths)
-        return -2.0 * self.score(X, lengths) + 2.0 * self._n_free_parameters(emission)
+        ll, emission, _ = self._log_likelihood(X, lengths)
+        return -2.0 * ll + 2.0 * self._n_free_parameters(emission)
 
     def bic(self, X, lengths=None):
         """Bayesian information criterion (lower is better)."""
-        emission, Xc, starts, _ = self._fitted(X, lengths)
-        n_params = self._n_free_parameters(emission)
-        return -2.0 * self.score(X, lengths) + n_params * np.log(Xc.shape[0])
+        ll, emission, n_samples = self._log_likelihood(X, lengths)
+        return -2.0 * ll + self._n_free_parameters(emission) * float(np.log(n_samples))
 
     # -- learning -------------------------------------------------------------
     def fit(self, X, lengths=None, *, states=None):
