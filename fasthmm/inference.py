@@ -262,6 +262,14 @@ def _check_inputs(log_emissions, startprob, transmat, lengths):
     return le, sp, tm, starts
 
 
+def _loaded_workspace(log_emissions, startprob, transmat, lengths):
+    """Checked (workspace holding the frame, startprob, transmat)."""
+    le, sp, tm, starts = _check_inputs(log_emissions, startprob, transmat, lengths)
+    ws = Workspace(starts, le.shape[1])
+    ws.load_log_emissions(le)
+    return ws, sp, tm
+
+
 def forward(log_emissions, startprob, transmat, lengths=None):
     """Log-likelihood of one or more sequences by the forward algorithm.
 
@@ -279,9 +287,7 @@ def forward(log_emissions, startprob, transmat, lengths=None):
     log_likelihood : float
         Summed over sequences; ``-inf`` when a sequence is impossible.
     """
-    le, sp, tm, starts = _check_inputs(log_emissions, startprob, transmat, lengths)
-    ws = Workspace(starts, le.shape[1])
-    ws.load_log_emissions(le)
+    ws, sp, tm = _loaded_workspace(log_emissions, startprob, transmat, lengths)
     return float(sequence_log_likelihoods(ws, sp, tm).sum())
 
 
@@ -298,9 +304,7 @@ def forward_filter(log_emissions, startprob, transmat, lengths=None):
     log_likelihood : float
     filtered : ndarray of shape (n_samples, n_components)
     """
-    le, sp, tm, starts = _check_inputs(log_emissions, startprob, transmat, lengths)
-    ws = Workspace(starts, le.shape[1])
-    ws.load_log_emissions(le)
+    ws, sp, tm = _loaded_workspace(log_emissions, startprob, transmat, lengths)
     ll = forward_pass(ws, sp, tm)
     raise_if_impossible(ll, "log_emissions")
     return float(ll.sum()), ws.post
@@ -326,9 +330,7 @@ def forward_backward(log_emissions, startprob, transmat, lengths=None):
         When a sequence has zero probability, so that its posteriors are
         undefined.
     """
-    le, sp, tm, starts = _check_inputs(log_emissions, startprob, transmat, lengths)
-    ws = Workspace(starts, le.shape[1])
-    ws.load_log_emissions(le)
+    ws, sp, tm = _loaded_workspace(log_emissions, startprob, transmat, lengths)
     ll, _, _ = e_step(ws, sp, tm)
     raise_if_impossible(ll, "log_emissions")
     return float(ll.sum()), ws.post
