@@ -43,6 +43,24 @@ def parse_args(argv=None):
         help="skip the compile-time subprocesses",
     )
     p.add_argument(
+        "--no-memory",
+        action="store_true",
+        help="skip the peak-memory subprocesses (fit of each model)",
+    )
+    p.add_argument(
+        "--plot",
+        nargs="?",
+        const="docs/figures/benchmark_time_vs_k.png",
+        metavar="PATH",
+        help="draw time against K (matplotlib) to PATH "
+        "(default docs/figures/benchmark_time_vs_k.png)",
+    )
+    p.add_argument(
+        "--from-json",
+        metavar="PATH",
+        help="print the report (and --plot) of a run saved with --json; run nothing",
+    )
+    p.add_argument(
         "--list", action="store_true", help="list the registered cases and exit"
     )
     return p.parse_args(argv)
@@ -53,10 +71,15 @@ def main(argv=None):
 
     import numba
 
-    from . import compile_time, machine, report, runner
+    from . import compile_time, machine, memory, runner, targets
     from .registry import IMPLEMENTATIONS, WORKLOADS
 
     workloads = runner.load_suites()
+    if args.from_json:
+        out = json.loads(Path(args.from_json).read_text())
+        print("\n".join(render(out, workloads)))
+        _plot(out, args.plot)
+        return 0
     if args.list:
         for w, op, impl in IMPLEMENTATIONS:
             print(f"{w:<16} {op:<40} {impl}")
@@ -73,10 +96,15 @@ def main(argv=None):
     started = time.perf_counter()
     monitor = machine.LoadMonitor()
     info = machine.describe()
-    compile_info = None
+    compile_info = compile_models = None
+    selected = args.workload or list(workloads)
     if not args.no_compile:
         print("measuring compile time in subprocesses ...", file=sys.stderr)
-        compile_info = compile_time.measure(numba.get_num_threads())
+        threads = numba.get_num_threads()
+        if "log-emissions" in selected:
+            compile_info = compile_time.measure(threads)
+        if any(workloads[w].layout == "wide" for w in selected):
+            compile_models = compile_time.measure_models(threads)
     rows = runner.run(
         workloads=args.workload,
         quick=args.quick,
@@ -85,40 +113,78 @@ def main(argv=None):
         dgemm_gflops=info["dgemm"]["gflops"],
     )
     splits = runner.splits(rows)
+    memory_info = None
+    if not args.no_memory:
+        cases = [
+            (w, workloads[w].make(**workloads[w].sizes(args.quick)[-1]))
+            for w in selected
+            if workloads[w].layout == "wide"
+        ]
+        if cases:
+            print("measuring peak memory of fit in subprocesses ...", file=sys.stderr)
+            memory_info = memory.measure(cases)
     info["load"] = monitor.stop()
     try:
         info["threading_layer"] = numba.threading_layer()
     except ValueError:
         info["threading_layer"] = None
-
-    mode = "quick" if args.quick else "full"
-    lines = [f"fasthmm benchmarks ({mode} run, median of >= {repeat} runs per call)"]
-    lines += report.machine_lines(info)
-    lines += report.results_lines(rows, workloads)
-    lines += report.split_lines(splits)
-    lines += report.compile_lines(compile_info)
-    lines.append("")
-    lines += report.load_lines(info["load"])
-    lines.append(f"benchmark wall time {time.perf_counter() - started:.0f} s")
-    print("\n".join(lines))
-
+    out = {
+        "schema": 2,
+        "created": datetime.now(timezone.utc).isoformat(timespec="seconds"),
+        "mode": "quick" if args.quick else "full",
+        "repeat": repeat,
+        "min_total_s": min_total,
+        "wall_s": time.perf_counter() - started,
+        "machine": info,
+        "compile": compile_info,
+        "compile_models": compile_models,
+        "memory": memory_info,
+        "targets": targets.evaluate(rows, memory_info, compile_models),
+        "results": rows,
+        "splits": splits,
+    }
+    print("\n".join(render(out, workloads)))
     if args.json:
-        out = {
-            "schema": 1,
-            "created": datetime.now(timezone.utc).isoformat(timespec="seconds"),
-            "mode": mode,
-            "repeat": repeat,
-            "min_total_s": min_total,
-            "machine": info,
-            "compile": compile_info,
-            "results": rows,
-            "splits": splits,
-        }
         path = Path(args.json)
         path.parent.mkdir(parents=True, exist_ok=True)
         path.write_text(json.dumps(out, indent=1) + "\n")
         print(f"results written to {path}", file=sys.stderr)
+    _plot(out, args.plot)
     return 0
+
+
+def render(out, workloads):
+    """The report's lines for a run's results (``out`` as written to JSON)."""
+    from . import report, targets
+
+    rows = out["results"]
+    lines = [
+        f"fasthmm benchmarks ({out['mode']} run {out['created']}, "
+        f"median of >= {out['repeat']} runs per call)"
+    ]
+    lines += report.machine_lines(out["machine"])
+    lines += report.results_lines(rows, workloads, out["repeat"])
+    lines += report.split_lines(out["splits"])
+    lines += report.memory_lines(out.get("memory"))
+    lines += report.compile_lines(out.get("compile"))
+    lines += report.compile_model_lines(out.get("compile_models"))
+    lines += report.target_lines(
+        targets.evaluate(rows, out.get("memory"), out.get("compile_models"))
+    )
+    lines.append("")
+    lines += report.load_lines(out["machine"].get("load"))
+    if out.get("wall_s") is not None:
+        lines.append(f"benchmark wall time {out['wall_s']:.0f} s")
+    return lines
+
+
+def _plot(out, path):
+    if path:
+        from . import plot
+
+        written = plot.plot(out, path)
+        if written:
+            print(f"plot written to {written}", file=sys.stderr)
 
 
 if __name__ == "__main__":

@@ -60,6 +60,10 @@ class Workload:
         Largest discrepancy reported as "ok".
     baseline : str
         The implementation the others are compared with.
+    layout : {"long", "wide"}
+        How the report prints the workload: one row per implementation
+        ("long"), or one row per operation with the implementations side by
+        side and their ratios to the baseline ("wide").
     """
 
     name: str
@@ -71,6 +75,7 @@ class Workload:
     agree: Callable[[str, Any, Any], Any] = lambda op, out, ref: None
     tolerance: float = 1e-8
     baseline: str = "fasthmm"
+    layout: str = "long"
     operations: list = field(default_factory=list)
 
 
@@ -85,6 +90,17 @@ class Implementation:
         When set, time on the first ``max_sequences`` sequences only and scale
         the time linearly to the full batch (for slow reference code). Peak
         memory is always measured on the full batch.
+    max_samples : int, callable(params) -> int or None, or None
+        Like ``max_sequences`` but counted in samples (``data.head(n)``:
+        whole sequences, or a prefix of a single long sequence); a callable
+        decides per parameter set. The time is scaled by the ratio of samples.
+    peak_memory : bool
+        Measure the peak memory of one call (tracemalloc, full batch).
+    with_baseline : bool
+        Time round-robin with the baseline (for ratios that must see the same
+        machine load, e.g. 1 thread against the default).
+    agree : callable(operation, result, reference) -> float or None, optional
+        Overrides the workload's ``agree`` for this implementation.
     """
 
     workload: str
@@ -92,6 +108,15 @@ class Implementation:
     implementation: str
     prepare: Callable[[Any], Any]
     max_sequences: int | None = None
+    max_samples: Any = None
+    peak_memory: bool = True
+    with_baseline: bool = False
+    agree: Callable[[str, Any, Any], Any] | None = None
+
+    def samples_limit(self, params):
+        """The ``max_samples`` for one parameter set (None: no limit)."""
+        m = self.max_samples
+        return m(params) if callable(m) else m
 
 
 WORKLOADS: dict[str, Workload] = {}
@@ -106,8 +131,12 @@ def register_workload(workload):
     return workload
 
 
-def register(workload, operation, implementation, *, max_sequences=None):
-    """Decorator registering ``prepare(data)`` under the three names."""
+def register(workload, operation, implementation, *, max_sequences=None, **options):
+    """Decorator registering ``prepare(data)`` under the three names.
+
+    ``options`` are further :class:`Implementation` fields (``max_samples``,
+    ``peak_memory``, ``with_baseline``, ``agree``).
+    """
 
     def decorator(prepare):
         key = (workload, operation, implementation)
@@ -119,7 +148,7 @@ def register(workload, operation, implementation, *, max_sequences=None):
         if operation not in ops:
             ops.append(operation)
         IMPLEMENTATIONS[key] = Implementation(
-            workload, operation, implementation, prepare, max_sequences
+            workload, operation, implementation, prepare, max_sequences, **options
         )
         return prepare
 

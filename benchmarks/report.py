@@ -17,7 +17,7 @@ def _ms(seconds):
 
 
 def _mb(n_bytes):
-    return f"{n_bytes / 2**20:.1f}"
+    return "-" if n_bytes is None else f"{n_bytes / 2**20:.1f}"
 
 
 def _table(header, rows, align):
@@ -63,9 +63,11 @@ def machine_lines(m):
     return lines
 
 
-def results_lines(rows, workloads):
+def results_lines(rows, workloads, repeat=5):
     lines = []
     main = [r for r in rows if "/" not in r["operation"]]
+    wide = [r for r in main if workloads[r["workload"]].layout == "wide"]
+    main = [r for r in main if workloads[r["workload"]].layout != "wide"]
     for wname in dict.fromkeys(r["workload"] for r in main):
         w = workloads[wname]
         lines += ["", f"== {wname}: {w.description}"]
@@ -84,11 +86,11 @@ def results_lines(rows, workloads):
         table, notes, prev = [], {}, None
         for r in (r for r in main if r["workload"] == wname):
             impl = r["implementation"]
-            if r["n_sequences_timed"] < r["n_sequences"]:
+            if r["time_scale"] != 1:
                 impl += "*"
                 notes[r["implementation"]] = (
                     f"* {r['implementation']}: timed on the first "
-                    f"{r['n_sequences_timed']} of {r['n_sequences']} sequences and "
+                    f"1/{r['time_scale']:g} of the samples and "
                     f"scaled x{r['time_scale']:g} (time is linear in the number of "
                     f"sequences); peak memory measured on all {r['n_sequences']}"
                 )
@@ -136,6 +138,136 @@ def results_lines(rows, workloads):
             "GFLOP/s: 2*K^2 flops per step (forward recursion) / median time; "
             "% dgemm: fraction of this machine's dgemm GFLOP/s; "
             "check: discrepancy from the baseline on the same sequences"
+        )
+    if wide:
+        lines += wide_lines(wide, workloads, repeat)
+    return lines
+
+
+WIDE_IMPLS = ("hmmlearn-log", "hmmlearn-scaling", "naive")
+
+
+def _cell_ms(r, repeat):
+    if r is None:
+        return "-"
+    mark = "*" if r["time_scale"] != 1 else ""
+    mark += "~" if r["n_runs"] < repeat else ""
+    return _ms(r["time_per_call_s"]) + mark
+
+
+def _ratio(r):
+    if r is None or not r.get("ratio_vs_baseline"):
+        return "-"
+    x = r["ratio_vs_baseline"]
+    return f"{x:.0f}" if x >= 100 else f"{x:.1f}"
+
+
+def wide_lines(rows, workloads, repeat=5):
+    """One table per workload: per (size, operation), fasthmm's time, the
+    others' times and their ratios to fasthmm, the 1 -> 2 thread speed-up."""
+    lines = []
+    busy_seen = scaled = fewer = False
+    for wname in dict.fromkeys(r["workload"] for r in rows):
+        w = workloads[wname]
+        lines += ["", f"== {wname}: {w.description}"]
+        header = [
+            "size",
+            "operation",
+            "fasthmm ms",
+            "hl-log ms",
+            "hl-scal ms",
+            "naive ms",
+            "log/fh",
+            "scal/fh",
+            "naive/fh",
+            "1->2 thr",
+            "% dgemm",
+            "peak MB",
+            "check",
+        ]
+        cells = {}
+        for r in rows:
+            if r["workload"] == wname:
+                cells[r["label"], r["operation"], r["implementation"]] = r
+        table, prev = [], None
+        for label, op in dict.fromkeys(
+            (r["label"], r["operation"]) for r in rows if r["workload"] == wname
+        ):
+            fh = cells.get((label, op, w.baseline))
+            one = cells.get((label, op, "fasthmm-1thread"))
+            others = [cells.get((label, op, i)) for i in WIDE_IMPLS]
+            present = [r for r in [fh, one, *others] if r is not None]
+            scaled |= any(r["time_scale"] != 1 for r in present)
+            fewer |= any(r["n_runs"] < repeat for r in present)
+            bad = [
+                f"{r['implementation']} {r['discrepancy']:.0e}"
+                for r in others
+                if r is not None and r["agrees"] is False
+            ]
+            check = "ok" if not bad else "MISMATCH " + ", ".join(bad)
+            if one is not None:
+                speedup = f"{one['time_per_call_s'] / fh['time_per_call_s']:.2f}"
+                if one["discrepancy"] == 0.0:
+                    speedup += " ="
+                else:
+                    speedup += " !="
+                    check += " THREADS DIFFER"
+            else:
+                speedup = "-"
+            if any((r.get("other_load") or 0.0) > BUSY for r in present):
+                check += " BUSY"
+                busy_seen = True
+            frac = fh.get("fraction_of_dgemm") if fh else None
+            table.append(
+                [
+                    "" if prev == label else label.split(",")[0],
+                    op,
+                    _cell_ms(fh, repeat),
+                    *[_cell_ms(r, repeat) for r in others],
+                    *[_ratio(r) for r in others],
+                    speedup,
+                    f"{100 * frac:.1f}%" if frac else "",
+                    _mb(fh["peak_memory_bytes"]) if fh else "-",
+                    check,
+                ]
+            )
+            prev = label
+        sizes = ", ".join(
+            dict.fromkeys(r["label"] for r in rows if r["workload"] == wname)
+        )
+        lines.append(f"   sizes: {sizes}")
+        lines += _table(header, table, "<<>>>>>>>>>><")
+    lines += [
+        "",
+        "Model tables: ms per call (median); hl-log / hl-scal: hmmlearn "
+        "implementation='log' / 'scaling'; x/fh: that time over fasthmm's; "
+        "1->2 thr: fasthmm time with 1 Numba thread over the default (2), "
+        "'=' when the results are bit-for-bit identical; % dgemm: forward "
+        "recursion flops (2*K^2 per step) / score time, as a fraction of dgemm; "
+        "peak MB: tracemalloc peak of one fasthmm call (NumPy buffers, not "
+        "Numba-internal scratch); check: hmmlearn and naive against fasthmm on "
+        "the same samples (tolerance 1e-8: log-likelihoods relative, "
+        "posteriors absolute, Viterbi path log-probability, startprob_/"
+        "transmat_ after one EM iteration).",
+        "em = fit(n_iter=1, init_params='', tol=0) from fixed parameters on a "
+        "new model (validation included); hmmlearn GMMHMM with the k-means of "
+        "its _init skipped (see benchmarks/models.py). No naive EM.",
+    ]
+    if scaled:
+        lines.append(
+            "* timed on part of the input and scaled linearly: naive on the "
+            "first 10,000 samples, hmmlearn at K=64 on the first 25 sequences "
+            "(the log-emission matrix of naive is computed untimed)."
+        )
+    if fewer:
+        lines.append(
+            f"~ fewer than {repeat} timed runs: calls whose warm-up took >= 1 s "
+            "(hmmlearn, naive) are timed 3 times after the warm-up."
+        )
+    if busy_seen:
+        lines.append(
+            f"BUSY: other processes used > {BUSY} CPUs while a call of that row "
+            "was timed: its time is inflated"
         )
     return lines
 
@@ -219,3 +351,100 @@ def load_lines(load):
             else ""
         )
     ]
+
+
+def memory_lines(memory):
+    if not memory:
+        return []
+    lines = [
+        "",
+        "== peak memory of fit (subprocess, resident set; default init, "
+        "n_iter=3): peak during fit minus resident before it, against "
+        "input + 2 (n_samples x K) float64 + 100 MB",
+    ]
+    table = []
+    for m in memory:
+        peak = m["fit_peak_bytes"]
+        table.append(
+            [
+                m["workload"],
+                f"K={m['n_components']}",
+                f"{m['n_samples']}",
+                _mb(m["input_bytes"]),
+                _mb(peak),
+                _mb(m["bound_bytes"]),
+                "-"
+                if m["within_bound"] is None
+                else ("ok" if m["within_bound"] else "OVER"),
+            ]
+        )
+    lines += _table(
+        ["workload", "K", "samples", "input MB", "fit peak MB", "bound MB", ""],
+        table,
+        "<<>>>><",
+    )
+    if not all(m.get("peak_reset") for m in memory):
+        lines.append(
+            "(high-water mark not resettable here: peaks are ru_maxrss, upper bounds)"
+        )
+    return lines
+
+
+def compile_model_lines(models):
+    if not models:
+        return []
+    lines = [
+        "",
+        "== import + first fit (separate processes, each model with its own new "
+        "NUMBA_CACHE_DIR; 3 states, 150 samples, 10 iterations; seconds)",
+    ]
+    table = []
+    for name, m in models.items():
+        for state in ("cold", "warm"):
+            c = m[state]
+            table.append(
+                [
+                    name,
+                    state,
+                    f"{c['import_s']:.2f}",
+                    f"{c['first_fit_s']:.2f}",
+                    f"{c['import_and_first_fit_s']:.2f}",
+                    f"{c['process_wall_s']:.2f}",
+                    f"{c['second_fit_s']:.3f}",
+                    f"{c['first_score_decode_proba_s']:.2f}",
+                ]
+            )
+    lines += _table(
+        [
+            "model",
+            "cache",
+            "import",
+            "first fit",
+            "import+fit",
+            "process",
+            "second fit",
+            "then score+decode+proba",
+        ],
+        table,
+        "<<>>>>>>",
+    )
+    lines.append(
+        "import: numpy + fasthmm (+ numba); process: the whole subprocess from the "
+        "parent, interpreter start-up included; cold first fit = compile time"
+    )
+    return lines
+
+
+def target_lines(targets):
+    if not targets:
+        return []
+    lines = ["", "== issue 8 targets (ratios measured side by side in this run)"]
+    table = []
+    for t in targets:
+        if t.get("measured") is None:
+            verdict, text = "not measured", ""
+        else:
+            verdict, text = ("met" if t["met"] else "MISSED"), t["text"]
+        table.append([t["target"], verdict, text])
+    lines += _table(["target", "", "measured"], table, "<<<")
+    return lines

@@ -12,7 +12,10 @@ from .timing import measure_interleaved, peak_memory
 # Modules that register workloads and implementations when imported. A new
 # family of workloads (model-level fit/score/decode, hmmlearn side by side) is
 # one more module here.
-SUITES = ("benchmarks.core",)
+SUITES = ("benchmarks.core", "benchmarks.models")
+
+# Non-baseline calls whose warm-up takes this long are timed only 3 times.
+SLOW_S = 1.0
 
 
 def load_suites():
@@ -25,12 +28,19 @@ def _as_call(prepared):
     return prepared if isinstance(prepared, Call) else Call(run=prepared)
 
 
+def _call_once(prepared):
+    call = _as_call(prepared)
+    if call.setup is not None:
+        call.setup()
+    return call.run()
+
+
 def _log(msg):
     print(msg, file=sys.stderr, flush=True)
 
 
-def _row(w, label, params, impl, timing, n_total, n_timed, peak, discrepancy, dgemm):
-    scale = n_total / n_timed
+def _row(w, label, params, impl, timing, sizes, peak, discrepancy, dgemm):
+    n_total, n_timed, scale = sizes
     per_call = timing.median * scale
     flops = w.flops(impl.operation, params)
     gflops = flops / per_call / 1e9 if flops else None
@@ -54,7 +64,7 @@ def _row(w, label, params, impl, timing, n_total, n_timed, peak, discrepancy, dg
         "flops": flops,
         "gflops": gflops,
         "fraction_of_dgemm": gflops / dgemm if gflops and dgemm else None,
-        "peak_memory_bytes": int(peak),
+        "peak_memory_bytes": None if peak is None else int(peak),
         "discrepancy": None if discrepancy is None else float(discrepancy),
         "agrees": None if discrepancy is None else bool(discrepancy <= w.tolerance),
     }
@@ -78,7 +88,10 @@ def _groups(w):
                 together += [
                     i for i in implementations(w.name, part) if i.implementation == base
                 ]
-        groups = [together] + [[i] for i in impls if i.implementation != base]
+        together += [i for i in impls if i.with_baseline]
+        groups = [together] + [
+            [i] for i in impls if i.implementation != base and not i.with_baseline
+        ]
         for part in w.operations:
             if part.startswith(op + "/"):
                 groups += [
@@ -94,6 +107,17 @@ def _groups(w):
         for i in implementations(w.name, op):
             if id(i) not in done:
                 yield [i]
+
+
+def _timed_input(impl, data, params):
+    """(input timed, (n_sequences, n_sequences timed, time scale))."""
+    n_total = data.n_sequences
+    limit = impl.samples_limit(params)
+    if limit is not None and limit < data.n_samples:
+        sub = data.head(limit)
+        return sub, (n_total, sub.n_sequences, data.n_samples / sub.n_samples)
+    n_timed = min(impl.max_sequences or n_total, n_total)
+    return data.subset(n_timed), (n_total, n_timed, n_total / n_timed)
 
 
 def run(workloads=None, quick=False, repeat=5, min_total=1.0, dgemm_gflops=None):
@@ -119,35 +143,38 @@ def run(workloads=None, quick=False, repeat=5, min_total=1.0, dgemm_gflops=None)
         w = WORKLOADS[wname]
         for params in w.sizes(quick):
             data = w.make(**params)
-            n_total = data.n_sequences
             label = w.describe(params)
-            refs = {}  # baseline results, by (operation, number of sequences)
+            refs = {}  # baseline results, by (operation, number of samples)
             for group in _groups(w):
                 subs, calls = [], []
                 for impl in group:
-                    n_timed = min(impl.max_sequences or n_total, n_total)
-                    sub = data.subset(n_timed)
+                    sub, sizes_ = _timed_input(impl, data, params)
                     call = _as_call(impl.prepare(sub))
-                    subs.append((n_timed, sub, call))
+                    subs.append((sizes_, sub, call))
                     calls.append((call.run, call.setup))
                 names_ = ", ".join(f"{i.operation} / {i.implementation}" for i in group)
                 _log(f"[{wname}] {label}: {names_}")
+                slow = None if group[0].implementation == w.baseline else SLOW_S
                 monitor = LoadMonitor()
-                timings = measure_interleaved(calls, repeat, min_total)
+                timings = measure_interleaved(calls, repeat, min_total, slow_s=slow)
                 load = monitor.stop()
-                for impl, (n_timed, sub, call), timing in zip(group, subs, timings):
+                for impl, (sizes_, sub, call), timing in zip(group, subs, timings):
                     op = impl.operation
+                    key = (op, sub.n_samples)
                     if impl.implementation == w.baseline:
-                        refs[op, n_timed] = timing.result
+                        refs[key] = timing.result
                     discrepancy = None
                     if impl.implementation != w.baseline and "/" not in op:
-                        if (op, n_timed) not in refs:
+                        if key not in refs:
                             base = implementations(wname, op)[0]
-                            refs[op, n_timed] = _as_call(base.prepare(sub)).run()
-                        discrepancy = w.agree(op, timing.result, refs[op, n_timed])
+                            refs[key] = _call_once(base.prepare(sub))
+                        agree = impl.agree or w.agree
+                        discrepancy = agree(op, timing.result, refs[key])
                     timing.result = None
-                    full = call if n_timed == n_total else _as_call(impl.prepare(data))
-                    peak = peak_memory(full.run, full.setup)
+                    peak = None
+                    if impl.peak_memory:
+                        full = call if sub is data else _as_call(impl.prepare(data))
+                        peak = peak_memory(full.run, full.setup)
                     rows.append(
                         _row(
                             w,
@@ -155,8 +182,7 @@ def run(workloads=None, quick=False, repeat=5, min_total=1.0, dgemm_gflops=None)
                             params,
                             impl,
                             timing,
-                            n_total,
-                            n_timed,
+                            sizes_,
                             peak,
                             discrepancy,
                             dgemm_gflops,

@@ -53,7 +53,9 @@ def measure(fn, repeat=5, setup=None, min_total=0.0, max_runs=200):
     return measure_interleaved([(fn, setup)], repeat, min_total, max_runs)[0]
 
 
-def measure_interleaved(calls, repeat=5, min_total=0.0, max_runs=200):
+def measure_interleaved(
+    calls, repeat=5, min_total=0.0, max_runs=200, slow_s=None, slow_repeat=3
+):
     """Time several calls round-robin, so that they see the same conditions.
 
     Each call is warmed up once; then every round runs each call once, in
@@ -67,6 +69,9 @@ def measure_interleaved(calls, repeat=5, min_total=0.0, max_runs=200):
         ``setup`` (or None) runs untimed before every call of ``fn``.
     repeat, min_total, max_runs :
         As in :func:`measure`; ``min_total`` applies to all calls together.
+    slow_s : float, optional
+        When every warm-up took at least this many seconds, time only
+        ``min(repeat, slow_repeat)`` runs (for slow reference code).
 
     Returns
     -------
@@ -79,6 +84,8 @@ def measure_interleaved(calls, repeat=5, min_total=0.0, max_runs=200):
         t0 = time.perf_counter()
         timing.result = fn()
         timing.warmup = time.perf_counter() - t0
+    if slow_s is not None and min(t.warmup for t in timings) >= slow_s:
+        repeat, min_total = min(repeat, slow_repeat), 0.0
     gc_was_enabled = gc.isenabled()
     gc.disable()
     try:
