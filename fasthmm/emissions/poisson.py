@@ -4,6 +4,7 @@ import math
 
 import numpy as np
 
+from .._kernels_poisson import poisson_log_density
 from .._validation import as_float_array, check_counts, check_shape, trailing_size
 from ._base import Emission
 
@@ -124,9 +125,7 @@ class PoissonEmission(Emission):
         lam = self.params["lambdas_"]
         if out is None:
             out = np.empty((X.shape[0], self.n_components))
-        np.dot(X, np.log(lam).T, out=out)
-        out -= lam.sum(axis=1)
-        out -= log_factorial(X)[:, None]
+        poisson_log_density(X, np.log(lam), lam.sum(axis=1), log_factorial(X), out)
         return out
 
     def initialize(self, X, letters, random_state):

@@ -1,0 +1,33 @@
+"""Numba kernel for Poisson log-densities (used by the Poisson emission).
+
+A direct loop: the equivalent ``X @ log(lambdas).T`` is a matrix product of
+shape (n_samples, n_features) x (n_features, n_components), which BLAS runs
+slowly and on one thread for few features.
+"""
+
+from numba import njit, prange
+
+
+@njit(cache=True, parallel=True)
+def poisson_log_density(X, log_lambdas, lambda_sums, log_factorials, out):
+    """``out[t, k] = sum_d X[t, d] log(lambda[k, d]) - sum_d lambda[k, d] - log_factorials[t]``.
+
+    Parameters
+    ----------
+    X : ndarray of shape (n_samples, n_features)
+        Counts (as float64).
+    log_lambdas : ndarray of shape (n_components, n_features)
+    lambda_sums : ndarray of shape (n_components,)
+    log_factorials : ndarray of shape (n_samples,)
+        ``sum_d log(X[t, d]!)``.
+    out : ndarray of shape (n_samples, n_components)
+        Output.
+    """
+    n, d = X.shape
+    k = log_lambdas.shape[0]
+    for t in prange(n):
+        for c in range(k):
+            acc = 0.0
+            for j in range(d):
+                acc += X[t, j] * log_lambdas[c, j]
+            out[t, c] = acc - lambda_sums[c] - log_factorials[t]
