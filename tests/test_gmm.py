@@ -17,6 +17,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from fasthmm import GMMHMM
+from fasthmm.emissions import gmm as gmm_module
 
 TYPES = ("spherical", "diag", "full", "tied")
 
@@ -205,6 +206,34 @@ def test_inference_matches_brute_force(ctype):
     assert log_prob == pytest.approx(best, rel=1e-10)
     np.testing.assert_array_equal(states, path)
     np.testing.assert_allclose(model.predict_proba(X, lengths), post, atol=1e-10)
+
+
+@pytest.mark.parametrize("ctype", TYPES)
+def test_chunked_densities_and_statistics_match_one_pass(ctype, monkeypatch):
+    """Rows are processed in chunks; the chunk size must not change results."""
+    rng = np.random.RandomState(7)
+    k, m, d = 3, 2, 2
+    params = random_params(rng, ctype, k, m, d, spread=1.0)
+    X = rng.normal(0, 1.5, (101, d))
+    le = mixture_log_density(
+        X, params["weights_"], params["means_"], params["covars_"], ctype
+    )
+    post = rng.dirichlet(np.ones(k), size=X.shape[0])
+    results = []
+    for rows in (1000, 7):
+        monkeypatch.setattr(gmm_module, "CHUNK_ROWS", rows)
+        model = set_params(GMMHMM(k, n_mix=m, covariance_type=ctype), params)
+        emission = model._emission(model._current_params()).with_data(X)
+        np.testing.assert_allclose(emission.log_likelihood(X), le, rtol=1e-12)
+        stats = emission.new_stats()
+        emission.accumulate(stats, X, post)
+        results.append(stats)
+    for key in results[0]:
+        np.testing.assert_allclose(results[1][key], results[0][key], rtol=1e-12)
+    # The responsibilities split each state's posterior over its components.
+    np.testing.assert_allclose(
+        results[0]["post"].reshape(k, m).sum(axis=1), post.sum(axis=0), rtol=1e-12
+    )
 
 
 # -- EM objective ------------------------------------------------------------------

@@ -36,6 +36,11 @@ def hmmlearn_covars_defaults(covariance_type, n_features, n_mix):
     }[covariance_type]
 
 
+#: Rows per chunk for the per-component arrays of shape (rows, n_components,
+#: n_mix): bounds their memory independently of the number of samples.
+CHUNK_ROWS = 8192
+
+
 class GMMEmission(Emission):
     """A mixture of ``n_mix`` multivariate Gaussians per state.
 
@@ -97,7 +102,6 @@ class GMMEmission(Emission):
         self.covars_prior = covars_prior
         self.covars_weight = covars_weight
         self._n_features = None
-        self._cache = None
 
     @property
     def closed_form_given_states(self):
@@ -243,18 +247,19 @@ class GMMEmission(Emission):
             comp += np.log(self.params["weights_"]).reshape(-1)
         return comp.reshape(X.shape[0], self.n_components, self.n_mix)
 
-    def log_likelihood(self, X, out=None):
-        """Log-emissions: logsumexp over each state's mixture components.
+    def _mixture_terms(self, X):
+        """Each state's component terms, shifted by their maximum.
 
-        The shifted component terms are kept for :meth:`accumulate` on the
-        same ``X`` (the E-step's component responsibilities).
+        Returns
+        -------
+        scaled : ndarray of shape (n_samples, n_components, n_mix)
+            ``weight * density`` of each component over the largest one.
+        total : ndarray of shape (n_samples, n_components)
+            Their sum over the components.
+        top : ndarray of shape (n_samples, n_components)
+            The log of the largest term (0 where all are zero).
         """
         comp = self._component_log_density(X)
-        if out is None:
-            out = np.empty((X.shape[0], self.n_components))
-        if self.n_mix == 1:
-            out[...] = comp[:, :, 0]
-            return out
         # A loop over the (few) mixture components: reductions along a short
         # last axis are slow in NumPy.
         top = comp[:, :, 0].copy()
@@ -267,19 +272,32 @@ class GMMEmission(Emission):
         total = comp[:, :, 0].copy()
         for j in range(1, self.n_mix):
             total += comp[:, :, j]
-        with np.errstate(divide="ignore"):
-            np.log(total, out=out)
-        out += top
-        self._cache = (X, comp, total)
+        return comp, total, top
+
+    def log_likelihood(self, X, out=None):
+        """Log-emissions: logsumexp over each state's mixture components.
+
+        Computed in chunks of :data:`CHUNK_ROWS` rows, so that the
+        per-component arrays stay small whatever the number of samples.
+        """
+        if out is None:
+            out = np.empty((X.shape[0], self.n_components))
+        for lo in range(0, X.shape[0], CHUNK_ROWS):
+            hi = min(X.shape[0], lo + CHUNK_ROWS)
+            if self.n_mix == 1:
+                out[lo:hi] = self._component_log_density(X[lo:hi])[:, :, 0]
+                continue
+            _, total, top = self._mixture_terms(X[lo:hi])
+            with np.errstate(divide="ignore"):
+                np.log(total, out=out[lo:hi])
+            out[lo:hi] += top
         return out
 
     def _responsibilities(self, X, posteriors):
         """p(state k, component m | x) for each sample, shape (n_samples, n)."""
         if self.n_mix == 1:
             return np.ascontiguousarray(posteriors, dtype=float)
-        if self._cache is None or self._cache[0] is not X:
-            self.log_likelihood(X)
-        _, scaled, total = self._cache
+        scaled, total, _ = self._mixture_terms(X)
         with np.errstate(divide="ignore", invalid="ignore"):
             factor = np.where(total > 0, posteriors / total, 0.0)
         resp = scaled * factor[:, :, None]
@@ -334,10 +352,12 @@ class GMMEmission(Emission):
         }
 
     def accumulate(self, stats, X, posteriors):
-        resp = self._responsibilities(X, posteriors)
-        stats["post"] += resp.sum(axis=0)
-        stats["obs"] += resp.T @ X
-        stats["second"] += cov.second_moment(X, resp, self.covariance_type)
+        for lo in range(0, X.shape[0], CHUNK_ROWS):
+            x = X[lo : lo + CHUNK_ROWS]
+            resp = self._responsibilities(x, posteriors[lo : lo + CHUNK_ROWS])
+            stats["post"] += resp.sum(axis=0)
+            stats["obs"] += resp.T @ x
+            stats["second"] += cov.second_moment(x, resp, self.covariance_type)
 
     def m_step(self, stats, letters):
         k, m = self.n_components, self.n_mix
