@@ -220,8 +220,8 @@ def test_chunked_densities_and_statistics_match_one_pass(ctype, monkeypatch):
     )
     post = rng.dirichlet(np.ones(k), size=X.shape[0])
     results = []
-    for rows in (1000, 7):
-        monkeypatch.setattr(gmm_module, "CHUNK_ROWS", rows)
+    for entries in (10**6, 7 * k * m):  # one chunk; chunks of 7 rows
+        monkeypatch.setattr(gmm_module, "CHUNK_ENTRIES", entries)
         model = set_params(GMMHMM(k, n_mix=m, covariance_type=ctype), params)
         emission = model._emission(model._current_params()).with_data(X)
         np.testing.assert_allclose(emission.log_likelihood(X), le, rtol=1e-12)

@@ -36,9 +36,11 @@ def hmmlearn_covars_defaults(covariance_type, n_features, n_mix):
     }[covariance_type]
 
 
-#: Rows per chunk for the per-component arrays of shape (rows, n_components,
-#: n_mix): bounds their memory independently of the number of samples.
-CHUNK_ROWS = 8192
+#: Entries per chunk of the per-component arrays of shape (rows,
+#: n_components, n_mix), 16 MB each: bounds their memory whatever the number
+#: of samples, with few chunks (each chunk is a round of parallel kernels and
+#: BLAS calls, which contend for the cores when they alternate often).
+CHUNK_ENTRIES = 2**21
 
 
 class GMMEmission(Emission):
@@ -247,6 +249,9 @@ class GMMEmission(Emission):
             comp += np.log(self.params["weights_"]).reshape(-1)
         return comp.reshape(X.shape[0], self.n_components, self.n_mix)
 
+    def _chunk_rows(self):
+        return max(1, CHUNK_ENTRIES // self._n)
+
     def _mixture_terms(self, X):
         """Each state's component terms, shifted by their maximum.
 
@@ -277,13 +282,14 @@ class GMMEmission(Emission):
     def log_likelihood(self, X, out=None):
         """Log-emissions: logsumexp over each state's mixture components.
 
-        Computed in chunks of :data:`CHUNK_ROWS` rows, so that the
+        Computed in chunks of rows (see :data:`CHUNK_ENTRIES`), so that the
         per-component arrays stay small whatever the number of samples.
         """
         if out is None:
             out = np.empty((X.shape[0], self.n_components))
-        for lo in range(0, X.shape[0], CHUNK_ROWS):
-            hi = min(X.shape[0], lo + CHUNK_ROWS)
+        rows = self._chunk_rows()
+        for lo in range(0, X.shape[0], rows):
+            hi = min(X.shape[0], lo + rows)
             if self.n_mix == 1:
                 out[lo:hi] = self._component_log_density(X[lo:hi])[:, :, 0]
                 continue
@@ -352,9 +358,10 @@ class GMMEmission(Emission):
         }
 
     def accumulate(self, stats, X, posteriors):
-        for lo in range(0, X.shape[0], CHUNK_ROWS):
-            x = X[lo : lo + CHUNK_ROWS]
-            resp = self._responsibilities(x, posteriors[lo : lo + CHUNK_ROWS])
+        rows = self._chunk_rows()
+        for lo in range(0, X.shape[0], rows):
+            x = X[lo : lo + rows]
+            resp = self._responsibilities(x, posteriors[lo : lo + rows])
             stats["post"] += resp.sum(axis=0)
             stats["obs"] += resp.T @ x
             stats["second"] += cov.second_moment(x, resp, self.covariance_type)
