@@ -7,6 +7,7 @@ full covariance matrices, ``slogdet`` and ``solve``, whatever the covariance
 type), and forward-backward / Viterbi run in log space, a Python loop over time.
 """
 
+import copy
 import itertools
 
 import numpy as np
@@ -238,3 +239,51 @@ def brute_force_viterbi(log_emissions, startprob, transmat, lengths=None):
 def assert_close(actual, expected, rtol=1e-10, atol=1e-10, what=""):
     """``np.testing.assert_allclose`` with the tests' default tolerances."""
     np.testing.assert_allclose(actual, expected, rtol=rtol, atol=atol, err_msg=what)
+
+
+# -- model state comparison (fuzz and validation tests) -------------------------
+
+
+def deep_equal(a, b):
+    """Exact equality of nested model state (arrays by dtype, shape and value)."""
+    if isinstance(a, np.ndarray) or isinstance(b, np.ndarray):
+        a, b = np.asarray(a), np.asarray(b)
+        if a.dtype == object or b.dtype == object:
+            return a.shape == b.shape and all(
+                deep_equal(x, y) for x, y in zip(a.flat, b.flat)
+            )
+        return (
+            a.shape == b.shape
+            and a.dtype == b.dtype
+            and np.array_equal(a, b, equal_nan=True)
+        )
+    if isinstance(a, dict) and isinstance(b, dict):
+        return a.keys() == b.keys() and all(deep_equal(a[k], b[k]) for k in a)
+    if isinstance(a, (list, tuple)) and isinstance(b, (list, tuple)):
+        return (
+            type(a) is type(b)
+            and len(a) == len(b)
+            and all(deep_equal(x, y) for x, y in zip(a, b))
+        )
+    if hasattr(a, "__dict__") and type(a) is type(b) and not isinstance(a, type):
+        return deep_equal(vars(a), vars(b))
+    try:
+        return bool(a == b) or (a != a and b != b)
+    except (TypeError, ValueError):
+        return a is b
+
+
+def snapshot(model):
+    """A deep copy of a model's attributes, for :func:`assert_unchanged`."""
+    return copy.deepcopy(vars(model))
+
+
+def assert_unchanged(model, before, what="a failed call"):
+    """Assert that no attribute of ``model`` differs from the ``before`` snapshot."""
+    after = vars(model)
+    changed = [
+        k
+        for k in set(before) | set(after)
+        if not deep_equal(before.get(k), after.get(k))
+    ]
+    assert not changed, f"{what} changed {changed}"

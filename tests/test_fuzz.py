@@ -23,7 +23,6 @@ The default "ci" profile (tests/conftest.py) is derandomised; for a longer run::
     HYPOTHESIS_PROFILE=long python -m pytest tests/test_fuzz.py
 """
 
-import copy
 import warnings
 
 import numpy as np
@@ -31,6 +30,7 @@ import pytest
 from hypothesis import HealthCheck, event, given, settings
 from hypothesis import strategies as st
 from hypothesis.extra.numpy import arrays
+from models_helpers import assert_unchanged, snapshot
 
 import fasthmm
 from fasthmm import models
@@ -66,42 +66,6 @@ FUZZ = settings(
 
 
 # -- helpers ----------
-def _equal(a, b):
-    if isinstance(a, np.ndarray) or isinstance(b, np.ndarray):
-        a, b = np.asarray(a), np.asarray(b)
-        if a.dtype == object or b.dtype == object:
-            return a.shape == b.shape and all(
-                _equal(x, y) for x, y in zip(a.flat, b.flat)
-            )
-        return (
-            a.shape == b.shape
-            and a.dtype == b.dtype
-            and np.array_equal(a, b, equal_nan=True)
-        )
-    if isinstance(a, dict) and isinstance(b, dict):
-        return a.keys() == b.keys() and all(_equal(a[k], b[k]) for k in a)
-    if isinstance(a, (list, tuple)) and isinstance(b, (list, tuple)):
-        return (
-            type(a) is type(b)
-            and len(a) == len(b)
-            and all(_equal(x, y) for x, y in zip(a, b))
-        )
-    if hasattr(a, "__dict__") and type(a) is type(b) and not isinstance(a, type):
-        return _equal(vars(a), vars(b))
-    try:
-        return bool(a == b) or (a != a and b != b)
-    except (TypeError, ValueError):
-        return a is b
-
-
-def _assert_unchanged(model, before, what):
-    after = vars(model)
-    changed = [
-        k for k in set(before) | set(after) if not _equal(before.get(k), after.get(k))
-    ]
-    assert not changed, f"{what} changed {changed}"
-
-
 def _check_error(exc):
     assert isinstance(exc, ALLOWED), f"{type(exc).__name__}: {exc}"
     assert str(exc).strip(), f"{type(exc).__name__} without a message"
@@ -474,14 +438,14 @@ def test_model_methods_fail_cleanly_or_give_valid_results(method, data):
         finite_input = all(map(_is_finite_input, X))
     else:
         finite_input = _is_finite_input(X)
-    before = copy.deepcopy(vars(model))
+    before = snapshot(model)
     try:
         with warnings.catch_warnings():
             warnings.simplefilter("ignore", RuntimeWarning)
             result = _call(model, method, X, lengths, extra)
     except Exception as exc:  # noqa: BLE001 - the point is which exceptions escape
         _check_error(exc)
-        _assert_unchanged(model, before, f"a failed {method}")
+        assert_unchanged(model, before, f"a failed {method}")
         return
     event("returned a result")
     if method == "fit":
@@ -490,7 +454,7 @@ def test_model_methods_fail_cleanly_or_give_valid_results(method, data):
             warnings.simplefilter("ignore", RuntimeWarning)
             _check_fitted(model, X, lengths)
         return
-    _assert_unchanged(model, before, f"a successful {method}")
+    assert_unchanged(model, before, f"a successful {method}")
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", RuntimeWarning)
         _check_result(method, model, result, (X, lengths), k, finite_input)
@@ -525,7 +489,7 @@ def test_hyperparameters_fail_cleanly(data):
     method = data.draw(
         st.sampled_from(["fit", "score", "decode", "sample"]), label="method"
     )
-    before = copy.deepcopy(vars(model))
+    before = snapshot(model)
     try:
         with warnings.catch_warnings():
             warnings.simplefilter("ignore", RuntimeWarning)
@@ -535,7 +499,7 @@ def test_hyperparameters_fail_cleanly(data):
                 getattr(model, method)(X)
     except Exception as exc:  # noqa: BLE001
         _check_error(exc)
-        _assert_unchanged(model, before, f"a failed {method}")
+        assert_unchanged(model, before, f"a failed {method}")
 
 
 @st.composite

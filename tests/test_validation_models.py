@@ -13,6 +13,7 @@ import copy
 
 import numpy as np
 import pytest
+from models_helpers import assert_unchanged, snapshot
 
 import fasthmm
 from fasthmm import NotFittedError, models
@@ -66,35 +67,6 @@ def _kinds():
 
 KINDS = _kinds()
 FITTED = {name: make().fit(X) for name, (make, X) in KINDS.items()}
-
-
-def _equal(a, b):
-    if isinstance(a, np.ndarray) or isinstance(b, np.ndarray):
-        a, b = np.asarray(a), np.asarray(b)
-        return (
-            a.shape == b.shape
-            and a.dtype == b.dtype
-            and np.array_equal(a, b, equal_nan=True)
-        )
-    if isinstance(a, dict) and isinstance(b, dict):
-        return a.keys() == b.keys() and all(_equal(a[k], b[k]) for k in a)
-    if isinstance(a, (list, tuple)) and isinstance(b, (list, tuple)):
-        return len(a) == len(b) and all(_equal(x, y) for x, y in zip(a, b))
-    if hasattr(a, "__dict__") and type(a) is type(b) and not isinstance(a, type):
-        return _equal(vars(a), vars(b))
-    return a == b or (a != a and b != b)
-
-
-def snapshot(model):
-    return copy.deepcopy(vars(model))
-
-
-def assert_unchanged(model, before):
-    after = vars(model)
-    changed = [
-        k for k in set(before) | set(after) if not _equal(before.get(k), after.get(k))
-    ]
-    assert not changed, f"a failed call changed {changed}"
 
 
 def call(model, method, X, lengths=None):
