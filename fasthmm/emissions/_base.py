@@ -187,21 +187,6 @@ def merge_stats(a, b):
     return {key: a[key] + b[key] for key in a}
 
 
-def keep_where_empty(new, old, empty):
-    """Keep the old parameters of states that received no posterior mass.
-
-    Parameters
-    ----------
-    new, old : ndarray of shape (n_components, ...)
-    empty : ndarray of shape (n_components,), bool
-    """
-    if old is None or not empty.any():
-        return new
-    new = new.copy()
-    new[empty] = old[empty]
-    return new
-
-
 def dirichlet_map(counts, prior, current):
     """MAP estimate of probability rows under a Dirichlet prior.
 

@@ -120,11 +120,6 @@ def log_density(X, means, covars, covariance_type, group_size, out=None):
     return out
 
 
-def second_moment_key(covariance_type):
-    """Name of the second-moment statistic each covariance type needs."""
-    return "obs**2" if covariance_type in ("spherical", "diag") else "obs*obs.T"
-
-
 def second_moment(X, weights, covariance_type):
     """Posterior-weighted second moments of ``X``.
 
