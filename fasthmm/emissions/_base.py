@@ -17,7 +17,7 @@ this interface:
 
 import numpy as np
 
-from .._validation import NotFittedError
+from .._validation import NotFittedError, trailing_size
 
 
 class Emission:
@@ -43,11 +43,15 @@ class Emission:
     """
 
     param_names = {}
+    #: The parameter whose last axis is ``n_features`` (and its ndim, if fixed).
+    feature_param = None
+    feature_param_ndim = None
     closed_form_given_states = True
 
     def __init__(self, n_components, params):
         self.n_components = n_components
         self.params = {name: params.get(name) for name in self.param_names.values()}
+        self._n_features = None
 
     # -- parameters ---------------------------------------------------------
     def require(self, *names):
@@ -67,7 +71,22 @@ class Emission:
 
     @property
     def n_features(self):
-        raise NotImplementedError
+        """Set by the model or the data, else read off :attr:`feature_param`."""
+        if self._n_features is not None:
+            return self._n_features
+        return trailing_size(
+            self.params.get(self.feature_param), ndim=self.feature_param_ndim
+        )
+
+    def with_data(self, X):
+        """The emission, with ``n_features`` inferred from ``X`` if still unknown."""
+        if self.n_features is None:
+            self._n_features = self._n_features_of(X)
+        return self
+
+    def _n_features_of(self, X):
+        """``n_features`` implied by checked samples."""
+        return X.shape[1]
 
     # -- data ---------------------------------------------------------------
     def check_X(self, X):

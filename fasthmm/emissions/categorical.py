@@ -7,7 +7,6 @@ from .._validation import (
     check_int,
     check_stochastic_rows,
     check_symbols,
-    trailing_size,
 )
 from ._base import Emission, dirichlet_log_prior, dirichlet_map
 
@@ -27,6 +26,8 @@ class CategoricalEmission(Emission):
     """
 
     param_names = {"e": "emissionprob_"}
+    feature_param = "emissionprob_"
+    feature_param_ndim = 2
 
     def __init__(self, n_components, params, n_features=None, emissionprob_prior=1.0):
         super().__init__(n_components, params)
@@ -34,13 +35,6 @@ class CategoricalEmission(Emission):
             None if n_features is None else check_int(n_features, "n_features", 1)
         )
         self.prior = emissionprob_prior
-
-    @property
-    def n_features(self):
-        if self._n_features is not None:
-            return self._n_features
-        ep = self.params["emissionprob_"]
-        return None if ep is None else trailing_size(ep, ndim=2)
 
     def check_params(self):
         self.require("emissionprob_")
@@ -54,11 +48,8 @@ class CategoricalEmission(Emission):
     def check_X(self, X):
         return check_symbols(X, "X", self.n_features)
 
-    def with_data(self, X):
-        """The emission with ``n_features`` inferred from the symbols in ``X``."""
-        if self.n_features is None:
-            self._n_features = int(X.max()) + 1
-        return self
+    def _n_features_of(self, X):
+        return int(X.max()) + 1
 
     def log_likelihood(self, X, out=None):
         with np.errstate(divide="ignore"):

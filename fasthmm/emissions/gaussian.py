@@ -6,7 +6,6 @@ from .._kmeans import kmeans
 from .._validation import (
     check_real_samples,
     check_shape,
-    trailing_size,
 )
 from . import _covariance as cov
 from ._base import Emission
@@ -34,6 +33,7 @@ class GaussianEmission(Emission):
     """
 
     param_names = {"m": "means_", "c": "covars_"}
+    feature_param = "means_"
 
     def __init__(
         self,
@@ -54,24 +54,11 @@ class GaussianEmission(Emission):
         self.means_weight = means_weight
         self.covars_prior = covars_prior
         self.covars_weight = covars_weight
-        self._n_features = None
 
     # The tied covariance is shared by all states: one group of n_components.
     @property
     def _group(self):
         return self.n_components
-
-    @property
-    def n_features(self):
-        if self._n_features is not None:
-            return self._n_features
-        m = self.params["means_"]
-        return None if m is None else trailing_size(m)
-
-    def with_data(self, X):
-        if self.n_features is None:
-            self._n_features = X.shape[1]
-        return self
 
     def check_params(self):
         self.require("means_", "covars_")

@@ -15,7 +15,6 @@ from .._validation import (
     check_real_samples,
     check_shape,
     check_stochastic_rows,
-    trailing_size,
 )
 from . import _covariance as cov
 from ._base import Emission, dirichlet_log_prior, dirichlet_map
@@ -79,6 +78,7 @@ class GMMEmission(Emission):
     """
 
     param_names = {"m": "means_", "c": "covars_", "w": "weights_"}
+    feature_param = "means_"
 
     def __init__(
         self,
@@ -103,25 +103,12 @@ class GMMEmission(Emission):
         self.means_weight = means_weight
         self.covars_prior = covars_prior
         self.covars_weight = covars_weight
-        self._n_features = None
 
     @property
     def closed_form_given_states(self):
         """Known states leave the mixture components latent (unless ``n_mix == 1``):
         a fully labelled fit then runs EM with the states clamped."""
         return self.n_mix == 1
-
-    @property
-    def n_features(self):
-        if self._n_features is not None:
-            return self._n_features
-        m = self.params["means_"]
-        return None if m is None else trailing_size(m)
-
-    def with_data(self, X):
-        if self.n_features is None:
-            self._n_features = X.shape[1]
-        return self
 
     # -- shapes -----------------------------------------------------------------
     @property

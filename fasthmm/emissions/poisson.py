@@ -5,7 +5,7 @@ import math
 import numpy as np
 
 from .._kernels_poisson import poisson_log_density
-from .._validation import as_float_array, check_counts, check_shape, trailing_size
+from .._validation import as_float_array, check_counts, check_shape
 from ._base import Emission
 
 #: Smallest rate the M-step (and initialisation) produce. A state that never
@@ -72,24 +72,12 @@ class PoissonEmission(Emission):
     """
 
     param_names = {"l": "lambdas_"}
+    feature_param = "lambdas_"
 
     def __init__(self, n_components, params, lambdas_prior=0.0, lambdas_weight=0.0):
         super().__init__(n_components, params)
         self.lambdas_prior = lambdas_prior
         self.lambdas_weight = lambdas_weight
-        self._n_features = None
-
-    @property
-    def n_features(self):
-        if self._n_features is not None:
-            return self._n_features
-        lam = self.params["lambdas_"]
-        return None if lam is None else trailing_size(lam)
-
-    def with_data(self, X):
-        if self.n_features is None:
-            self._n_features = X.shape[1]
-        return self
 
     def _prior(self, name):
         """A prior hyper-parameter as a non-negative (n_components, n_features) array."""
