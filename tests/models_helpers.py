@@ -287,3 +287,18 @@ def assert_unchanged(model, before, what="a failed call"):
         if not deep_equal(before.get(k), after.get(k))
     ]
     assert not changed, f"{what} changed {changed}"
+
+
+#: The public model methods that take samples ``X``.
+X_METHODS = (
+    "score",
+    "score_samples",
+    "decode",
+    "predict",
+    "predict_proba",
+    "filter_proba",
+    "sample_posterior",
+    "aic",
+    "bic",
+    "fit",
+)

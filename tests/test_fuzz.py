@@ -30,7 +30,7 @@ import pytest
 from hypothesis import HealthCheck, event, given, settings
 from hypothesis import strategies as st
 from hypothesis.extra.numpy import arrays
-from models_helpers import assert_unchanged, snapshot
+from models_helpers import X_METHODS, assert_unchanged, snapshot
 
 import fasthmm
 from fasthmm import models
@@ -42,19 +42,7 @@ if hasattr(models, "PoissonHMM"):
 if hasattr(models, "GMMHMM"):
     KINDS.append("gmm")
 
-METHODS = (
-    "score",
-    "score_samples",
-    "decode",
-    "predict",
-    "predict_proba",
-    "filter_proba",
-    "sample_posterior",
-    "aic",
-    "bic",
-    "sample",
-    "fit",
-)
+METHODS = (*X_METHODS, "sample")
 ALLOWED = (ValueError, TypeError)
 
 # Draws are small; hypothesis's data-size health check is not the point here.

@@ -13,23 +13,10 @@ import copy
 
 import numpy as np
 import pytest
-from models_helpers import assert_unchanged, snapshot
+from models_helpers import X_METHODS, assert_unchanged, snapshot
 
 import fasthmm
 from fasthmm import NotFittedError, models
-
-X_METHODS = (
-    "score",
-    "score_samples",
-    "decode",
-    "predict",
-    "predict_proba",
-    "filter_proba",
-    "sample_posterior",
-    "aic",
-    "bic",
-    "fit",
-)
 
 
 def _kinds():
