@@ -1,5 +1,11 @@
 """fasthmm: Hidden Markov Models with Numba-compiled EM and Viterbi."""
 
+from ._threads import prefer_passive_waiting
+
+prefer_passive_waiting()  # before Numba starts its OpenMP threads
+
+# ruff: noqa: E402
+
 from ._validation import NotFittedError
 from .base import BaseHMM, ConvergenceMonitor
 from .inference import forward, forward_backward, forward_filter, viterbi

@@ -12,6 +12,7 @@ import sys
 import numpy as np
 
 from . import _kernels
+from ._threads import adaptive as adaptive_threads
 from ._validation import (
     NotFittedError,
     check_choice,
@@ -291,6 +292,7 @@ class BaseHMM:
         ll = sequence_log_likelihoods(ws, params["startprob_"], params["transmat_"])
         return float(ll.sum()), emission, ws.frame.shape[0]
 
+    @adaptive_threads
     def score(self, X, lengths=None):
         """Log-likelihood of ``X`` under the model.
 
@@ -305,6 +307,7 @@ class BaseHMM:
         """
         return self._log_likelihood(X, lengths)[0]
 
+    @adaptive_threads
     def score_samples(self, X, lengths=None):
         """Log-likelihood and state posteriors.
 
@@ -322,6 +325,7 @@ class BaseHMM:
         """State posteriors p(z_t | x), shape (n_samples, n_components)."""
         return self.score_samples(X, lengths)[1]
 
+    @adaptive_threads
     def filter_proba(self, X, lengths=None):
         """Filtered state probabilities p(z_t | x_1..x_t), without look-ahead.
 
@@ -333,6 +337,7 @@ class BaseHMM:
         raise_if_impossible(ll, "X")
         return ws.post
 
+    @adaptive_threads
     def decode(self, X, lengths=None, algorithm=None):
         """Most likely states.
 
@@ -369,6 +374,7 @@ class BaseHMM:
         """Most likely states (by the model's ``algorithm``), shape (n_samples,)."""
         return self.decode(X, lengths)[1]
 
+    @adaptive_threads
     def sample_posterior(self, X, lengths=None, n_samples=1, random_state=None):
         """State paths drawn from p(z | x) by forward filtering, backward sampling.
 
@@ -454,17 +460,20 @@ class BaseHMM:
 
         save_model(self, path)
 
+    @adaptive_threads
     def aic(self, X, lengths=None):
         """Akaike information criterion (lower is better)."""
         ll, emission, _ = self._log_likelihood(X, lengths)
         return -2.0 * ll + 2.0 * self._n_free_parameters(emission)
 
+    @adaptive_threads
     def bic(self, X, lengths=None):
         """Bayesian information criterion (lower is better)."""
         ll, emission, n_samples = self._log_likelihood(X, lengths)
         return -2.0 * ll + self._n_free_parameters(emission) * float(np.log(n_samples))
 
     # -- learning -------------------------------------------------------------
+    @adaptive_threads
     def fit(self, X, lengths=None, *, states=None):
         """Estimate the parameters by EM (Baum-Welch), or from labels.
 

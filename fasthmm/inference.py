@@ -9,6 +9,7 @@ The models use the same :class:`Workspace` and :func:`e_step`.
 import numpy as np
 
 from . import _kernels as K
+from ._threads import threads_for
 from ._validation import (
     check_lengths,
     check_log_emissions,
@@ -262,12 +263,11 @@ def _check_inputs(log_emissions, startprob, transmat, lengths):
     return le, sp, tm, starts
 
 
-def _loaded_workspace(log_emissions, startprob, transmat, lengths):
-    """Checked (workspace holding the frame, startprob, transmat)."""
-    le, sp, tm, starts = _check_inputs(log_emissions, startprob, transmat, lengths)
+def _loaded_workspace(le, starts):
+    """A workspace holding the frame of checked log-emissions."""
     ws = Workspace(starts, le.shape[1])
     ws.load_log_emissions(le)
-    return ws, sp, tm
+    return ws
 
 
 def forward(log_emissions, startprob, transmat, lengths=None):
@@ -287,8 +287,10 @@ def forward(log_emissions, startprob, transmat, lengths=None):
     log_likelihood : float
         Summed over sequences; ``-inf`` when a sequence is impossible.
     """
-    ws, sp, tm = _loaded_workspace(log_emissions, startprob, transmat, lengths)
-    return float(sequence_log_likelihoods(ws, sp, tm).sum())
+    le, sp, tm, starts = _check_inputs(log_emissions, startprob, transmat, lengths)
+    with threads_for(*le.shape):
+        ws = _loaded_workspace(le, starts)
+        return float(sequence_log_likelihoods(ws, sp, tm).sum())
 
 
 def forward_filter(log_emissions, startprob, transmat, lengths=None):
@@ -304,8 +306,10 @@ def forward_filter(log_emissions, startprob, transmat, lengths=None):
     log_likelihood : float
     filtered : ndarray of shape (n_samples, n_components)
     """
-    ws, sp, tm = _loaded_workspace(log_emissions, startprob, transmat, lengths)
-    ll = forward_pass(ws, sp, tm)
+    le, sp, tm, starts = _check_inputs(log_emissions, startprob, transmat, lengths)
+    with threads_for(*le.shape):
+        ws = _loaded_workspace(le, starts)
+        ll = forward_pass(ws, sp, tm)
     raise_if_impossible(ll, "log_emissions")
     return float(ll.sum()), ws.post
 
@@ -330,8 +334,10 @@ def forward_backward(log_emissions, startprob, transmat, lengths=None):
         When a sequence has zero probability, so that its posteriors are
         undefined.
     """
-    ws, sp, tm = _loaded_workspace(log_emissions, startprob, transmat, lengths)
-    ll, _, _ = e_step(ws, sp, tm)
+    le, sp, tm, starts = _check_inputs(log_emissions, startprob, transmat, lengths)
+    with threads_for(*le.shape):
+        ws = _loaded_workspace(le, starts)
+        ll, _, _ = e_step(ws, sp, tm)
     raise_if_impossible(ll, "log_emissions")
     return float(ll.sum()), ws.post
 
@@ -357,6 +363,7 @@ def viterbi(log_emissions, startprob, transmat, lengths=None):
         When a sequence has zero probability (no path is possible).
     """
     le, sp, tm, starts = _check_inputs(log_emissions, startprob, transmat, lengths)
-    lp, states = viterbi_decode(le, sp, tm, starts)
+    with threads_for(*le.shape):
+        lp, states = viterbi_decode(le, sp, tm, starts)
     raise_if_impossible(lp, "log_emissions")
     return float(lp.sum()), states

@@ -1,0 +1,135 @@
+"""How fasthmm uses threads: passive OpenMP waiting, no parallel region for small work.
+
+Two rules keep threads from being a penalty on a busy machine (other
+processes, several fits at once under joblib, a test runner):
+
+* **Threads sleep when idle.** GNU OpenMP (Numba's default threading layer on
+  Linux) lets idle threads spin for a while after each parallel region. On a
+  machine whose other cores are busy, the spinning threads take CPU time from
+  the threads that still have work, and every parallel region waits for a
+  thread the scheduler has put aside: a fit then runs 2-6x slower than on
+  one thread. With ``OMP_WAIT_POLICY=PASSIVE`` idle threads sleep instead, and
+  two threads are never slower than one. :func:`prefer_passive_waiting` sets
+  it when the process has not loaded OpenMP yet and the user has not chosen
+  a policy (``OMP_WAIT_POLICY`` or ``GOMP_SPINCOUNT`` in the environment).
+* **Small work runs on one thread.** Waking a sleeping thread costs tens of
+  microseconds, more on a busy machine, so a call whose work is below
+  :data:`MIN_PARALLEL_WORK` runs its kernels on the calling thread alone
+  (:func:`threads_for`).
+
+Results never depend on the thread count: every batch kernel sums over blocks
+fixed by the sequence lengths alone (:func:`fasthmm._kernels.partition`).
+Numba's thread count is per Python thread, so several Python threads may run
+fasthmm at once.
+"""
+
+import contextlib
+import functools
+import os
+
+import numba
+
+#: Work (see :func:`work_units`) below which a call runs on one thread. One
+#: unit is roughly a nanosecond of single-thread kernel time, so the
+#: threshold is about a millisecond: well above the cost of waking a thread.
+MIN_PARALLEL_WORK = 1_000_000
+
+
+def _openmp_loaded():
+    """True when an OpenMP runtime is already mapped into this process."""
+    try:
+        with open("/proc/self/maps") as maps:
+            return any("libgomp" in line or "libomp" in line for line in maps)
+    except OSError:  # not Linux: nothing to decide here
+        return True
+
+
+def prefer_passive_waiting():
+    """Ask GNU OpenMP to put idle threads to sleep, unless the user decided.
+
+    Must run before Numba starts its OpenMP threads (the runtime reads the
+    variable once, when it is loaded). Does nothing when ``OMP_WAIT_POLICY``
+    or ``GOMP_SPINCOUNT`` is already set, or when OpenMP is already loaded.
+
+    Returns
+    -------
+    set_here : bool
+        True when this call set ``OMP_WAIT_POLICY``.
+    """
+    if "OMP_WAIT_POLICY" in os.environ or "GOMP_SPINCOUNT" in os.environ:
+        return False
+    if _openmp_loaded():
+        return False
+    os.environ["OMP_WAIT_POLICY"] = "PASSIVE"
+    return True
+
+
+def work_units(n_samples, n_components):
+    """Rough single-thread cost of one pass over a batch, in work units.
+
+    Parameters
+    ----------
+    n_samples : int
+    n_components : int
+
+    Returns
+    -------
+    units : int
+    """
+    return int(n_samples) * (int(n_components) + 8) ** 2
+
+
+def rows_of(X):
+    """Number of rows in ``X`` (an array or a list of sequences), before any check.
+
+    A cheap estimate used only to choose the thread count; 0 when ``X`` has
+    no obvious size (validation reports the problem later).
+    """
+    try:
+        shape = getattr(X, "shape", None)
+        if shape is not None:
+            return int(shape[0]) if len(shape) else 0
+        if isinstance(X, (list, tuple)):
+            try:
+                return sum(len(x) for x in X)
+            except TypeError:  # a flat list of symbols
+                return len(X)
+    except Exception:  # noqa: BLE001 - any oddity is validation's to report
+        pass
+    return 0
+
+
+def adaptive(method):
+    """Decorate a model method ``f(self, X, ...)`` to run :func:`threads_for` its data."""
+
+    @functools.wraps(method)
+    def wrapper(self, X, *args, **kwargs):
+        try:
+            k = int(self.n_components)
+        except (TypeError, ValueError):
+            k = 1
+        with threads_for(rows_of(X), k):
+            return method(self, X, *args, **kwargs)
+
+    return wrapper
+
+
+@contextlib.contextmanager
+def threads_for(n_samples, n_components):
+    """Run the enclosed kernels on one thread when the work is small.
+
+    Parameters
+    ----------
+    n_samples : int
+        Rows of the batch the enclosed calls work on.
+    n_components : int
+    """
+    current = numba.get_num_threads()
+    if current == 1 or work_units(n_samples, n_components) >= MIN_PARALLEL_WORK:
+        yield
+        return
+    numba.set_num_threads(1)
+    try:
+        yield
+    finally:
+        numba.set_num_threads(current)
