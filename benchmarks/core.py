@@ -16,7 +16,8 @@ from dataclasses import dataclass
 import numpy as np
 
 import fasthmm
-from fasthmm import _kernels, inference
+from fasthmm import inference
+from fasthmm._kernels import hmm as _kernels
 
 from . import naive
 from .registry import Workload, register, register_workload

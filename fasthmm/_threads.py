@@ -18,7 +18,7 @@ processes, several fits at once under joblib, a test runner):
   (:func:`threads_for`).
 
 Results never depend on the thread count: every batch kernel sums over blocks
-fixed by the sequence lengths alone (:func:`fasthmm._kernels.partition`).
+fixed by the sequence lengths alone (:mod:`fasthmm._kernels.partition`).
 Numba's thread count is per Python thread, so several Python threads may run
 fasthmm at once.
 """

@@ -11,7 +11,7 @@ import sys
 
 import numpy as np
 
-from . import _kernels
+from ._kernels import hmm as _kernels
 from ._threads import adaptive as adaptive_threads
 from ._validation import (
     NotFittedError,

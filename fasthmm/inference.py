@@ -8,7 +8,8 @@ The models use the same :class:`Workspace` and :func:`e_step`.
 
 import numpy as np
 
-from . import _kernels as K
+from ._kernels import hmm as K
+from ._kernels.partition import block_bounds
 from ._threads import threads_for
 from ._validation import (
     check_lengths,
@@ -16,32 +17,6 @@ from ._validation import (
     check_startprob,
     check_transmat,
 )
-
-MAX_BLOCKS = 64
-
-
-def block_bounds(starts, max_blocks=MAX_BLOCKS):
-    """Split a batch into contiguous blocks of sequences of similar total size.
-
-    The split depends only on the sequence lengths, never on the thread count,
-    which is what makes every sum over blocks reproducible.
-
-    Parameters
-    ----------
-    starts : ndarray of shape (n_sequences + 1,)
-
-    Returns
-    -------
-    blocks : ndarray of shape (n_blocks + 1,), int64
-        Sequence indices where the blocks begin, then ``n_sequences``.
-    """
-    n_seq = starts.shape[0] - 1
-    if n_seq <= max_blocks:
-        return np.arange(n_seq + 1, dtype=np.int64)
-    targets = np.linspace(0, starts[-1], max_blocks + 1)[1:-1]
-    cuts = np.searchsorted(starts, targets)
-    return np.unique(np.concatenate(([0], cuts, [n_seq]))).astype(np.int64)
-
 
 class Workspace:
     """Buffers for the E-step of one batch, allocated once and reused.
@@ -106,7 +81,7 @@ def resolve_zero_steps(ws, ll, startprob, transmat, xi=None):
     impossible, or its reachable states' emission probabilities underflowed
     in the frame (shifted by the step's largest log-emission over all
     states). Each such sequence is run again by
-    :func:`fasthmm._kernels.forward_reshift_sequence`, which shifts by the
+    :func:`fasthmm._kernels.hmm.forward_reshift_sequence`, which shifts by the
     largest log-emission among reachable states: the result is its exact
     log-likelihood (``-inf`` if impossible) and filtered rows in ``ws.post``,
     and, when ``xi`` is given, its posteriors and transition counts (added to

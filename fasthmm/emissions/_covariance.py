@@ -21,7 +21,7 @@ update a constrained maximiser, so EM stays monotone.
 
 import numpy as np
 
-from .. import _kernels_gaussian as _kg
+from .._kernels import gaussian as _kg
 from .._validation import (
     as_float_array,
     check_choice,

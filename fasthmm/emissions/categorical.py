@@ -2,7 +2,7 @@
 
 import numpy as np
 
-from .._kernels_stats import symbol_counts
+from .._kernels.categorical import symbol_counts
 from .._validation import (
     check_int,
     check_stochastic_rows,

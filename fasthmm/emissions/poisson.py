@@ -4,7 +4,7 @@ import math
 
 import numpy as np
 
-from .._kernels_poisson import poisson_log_density
+from .._kernels.poisson import poisson_log_density
 from .._validation import as_float_array, check_counts, check_shape
 from ._base import Emission
 

@@ -9,7 +9,7 @@ are slow in BLAS.
 import numpy as np
 from numba import njit, prange
 
-ROWS_PER_BLOCK = 1024
+from .partition import DENSITY_ROWS
 
 
 @njit(cache=True, parallel=True)
@@ -58,10 +58,10 @@ def cholesky_log_density(X, means, chol, log_norm, out):
     """
     n_samples, d = X.shape
     n = means.shape[0]
-    n_blocks = (n_samples + ROWS_PER_BLOCK - 1) // ROWS_PER_BLOCK
+    n_blocks = (n_samples + DENSITY_ROWS - 1) // DENSITY_ROWS
     for b in prange(n_blocks):
         y = np.empty(d)
-        for t in range(b * ROWS_PER_BLOCK, min(n_samples, (b + 1) * ROWS_PER_BLOCK)):
+        for t in range(b * DENSITY_ROWS, min(n_samples, (b + 1) * DENSITY_ROWS)):
             for c in range(n):
                 maha = 0.0
                 for i in range(d):

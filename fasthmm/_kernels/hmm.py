@@ -26,11 +26,11 @@ identical for any number of threads.
 import numpy as np
 from numba import njit, prange
 
-from ._kernels_math import exp_shifted_rows
+from .expmath import exp_shifted_rows
+from .partition import FRAME_ROWS
 
 NEG_INF = -np.inf
 TINY = np.finfo(np.float64).tiny  # smallest normal float64
-ROWS_PER_BLOCK = 256
 XI_STEPS = 4  # time steps added to the transition counts per pass
 
 
@@ -52,10 +52,10 @@ def exp_shift_from(src, frame, shift):
         Output: the per-row maximum (0 for a row that is entirely -inf).
     """
     n, k = frame.shape
-    n_blocks = (n + ROWS_PER_BLOCK - 1) // ROWS_PER_BLOCK
+    n_blocks = (n + FRAME_ROWS - 1) // FRAME_ROWS
     for b in prange(n_blocks):
-        lo = b * ROWS_PER_BLOCK
-        hi = min(n, lo + ROWS_PER_BLOCK)
+        lo = b * FRAME_ROWS
+        hi = min(n, lo + FRAME_ROWS)
         bits = np.empty((hi - lo) * k, dtype=np.int64)
         for t in range(lo, hi):
             m = NEG_INF
@@ -65,12 +65,6 @@ def exp_shift_from(src, frame, shift):
                 m = max(m, v)
             shift[t] = 0.0 if m == NEG_INF else m
         exp_shifted_rows(frame, shift, lo, hi, bits)
-
-
-@njit(cache=True)
-def exp_shift_rows(frame, shift):
-    """:func:`exp_shift_from` in place: log-emissions in ``frame`` become its frame."""
-    exp_shift_from(frame, frame, shift)
 
 
 @njit(cache=True)
@@ -420,7 +414,7 @@ def forward_batch(frame, shift, startprob, transmat, starts, blocks, alpha, scal
 
     Parameters
     ----------
-    frame, shift : see :func:`exp_shift_rows`
+    frame, shift : see :func:`exp_shift_from`
     startprob : ndarray of shape (n_components,)
     transmat : ndarray of shape (n_components, n_components)
     starts : ndarray of shape (n_sequences + 1,)

@@ -8,7 +8,7 @@ blocks in order, so the statistics are identical for any number of threads.
 import numpy as np
 from numba import njit, prange
 
-N_BLOCKS = 32
+from .partition import STATS_BLOCKS
 
 
 @njit(cache=True)
@@ -28,7 +28,7 @@ def symbol_counts(symbols, weights, n_symbols, out):
     out : ndarray of shape (n_components, n_symbols)
     """
     n, k = weights.shape
-    nb = min(N_BLOCKS, n)
+    nb = min(STATS_BLOCKS, n)
     partial = np.zeros((nb, n_symbols, k))
     for b in prange(nb):
         lo, hi = _block_range(n, nb, b)

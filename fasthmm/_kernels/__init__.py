@@ -1,0 +1,12 @@
+"""The Numba kernels: pure ``@njit(cache=True)`` functions over float64 / int64 arrays.
+
+``hmm``          scaled forward / backward, expected counts, Viterbi, sampling
+``expmath``      the vectorised exponential of the shifted log-emissions
+``partition``    how batches are split into blocks (one place, thread-count free)
+``categorical``  symbol counts (the categorical statistics)
+``gaussian``     Gaussian log-densities (diagonal and Cholesky)
+``poisson``      Poisson log-densities
+
+Nothing here validates; the callers (:mod:`fasthmm.inference` and the
+emission families) pass checked, contiguous arrays and own every buffer.
+"""

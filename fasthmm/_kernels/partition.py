@@ -1,0 +1,40 @@
+"""How a batch is split into blocks for the parallel kernels: every constant here.
+
+Each split depends only on the data's size (never on the thread count), and
+partial sums over blocks are added in a fixed order, so every result is the
+same for any number of threads.
+"""
+
+import numpy as np
+
+#: Rows per block when turning log-emissions into the shifted frame.
+FRAME_ROWS = 256
+#: Rows per block of the Gaussian log-density kernels.
+DENSITY_ROWS = 1024
+#: Blocks of rows for sufficient statistics summed in parallel (symbol counts).
+STATS_BLOCKS = 32
+#: Most blocks of whole sequences in a batch kernel.
+MAX_SEQUENCE_BLOCKS = 64
+
+
+def block_bounds(starts, max_blocks=MAX_SEQUENCE_BLOCKS):
+    """Split a batch into contiguous blocks of sequences of similar total size.
+
+    The split depends only on the sequence lengths, never on the thread count,
+    which is what makes every sum over blocks reproducible.
+
+    Parameters
+    ----------
+    starts : ndarray of shape (n_sequences + 1,)
+
+    Returns
+    -------
+    blocks : ndarray of shape (n_blocks + 1,), int64
+        Sequence indices where the blocks begin, then ``n_sequences``.
+    """
+    n_seq = starts.shape[0] - 1
+    if n_seq <= max_blocks:
+        return np.arange(n_seq + 1, dtype=np.int64)
+    targets = np.linspace(0, starts[-1], max_blocks + 1)[1:-1]
+    cuts = np.searchsorted(starts, targets)
+    return np.unique(np.concatenate(([0], cuts, [n_seq]))).astype(np.int64)
