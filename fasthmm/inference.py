@@ -18,6 +18,7 @@ from ._validation import (
     check_transmat,
 )
 
+
 class Workspace:
     """Buffers for the E-step of one batch, allocated once and reused.
 

@@ -21,9 +21,9 @@ from reference import (
 
 import fasthmm
 from fasthmm._kernels import hmm as _kernels
-from fasthmm._validation import check_lengths
 from fasthmm._kernels.partition import MAX_SEQUENCE_BLOCKS as MAX_BLOCKS
 from fasthmm._kernels.partition import block_bounds
+from fasthmm._validation import check_lengths
 from fasthmm.inference import Workspace
 
 # A 4-state cycle with exact zeros: irreducible, but no state reaches every
