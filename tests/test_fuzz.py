@@ -36,11 +36,7 @@ import fasthmm
 from fasthmm import models
 
 COVARIANCE_TYPES = ("spherical", "diag", "full", "tied")
-KINDS = ["categorical", "gaussian"]
-if hasattr(models, "PoissonHMM"):
-    KINDS.append("poisson")
-if hasattr(models, "GMMHMM"):
-    KINDS.append("gmm")
+KINDS = ["categorical", "gaussian", "poisson", "gmm"]
 
 METHODS = (*X_METHODS, "sample")
 ALLOWED = (ValueError, TypeError)

@@ -50,27 +50,23 @@ def model_cases():
                 [30, 30],
             )
         )
-    if hasattr(models, "PoissonHMM"):
+    cases.append(
+        (
+            "poisson",
+            models.PoissonHMM(2, n_iter=4, random_state=1),
+            rng.poisson([[1.0, 5.0]], (60, 2)),
+            [30, 30],
+        )
+    )
+    for ct in COVARIANCE_TYPES:
         cases.append(
             (
-                "poisson",
-                models.PoissonHMM(2, n_iter=4, random_state=1),
-                rng.poisson([[1.0, 5.0]], (60, 2)),
-                [30, 30],
+                f"gmm-{ct}",
+                models.GMMHMM(2, n_mix=2, covariance_type=ct, n_iter=4, random_state=1),
+                _gaussian_data(rng, n=80),
+                [40, 40],
             )
         )
-    if hasattr(models, "GMMHMM"):
-        for ct in COVARIANCE_TYPES:
-            cases.append(
-                (
-                    f"gmm-{ct}",
-                    models.GMMHMM(
-                        2, n_mix=2, covariance_type=ct, n_iter=4, random_state=1
-                    ),
-                    _gaussian_data(rng, n=80),
-                    [40, 40],
-                )
-            )
     return cases
 
 

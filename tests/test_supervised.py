@@ -372,9 +372,6 @@ def test_state_without_labels_keeps_its_parameters():
     assert np.isfinite(model.monitor_.history[0])
 
 
-@pytest.mark.skipif(
-    not hasattr(fasthmm.models, "PoissonHMM"), reason="PoissonHMM not available"
-)
 def test_poisson_fully_labelled_equals_counting():
     from math import lgamma
 
@@ -383,7 +380,7 @@ def test_poisson_fully_labelled_equals_counting():
     z = random_labels(rng, k, lengths)
     rates = np.array([[0.5, 4.0], [3.0, 1.0], [9.0, 6.0]])
     X = rng.poisson(rates[z])
-    model = fasthmm.models.PoissonHMM(k, random_state=0).fit(X, lengths, states=z)
+    model = fasthmm.PoissonHMM(k, random_state=0).fit(X, lengths, states=z)
     start, trans = markov_counts(z, lengths, k)
     lambdas = np.stack([X[z == s].mean(axis=0) for s in range(k)])
     np.testing.assert_allclose(model.startprob_, start / start.sum(), atol=1e-12)
@@ -395,9 +392,6 @@ def test_poisson_fully_labelled_equals_counting():
     assert model.monitor_.history == [pytest.approx(expected, rel=1e-12)]
 
 
-@pytest.mark.skipif(
-    not hasattr(fasthmm.models, "GMMHMM"), reason="GMMHMM not available"
-)
 def test_gmm_fully_labelled_reaches_a_maximum():
     # The mixture components stay latent when the states are known, so the
     # labelled fit must iterate to a maximum, not stop after one M-step.
@@ -576,14 +570,10 @@ def test_partly_labelled_em_objective_never_decreases(seed, k, family, frac):
         model = CategoricalHMM(k, n_iter=8, tol=0.0, random_state=seed % 1000)
     elif family == "PoissonHMM":
         X = rng.poisson(1.0 + 4 * (labels.clip(0)[:, None] % 2), size=(n, 2))
-        model = fasthmm.models.PoissonHMM(
-            k, n_iter=8, tol=0.0, random_state=seed % 1000
-        )
+        model = fasthmm.PoissonHMM(k, n_iter=8, tol=0.0, random_state=seed % 1000)
     elif family == "GMMHMM":
         X = rng.normal(size=(n, 2)) + 3 * (labels.clip(0)[:, None] % 2)
-        model = fasthmm.models.GMMHMM(
-            k, n_mix=2, n_iter=8, tol=0.0, random_state=seed % 1000
-        )
+        model = fasthmm.GMMHMM(k, n_mix=2, n_iter=8, tol=0.0, random_state=seed % 1000)
     else:
         X = rng.normal(size=(n, 2)) + 3 * (labels.clip(0)[:, None] % 2)
         model = GaussianHMM(

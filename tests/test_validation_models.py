@@ -39,16 +39,14 @@ def _kinds():
             gauss,
         ),
     }
-    if hasattr(models, "PoissonHMM"):
-        kinds["poisson"] = (
-            lambda **kw: models.PoissonHMM(2, n_iter=3, random_state=0, **kw),
-            rng.poisson([[1.0, 4.0]], (40, 2)),
-        )
-    if hasattr(models, "GMMHMM"):
-        kinds["gmm"] = (
-            lambda **kw: models.GMMHMM(2, n_mix=2, n_iter=3, random_state=0, **kw),
-            gauss,
-        )
+    kinds["poisson"] = (
+        lambda **kw: models.PoissonHMM(2, n_iter=3, random_state=0, **kw),
+        rng.poisson([[1.0, 4.0]], (40, 2)),
+    )
+    kinds["gmm"] = (
+        lambda **kw: models.GMMHMM(2, n_mix=2, n_iter=3, random_state=0, **kw),
+        gauss,
+    )
     return kinds
 
 
