@@ -1,4 +1,5 @@
-"""Independent, plainly written NumPy references for the inference kernels.
+"""Independent, plainly written NumPy references: the one reference module of
+the test suite.
 
 The references never call fasthmm (only :func:`run_e_step` does, to wire up
 the E-step under test). Three references of decreasing cost:
@@ -9,6 +10,11 @@ the E-step under test). Three references of decreasing cost:
 - product tree: the likelihood of a very long sequence as a product of
   per-step matrices, reduced pairwise (no recursion over time in Python).
 
+Emission log-likelihoods (categorical, Gaussian through full matrices,
+``slogdet`` and ``solve`` whatever the covariance type) are computed from a
+model's parameters with NumPy alone; random parameters (stochastic rows,
+SPD matrices, covariances in hmmlearn's shapes) are drawn here too.
+
 Zeros in startprob / transmat are handled as log 0 = -inf without producing
 NaN; -inf log-emissions are allowed.
 """
@@ -18,6 +24,7 @@ import itertools
 import numpy as np
 
 NEG_INF = -np.inf
+LOG_2PI = np.log(2.0 * np.pi)
 
 
 def safe_log(a):
@@ -258,6 +265,38 @@ def batch_path_score(log_emissions, startprob, transmat, states, lengths=None):
     )
 
 
+def batch_forward_backward(log_emissions, startprob, transmat, lengths=None):
+    """Log-likelihood summed over the sequences of a batch, and posteriors.
+
+    Returns
+    -------
+    log_likelihood : float (``-inf`` if a sequence is impossible)
+    posteriors : ndarray of shape (n_samples, n_components), NaN rows for
+        impossible sequences
+    """
+    le = np.asarray(log_emissions, dtype=np.float64)
+    post = np.full(le.shape, np.nan)
+    total = 0.0
+    for lo, hi in split(lengths, le.shape[0]):
+        ll, p, _ = log_forward_backward(le[lo:hi], startprob, transmat)
+        total += ll
+        if p is not None:
+            post[lo:hi] = p
+    return float(total), post
+
+
+def batch_brute_force_best(log_emissions, startprob, transmat, lengths=None):
+    """Best ``log p(x, z)`` over every state path, enumerated, summed over the
+    sequences of a batch."""
+    le = np.asarray(log_emissions, dtype=np.float64)
+    return float(
+        sum(
+            brute_force(le[lo:hi], startprob, transmat)["best"]
+            for lo, hi in split(lengths, le.shape[0])
+        )
+    )
+
+
 def fast_path_score(log_emissions, startprob, transmat, path):
     """:func:`path_score`, fully vectorised (for very long sequences)."""
     le = np.asarray(log_emissions, dtype=np.float64)
@@ -328,19 +367,41 @@ def product_tree_loglik(log_emissions, startprob, transmat):
 
 
 def random_stochastic(rng, shape, zero_frac=0.0):
-    """Random row-stochastic array with about ``zero_frac`` exact zeros.
+    """Random probability rows (the last axis sums to 1), entries drawn in
+    [0.05, 1) before normalising, about ``zero_frac`` of them set to exact
+    zeros.
 
     Each row keeps at least one positive entry.
     """
     a = rng.uniform(0.05, 1.0, size=shape)
-    a = np.atleast_2d(a)
+    rows = a.reshape(-1, a.shape[-1])
     if zero_frac > 0:
-        a[rng.random(a.shape) < zero_frac] = 0.0
-    for row in a:
+        rows[rng.random(rows.shape) < zero_frac] = 0.0
+    for row in rows:
         if row.sum() == 0:
             row[rng.integers(row.size)] = 1.0
-    a /= a.sum(axis=1, keepdims=True)
-    return a.reshape(shape)
+    rows /= rows.sum(axis=1, keepdims=True)
+    return rows.reshape(shape)
+
+
+def random_spd(rng, d, scale=1.0):
+    """A random symmetric positive-definite (d, d) matrix, eigenvalues in
+    ``scale * [0.3, 1.5]``."""
+    q, _ = np.linalg.qr(rng.standard_normal((d, d)))
+    vals = scale * rng.uniform(0.3, 1.5, d)
+    return (q * vals) @ q.T
+
+
+def random_covars(rng, covariance_type, k, d, scale=1.0):
+    """Random covariances in the covariance type's own (hmmlearn) shape:
+    (k,) spherical, (k, d) diag, (k, d, d) full, (d, d) tied."""
+    if covariance_type == "spherical":
+        return scale * rng.uniform(0.3, 1.5, k)
+    if covariance_type == "diag":
+        return scale * rng.uniform(0.3, 1.5, (k, d))
+    if covariance_type == "full":
+        return np.stack([random_spd(rng, d, scale) for _ in range(k)])
+    return random_spd(rng, d, scale)
 
 
 def random_problem(
@@ -375,3 +436,60 @@ def random_problem(
     mask[np.arange(n), path] = False
     le[mask] = NEG_INF
     return le, startprob, transmat
+
+
+# --------------------------------------------------------------------------
+# Emission log-likelihoods from a model's parameters
+# --------------------------------------------------------------------------
+
+
+def full_covars(covars, covariance_type, k, d):
+    """Covariances as a (k, d, d) stack of full matrices."""
+    covars = np.asarray(covars, dtype=float)
+    if covariance_type == "spherical":
+        return np.stack([c * np.eye(d) for c in covars])
+    if covariance_type == "diag":
+        return np.stack([np.diag(c) for c in covars])
+    if covariance_type == "full":
+        return covars
+    return np.stack([covars] * k)
+
+
+def categorical_loglik(X, emissionprob):
+    """log p(x_t | z_t = k) for categorical emissions.
+
+    Parameters
+    ----------
+    X : array-like of int, shape (n_samples,) or (n_samples, 1)
+    emissionprob : ndarray of shape (n_components, n_features)
+
+    Returns
+    -------
+    log_emissions : ndarray of shape (n_samples, n_components)
+    """
+    return safe_log(np.asarray(emissionprob)[:, np.asarray(X).reshape(-1)].T)
+
+
+def gaussian_loglik(X, means, covars, covariance_type):
+    """log N(x_t; means[k], Sigma_k) through full matrices, for any type.
+
+    Parameters
+    ----------
+    X : ndarray of shape (n_samples, n_features)
+    means : ndarray of shape (n_components, n_features)
+    covars : ndarray in the covariance type's shape
+
+    Returns
+    -------
+    log_emissions : ndarray of shape (n_samples, n_components)
+    """
+    X = np.asarray(X, dtype=float)
+    k, d = means.shape
+    out = np.empty((X.shape[0], k))
+    for c, sigma in enumerate(full_covars(covars, covariance_type, k, d)):
+        diff = X - means[c]
+        sign, logdet = np.linalg.slogdet(sigma)
+        assert sign > 0
+        maha = np.sum(diff * np.linalg.solve(sigma, diff.T).T, axis=1)
+        out[:, c] = -0.5 * (d * LOG_2PI + logdet + maha)
+    return out

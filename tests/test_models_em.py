@@ -19,14 +19,16 @@ from models_helpers import (
     COVARIANCE_TYPES,
     assert_close,
     categorical_model,
-    full_covars,
     gaussian_model,
     lengths_strategy,
     letters_strategy,
     model_loglik,
-    np_forward_backward,
-    random_stochastic,
     seeds,
+)
+from reference import (
+    batch_forward_backward,
+    full_covars,
+    random_stochastic,
 )
 
 import fasthmm
@@ -267,7 +269,9 @@ def test_history_is_the_log_likelihood_without_priors(kind):
     stepper = make(1)
     for i in range(6):
         le = model_loglik(stepper, X)
-        ll, _ = np_forward_backward(le, stepper.startprob_, stepper.transmat_, lengths)
+        ll, _ = batch_forward_backward(
+            le, stepper.startprob_, stepper.transmat_, lengths
+        )
         stepper.fit(X, lengths)
         assert stepper.monitor_.history == [pytest.approx(ll, rel=1e-10)]
         assert full.monitor_.history[i] == pytest.approx(ll, rel=1e-10)

@@ -10,15 +10,17 @@ from hypothesis import strategies as st
 from models_helpers import (
     COVARIANCE_TYPES,
     assert_close,
-    brute_force_viterbi,
     categorical_model,
-    full_covars,
     gaussian_model,
     lengths_strategy,
     model_loglik,
-    np_forward_backward,
-    path_log_prob,
     seeds,
+)
+from reference import (
+    batch_brute_force_best,
+    batch_forward_backward,
+    batch_path_score,
+    full_covars,
 )
 
 import fasthmm
@@ -53,7 +55,9 @@ def test_score_equals_forward_of_independent_log_likelihood(case):
     model, X, lengths = case
     le = model_loglik(model, X)
     expected = fasthmm.forward(le, model.startprob_, model.transmat_, lengths)
-    reference, _ = np_forward_backward(le, model.startprob_, model.transmat_, lengths)
+    reference, _ = batch_forward_backward(
+        le, model.startprob_, model.transmat_, lengths
+    )
     score = model.score(X, lengths)
     assert_close(score, expected, what="score vs fasthmm.forward")
     assert_close(score, reference, rtol=1e-9, what="score vs NumPy forward")
@@ -63,7 +67,7 @@ def test_score_equals_forward_of_independent_log_likelihood(case):
 def test_posteriors_match_numpy_forward_backward(case):
     model, X, lengths = case
     le = model_loglik(model, X)
-    ll, post = np_forward_backward(le, model.startprob_, model.transmat_, lengths)
+    ll, post = batch_forward_backward(le, model.startprob_, model.transmat_, lengths)
     proba = model.predict_proba(X, lengths)
     assert proba.shape == (X.shape[0], model.n_components)
     assert_close(proba.sum(axis=1), 1.0, rtol=0, atol=1e-12)
@@ -78,13 +82,13 @@ def test_posteriors_match_numpy_forward_backward(case):
 def test_viterbi_matches_brute_force(case):
     model, X, lengths = case
     le = model_loglik(model, X)
-    best = brute_force_viterbi(le, model.startprob_, model.transmat_, lengths)
+    best = batch_brute_force_best(le, model.startprob_, model.transmat_, lengths)
     log_prob, states = model.decode(X, lengths, algorithm="viterbi")
     assert states.shape == (X.shape[0],)
     assert states.dtype.kind == "i"
     assert np.all((states >= 0) & (states < model.n_components))
     assert_close(log_prob, best, what="Viterbi log-probability")
-    attained = path_log_prob(le, model.startprob_, model.transmat_, states, lengths)
+    attained = batch_path_score(le, model.startprob_, model.transmat_, states, lengths)
     assert_close(attained, best, what="log-probability of the returned path")
     np.testing.assert_array_equal(model.predict(X, lengths), states)
 
@@ -93,7 +97,7 @@ def test_viterbi_matches_brute_force(case):
 def test_map_decoding_is_argmax_of_reference_posteriors(case):
     model, X, lengths = case
     le = model_loglik(model, X)
-    _, post = np_forward_backward(le, model.startprob_, model.transmat_, lengths)
+    _, post = batch_forward_backward(le, model.startprob_, model.transmat_, lengths)
     log_prob, states = model.decode(X, lengths, algorithm="map")
     rows = np.arange(X.shape[0])
     # The chosen state has the largest posterior (ties: any of the largest).
@@ -180,7 +184,7 @@ def test_aic_bic_formula(kind):
     X, _ = model.sample(60, random_state=2)
     lengths = [20, 40]
     le = model_loglik(model, X)
-    ll, _ = np_forward_backward(le, model.startprob_, model.transmat_, lengths)
+    ll, _ = batch_forward_backward(le, model.startprob_, model.transmat_, lengths)
     assert model.aic(X, lengths) == pytest.approx(-2 * ll + 2 * p_expected, rel=1e-10)
     assert model.bic(X, lengths) == pytest.approx(
         -2 * ll + p_expected * np.log(60), rel=1e-10
