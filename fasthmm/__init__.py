@@ -7,13 +7,12 @@ prefer_passive_waiting()  # before Numba starts its OpenMP threads
 # ruff: noqa: E402
 
 from ._validation import NotFittedError
+from ._version import __version__
 from .base import BaseHMM, ConvergenceMonitor
 from .inference import forward, forward_backward, forward_filter, viterbi
 from .io import load_model as load
 from .models import GMMHMM, CategoricalHMM, GaussianHMM, PoissonHMM
 from .selection import SelectionResult, select_n_components
-
-__version__ = "0.1.0"
 
 __all__ = [
     "BaseHMM",

@@ -1,16 +1,18 @@
-"""BaseHMM: start and transition parameters, and the one EM loop.
+"""BaseHMM: a model is a Transitions component plus an emission family.
 
-A concrete model is BaseHMM plus an emission class (see
-:mod:`fasthmm.emissions`): it names the class and which of its constructor
-arguments go to the emission. Every algorithm below is written once against
-the emission interface.
+Every algorithm below is written once against the two components
+(:mod:`fasthmm.transitions`, :mod:`fasthmm.emissions`), the inference layer
+(:mod:`fasthmm.inference`) and the EM loop (:mod:`fasthmm.em`). A concrete
+model names its emission class and lists its constructor arguments
+(hmmlearn's); the arguments whose names the emission's constructor takes are
+its hyper-parameters.
 """
 
 import inspect
-import sys
 
 import numpy as np
 
+from . import _registry
 from ._kernels import hmm as _kernels
 from ._threads import adaptive as adaptive_threads
 from ._validation import (
@@ -24,11 +26,19 @@ from ._validation import (
     check_random_state,
     check_real,
     check_sequences,
-    check_startprob,
-    check_transmat,
 )
-from .emissions._base import dirichlet_log_prior, dirichlet_map
+from .em import (
+    ConvergenceMonitor,
+    Params,
+    expected_stats,
+    labelled_stats,
+    maximize,
+    objective,
+    run_em,
+)
+from .emissions._base import InvalidParameter
 from .inference import (
+    Clamp,
     Workspace,
     e_step,
     forward_pass,
@@ -36,97 +46,28 @@ from .inference import (
     sequence_log_likelihoods,
     viterbi_decode,
 )
+from .io import save_model
+from .transitions import Transitions
+
+__all__ = ["BaseHMM", "ConvergenceMonitor"]
 
 DECODERS = ("viterbi", "map")
 IMPLEMENTATIONS = ("log", "scaling")
 
-
-class ConvergenceMonitor:
-    """Tracks the EM objective and decides when EM has converged.
-
-    Parameters
-    ----------
-    tol : float
-        EM stops when the objective improves by less than ``tol``.
-    n_iter : int
-        Maximum number of iterations.
-    verbose : bool
-        Print one line per iteration to stderr.
-
-    Attributes
-    ----------
-    history : list of float
-        The EM objective (log-likelihood plus log prior density) before each
-        M-step; it never decreases.
-    iter : int
-        Number of iterations done.
-    """
-
-    _template = "{iter:>10d} {objective:>16.8f} {delta:>+16.8f}"
-
-    def __init__(self, tol, n_iter, verbose):
-        self.tol = tol
-        self.n_iter = n_iter
-        self.verbose = verbose
-        self.history = []
-        self.iter = 0
-
-    def __repr__(self):
-        return (
-            f"ConvergenceMonitor(tol={self.tol!r}, n_iter={self.n_iter!r}, "
-            f"iter={self.iter}, converged={self.converged}, history={self.history})"
-        )
-
-    def report(self, objective):
-        """Record the objective of one iteration."""
-        if self.verbose:
-            delta = objective - self.history[-1] if self.history else np.nan
-            print(
-                self._template.format(
-                    iter=self.iter + 1, objective=objective, delta=delta
-                ),
-                file=sys.stderr,
-            )
-        self.history.append(float(objective))
-        self.iter += 1
-
-    @property
-    def converged(self):
-        """True when the last improvement was below ``tol``."""
-        return len(self.history) >= 2 and self.history[-1] - self.history[-2] < self.tol
-
-
-class Clamp:
-    """Known states of a partly labelled batch.
-
-    Parameters
-    ----------
-    labels : ndarray of shape (n_samples,), int64
-        A state in [0, n_components), or -1 for unknown.
-    """
-
-    def __init__(self, labels):
-        self.n_samples = labels.shape[0]
-        self.rows = np.flatnonzero(labels >= 0)
-        self.states = labels[self.rows]
-
-    def apply(self, frame, fill, offset=0):
-        """Set every entry of a labelled row but the known state's to ``fill``.
-
-        Parameters
-        ----------
-        frame : ndarray of shape (n_rows, n_components)
-            Rows ``offset:offset + n_rows`` of the batch.
-        fill : float
-        offset : int
-        """
-        rows, states = self.rows, self.states
-        if offset or frame.shape[0] != self.n_samples:
-            inside = (rows >= offset) & (rows < offset + frame.shape[0])
-            rows, states = rows[inside] - offset, states[inside]
-        keep = frame[rows, states]
-        frame[rows] = fill
-        frame[rows, states] = keep
+#: Constructor arguments every model shares; the others belong to its emission.
+SHARED_ARGS = (
+    "n_components",
+    "startprob_prior",
+    "transmat_prior",
+    "algorithm",
+    "random_state",
+    "n_iter",
+    "tol",
+    "verbose",
+    "params",
+    "init_params",
+    "implementation",
+)
 
 
 class BaseHMM:
@@ -166,7 +107,26 @@ class BaseHMM:
     """
 
     _emission_class = None
+    #: Constructor arguments passed to the emission (derived, see below).
     _emission_args = ()
+
+    def __init_subclass__(cls, **kwargs):
+        """Register the class for :func:`fasthmm.load` and derive its emission args.
+
+        The emission's hyper-parameters are the model's constructor arguments
+        that the emission class's constructor also takes, so each is declared
+        once in the model's signature (hmmlearn's) and once, with the same
+        name, where the emission uses it.
+        """
+        super().__init_subclass__(**kwargs)
+        _registry.register(cls)
+        if cls._emission_class is not None:
+            takes = inspect.signature(cls._emission_class.__init__).parameters
+            cls._emission_args = tuple(
+                name
+                for name in cls._constructor_args()
+                if name in takes and name not in SHARED_ARGS
+            )
 
     def _store_constructor_args(self, args):
         """Keep every constructor argument as an attribute of the same name.
@@ -181,11 +141,13 @@ class BaseHMM:
     # -- estimator plumbing -----------------------------------------------------
     @classmethod
     def _all_letters(cls):
-        return "st" + "".join(cls._emission_class.param_names)
+        return "".join(Transitions.param_names) + "".join(
+            cls._emission_class.param_names
+        )
 
     @classmethod
     def _param_names(cls):
-        return ("startprob_", "transmat_") + tuple(
+        return tuple(Transitions.param_names.values()) + tuple(
             cls._emission_class.param_names.values()
         )
 
@@ -227,28 +189,42 @@ class BaseHMM:
         check_letters(self.params, "params", self._all_letters())
         check_letters(self.init_params, "init_params", self._all_letters())
 
+    def _current_params(self):
+        return {name: getattr(self, name, None) for name in self._param_names()}
+
+    def _transitions(self, params):
+        return Transitions(
+            self.n_components,
+            params.get("startprob_"),
+            params.get("transmat_"),
+            self.startprob_prior,
+            self.transmat_prior,
+        )
+
     def _emission(self, params):
         args = {name: getattr(self, name) for name in self._emission_args}
         return self._emission_class(self.n_components, params, **args)
 
-    def _current_params(self):
-        return {name: getattr(self, name, None) for name in self._param_names()}
+    def _checked(self, params):
+        """Checked :class:`~fasthmm.em.Params` from a dict of parameters.
 
-    def _validate_params(self, emission, params):
-        """Check every parameter; return them converted (float64, contiguous)."""
-        k = self.n_components
-        missing = [n for n in ("startprob_", "transmat_") if params.get(n) is None]
+        Raises
+        ------
+        NotFittedError
+            When a parameter is not set.
+        ValueError
+            Naming the invalid parameter (:class:`InvalidParameter` for the
+            emission's).
+        """
+        transitions = self._transitions(params)
+        missing = [n for n, v in transitions.params.items() if v is None]
         if missing:
             raise NotFittedError(
                 f"{' and '.join(missing)} not set: call fit first, or set them "
                 "by hand and leave their letters out of init_params"
             )
-        emission.check_params()
-        out = dict(params)
-        out.update(emission.params)
-        out["startprob_"] = check_startprob(params["startprob_"], k, "startprob_")
-        out["transmat_"] = check_transmat(params["transmat_"], k, "transmat_")
-        return out
+        emission = self._emission(params).checked()
+        return Params(transitions.checked(), emission)
 
     def _read_data(self, emission, X, lengths):
         X, lengths = check_sequences(X, lengths)
@@ -256,41 +232,44 @@ class BaseHMM:
         starts = check_lengths(lengths, X.shape[0])
         return X, starts
 
-    def _fitted_params(self):
-        """The emission and the validated parameters of a fitted model."""
+    def _checked_params(self):
+        """The checked parameters of a fitted model (once per public call)."""
         self._check_hyperparameters()
         params = self._current_params()
         if all(v is None for v in params.values()):
             raise NotFittedError(
                 f"this {type(self).__name__} is not fitted yet: call fit first"
             )
-        emission = self._emission(params)
-        return emission, self._validate_params(emission, params)
+        params = self._checked(params)
+        params.emission.check_hyperparameters()
+        return params
 
-    def _fitted(self, X, lengths):
-        """Validated (emission, X, starts, params) for the inference methods."""
-        emission, params = self._fitted_params()
-        X, starts = self._read_data(emission, X, lengths)
-        return emission, X, starts, params
+    def _checked_batch(self, X, lengths):
+        """Checked (params, X, starts) for the inference methods."""
+        params = self._checked_params()
+        X, starts = self._read_data(params.emission, X, lengths)
+        return params, X, starts
 
-    def _loaded(self, X, lengths):
-        """Validated (emission, params) and a workspace holding the frame of X."""
-        emission, X, starts, params = self._fitted(X, lengths)
+    def _loaded_workspace(self, X, lengths):
+        """Checked params and a workspace holding the frame of X."""
+        params, X, starts = self._checked_batch(X, lengths)
         ws = Workspace(starts, self.n_components)
-        emission.load_frame(X, ws)
-        return emission, ws, params
+        ws.load(params.emission, X)
+        return params, ws
 
     # -- inference ------------------------------------------------------------
     def _forward(self, X, lengths):
-        _, ws, params = self._loaded(X, lengths)
-        ll = forward_pass(ws, params["startprob_"], params["transmat_"])
+        params, ws = self._loaded_workspace(X, lengths)
+        t = params.transitions
+        ll = forward_pass(ws, t.startprob, t.transmat)
         return ll, ws, params
 
     def _log_likelihood(self, X, lengths):
-        """(log-likelihood, emission, n_samples) by the forward pass alone."""
-        emission, ws, params = self._loaded(X, lengths)
-        ll = sequence_log_likelihoods(ws, params["startprob_"], params["transmat_"])
-        return float(ll.sum()), emission, ws.frame.shape[0]
+        """(log-likelihood, params, n_samples) by the forward pass alone."""
+        params, ws = self._loaded_workspace(X, lengths)
+        t = params.transitions
+        ll = sequence_log_likelihoods(ws, t.startprob, t.transmat)
+        return float(ll.sum()), params, ws.frame.shape[0]
 
     @adaptive_threads
     def score(self, X, lengths=None):
@@ -316,8 +295,9 @@ class BaseHMM:
         log_likelihood : float
         posteriors : ndarray of shape (n_samples, n_components)
         """
-        _, ws, params = self._loaded(X, lengths)
-        ll, _, _ = e_step(ws, params["startprob_"], params["transmat_"])
+        params, ws = self._loaded_workspace(X, lengths)
+        t = params.transitions
+        ll, _, _ = e_step(ws, t.startprob, t.transmat)
         raise_if_impossible(ll, "X")
         return float(ll.sum()), ws.post
 
@@ -362,11 +342,10 @@ class BaseHMM:
             _, post = self.score_samples(X, lengths)
             states = post.argmax(axis=1)
             return float(np.log(post[np.arange(post.shape[0]), states]).sum()), states
-        emission, X, starts, params = self._fitted(X, lengths)
-        log_emissions = emission.log_likelihood(X)
-        lp, states = viterbi_decode(
-            log_emissions, params["startprob_"], params["transmat_"], starts
-        )
+        params, X, starts = self._checked_batch(X, lengths)
+        t = params.transitions
+        log_emissions = params.emission.log_likelihood(X)
+        lp, states = viterbi_decode(log_emissions, t.startprob, t.transmat, starts)
         raise_if_impossible(lp, "X")
         return float(lp.sum()), states
 
@@ -391,7 +370,7 @@ class BaseHMM:
         uniforms = rng.random((n_draws, ws.post.shape[0]))
         states = np.empty(uniforms.shape, dtype=np.int64)
         _kernels.backward_sample_batch(
-            ws.post, params["transmat_"], ws.starts, uniforms, states
+            ws.post, params.transitions.transmat, ws.starts, uniforms, states
         )
         return states
 
@@ -412,32 +391,25 @@ class BaseHMM:
         states : ndarray of shape (n_samples,), int64
         """
         n = check_int(n_samples, "n_samples", 1)
-        emission, params = self._fitted_params()
+        params = self._checked_params()
         rng = check_random_state(
             self.random_state if random_state is None else random_state
         )
-        start = params["startprob_"]
         if currstate is not None:
-            state = check_int(currstate, "currstate", 0)
-            if state >= self.n_components:
+            currstate = check_int(currstate, "currstate", 0)
+            if currstate >= self.n_components:
                 raise ValueError(
-                    f"currstate must be in [0, {self.n_components}), got {state}"
+                    f"currstate must be in [0, {self.n_components}), got {currstate}"
                 )
-            start = np.zeros(self.n_components)
-            start[state] = 1.0
-        states = np.empty(n, dtype=np.int64)
-        _kernels.sample_states(
-            np.cumsum(start),
-            np.cumsum(params["transmat_"], axis=1),
-            rng.random(n),
-            states,
-        )
-        return emission.sample(states, rng), states
+        states = params.transitions.sample(n, rng, currstate)
+        return params.emission.sample(states, rng), states
 
-    def _n_free_parameters(self, emission):
+    def _n_free_parameters(self, params):
         """Free scalars of the model, trained or frozen (as hmmlearn counts)."""
-        k = self.n_components
-        return (k - 1) + k * (k - 1) + emission.n_free_parameters(self._all_letters())
+        return (
+            params.transitions.n_free_parameters()
+            + params.emission.n_free_parameters(self._all_letters())
+        )
 
     def save(self, path):
         """Write the model to one portable ``.npz`` file (no pickle).
@@ -456,21 +428,19 @@ class BaseHMM:
         a ``RandomState`` or ``Generator`` is saved as None. See
         :mod:`fasthmm.io` for the format.
         """
-        from .io import save_model
-
         save_model(self, path)
 
     @adaptive_threads
     def aic(self, X, lengths=None):
         """Akaike information criterion (lower is better)."""
-        ll, emission, _ = self._log_likelihood(X, lengths)
-        return -2.0 * ll + 2.0 * self._n_free_parameters(emission)
+        ll, params, _ = self._log_likelihood(X, lengths)
+        return -2.0 * ll + 2.0 * self._n_free_parameters(params)
 
     @adaptive_threads
     def bic(self, X, lengths=None):
         """Bayesian information criterion (lower is better)."""
-        ll, emission, n_samples = self._log_likelihood(X, lengths)
-        return -2.0 * ll + self._n_free_parameters(emission) * float(np.log(n_samples))
+        ll, params, n_samples = self._log_likelihood(X, lengths)
+        return -2.0 * ll + self._n_free_parameters(params) * float(np.log(n_samples))
 
     # -- learning -------------------------------------------------------------
     @adaptive_threads
@@ -496,8 +466,7 @@ class BaseHMM:
         parameters.
         """
         self._check_hyperparameters()
-        params = self._current_params()
-        emission = self._emission(params)
+        emission = self._emission(self._current_params())
         X, starts = self._read_data(emission, X, lengths)
         emission.with_data(X)
         k = self.n_components
@@ -511,9 +480,8 @@ class BaseHMM:
             if states is None
             else check_labels(states, X.shape[0], k, starts=starts)
         )
-        params = self._initialize(emission, X, params)
-        emission = self._emission(params).with_data(X)
-        params = self._validate_initialized(emission, params)
+        emission.check_hyperparameters()  # before initialising: errors name them
+        params = self._initialized(emission, X)
 
         monitor = ConvergenceMonitor(self.tol, self.n_iter, self.verbose)
         if (
@@ -524,124 +492,58 @@ class BaseHMM:
             params = self._fit_labelled(X, starts, labels, params, monitor)
         else:
             clamp = None if labels is None else Clamp(labels)
-            params = self._fit_em(X, starts, params, clamp, monitor)
+            ws = Workspace(starts, k)  # reused by every iteration
+            params = run_em(
+                lambda p: expected_stats(p, X, starts, clamp, ws),
+                params,
+                self.params,
+                monitor,
+            )
 
-        for name, value in params.items():
+        for name, value in params.as_dict().items():
             setattr(self, name, value)
         self.monitor_ = monitor
-        self._after_fit(emission)
+        self._after_fit(params.emission)
         return self
 
     def _after_fit(self, emission):
         """Hook for attributes derived from the fit (e.g. ``n_features``)."""
 
-    def _validate_initialized(self, emission, params):
-        """:meth:`_validate_params` after initialisation, naming its cause."""
+    def _initialized(self, emission, X):
+        """Checked parameters after initialising those in ``init_params`` from X.
+
+        A parameter that fails its check after being initialised from X is
+        reported as such (X is degenerate for the model).
+        """
+        rng = check_random_state(self.random_state)
+        transitions = self._transitions(self._current_params()).initialized(
+            self.init_params
+        )
+        emission = emission.updated(emission.initialize(X, self.init_params, rng))
+        missing = [n for n, v in transitions.params.items() if v is None]
+        if missing:
+            raise NotFittedError(
+                f"{' and '.join(missing)} not set: call fit first, or set them "
+                "by hand and leave their letters out of init_params"
+            )
+        letters = {v: k for k, v in emission.param_names.items()}
         try:
-            params = self._validate_params(emission, params)
-        except NotFittedError:
-            raise
-        except ValueError as exc:
-            letters = self._all_letters()
-            inited = [
-                name
-                for letter, name in zip(letters, self._param_names())
-                if letter in self.init_params and str(exc).startswith(name)
-            ]
-            if not inited:
+            emission = emission.checked()
+        except InvalidParameter as exc:
+            if letters[exc.name] not in self.init_params:
                 raise
             raise ValueError(
-                f"{exc} (after initialising {inited[0]} from X: X is degenerate "
+                f"{exc} (after initialising {exc.name} from X: X is degenerate "
                 "for this model, e.g. a constant feature with min_covar=0, or too "
                 "large in magnitude)"
             ) from None
-        for name in self._emission_args:  # each prior against its parameter
-            target = params.get(name[: -len("prior")])
-            value = getattr(self, name)
-            if name.endswith("_prior") and target is not None and value is not None:
-                check_prior(value, name, np.shape(target))
-        return params
-
-    def _initialize(self, emission, X, params):
-        k = self.n_components
-        rng = check_random_state(self.random_state)
-        params = dict(params)
-        if "s" in self.init_params:
-            params["startprob_"] = np.full(k, 1.0 / k)
-        if "t" in self.init_params:
-            params["transmat_"] = np.full((k, k), 1.0 / k)
-        params.update(emission.initialize(X, self.init_params, rng))
-        return params
-
-    def _log_prior(self, emission, params):
-        return (
-            dirichlet_log_prior(params["startprob_"], self.startprob_prior)
-            + dirichlet_log_prior(params["transmat_"], self.transmat_prior)
-            + emission.log_prior()
-        )
-
-    def _m_step(self, emission, params, start_counts, trans_counts, stats):
-        new = dict(params)
-        if "s" in self.params:
-            new["startprob_"] = dirichlet_map(
-                start_counts, self.startprob_prior, params["startprob_"]
-            )
-        if "t" in self.params:
-            new["transmat_"] = dirichlet_map(
-                trans_counts, self.transmat_prior, params["transmat_"]
-            )
-        new.update(emission.m_step(stats, self.params))
-        for name, value in new.items():
-            if not np.all(np.isfinite(value)):
-                raise ValueError(
-                    f"fit stopped: the M-step produced a non-finite {name} (check "
-                    "the priors and the scale of X); the model's parameters are "
-                    "unchanged"
-                )
-        return new
-
-    def _e_step(self, X, ws, params, clamp):
-        """One E-step: (objective, emission, start counts, transition counts)."""
-        emission = self._emission(params).with_data(X)
-        emission.load_frame(X, ws, clamp)
-        ll, xi, start = e_step(ws, params["startprob_"], params["transmat_"])
-        bad = np.flatnonzero(~np.isfinite(ll))
-        if bad.size:
-            raise ValueError(
-                f"fit stopped: sequence {int(bad[0])} has zero probability under the "
-                "current parameters (log-likelihood -inf; check zeros in startprob_, "
-                "transmat_, the emissions or contradictory labels); the model's "
-                "parameters are unchanged"
-            )
-        return float(ll.sum()) + self._log_prior(emission, params), emission, start, xi
-
-    def _fit_em(self, X, starts, params, clamp, monitor):
-        ws = Workspace(starts, self.n_components)
-        for _ in range(self.n_iter):
-            objective, emission, start, xi = self._e_step(X, ws, params, clamp)
-            stats = emission.new_stats()
-            emission.accumulate(stats, X, ws.post)
-            params = self._m_step(emission, params, start, xi, stats)
-            monitor.report(objective)
-            if monitor.converged:
-                break
-        return params
+        return Params(transitions.checked(), emission)
 
     def _fit_labelled(self, X, starts, labels, params, monitor):
         """Supervised estimate from fully labelled sequences, in one pass."""
-        k = self.n_components
-        onehot = np.zeros((X.shape[0], k))
-        onehot[np.arange(X.shape[0]), labels] = 1.0
-        start = onehot[starts[:-1]].sum(axis=0)
-        inner = np.ones(X.shape[0] - 1, dtype=bool)
-        inner[starts[1:-1] - 1] = False  # pairs that cross a sequence boundary
-        trans = np.zeros((k, k))
-        np.add.at(trans, (labels[:-1][inner], labels[1:][inner]), 1.0)
-        emission = self._emission(params).with_data(X)
-        stats = emission.new_stats()
-        emission.accumulate(stats, X, onehot)
-        params = self._m_step(emission, params, start, trans, stats)
-        ws = Workspace(starts, k)
-        objective, _, _, _ = self._e_step(X, ws, params, Clamp(labels))
-        monitor.report(objective)
+        params = maximize(
+            params, labelled_stats(params, X, starts, labels), self.params
+        )
+        stats = expected_stats(params, X, starts, Clamp(labels))
+        monitor.report(objective(params, stats))
         return params

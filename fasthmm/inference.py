@@ -3,7 +3,11 @@
 The public functions here take a log-emission matrix (from any source: one of
 fasthmm's emission classes, a neural network, ...) plus the start and
 transition probabilities, validate them once, and run the batch kernels.
-The models use the same :class:`Workspace` and :func:`e_step`.
+The models use the same :class:`Workspace` and :func:`e_step`: the workspace
+owns the E-step's buffers, builds the frame from an emission
+(:meth:`Workspace.load`), applies known states (:class:`Clamp`) and settles
+sequences whose frame underflowed (:func:`resolve_zero_steps`). Emissions
+only return log-likelihoods (or probabilities) and never see these buffers.
 """
 
 import numpy as np
@@ -17,6 +21,39 @@ from ._validation import (
     check_startprob,
     check_transmat,
 )
+
+
+class Clamp:
+    """Known states of a partly labelled batch.
+
+    Parameters
+    ----------
+    labels : ndarray of shape (n_samples,), int64
+        A state in [0, n_components), or -1 for unknown.
+    """
+
+    def __init__(self, labels):
+        self.n_samples = labels.shape[0]
+        self.rows = np.flatnonzero(labels >= 0)
+        self.states = labels[self.rows]
+
+    def apply(self, frame, fill, offset=0):
+        """Set every entry of a labelled row but the known state's to ``fill``.
+
+        Parameters
+        ----------
+        frame : ndarray of shape (n_rows, n_components)
+            Rows ``offset:offset + n_rows`` of the batch.
+        fill : float
+        offset : int
+        """
+        rows, states = self.rows, self.states
+        if offset or frame.shape[0] != self.n_samples:
+            inside = (rows >= offset) & (rows < offset + frame.shape[0])
+            rows, states = rows[inside] - offset, states[inside]
+        keep = frame[rows, states]
+        frame[rows] = fill
+        frame[rows, states] = keep
 
 
 class Workspace:
@@ -54,6 +91,38 @@ class Workspace:
         self.xi_blocks = np.empty(
             (self.blocks.shape[0] - 1, n_components, n_components)
         )
+
+    def load(self, emission, X, clamp=None):
+        """Build the frame of ``X`` under ``emission``, in place.
+
+        Uses the emission's probability fast path when it offers one (no
+        shift, no exponentials), else its log-likelihoods. With ``clamp``,
+        every state but the known one of a labelled row becomes impossible.
+
+        Parameters
+        ----------
+        emission : fasthmm.emissions.Emission
+        X : ndarray
+            Checked samples.
+        clamp : Clamp, optional
+        """
+
+        def log_emissions_of(lo, hi):
+            out = emission.log_likelihood(X[lo:hi])
+            if clamp is not None:
+                clamp.apply(out, -np.inf, offset=lo)
+            return out
+
+        if emission.likelihood(X, self.frame) is not None:
+            self.shift[:] = 0.0
+            if clamp is not None:
+                clamp.apply(self.frame, 0.0)
+            self.log_emissions_of = log_emissions_of
+            return
+        emission.log_likelihood(X, out=self.frame)
+        if clamp is not None:
+            clamp.apply(self.frame, -np.inf)
+        self.load_log_emissions(log_emissions_of=log_emissions_of)
 
     def load_log_emissions(self, log_emissions=None, log_emissions_of=None):
         """Turn log-emissions into the shifted probability frame, in place.

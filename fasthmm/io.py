@@ -20,12 +20,14 @@ A saved model is a NumPy ``.npz`` archive holding
 
 Nothing is pickled on either side (``np.load(..., allow_pickle=False)``), so
 loading a file from an untrusted source cannot execute code: the class is
-looked up by name among fasthmm's own models and built from plain numbers,
-strings and float arrays.
+looked up by name among the registered model classes and built from plain
+numbers, strings and float arrays.
 
-The format is generic over :class:`fasthmm.base.BaseHMM` subclasses: any model
-class defined in :mod:`fasthmm.models` is saved and loaded without changes
-here.
+The format is generic over :class:`fasthmm.base.BaseHMM` subclasses: every
+subclass registers itself by class name when it is defined
+(:mod:`fasthmm._registry`), so fasthmm's models and a user's own subclasses
+are saved and loaded without changes here (a user's class must be defined
+before :func:`load_model` reads a file naming it).
 """
 
 import json
@@ -34,28 +36,13 @@ import os
 
 import numpy as np
 
+from ._registry import model_classes
+from ._version import __version__
+
 FORMAT_NAME = "fasthmm-model"
 FORMAT_VERSION = 1
 HEADER_KEY = "__fasthmm_header__"
 _ARRAY_TAG = "__array__"
-
-
-def _package_version():
-    from . import __version__
-
-    return __version__
-
-
-def _model_classes():
-    """Name -> class of every BaseHMM subclass exported by fasthmm.models."""
-    from . import models
-    from .base import BaseHMM
-
-    return {
-        name: obj
-        for name, obj in vars(models).items()
-        if isinstance(obj, type) and issubclass(obj, BaseHMM) and obj is not BaseHMM
-    }
 
 
 def _encode_param(name, value, arrays, notes):
@@ -124,10 +111,11 @@ def save_model(model, path):
     ``notes`` says so. Everything that determines the model's scores is saved
     exactly, so a loaded model scores identically.
     """
-    if _model_classes().get(type(model).__name__) is not type(model):
+    if model_classes().get(type(model).__name__) is not type(model):
         raise TypeError(
-            f"cannot save a {type(model).__name__}: only the model classes of "
-            f"fasthmm.models can be saved ({sorted(_model_classes())})"
+            f"cannot save a {type(model).__name__}: another class of that name "
+            "was registered since; registered model classes: "
+            f"{sorted(model_classes())}"
         )
     arrays = {}
     notes = []
@@ -151,7 +139,7 @@ def save_model(model, path):
     header = {
         "format": FORMAT_NAME,
         "format_version": FORMAT_VERSION,
-        "fasthmm_version": _package_version(),
+        "fasthmm_version": __version__,
         "class": type(model).__name__,
         "params": params,
         "fitted": fitted,
@@ -215,7 +203,7 @@ def _read_header(archive, path):
         raise ValueError(
             f"{path!s} was written in fasthmm model format version {version} "
             f"(by fasthmm {header.get('fasthmm_version')}); this fasthmm "
-            f"{_package_version()} reads format versions up to {FORMAT_VERSION}: "
+            f"{__version__} reads format versions up to {FORMAT_VERSION}: "
             "upgrade fasthmm to load it"
         )
     return header
@@ -264,7 +252,7 @@ def load_model(path):
 
 
 def _build(archive, header, path):
-    classes = _model_classes()
+    classes = model_classes()
     name = header.get("class")
     cls = classes.get(name) if isinstance(name, str) else None
     if cls is None:

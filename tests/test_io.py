@@ -321,12 +321,26 @@ def test_pickled_payload_is_refused_without_running(saved, tmp_path):
     assert not _Payload.ran
 
 
-def test_save_refuses_what_it_cannot_write(tmp_path):
+def test_a_users_subclass_is_saved_and_loaded(tmp_path):
     class MyHMM(models.CategoricalHMM):
         pass
 
+    rng = np.random.default_rng(0)
+    X = rng.integers(0, 3, size=(60, 1))
+    model = MyHMM(2, n_iter=3, random_state=0).fit(X)
+    model.save(tmp_path / "mine.npz")
+    loaded = fasthmm.load(tmp_path / "mine.npz")
+    assert type(loaded) is MyHMM
+    assert loaded.score(X) == model.score(X)
+
+    class MyHMM(models.CategoricalHMM):  # noqa: F811 - a redefinition replaces it
+        pass
+
     with pytest.raises(TypeError, match="cannot save a MyHMM"):
-        MyHMM(2).save(tmp_path / "x.npz")
+        model.save(tmp_path / "stale.npz")  # its class is no longer registered
+
+
+def test_save_refuses_what_it_cannot_write(tmp_path):
     model = models.CategoricalHMM(2, emissionprob_prior={"a": 1})
     with pytest.raises(TypeError, match="emissionprob_prior"):
         model.save(tmp_path / "y.npz")

@@ -1,6 +1,6 @@
 """Emission families: each knows only its own parameters (see ``_base``)."""
 
-from ._base import Emission, merge_stats
+from ._base import Emission, InvalidParameter
 from .categorical import CategoricalEmission
 from .gaussian import GaussianEmission
 from .gmm import GMMEmission
@@ -8,9 +8,9 @@ from .poisson import PoissonEmission
 
 __all__ = [
     "Emission",
+    "InvalidParameter",
     "CategoricalEmission",
     "GaussianEmission",
     "GMMEmission",
     "PoissonEmission",
-    "merge_stats",
 ]

@@ -1,23 +1,40 @@
 """The interface every emission family implements.
 
-An emission object is built by a model from the model's hyper-parameters
-(priors, covariance type, ...) and a dict of its current parameters, keyed by
-the model's attribute names (``"means_"``, ``"covars_"``, ...). It knows only
-those parameters. The one EM loop in :mod:`fasthmm.base` is written against
-this interface:
+An emission object holds one family's hyper-parameters (priors, covariance
+type, ...) and its current parameters, keyed by the model's attribute names
+(``"means_"``, ``"covars_"``, ...). It knows nothing else: not the E-step's
+buffers, not the labels of a supervised fit, not the transitions. Every
+algorithm (inference, EM, sampling) is written once against these methods:
 
-* :meth:`check_X` converts and checks samples (at the public boundary);
-* :meth:`log_likelihood` gives the (n_samples, n_components) log-emission
-  matrix, and :meth:`load_frame` turns it into the E-step's frame;
-* :meth:`new_stats`, :meth:`accumulate` and :meth:`m_step` are the M-step over
-  mergeable sufficient statistics (dicts of arrays, summed key by key);
+* :meth:`log_likelihood` writes the (n_samples, n_components) log-emission
+  matrix into a buffer it is given; :meth:`likelihood` is an optional
+  probability-space fast path (a family whose probabilities are a table
+  lookup skips the exp/log round trip);
+* :meth:`suff_stats` computes the family's sufficient statistics from data
+  and posterior weights (a dict of arrays: statistics of disjoint batches
+  add up key by key), and :meth:`m_step` maximises them;
 * :meth:`initialize`, :meth:`sample`, :meth:`log_prior`,
-  :meth:`n_free_parameters`, :meth:`check_params`.
+  :meth:`n_free_parameters`;
+* :meth:`check_X`, :meth:`check_hyperparameters` and :meth:`check_param`
+  convert and check at the public boundary, once per public call.
+
+A family declares :attr:`Emission.param_names` (letter -> attribute) and its
+hyper-parameters as keyword arguments of ``__init__``; the model class passes
+its constructor arguments of the same names (see
+:class:`fasthmm.base.BaseHMM`).
 """
 
-import numpy as np
+import copy
 
 from .._validation import NotFittedError, trailing_size
+
+
+class InvalidParameter(ValueError):
+    """A parameter failed its check; :attr:`name` is the parameter's attribute name."""
+
+    def __init__(self, name, message):
+        super().__init__(message)
+        self.name = name
 
 
 class Emission:
@@ -30,45 +47,35 @@ class Emission:
     params : dict
         Current parameters by attribute name; a missing or ``None`` entry is a
         parameter not yet set.
+    n_features : int, optional
+        Known dimension (or number of symbols); otherwise read off
+        :attr:`feature_param` or, in :meth:`with_data`, off the data.
 
     Class attributes
     ----------------
     param_names : dict
         ``params`` letter -> attribute name, e.g. ``{"m": "means_"}``.
+    feature_param : str
+        The parameter whose last axis is ``n_features`` (``feature_param_ndim``
+        its ndim, if fixed).
     closed_form_given_states : bool
-        True when, given the states, one :meth:`accumulate` with one-hot
-        posteriors and one :meth:`m_step` give the exact maximiser (no latent
+        True when, given the states, one :meth:`suff_stats` with one-hot
+        weights and one :meth:`m_step` give the exact maximiser (no latent
         variables inside the emission). A mixture sets it False: a fully
         labelled fit then runs EM with every state clamped.
     """
 
     param_names = {}
-    #: The parameter whose last axis is ``n_features`` (and its ndim, if fixed).
     feature_param = None
     feature_param_ndim = None
     closed_form_given_states = True
 
-    def __init__(self, n_components, params):
+    def __init__(self, n_components, params, n_features=None):
         self.n_components = n_components
         self.params = {name: params.get(name) for name in self.param_names.values()}
-        self._n_features = None
+        self._n_features = n_features
 
     # -- parameters ---------------------------------------------------------
-    def require(self, *names):
-        """Raise :class:`NotFittedError` unless all named parameters are set."""
-        missing = [n for n in names if self.params.get(n) is None]
-        if missing:
-            letters = {v: k for k, v in self.param_names.items()}
-            raise NotFittedError(
-                f"{', '.join(missing)} not set: call fit first, or set "
-                f"{' and '.join(missing)} by hand and leave "
-                f"{''.join(letters[n] for n in missing)!r} out of init_params"
-            )
-
-    def check_params(self):
-        """Check that every parameter is set and valid; name the bad one."""
-        raise NotImplementedError
-
     @property
     def n_features(self):
         """Set by the model or the data, else read off :attr:`feature_param`."""
@@ -87,6 +94,66 @@ class Emission:
     def _n_features_of(self, X):
         """``n_features`` implied by checked samples."""
         return X.shape[1]
+
+    def updated(self, new_params):
+        """A copy holding ``new_params`` in place of the current values.
+
+        Hyper-parameters (already checked) are shared; nothing is checked
+        again, so EM iterations pay for no validation.
+        """
+        clone = copy.copy(self)
+        clone.params = {**self.params, **new_params}
+        return clone
+
+    def missing(self):
+        """Names of the parameters that are not set."""
+        return [n for n, v in self.params.items() if v is None]
+
+    def require(self, *names):
+        """Raise :class:`NotFittedError` unless all named parameters are set."""
+        missing = [n for n in names if self.params.get(n) is None]
+        if missing:
+            letters = {v: k for k, v in self.param_names.items()}
+            raise NotFittedError(
+                f"{', '.join(missing)} not set: call fit first, or set "
+                f"{' and '.join(missing)} by hand and leave "
+                f"{''.join(letters[n] for n in missing)!r} out of init_params"
+            )
+
+    def checked(self):
+        """The emission with every parameter set, checked and converted.
+
+        Raises
+        ------
+        NotFittedError
+            When a parameter is not set.
+        InvalidParameter
+            Naming the first invalid parameter (a ``ValueError``).
+        """
+        self.require(*self.param_names.values())
+        checked = {}
+        for name in self.param_names.values():
+            try:
+                checked[name] = self.check_param(name, self.params[name])
+            except InvalidParameter:
+                raise
+            except ValueError as exc:
+                raise InvalidParameter(name, str(exc)) from None
+        return self.updated(checked)
+
+    def check_param(self, name, value):
+        """Check and convert one parameter (known ``n_features``); raise ValueError."""
+        raise NotImplementedError
+
+    def check_hyperparameters(self):
+        """Check the hyper-parameters against ``n_components`` and ``n_features``.
+
+        Called once per public call, before anything is initialised, so that
+        an error names the hyper-parameter; keeps any converted (broadcast)
+        values the M-step and :meth:`log_prior` read, so that EM iterations
+        check nothing. Returns the emission.
+        """
+        return self
 
     # -- data ---------------------------------------------------------------
     def check_X(self, X):
@@ -108,39 +175,24 @@ class Emission:
         """
         raise NotImplementedError
 
-    def load_frame(self, X, ws, clamp=None):
-        """Fill the E-step workspace's frame for ``X``.
+    def likelihood(self, X, out):
+        """Emission probabilities written into ``out``, or None if not offered.
+
+        A fast path for families whose probabilities are cheaper than their
+        logarithms (a table lookup); the E-step then skips the exponentials.
+        Only exact probabilities may be returned: no shift is applied, so a
+        family whose densities can underflow must return None.
 
         Parameters
         ----------
         X : ndarray
-        ws : fasthmm.inference.Workspace
-        clamp : fasthmm.base.Clamp, optional
-            Known states: the other states' emissions become impossible.
-        """
-        self.log_likelihood(X, out=ws.frame)
-        if clamp is not None:
-            clamp.apply(ws.frame, -np.inf)
-        ws.load_log_emissions(log_emissions_of=self.log_likelihood_rows(X, clamp))
-
-    def log_likelihood_rows(self, X, clamp=None):
-        """A function giving the log-emissions of rows ``lo:hi`` on demand.
-
-        The E-step calls it for the rare sequence whose frame underflowed
-        (see :func:`fasthmm.inference.resolve_zero_steps`).
+        out : ndarray of shape (n_samples, n_components)
 
         Returns
         -------
-        rows : callable ``(lo, hi) -> ndarray of shape (hi - lo, n_components)``
+        out or None
         """
-
-        def rows(lo, hi):
-            out = self.log_likelihood(X[lo:hi])
-            if clamp is not None:
-                clamp.apply(out, -np.inf, offset=lo)
-            return out
-
-        return rows
+        return None
 
     # -- learning -----------------------------------------------------------
     def initialize(self, X, letters, random_state):
@@ -153,18 +205,19 @@ class Emission:
         """
         raise NotImplementedError
 
-    def new_stats(self):
-        """Zeroed sufficient statistics (a dict of arrays)."""
-        raise NotImplementedError
-
-    def accumulate(self, stats, X, posteriors):
-        """Add the statistics of ``X`` weighted by ``posteriors`` to ``stats``.
+    def suff_stats(self, X, weights):
+        """Sufficient statistics of ``X`` under per-state weights.
 
         Parameters
         ----------
-        stats : dict
         X : ndarray
-        posteriors : ndarray of shape (n_samples, n_components)
+        weights : ndarray of shape (n_samples, n_components)
+            Posterior probability of each state (one-hot for labelled data).
+
+        Returns
+        -------
+        stats : dict of str to ndarray
+            Statistics of disjoint batches add up key by key.
         """
         raise NotImplementedError
 
@@ -199,46 +252,3 @@ class Emission:
         X : ndarray of shape (n_samples, n_features)
         """
         raise NotImplementedError
-
-
-def merge_stats(a, b):
-    """Sum two sufficient-statistics dicts key by key (``a + b``)."""
-    return {key: a[key] + b[key] for key in a}
-
-
-def dirichlet_map(counts, prior, current):
-    """MAP estimate of probability rows under a Dirichlet prior.
-
-    Entries that are zero in ``current`` are structural zeros and stay zero;
-    a row with no mass keeps its current values.
-
-    Parameters
-    ----------
-    counts : ndarray of shape (..., n)
-        Expected counts.
-    prior : float or ndarray broadcastable to ``counts``
-        Dirichlet concentration (1 is no prior).
-    current : ndarray of shape (..., n) or None
-
-    Returns
-    -------
-    probs : ndarray of shape (..., n)
-    """
-    new = np.maximum(counts + (np.asarray(prior, dtype=float) - 1.0), 0.0)
-    if current is not None:
-        new = np.where(current > 0, new, 0.0)
-    sums = new.sum(axis=-1, keepdims=True)
-    empty = (sums <= 0)[..., 0]
-    new = new / np.where(sums > 0, sums, 1.0)
-    if current is not None and np.ndim(empty) and empty.any():
-        new[empty] = current[empty]
-    elif current is not None and np.ndim(empty) == 0 and empty:
-        new = current.copy()
-    return new
-
-
-def dirichlet_log_prior(probs, prior):
-    """Log density of a Dirichlet prior, up to a constant, over the support."""
-    alpha = np.broadcast_to(np.asarray(prior, dtype=float), probs.shape)
-    mask = (probs > 0) & (alpha != 1.0)
-    return float(np.sum((alpha[mask] - 1.0) * np.log(probs[mask])))

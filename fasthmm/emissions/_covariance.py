@@ -139,8 +139,12 @@ def second_moment(X, weights, covariance_type):
 
 
 def broadcast_prior(value, shape, name):
-    """Broadcast a scalar or array prior hyper-parameter to ``shape``."""
-    arr = as_float_array(value, name)
+    """Broadcast a scalar or array prior hyper-parameter to ``shape``.
+
+    The values were checked (finite, real) once per public call; this only
+    broadcasts, naming ``name`` when the shapes do not fit.
+    """
+    arr = np.asarray(value, dtype=np.float64)
     try:
         return np.broadcast_to(arr, shape)
     except ValueError:

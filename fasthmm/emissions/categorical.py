@@ -2,13 +2,15 @@
 
 import numpy as np
 
+from .._dirichlet import dirichlet_log_prior, dirichlet_map
 from .._kernels.categorical import symbol_counts
 from .._validation import (
     check_int,
+    check_prior,
     check_stochastic_rows,
     check_symbols,
 )
-from ._base import Emission, dirichlet_log_prior, dirichlet_map
+from ._base import Emission
 
 
 class CategoricalEmission(Emission):
@@ -30,20 +32,24 @@ class CategoricalEmission(Emission):
     feature_param_ndim = 2
 
     def __init__(self, n_components, params, n_features=None, emissionprob_prior=1.0):
-        super().__init__(n_components, params)
-        self._n_features = (
-            None if n_features is None else check_int(n_features, "n_features", 1)
+        super().__init__(
+            n_components,
+            params,
+            None if n_features is None else check_int(n_features, "n_features", 1),
         )
         self.prior = emissionprob_prior
 
-    def check_params(self):
-        self.require("emissionprob_")
-        ep = check_stochastic_rows(
-            self.params["emissionprob_"],
+    def check_hyperparameters(self):
+        self.prior = check_prior(
+            self.prior,
+            "emissionprob_prior",
             (self.n_components, self.n_features),
-            "emissionprob_",
+            strict=True,
         )
-        self.params["emissionprob_"] = ep
+        return self
+
+    def check_param(self, name, value):
+        return check_stochastic_rows(value, (self.n_components, self.n_features), name)
 
     def check_X(self, X):
         return check_symbols(X, "X", self.n_features)
@@ -56,13 +62,9 @@ class CategoricalEmission(Emission):
             table = np.log(self.params["emissionprob_"].T)
         return np.take(table, X, axis=0, out=out)
 
-    def load_frame(self, X, ws, clamp=None):
-        # Work from the probability table directly: no exp/log per step.
-        np.take(self.params["emissionprob_"].T, X, axis=0, out=ws.frame)
-        ws.shift[:] = 0.0
-        if clamp is not None:
-            clamp.apply(ws.frame, 0.0)
-        ws.log_emissions_of = self.log_likelihood_rows(X, clamp)
+    def likelihood(self, X, out):
+        # A table lookup: no exp/log per step.
+        return np.take(self.params["emissionprob_"].T, X, axis=0, out=out)
 
     def initialize(self, X, letters, random_state):
         if "e" not in letters:
@@ -70,11 +72,10 @@ class CategoricalEmission(Emission):
         ep = random_state.random((self.n_components, self.n_features))
         return {"emissionprob_": ep / ep.sum(axis=1, keepdims=True)}
 
-    def new_stats(self):
-        return {"obs": np.zeros((self.n_components, self.n_features))}
-
-    def accumulate(self, stats, X, posteriors):
-        symbol_counts(X, posteriors, self.n_features, stats["obs"])
+    def suff_stats(self, X, weights):
+        counts = np.zeros((self.n_components, self.n_features))
+        symbol_counts(X, weights, self.n_features, counts)
+        return {"obs": counts}
 
     def m_step(self, stats, letters):
         if "e" not in letters:

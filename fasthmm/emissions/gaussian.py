@@ -1,9 +1,8 @@
 """Gaussian emissions with spherical, diagonal, full or tied covariances."""
 
-import numpy as np
-
 from .._kmeans import kmeans
 from .._validation import (
+    check_prior,
     check_real_samples,
     check_shape,
 )
@@ -60,15 +59,24 @@ class GaussianEmission(Emission):
     def _group(self):
         return self.n_components
 
-    def check_params(self):
-        self.require("means_", "covars_")
+    def check_hyperparameters(self):
         k, d = self.n_components, self.n_features
-        self.params["means_"] = check_shape(self.params["means_"], "means_", (k, d))
-        covars = self.params["covars_"]
+        check_prior(self.means_prior, "means_prior", (k, d))
+        covars_shape = cov.covars_shape(self.covariance_type, k, d, self._group)
+        if self.covariance_type == "tied":  # hmmlearn's shape (d, d)
+            covars_shape = covars_shape[1:]
+        check_prior(self.covars_prior, "covars_prior", covars_shape)
+        return self
+
+    def check_param(self, name, value):
+        k, d = self.n_components, self.n_features
+        if name == "means_":
+            return check_shape(value, name, (k, d))
         if self.covariance_type == "tied":  # hmmlearn's shape (d, d), one group
-            covars = check_shape(covars, "covars_", (d, d))[None]
-        covars = cov.check_covars(covars, self.covariance_type, k, d, self._group)
-        self.params["covars_"] = self._public(covars)
+            value = check_shape(value, name, (d, d))[None]
+        return self._public(
+            cov.check_covars(value, self.covariance_type, k, d, self._group)
+        )
 
     def _stacked(self):
         """Covariances as a stack over groups (tied: shape (1, d, d))."""
@@ -107,19 +115,12 @@ class GaussianEmission(Emission):
             )
         return new
 
-    def new_stats(self):
-        k, d = self.n_components, self.n_features
-        second = (k, d) if self.covariance_type in ("spherical", "diag") else (k, d, d)
+    def suff_stats(self, X, weights):
         return {
-            "post": np.zeros(k),
-            "obs": np.zeros((k, d)),
-            "second": np.zeros(second),
+            "post": weights.sum(axis=0),
+            "obs": weights.T @ X,
+            "second": cov.second_moment(X, weights, self.covariance_type),
         }
-
-    def accumulate(self, stats, X, posteriors):
-        stats["post"] += posteriors.sum(axis=0)
-        stats["obs"] += posteriors.T @ X
-        stats["second"] += cov.second_moment(X, posteriors, self.covariance_type)
 
     def m_step(self, stats, letters):
         new = {}

@@ -8,6 +8,7 @@ each state, i.e. in groups of ``n_mix`` components.
 
 import numpy as np
 
+from .._dirichlet import dirichlet_log_prior, dirichlet_map
 from .._kmeans import kmeans
 from .._validation import (
     as_float_array,
@@ -17,7 +18,7 @@ from .._validation import (
     check_stochastic_rows,
 )
 from . import _covariance as cov
-from ._base import Emission, dirichlet_log_prior, dirichlet_map
+from ._base import Emission
 
 
 def hmmlearn_covars_defaults(covariance_type, n_features, n_mix):
@@ -202,22 +203,22 @@ class GMMEmission(Emission):
         return cov.broadcast_prior(self.weights_prior, (k, m), "weights_prior")
 
     # -- parameters ---------------------------------------------------------------
-    def check_params(self):
-        self.require("weights_", "means_", "covars_")
+    def check_hyperparameters(self):
+        self._shared = self.shared_priors()
+        self._weights_prior_rows = self._weights_prior()
+        return self
+
+    def check_param(self, name, value):
         k, m, d = self.n_components, self.n_mix, self.n_features
-        self.params["weights_"] = check_stochastic_rows(
-            self.params["weights_"], (k, m), "weights_"
-        )
-        self.params["means_"] = check_shape(self.params["means_"], "means_", (k, m, d))
-        covars = check_shape(
-            self.params["covars_"], "covars_", self._public_covars_shape()
-        )
+        if name == "weights_":
+            return check_stochastic_rows(value, (k, m), name)
+        if name == "means_":
+            return check_shape(value, name, (k, m, d))
+        covars = check_shape(value, name, self._public_covars_shape())
         flat = cov.check_covars(
             self._flat_covars(covars), self.covariance_type, self._n, d, m
         )
-        self.params["covars_"] = self._public_covars(flat)
-        self.shared_priors()
-        self._weights_prior()
+        return self._public_covars(flat)
 
     def check_X(self, X):
         return check_real_samples(X, "X", self.n_features)
@@ -335,23 +336,22 @@ class GMMEmission(Emission):
             new["covars_"] = self._public_covars(flat)
         return new
 
-    def new_stats(self):
+    def suff_stats(self, X, weights):
         n, d = self._n, self.n_features
         diag = self.covariance_type in ("spherical", "diag")
-        return {
+        stats = {
             "post": np.zeros(n),
             "obs": np.zeros((n, d)),
             "second": np.zeros((n, d) if diag else (n, d, d)),
         }
-
-    def accumulate(self, stats, X, posteriors):
         rows = self._chunk_rows()
         for lo in range(0, X.shape[0], rows):
             x = X[lo : lo + rows]
-            resp = self._responsibilities(x, posteriors[lo : lo + rows])
+            resp = self._responsibilities(x, weights[lo : lo + rows])
             stats["post"] += resp.sum(axis=0)
             stats["obs"] += resp.T @ x
             stats["second"] += cov.second_moment(x, resp, self.covariance_type)
+        return stats
 
     def m_step(self, stats, letters):
         k, m = self.n_components, self.n_mix
@@ -359,10 +359,10 @@ class GMMEmission(Emission):
         if "w" in letters:
             new["weights_"] = dirichlet_map(
                 stats["post"].reshape(k, m),
-                self._weights_prior(),
+                self._weights_prior_rows,
                 self.params["weights_"],
             )
-        means_prior, means_weight, covars_prior, covars_weight = self.shared_priors()
+        means_prior, means_weight, covars_prior, covars_weight = self._shared
         means = self._flat_means()
         if "m" in letters:
             means = cov.means_m_step(
@@ -388,9 +388,9 @@ class GMMEmission(Emission):
         return new
 
     def log_prior(self):
-        means_prior, means_weight, covars_prior, covars_weight = self.shared_priors()
+        means_prior, means_weight, covars_prior, covars_weight = self._shared
         return dirichlet_log_prior(
-            self.params["weights_"], self._weights_prior()
+            self.params["weights_"], self._weights_prior_rows
         ) + cov.log_prior(
             self.covariance_type,
             self._flat_means(),

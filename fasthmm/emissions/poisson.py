@@ -94,17 +94,18 @@ class PoissonEmission(Emission):
             raise ValueError(f"{name} must be >= 0, got {getattr(self, name)!r}")
         return value
 
-    def check_params(self):
-        self.require("lambdas_")
-        lam = self.params["lambdas_"]
-        if self.n_components == 1 and np.ndim(lam) == 1:  # as hmmlearn's atleast_2d
-            lam = np.reshape(lam, (1, -1))
-        lam = check_shape(lam, "lambdas_", (self.n_components, self.n_features))
+    def check_hyperparameters(self):
+        self._alpha = self._prior("lambdas_prior")
+        self._beta = self._prior("lambdas_weight")
+        return self
+
+    def check_param(self, name, value):
+        if self.n_components == 1 and np.ndim(value) == 1:  # as hmmlearn's atleast_2d
+            value = np.reshape(value, (1, -1))
+        lam = check_shape(value, name, (self.n_components, self.n_features))
         if np.any(lam <= 0):
             raise ValueError("lambdas_ must be positive (Poisson rates)")
-        self.params["lambdas_"] = lam
-        self._prior("lambdas_prior")
-        self._prior("lambdas_weight")
+        return lam
 
     def check_X(self, X):
         return check_counts(X, "X", self.n_features)
@@ -133,19 +134,13 @@ class PoissonEmission(Emission):
             lam = np.full((k, d), mean)
         return {"lambdas_": np.maximum(lam, MIN_LAMBDA)}
 
-    def new_stats(self):
-        k, d = self.n_components, self.n_features
-        return {"post": np.zeros(k), "obs": np.zeros((k, d))}
-
-    def accumulate(self, stats, X, posteriors):
-        stats["post"] += posteriors.sum(axis=0)
-        stats["obs"] += posteriors.T @ X
+    def suff_stats(self, X, weights):
+        return {"post": weights.sum(axis=0), "obs": weights.T @ X}
 
     def m_step(self, stats, letters):
         if "l" not in letters:
             return {}
-        alpha = self._prior("lambdas_prior")
-        beta = self._prior("lambdas_weight")
+        alpha, beta = self._alpha, self._beta
         denom = beta + stats["post"][:, None]
         empty = denom <= EMPTY_MASS
         lam = (alpha + stats["obs"]) / np.where(empty, 1.0, denom)
@@ -156,8 +151,7 @@ class PoissonEmission(Emission):
         return {"lambdas_": lam}
 
     def log_prior(self):
-        alpha = self._prior("lambdas_prior")
-        beta = self._prior("lambdas_weight")
+        alpha, beta = self._alpha, self._beta
         lam = self.params["lambdas_"]
         return float(np.sum(alpha * np.log(lam) - beta * lam))
 

@@ -1,0 +1,27 @@
+"""The model classes :func:`fasthmm.load` can rebuild, by name.
+
+Every subclass of :class:`fasthmm.base.BaseHMM` registers itself under its
+class name when it is defined, so a user's own model class can be saved and
+loaded as long as it is defined (imported) before :func:`fasthmm.load` runs.
+"""
+
+_CLASSES = {}
+
+
+def register(cls, name=None):
+    """Make ``cls`` loadable under ``name`` (default: its class name).
+
+    A later class of the same name replaces an earlier one, as a redefinition
+    in an interactive session would.
+
+    Returns
+    -------
+    cls
+    """
+    _CLASSES[cls.__name__ if name is None else name] = cls
+    return cls
+
+
+def model_classes():
+    """Name -> class of every registered model class."""
+    return dict(_CLASSES)

@@ -1,0 +1,244 @@
+"""EM, written once: E-step -> mergeable statistics -> M-step.
+
+:func:`expected_stats` is the E-step of one batch: a pure function of the
+parameters and the data that returns :class:`fasthmm.stats.Stats`.
+:func:`maximize` turns summed statistics into new parameters, and
+:func:`run_em` is the loop: it asks for statistics, monitors the objective
+and returns the final parameters; the model commits them. Only how the
+statistics are produced varies (``e_fn``): one in-memory batch, blocks of a
+larger data set summed in order, or partitions on other machines.
+"""
+
+import sys
+from typing import NamedTuple
+
+import numpy as np
+
+from .emissions import Emission
+from .inference import Workspace, e_step
+from .stats import Stats
+from .transitions import Transitions
+
+
+class Params(NamedTuple):
+    """A model's parameters: the hidden chain and the emission family."""
+
+    transitions: Transitions
+    emission: Emission
+
+    @property
+    def n_components(self):
+        return self.transitions.n_components
+
+    def log_prior(self):
+        """Log prior density of both components (up to a constant)."""
+        return self.transitions.log_prior() + self.emission.log_prior()
+
+    def as_dict(self):
+        """Every parameter by model attribute name."""
+        return {**self.transitions.params, **self.emission.params}
+
+
+class ConvergenceMonitor:
+    """Tracks the EM objective and decides when EM has converged.
+
+    Parameters
+    ----------
+    tol : float
+        EM stops when the objective improves by less than ``tol``.
+    n_iter : int
+        Maximum number of iterations.
+    verbose : bool
+        Print one line per iteration to stderr.
+
+    Attributes
+    ----------
+    history : list of float
+        The EM objective (log-likelihood plus log prior density) before each
+        M-step; it never decreases.
+    iter : int
+        Number of iterations done.
+    """
+
+    _template = "{iter:>10d} {objective:>16.8f} {delta:>+16.8f}"
+
+    def __init__(self, tol, n_iter, verbose):
+        self.tol = tol
+        self.n_iter = n_iter
+        self.verbose = verbose
+        self.history = []
+        self.iter = 0
+
+    def __repr__(self):
+        return (
+            f"ConvergenceMonitor(tol={self.tol!r}, n_iter={self.n_iter!r}, "
+            f"iter={self.iter}, converged={self.converged}, history={self.history})"
+        )
+
+    def report(self, objective):
+        """Record the objective of one iteration."""
+        if self.verbose:
+            delta = objective - self.history[-1] if self.history else np.nan
+            print(
+                self._template.format(
+                    iter=self.iter + 1, objective=objective, delta=delta
+                ),
+                file=sys.stderr,
+            )
+        self.history.append(float(objective))
+        self.iter += 1
+
+    @property
+    def converged(self):
+        """True when the last improvement was below ``tol``."""
+        return len(self.history) >= 2 and self.history[-1] - self.history[-2] < self.tol
+
+
+def expected_stats(params, X, starts, clamp=None, ws=None):
+    """E-step of one batch: expected sufficient statistics under ``params``.
+
+    Parameters
+    ----------
+    params : Params
+        Checked parameters.
+    X : ndarray
+        Checked samples of the batch.
+    starts : ndarray of shape (n_sequences + 1,), int64
+    clamp : fasthmm.inference.Clamp, optional
+        Known states.
+    ws : fasthmm.inference.Workspace, optional
+        Scratch buffers for this batch, reused across iterations; allocated
+        when omitted. Only scratch: the result does not depend on it.
+
+    Returns
+    -------
+    Stats
+
+    Raises
+    ------
+    ValueError
+        When a sequence has zero probability under ``params``.
+    """
+    transitions = params.transitions
+    if ws is None:
+        ws = Workspace(starts, params.n_components)
+    ws.load(params.emission, X, clamp)
+    ll, trans, start = e_step(ws, transitions.startprob, transitions.transmat)
+    bad = np.flatnonzero(~np.isfinite(ll))
+    if bad.size:
+        raise ValueError(
+            f"fit stopped: sequence {int(bad[0])} has zero probability under the "
+            "current parameters (log-likelihood -inf; check zeros in startprob_, "
+            "transmat_, the emissions or contradictory labels); the model's "
+            "parameters are unchanged"
+        )
+    return Stats(
+        start=start,
+        trans=trans,
+        emission=params.emission.suff_stats(X, ws.post),
+        log_likelihood=float(ll.sum()),
+        n_sequences=starts.shape[0] - 1,
+        n_samples=X.shape[0],
+    )
+
+
+def labelled_stats(params, X, starts, labels):
+    """Sufficient statistics of fully labelled sequences (one-hot posteriors).
+
+    ``log_likelihood`` is left at 0: the objective of a labelled fit is the
+    joint log-likelihood at the estimated parameters, computed afterwards.
+
+    Parameters
+    ----------
+    params : Params
+    X : ndarray
+    starts : ndarray of shape (n_sequences + 1,), int64
+    labels : ndarray of shape (n_samples,), int64
+        Every state known.
+
+    Returns
+    -------
+    Stats
+    """
+    k = params.n_components
+    onehot = np.zeros((X.shape[0], k))
+    onehot[np.arange(X.shape[0]), labels] = 1.0
+    inner = np.ones(X.shape[0] - 1, dtype=bool)
+    inner[starts[1:-1] - 1] = False  # pairs that cross a sequence boundary
+    trans = np.zeros((k, k))
+    np.add.at(trans, (labels[:-1][inner], labels[1:][inner]), 1.0)
+    return Stats(
+        start=onehot[starts[:-1]].sum(axis=0),
+        trans=trans,
+        emission=params.emission.suff_stats(X, onehot),
+        n_sequences=starts.shape[0] - 1,
+        n_samples=X.shape[0],
+    )
+
+
+def maximize(params, stats, letters):
+    """M-step: the parameters named by ``letters`` that maximise the objective.
+
+    Parameters
+    ----------
+    params : Params
+        The parameters of the E-step (kept for letters not given, and for
+        states that received no posterior mass).
+    stats : Stats
+    letters : str
+
+    Returns
+    -------
+    Params
+
+    Raises
+    ------
+    ValueError
+        When the update is not finite (the caller keeps its parameters).
+    """
+    transitions = params.transitions.m_step(stats.start, stats.trans, letters)
+    emission = params.emission.updated(params.emission.m_step(stats.emission, letters))
+    new = Params(transitions, emission)
+    for name, value in new.as_dict().items():
+        if value is not None and not np.all(np.isfinite(value)):
+            raise ValueError(
+                f"fit stopped: the M-step produced a non-finite {name} (check "
+                "the priors and the scale of X); the model's parameters are "
+                "unchanged"
+            )
+    return new
+
+
+def objective(params, stats):
+    """The EM objective: log-likelihood plus log prior density of ``params``."""
+    return stats.log_likelihood + params.log_prior()
+
+
+def run_em(e_fn, params, letters, monitor):
+    """The EM loop.
+
+    Parameters
+    ----------
+    e_fn : callable ``Params -> Stats``
+        Produces the statistics of all the data under the given parameters
+        (summed in a fixed order when they come in pieces).
+    params : Params
+        Starting parameters, checked.
+    letters : str
+        Parameters to update; the others stay as they are.
+    monitor : ConvergenceMonitor
+        Receives the objective of each iteration and decides when to stop.
+
+    Returns
+    -------
+    Params
+        The parameters after the last M-step.
+    """
+    for _ in range(monitor.n_iter):
+        stats = e_fn(params)
+        new = maximize(params, stats, letters)
+        monitor.report(objective(params, stats))
+        params = new
+        if monitor.converged:
+            break
+    return params

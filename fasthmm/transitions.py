@@ -1,0 +1,146 @@
+"""The hidden chain as a component: start probabilities and transition matrix.
+
+A model is a :class:`Transitions` plus an emission (:mod:`fasthmm.emissions`).
+Everything about the chain lives here: its parameters and their checks, the
+Dirichlet priors, initialisation, the M-step from expected counts, the log
+prior, the free-parameter count and sampling. Inference reads only
+:attr:`Transitions.startprob` and :attr:`Transitions.transmat`, so a later
+component (for instance a stack of transition matrices chosen per step by an
+input) replaces this class without touching the emissions.
+"""
+
+import numpy as np
+
+from ._dirichlet import dirichlet_log_prior, dirichlet_map
+from ._kernels import hmm as _kernels
+from ._validation import NotFittedError, check_startprob, check_transmat
+
+
+class Transitions:
+    """Start probabilities and one transition matrix, with Dirichlet priors.
+
+    Parameters
+    ----------
+    n_components : int
+    startprob : ndarray of shape (n_components,) or None
+    transmat : ndarray of shape (n_components, n_components) or None
+        ``None`` marks a parameter not set yet.
+    startprob_prior : float or ndarray of shape (n_components,)
+        Dirichlet concentration (1: no prior); checked by the model.
+    transmat_prior : float or ndarray of shape (n_components, n_components)
+        Dirichlet concentration of each row.
+    """
+
+    #: Parameter letter -> model attribute.
+    param_names = {"s": "startprob_", "t": "transmat_"}
+
+    def __init__(
+        self, n_components, startprob, transmat, startprob_prior=1.0, transmat_prior=1.0
+    ):
+        self.n_components = n_components
+        self.startprob = startprob
+        self.transmat = transmat
+        self.startprob_prior = startprob_prior
+        self.transmat_prior = transmat_prior
+
+    @property
+    def params(self):
+        """Parameters by model attribute name."""
+        return {"startprob_": self.startprob, "transmat_": self.transmat}
+
+    def _replace(self, startprob, transmat):
+        return Transitions(
+            self.n_components,
+            startprob,
+            transmat,
+            self.startprob_prior,
+            self.transmat_prior,
+        )
+
+    def checked(self):
+        """The component with both parameters checked (float64, rows sum to 1).
+
+        Raises
+        ------
+        NotFittedError
+            When a parameter is not set.
+        ValueError
+            Naming the parameter that is invalid.
+        """
+        missing = [n for n, v in self.params.items() if v is None]
+        if missing:
+            raise NotFittedError(
+                f"{' and '.join(missing)} not set: call fit first, or set them "
+                "by hand and leave their letters out of init_params"
+            )
+        k = self.n_components
+        return self._replace(
+            check_startprob(self.startprob, k, "startprob_"),
+            check_transmat(self.transmat, k, "transmat_"),
+        )
+
+    def initialized(self, letters):
+        """Uniform start and transition probabilities for the letters given."""
+        k = self.n_components
+        return self._replace(
+            np.full(k, 1.0 / k) if "s" in letters else self.startprob,
+            np.full((k, k), 1.0 / k) if "t" in letters else self.transmat,
+        )
+
+    def m_step(self, start_counts, trans_counts, letters):
+        """MAP update from expected counts of the letters given.
+
+        Parameters
+        ----------
+        start_counts : ndarray of shape (n_components,)
+        trans_counts : ndarray of shape (n_components, n_components)
+        letters : str
+
+        Returns
+        -------
+        Transitions
+        """
+        startprob, transmat = self.startprob, self.transmat
+        if "s" in letters:
+            startprob = dirichlet_map(start_counts, self.startprob_prior, startprob)
+        if "t" in letters:
+            transmat = dirichlet_map(trans_counts, self.transmat_prior, transmat)
+        return self._replace(startprob, transmat)
+
+    def log_prior(self):
+        """Log density of the Dirichlet priors at the current parameters."""
+        return dirichlet_log_prior(
+            self.startprob, self.startprob_prior
+        ) + dirichlet_log_prior(self.transmat, self.transmat_prior)
+
+    def n_free_parameters(self):
+        """Free scalars of the chain (counted whether trained or frozen)."""
+        k = self.n_components
+        return (k - 1) + k * (k - 1)
+
+    def sample(self, n_samples, random_state, first_state=None):
+        """Draw a state path.
+
+        Parameters
+        ----------
+        n_samples : int
+        random_state : numpy.random.Generator or RandomState
+        first_state : int, optional
+            Fixed first state; drawn from ``startprob`` when omitted.
+
+        Returns
+        -------
+        states : ndarray of shape (n_samples,), int64
+        """
+        start = self.startprob
+        if first_state is not None:
+            start = np.zeros(self.n_components)
+            start[first_state] = 1.0
+        states = np.empty(n_samples, dtype=np.int64)
+        _kernels.sample_states(
+            np.cumsum(start),
+            np.cumsum(self.transmat, axis=1),
+            random_state.random(n_samples),
+            states,
+        )
+        return states
