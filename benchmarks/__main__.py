@@ -1,4 +1,4 @@
-"""Command line: ``python -m benchmarks [--quick] [--json PATH] ...``."""
+"""Command line: ``python -m benchmarks [--quick] [--json PATH] [--busy N] ...``."""
 
 from __future__ import annotations
 
@@ -13,178 +13,169 @@ from pathlib import Path
 def parse_args(argv=None):
     p = argparse.ArgumentParser(
         prog="python -m benchmarks",
-        description="Time fasthmm against reference implementations.",
+        description="Time fasthmm against hmmlearn and naive NumPy.",
     )
-    p.add_argument(
-        "--quick",
-        action="store_true",
-        help="smoke run: smaller workloads, 3 repetitions",
-    )
-    p.add_argument("--json", metavar="PATH", help="also write the results as JSON")
-    p.add_argument(
+    add = p.add_argument
+    add("--quick", action="store_true", help="smoke run: smaller inputs, 3 repetitions")
+    add("--json", metavar="PATH", help="also write the results as JSON")
+    add(
         "--workload",
         action="append",
         metavar="NAME",
         help="run only this workload (repeatable; see --list)",
     )
-    p.add_argument(
+    add(
         "--repeat",
         type=int,
         help="least number of timed runs per call (default 5, 3 with --quick)",
     )
-    p.add_argument(
+    add(
         "--threads",
         type=int,
-        help="Numba threads (and BLAS threads for dgemm); default: Numba's default",
+        help="Numba threads (and BLAS threads for dgemm); default: Numba's",
     )
-    p.add_argument(
-        "--no-compile",
-        action="store_true",
-        help="skip the compile-time subprocesses",
-    )
-    p.add_argument(
+    add("--no-compile", action="store_true", help="skip the compile-time subprocesses")
+    add(
         "--no-memory",
         action="store_true",
         help="skip the peak-memory subprocesses (fit of each model)",
     )
-    p.add_argument(
+    add(
+        "--busy",
+        type=int,
+        metavar="N",
+        help="instead: EM iterations on 1 and the default number of threads, and two fits at once, with N competing CPU-bound processes",
+    )
+    add(
         "--plot",
         nargs="?",
         const="docs/figures/benchmark_time_vs_k.png",
         metavar="PATH",
-        help="draw time against K (matplotlib) to PATH "
-        "(default docs/figures/benchmark_time_vs_k.png)",
+        help="draw time against K (matplotlib) to PATH (default docs/figures/benchmark_time_vs_k.png)",
     )
-    p.add_argument(
+    add(
         "--from-json",
         metavar="PATH",
         help="print the report (and --plot) of a run saved with --json; run nothing",
     )
-    p.add_argument(
-        "--list", action="store_true", help="list the registered cases and exit"
-    )
+    add("--list", action="store_true", help="list the workloads and exit")
     return p.parse_args(argv)
+
+
+def log(msg):
+    print(msg, file=sys.stderr, flush=True)
 
 
 def main(argv=None):
     args = parse_args(argv)
+    if args.from_json:
+        out = json.loads(Path(args.from_json).read_text())
+        print("\n".join(render(out)))
+        return _plot(out, args.plot)
 
     import numba
 
-    from . import compile_time, machine, memory, runner, targets
-    from .registry import IMPLEMENTATIONS, WORKLOADS
+    from . import isolated, machine, suites
+    from .data import model_data
 
-    workloads = runner.load_suites()
-    if args.from_json:
-        out = json.loads(Path(args.from_json).read_text())
-        print("\n".join(render(out, workloads)))
-        _plot(out, args.plot)
-        return 0
     if args.list:
-        for w, op, impl in IMPLEMENTATIONS:
-            print(f"{w:<16} {op:<40} {impl}")
+        for name, (spec, ks, _, (n, t), _) in suites.WORKLOADS.items():
+            ops = (
+                "forward forward_backward viterbi"
+                if spec is None
+                else "score decode posteriors em"
+            )
+            print(f"{name:<19} K={','.join(map(str, ks))}, {n} x {t}: {ops}")
         return 0
     for name in args.workload or ():
-        if name not in WORKLOADS:
-            sys.exit(f"unknown workload {name!r}; known: {', '.join(WORKLOADS)}")
-
+        if name not in suites.WORKLOADS:
+            sys.exit(f"unknown workload {name!r}; known: {', '.join(suites.WORKLOADS)}")
     if args.threads:
         numba.set_num_threads(args.threads)
     repeat = args.repeat or (3 if args.quick else 5)
     min_total = 0.0 if args.quick else 1.0
-
-    started = time.perf_counter()
-    monitor = machine.LoadMonitor()
-    info = machine.describe()
-    compile_info = compile_models = None
-    selected = args.workload or list(workloads)
-    if not args.no_compile:
-        print("measuring compile time in subprocesses ...", file=sys.stderr)
-        threads = numba.get_num_threads()
-        if "log-emissions" in selected:
-            compile_info = compile_time.measure(threads)
-        if any(workloads[w].layout == "wide" for w in selected):
-            compile_models = compile_time.measure_models(threads)
-    rows = runner.run(
-        workloads=args.workload,
-        quick=args.quick,
-        repeat=repeat,
-        min_total=min_total,
-        dgemm_gflops=info["dgemm"]["gflops"],
-    )
-    splits = runner.splits(rows)
-    memory_info = None
-    if not args.no_memory:
-        cases = [
-            (w, workloads[w].make(**workloads[w].sizes(args.quick)[-1]))
-            for w in selected
-            if workloads[w].layout == "wide"
-        ]
-        if cases:
-            print("measuring peak memory of fit in subprocesses ...", file=sys.stderr)
-            memory_info = memory.measure(cases)
-    info["load"] = monitor.stop()
-    try:
-        info["threading_layer"] = numba.threading_layer()
-    except ValueError:
-        info["threading_layer"] = None
+    started, monitor = time.perf_counter(), machine.LoadMonitor()
     out = {
-        "schema": 2,
+        "schema": 3,
         "created": datetime.now(timezone.utc).isoformat(timespec="seconds"),
         "mode": "quick" if args.quick else "full",
         "repeat": repeat,
-        "min_total_s": min_total,
-        "wall_s": time.perf_counter() - started,
-        "machine": info,
-        "compile": compile_info,
-        "compile_models": compile_models,
-        "memory": memory_info,
-        "targets": targets.evaluate(rows, memory_info, compile_models),
-        "results": rows,
-        "splits": splits,
+        "machine": machine.describe(dgemm=args.busy is None),
     }
-    print("\n".join(render(out, workloads)))
+    threads = numba.get_num_threads()
+    selected = args.workload or list(suites.WORKLOADS)
+    out["titles"] = {w: suites.title(w) for w in selected}
+    models = [w for w in selected if suites.WORKLOADS[w][0] is not None]
+    if args.busy is not None:
+        out["busy"] = __import__("benchmarks.busy").busy.run(
+            args.busy, repeat, min_total, log
+        )
+    else:
+        if not args.no_compile:
+            log("measuring compile time in subprocesses ...")
+            if suites.FUNCTIONAL in selected:
+                out["compile"] = isolated.compile_functional(threads)
+            if models:
+                out["compile_models"] = isolated.compile_models(threads)
+        out["results"] = []
+        for w in selected:
+            for case in suites.cases(w, args.quick):
+                out["results"] += suites.run_case(case, repeat, min_total, log)
+        if not args.no_memory and models:
+            log("measuring peak memory of fit in subprocesses ...")
+            out["memory"] = []
+            for w in models:
+                spec, ks, quick_ks, size, quick_size = suites.WORKLOADS[w]
+                k = (quick_ks if args.quick else ks)[-1]
+                data = model_data(spec, k, *(quick_size if args.quick else size))
+                out["memory"].append(isolated.fit_memory(w, data))
+    out["machine"]["load"] = monitor.stop()
+    try:
+        out["machine"]["threading_layer"] = numba.threading_layer()
+    except ValueError:
+        out["machine"]["threading_layer"] = None
+    out["wall_s"] = time.perf_counter() - started
+    print("\n".join(render(out)))
     if args.json:
         path = Path(args.json)
         path.parent.mkdir(parents=True, exist_ok=True)
         path.write_text(json.dumps(out, indent=1) + "\n")
-        print(f"results written to {path}", file=sys.stderr)
-    _plot(out, args.plot)
-    return 0
+        log(f"results written to {path}")
+    return _plot(out, args.plot)
 
 
-def render(out, workloads):
-    """The report's lines for a run's results (``out`` as written to JSON)."""
-    from . import report, targets
+def render(out):
+    """The report's lines for a run (``out`` as written to JSON)."""
+    from . import report
 
-    rows = out["results"]
     lines = [
         f"fasthmm benchmarks ({out['mode']} run {out['created']}, "
-        f"median of >= {out['repeat']} runs per call)"
+        f"median of >= {out['repeat']} runs per call)",
+        *report.machine_lines(out["machine"]),
     ]
-    lines += report.machine_lines(out["machine"])
-    lines += report.results_lines(rows, workloads, out["repeat"])
-    lines += report.split_lines(out["splits"])
+    if "busy" in out:
+        from . import busy
+
+        lines += busy.lines(out["busy"])
+    if out.get("results"):
+        dgemm = (out["machine"].get("dgemm") or {}).get("gflops")
+        lines += report.results_lines(out, out["titles"])
+        lines += report.split_lines(out["results"], dgemm)
+        lines += report.summary_lines(out)
     lines += report.memory_lines(out.get("memory"))
     lines += report.compile_lines(out.get("compile"))
     lines += report.compile_model_lines(out.get("compile_models"))
-    lines += report.target_lines(
-        targets.evaluate(rows, out.get("memory"), out.get("compile_models"))
-    )
-    lines.append("")
-    lines += report.load_lines(out["machine"].get("load"))
-    if out.get("wall_s") is not None:
-        lines.append(f"benchmark wall time {out['wall_s']:.0f} s")
-    return lines
+    return lines + report.load_lines(out)
 
 
 def _plot(out, path):
-    if path:
+    if path and out.get("results"):
         from . import plot
 
         written = plot.plot(out, path)
         if written:
-            print(f"plot written to {written}", file=sys.stderr)
+            log(f"plot written to {written}")
+    return 0
 
 
 if __name__ == "__main__":

@@ -1,20 +1,16 @@
 """Time per call against K, per model, operation and implementation.
 
-``python -m benchmarks --plot [PATH]`` draws it after a run;
-``python -m benchmarks.plot RESULTS.json [PATH]`` draws it from a JSON file
-written by ``--json``. Needs matplotlib (the ``[plot]`` extra), imported only
-here.
+``python -m benchmarks --plot [PATH]`` draws it after a run (or with
+``--from-json RUN.json``). Needs matplotlib (the ``[plot]`` extra), imported
+only here.
 """
 
 from __future__ import annotations
 
-import json
 import sys
 from pathlib import Path
 
-DEFAULT_PATH = (
-    Path(__file__).resolve().parent.parent / "docs/figures/benchmark_time_vs_k.png"
-)
+DEFAULT_PATH = "docs/figures/benchmark_time_vs_k.png"
 OPERATIONS = ("score", "decode", "posteriors", "em")
 STYLES = {
     "fasthmm": ("C0", "o", "-"),
@@ -25,14 +21,8 @@ STYLES = {
 }
 
 
-def plot(results, path=DEFAULT_PATH):
-    """Write the figure; return its path, or None when matplotlib is missing.
-
-    Parameters
-    ----------
-    results : dict
-        The JSON document of a run (``results``, ``machine``, ``created``).
-    """
+def plot(out, path=DEFAULT_PATH):
+    """Write the figure of a run (its JSON document); return the path, or None."""
     try:
         import matplotlib
 
@@ -46,8 +36,8 @@ def plot(results, path=DEFAULT_PATH):
         return None
     rows = [
         r
-        for r in results["results"]
-        if r["operation"] in OPERATIONS and r["n_sequences"] > 1
+        for r in out["results"]
+        if r["operation"] in OPERATIONS and r["params"]["n_sequences"] > 1
     ]
     workloads = list(dict.fromkeys(r["workload"] for r in rows))
     if not workloads:
@@ -56,7 +46,7 @@ def plot(results, path=DEFAULT_PATH):
     fig, axes = plt.subplots(
         len(workloads),
         len(OPERATIONS),
-        figsize=(3.2 * len(OPERATIONS), 2.6 * len(workloads)),
+        figsize=(12.8, 2.6 * len(workloads)),
         sharex=True,
         squeeze=False,
     )
@@ -65,25 +55,21 @@ def plot(results, path=DEFAULT_PATH):
             ax = axes[i, j]
             for impl, (color, marker, line) in STYLES.items():
                 pts = sorted(
-                    (r["params"]["n_components"], r["time_per_call_s"] * 1e3)
+                    (r["params"]["n_components"], r["median_s"] * 1e3)
                     for r in rows
-                    if r["workload"] == w
-                    and r["operation"] == op
-                    and r["implementation"] == impl
+                    if (r["workload"], r["operation"], r["implementation"])
+                    == (w, op, impl)
                 )
                 if pts:
-                    ks, ms = zip(*pts)
-                    ax.plot(ks, ms, color=color, marker=marker, ls=line, label=impl)
+                    ax.plot(*zip(*pts), color=color, marker=marker, ls=line, label=impl)
             ax.set_xscale("log", base=2)
             ax.set_yscale("log")
             ax.set_xticks([4, 16, 64], ["4", "16", "64"])
             ax.grid(True, which="major", alpha=0.3)
-            if i == 0:
-                ax.set_title(op)
-            if j == 0:
-                ax.set_ylabel(f"{w}\nms per call")
-            if i == len(workloads) - 1:
-                ax.set_xlabel("K (states)")
+            ax.set_title(op if i == 0 else "")
+            ax.set_ylabel(f"{w}\nms per call" if j == 0 else "")
+    for ax in axes[-1]:
+        ax.set_xlabel("K (states)")
     handles, labels = axes[0, 0].get_legend_handles_labels()
     fig.legend(
         handles,
@@ -93,12 +79,10 @@ def plot(results, path=DEFAULT_PATH):
         ncol=len(labels),
         frameon=False,
     )
-    m = results.get("machine", {})
-    n, steps = rows[0]["n_sequences"], rows[0]["params"]["n_steps"]
+    m, p = out.get("machine", {}), rows[0]["params"]
     fig.suptitle(
-        f"time per call, {n} sequences x {steps} steps; "
-        f"{m.get('cpu_model', '?')}, {m.get('numba_threads', '?')} threads, "
-        f"{results.get('created', '')[:10]}",
+        f"time per call, {p['n_sequences']} sequences x {p['n_steps']} steps; "
+        f"{m.get('cpu_model', '?')}, {m.get('numba_threads', '?')} threads, {out.get('created', '')[:10]}",
         y=0.998,
         fontsize=9,
     )
@@ -108,18 +92,3 @@ def plot(results, path=DEFAULT_PATH):
     fig.savefig(path, dpi=110)
     plt.close(fig)
     return path
-
-
-def main(argv=None):
-    argv = sys.argv[1:] if argv is None else argv
-    if not argv:
-        sys.exit("usage: python -m benchmarks.plot RESULTS.json [OUT.png]")
-    results = json.loads(Path(argv[0]).read_text())
-    out = plot(results, argv[1] if len(argv) > 1 else DEFAULT_PATH)
-    if out:
-        print(f"plot written to {out}")
-    return 0
-
-
-if __name__ == "__main__":
-    sys.exit(main())
