@@ -1,0 +1,364 @@
+"""The registry of emission families that every contract test runs over.
+
+Each :class:`Family` knows how to
+
+- build a model of the family with K states and random parameters set by
+  hand through the public attributes (``startprob_``, ``transmat_`` and the
+  emission's ``emissionprob_`` / ``means_`` / ``covars_`` / ``lambdas_`` /
+  ``weights_``), with ``init_params=""`` so that ``fit`` starts from them;
+- draw data (``model.sample`` from a random model of the family, or plain
+  NumPy data independent of any model);
+- draw random priors for every prior the model accepts;
+- compute the *reference* log-emission matrix ``log p(x_t | z_t = k)`` from
+  the model's public parameters in plain NumPy (no SciPy, no fasthmm code).
+
+A new family gets every test of ``test_contracts.py`` by adding one entry to
+:data:`FAMILIES`.
+"""
+
+import math
+from dataclasses import dataclass, field
+
+import numpy as np
+from reference import (
+    categorical_loglik,
+    gaussian_loglik,
+    logsumexp,
+    random_covars,
+    random_spd,
+    random_stochastic,
+)
+
+import fasthmm
+
+COVARIANCE_TYPES = ("spherical", "diag", "full", "tied")
+
+
+# -- emission parameters, priors, data and references per kind ------------------
+
+
+def _categorical_emission(rng, k, d, opts):
+    return {"emissionprob_": random_stochastic(rng, (k, d))}
+
+
+def _categorical_priors(rng, k, d, opts):
+    return {"emissionprob_prior": _dirichlet_prior(rng, (k, d))}
+
+
+def _categorical_data(rng, n, d, opts):
+    return rng.integers(0, d, size=(n, 1))
+
+
+def _categorical_reference(model, X):
+    return categorical_loglik(X, model.emissionprob_)
+
+
+def _gaussian_emission(rng, k, d, opts):
+    return {
+        "means_": 2.0 * rng.standard_normal((k, d)),
+        "covars_": random_covars(rng, opts["covariance_type"], k, d),
+    }
+
+
+def _gaussian_priors(rng, k, d, opts):
+    cov = opts["covariance_type"]
+    priors = {
+        "means_prior": rng.standard_normal((k, d))
+        if rng.random() < 0.5
+        else float(rng.uniform(-2, 2)),
+        "means_weight": float(rng.uniform(0.01, 5.0)),
+    }
+    kind = rng.choice(["none", "scalar", "array"])
+    if kind == "none":
+        priors["covars_prior"] = 0.0
+    elif kind == "scalar":
+        priors["covars_prior"] = float(rng.uniform(1e-3, 2.0))
+    elif cov in ("spherical", "diag"):
+        priors["covars_prior"] = rng.uniform(
+            1e-3, 2.0, (k,) if cov == "spherical" else (k, d)
+        )
+    else:
+        a = rng.standard_normal((d, d) if cov == "tied" else (k, d, d))
+        priors["covars_prior"] = a @ np.swapaxes(a, -1, -2) + 0.1 * np.eye(d)
+    if rng.random() < 0.5:
+        priors["covars_weight"] = float(rng.uniform(0.0, d + 4.0))
+    return priors
+
+
+def _gaussian_data(rng, n, d, opts):
+    return rng.standard_normal((n, d)) * rng.uniform(0.2, 3.0, d)
+
+
+def _gaussian_reference(model, X):
+    return gaussian_loglik(X, model.means_, model.covars_, model.covariance_type)
+
+
+def _poisson_emission(rng, k, d, opts):
+    return {"lambdas_": rng.uniform(0.1, 6.0, (k, d))}
+
+
+def _poisson_priors(rng, k, d, opts):
+    return {
+        "lambdas_prior": rng.uniform(0.0, 3.0, (k, d)),
+        "lambdas_weight": float(rng.uniform(0.0, 2.0)),
+    }
+
+
+def _poisson_data(rng, n, d, opts):
+    return rng.poisson(rng.uniform(0.2, 6.0, d), size=(n, d))
+
+
+def _poisson_reference(model, X):
+    """sum_j x_j log(lambda_j) - lambda_j - log(x_j!), by ``math.lgamma``."""
+    X = np.asarray(X, dtype=np.int64).reshape(len(X), -1)
+    lam = np.asarray(model.lambdas_, dtype=float)
+    log_fact = np.array([[math.lgamma(v + 1.0) for v in row] for row in X])
+    return X @ np.log(lam).T - lam.sum(axis=1) - log_fact.sum(axis=1)[:, None]
+
+
+def _gmm_full_covars(covars, cov, k, m, d):
+    """GMM covariances as a (k, m, d, d) stack of full matrices."""
+    covars = np.asarray(covars, dtype=float)
+    out = np.empty((k, m, d, d))
+    for s in range(k):
+        for j in range(m):
+            if cov == "spherical":
+                out[s, j] = covars[s, j] * np.eye(d)
+            elif cov == "diag":
+                out[s, j] = np.diag(covars[s, j])
+            elif cov == "full":
+                out[s, j] = covars[s, j]
+            else:
+                out[s, j] = covars[s]
+    return out
+
+
+def _gmm_emission(rng, k, d, opts):
+    cov, m = opts["covariance_type"], opts["n_mix"]
+    if cov == "spherical":
+        covars = rng.uniform(0.3, 1.5, (k, m))
+    elif cov == "diag":
+        covars = rng.uniform(0.3, 1.5, (k, m, d))
+    elif cov == "full":
+        covars = np.stack([[random_spd(rng, d) for _ in range(m)] for _ in range(k)])
+    else:
+        covars = np.stack([random_spd(rng, d) for _ in range(k)])
+    return {
+        "weights_": random_stochastic(rng, (k, m)),
+        "means_": 3.0 * rng.standard_normal((k, m, d)),
+        "covars_": covars,
+    }
+
+
+def _gmm_priors(rng, k, d, opts):
+    """Priors in hmmlearn's parametrisation that add non-negative counts."""
+    cov, m = opts["covariance_type"], opts["n_mix"]
+    priors = {
+        "weights_prior": rng.uniform(1.0, 3.0, (k, m)),
+        "means_prior": rng.normal(0, 1, (k, m, d)),
+        "means_weight": rng.uniform(0.0, 2.0, (k, m)),
+    }
+
+    def spd(shape):
+        a = rng.normal(0, 0.2, shape + (d, d))
+        return a @ np.swapaxes(a, -1, -2) + 0.5 * np.eye(d)
+
+    if cov == "diag":
+        priors["covars_prior"] = rng.uniform(-1.5, 1.0, (k, m, d))
+        priors["covars_weight"] = rng.uniform(0.0, 1.0, (k, m, d))
+    elif cov == "spherical":
+        priors["covars_prior"] = rng.uniform(-(d + 2) / 2, 1.0, (k, m))
+        priors["covars_weight"] = rng.uniform(0.0, 1.0, (k, m))
+    elif cov == "full":
+        priors["covars_prior"] = spd((k, m))
+        priors["covars_weight"] = rng.uniform(-(d + 2), 2.0, (k, m))
+    else:
+        priors["covars_prior"] = spd((k,))
+        priors["covars_weight"] = rng.uniform(-(m + d + 1), 2.0, k)
+    return priors
+
+
+def _gmm_reference(model, X):
+    """log sum_j w_j N(x; mu_j, Sigma_j), each Gaussian through full matrices."""
+    X = np.asarray(X, dtype=float)
+    weights, means = np.asarray(model.weights_), np.asarray(model.means_)
+    k, m, d = means.shape
+    covs = _gmm_full_covars(model.covars_, model.covariance_type, k, m, d)
+    out = np.empty((X.shape[0], k))
+    for s in range(k):
+        terms = gaussian_loglik(X, means[s], covs[s], "full")
+        with np.errstate(divide="ignore"):
+            terms = terms + np.log(weights[s])[None, :]
+        out[:, s] = logsumexp(terms, axis=1)
+    return out
+
+
+def _dirichlet_prior(rng, shape):
+    """No prior (1.0), a scalar concentration > 1, or one per entry (>= 1)."""
+    kind = rng.choice(["none", "scalar", "array"])
+    if kind == "none":
+        return 1.0
+    if kind == "scalar":
+        return float(rng.uniform(1.0, 4.0))
+    return 1.0 + 3.0 * rng.random(shape)
+
+
+# -- the registry -------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Family:
+    """One emission family and everything the contract tests need of it.
+
+    Attributes
+    ----------
+    name : str
+    cls : type
+        The fasthmm model class.
+    options : dict
+        Fixed constructor arguments (``covariance_type``, ``n_mix``).
+    n_features : int
+        Features (symbols for categorical) of the small default models.
+    feature_range : (int, int)
+        Range of ``n_features`` the property tests draw from.
+    variants : dict
+        Constructor arguments the property tests vary, name -> values (the
+        default in ``options`` stays the one used by the fixed tests).
+    emission : callable (rng, k, d, options) -> dict
+        Random emission parameters, by public attribute name.
+    priors : callable (rng, k, d, options) -> dict
+        Random values for every emission prior of the model.
+    data : callable (rng, n, d, options) -> X
+        Data independent of any model.
+    reference : callable (model, X) -> (n_samples, n_components)
+        Log-emissions from the model's public parameters, in plain NumPy.
+    stochastic : tuple of str
+        Emission parameters whose rows are probability vectors.
+    positive : tuple of str
+        Emission parameters that must stay strictly positive.
+    samples_per_state : int
+        Data-initialised fits get at least this many samples per state.
+    """
+
+    name: str
+    cls: type
+    options: dict
+    n_features: int
+    feature_range: tuple
+    emission: object
+    priors: object
+    data: object
+    reference: object
+    variants: dict = field(default_factory=dict)
+    stochastic: tuple = ()
+    positive: tuple = ()
+    samples_per_state: int = 1
+
+    def __repr__(self):
+        return self.name
+
+    @property
+    def letters(self):
+        return self.cls._all_letters()
+
+    def make(self, rng, k, d=None, options=None, **kwargs):
+        """A model with K states and random parameters set by hand.
+
+        ``init_params=""`` unless given, so ``fit`` starts from them.
+        """
+        d = self.n_features if d is None else d
+        opts = {**self.options, **(options or {})}
+        kwargs.setdefault("init_params", "")
+        if self.cls is fasthmm.CategoricalHMM:
+            kwargs.setdefault("n_features", d)
+        model = self.cls(k, **opts, **kwargs)
+        model.startprob_ = random_stochastic(rng, (k,))
+        model.transmat_ = random_stochastic(rng, (k, k))
+        for name, value in self.emission(rng, k, d, opts).items():
+            setattr(model, name, value)
+        return model
+
+    def unfitted(self, k, options=None, **kwargs):
+        """A model of the family that initialises every parameter from data."""
+        return self.cls(k, **{**self.options, **(options or {})}, **kwargs)
+
+    def sample(self, rng, k, n, d=None, options=None):
+        """``n`` samples drawn by ``model.sample`` from a random model."""
+        X, _ = self.make(rng, k, d, options).sample(n, random_state=rng)
+        return X
+
+    def random_data(self, rng, n, d=None, options=None):
+        d = self.n_features if d is None else d
+        return self.data(rng, n, d, {**self.options, **(options or {})})
+
+    def random_priors(self, rng, k, d=None, options=None):
+        """Random priors on every parameter (start, transitions, emission)."""
+        d = self.n_features if d is None else d
+        return {
+            "startprob_prior": _dirichlet_prior(rng, (k,)),
+            "transmat_prior": _dirichlet_prior(rng, (k, k)),
+            **self.priors(rng, k, d, {**self.options, **(options or {})}),
+        }
+
+
+def _gaussian(cov):
+    return Family(
+        name=f"gaussian-{cov}",
+        cls=fasthmm.GaussianHMM,
+        options={"covariance_type": cov},
+        n_features=2,
+        feature_range=(1, 3),
+        emission=_gaussian_emission,
+        priors=_gaussian_priors,
+        data=_gaussian_data,
+        reference=_gaussian_reference,
+    )
+
+
+def _gmm(cov):
+    return Family(
+        name=f"gmm-{cov}",
+        cls=fasthmm.GMMHMM,
+        options={"covariance_type": cov, "n_mix": 2},
+        n_features=2,
+        feature_range=(1, 3),
+        variants={"n_mix": (1, 2, 3)},
+        emission=_gmm_emission,
+        priors=_gmm_priors,
+        data=_gaussian_data,
+        reference=_gmm_reference,
+        stochastic=("weights_",),
+        samples_per_state=10,
+    )
+
+
+FAMILIES = (
+    Family(
+        name="categorical",
+        cls=fasthmm.CategoricalHMM,
+        options={},
+        n_features=3,
+        feature_range=(2, 5),
+        emission=_categorical_emission,
+        priors=_categorical_priors,
+        data=_categorical_data,
+        reference=_categorical_reference,
+        stochastic=("emissionprob_",),
+    ),
+    *(_gaussian(cov) for cov in COVARIANCE_TYPES),
+    Family(
+        name="poisson",
+        cls=fasthmm.PoissonHMM,
+        options={},
+        n_features=2,
+        feature_range=(1, 3),
+        emission=_poisson_emission,
+        priors=_poisson_priors,
+        data=_poisson_data,
+        reference=_poisson_reference,
+        positive=("lambdas_",),
+    ),
+    *(_gmm(cov) for cov in COVARIANCE_TYPES),
+)
+
+BY_NAME = {f.name: f for f in FAMILIES}
