@@ -26,6 +26,7 @@ from ._validation import (
     check_random_state,
     check_real,
     check_sequences,
+    trailing_size,
 )
 from .em import (
     ConvergenceMonitor,
@@ -127,6 +128,26 @@ class BaseHMM:
                 for name in cls._constructor_args()
                 if name in takes and name not in SHARED_ARGS
             )
+
+    @property
+    def n_features(self):
+        """Dimension of the samples (number of symbols for categorical data).
+
+        The value set by hand or by the constructor if any, else read off the
+        emission's parameters (None before they are set).
+        """
+        given = self.__dict__.get("_n_features")
+        if given is not None:
+            return given
+        family = self._emission_class
+        return trailing_size(
+            getattr(self, family.feature_param, None),
+            ndim=family.feature_param_ndim,
+        )
+
+    @n_features.setter
+    def n_features(self, value):
+        self._n_features = value
 
     def _store_constructor_args(self, args):
         """Keep every constructor argument as an attribute of the same name.

@@ -4,8 +4,6 @@ Constructor arguments and attribute names follow hmmlearn 0.3.3, so that a
 script switches by changing its import.
 """
 
-import numpy as np
-
 from .base import BaseHMM
 from .emissions import (
     CategoricalEmission,
@@ -39,7 +37,6 @@ class CategoricalHMM(BaseHMM):
     """
 
     _emission_class = CategoricalEmission
-    _emission_args = ("n_features", "emissionprob_prior")
 
     def __init__(
         self,
@@ -97,14 +94,6 @@ class GaussianHMM(BaseHMM):
     """
 
     _emission_class = GaussianEmission
-    _emission_args = (
-        "covariance_type",
-        "min_covar",
-        "means_prior",
-        "means_weight",
-        "covars_prior",
-        "covars_weight",
-    )
 
     def __init__(
         self,
@@ -127,12 +116,6 @@ class GaussianHMM(BaseHMM):
         implementation="log",
     ):
         self._store_constructor_args(locals())
-
-    @property
-    def n_features(self):
-        """Dimension of the samples (from ``means_``)."""
-        means = getattr(self, "means_", None)
-        return None if means is None else means.shape[-1]
 
 
 class PoissonHMM(BaseHMM):
@@ -173,7 +156,6 @@ class PoissonHMM(BaseHMM):
     """
 
     _emission_class = PoissonEmission
-    _emission_args = ("lambdas_prior", "lambdas_weight")
 
     def __init__(
         self,
@@ -192,12 +174,6 @@ class PoissonHMM(BaseHMM):
         implementation="log",
     ):
         self._store_constructor_args(locals())
-
-    @property
-    def n_features(self):
-        """Number of count features (from ``lambdas_``)."""
-        lambdas = getattr(self, "lambdas_", None)
-        return None if lambdas is None else np.shape(lambdas)[-1]
 
 
 class GMMHMM(BaseHMM):
@@ -268,16 +244,6 @@ class GMMHMM(BaseHMM):
     """
 
     _emission_class = GMMEmission
-    _emission_args = (
-        "n_mix",
-        "covariance_type",
-        "min_covar",
-        "weights_prior",
-        "means_prior",
-        "means_weight",
-        "covars_prior",
-        "covars_weight",
-    )
 
     def __init__(
         self,
@@ -302,9 +268,3 @@ class GMMHMM(BaseHMM):
         implementation="log",
     ):
         self._store_constructor_args(locals())
-
-    @property
-    def n_features(self):
-        """Dimension of the samples (from ``means_``)."""
-        means = getattr(self, "means_", None)
-        return None if means is None else np.shape(means)[-1]
