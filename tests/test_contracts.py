@@ -20,13 +20,19 @@ import pytest
 from families import FAMILIES
 from hypothesis import given
 from hypothesis import strategies as st
-from models_helpers import X_METHODS, assert_unchanged, deep_equal, snapshot
+from models_helpers import (
+    X_METHODS,
+    assert_unchanged,
+    deep_equal,
+    letters_strategy,
+    seeds,
+    snapshot,
+)
 from reference import batch_path_score, brute_force, split
 
 import fasthmm
 
 families = pytest.mark.parametrize("family", FAMILIES, ids=repr)
-seeds = st.integers(0, 2**32 - 1)
 
 
 def assert_non_decreasing(history, rel=1e-8):
@@ -116,7 +122,7 @@ def em_cases(draw, family):
     if sum(lengths) < need:
         lengths.append(need - sum(lengths))
     n = sum(lengths)
-    kwargs = dict(params=draw(letters(family.letters)), n_iter=10, tol=0.0)
+    kwargs = dict(params=draw(letters_strategy(family.letters)), n_iter=10, tol=0.0)
     if draw(st.booleans()):
         kwargs.update(family.random_priors(rng, k, d, options))
     hand_set = draw(st.booleans())
@@ -137,13 +143,6 @@ def em_cases(draw, family):
         labels = rng.integers(0, k, size=n)
         labels[rng.random(n) >= draw(st.floats(0.0, 0.9))] = -1
     return model, X, lengths, labels, hand_set
-
-
-def letters(all_letters):
-    """Any subset of ``all_letters``, in their order."""
-    return st.lists(
-        st.booleans(), min_size=len(all_letters), max_size=len(all_letters)
-    ).map(lambda keep: "".join(c for c, k in zip(all_letters, keep) if k))
 
 
 @families
