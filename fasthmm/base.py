@@ -201,14 +201,12 @@ class BaseHMM:
         k = self.n_components
         check_prior(self.startprob_prior, "startprob_prior", (k,), strict=True)
         check_prior(self.transmat_prior, "transmat_prior", (k, k), strict=True)
-        for name in self._emission_args:
-            value = getattr(self, name)
-            if name.endswith(("_prior", "_weight")) and value is not None:
-                check_prior(value, name)
         check_choice(self.algorithm, "algorithm", DECODERS)
         check_choice(self.implementation, "implementation", IMPLEMENTATIONS)
         check_letters(self.params, "params", self._all_letters())
         check_letters(self.init_params, "init_params", self._all_letters())
+        # The emission checks its own hyper-parameters as it is built.
+        return self._emission(self._current_params())
 
     def _current_params(self):
         return {name: getattr(self, name, None) for name in self._param_names()}
@@ -226,8 +224,9 @@ class BaseHMM:
         args = {name: getattr(self, name) for name in self._emission_args}
         return self._emission_class(self.n_components, params, **args)
 
-    def _checked(self, params):
-        """Checked :class:`~fasthmm.em.Params` from a dict of parameters.
+    def _checked(self, params, emission):
+        """Checked :class:`~fasthmm.em.Params`: transitions from ``params``, and
+        ``emission`` (built from the same parameters) with its values checked.
 
         Raises
         ------
@@ -244,8 +243,7 @@ class BaseHMM:
                 f"{' and '.join(missing)} not set: call fit first, or set them "
                 "by hand and leave their letters out of init_params"
             )
-        emission = self._emission(params).checked()
-        return Params(transitions.checked(), emission)
+        return Params(transitions.checked(), emission.checked())
 
     def _read_data(self, emission, X, lengths):
         X, lengths = check_sequences(X, lengths)
@@ -255,13 +253,13 @@ class BaseHMM:
 
     def _checked_params(self):
         """The checked parameters of a fitted model (once per public call)."""
-        self._check_hyperparameters()
+        emission = self._check_hyperparameters()
         params = self._current_params()
         if all(v is None for v in params.values()):
             raise NotFittedError(
                 f"this {type(self).__name__} is not fitted yet: call fit first"
             )
-        params = self._checked(params)
+        params = self._checked(params, emission)
         params.emission.check_hyperparameters()
         return params
 
@@ -486,8 +484,7 @@ class BaseHMM:
         The fit is atomic: if it raises, the model keeps its previous
         parameters.
         """
-        self._check_hyperparameters()
-        emission = self._emission(self._current_params())
+        emission = self._check_hyperparameters()
         X, starts = self._read_data(emission, X, lengths)
         emission.with_data(X)
         k = self.n_components

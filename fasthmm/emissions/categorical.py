@@ -37,7 +37,7 @@ class CategoricalEmission(Emission):
             params,
             None if n_features is None else check_int(n_features, "n_features", 1),
         )
-        self.prior = emissionprob_prior
+        self.prior = check_prior(emissionprob_prior, "emissionprob_prior")
 
     def check_hyperparameters(self):
         self.prior = check_prior(

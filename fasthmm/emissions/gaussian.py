@@ -49,10 +49,10 @@ class GaussianEmission(Emission):
         self.covariance_type, self.min_covar = cov.check_settings(
             covariance_type, min_covar
         )
-        self.means_prior = means_prior
-        self.means_weight = means_weight
-        self.covars_prior = covars_prior
-        self.covars_weight = covars_weight
+        self.means_prior = check_prior(means_prior, "means_prior")
+        self.means_weight = check_prior(means_weight, "means_weight")
+        self.covars_prior = check_prior(covars_prior, "covars_prior")
+        self.covars_weight = check_prior(covars_weight, "covars_weight")
 
     # The tied covariance is shared by all states: one group of n_components.
     @property

@@ -13,6 +13,7 @@ from .._kmeans import kmeans
 from .._validation import (
     as_float_array,
     check_int,
+    check_prior,
     check_real_samples,
     check_shape,
     check_stochastic_rows,
@@ -99,11 +100,14 @@ class GMMEmission(Emission):
         self.covariance_type, self.min_covar = cov.check_settings(
             covariance_type, min_covar
         )
-        self.weights_prior = weights_prior
-        self.means_prior = means_prior
-        self.means_weight = means_weight
-        self.covars_prior = covars_prior
-        self.covars_weight = covars_weight
+        for name, value in (
+            ("weights_prior", weights_prior),
+            ("means_prior", means_prior),
+            ("means_weight", means_weight),
+            ("covars_prior", covars_prior),
+            ("covars_weight", covars_weight),
+        ):  # None: hmmlearn's default (covariance priors)
+            setattr(self, name, None if value is None else check_prior(value, name))
 
     @property
     def closed_form_given_states(self):

@@ -5,7 +5,7 @@ import math
 import numpy as np
 
 from .._kernels.poisson import poisson_log_density
-from .._validation import as_float_array, check_counts, check_shape
+from .._validation import as_float_array, check_counts, check_prior, check_shape
 from ._base import Emission
 
 #: Smallest rate the M-step (and initialisation) produce. A state that never
@@ -76,8 +76,8 @@ class PoissonEmission(Emission):
 
     def __init__(self, n_components, params, lambdas_prior=0.0, lambdas_weight=0.0):
         super().__init__(n_components, params)
-        self.lambdas_prior = lambdas_prior
-        self.lambdas_weight = lambdas_weight
+        self.lambdas_prior = check_prior(lambdas_prior, "lambdas_prior")
+        self.lambdas_weight = check_prior(lambdas_weight, "lambdas_weight")
 
     def _prior(self, name):
         """A prior hyper-parameter as a non-negative (n_components, n_features) array."""
