@@ -179,4 +179,7 @@ def _plot(out, path):
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    try:
+        sys.exit(main())
+    except KeyboardInterrupt:  # the competitors of --busy are stopped by then
+        sys.exit(130)
