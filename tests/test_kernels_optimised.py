@@ -7,6 +7,7 @@ random inputs, including sequences of length 1 and mixed lengths, and sizes that
 leave remainders after the unrolled parts.
 """
 
+import numba
 import numpy as np
 import pytest
 from reference import batch_reference, random_problem
@@ -100,10 +101,37 @@ def test_symbol_counts_equal_bincount():
     rng = np.random.default_rng(2)
     symbols = rng.integers(0, 11, size=5003)
     weights = rng.random((5003, 4))
-    out = np.ones((4, 11))
-    _kernels_stats.symbol_counts(symbols, weights, 11, out)
+    out = np.ones((11, 4))
+    _kernels_stats.symbol_counts(symbols, weights, out)
     ref = 1.0 + np.stack([np.bincount(symbols, weights[:, c], 11) for c in range(4)])
-    np.testing.assert_allclose(out, ref, rtol=1e-12)
+    np.testing.assert_allclose(out.T, ref, rtol=1e-12)
+
+
+@pytest.mark.parametrize("n_symbols", [1, 3, 1000, 20000])
+def test_symbol_counts_are_the_same_for_any_thread_count(n_symbols):
+    rng = np.random.default_rng(n_symbols)
+    # A skewed (Zipf-like) vocabulary: most rows hold a few symbols.
+    symbols = np.minimum(rng.zipf(1.3, size=50_000) - 1, n_symbols - 1)
+    weights = rng.random((50_000, 5))
+    results = []
+    for threads in (1, numba.config.NUMBA_NUM_THREADS):
+        numba.set_num_threads(threads)
+        out = np.zeros((n_symbols, 5))
+        _kernels_stats.symbol_counts(symbols, weights, out)
+        results.append(out)
+    numba.set_num_threads(numba.config.NUMBA_NUM_THREADS)
+    np.testing.assert_array_equal(results[0], results[1])
+    ref = np.stack([np.bincount(symbols, weights[:, c], n_symbols) for c in range(5)])
+    np.testing.assert_allclose(results[0].T, ref, rtol=1e-12)
+
+
+@pytest.mark.parametrize("n_ranges", [1, 2, 3, 7])
+def test_symbol_ranges_cover_the_vocabulary_in_order(n_ranges):
+    rng = np.random.default_rng(n_ranges)
+    symbols = np.minimum(rng.zipf(1.5, size=10_000) - 1, 99)
+    bounds = _kernels_stats._symbol_ranges(symbols, 100, n_ranges)
+    assert bounds[0] == 0 and bounds[-1] == 100
+    assert np.all(np.diff(bounds) >= 0)
 
 
 def test_gaussian_kernels_equal_numpy_densities():

@@ -1,43 +1,70 @@
-"""Numba kernels for the emissions' sufficient statistics.
+"""Numba kernel for the categorical statistics: posterior-weighted symbol counts.
 
-Each kernel splits the rows into a fixed number of blocks (independent of the
-thread count), accumulates per-block partial sums in parallel, and adds the
-blocks in order, so the statistics are identical for any number of threads.
+Memory is one (n_symbols, n_components) accumulator whatever the thread
+count: each thread owns a range of symbols and scans every row, adding only
+the rows whose symbol is in its range. Every count is therefore summed in row
+order by exactly one thread, so the result is identical for any number of
+threads (and any split of the symbols). The ranges hold similar numbers of
+rows (from a histogram of the symbols), so a skewed vocabulary still spreads
+the work.
 """
 
+import numba
 import numpy as np
 from numba import njit, prange
 
-from .partition import STATS_BLOCKS
+from .partition import MIN_PARALLEL_COUNT_ROWS
 
 
 @njit(cache=True)
-def _block_range(n, n_blocks, b):
-    return b * n // n_blocks, (b + 1) * n // n_blocks
+def _symbol_ranges(symbols, n_symbols, n_ranges):
+    """Symbol boundaries splitting the rows into ``n_ranges`` similar shares.
+
+    Returns
+    -------
+    bounds : ndarray of shape (n_ranges + 1,), int64
+        Range ``r`` holds the symbols ``bounds[r]:bounds[r + 1]``.
+    """
+    hist = np.zeros(n_symbols, dtype=np.int64)
+    for t in range(symbols.shape[0]):
+        hist[symbols[t]] += 1
+    bounds = np.empty(n_ranges + 1, dtype=np.int64)
+    bounds[0] = 0
+    seen = 0
+    r = 1
+    for m in range(n_symbols):
+        seen += hist[m]
+        while r < n_ranges and seen * n_ranges >= r * symbols.shape[0]:
+            bounds[r] = m + 1
+            r += 1
+    while r <= n_ranges:
+        bounds[r] = n_symbols
+        r += 1
+    return bounds
 
 
 @njit(cache=True, parallel=True)
-def symbol_counts(symbols, weights, n_symbols, out):
-    """Add ``sum_t weights[t, k] * [symbols[t] == m]`` to ``out[k, m]``.
+def symbol_counts(symbols, weights, counts):
+    """Add ``sum_t weights[t, k] * [symbols[t] == m]`` to ``counts[m, k]``.
 
     Parameters
     ----------
     symbols : ndarray of shape (n_samples,), int64
+        In ``[0, n_symbols)``.
     weights : ndarray of shape (n_samples, n_components)
-    n_symbols : int
-    out : ndarray of shape (n_components, n_symbols)
+    counts : ndarray of shape (n_symbols, n_components)
+        Accumulator (symbols by row, so that one sample touches one row).
     """
     n, k = weights.shape
-    nb = min(STATS_BLOCKS, n)
-    partial = np.zeros((nb, n_symbols, k))
-    for b in prange(nb):
-        lo, hi = _block_range(n, nb, b)
-        acc = partial[b]
-        for t in range(lo, hi):
-            row = acc[symbols[t]]
-            for c in range(k):
-                row[c] += weights[t, c]
-    for b in range(nb):
-        for m in range(n_symbols):
-            for c in range(k):
-                out[c, m] += partial[b, m, c]
+    n_ranges = max(1, min(numba.get_num_threads(), counts.shape[0]))
+    if n < MIN_PARALLEL_COUNT_ROWS:  # not worth a parallel region
+        n_ranges = 1
+    bounds = _symbol_ranges(symbols, counts.shape[0], n_ranges)
+    for r in prange(n_ranges):
+        lo, hi = bounds[r], bounds[r + 1]
+        for t in range(n):
+            s = symbols[t]
+            if s >= lo and s < hi:
+                row = counts[s]
+                for c in range(k):
+                    row[c] += weights[t, c]

@@ -11,8 +11,8 @@ import numpy as np
 FRAME_ROWS = 256
 #: Rows per block of the Gaussian log-density kernels.
 DENSITY_ROWS = 1024
-#: Blocks of rows for sufficient statistics summed in parallel (symbol counts).
-STATS_BLOCKS = 32
+#: Fewest rows for which the symbol counts split their symbols among threads.
+MIN_PARALLEL_COUNT_ROWS = 4096
 #: Most blocks of whole sequences in a batch kernel.
 MAX_SEQUENCE_BLOCKS = 64
 

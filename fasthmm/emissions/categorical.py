@@ -73,9 +73,9 @@ class CategoricalEmission(Emission):
         return {"emissionprob_": ep / ep.sum(axis=1, keepdims=True)}
 
     def suff_stats(self, X, weights):
-        counts = np.zeros((self.n_components, self.n_features))
-        symbol_counts(X, weights, self.n_features, counts)
-        return {"obs": counts}
+        counts = np.zeros((self.n_features, self.n_components))
+        symbol_counts(X, weights, counts)
+        return {"obs": counts.T}
 
     def m_step(self, stats, letters):
         if "e" not in letters:
