@@ -20,6 +20,7 @@ import math
 from dataclasses import dataclass, field
 
 import numpy as np
+from exponential_family import ExponentialHMM
 from reference import (
     categorical_loglik,
     gaussian_loglik,
@@ -193,6 +194,27 @@ def _gmm_reference(model, X):
     return out
 
 
+def _exponential_emission(rng, k, d, opts):
+    return {"rates_": rng.uniform(0.2, 5.0, (k, d))}
+
+
+def _exponential_priors(rng, k, d, opts):
+    return {
+        "rates_prior": rng.uniform(0.0, 3.0, (k, d)),
+        "rates_weight": float(rng.uniform(0.0, 2.0)),
+    }
+
+
+def _exponential_data(rng, n, d, opts):
+    return rng.exponential(rng.uniform(0.2, 3.0, d), size=(n, d))
+
+
+def _exponential_reference(model, X):
+    """sum_j log(rate_j) - rate_j x_j."""
+    rates = np.asarray(model.rates_, dtype=float)
+    return np.log(rates).sum(axis=1) - np.asarray(X, dtype=float) @ rates.T
+
+
 def _dirichlet_prior(rng, shape):
     """No prior (1.0), a scalar concentration > 1, or one per entry (>= 1)."""
     kind = rng.choice(["none", "scalar", "array"])
@@ -359,6 +381,19 @@ FAMILIES = (
         positive=("lambdas_",),
     ),
     *(_gmm(cov) for cov in COVARIANCE_TYPES),
+    # A family defined outside fasthmm, by the recipe in docs/architecture.md.
+    Family(
+        name="exponential",
+        cls=ExponentialHMM,
+        options={},
+        n_features=2,
+        feature_range=(1, 3),
+        emission=_exponential_emission,
+        priors=_exponential_priors,
+        data=_exponential_data,
+        reference=_exponential_reference,
+        positive=("rates_",),
+    ),
 )
 
 BY_NAME = {f.name: f for f in FAMILIES}
