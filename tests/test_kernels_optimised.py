@@ -102,7 +102,7 @@ def test_symbol_counts_equal_bincount():
     symbols = rng.integers(0, 11, size=5003)
     weights = rng.random((5003, 4))
     out = np.ones((11, 4))
-    _kernels_stats.symbol_counts(symbols, weights, out)
+    _kernels_stats.symbol_counts(symbols, weights, out, numba.get_num_threads())
     ref = 1.0 + np.stack([np.bincount(symbols, weights[:, c], 11) for c in range(4)])
     np.testing.assert_allclose(out.T, ref, rtol=1e-12)
 
@@ -117,7 +117,7 @@ def test_symbol_counts_are_the_same_for_any_thread_count(n_symbols):
     for threads in (1, numba.config.NUMBA_NUM_THREADS):
         numba.set_num_threads(threads)
         out = np.zeros((n_symbols, 5))
-        _kernels_stats.symbol_counts(symbols, weights, out)
+        _kernels_stats.symbol_counts(symbols, weights, out, threads)
         results.append(out)
     numba.set_num_threads(numba.config.NUMBA_NUM_THREADS)
     np.testing.assert_array_equal(results[0], results[1])

@@ -9,7 +9,6 @@ rows (from a histogram of the symbols), so a skewed vocabulary still spreads
 the work.
 """
 
-import numba
 import numpy as np
 from numba import njit, prange
 
@@ -44,7 +43,7 @@ def _symbol_ranges(symbols, n_symbols, n_ranges):
 
 
 @njit(cache=True, parallel=True)
-def symbol_counts(symbols, weights, counts):
+def symbol_counts(symbols, weights, counts, n_threads):
     """Add ``sum_t weights[t, k] * [symbols[t] == m]`` to ``counts[m, k]``.
 
     Parameters
@@ -54,9 +53,12 @@ def symbol_counts(symbols, weights, counts):
     weights : ndarray of shape (n_samples, n_components)
     counts : ndarray of shape (n_symbols, n_components)
         Accumulator (symbols by row, so that one sample touches one row).
+    n_threads : int
+        Threads to split the symbols among (``numba.get_num_threads()``);
+        the result does not depend on it.
     """
     n, k = weights.shape
-    n_ranges = max(1, min(numba.get_num_threads(), counts.shape[0]))
+    n_ranges = max(1, min(n_threads, counts.shape[0]))
     if n < MIN_PARALLEL_COUNT_ROWS:  # not worth a parallel region
         n_ranges = 1
     bounds = _symbol_ranges(symbols, counts.shape[0], n_ranges)

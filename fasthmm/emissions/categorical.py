@@ -1,5 +1,6 @@
 """Categorical (discrete-symbol) emissions."""
 
+import numba
 import numpy as np
 
 from .._dirichlet import dirichlet_log_prior, dirichlet_map
@@ -74,7 +75,7 @@ class CategoricalEmission(Emission):
 
     def suff_stats(self, X, weights):
         counts = np.zeros((self.n_features, self.n_components))
-        symbol_counts(X, weights, counts)
+        symbol_counts(X, weights, counts, numba.get_num_threads())
         return {"obs": counts.T}
 
     def m_step(self, stats, letters):
