@@ -47,6 +47,11 @@ def parse_args(argv=None):
         help="instead: EM iterations on 1 and the default number of threads, and two fits at once, with N competing CPU-bound processes",
     )
     add(
+        "--vocabulary",
+        action="store_true",
+        help="instead: one CategoricalHMM EM iteration for 1k, 10k and 100k symbols against hmmlearn",
+    )
+    add(
         "--plot",
         nargs="?",
         const="docs/figures/benchmark_time_vs_k.png",
@@ -100,7 +105,7 @@ def main(argv=None):
         "created": datetime.now(timezone.utc).isoformat(timespec="seconds"),
         "mode": "quick" if args.quick else "full",
         "repeat": repeat,
-        "machine": machine.describe(dgemm=args.busy is None),
+        "machine": machine.describe(dgemm=args.busy is None and not args.vocabulary),
     }
     threads = numba.get_num_threads()
     selected = args.workload or list(suites.WORKLOADS)
@@ -110,6 +115,10 @@ def main(argv=None):
         out["busy"] = __import__("benchmarks.busy").busy.run(
             args.busy, repeat, min_total, log
         )
+    elif args.vocabulary:
+        from . import vocabulary
+
+        out["vocabulary"] = vocabulary.run(repeat, log)
     else:
         if not args.no_compile:
             log("measuring compile time in subprocesses ...")
@@ -157,6 +166,10 @@ def render(out):
         from . import busy
 
         lines += busy.lines(out["busy"])
+    if "vocabulary" in out:
+        from . import vocabulary
+
+        lines += vocabulary.lines(out["vocabulary"])
     if out.get("results"):
         dgemm = (out["machine"].get("dgemm") or {}).get("gflops")
         lines += report.results_lines(out, out["titles"])

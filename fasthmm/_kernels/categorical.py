@@ -1,6 +1,7 @@
-"""Numba kernel for the categorical statistics: posterior-weighted symbol counts.
+"""Numba kernels of the categorical family: the emission lookup and the
+posterior-weighted symbol counts (its statistics).
 
-Memory is one (n_symbols, n_components) accumulator whatever the thread
+The counts take one (n_symbols, n_components) accumulator whatever the thread
 count: each thread owns a range of symbols and scans every row, adding only
 the rows whose symbol is in its range. Every count is therefore summed in row
 order by exactly one thread, so the result is identical for any number of
@@ -12,7 +13,7 @@ the work.
 import numpy as np
 from numba import njit, prange
 
-from .partition import MIN_PARALLEL_COUNT_ROWS
+from .partition import FRAME_ROWS, MIN_PARALLEL_COUNT_ROWS
 
 
 @njit(cache=True)
@@ -70,3 +71,26 @@ def symbol_counts(symbols, weights, counts, n_threads):
                 row = counts[s]
                 for c in range(k):
                     row[c] += weights[t, c]
+
+
+@njit(cache=True, parallel=True)
+def gather_rows(table, symbols, out):
+    """``out[t] = table[symbols[t]]``: the emission probabilities of each sample.
+
+    Parallel over blocks of rows, so the first touch of a new ``out`` (page
+    faults) is spread over the threads.
+
+    Parameters
+    ----------
+    table : ndarray of shape (n_symbols, n_components)
+        C-contiguous: the transposed emission probabilities.
+    symbols : ndarray of shape (n_samples,), int64
+    out : ndarray of shape (n_samples, n_components)
+    """
+    n, k = out.shape
+    n_blocks = (n + FRAME_ROWS - 1) // FRAME_ROWS
+    for b in prange(n_blocks):
+        for t in range(b * FRAME_ROWS, min(n, (b + 1) * FRAME_ROWS)):
+            row = table[symbols[t]]
+            for c in range(k):
+                out[t, c] = row[c]
