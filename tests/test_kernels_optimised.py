@@ -157,3 +157,23 @@ def test_gaussian_kernels_equal_numpy_densities():
     maha = np.einsum("nki,kij,nkj->nk", diff, np.linalg.inv(cov), diff)
     ref = -0.5 * (d * np.log(2 * np.pi) + log_det + maha)
     np.testing.assert_allclose(out, ref, rtol=1e-10)
+
+
+@pytest.mark.parametrize("k", [1, 3, 4, 7, 16])
+def test_forward_row_equals_forward_step_bit_for_bit(k):
+    """The index-based step of the batch kernels and the view-based step."""
+    rng = np.random.default_rng(k)
+    prev = rng.dirichlet(np.ones(k), size=2)
+    tm = rng.dirichlet(np.ones(k), size=k)
+    frame = rng.random((3, k))
+    by_view = np.empty(k)
+    s1 = _kernels.forward_step(prev[0], tm, frame[2], False, by_view)
+    by_row = np.empty((2, k))
+    s2 = _kernels.forward_row(prev, 0, tm, frame, 2, by_row, 1)
+    assert s1 == s2
+    np.testing.assert_array_equal(by_view, by_row[1])
+    np.testing.assert_allclose(by_view, (prev[0] @ tm) * frame[2] / s1, rtol=1e-13)
+    s1 = _kernels.forward_step(prev[1], tm, frame[0], True, by_view)
+    s2 = _kernels.start_row(prev[1], frame, 0, by_row, 0)
+    assert s1 == s2
+    np.testing.assert_array_equal(by_view, by_row[0])

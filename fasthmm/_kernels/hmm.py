@@ -106,6 +106,97 @@ def vecmat(v, m, out):
         i += 1
 
 
+@njit(cache=True, inline="always")
+def vecmat_rows(v, vi, m, out, oi):
+    """``out[oi] = v[vi] @ m``, as :func:`vecmat` (same order of the sums).
+
+    Rows are addressed by index rather than passed as views: a view made at
+    every time step costs more than the arithmetic of a small-K step.
+
+    Parameters
+    ----------
+    v : ndarray of shape (n_rows_v, n)
+    vi : int
+    m : ndarray of shape (n, n)
+    out : ndarray of shape (n_rows_out, n)
+        Row ``oi`` is written; may be ``v`` itself if ``oi != vi``.
+    oi : int
+    """
+    n = m.shape[0]
+    for j in range(n):
+        out[oi, j] = 0.0
+    i = 0
+    while i + 4 <= n:
+        a0 = v[vi, i]
+        a1 = v[vi, i + 1]
+        a2 = v[vi, i + 2]
+        a3 = v[vi, i + 3]
+        for j in range(n):
+            out[oi, j] = (
+                out[oi, j]
+                + a0 * m[i, j]
+                + a1 * m[i + 1, j]
+                + a2 * m[i + 2, j]
+                + a3 * m[i + 3, j]
+            )
+        i += 4
+    while i < n:
+        a = v[vi, i]
+        for j in range(n):
+            out[oi, j] += a * m[i, j]
+        i += 1
+
+
+@njit(cache=True, inline="always")
+def _normalise_row(out, o):
+    """Scale row ``o`` of ``out`` to sum 1, as :func:`forward_step`; return its sum."""
+    k = out.shape[1]
+    s = 0.0
+    for j in range(k):
+        s += out[o, j]
+    if not s > 0.0:
+        return s
+    if s >= TINY:
+        inv = 1.0 / s
+        for j in range(k):
+            out[o, j] *= inv
+    else:  # 1 / s overflows for a subnormal s (then inf * 0 = NaN)
+        for j in range(k):
+            out[o, j] /= s
+    return s
+
+
+@njit(cache=True, inline="always")
+def start_row(init, frame, t, out, o):
+    """``out[o] = normalise(init * frame[t])``: the first forward step.
+
+    Returns
+    -------
+    scale : float
+        The normaliser (the row is left unnormalised when it is 0).
+    """
+    for j in range(frame.shape[1]):
+        out[o, j] = init[j] * frame[t, j]
+    return _normalise_row(out, o)
+
+
+@njit(cache=True, inline="always")
+def forward_row(prev, p, transmat, frame, t, out, o):
+    """``out[o] = normalise((prev[p] @ transmat) * frame[t])``: one forward step.
+
+    The same arithmetic as :func:`forward_step`, on rows addressed by index.
+
+    Returns
+    -------
+    scale : float
+        The normaliser (the row is left unnormalised when it is 0).
+    """
+    vecmat_rows(prev, p, transmat, out, o)
+    for j in range(frame.shape[1]):
+        out[o, j] *= frame[t, j]
+    return _normalise_row(out, o)
+
+
 @njit(cache=True)
 def forward_sequence(frame, shift, init, transmat, alpha, scale, lo, hi):
     """Scaled forward pass over rows ``lo:hi``.
@@ -135,8 +226,10 @@ def forward_sequence(frame, shift, init, transmat, alpha, scale, lo, hi):
     """
     total = 0.0
     for t in range(lo, hi):
-        prev = init if t == lo else alpha[t - 1]
-        s = forward_step(prev, transmat, frame[t], t == lo, alpha[t])
+        if t == lo:
+            s = start_row(init, frame, t, alpha, t)
+        else:
+            s = forward_row(alpha, t - 1, transmat, frame, t, alpha, t)
         scale[t] = s
         if not s > 0.0:
             scale[t:hi] = 0.0
@@ -259,16 +352,38 @@ def loglik_batch(frame, shift, startprob, transmat, starts, blocks, ll):
     for b in prange(blocks.shape[0] - 1):
         rows = np.empty((2, k))
         for s in range(blocks[b], blocks[b + 1]):
-            total = 0.0
-            for t in range(starts[s], starts[s + 1]):
-                first = t == starts[s]
-                prev = startprob if first else rows[(t - 1) & 1]
-                c = forward_step(prev, transmat, frame[t], first, rows[t & 1])
-                if not c > 0.0:
-                    total = np.nan  # as forward_sequence: to be resolved
-                    break
-                total += np.log(c) + shift[t]
-            ll[s] = total
+            ll[s] = loglik_sequence(
+                frame, shift, startprob, transmat, starts[s], starts[s + 1], rows
+            )
+
+
+@njit(cache=True)
+def loglik_sequence(frame, shift, startprob, transmat, lo, hi, rows):
+    """Log-likelihood of rows ``lo:hi`` by the forward pass, in two rows of memory.
+
+    Parameters
+    ----------
+    frame, shift, startprob, transmat :
+        As in :func:`forward_batch`.
+    lo, hi : int
+    rows : ndarray of shape (2, n_components)
+        Scratch.
+
+    Returns
+    -------
+    log_likelihood : float
+        NaN when a step's normaliser is zero (see :func:`forward_sequence`).
+    """
+    total = 0.0
+    for t in range(lo, hi):
+        if t == lo:
+            c = start_row(startprob, frame, t, rows, t & 1)
+        else:
+            c = forward_row(rows, (t - 1) & 1, transmat, frame, t, rows, t & 1)
+        if not c > 0.0:
+            return np.nan
+        total += np.log(c) + shift[t]
+    return total
 
 
 @njit(cache=True)
@@ -306,13 +421,13 @@ def backward_sequence(
     for j in range(k):
         beta[cur, j] = 1.0
     for t in range(hi - 2, lo - 1, -1):
-        work = w_buf[nb]
+        # work = w_buf[nb]: frame[t + 1] * beta_{t+1}
         for j in range(k):
-            work[j] = frame[t + 1, j] * beta[cur, j]
+            w_buf[nb, j] = frame[t + 1, j] * beta[cur, j]
         nxt = 1 - cur
         # beta_t = transmat @ work, as a sum of columns (contiguous rows of
         # transmat_t) so that the inner loop vectorises.
-        vecmat(work, transmat_t, beta[nxt])
+        vecmat_rows(w_buf, nb, transmat_t, beta, nxt)
         m = 0.0
         for i in range(k):
             # beta_t[i] only matters where p(z_t = i | x_lo..x_t) > 0; zero it
@@ -336,11 +451,10 @@ def backward_sequence(
         # p(z_t = i, z_t+1 = j | x) = f[i] * T[i, j] * work[j], f = alpha_t / (s * m)
         g = 1.0 / (s * m)
         overflow = False
-        f_row = f_buf[nb]
         for i in range(k):
             a = post[t, i]
             f = a * g
-            f_row[i] = f
+            f_buf[nb, i] = f
             if f == np.inf:
                 overflow = True
             if a != 0.0:
@@ -353,17 +467,19 @@ def backward_sequence(
             continue
         # alpha_t / (s * m) overflows: add this step at once, dividing first.
         for i in range(k):
-            f = f_row[i]
+            f = f_buf[nb, i]
             if f == 0.0:
                 continue
             if f < np.inf:
                 for j in range(k):
-                    xi_acc[i, j] += f * (transmat[i, j] * work[j])
+                    xi_acc[i, j] += f * (transmat[i, j] * w_buf[nb, j])
             else:
                 acc = beta[cur, i] * m
                 if acc > 0.0:
                     for j in range(k):
-                        xi_acc[i, j] += post[t, i] * (transmat[i, j] * work[j] / acc)
+                        xi_acc[i, j] += post[t, i] * (
+                            transmat[i, j] * w_buf[nb, j] / acc
+                        )
     add_transition_counts(f_buf, w_buf, nb, transmat, xi_acc)
 
 
@@ -384,10 +500,6 @@ def add_transition_counts(f_buf, w_buf, n_steps, transmat, xi_acc):
     """
     k = transmat.shape[0]
     if n_steps == XI_STEPS:
-        w0 = w_buf[0]
-        w1 = w_buf[1]
-        w2 = w_buf[2]
-        w3 = w_buf[3]
         for i in range(k):
             f0 = f_buf[0, i]
             f1 = f_buf[1, i]
@@ -395,10 +507,13 @@ def add_transition_counts(f_buf, w_buf, n_steps, transmat, xi_acc):
             f3 = f_buf[3, i]
             if f0 == 0.0 and f1 == 0.0 and f2 == 0.0 and f3 == 0.0:
                 continue
-            row = transmat[i]
-            out = xi_acc[i]
             for j in range(k):
-                out[j] += row[j] * (f0 * w0[j] + f1 * w1[j] + f2 * w2[j] + f3 * w3[j])
+                xi_acc[i, j] += transmat[i, j] * (
+                    f0 * w_buf[0, j]
+                    + f1 * w_buf[1, j]
+                    + f2 * w_buf[2, j]
+                    + f3 * w_buf[3, j]
+                )
         return
     for u in range(n_steps):
         for i in range(k):
