@@ -47,6 +47,11 @@ def parse_args(argv=None):
         help="instead: EM iterations on 1 and the default number of threads, and two fits at once, with N competing CPU-bound processes",
     )
     add(
+        "--floor",
+        action="store_true",
+        help="instead: the functional API against a plain parallel Numba floor, K = 2..64, on 100 x 1000 and 10 x 100 steps",
+    )
+    add(
         "--vocabulary",
         action="store_true",
         help="instead: one CategoricalHMM EM iteration for 1k, 10k and 100k symbols against hmmlearn",
@@ -105,7 +110,9 @@ def main(argv=None):
         "created": datetime.now(timezone.utc).isoformat(timespec="seconds"),
         "mode": "quick" if args.quick else "full",
         "repeat": repeat,
-        "machine": machine.describe(dgemm=args.busy is None and not args.vocabulary),
+        "machine": machine.describe(
+            dgemm=args.busy is None and not (args.vocabulary or args.floor)
+        ),
     }
     threads = numba.get_num_threads()
     selected = args.workload or list(suites.WORKLOADS)
@@ -115,6 +122,10 @@ def main(argv=None):
         out["busy"] = __import__("benchmarks.busy").busy.run(
             args.busy, repeat, min_total, log
         )
+    elif args.floor:
+        from . import floor
+
+        out["floor"] = floor.run(repeat, log)
     elif args.vocabulary:
         from . import vocabulary
 
@@ -166,6 +177,10 @@ def render(out):
         from . import busy
 
         lines += busy.lines(out["busy"])
+    if "floor" in out:
+        from . import floor
+
+        lines += floor.lines(out["floor"])
     if "vocabulary" in out:
         from . import vocabulary
 
