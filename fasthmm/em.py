@@ -15,7 +15,7 @@ from typing import NamedTuple
 import numpy as np
 
 from .emissions import Emission
-from .inference import Workspace, e_step
+from .inference import Workspace, e_step, first_impossible
 from .stats import Stats
 from .transitions import Transitions
 
@@ -124,10 +124,10 @@ def expected_stats(params, X, starts, clamp=None, ws=None):
         ws = Workspace(starts, params.n_components)
     ws.load(params.emission, X, clamp)
     ll, trans, start = e_step(ws, transitions.startprob, transitions.transmat)
-    bad = np.flatnonzero(~np.isfinite(ll))
-    if bad.size:
+    bad = first_impossible(ll)
+    if bad is not None:
         raise ValueError(
-            f"fit stopped: sequence {int(bad[0])} has zero probability under the "
+            f"fit stopped: sequence {bad} has zero probability under the "
             "current parameters (log-likelihood -inf; check zeros in startprob_, "
             "transmat_, the emissions or contradictory labels); the model's "
             "parameters are unchanged"

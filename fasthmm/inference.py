@@ -288,12 +288,18 @@ def viterbi_decode(log_emissions, startprob, transmat, starts):
     return lp, states
 
 
+def first_impossible(ll):
+    """Index of the first sequence with a non-finite log-likelihood, or None."""
+    bad = np.flatnonzero(~np.isfinite(ll))
+    return int(bad[0]) if bad.size else None
+
+
 def raise_if_impossible(ll, what="the data"):
     """Raise ``ValueError`` when a sequence has zero probability under the model."""
-    bad = np.flatnonzero(~np.isfinite(ll))
-    if bad.size:
+    bad = first_impossible(ll)
+    if bad is not None:
         raise ValueError(
-            f"sequence {int(bad[0])} of {what} has zero probability under the model "
+            f"sequence {bad} of {what} has zero probability under the model "
             "(log-likelihood -inf): every state path is excluded by a zero in "
             "startprob, transmat or the emissions"
         )

@@ -24,6 +24,7 @@ from exponential_family import ExponentialHMM
 from reference import (
     categorical_loglik,
     gaussian_loglik,
+    gmm_full_covars,
     logsumexp,
     random_covars,
     random_spd,
@@ -117,23 +118,6 @@ def _poisson_reference(model, X):
     return X @ np.log(lam).T - lam.sum(axis=1) - log_fact.sum(axis=1)[:, None]
 
 
-def _gmm_full_covars(covars, cov, k, m, d):
-    """GMM covariances as a (k, m, d, d) stack of full matrices."""
-    covars = np.asarray(covars, dtype=float)
-    out = np.empty((k, m, d, d))
-    for s in range(k):
-        for j in range(m):
-            if cov == "spherical":
-                out[s, j] = covars[s, j] * np.eye(d)
-            elif cov == "diag":
-                out[s, j] = np.diag(covars[s, j])
-            elif cov == "full":
-                out[s, j] = covars[s, j]
-            else:
-                out[s, j] = covars[s]
-    return out
-
-
 def _gmm_emission(rng, k, d, opts):
     cov, m = opts["covariance_type"], opts["n_mix"]
     if cov == "spherical":
@@ -184,7 +168,7 @@ def _gmm_reference(model, X):
     X = np.asarray(X, dtype=float)
     weights, means = np.asarray(model.weights_), np.asarray(model.means_)
     k, m, d = means.shape
-    covs = _gmm_full_covars(model.covars_, model.covariance_type, k, m, d)
+    covs = gmm_full_covars(model.covars_, model.covariance_type, k, m, d)
     out = np.empty((X.shape[0], k))
     for s in range(k):
         terms = gaussian_loglik(X, means[s], covs[s], "full")

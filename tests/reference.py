@@ -498,3 +498,20 @@ def gaussian_loglik(X, means, covars, covariance_type):
         maha = np.sum(diff * np.linalg.solve(sigma, diff.T).T, axis=1)
         out[:, c] = -0.5 * (d * LOG_2PI + logdet + maha)
     return out
+
+
+def gmm_full_covars(covars, covariance_type, k, m, d):
+    """GMM covariances (any type) as a (k, m, d, d) stack of full matrices."""
+    covars = np.asarray(covars, dtype=float)
+    out = np.empty((k, m, d, d))
+    for s in range(k):
+        for j in range(m):
+            if covariance_type == "spherical":
+                out[s, j] = covars[s, j] * np.eye(d)
+            elif covariance_type == "diag":
+                out[s, j] = np.diag(covars[s, j])
+            elif covariance_type == "full":
+                out[s, j] = covars[s, j]
+            else:
+                out[s, j] = covars[s]
+    return out

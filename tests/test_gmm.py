@@ -13,6 +13,7 @@ import math
 
 import numpy as np
 import pytest
+from reference import gmm_full_covars
 
 from fasthmm import GMMHMM
 from fasthmm.emissions import gmm as gmm_module
@@ -22,26 +23,10 @@ TYPES = ("spherical", "diag", "full", "tied")
 # -- independent references ----------------------------------------------------
 
 
-def full_covars(covars, ctype, k, m, d):
-    """Covariances as an array of shape (k, m, d, d)."""
-    out = np.empty((k, m, d, d))
-    for s in range(k):
-        for j in range(m):
-            if ctype == "spherical":
-                out[s, j] = covars[s, j] * np.eye(d)
-            elif ctype == "diag":
-                out[s, j] = np.diag(covars[s, j])
-            elif ctype == "full":
-                out[s, j] = covars[s, j]
-            else:
-                out[s, j] = covars[s]
-    return out
-
-
 def mixture_log_density(X, weights, means, covars, ctype):
     """log sum_m w_m N(x; mu_m, Sigma_m), shape (n_samples, n_states)."""
     k, m, d = means.shape
-    cv = full_covars(covars, ctype, k, m, d)
+    cv = gmm_full_covars(covars, ctype, k, m, d)
     out = np.zeros((X.shape[0], k))
     for s in range(k):
         dens = np.zeros(X.shape[0])
@@ -171,7 +156,7 @@ def hmmlearn_log_prior(params, priors, ctype):
 def sample_gmm(params, ctype, n, rng):
     """States and samples drawn in plain NumPy."""
     k, m, d = params["means_"].shape
-    cv = full_covars(params["covars_"], ctype, k, m, d)
+    cv = gmm_full_covars(params["covars_"], ctype, k, m, d)
     states = np.empty(n, dtype=int)
     states[0] = rng.choice(k, p=params["startprob_"])
     for t in range(1, n):
@@ -439,7 +424,7 @@ def test_constant_feature_is_floored_not_nan(ctype):
     model.fit(X)
     for name in ("startprob_", "transmat_", "weights_", "means_", "covars_"):
         assert np.all(np.isfinite(getattr(model, name)))
-    cv = full_covars(model.covars_, ctype, 2, 2, 2)
+    cv = gmm_full_covars(model.covars_, ctype, 2, 2, 2)
     assert np.all(np.linalg.eigvalsh(cv) >= 1e-3 * (1 - 1e-9))
     np.testing.assert_allclose(model.means_[..., 1], 3.0, rtol=1e-8)
     h = np.array(model.monitor_.history)
