@@ -9,7 +9,13 @@ prefer_passive_waiting()  # before Numba starts its OpenMP threads
 from ._validation import NotFittedError
 from ._version import __version__
 from .base import BaseHMM, ConvergenceMonitor
-from .inference import forward, forward_backward, forward_filter, viterbi
+from .inference import (
+    forward,
+    forward_backward,
+    forward_filter,
+    stream_filter,
+    viterbi,
+)
 from .io import load_model as load
 from .models import GMMHMM, CategoricalHMM, GaussianHMM, PoissonHMM
 from .selection import SelectionResult, select_n_components
@@ -28,6 +34,7 @@ __all__ = [
     "forward_filter",
     "load",
     "select_n_components",
+    "stream_filter",
     "viterbi",
     "__version__",
 ]

@@ -372,6 +372,37 @@ class BaseHMM:
         """Most likely states (by the model's ``algorithm``), shape (n_samples,)."""
         return self.decode(X, lengths)[1]
 
+    def stream(self, lag=0, max_delay=None, viterbi=True):
+        """A :class:`~fasthmm.stream.Stream` for live data: filtering,
+        fixed-lag smoothing and online Viterbi, one observation at a time.
+
+        Parameters
+        ----------
+        lag : int
+            Fixed-lag smoothing: each push also gives p(z_{t-lag} | x_0..x_t)
+            once ``lag`` more observations have arrived (0: filtering only).
+        max_delay : int, optional
+            Online Viterbi emits a state as soon as every surviving path agrees
+            on it. With ``max_delay``, a state still undecided ``max_delay``
+            steps after its observation is forced onto the current best path
+            (an approximation: the path may then differ from ``decode``;
+            ``stream.n_forced`` counts them). Default: never forced.
+        viterbi : bool
+            Run the online Viterbi decoder (off: filtering and smoothing only).
+
+        Returns
+        -------
+        stream : fasthmm.stream.Stream
+            Holds the model's current parameters (checked once, here).
+        """
+        from .stream import Stream, _EmissionRows, check_stream_options
+
+        lag, max_delay, viterbi = check_stream_options(lag, max_delay, viterbi)
+        params = self._checked_params()
+        t = params.transitions
+        rows = _EmissionRows(params.emission)
+        return Stream(rows, t.startprob, t.transmat, lag, max_delay, viterbi)
+
     @adaptive_threads
     def sample_posterior(self, X, lengths=None, n_samples=1, random_state=None):
         """State paths drawn from p(z | x) by forward filtering, backward sampling.

@@ -16,6 +16,7 @@ from ._kernels import hmm as K
 from ._kernels.partition import block_bounds
 from ._threads import threads_for
 from ._validation import (
+    as_float_array,
     check_lengths,
     check_log_emissions,
     check_startprob,
@@ -363,6 +364,33 @@ def forward_filter(log_emissions, startprob, transmat, lengths=None):
         ll = forward_pass(ws, sp, tm)
     raise_if_impossible(ll, "log_emissions")
     return float(ll.sum()), ws.post
+
+
+def stream_filter(startprob, transmat, lag=0, max_delay=None, viterbi=True):
+    """A stream over log-emission rows: the functional form of
+    :meth:`fasthmm.BaseHMM.stream`.
+
+    Parameters
+    ----------
+    startprob : array-like of shape (n_components,)
+    transmat : array-like of shape (n_components, n_components)
+    lag, max_delay, viterbi :
+        As in :meth:`fasthmm.BaseHMM.stream`.
+
+    Returns
+    -------
+    stream : fasthmm.stream.Stream
+        ``stream.push(log_emissions)`` takes rows of shape
+        (n_new, n_components), or (n_components,) for one row.
+    """
+    from .stream import Stream, _LogEmissionRows, check_stream_options
+
+    lag, max_delay, viterbi = check_stream_options(lag, max_delay, viterbi)
+    sp = as_float_array(startprob, "startprob", ndim=1)
+    sp = check_startprob(sp, sp.shape[0])
+    tm = check_transmat(transmat, sp.shape[0])
+    rows = _LogEmissionRows(sp.shape[0])
+    return Stream(rows, sp, tm, lag, max_delay, viterbi)
 
 
 def forward_backward(log_emissions, startprob, transmat, lengths=None):

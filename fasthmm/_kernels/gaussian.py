@@ -12,7 +12,7 @@ from numba import njit, prange
 from .partition import DENSITY_ROWS
 
 
-@njit(cache=True, parallel=True)
+@njit(cache=True, parallel=True, nogil=True)
 def diag_log_density(X, means, precisions, log_norm, out):
     """Log density under diagonal-covariance Gaussians.
 
@@ -27,18 +27,23 @@ def diag_log_density(X, means, precisions, log_norm, out):
     out : ndarray of shape (n_samples, n)
         Output.
     """
-    n_samples, d = X.shape
-    n = means.shape[0]
-    for t in prange(n_samples):
-        for c in range(n):
-            acc = 0.0
-            for j in range(d):
-                diff = X[t, j] - means[c, j]
-                acc += diff * diff * precisions[c, j]
-            out[t, c] = log_norm[c] - 0.5 * acc
+    for t in prange(X.shape[0]):
+        diag_log_density_row(X[t], means, precisions, log_norm, out[t])
 
 
-@njit(cache=True, parallel=True)
+@njit(cache=True, nogil=True)
+def diag_log_density_row(x, means, precisions, log_norm, out):
+    """:func:`diag_log_density` of one sample ``x`` (n_features,) into ``out`` (n,)."""
+    d = x.shape[0]
+    for c in range(means.shape[0]):
+        acc = 0.0
+        for j in range(d):
+            diff = x[j] - means[c, j]
+            acc += diff * diff * precisions[c, j]
+        out[c] = log_norm[c] - 0.5 * acc
+
+
+@njit(cache=True, parallel=True, nogil=True)
 def cholesky_log_density(X, means, chol, log_norm, out):
     """Log density under full-covariance Gaussians given Cholesky factors.
 
@@ -57,17 +62,24 @@ def cholesky_log_density(X, means, chol, log_norm, out):
         Output.
     """
     n_samples, d = X.shape
-    n = means.shape[0]
     n_blocks = (n_samples + DENSITY_ROWS - 1) // DENSITY_ROWS
     for b in prange(n_blocks):
         y = np.empty(d)
         for t in range(b * DENSITY_ROWS, min(n_samples, (b + 1) * DENSITY_ROWS)):
-            for c in range(n):
-                maha = 0.0
-                for i in range(d):
-                    acc = X[t, i] - means[c, i]
-                    for j in range(i):
-                        acc -= chol[c, i, j] * y[j]
-                    y[i] = acc / chol[c, i, i]
-                    maha += y[i] * y[i]
-                out[t, c] = log_norm[c] - 0.5 * maha
+            cholesky_log_density_row(X[t], means, chol, log_norm, y, out[t])
+
+
+@njit(cache=True, nogil=True)
+def cholesky_log_density_row(x, means, chol, log_norm, y, out):
+    """:func:`cholesky_log_density` of one sample ``x`` (n_features,) into
+    ``out`` (n,); ``y`` (n_features,) is scratch space."""
+    d = x.shape[0]
+    for c in range(means.shape[0]):
+        maha = 0.0
+        for i in range(d):
+            acc = x[i] - means[c, i]
+            for j in range(i):
+                acc -= chol[c, i, j] * y[j]
+            y[i] = acc / chol[c, i, i]
+            maha += y[i] * y[i]
+        out[c] = log_norm[c] - 0.5 * maha

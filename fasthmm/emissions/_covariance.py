@@ -86,6 +86,33 @@ def check_covars(covars, covariance_type, n, n_features, group_size, name="covar
     return cv
 
 
+def density_terms(means, covars, covariance_type, group_size):
+    """What the density kernels need of the components, computed once.
+
+    Returns
+    -------
+    diagonal : bool
+        True for spherical / diag covariances.
+    factors : ndarray of shape (n, n_features) or (n, n_features, n_features)
+        Precisions (inverse variances) when ``diagonal``, else the lower
+        Cholesky factors of the covariances.
+    log_norm : ndarray of shape (n,)
+        ``-0.5 * (n_features * log(2 pi) + log det covariance)``.
+    """
+    n, d = means.shape
+    if covariance_type in ("spherical", "diag"):
+        var = (
+            np.broadcast_to(covars[:, None], (n, d))
+            if covariance_type == "spherical"
+            else covars
+        )
+        log_norm = -0.5 * (d * LOG_2PI + np.log(var).sum(axis=1))
+        return True, np.ascontiguousarray(1.0 / var), log_norm
+    chol = np.linalg.cholesky(expand_full(covars, covariance_type, n, d, group_size))
+    log_det = 2.0 * np.log(np.diagonal(chol, axis1=1, axis2=2)).sum(axis=1)
+    return False, chol, -0.5 * (d * LOG_2PI + log_det)
+
+
 def log_density(X, means, covars, covariance_type, group_size, out=None):
     """Log density of each sample under each component.
 
@@ -102,21 +129,13 @@ def log_density(X, means, covars, covariance_type, group_size, out=None):
     -------
     log_density : ndarray of shape (n_samples, n)
     """
-    n, d = means.shape
     if out is None:
-        out = np.empty((X.shape[0], n))
-    if covariance_type in ("spherical", "diag"):
-        var = (
-            np.broadcast_to(covars[:, None], (n, d))
-            if covariance_type == "spherical"
-            else covars
-        )
-        log_norm = -0.5 * (d * LOG_2PI + np.log(var).sum(axis=1))
-        _kg.diag_log_density(X, means, np.ascontiguousarray(1.0 / var), log_norm, out)
-        return out
-    chol = np.linalg.cholesky(expand_full(covars, covariance_type, n, d, group_size))
-    log_det = 2.0 * np.log(np.diagonal(chol, axis1=1, axis2=2)).sum(axis=1)
-    _kg.cholesky_log_density(X, means, chol, -0.5 * (d * LOG_2PI + log_det), out)
+        out = np.empty((X.shape[0], means.shape[0]))
+    diagonal, factors, log_norm = density_terms(
+        means, covars, covariance_type, group_size
+    )
+    kernel = _kg.diag_log_density if diagonal else _kg.cholesky_log_density
+    kernel(X, means, factors, log_norm, out)
     return out
 
 

@@ -1,0 +1,413 @@
+"""Numba kernels of the streaming object (:class:`fasthmm.stream.Stream`).
+
+A stream's state is a handful of small arrays owned by the caller:
+
+``chain`` (3 K + 2, K)
+    ``startprob``, ``transmat`` (K rows), its transpose (K rows, contiguous),
+    ``log(startprob)``, ``log(transmat)`` (K rows), stacked once per stream.
+``rows`` (ROWS, K)
+    ``rows[ALPHA]`` the last filtered row p(z_{t-1} | x_0..x_{t-1}),
+    ``rows[DELTA]`` the Viterbi scores of the last step, the rest scratch.
+``ring`` (lag + 1, 2, K)
+    For fixed-lag smoothing: the filtered row and the frame row (emission
+    probabilities shifted by the step's largest reachable log-emission) of
+    time ``u`` in slot ``u % (lag + 1)``.
+``back`` (capacity, K), int64
+    Viterbi back-pointers of the undecided times ``u`` in slot
+    ``u % capacity``: ``back[u % capacity, j]`` is the best predecessor
+    (at ``u - 1``) of state ``j`` at ``u``.
+``counters`` (N_COUNTERS,), int64
+    ``[T_SEEN]`` rows pushed, ``[UNDECIDED]`` the first time whose Viterbi
+    state is not yet emitted, ``[FORCED]`` decisions forced by ``max_delay``,
+    ``[BAD_ROW]`` the rejected row of a failed push.
+
+:func:`push` first filters every new row into the output buffers without
+touching the state, and returns an error code if a row is NaN, +inf or
+impossible: a rejected push leaves the stream as it was. Only then does it
+commit the rows (filtered row, log-likelihood, smoothing ring, Viterbi).
+
+The filter shifts each step by the largest log-emission among the states the
+chain can reach (predicted probability > 0), so no step underflows unless
+the observation is impossible. Viterbi scores and back-pointers are computed
+exactly as :func:`fasthmm._kernels.hmm.viterbi_sequence` computes them (same
+operations, same tie-breaking towards lower states), so the emitted path is
+the batch path.
+"""
+
+import numpy as np
+from numba import njit
+
+from .hmm import NEG_INF, TINY, vecmat
+
+# rows of ``rows``
+ALPHA, DELTA, BETA, BETA_NEXT, DELTA_NEXT = 0, 1, 2, 3, 4
+ROWS = 5
+# entries of ``counters``
+T_SEEN, UNDECIDED, FORCED, BAD_ROW = 0, 1, 2, 3
+N_COUNTERS = 4
+# return codes of ``push``
+OK, IMPOSSIBLE, NOT_A_NUMBER, PLUS_INF = 0, 1, 2, 3
+
+
+def chain_of(startprob, transmat):
+    """The stacked ``chain`` array of checked start and transition probabilities."""
+    k = startprob.shape[0]
+    chain = np.empty((3 * k + 2, k))
+    chain[0] = startprob
+    chain[1 : k + 1] = transmat
+    chain[k + 1 : 2 * k + 1] = transmat.T
+    with np.errstate(divide="ignore"):
+        chain[2 * k + 1] = np.log(startprob)
+        chain[2 * k + 2 :] = np.log(transmat)
+    return chain
+
+
+@njit(cache=True, nogil=True)
+def _filter_rows(le, chain, alpha, first, filtered, frames, counters):
+    """Filter ``le`` into ``filtered`` / ``frames``; the state is only read.
+
+    Returns
+    -------
+    code : int
+        ``OK``, or the error of row ``counters[BAD_ROW]``.
+    total : float
+        Log-likelihood of the rows given the past.
+    """
+    n, k = le.shape
+    startprob = chain[0]
+    transmat = chain[1 : k + 1]
+    total = 0.0
+    for r in range(n):
+        row = le[r]
+        pred = filtered[r]
+        e = frames[r]
+        for j in range(k):
+            v = row[j]
+            if v != v:
+                counters[BAD_ROW] = r
+                return NOT_A_NUMBER, 0.0
+            if v == np.inf:
+                counters[BAD_ROW] = r
+                return PLUS_INF, 0.0
+        if r == 0 and first:
+            for j in range(k):
+                pred[j] = startprob[j]
+        else:
+            vecmat(alpha if r == 0 else filtered[r - 1], transmat, pred)
+        m = NEG_INF
+        for j in range(k):
+            if pred[j] > 0.0 and row[j] > m:
+                m = row[j]
+        if m == NEG_INF:
+            counters[BAD_ROW] = r
+            return IMPOSSIBLE, 0.0
+        s = 0.0
+        for j in range(k):
+            # Unreachable states get 0: exp could overflow, and they carry
+            # no probability at this step either way.
+            f = np.exp(row[j] - m) if pred[j] > 0.0 else 0.0
+            e[j] = f
+            pred[j] *= f
+            s += pred[j]
+        if s >= TINY:
+            inv = 1.0 / s
+            for j in range(k):
+                pred[j] *= inv
+        else:  # 1 / s overflows for a subnormal s
+            for j in range(k):
+                pred[j] /= s
+        total += np.log(s) + m
+    return OK, total
+
+
+@njit(cache=True, nogil=True)
+def _smooth_back(ring, transmat_t, t_end, t_lo, all_rows, beta, beta_next, out):
+    """Backward pass over the ring from ``t_end`` (beta = 1) down to ``t_lo``.
+
+    Writes p(z_u | x_0..x_{t_end}) into ``out[u - t_lo]`` for every ``u`` in
+    ``[t_lo, t_end]`` when ``all_rows``, else only ``out[0]`` (``u = t_lo``).
+    ``beta`` is renormalised to a maximum of 1 over the states the filter
+    reached, as in :func:`fasthmm._kernels.hmm.backward_sequence`.
+    """
+    size = ring.shape[0]
+    k = beta.shape[0]
+    for j in range(k):
+        beta[j] = 1.0
+    u = t_end
+    while True:
+        if all_rows or u == t_lo:
+            alpha = ring[u % size, 0]
+            post = out[u - t_lo] if all_rows else out[0]
+            s = 0.0
+            for j in range(k):
+                post[j] = alpha[j] * beta[j]
+                s += post[j]
+            for j in range(k):
+                post[j] = post[j] / s
+        if u == t_lo:
+            return
+        frame = ring[u % size, 1]
+        for j in range(k):
+            beta_next[j] = frame[j] * beta[j]
+        vecmat(beta_next, transmat_t, beta)  # beta_{u-1} = transmat @ work
+        u -= 1
+        alpha = ring[u % size, 0]
+        m = 0.0
+        for j in range(k):
+            if alpha[j] == 0.0:
+                beta[j] = 0.0
+            elif beta[j] > m:
+                m = beta[j]
+        if not m > 0.0:  # underflow: keep the filtered row, as the batch pass
+            for j in range(k):
+                beta[j] = 1.0
+        else:
+            for j in range(k):
+                beta[j] = beta[j] / m
+
+
+@njit(cache=True, nogil=True)
+def _viterbi_step(le_row, chain, first, rows, back_row):
+    """One Viterbi step into ``rows[DELTA]``, as ``viterbi_sequence`` does it."""
+    k = le_row.shape[0]
+    delta = rows[DELTA]
+    if first:
+        log_start = chain[2 * k + 1]
+        for j in range(k):
+            delta[j] = log_start[j] + le_row[j]
+        return
+    log_trans = chain[2 * k + 2 :]
+    nxt = rows[DELTA_NEXT]
+    for j in range(k):
+        nxt[j] = NEG_INF
+        back_row[j] = 0
+    for i in range(k):
+        d = delta[i]
+        if d > NEG_INF:
+            lt = log_trans[i]
+            for j in range(k):
+                cand = d + lt[j]
+                if cand > nxt[j]:
+                    nxt[j] = cand
+                    back_row[j] = i
+    for j in range(k):
+        delta[j] = nxt[j] + le_row[j]
+
+
+@njit(cache=True, nogil=True)
+def _trace(back, u, z, lo, states, z0):
+    """Write the path ending in state ``z`` at time ``u`` back to time ``lo``
+    into ``states[time - z0]``."""
+    cap = back.shape[0]
+    states[u - z0] = z
+    for v in range(u, lo, -1):
+        z = back[v % cap, z]
+        states[v - 1 - z0] = z
+
+
+@njit(cache=True, nogil=True)
+def _ancestor(back, u, z, lo):
+    """State at time ``lo`` on the best path to state ``z`` at time ``u``."""
+    cap = back.shape[0]
+    for v in range(u, lo, -1):
+        z = back[v % cap, z]
+    return z
+
+
+@njit(cache=True, nogil=True)
+def _coalesce(back, delta, t, lo, iwork, states, z0):
+    """Emit the states every surviving path agrees on; return the new first
+    undecided time.
+
+    Follows the set of surviving states (score > -inf) at ``t`` back through
+    the back-pointers; at the latest time where the set is one state, every
+    surviving path, hence the final best path, goes through it.
+    """
+    if lo > t:
+        return lo
+    k = delta.shape[0]
+    cap = back.shape[0]
+    marks = iwork[0]
+    cur = iwork[1]
+    nxt = iwork[2]
+    cnt = 0
+    for j in range(k):
+        marks[j] = -1
+        if delta[j] > NEG_INF:
+            cur[cnt] = j
+            cnt += 1
+    if cnt == 1:
+        _trace(back, t, cur[0], lo, states, z0)
+        return t + 1
+    u = t
+    while u > lo:
+        bk = back[u % cap]
+        cnt2 = 0
+        for c in range(cnt):
+            p = bk[cur[c]]
+            if marks[p] != u:
+                marks[p] = u
+                nxt[cnt2] = p
+                cnt2 += 1
+        cur, nxt = nxt, cur
+        cnt = cnt2
+        u -= 1
+        if cnt == 1:
+            _trace(back, u, cur[0], lo, states, z0)
+            return u + 1
+    return lo
+
+
+@njit(cache=True, nogil=True)
+def _argmax(v):
+    best = 0
+    for j in range(1, v.shape[0]):
+        if v[j] > v[best]:
+            best = j
+    return best
+
+
+@njit(cache=True, nogil=True)
+def _decide(back, rows, t, max_delay, counters, iwork, states, z0):
+    """Coalescence, then forced decisions while a state is ``max_delay`` old."""
+    delta = rows[DELTA]
+    k = delta.shape[0]
+    lo = _coalesce(back, delta, t, counters[UNDECIDED], iwork, states, z0)
+    while max_delay >= 0 and lo <= t - max_delay:
+        # Force time lo onto the current best path; drop the states whose
+        # best path disagrees there, so the emitted path stays one path.
+        z = _ancestor(back, t, _argmax(delta), lo)
+        for j in range(k):
+            if delta[j] > NEG_INF and _ancestor(back, t, j, lo) != z:
+                delta[j] = NEG_INF
+        states[lo - z0] = z
+        counters[FORCED] += 1
+        lo = _coalesce(back, delta, t, lo + 1, iwork, states, z0)
+    counters[UNDECIDED] = lo
+
+
+@njit(cache=True, nogil=True)
+def push(
+    le,
+    chain,
+    rows,
+    ring,
+    back,
+    counters,
+    ll,
+    viterbi,
+    max_delay,
+    filtered,
+    frames,
+    smoothed,
+    states,
+):
+    """Push rows of log-emissions into a stream.
+
+    Parameters
+    ----------
+    le : ndarray of shape (n, K)
+        Log-emissions of the new rows.
+    chain, rows, ring, back, counters :
+        The stream's state (see the module docstring); ``ring`` has
+        ``lag + 1`` slots (lag 0: smoothing is off).
+    ll : ndarray of shape (1,)
+        Running log-likelihood.
+    viterbi : bool
+    max_delay : int
+        -1 for no forcing.
+    filtered, frames : ndarray of shape (n, K)
+        Output: the filtered rows; scratch for the frame rows.
+    smoothed : ndarray of shape (n, K)
+        Output: the rows smoothed with this push (lag > 0), from time
+        ``max(0, t0 - lag)`` on.
+    states : ndarray of shape (t0 - undecided + n,), int64
+        Output: the Viterbi states decided with this push, from time
+        ``undecided`` (at entry) on.
+
+    Returns
+    -------
+    code : int
+        ``OK`` or an error (``counters[BAD_ROW]`` names the row); on error
+        the state is unchanged.
+    """
+    n, k = le.shape
+    t0 = counters[T_SEEN]
+    code, total = _filter_rows(
+        le, chain, rows[ALPHA], t0 == 0, filtered, frames, counters
+    )
+    if code != OK:
+        return code
+    ll[0] += total
+    for j in range(k):
+        rows[ALPHA, j] = filtered[n - 1, j]
+    lag = ring.shape[0] - 1
+    transmat_t = chain[k + 1 : 2 * k + 1]
+    cap = back.shape[0]
+    z0 = counters[UNDECIDED]
+    iwork = np.empty((3, k), dtype=np.int64)  # marks and two state lists
+    n_s = 0
+    for r in range(n):
+        t = t0 + r
+        if lag > 0:
+            slot = ring[t % (lag + 1)]
+            for j in range(k):
+                slot[0, j] = filtered[r, j]
+                slot[1, j] = frames[r, j]
+            if t >= lag:
+                _smooth_back(
+                    ring,
+                    transmat_t,
+                    t,
+                    t - lag,
+                    False,
+                    rows[BETA],
+                    rows[BETA_NEXT],
+                    smoothed[n_s : n_s + 1],
+                )
+                n_s += 1
+        if viterbi:
+            _viterbi_step(le[r], chain, t == 0, rows, back[t % cap])
+            _decide(back, rows, t, max_delay, counters, iwork, states, z0)
+    counters[T_SEEN] = t0 + n
+    return OK
+
+
+@njit(cache=True, nogil=True)
+def flush(chain, rows, ring, back, counters, viterbi, smoothed, states):
+    """End the sequence: the pending smoothed rows and the rest of the path.
+
+    Parameters
+    ----------
+    smoothed : ndarray of shape (min(lag, T), K)
+        Output: p(z_u | all rows) for the last ``min(lag, T)`` times ``u``.
+    states : ndarray of shape (T - undecided,), int64
+        Output: the rest of the Viterbi path.
+
+    Returns
+    -------
+    log_prob : float
+        Log-probability of the emitted path and the data (Viterbi), else NaN.
+    """
+    k = rows.shape[1]
+    t = counters[T_SEEN]
+    lag = ring.shape[0] - 1
+    if lag > 0 and smoothed.shape[0] > 0:
+        _smooth_back(
+            ring,
+            chain[k + 1 : 2 * k + 1],
+            t - 1,
+            t - smoothed.shape[0],
+            True,
+            rows[BETA],
+            rows[BETA_NEXT],
+            smoothed,
+        )
+    if not viterbi:
+        return np.nan
+    lo = counters[UNDECIDED]
+    best = _argmax(rows[DELTA])
+    if lo <= t - 1:
+        _trace(back, t - 1, best, lo, states, lo)
+    counters[UNDECIDED] = t
+    return rows[DELTA, best]
