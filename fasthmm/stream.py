@@ -410,7 +410,7 @@ class Stream:
         return code
 
     def _raise(self, code, n):
-        row = int(self._counters[_ks.BAD_ROW])
+        code, row = code % _ks.ERROR_ROW, code // _ks.ERROR_ROW
         where = f"row {row} of the {n} pushed" if n > 1 else "the pushed row"
         if code == _ks.IMPOSSIBLE:
             t = self.n_pushed + row

@@ -18,8 +18,7 @@ A stream's state is a handful of small arrays owned by the caller:
     (at ``u - 1``) of state ``j`` at ``u``.
 ``counters`` (N_COUNTERS,), int64
     ``[T_SEEN]`` rows pushed, ``[UNDECIDED]`` the first time whose Viterbi
-    state is not yet emitted, ``[FORCED]`` decisions forced by ``max_delay``,
-    ``[BAD_ROW]`` the rejected row of a failed push.
+    state is not yet emitted, ``[FORCED]`` decisions forced by ``max_delay``.
 
 :func:`push` first filters every new row into the output buffers without
 touching the state, and returns an error code if a row is NaN, +inf or
@@ -43,10 +42,11 @@ from .hmm import NEG_INF, TINY, vecmat
 ALPHA, DELTA, BETA, BETA_NEXT, DELTA_NEXT = 0, 1, 2, 3, 4
 ROWS = 5
 # entries of ``counters``
-T_SEEN, UNDECIDED, FORCED, BAD_ROW = 0, 1, 2, 3
-N_COUNTERS = 4
-# return codes of ``push``
+T_SEEN, UNDECIDED, FORCED = 0, 1, 2
+N_COUNTERS = 3
+# return codes of ``push``: ``code + ERROR_ROW * row`` names the rejected row
 OK, IMPOSSIBLE, NOT_A_NUMBER, PLUS_INF = 0, 1, 2, 3
+ERROR_ROW = 4
 
 
 def chain_of(startprob, transmat):
@@ -63,13 +63,13 @@ def chain_of(startprob, transmat):
 
 
 @njit(cache=True, nogil=True)
-def _filter_rows(le, chain, alpha, first, filtered, frames, counters):
+def _filter_rows(le, chain, alpha, first, filtered, frames):
     """Filter ``le`` into ``filtered`` / ``frames``; the state is only read.
 
     Returns
     -------
     code : int
-        ``OK``, or the error of row ``counters[BAD_ROW]``.
+        ``OK``, or an error plus ``ERROR_ROW`` times its row.
     total : float
         Log-likelihood of the rows given the past.
     """
@@ -84,11 +84,9 @@ def _filter_rows(le, chain, alpha, first, filtered, frames, counters):
         for j in range(k):
             v = row[j]
             if v != v:
-                counters[BAD_ROW] = r
-                return NOT_A_NUMBER, 0.0
+                return NOT_A_NUMBER + ERROR_ROW * r, 0.0
             if v == np.inf:
-                counters[BAD_ROW] = r
-                return PLUS_INF, 0.0
+                return PLUS_INF + ERROR_ROW * r, 0.0
         if r == 0 and first:
             for j in range(k):
                 pred[j] = startprob[j]
@@ -99,8 +97,7 @@ def _filter_rows(le, chain, alpha, first, filtered, frames, counters):
             if pred[j] > 0.0 and row[j] > m:
                 m = row[j]
         if m == NEG_INF:
-            counters[BAD_ROW] = r
-            return IMPOSSIBLE, 0.0
+            return IMPOSSIBLE + ERROR_ROW * r, 0.0
         s = 0.0
         for j in range(k):
             # Unreachable states get 0: exp could overflow, and they carry
@@ -328,14 +325,12 @@ def push(
     Returns
     -------
     code : int
-        ``OK`` or an error (``counters[BAD_ROW]`` names the row); on error
-        the state is unchanged.
+        ``OK``, or an error plus ``ERROR_ROW`` times the rejected row; on
+        error the state is unchanged.
     """
     n, k = le.shape
     t0 = counters[T_SEEN]
-    code, total = _filter_rows(
-        le, chain, rows[ALPHA], t0 == 0, filtered, frames, counters
-    )
+    code, total = _filter_rows(le, chain, rows[ALPHA], t0 == 0, filtered, frames)
     if code != OK:
         return code
     ll[0] += total
