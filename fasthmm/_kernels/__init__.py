@@ -1,4 +1,4 @@
-"""The Numba kernels: pure ``@njit(cache=True)`` functions over float64 / int64 arrays.
+"""The Numba kernels: pure ``@njit(cache=True, nogil=True)`` functions over float64 / int64 arrays.
 
 ``hmm``          scaled forward / backward, expected counts, Viterbi, sampling
 ``expmath``      the vectorised exponential of the shifted log-emissions

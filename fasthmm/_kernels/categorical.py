@@ -16,7 +16,7 @@ from numba import njit, prange
 from .partition import FRAME_ROWS, MIN_PARALLEL_COUNT_ROWS
 
 
-@njit(cache=True)
+@njit(cache=True, nogil=True)
 def _symbol_ranges(symbols, n_symbols, n_ranges):
     """Symbol boundaries splitting the rows into ``n_ranges`` similar shares.
 
@@ -43,7 +43,7 @@ def _symbol_ranges(symbols, n_symbols, n_ranges):
     return bounds
 
 
-@njit(cache=True, parallel=True)
+@njit(cache=True, parallel=True, nogil=True)
 def symbol_counts(symbols, weights, counts, n_threads):
     """Add ``sum_t weights[t, k] * [symbols[t] == m]`` to ``counts[m, k]``.
 
@@ -73,7 +73,7 @@ def symbol_counts(symbols, weights, counts, n_threads):
                     row[c] += weights[t, c]
 
 
-@njit(cache=True, parallel=True)
+@njit(cache=True, parallel=True, nogil=True)
 def gather_rows(table, symbols, out):
     """``out[t] = table[symbols[t]]``: the emission probabilities of each sample.
 

@@ -37,7 +37,7 @@ INV_FACTORIALS = np.array(
 )
 
 
-@njit(cache=True, inline="always")
+@njit(cache=True, inline="always", nogil=True)
 def _exp_poly(r):
     c = INV_FACTORIALS
     p = c[0]
@@ -46,7 +46,7 @@ def _exp_poly(r):
     return p
 
 
-@njit(cache=True)
+@njit(cache=True, nogil=True)
 def exp_shifted_rows(frame, shift, lo, hi, bits):
     """``frame[t, j] = exp(frame[t, j] - shift[t])`` for rows ``lo:hi``, in place.
 

@@ -1,7 +1,7 @@
 """Numba kernels of the E-step, Viterbi and sampling.
 
-Everything here is a pure ``@njit(cache=True)`` function over float64 / int64
-(or int32 for internal back-pointers) arrays. Nothing validates, nothing
+Everything here is a pure ``@njit(cache=True, nogil=True)`` function over
+float64 / int64 (or int32 for internal back-pointers) arrays. Nothing validates, nothing
 allocates inside a time loop; buffers come from the caller.
 
 Conventions
@@ -34,7 +34,7 @@ TINY = np.finfo(np.float64).tiny  # smallest normal float64
 XI_STEPS = 4  # time steps added to the transition counts per pass
 
 
-@njit(cache=True, parallel=True)
+@njit(cache=True, parallel=True, nogil=True)
 def exp_shift_from(src, frame, shift):
     """Write the frame of the log-emissions ``src`` into ``frame``.
 
@@ -67,7 +67,7 @@ def exp_shift_from(src, frame, shift):
         exp_shifted_rows(frame, shift, lo, hi, bits)
 
 
-@njit(cache=True)
+@njit(cache=True, nogil=True)
 def vecmat(v, m, out):
     """``out = v @ m`` for a square ``m``, summing rows in order.
 
@@ -106,7 +106,7 @@ def vecmat(v, m, out):
         i += 1
 
 
-@njit(cache=True, inline="always")
+@njit(cache=True, inline="always", nogil=True)
 def vecmat_rows(v, vi, m, out, oi):
     """``out[oi] = v[vi] @ m``, as :func:`vecmat` (same order of the sums).
 
@@ -147,7 +147,7 @@ def vecmat_rows(v, vi, m, out, oi):
         i += 1
 
 
-@njit(cache=True, inline="always")
+@njit(cache=True, inline="always", nogil=True)
 def _normalise_row(out, o):
     """Scale row ``o`` of ``out`` to sum 1, as :func:`forward_step`; return its sum."""
     k = out.shape[1]
@@ -166,7 +166,7 @@ def _normalise_row(out, o):
     return s
 
 
-@njit(cache=True, inline="always")
+@njit(cache=True, inline="always", nogil=True)
 def start_row(init, frame, t, out, o):
     """``out[o] = normalise(init * frame[t])``: the first forward step.
 
@@ -180,7 +180,7 @@ def start_row(init, frame, t, out, o):
     return _normalise_row(out, o)
 
 
-@njit(cache=True, inline="always")
+@njit(cache=True, inline="always", nogil=True)
 def forward_row(prev, p, transmat, frame, t, out, o):
     """``out[o] = normalise((prev[p] @ transmat) * frame[t])``: one forward step.
 
@@ -197,7 +197,7 @@ def forward_row(prev, p, transmat, frame, t, out, o):
     return _normalise_row(out, o)
 
 
-@njit(cache=True)
+@njit(cache=True, nogil=True)
 def forward_sequence(frame, shift, init, transmat, alpha, scale, lo, hi):
     """Scaled forward pass over rows ``lo:hi``.
 
@@ -239,7 +239,7 @@ def forward_sequence(frame, shift, init, transmat, alpha, scale, lo, hi):
     return total
 
 
-@njit(cache=True)
+@njit(cache=True, nogil=True)
 def forward_reshift_sequence(
     log_emissions, frame, shift, init, transmat, alpha, scale, lo, hi
 ):
@@ -292,7 +292,7 @@ def forward_reshift_sequence(
     return total
 
 
-@njit(cache=True)
+@njit(cache=True, nogil=True)
 def forward_step(prev, transmat, frame_row, first, out):
     """One step of the scaled forward recursion.
 
@@ -337,7 +337,7 @@ def forward_step(prev, transmat, frame_row, first, out):
     return s
 
 
-@njit(cache=True, parallel=True)
+@njit(cache=True, parallel=True, nogil=True)
 def loglik_batch(frame, shift, startprob, transmat, starts, blocks, ll):
     """Log-likelihood of every sequence, keeping only two filtered rows.
 
@@ -357,7 +357,7 @@ def loglik_batch(frame, shift, startprob, transmat, starts, blocks, ll):
             )
 
 
-@njit(cache=True)
+@njit(cache=True, nogil=True)
 def loglik_sequence(frame, shift, startprob, transmat, lo, hi, rows):
     """Log-likelihood of rows ``lo:hi`` by the forward pass, in two rows of memory.
 
@@ -386,7 +386,7 @@ def loglik_sequence(frame, shift, startprob, transmat, lo, hi, rows):
     return total
 
 
-@njit(cache=True)
+@njit(cache=True, nogil=True)
 def backward_sequence(
     frame, transmat, transmat_t, post, lo, hi, beta, f_buf, w_buf, xi_acc
 ):
@@ -483,7 +483,7 @@ def backward_sequence(
     add_transition_counts(f_buf, w_buf, nb, transmat, xi_acc)
 
 
-@njit(cache=True)
+@njit(cache=True, nogil=True)
 def add_transition_counts(f_buf, w_buf, n_steps, transmat, xi_acc):
     """Add ``sum_u f_buf[u, i] * transmat[i, j] * w_buf[u, j]`` to ``xi_acc``.
 
@@ -523,7 +523,7 @@ def add_transition_counts(f_buf, w_buf, n_steps, transmat, xi_acc):
                     xi_acc[i, j] += f * (transmat[i, j] * w_buf[u, j])
 
 
-@njit(cache=True, parallel=True)
+@njit(cache=True, parallel=True, nogil=True)
 def forward_batch(frame, shift, startprob, transmat, starts, blocks, alpha, scale, ll):
     """Forward pass over every sequence of a batch.
 
@@ -556,7 +556,7 @@ def forward_batch(frame, shift, startprob, transmat, starts, blocks, alpha, scal
             )
 
 
-@njit(cache=True, parallel=True)
+@njit(cache=True, parallel=True, nogil=True)
 def forward_backward_batch(
     frame, shift, startprob, transmat, starts, blocks, post, scale, ll, xi_blocks
 ):
@@ -601,7 +601,7 @@ def forward_backward_batch(
                 )
 
 
-@njit(cache=True)
+@njit(cache=True, nogil=True)
 def viterbi_sequence(
     log_emissions, log_startprob, log_transmat, lo, hi, delta, back, states
 ):
@@ -658,7 +658,7 @@ def viterbi_sequence(
     return log_prob
 
 
-@njit(cache=True, parallel=True)
+@njit(cache=True, parallel=True, nogil=True)
 def viterbi_batch(
     log_emissions, log_startprob, log_transmat, starts, blocks, back, states, lp
 ):
@@ -693,7 +693,7 @@ def viterbi_batch(
             )
 
 
-@njit(cache=True)
+@njit(cache=True, nogil=True)
 def sample_states(cum_startprob, cum_transmat, uniforms, states):
     """Draw a Markov chain by inverse-CDF sampling.
 
@@ -723,7 +723,7 @@ def sample_states(cum_startprob, cum_transmat, uniforms, states):
         states[t] = z
 
 
-@njit(cache=True, parallel=True)
+@njit(cache=True, parallel=True, nogil=True)
 def backward_sample_batch(alpha, transmat, starts, uniforms, states):
     """Forward-filtering backward-sampling of state paths.
 

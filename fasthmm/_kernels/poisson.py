@@ -8,7 +8,7 @@ slowly and on one thread for few features.
 from numba import njit, prange
 
 
-@njit(cache=True, parallel=True)
+@njit(cache=True, parallel=True, nogil=True)
 def poisson_log_density(X, log_lambdas, lambda_sums, log_factorials, out):
     """``out[t, k] = sum_d X[t, d] log(lambda[k, d]) - sum_d lambda[k, d] - log_factorials[t]``.
 
