@@ -72,6 +72,9 @@ def parse_args(argv=None):
     return p.parse_args(argv)
 
 
+LIVE = "stream"  # the live-data workload (benchmarks/stream.py)
+
+
 def log(msg):
     print(msg, file=sys.stderr, flush=True)
 
@@ -96,10 +99,12 @@ def main(argv=None):
                 else "score decode posteriors em"
             )
             print(f"{name:<19} K={','.join(map(str, ks))}, {n} x {t}: {ops}")
+        print(f"{LIVE:<19} live data: model.stream() per observation; threads")
         return 0
     for name in args.workload or ():
-        if name not in suites.WORKLOADS:
-            sys.exit(f"unknown workload {name!r}; known: {', '.join(suites.WORKLOADS)}")
+        if name not in suites.WORKLOADS and name != LIVE:
+            known = ", ".join([*suites.WORKLOADS, LIVE])
+            sys.exit(f"unknown workload {name!r}; known: {known}")
     if args.threads:
         numba.set_num_threads(args.threads)
     repeat = args.repeat or (3 if args.quick else 5)
@@ -116,6 +121,8 @@ def main(argv=None):
     }
     threads = numba.get_num_threads()
     selected = args.workload or list(suites.WORKLOADS)
+    live = LIVE in selected
+    selected = [w for w in selected if w != LIVE]
     out["titles"] = {w: suites.title(w) for w in selected}
     models = [w for w in selected if suites.WORKLOADS[w][0] is not None]
     if args.busy is not None:
@@ -137,6 +144,10 @@ def main(argv=None):
                 out["compile"] = isolated.compile_functional(threads)
             if models:
                 out["compile_models"] = isolated.compile_models(threads)
+        if live:
+            out["stream"] = __import__("benchmarks.stream").stream.run(
+                args.quick, repeat, log
+            )
         out["results"] = []
         for w in selected:
             for case in suites.cases(w, args.quick):
@@ -185,6 +196,10 @@ def render(out):
         from . import vocabulary
 
         lines += vocabulary.lines(out["vocabulary"])
+    if "stream" in out:
+        from . import stream
+
+        lines += stream.lines(out["stream"])
     if out.get("results"):
         dgemm = (out["machine"].get("dgemm") or {}).get("gflops")
         lines += report.results_lines(out, out["titles"])
