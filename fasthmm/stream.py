@@ -18,14 +18,15 @@ and chunks go through the emission's ``check_X`` and ``log_likelihood``.
 
 import numpy as np
 
-from ._kernels import gaussian as _kg
 from ._kernels import stream as _ks
+from ._threads import rows_of, threads_for
 from ._validation import as_float_array, check_int, check_log_emissions
 from .emissions import _covariance as cov
 from .emissions.categorical import CategoricalEmission
 from .emissions.gaussian import GaussianEmission
 
 _ERRORS = {
+    _ks.CHECK: "was rejected",
     _ks.NOT_A_NUMBER: "must not contain NaN",
     _ks.PLUS_INF: "must not contain +inf",
 }
@@ -49,9 +50,9 @@ class _LogEmissionRows:
     def __init__(self, n_components):
         self.k = n_components
 
-    def fast(self, x):
+    def fast(self, x, fstate, counters, back, states, out):
         if type(x) is np.ndarray and x.dtype == np.float64 and x.shape == (self.k,):
-            return x.reshape(1, self.k)
+            return _ks.push_log_emissions(x, fstate, counters, back, states, out)
         return None
 
     def checked(self, x):
@@ -80,7 +81,6 @@ class _EmissionRows:
         symbols = isinstance(emission, CategoricalEmission)
         self.width = 1 if symbols else d
         self.fast = self._no_fast_path
-        self.out = np.empty((1, self.k))
         if type(emission) is CategoricalEmission:
             with np.errstate(divide="ignore"):
                 self.table = np.ascontiguousarray(
@@ -94,35 +94,27 @@ class _EmissionRows:
                 emission.covariance_type,
                 emission._group,
             )
-            self.terms = (emission.params["means_"], factors, log_norm)
-            self.shape = (d,)
             if diagonal:
+                self.terms = np.column_stack(
+                    [emission.params["means_"], factors, log_norm]
+                )
+                self.shape = (d,)
                 self.fast = self._gaussian_diag
-            else:
-                self.y = np.empty(d)
-                self.fast = self._gaussian_cholesky
 
     @staticmethod
-    def _no_fast_path(x):
+    def _no_fast_path(x, fstate, counters, back, states, out):
         return None
 
-    def _categorical(self, x):
+    def _categorical(self, x, fstate, counters, back, states, out):
         if (type(x) is int or isinstance(x, np.integer)) and 0 <= x < len(self.table):
-            return self.table[x : x + 1]
+            return _ks.push_symbol(x, self.table, fstate, counters, back, states, out)
         return None
 
-    def _gaussian_diag(self, x):
+    def _gaussian_diag(self, x, fstate, counters, back, states, out):
         if type(x) is np.ndarray and x.dtype == np.float64 and x.shape == self.shape:
-            means, precisions, log_norm = self.terms
-            _kg.diag_log_density_row(x, means, precisions, log_norm, self.out[0])
-            return self.out
-        return None
-
-    def _gaussian_cholesky(self, x):
-        if type(x) is np.ndarray and x.dtype == np.float64 and x.shape == self.shape:
-            means, chol, log_norm = self.terms
-            _kg.cholesky_log_density_row(x, means, chol, log_norm, self.y, self.out[0])
-            return self.out
+            return _ks.push_diag_gaussian(
+                x, self.terms, fstate, counters, back, states, out
+            )
         return None
 
     def checked(self, x):
@@ -199,9 +191,8 @@ class Stream:
         self.n_components = k = startprob.shape[0]
         self.lag, self.max_delay, self.viterbi = lag, max_delay, viterbi
         self._delay = -1 if max_delay is None else max_delay
-        self._chain = _ks.chain_of(startprob, transmat)
-        self._ring = np.zeros((lag + 1, 2, k))
-        self._frames1 = np.empty((1, k))
+        self._parameters = _ks.fstate_of(startprob, transmat, lag)
+        self._shape1 = (1, k)
         self._no_rows = np.empty((0, k))
         self.reset()
 
@@ -209,20 +200,43 @@ class Stream:
     def reset(self):
         """Start a new sequence (the parameters and options stay)."""
         k = self.n_components
-        self._state = np.zeros((_ks.ROWS, k))
+        self._f = self._parameters.copy()
         self._counters = np.zeros(_ks.N_COUNTERS, dtype=np.int64)
-        self._ll = np.zeros(1)
+        self._counters[_ks.MAX_DELAY] = self._delay
         cap = 16 if self.max_delay is None else self.max_delay + 2
-        self._back = np.zeros((cap if self.viterbi else 1, k), dtype=np.int64)
+        self._back = np.zeros((cap if self.viterbi else 0, k), dtype=np.int64)
+        self._states_buf = np.empty(cap, dtype=np.int64)
         self._flushed = False
-        self.smoothed = self._no_rows
-        self.states = np.empty(0, dtype=np.int64)
+        self._set_outputs(self._no_rows, self._no_rows, self._states_buf[:0])
         self.path_log_prob = None
         return self
 
+    def _set_outputs(self, filtered, smoothed, states):
+        """Outputs of the last push: ``smoothed`` / ``states`` may be None,
+        to be read from the scratch buffers when asked for."""
+        self._last = filtered
+        self._smoothed = smoothed
+        self._states = states
+
+    @property
+    def smoothed(self):
+        """Smoothed rows completed by the last push (or flush), (n, n_components)."""
+        if self._smoothed is None:  # one-row push: the kernel's scratch row
+            s = 3 * self.n_components + 2 + _ks.SMOOTH
+            ready = self.n_pushed > self.lag
+            self._smoothed = self._f[s : s + ready].copy()
+        return self._smoothed
+
+    @property
+    def states(self):
+        """Viterbi states decided by the last push (or flush), (n,), int64."""
+        if self._states is None:
+            self._states = self._states_buf[: self._n_states].copy()
+        return self._states
+
     @property
     def log_likelihood(self):
-        return float(self._ll[0])
+        return float(self._f[3 * self.n_components + 2 + _ks.LL, 0])
 
     @property
     def n_pushed(self):
@@ -248,15 +262,15 @@ class Stream:
         :meth:`set_state` on a stream of the same model and options.
         """
         t, lo = self.n_pushed, int(self._counters[_ks.UNDECIDED])
-        times = np.arange(lo + 1, t) % self._back.shape[0]
+        times = np.arange(lo + 1, t) % max(1, self._back.shape[0])
+        fstate = self._f.copy()
+        s = 3 * self.n_components + 2
+        fstate[[s + i for i in _ks.SCRATCH]] = 0.0
         return {
             "options": np.array([self.lag, self._delay, self.viterbi], dtype=np.int64),
-            "chain": self._chain.copy(),
-            "rows": self._state.copy(),
-            "ring": self._ring.copy(),
-            "back": self._back[times].copy() if self.viterbi else self._back[:0].copy(),
+            "fstate": fstate,
+            "back": self._back[times] if self.viterbi else self._back.copy(),
             "counters": self._counters.copy(),
-            "log_likelihood": self._ll.copy(),
             "flushed": np.array(self._flushed),
         }
 
@@ -271,12 +285,11 @@ class Stream:
         k = self.n_components
         try:
             options = np.asarray(state["options"])
-            chain = np.asarray(state["chain"])
-            rows = as_float_array(state["rows"], "state['rows']", allow_neg_inf=True)
-            ring = as_float_array(state["ring"], "state['ring']")
+            fstate = as_float_array(
+                state["fstate"], "state['fstate']", allow_neg_inf=True
+            )
             back = np.asarray(state["back"])
             counters = np.asarray(state["counters"])
-            ll = as_float_array(state["log_likelihood"], "state['log_likelihood']")
             flushed = bool(state["flushed"])
         except (KeyError, TypeError, IndexError) as exc:
             raise ValueError(
@@ -288,14 +301,14 @@ class Stream:
                 "state comes from a stream with other options (lag, max_delay, "
                 f"viterbi) = {options.tolist()}, this stream has {want}"
             )
-        if chain.shape != self._chain.shape or not np.array_equal(chain, self._chain):
+        n_chain = 3 * k + 2
+        if fstate.shape != self._f.shape or not np.array_equal(
+            fstate[:n_chain], self._parameters[:n_chain]
+        ):
             raise ValueError("state comes from a stream with other parameters")
         if (
-            rows.shape != self._state.shape
-            or ring.shape != self._ring.shape
-            or counters.shape != self._counters.shape
+            counters.shape != self._counters.shape
             or counters.dtype.kind not in "iu"
-            or ll.shape != (1,)
             or back.ndim != 2
             or back.shape[1] != k
         ):
@@ -304,26 +317,26 @@ class Stream:
         if self.viterbi and back.shape[0] != max(0, t - lo - 1):
             raise ValueError("state has a Viterbi window of the wrong length")
         self.reset()
-        self._state[:] = rows
-        self._ring[:] = ring
+        self._f[:] = fstate
         self._counters[:] = counters
-        self._ll[:] = ll
         self._flushed = flushed
         if self.viterbi:
-            self._grow(back.shape[0] + 1)
+            self._grow(back.shape[0] + 2)
             self._back[np.arange(lo + 1, t) % self._back.shape[0]] = back
         return self
 
     def _grow(self, need):
         """Make the Viterbi window hold ``need`` steps (keeping its contents)."""
         old = self._back
-        if old.shape[0] >= need:
+        if old.shape[0] >= need or not self.viterbi:
             return
-        new = np.zeros((max(need, 2 * old.shape[0]), self.n_components), np.int64)
+        cap = max(need, 2 * old.shape[0])
+        new = np.zeros((cap, self.n_components), np.int64)
         t, lo = self.n_pushed, int(self._counters[_ks.UNDECIDED])
         times = np.arange(lo + 1, t)
-        new[times % new.shape[0]] = old[times % old.shape[0]]
+        new[times % cap] = old[times % old.shape[0]]
         self._back = new
+        self._states_buf = np.empty(cap, dtype=np.int64)
 
     # -- data ----------------------------------------------------------------
     def push(self, x):
@@ -348,65 +361,53 @@ class Stream:
             Bad input, or an observation that is impossible under the model.
             The stream is then unchanged and can go on.
         """
-        if self._flushed:
+        if not self._flushed:
+            # One observation of a known form: one kernel call, which checks it.
+            out = np.empty(self._shape1)
+            n = self._rows.fast(
+                x, self._f, self._counters, self._back, self._states_buf, out
+            )
+            if n is not None and n >= 0:
+                self._n_states = n
+                self._last = out
+                self._smoothed = out if self.lag == 0 else None
+                self._states = None
+                return out
+        else:
             raise ValueError(
                 "this stream's sequence was ended by flush(): call reset() to "
                 "start a new one"
             )
-        rows = self._rows
-        le = rows.fast(x)
-        fast = le is not None
-        if not fast:
-            le = rows.checked(x)
-        code = self._push(le)
-        if code != _ks.OK and fast:  # let the family's checks name the problem
-            code = self._push(rows.checked(x))
-        if code != _ks.OK:
-            self._raise(code, le.shape[0])
-        return self._filtered
+        # Anything else, and whatever the fast path rejected: the family's
+        # checks name the problem.
+        with threads_for(rows_of(x), self.n_components):
+            le = self._rows.checked(x)
+            code = self._push(le)
+        if code < 0:
+            self._raise(-code, le.shape[0])
+        return self._last
 
     def _push(self, le):
         n, k = le.shape
         counters = self._counters
         t0 = int(counters[_ks.T_SEEN])
         lo = int(counters[_ks.UNDECIDED])
-        self._filtered = filtered = np.empty((n, k))
-        frames = self._frames1 if n == 1 else np.empty((n, k))
+        filtered = np.empty((n, k))
+        frames = np.empty((n, k))
         lag = self.lag
-        if lag:
-            smoothed = np.empty((n, k))
-        else:
-            smoothed = self._no_rows
-        if self.viterbi:
-            window = t0 - lo + n
-            if self._back.shape[0] < window + 1:
-                self._grow(window + 1 if self.max_delay is None else 0)
-            states = np.empty(window, dtype=np.int64)
-        else:
-            states = self.states
+        smoothed = np.empty((n, k)) if lag else self._no_rows
+        window = t0 - lo + n
+        self._grow(window + 1 if self.max_delay is None else 0)
+        states = np.empty(window if self.viterbi else 0, dtype=np.int64)
         code = _ks.push(
-            le,
-            self._chain,
-            self._state,
-            self._ring,
-            self._back,
-            counters,
-            self._ll,
-            self.viterbi,
-            self._delay,
-            filtered,
-            frames,
-            smoothed,
-            states,
+            le, self._f, counters, self._back, filtered, frames, smoothed, states
         )
-        if code == _ks.OK:
+        if code >= 0:
             if lag:
                 smoothed = smoothed[: max(0, t0 + n - max(t0, lag))]
             else:
                 smoothed = filtered
-            self.smoothed = smoothed
-            if self.viterbi:
-                self.states = states[: int(counters[_ks.UNDECIDED]) - lo]
+            self._set_outputs(filtered, smoothed, states[:code])
         return code
 
     def _raise(self, code, n):
@@ -442,17 +443,8 @@ class Stream:
         smoothed = np.empty((min(self.lag, t), self.n_components))
         states = np.empty(t - lo if self.viterbi else 0, dtype=np.int64)
         if t:
-            lp = _ks.flush(
-                self._chain,
-                self._state,
-                self._ring,
-                self._back,
-                self._counters,
-                self.viterbi,
-                smoothed,
-                states,
-            )
+            lp = _ks.flush(self._f, self._counters, self._back, smoothed, states)
             self.path_log_prob = float(lp) if self.viterbi else None
         self._flushed = True
-        self.smoothed, self.states = smoothed, states
+        self._set_outputs(self._no_rows, smoothed, states)
         return smoothed, states

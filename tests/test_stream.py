@@ -247,7 +247,7 @@ def test_state_of_another_stream_is_rejected():
     with pytest.raises(ValueError, match="parameters"):
         other.stream(lag=2).set_state(state)
     with pytest.raises(ValueError, match="get_state"):
-        model.stream(lag=2).set_state({"rows": state["rows"]})
+        model.stream(lag=2).set_state({"fstate": state["fstate"]})
 
 
 def test_memory_does_not_grow_with_the_sequence():
@@ -262,7 +262,7 @@ def test_memory_does_not_grow_with_the_sequence():
         if i in (100, 2999):
             sizes.append(sum(a.nbytes for a in stream.get_state().values()))
     assert sizes[0] == sizes[1]
-    assert sizes[1] < 8 * 4 * (3 * 4 + 2 + 5 + 2 * 6 + 2 * 20) + 1000
+    assert sizes[1] < 8 * 4 * (3 * 4 + 2 + 9 + 2 * 6 + 2 * 20) + 1000
 
 
 # -- bad input ---------------------------------------------------------------------

@@ -1,24 +1,26 @@
 """Numba kernels of the streaming object (:class:`fasthmm.stream.Stream`).
 
-A stream's state is a handful of small arrays owned by the caller:
+A stream's state is three small arrays owned by the caller:
 
-``chain`` (3 K + 2, K)
-    ``startprob``, ``transmat`` (K rows), its transpose (K rows, contiguous),
-    ``log(startprob)``, ``log(transmat)`` (K rows), stacked once per stream.
-``rows`` (ROWS, K)
-    ``rows[ALPHA]`` the last filtered row p(z_{t-1} | x_0..x_{t-1}),
-    ``rows[DELTA]`` the Viterbi scores of the last step, the rest scratch.
-``ring`` (lag + 1, 2, K)
-    For fixed-lag smoothing: the filtered row and the frame row (emission
-    probabilities shifted by the step's largest reachable log-emission) of
-    time ``u`` in slot ``u % (lag + 1)``.
-``back`` (capacity, K), int64
-    Viterbi back-pointers of the undecided times ``u`` in slot
-    ``u % capacity``: ``back[u % capacity, j]`` is the best predecessor
-    (at ``u - 1``) of state ``j`` at ``u``.
+``fstate`` (3 K + 2 + ROWS + 2 (lag + 1), K), float64
+    Rows ``[0, 3K + 2)``: the chain, stacked once per stream (``startprob``,
+    ``transmat``, its transpose, ``log(startprob)``, ``log(transmat)``; see
+    :func:`fstate_of`). Then, from row ``S = 3K + 2``: ``S + ALPHA`` the last
+    filtered row p(z_{t-1} | x_0..x_{t-1}), ``S + DELTA`` the Viterbi scores
+    of the last step, ``S + LL`` (column 0) the running log-likelihood,
+    scratch rows (``LE``, ``FRAME``, ``SMOOTH`` for one-row pushes). Then the
+    fixed-lag ring, from row ``S + ROWS``: the filtered row and the frame row
+    (emission probabilities shifted by the step's largest reachable
+    log-emission) of time ``u`` in rows ``2 (u % (lag + 1))`` and
+    ``2 (u % (lag + 1)) + 1``.
 ``counters`` (N_COUNTERS,), int64
     ``[T_SEEN]`` rows pushed, ``[UNDECIDED]`` the first time whose Viterbi
-    state is not yet emitted, ``[FORCED]`` decisions forced by ``max_delay``.
+    state is not yet emitted, ``[FORCED]`` decisions forced, ``[MAX_DELAY]``
+    the option (-1: never forced).
+``back`` (capacity, K), int64
+    Viterbi back-pointers of the undecided times ``u`` in row
+    ``u % capacity``: ``back[u % capacity, j]`` is the best predecessor (at
+    ``u - 1``) of state ``j`` at ``u``. No rows: Viterbi is off.
 
 :func:`push` first filters every new row into the output buffers without
 touching the state, and returns an error code if a row is NaN, +inf or
@@ -36,30 +38,33 @@ the batch path.
 import numpy as np
 from numba import njit
 
+from .gaussian import diag_log_density_row
 from .hmm import NEG_INF, TINY, vecmat
 
-# rows of ``rows``
-ALPHA, DELTA, BETA, BETA_NEXT, DELTA_NEXT = 0, 1, 2, 3, 4
-ROWS = 5
+# rows of the state part of ``fstate`` (from row 3K + 2)
+ALPHA, DELTA, BETA, BETA_NEXT, DELTA_NEXT, LL, LE, FRAME, SMOOTH = range(9)
+ROWS = 9
+SCRATCH = (BETA, BETA_NEXT, DELTA_NEXT, LE, FRAME, SMOOTH)  # not part of the state
 # entries of ``counters``
-T_SEEN, UNDECIDED, FORCED = 0, 1, 2
-N_COUNTERS = 3
-# return codes of ``push``: ``code + ERROR_ROW * row`` names the rejected row
-OK, IMPOSSIBLE, NOT_A_NUMBER, PLUS_INF = 0, 1, 2, 3
-ERROR_ROW = 4
+T_SEEN, UNDECIDED, FORCED, MAX_DELAY = 0, 1, 2, 3
+N_COUNTERS = 4
+# Kernels return the number of Viterbi states they decided (>= 0), or
+# ``-(code + ERROR_ROW * row)`` for a rejected row; the state is then unchanged.
+IMPOSSIBLE, NOT_A_NUMBER, PLUS_INF, CHECK = 1, 2, 3, 4
+ERROR_ROW = 8
 
 
-def chain_of(startprob, transmat):
-    """The stacked ``chain`` array of checked start and transition probabilities."""
+def fstate_of(startprob, transmat, lag):
+    """A new ``fstate`` for checked start and transition probabilities."""
     k = startprob.shape[0]
-    chain = np.empty((3 * k + 2, k))
-    chain[0] = startprob
-    chain[1 : k + 1] = transmat
-    chain[k + 1 : 2 * k + 1] = transmat.T
+    f = np.zeros((3 * k + 2 + ROWS + 2 * (lag + 1), k))
+    f[0] = startprob
+    f[1 : k + 1] = transmat
+    f[k + 1 : 2 * k + 1] = transmat.T
     with np.errstate(divide="ignore"):
-        chain[2 * k + 1] = np.log(startprob)
-        chain[2 * k + 2 :] = np.log(transmat)
-    return chain
+        f[2 * k + 1] = np.log(startprob)
+        f[2 * k + 2 : 3 * k + 2] = np.log(transmat)
+    return f
 
 
 @njit(cache=True, nogil=True)
@@ -69,7 +74,7 @@ def _filter_rows(le, chain, alpha, first, filtered, frames):
     Returns
     -------
     code : int
-        ``OK``, or an error plus ``ERROR_ROW`` times its row.
+        0, or ``-(error + ERROR_ROW * row)``.
     total : float
         Log-likelihood of the rows given the past.
     """
@@ -84,9 +89,9 @@ def _filter_rows(le, chain, alpha, first, filtered, frames):
         for j in range(k):
             v = row[j]
             if v != v:
-                return NOT_A_NUMBER + ERROR_ROW * r, 0.0
+                return -(NOT_A_NUMBER + ERROR_ROW * r), 0.0
             if v == np.inf:
-                return PLUS_INF + ERROR_ROW * r, 0.0
+                return -(PLUS_INF + ERROR_ROW * r), 0.0
         if r == 0 and first:
             for j in range(k):
                 pred[j] = startprob[j]
@@ -97,7 +102,7 @@ def _filter_rows(le, chain, alpha, first, filtered, frames):
             if pred[j] > 0.0 and row[j] > m:
                 m = row[j]
         if m == NEG_INF:
-            return IMPOSSIBLE + ERROR_ROW * r, 0.0
+            return -(IMPOSSIBLE + ERROR_ROW * r), 0.0
         s = 0.0
         for j in range(k):
             # Unreachable states get 0: exp could overflow, and they carry
@@ -114,7 +119,7 @@ def _filter_rows(le, chain, alpha, first, filtered, frames):
             for j in range(k):
                 pred[j] /= s
         total += np.log(s) + m
-    return OK, total
+    return 0, total
 
 
 @njit(cache=True, nogil=True)
@@ -126,14 +131,14 @@ def _smooth_back(ring, transmat_t, t_end, t_lo, all_rows, beta, beta_next, out):
     ``beta`` is renormalised to a maximum of 1 over the states the filter
     reached, as in :func:`fasthmm._kernels.hmm.backward_sequence`.
     """
-    size = ring.shape[0]
+    size = ring.shape[0] // 2
     k = beta.shape[0]
     for j in range(k):
         beta[j] = 1.0
     u = t_end
     while True:
         if all_rows or u == t_lo:
-            alpha = ring[u % size, 0]
+            alpha = ring[2 * (u % size)]
             post = out[u - t_lo] if all_rows else out[0]
             s = 0.0
             for j in range(k):
@@ -143,12 +148,12 @@ def _smooth_back(ring, transmat_t, t_end, t_lo, all_rows, beta, beta_next, out):
                 post[j] = post[j] / s
         if u == t_lo:
             return
-        frame = ring[u % size, 1]
+        frame = ring[2 * (u % size) + 1]
         for j in range(k):
             beta_next[j] = frame[j] * beta[j]
         vecmat(beta_next, transmat_t, beta)  # beta_{u-1} = transmat @ work
         u -= 1
-        alpha = ring[u % size, 0]
+        alpha = ring[2 * (u % size)]
         m = 0.0
         for j in range(k):
             if alpha[j] == 0.0:
@@ -284,35 +289,22 @@ def _decide(back, rows, t, max_delay, counters, iwork, states, z0):
 
 
 @njit(cache=True, nogil=True)
-def push(
-    le,
-    chain,
-    rows,
-    ring,
-    back,
-    counters,
-    ll,
-    viterbi,
-    max_delay,
-    filtered,
-    frames,
-    smoothed,
-    states,
-):
+def _parts(fstate):
+    k = fstate.shape[1]
+    lo = 3 * k + 2
+    return fstate[:lo], fstate[lo : lo + ROWS], fstate[lo + ROWS :]
+
+
+@njit(cache=True, nogil=True)
+def push(le, fstate, counters, back, filtered, frames, smoothed, states):
     """Push rows of log-emissions into a stream.
 
     Parameters
     ----------
     le : ndarray of shape (n, K)
         Log-emissions of the new rows.
-    chain, rows, ring, back, counters :
-        The stream's state (see the module docstring); ``ring`` has
-        ``lag + 1`` slots (lag 0: smoothing is off).
-    ll : ndarray of shape (1,)
-        Running log-likelihood.
-    viterbi : bool
-    max_delay : int
-        -1 for no forcing.
+    fstate, counters, back :
+        The stream's state (see the module docstring).
     filtered, frames : ndarray of shape (n, K)
         Output: the filtered rows; scratch for the frame rows.
     smoothed : ndarray of shape (n, K)
@@ -324,31 +316,34 @@ def push(
 
     Returns
     -------
-    code : int
-        ``OK``, or an error plus ``ERROR_ROW`` times the rejected row; on
-        error the state is unchanged.
+    n_decided : int
+        Viterbi states decided, or ``-(error + ERROR_ROW * row)`` (the state
+        is then unchanged).
     """
     n, k = le.shape
+    chain, rows, ring = _parts(fstate)
     t0 = counters[T_SEEN]
     code, total = _filter_rows(le, chain, rows[ALPHA], t0 == 0, filtered, frames)
-    if code != OK:
+    if code != 0:
         return code
-    ll[0] += total
+    rows[LL, 0] += total
     for j in range(k):
         rows[ALPHA, j] = filtered[n - 1, j]
-    lag = ring.shape[0] - 1
+    size = ring.shape[0] // 2
+    lag = size - 1
     transmat_t = chain[k + 1 : 2 * k + 1]
     cap = back.shape[0]
     z0 = counters[UNDECIDED]
-    iwork = np.empty((3, k), dtype=np.int64)  # marks and two state lists
+    # marks and two state lists for the Viterbi decisions
+    iwork = np.empty((3 if cap > 0 else 0, k), dtype=np.int64)
     n_s = 0
     for r in range(n):
         t = t0 + r
         if lag > 0:
-            slot = ring[t % (lag + 1)]
+            slot = 2 * (t % size)
             for j in range(k):
-                slot[0, j] = filtered[r, j]
-                slot[1, j] = frames[r, j]
+                ring[slot, j] = filtered[r, j]
+                ring[slot + 1, j] = frames[r, j]
             if t >= lag:
                 _smooth_back(
                     ring,
@@ -361,15 +356,84 @@ def push(
                     smoothed[n_s : n_s + 1],
                 )
                 n_s += 1
-        if viterbi:
+        if cap > 0:
             _viterbi_step(le[r], chain, t == 0, rows, back[t % cap])
-            _decide(back, rows, t, max_delay, counters, iwork, states, z0)
+            _decide(back, rows, t, counters[MAX_DELAY], counters, iwork, states, z0)
     counters[T_SEEN] = t0 + n
-    return OK
+    return counters[UNDECIDED] - z0
 
 
 @njit(cache=True, nogil=True)
-def flush(chain, rows, ring, back, counters, viterbi, smoothed, states):
+def _push_one(fstate, counters, back, states, out):
+    """Push the log-emission row in ``fstate``'s ``LE`` row (one observation).
+
+    Needs room in ``back`` and ``states`` for the window plus one step,
+    else returns ``-CHECK`` before changing anything.
+    """
+    k = fstate.shape[1]
+    s = 3 * k + 2
+    if back.shape[0] > 0:
+        window = counters[T_SEEN] - counters[UNDECIDED] + 1
+        if back.shape[0] <= window or states.shape[0] < window:
+            return -CHECK
+    return push(
+        fstate[s + LE : s + LE + 1],
+        fstate,
+        counters,
+        back,
+        out,
+        fstate[s + FRAME : s + FRAME + 1],
+        fstate[s + SMOOTH : s + SMOOTH + 1],
+        states,
+    )
+
+
+@njit(cache=True, nogil=True)
+def push_log_emissions(le, fstate, counters, back, states, out):
+    """:func:`push` of one row of log-emissions ``le`` (K,); ``out`` (1, K)."""
+    k = fstate.shape[1]
+    row = fstate[3 * k + 2 + LE]
+    for j in range(k):
+        row[j] = le[j]
+    return _push_one(fstate, counters, back, states, out)
+
+
+@njit(cache=True, nogil=True)
+def push_symbol(symbol, log_table, fstate, counters, back, states, out):
+    """:func:`push` of one categorical symbol; ``log_table`` (n_symbols, K).
+
+    Returns ``-CHECK`` for a symbol out of range (the caller reports it).
+    """
+    if symbol < 0 or symbol >= log_table.shape[0]:
+        return -CHECK
+    k = fstate.shape[1]
+    row = fstate[3 * k + 2 + LE]
+    for j in range(k):
+        row[j] = log_table[symbol, j]
+    return _push_one(fstate, counters, back, states, out)
+
+
+@njit(cache=True, nogil=True)
+def push_diag_gaussian(x, terms, fstate, counters, back, states, out):
+    """:func:`push` of one observation ``x`` (D,) of diagonal Gaussians.
+
+    ``terms`` (K, 2 D + 1): the means, the precisions and the log
+    normalisers side by side (:func:`fasthmm.emissions._covariance.density_terms`).
+    Returns ``-CHECK`` for a non-finite ``x`` (the caller reports it).
+    """
+    d = x.shape[0]
+    for j in range(d):
+        if not np.isfinite(x[j]):
+            return -CHECK
+    k = fstate.shape[1]
+    diag_log_density_row(
+        x, terms[:, :d], terms[:, d : 2 * d], terms[:, 2 * d], fstate[3 * k + 2 + LE]
+    )
+    return _push_one(fstate, counters, back, states, out)
+
+
+@njit(cache=True, nogil=True)
+def flush(fstate, counters, back, smoothed, states):
     """End the sequence: the pending smoothed rows and the rest of the path.
 
     Parameters
@@ -384,10 +448,10 @@ def flush(chain, rows, ring, back, counters, viterbi, smoothed, states):
     log_prob : float
         Log-probability of the emitted path and the data (Viterbi), else NaN.
     """
-    k = rows.shape[1]
+    k = fstate.shape[1]
+    chain, rows, ring = _parts(fstate)
     t = counters[T_SEEN]
-    lag = ring.shape[0] - 1
-    if lag > 0 and smoothed.shape[0] > 0:
+    if smoothed.shape[0] > 0:
         _smooth_back(
             ring,
             chain[k + 1 : 2 * k + 1],
@@ -398,7 +462,7 @@ def flush(chain, rows, ring, back, counters, viterbi, smoothed, states):
             rows[BETA_NEXT],
             smoothed,
         )
-    if not viterbi:
+    if back.shape[0] == 0:
         return np.nan
     lo = counters[UNDECIDED]
     best = _argmax(rows[DELTA])
