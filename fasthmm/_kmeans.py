@@ -5,8 +5,12 @@ import numpy as np
 MAX_SAMPLES = 20000
 
 
-def kmeans(X, n_clusters, random_state, n_iter=100):
-    """Cluster centres of ``X`` by Lloyd's algorithm from a k-means++ start.
+N_INIT = 4
+
+
+def kmeans(X, n_clusters, random_state, n_iter=100, n_init=N_INIT):
+    """Cluster centres of ``X``: the best of ``n_init`` runs of Lloyd's
+    algorithm from k-means++ starts.
 
     Parameters
     ----------
@@ -14,7 +18,10 @@ def kmeans(X, n_clusters, random_state, n_iter=100):
     n_clusters : int
     random_state : numpy.random.RandomState or numpy.random.Generator
     n_iter : int
-        Maximum number of Lloyd iterations.
+        Maximum number of Lloyd iterations per run.
+    n_init : int
+        Number of k-means++ starts; the run of least inertia (sum of squared
+        distances to the nearest centre) is kept.
 
     Returns
     -------
@@ -22,9 +29,13 @@ def kmeans(X, n_clusters, random_state, n_iter=100):
 
     Notes
     -----
-    At most ``MAX_SAMPLES`` rows, drawn at random, are used: an initial guess
-    for EM does not need more.
+    The rows are first put in a canonical (lexicographic) order, so the
+    centres depend on the set of rows and ``random_state`` only, not on the
+    order of the rows (for instance the order in which sequences were
+    concatenated). At most ``MAX_SAMPLES`` rows, drawn at random, are used:
+    an initial guess for EM does not need more.
     """
+    X = canonical_order(X)
     n = X.shape[0]
     if n < n_clusters:
         raise ValueError(
@@ -33,7 +44,12 @@ def kmeans(X, n_clusters, random_state, n_iter=100):
         )
     if n > MAX_SAMPLES:
         X = X[np.sort(_choice(random_state, n, MAX_SAMPLES))]
-        n = MAX_SAMPLES
+    runs = [_lloyd(X, n_clusters, random_state, n_iter) for _ in range(n_init)]
+    return min(runs, key=lambda run: run[1])[0]
+
+
+def _lloyd(X, n_clusters, random_state, n_iter):
+    """(centres, inertia) of one run from a k-means++ start."""
     centres = _plus_plus(X, n_clusters, random_state)
     labels = None
     sq = (X**2).sum(axis=1)
@@ -48,7 +64,13 @@ def kmeans(X, n_clusters, random_state, n_iter=100):
         np.add.at(sums, labels, X)
         full = counts > 0
         centres[full] = sums[full] / counts[full, None]
-    return centres
+    dist = sq[:, None] - 2.0 * X @ centres.T + (centres**2).sum(axis=1)
+    return centres, float(dist.min(axis=1).sum())
+
+
+def canonical_order(X):
+    """The rows of ``X`` sorted lexicographically (first column first)."""
+    return X[np.lexsort(X.T[::-1])]
 
 
 def _plus_plus(X, k, random_state):

@@ -13,6 +13,7 @@ import inspect
 import numpy as np
 
 from . import _registry
+from ._hmmlearn_api import HmmlearnAPI, letters_to_initialize
 from ._kernels import hmm as _kernels
 from ._threads import adaptive as adaptive_threads
 from ._validation import (
@@ -71,7 +72,7 @@ SHARED_ARGS = (
 )
 
 
-class BaseHMM:
+class BaseHMM(HmmlearnAPI):
     """Hidden Markov model with the hmmlearn API; subclasses add an emission.
 
     Parameters
@@ -559,27 +560,21 @@ class BaseHMM:
         """Hook for attributes derived from the fit (e.g. ``n_features``)."""
 
     def _initialized(self, emission, X):
-        """Checked parameters after initialising those in ``init_params`` from X.
+        """Checked parameters after initialising from X those in ``init_params``
+        and (as hmmlearn) those not set.
 
         A parameter that fails its check after being initialised from X is
         reported as such (X is degenerate for the model).
         """
         rng = check_random_state(self.random_state)
-        transitions = self._transitions(self._current_params()).initialized(
-            self.init_params
-        )
-        emission = emission.updated(emission.initialize(X, self.init_params, rng))
-        missing = [n for n, v in transitions.params.items() if v is None]
-        if missing:
-            raise NotFittedError(
-                f"{' and '.join(missing)} not set: call fit first, or set them "
-                "by hand and leave their letters out of init_params"
-            )
-        letters = {v: k for k, v in emission.param_names.items()}
+        letters = letters_to_initialize(self, emission, X.size)
+        transitions = self._transitions(self._current_params()).initialized(letters)
+        emission = emission.updated(emission.initialize(X, letters, rng))
+        letter_of = {v: k for k, v in emission.param_names.items()}
         try:
             emission = emission.checked()
         except InvalidParameter as exc:
-            if letters[exc.name] not in self.init_params:
+            if letter_of[exc.name] not in letters:
                 raise
             raise ValueError(
                 f"{exc} (after initialising {exc.name} from X: X is degenerate "

@@ -1,5 +1,7 @@
 """Gaussian emissions with spherical, diagonal, full or tied covariances."""
 
+import numpy as np
+
 from .._kmeans import kmeans
 from .._validation import (
     check_prior,
@@ -74,6 +76,8 @@ class GaussianEmission(Emission):
             return check_shape(value, name, (k, d))
         if self.covariance_type == "tied":  # hmmlearn's shape (d, d), one group
             value = check_shape(value, name, (d, d))[None]
+        elif self.covariance_type == "spherical":
+            value = _one_per_state(value, k)
         return self._public(
             cov.check_covars(value, self.covariance_type, k, d, self._group)
         )
@@ -177,3 +181,13 @@ class GaussianEmission(Emission):
             states,
             random_state,
         )
+
+
+def _one_per_state(covars, n_components):
+    """Spherical covariances given as (n_components, 1, ...) (accepted by
+    hmmlearn, e.g. ``[[1.0], [2.0]]``) flattened to (n_components,); any
+    other shape is left for the shape check to reject."""
+    arr = np.asarray(covars)
+    if arr.ndim > 1 and arr.shape[0] == n_components and arr.size == n_components:
+        return arr.reshape(n_components)
+    return covars
