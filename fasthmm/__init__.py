@@ -17,7 +17,7 @@ from .inference import (
     viterbi,
 )
 from .io import load_model as load
-from .models import GMMHMM, CategoricalHMM, GaussianHMM, PoissonHMM
+from .models import GMMHMM, CategoricalHMM, GaussianHMM, MultinomialHMM, PoissonHMM
 from .selection import SelectionResult, select_n_components
 
 __all__ = [
@@ -26,6 +26,7 @@ __all__ = [
     "ConvergenceMonitor",
     "GaussianHMM",
     "GMMHMM",
+    "MultinomialHMM",
     "NotFittedError",
     "PoissonHMM",
     "SelectionResult",

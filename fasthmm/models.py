@@ -4,11 +4,14 @@ Constructor arguments and attribute names follow hmmlearn 0.3.3, so that a
 script switches by changing its import.
 """
 
+import numpy as np
+
 from .base import BaseHMM
 from .emissions import (
     CategoricalEmission,
     GaussianEmission,
     GMMEmission,
+    MultinomialEmission,
     PoissonEmission,
 )
 
@@ -268,3 +271,58 @@ class GMMHMM(BaseHMM):
         implementation="log",
     ):
         self._store_constructor_args(locals())
+
+
+class MultinomialHMM(BaseHMM):
+    """HMM whose samples count the outcomes of ``n_trials`` categorical draws.
+
+    hmmlearn's MultinomialHMM (since 0.2.8): each row of ``X`` holds the
+    counts of ``n_features`` outcomes, and its log-probability includes the
+    multinomial coefficient. With ``n_trials=1`` it is a
+    :class:`CategoricalHMM` with one-hot samples.
+
+    Parameters
+    ----------
+    n_components : int
+    n_trials : None, int or array-like of int of shape (n_samples,)
+        Number of draws per sample (every row of ``X`` must sum to it). None
+        accepts any totals; hmmlearn's private ``_init`` then sets it to the
+        row totals of the data. :meth:`sample` needs a single number.
+    startprob_prior, transmat_prior :
+        See :class:`fasthmm.base.BaseHMM`.
+    algorithm, random_state, n_iter, tol, verbose, params, init_params,
+    implementation :
+        See :class:`fasthmm.base.BaseHMM`; the emission's letter is "e".
+    emissionprob_prior : float or ndarray of shape (n_components, n_features)
+        Dirichlet concentration of the prior on each row of ``emissionprob_``
+        (1, the default, is none; hmmlearn has no such prior).
+
+    Attributes
+    ----------
+    emissionprob_ : ndarray of shape (n_components, n_features)
+        Probability of each outcome in each state.
+    """
+
+    _emission_class = MultinomialEmission
+
+    def __init__(
+        self,
+        n_components=1,
+        n_trials=None,
+        startprob_prior=1.0,
+        transmat_prior=1.0,
+        algorithm="viterbi",
+        random_state=None,
+        n_iter=10,
+        tol=1e-2,
+        verbose=False,
+        params="ste",
+        init_params="ste",
+        implementation="log",
+        emissionprob_prior=1.0,
+    ):
+        self._store_constructor_args(locals())
+
+    def _after_check_X(self, X):
+        if self.n_trials is None:
+            self.n_trials = X.sum(axis=1).astype(np.int64)

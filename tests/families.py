@@ -118,6 +118,23 @@ def _poisson_reference(model, X):
     return X @ np.log(lam).T - lam.sum(axis=1) - log_fact.sum(axis=1)[:, None]
 
 
+def _multinomial_data(rng, n, d, opts):
+    return rng.multinomial(opts["n_trials"], random_stochastic(rng, (d,)), size=n)
+
+
+def _multinomial_reference(model, X):
+    """sum_j x_j log(p_j) + log(n!) - sum_j log(x_j!), by ``math.lgamma``."""
+    X = np.asarray(X, dtype=np.int64)
+    p = np.asarray(model.emissionprob_, dtype=float)
+    out = np.empty((X.shape[0], p.shape[0]))
+    for t, row in enumerate(X):
+        coef = math.lgamma(row.sum() + 1.0) - sum(math.lgamma(v + 1.0) for v in row)
+        for c in range(p.shape[0]):
+            terms = [v * math.log(q) if v else 0.0 for v, q in zip(row, p[c])]
+            out[t, c] = coef + sum(terms) if np.all(p[c][row > 0] > 0) else -np.inf
+    return out
+
+
 def _gmm_emission(rng, k, d, opts):
     cov, m = opts["covariance_type"], opts["n_mix"]
     if cov == "spherical":
@@ -365,6 +382,18 @@ FAMILIES = (
         positive=("lambdas_",),
     ),
     *(_gmm(cov) for cov in COVARIANCE_TYPES),
+    Family(
+        name="multinomial",
+        cls=fasthmm.MultinomialHMM,
+        options={"n_trials": 4},
+        n_features=3,
+        feature_range=(2, 4),
+        emission=_categorical_emission,
+        priors=_categorical_priors,
+        data=_multinomial_data,
+        reference=_multinomial_reference,
+        stochastic=("emissionprob_",),
+    ),
     # A family defined outside fasthmm, by the recipe in docs/architecture.md.
     Family(
         name="exponential",

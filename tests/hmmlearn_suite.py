@@ -29,6 +29,7 @@ MODEL_TEST_FILES = (
     "test_gmm_hmm.py",
     "test_gmm_hmm_multisequence.py",
     "test_gmm_hmm_new.py",
+    "test_multinomial_hmm.py",
     "test_poisson_hmm.py",
 )
 

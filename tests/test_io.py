@@ -58,6 +58,14 @@ def model_cases():
             [30, 30],
         )
     )
+    cases.append(
+        (
+            "multinomial",
+            models.MultinomialHMM(2, n_trials=5, n_iter=4, random_state=1),
+            rng.multinomial(5, [0.2, 0.5, 0.3], 60),
+            [30, 30],
+        )
+    )
     for ct in COVARIANCE_TYPES:
         cases.append(
             (

@@ -4,6 +4,7 @@ from ._base import Emission, InvalidParameter
 from .categorical import CategoricalEmission
 from .gaussian import GaussianEmission
 from .gmm import GMMEmission
+from .multinomial import MultinomialEmission
 from .poisson import PoissonEmission
 
 __all__ = [
@@ -12,5 +13,6 @@ __all__ = [
     "CategoricalEmission",
     "GaussianEmission",
     "GMMEmission",
+    "MultinomialEmission",
     "PoissonEmission",
 ]

@@ -1,0 +1,140 @@
+"""Multinomial emissions: each sample counts the outcomes of ``n_trials`` draws."""
+
+import numpy as np
+
+from .._dirichlet import dirichlet_log_prior, dirichlet_map
+from .._validation import (
+    as_float_array,
+    check_counts,
+    check_prior,
+    check_stochastic_rows,
+)
+from ._base import Emission
+from .poisson import log_factorial
+
+
+def check_n_trials(n_trials):
+    """``None``, a non-negative integer, or a 1-D array of them (one per sample).
+
+    Returns
+    -------
+    None, int or ndarray of shape (n_samples,), int64
+    """
+    if n_trials is None:
+        return None
+    arr = as_float_array(n_trials, "n_trials", ndim=(0, 1))
+    if np.any(arr < 0) or np.any(arr != np.floor(arr)):
+        raise ValueError(
+            f"n_trials must be None, a non-negative integer or an array of them, "
+            f"got {n_trials!r}"
+        )
+    return int(arr) if arr.ndim == 0 else arr.astype(np.int64)
+
+
+class MultinomialEmission(Emission):
+    """One multinomial distribution over ``n_features`` outcomes per state.
+
+    Each sample is a vector of counts, shape (n_features,), of the outcomes
+    of ``n_trials`` independent draws from the state's ``emissionprob_`` row;
+    its log-probability includes the multinomial coefficient
+    ``log(n! / prod_j x_j!)`` (as hmmlearn since 0.2.8).
+
+    Parameters
+    ----------
+    n_components : int
+    params : dict
+        ``"emissionprob_"``: ndarray of shape (n_components, n_features).
+    n_trials : None, int or ndarray of shape (n_samples,)
+        Number of draws per sample: every row of X must sum to it. None: any
+        total (then :meth:`sample` cannot draw).
+    emissionprob_prior : float or ndarray of shape (n_components, n_features)
+        Dirichlet concentration (1 means no prior).
+    """
+
+    param_names = {"e": "emissionprob_"}
+    feature_param = "emissionprob_"
+    feature_param_ndim = 2
+
+    def __init__(self, n_components, params, n_trials=None, emissionprob_prior=1.0):
+        super().__init__(n_components, params)
+        self.n_trials = check_n_trials(n_trials)
+        self.prior = check_prior(emissionprob_prior, "emissionprob_prior")
+
+    def check_hyperparameters(self):
+        self.prior = check_prior(
+            self.prior,
+            "emissionprob_prior",
+            (self.n_components, self.n_features),
+            strict=True,
+        )
+        return self
+
+    def check_param(self, name, value):
+        return check_stochastic_rows(value, (self.n_components, self.n_features), name)
+
+    def check_X(self, X):
+        X = check_counts(X, "X", self.n_features)
+        if self.n_trials is not None:
+            totals = X.sum(axis=1)
+            n = np.asarray(self.n_trials)
+            if n.ndim == 1 and n.shape[0] != X.shape[0]:
+                raise ValueError(
+                    f"n_trials holds {n.shape[0]} values, one per sample, but X "
+                    f"has {X.shape[0]} samples"
+                )
+            if np.any(totals != n):
+                row = int(np.flatnonzero(totals != n)[0])
+                raise ValueError(
+                    f"X: every sample must count n_trials draws; sample {row} sums "
+                    f"to {totals[row]:g}, n_trials is "
+                    f"{int(np.broadcast_to(n, totals.shape)[row])}"
+                )
+        return X
+
+    def log_likelihood(self, X, out=None):
+        p = self.params["emissionprob_"]
+        with np.errstate(divide="ignore"):
+            log_p = np.log(p)
+        if out is None:
+            out = np.empty((X.shape[0], self.n_components))
+        np.matmul(X, np.where(p > 0, log_p, 0.0).T, out=out)
+        out += (log_factorial(X.sum(axis=1, keepdims=True)) - log_factorial(X))[:, None]
+        if np.any(p == 0):  # a count of an impossible outcome
+            out[(X > 0) @ (p == 0).T] = -np.inf
+        return out
+
+    def initialize(self, X, letters, random_state):
+        if "e" not in letters:
+            return {}
+        ep = random_state.random((self.n_components, self.n_features))
+        return {"emissionprob_": ep / ep.sum(axis=1, keepdims=True)}
+
+    def suff_stats(self, X, weights):
+        return {"obs": weights.T @ X}
+
+    def m_step(self, stats, letters):
+        if "e" not in letters:
+            return {}
+        current = self.params["emissionprob_"]
+        return {"emissionprob_": dirichlet_map(stats["obs"], self.prior, current)}
+
+    def log_prior(self):
+        return dirichlet_log_prior(self.params["emissionprob_"], self.prior)
+
+    def n_free_parameters(self, letters):
+        return self.n_components * (self.n_features - 1) if "e" in letters else 0
+
+    def sample(self, states, random_state):
+        n = None if self.n_trials is None else np.unique(self.n_trials)
+        if n is None or n.shape[0] != 1:
+            raise ValueError(
+                "n_trials must be one number of draws to sample (got "
+                f"{self.n_trials!r})"
+            )
+        p = self.params["emissionprob_"]
+        X = np.zeros((states.shape[0], self.n_features), dtype=np.int64)
+        for c in range(self.n_components):
+            rows = np.flatnonzero(states == c)
+            if rows.size:
+                X[rows] = random_state.multinomial(int(n[0]), p[c], size=rows.size)
+        return X
