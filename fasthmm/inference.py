@@ -13,7 +13,7 @@ only return log-likelihoods (or probabilities) and never see these buffers.
 import numpy as np
 
 from ._kernels import hmm as K
-from ._kernels.partition import block_bounds
+from ._kernels.partition import LONG_SEQUENCE, TIME_CHUNK, block_bounds
 from ._threads import threads_for
 from ._validation import (
     as_float_array,
@@ -89,6 +89,9 @@ class Workspace:
         self.scale = np.empty(n)
         self.ll = np.empty(starts.shape[0] - 1)
         self.log_emissions_of = None
+        lengths = np.diff(starts)
+        self.long_sequences = np.flatnonzero(lengths >= LONG_SEQUENCE)
+        self.beta = None  # backward rows of long sequences, allocated when needed
         self.xi_blocks = np.empty(
             (self.blocks.shape[0] - 1, n_components, n_components)
         )
@@ -256,9 +259,54 @@ def e_step(ws, startprob, transmat):
         ws.xi_blocks,
     )
     xi = ws.xi_blocks.sum(axis=0)
+    for s in ws.long_sequences:
+        xi += long_sequence_e_step(ws, s, startprob, transmat)
     resolve_zero_steps(ws, ws.ll, startprob, transmat, xi)
     start_counts = ws.post[ws.starts[:-1]].sum(axis=0)
     return ws.ll, xi, start_counts
+
+
+def long_sequence_e_step(ws, s, startprob, transmat):
+    """Forward-backward of one long sequence of a loaded workspace.
+
+    Runs :func:`fasthmm._kernels.hmm.two_way_sequence` (forward and backward
+    passes at once, then chunks of time in parallel), or the one-thread
+    kernels where that method cannot settle the sequence (zero or extreme
+    normalisers). Which method runs depends only on the data, never on the
+    thread count.
+
+    Returns
+    -------
+    xi : ndarray of shape (n_components, n_components)
+        The sequence's expected transition counts (zero if it is impossible).
+    """
+    lo, hi = int(ws.starts[s]), int(ws.starts[s + 1])
+    k = ws.frame.shape[1]
+    if ws.beta is None or ws.beta.shape[0] < ws.frame.shape[0]:
+        ws.beta = np.empty_like(ws.frame)
+    chunks = np.append(np.arange(lo, hi, TIME_CHUNK), hi).astype(np.int64)
+    xi_chunks = np.empty((chunks.shape[0] - 1, k, k))
+    ll = K.two_way_sequence(
+        ws.frame,
+        ws.shift,
+        startprob,
+        transmat,
+        lo,
+        hi,
+        ws.post,
+        ws.scale,
+        ws.beta,
+        chunks,
+        xi_chunks,
+    )
+    xi = xi_chunks.sum(axis=0)
+    if np.isnan(ll) or not np.all(np.isfinite(xi)):
+        xi = np.zeros((k, k))
+        ll = K.forward_backward_one(
+            ws.frame, ws.shift, startprob, transmat, lo, hi, ws.post, ws.scale, xi
+        )
+    ws.ll[s] = ll
+    return xi
 
 
 def viterbi_decode(log_emissions, startprob, transmat, starts):

@@ -27,7 +27,7 @@ import numpy as np
 from numba import njit, prange
 
 from .expmath import exp_shifted_rows
-from .partition import FRAME_ROWS
+from .partition import FRAME_ROWS, LONG_SEQUENCE
 
 NEG_INF = -np.inf
 TINY = np.finfo(np.float64).tiny  # smallest normal float64
@@ -571,6 +571,10 @@ def forward_backward_batch(
     xi_blocks : ndarray of shape (n_blocks, n_components, n_components)
         Output: per block, the expected transition counts
         ``sum_t p(z_t = i, z_{t+1} = j | x)`` summed over its sequences.
+
+    Sequences of :data:`~fasthmm._kernels.partition.LONG_SEQUENCE` steps or
+    more are skipped (their rows and ``ll`` are left as they are): the caller
+    runs them by :func:`two_way_sequence`.
     """
     k = frame.shape[1]
     transmat_t = np.ascontiguousarray(transmat.T)
@@ -583,6 +587,8 @@ def forward_backward_batch(
         for s in range(blocks[b], blocks[b + 1]):
             lo = starts[s]
             hi = starts[s + 1]
+            if hi - lo >= LONG_SEQUENCE:
+                continue  # see two_way_sequence
             ll[s] = forward_sequence(
                 frame, shift, startprob, transmat, post, scale, lo, hi
             )
@@ -599,6 +605,167 @@ def forward_backward_batch(
                     w_buf,
                     xi_acc,
                 )
+
+
+@njit(cache=True, nogil=True)
+def backward_rows(frame, transmat_t, beta, lo, hi, work):
+    """Backward pass over rows ``lo:hi`` that needs nothing from the forward pass.
+
+    ``beta[t]`` is proportional to p(x_{t+1..hi-1} | z_t), scaled to a maximum
+    of 1 at every step (over all states, since the forward pass is not
+    known yet).
+
+    Parameters
+    ----------
+    frame : ndarray of shape (n_samples, n_components)
+    transmat_t : ndarray of shape (n_components, n_components)
+        The transposed transition matrix, C-contiguous.
+    beta : ndarray of shape (n_samples, n_components)
+        Output (rows ``lo:hi``).
+    lo, hi : int
+    work : ndarray of shape (1, n_components)
+        Scratch.
+
+    Returns
+    -------
+    ok : bool
+        False when a step's row underflowed to zero.
+    """
+    k = frame.shape[1]
+    for j in range(k):
+        beta[hi - 1, j] = 1.0
+    for t in range(hi - 2, lo - 1, -1):
+        for j in range(k):
+            work[0, j] = frame[t + 1, j] * beta[t + 1, j]
+        vecmat_rows(work, 0, transmat_t, beta, t)
+        m = 0.0
+        for i in range(k):
+            m = max(m, beta[t, i])
+        if not (m > 0.0 and m < np.inf):
+            return False
+        inv = 1.0 / m
+        for i in range(k):
+            beta[t, i] *= inv
+    return True
+
+
+@njit(cache=True, parallel=True, nogil=True)
+def two_way_sequence(
+    frame, shift, startprob, transmat, lo, hi, post, scale, beta, chunks, xi_chunks
+):
+    """Forward-backward of one long sequence on two threads, then in chunks.
+
+    The forward pass (filtered rows into ``post``) and :func:`backward_rows`
+    run at the same time; the expected transition counts and then the
+    posteriors are computed in the chunks of time ``chunks``, each chunk's
+    counts into its own row of ``xi_chunks`` (summed in order by the caller).
+    The chunks depend only on the length, so the result is the same for any
+    number of threads.
+
+    Parameters
+    ----------
+    frame, shift, startprob, transmat :
+        As in :func:`forward_batch`.
+    lo, hi : int
+        The sequence's rows.
+    post : ndarray of shape (n_samples, n_components)
+        Output: posteriors p(z_t | x) of rows ``lo:hi``.
+    scale : ndarray of shape (n_samples,)
+        Output: the forward normalisers.
+    beta : ndarray of shape (n_samples, n_components)
+        Scratch (rows ``lo:hi``).
+    chunks : ndarray of shape (n_chunks + 1,), int64
+        Row boundaries of the chunks, from ``lo`` to ``hi``.
+    xi_chunks : ndarray of shape (n_chunks, n_components, n_components)
+        Output: expected transition counts of each chunk's steps ``t -> t+1``.
+
+    Returns
+    -------
+    log_likelihood : float
+        NaN when this method cannot settle the sequence (a zero normaliser
+        in either pass, or a posterior normaliser that under- or overflows):
+        the caller then runs it by the one-thread kernels, which handle those
+        cases. The outputs are then undefined.
+    """
+    k = frame.shape[1]
+    transmat_t = np.ascontiguousarray(transmat.T)
+    results = np.empty(2)
+    for task in prange(2):
+        if task == 0:
+            results[0] = forward_sequence(
+                frame, shift, startprob, transmat, post, scale, lo, hi
+            )
+        else:
+            work = np.empty((1, k))
+            ok = backward_rows(frame, transmat_t, beta, lo, hi, work)
+            results[1] = 1.0 if ok else 0.0
+    if np.isnan(results[0]) or results[1] == 0.0:
+        return np.nan
+    n_chunks = chunks.shape[0] - 1
+    # Posterior normalisers first (every step's), then the transition counts
+    # (they read the filtered rows), then the posteriors in place.
+    norm = np.empty(hi - lo)
+    bad = np.zeros(n_chunks)
+    for c in prange(n_chunks):
+        for t in range(chunks[c], chunks[c + 1]):
+            z = 0.0
+            for j in range(k):
+                z += post[t, j] * beta[t, j]
+            norm[t - lo] = z
+            if not (z > 0.0 and z < np.inf) or (
+                t > lo and not 1.0 / (scale[t] * z) < np.inf
+            ):
+                bad[c] = 1.0
+    if bad.sum() > 0.0:
+        return np.nan
+    for c in prange(n_chunks):
+        xi = xi_chunks[c]
+        xi[:, :] = 0.0
+        for t in range(chunks[c], min(chunks[c + 1], hi - 1)):
+            g = 1.0 / (scale[t + 1] * norm[t + 1 - lo])
+            for i in range(k):
+                f = post[t, i] * g
+                if f == 0.0:
+                    continue
+                for j in range(k):
+                    xi[i, j] += f * (
+                        transmat[i, j] * (frame[t + 1, j] * beta[t + 1, j])
+                    )
+    for c in prange(n_chunks):
+        for t in range(chunks[c], chunks[c + 1]):
+            z = norm[t - lo]
+            for j in range(k):
+                post[t, j] = post[t, j] * beta[t, j] / z
+    return results[0]
+
+
+@njit(cache=True, nogil=True)
+def forward_backward_one(frame, shift, startprob, transmat, lo, hi, post, scale, xi):
+    """Forward-backward of rows ``lo:hi`` on one thread, as the batch kernel does.
+
+    Adds the sequence's expected transition counts to ``xi``.
+
+    Returns
+    -------
+    log_likelihood : float
+        NaN as :func:`forward_sequence`.
+    """
+    k = frame.shape[1]
+    ll = forward_sequence(frame, shift, startprob, transmat, post, scale, lo, hi)
+    if not np.isnan(ll):
+        backward_sequence(
+            frame,
+            transmat,
+            np.ascontiguousarray(transmat.T),
+            post,
+            lo,
+            hi,
+            np.empty((2, k)),
+            np.empty((XI_STEPS, k)),
+            np.empty((XI_STEPS, k)),
+            xi,
+        )
+    return ll
 
 
 @njit(cache=True, nogil=True)

@@ -15,6 +15,11 @@ DENSITY_ROWS = 1024
 MIN_PARALLEL_COUNT_ROWS = 4096
 #: Most blocks of whole sequences in a batch kernel.
 MAX_SEQUENCE_BLOCKS = 64
+#: Sequences at least this long run their forward and backward passes at once
+#: (two threads), then posteriors and transition counts in chunks of time.
+LONG_SEQUENCE = 16384
+#: Time steps per chunk of a long sequence's posteriors and transition counts.
+TIME_CHUNK = 4096
 
 
 def block_bounds(starts, max_blocks=MAX_SEQUENCE_BLOCKS):
