@@ -8,11 +8,12 @@ model names its emission class and lists its constructor arguments
 its hyper-parameters.
 """
 
+import functools
 import inspect
 
 import numpy as np
 
-from . import _registry
+from . import _batches, _registry, online
 from ._hmmlearn_api import HmmlearnAPI, letters_to_initialize
 from ._kernels import hmm as _kernels
 from ._threads import adaptive as adaptive_threads
@@ -56,6 +57,12 @@ __all__ = ["BaseHMM", "ConvergenceMonitor"]
 DECODERS = ("viterbi", "map")
 IMPLEMENTATIONS = ("log", "scaling")
 
+#: Constructor arguments fasthmm adds to hmmlearn's, with their defaults: the
+#: working-memory budget of data walked in blocks (:mod:`fasthmm._batches`) and
+#: the step sizes of :meth:`BaseHMM.partial_fit`. Declared here once and added
+#: to every model class's signature as keyword-only arguments.
+ADDED_ARGS = {"memory_budget": None, "learning_offset": 10.0, "learning_decay": 0.7}
+
 #: Constructor arguments every model shares; the others belong to its emission.
 SHARED_ARGS = (
     "n_components",
@@ -69,6 +76,7 @@ SHARED_ARGS = (
     "params",
     "init_params",
     "implementation",
+    *ADDED_ARGS,
 )
 
 
@@ -100,6 +108,16 @@ class BaseHMM(HmmlearnAPI):
     implementation : {"log", "scaling"}
         Accepted for hmmlearn compatibility; fasthmm's kernels are stable
         either way, so it does not change results.
+    memory_budget : int, optional
+        Working memory, in bytes, of a pass over X (the arrays returned
+        aside); default None: 1 GiB. Larger data (a memmap, a list of
+        arrays) is walked in blocks of whole sequences (see
+        docs/scaling.md).
+    learning_offset : float >= 0
+        :meth:`partial_fit`'s step size is
+        ``(learning_offset + t) ** -learning_decay`` at update ``t``; default 10.
+    learning_decay : float in (0.5, 1]
+        Default 0.7.
 
     Attributes
     ----------
@@ -121,6 +139,8 @@ class BaseHMM(HmmlearnAPI):
         name, where the emission uses it.
         """
         super().__init_subclass__(**kwargs)
+        if "__init__" in cls.__dict__:
+            cls.__init__ = _with_added_args(cls.__init__)
         _registry.register(cls)
         if cls._emission_class is not None:
             takes = inspect.signature(cls._emission_class.__init__).parameters
@@ -157,7 +177,8 @@ class BaseHMM(HmmlearnAPI):
         signature is the list of arguments (as in scikit-learn).
         """
         for name in self._constructor_args():
-            setattr(self, name, args[name])
+            if name not in ADDED_ARGS:  # set by the signature's wrapper
+                setattr(self, name, args[name])
         self.monitor_ = ConvergenceMonitor(self.tol, self.n_iter, self.verbose)
 
     # -- estimator plumbing -----------------------------------------------------
@@ -206,6 +227,8 @@ class BaseHMM(HmmlearnAPI):
         check_choice(self.implementation, "implementation", IMPLEMENTATIONS)
         check_letters(self.params, "params", self._all_letters())
         check_letters(self.init_params, "init_params", self._all_letters())
+        _batches.budget_of(self)
+        online.check_learning_rate(self.learning_offset, self.learning_decay)
         # The emission checks its own hyper-parameters as it is built.
         return self._emission(self._current_params())
 
@@ -286,6 +309,10 @@ class BaseHMM(HmmlearnAPI):
 
     def _log_likelihood(self, X, lengths):
         """(log-likelihood, params, n_samples) by the forward pass alone."""
+        blocks = self._blocks(X, lengths)
+        if blocks is not None:
+            params = self._checked_params()
+            return blocks.log_likelihood(params), params, blocks.n_rows
         params, ws = self._loaded_workspace(X, lengths)
         t = params.transitions
         ll = sequence_log_likelihoods(ws, t.startprob, t.transmat)
@@ -315,6 +342,9 @@ class BaseHMM(HmmlearnAPI):
         log_likelihood : float
         posteriors : ndarray of shape (n_samples, n_components)
         """
+        blocks = self._blocks(X, lengths)
+        if blocks is not None:
+            return blocks.posteriors(self._checked_params())
         params, ws = self._loaded_workspace(X, lengths)
         t = params.transitions
         ll, _, _ = e_step(ws, t.startprob, t.transmat)
@@ -362,6 +392,9 @@ class BaseHMM(HmmlearnAPI):
             _, post = self.score_samples(X, lengths)
             states = post.argmax(axis=1)
             return float(np.log(post[np.arange(post.shape[0]), states]).sum()), states
+        blocks = self._blocks(X, lengths)
+        if blocks is not None:
+            return blocks.viterbi(self._checked_params())
         params, X, starts = self._checked_batch(X, lengths)
         t = params.transitions
         log_emissions = params.emission.log_likelihood(X)
@@ -514,9 +547,14 @@ class BaseHMM(HmmlearnAPI):
         Notes
         -----
         The fit is atomic: if it raises, the model keeps its previous
-        parameters.
+        parameters. X larger than ``memory_budget`` allows (a memmap, a list of
+        arrays) is walked in blocks of whole sequences (docs/scaling.md).
         """
         emission = self._check_hyperparameters()
+        blocks = self._blocks(X, lengths)
+        if blocks is not None:
+            monitor = ConvergenceMonitor(self.tol, self.n_iter, self.verbose)
+            return self._commit(blocks.fit(self, emission, states, monitor), monitor)
         X, starts = self._read_data(emission, X, lengths)
         emission.with_data(X)
         k = self.n_components
@@ -550,11 +588,48 @@ class BaseHMM(HmmlearnAPI):
                 monitor,
             )
 
+        return self._commit(params, monitor)
+
+    def _commit(self, params, monitor):
+        """Write the parameters of a finished fit (running statistics reset)."""
         for name, value in params.as_dict().items():
             setattr(self, name, value)
         self.monitor_ = monitor
+        self._online = None
         self._after_fit(params.emission)
         return self
+
+    def _blocks(self, X, lengths):
+        """:class:`fasthmm._batches.Blocks` when X must be walked, else None."""
+        k = check_int(self.n_components, "n_components", 1)
+        return _batches.plan(X, lengths, k, _batches.budget_of(self))
+
+    @adaptive_threads
+    def partial_fit(self, X, lengths=None):
+        """One step of online (stepwise) EM on a new batch of sequences.
+
+        The batch's expected statistics are blended into running statistics
+        with step size ``(learning_offset + t) ** -learning_decay`` at update
+        ``t`` (1, 2, ...), then the parameters named in ``params`` are
+        maximised. The first call (on a new model, or after :meth:`fit`)
+        initialises the parameters named in ``init_params`` from its batch,
+        as :meth:`fit` does, and starts the running statistics from it.
+
+        Parameters
+        ----------
+        X, lengths :
+            As in :meth:`fit`.
+
+        Returns
+        -------
+        self
+
+        Notes
+        -----
+        Atomic, as :meth:`fit`. ``monitor_`` is not touched: score held-out
+        data to follow progress.
+        """
+        return online.partial_fit(self, X, lengths)
 
     def _after_fit(self, emission):
         """Hook for attributes derived from the fit (e.g. ``n_features``)."""
@@ -591,3 +666,33 @@ class BaseHMM(HmmlearnAPI):
         stats = expected_stats(params, X, starts, Clamp(labels))
         monitor.report(objective(params, stats))
         return params
+
+
+def _with_added_args(init):
+    """``init`` taking :data:`ADDED_ARGS` too, as keyword-only arguments.
+
+    The wrapper sets them after ``init`` has run (so a subclass's values win
+    over its parent's defaults) and shows them in the signature, which is
+    what ``get_params`` and scikit-learn's ``clone`` read.
+    """
+    sig = inspect.signature(init)
+    added = {n: d for n, d in ADDED_ARGS.items() if n not in sig.parameters}
+    if not added:
+        return init
+
+    @functools.wraps(init)
+    def __init__(self, *args, **kwargs):
+        values = {n: kwargs.pop(n, d) for n, d in added.items()}
+        init(self, *args, **kwargs)
+        for name, value in values.items():
+            setattr(self, name, value)
+
+    params = list(sig.parameters.values())
+    tail = [p for p in params if p.kind == inspect.Parameter.VAR_KEYWORD]
+    params = [p for p in params if p.kind != inspect.Parameter.VAR_KEYWORD]
+    params += [
+        inspect.Parameter(n, inspect.Parameter.KEYWORD_ONLY, default=d)
+        for n, d in added.items()
+    ]
+    __init__.__signature__ = sig.replace(parameters=params + tail)
+    return __init__

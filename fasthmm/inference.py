@@ -64,6 +64,9 @@ class Workspace:
     ----------
     starts : ndarray of shape (n_sequences + 1,)
     n_components : int
+    alloc : callable ``shape -> ndarray``, optional
+        Gives the buffers (default ``numpy.empty``); a caller walking many
+        batches passes views of memory it reuses.
 
     Attributes
     ----------
@@ -79,22 +82,20 @@ class Workspace:
     xi_blocks : ndarray of shape (n_blocks, n_components, n_components)
     """
 
-    def __init__(self, starts, n_components):
+    def __init__(self, starts, n_components, alloc=np.empty):
         n = int(starts[-1])
         self.starts = starts
         self.blocks = block_bounds(starts)
-        self.frame = np.empty((n, n_components))
-        self.shift = np.empty(n)
-        self.post = np.empty((n, n_components))
-        self.scale = np.empty(n)
-        self.ll = np.empty(starts.shape[0] - 1)
+        self.frame = alloc((n, n_components))
+        self.shift = alloc(n)
+        self.post = alloc((n, n_components))
+        self.scale = alloc(n)
+        self.ll = alloc(starts.shape[0] - 1)
         self.log_emissions_of = None
         lengths = np.diff(starts)
         self.long_sequences = np.flatnonzero(lengths >= LONG_SEQUENCE)
         self.beta = None  # backward rows of long sequences, allocated when needed
-        self.xi_blocks = np.empty(
-            (self.blocks.shape[0] - 1, n_components, n_components)
-        )
+        self.xi_blocks = alloc((self.blocks.shape[0] - 1, n_components, n_components))
 
     def load(self, emission, X, clamp=None):
         """Build the frame of ``X`` under ``emission``, in place.

@@ -1,0 +1,335 @@
+"""Data larger than memory: walk X in blocks of whole sequences within a budget.
+
+``fit``, ``score``, ``predict``, ``predict_proba`` and ``decode`` accept a
+NumPy memmap (``np.load(path, mmap_mode="r")``), or a list of arrays or
+memmaps (one per sequence, or one per file with ``lengths`` given per file).
+When the working memory of one pass over all of X would exceed the model's
+``memory_budget``, the data is cut into blocks of whole sequences, each
+block is read (a slice of the memmap), checked and turned into statistics,
+and the statistics are summed in block order (:class:`fasthmm.stats.Stats`
+add up), so EM is the usual loop (:func:`fasthmm.em.run_em`) with a
+different way of producing the statistics.
+
+Working memory per row of a block is estimated by :func:`bytes_per_row`
+(the E-step's two (rows x n_components) float64 buffers and the emission's
+temporaries); the buffers are allocated once and reused by every block.
+What a call returns (posteriors, state paths) is the caller's memory and
+is not counted.
+"""
+
+import numpy as np
+
+from ._validation import _is_sequence_list, check_int, check_labels, check_lengths
+from .em import Params, expected_stats, labelled_stats, maximize, objective, run_em
+from .emissions import Emission
+from .inference import (
+    Clamp,
+    Workspace,
+    e_step,
+    raise_if_impossible,
+    sequence_log_likelihoods,
+    viterbi_decode,
+)
+
+#: Default working-memory budget of a model (``memory_budget=None``): 1 GiB.
+DEFAULT_MEMORY_BUDGET = 2**30
+
+#: Rows of the sample that initialises a fit walked in blocks: that many rows
+#: in :data:`INIT_SLICES` contiguous slices spread evenly over X (all of X when
+#: it has fewer rows, so that the initialisation then equals the in-memory one).
+INIT_SAMPLE_ROWS = 100_000
+INIT_SLICES = 100
+
+
+def bytes_per_row(n_components, n_features):
+    """Estimated working memory, in bytes, of one row of a block.
+
+    The E-step's frame and posteriors (n_components float64 each), per-row
+    shift and scale, the log-emission temporaries (n_components), and the
+    samples' converted copy and the emission's temporaries (three float64
+    per feature).
+    """
+    return 8 * (3 * n_components + 3 * n_features + 4)
+
+
+def budget_of(model):
+    """The model's memory budget in bytes (checked)."""
+    value = model.memory_budget
+    if value is None:
+        return DEFAULT_MEMORY_BUDGET
+    return check_int(value, "memory_budget", 1)
+
+
+def plan(X, lengths, n_components, budget):
+    """:class:`Blocks` over ``X`` when it must be walked, else None.
+
+    X is walked in blocks when it is a NumPy array (a memmap included) or a
+    list of them and one pass over it would need more than ``budget`` bytes,
+    or when it is a list of arrays with ``lengths`` given per array. Anything
+    else takes the in-memory path unchanged.
+    """
+    per_file = (
+        _is_sequence_list(X)
+        and isinstance(lengths, (list, tuple))
+        and all(n is None or np.ndim(n) == 1 for n in lengths)
+    )
+    if isinstance(X, np.ndarray):
+        pieces, piece_lengths = [X], [lengths]
+    elif _is_sequence_list(X) and all(isinstance(x, np.ndarray) for x in X):
+        pieces = list(X)
+        if per_file:
+            if len(lengths) != len(pieces):
+                raise ValueError(
+                    f"lengths must hold one entry per array of X ({len(pieces)}), "
+                    f"got {len(lengths)}"
+                )
+            piece_lengths = list(lengths)
+        elif lengths is not None:
+            return None  # the in-memory path reports the error
+        else:
+            piece_lengths = [None] * len(pieces)
+    else:
+        if per_file:
+            raise TypeError(
+                "lengths given per array needs X to be a list of NumPy arrays"
+            )
+        return None
+    if any(p.ndim not in (1, 2) for p in pieces):
+        return None  # the in-memory path reports the error
+    n_rows = sum(p.shape[0] for p in pieces)
+    n_features = pieces[0].shape[1] if pieces[0].ndim == 2 else 1
+    max_rows = max(1, budget // bytes_per_row(n_components, n_features))
+    if n_rows <= max_rows and not per_file:
+        return None
+    return Blocks(pieces, piece_lengths, n_components, max_rows)
+
+
+class Blocks:
+    """X as blocks of whole sequences, each at most ``max_rows`` rows.
+
+    A block holds at least one sequence: a single sequence longer than
+    ``max_rows`` is a block of its own (sequences are never split).
+
+    Parameters
+    ----------
+    pieces : list of ndarray
+        The arrays of X (one when X is one array).
+    piece_lengths : list
+        Each array's sequence lengths (None: one sequence).
+    n_components : int
+    max_rows : int
+    """
+
+    def __init__(self, pieces, piece_lengths, n_components, max_rows):
+        self.pieces = pieces
+        self.several = len(pieces) > 1
+        lens = []
+        for i, (p, n) in enumerate(zip(pieces, piece_lengths)):
+            where = f"lengths[{i}]" if self.several else "lengths"
+            lens.append(np.diff(check_lengths(n, p.shape[0], where)))
+        self.piece_rows = np.cumsum([0] + [p.shape[0] for p in pieces])
+        self.starts = np.concatenate([[0], np.cumsum(np.concatenate(lens))]).astype(
+            np.int64
+        )
+        self.n_rows = int(self.starts[-1])
+        self.n_components = n_components
+        bounds = [0]
+        n_seq = self.starts.shape[0] - 1
+        while bounds[-1] < n_seq:
+            s0 = bounds[-1]
+            end = int(np.searchsorted(self.starts, self.starts[s0] + max_rows, "right"))
+            bounds.append(min(max(end - 1, s0 + 1), n_seq))
+        self.bounds = np.array(bounds, dtype=np.int64)
+        rows = np.diff(self.starts[self.bounds])
+        seqs = np.diff(self.bounds)
+        # One reused buffer for every block's workspace.
+        k = n_components
+        self._arena = np.empty(int(rows.max()) * (2 * k + 2) + int(seqs.max()))
+
+    @property
+    def n_blocks(self):
+        return self.bounds.shape[0] - 1
+
+    # -- reading --------------------------------------------------------------
+    def _where(self, lo, hi):
+        """How an error names rows lo:hi of X."""
+        if not self.several:
+            return f"X[{lo}:{hi}]"
+        first = int(np.searchsorted(self.piece_rows, lo, "right")) - 1
+        last = int(np.searchsorted(self.piece_rows, hi, "left")) - 1
+        return f"X[{first}]" if first == last else f"X[{first}:{last + 1}]"
+
+    def _raw_rows(self, lo, hi):
+        """Rows lo:hi of X, across its arrays (a view when inside one)."""
+        p0 = int(np.searchsorted(self.piece_rows, lo, "right")) - 1
+        parts = []
+        p = p0
+        while p < len(self.pieces) and self.piece_rows[p] < hi:
+            a = max(lo, self.piece_rows[p]) - self.piece_rows[p]
+            b = min(hi, self.piece_rows[p + 1]) - self.piece_rows[p]
+            parts.append(self.pieces[p][a:b])
+            p += 1
+        if len(parts) == 1:
+            return np.asarray(parts[0])
+        if len({q.ndim for q in parts}) != 1 or (
+            parts[0].ndim == 2 and len({q.shape[1] for q in parts}) != 1
+        ):
+            raise ValueError(
+                f"the arrays {self._where(lo, hi)} of X must all be 1-D or all be "
+                "2-D with the same number of columns"
+            )
+        return np.concatenate(parts, axis=0)
+
+    def checked_rows(self, emission, lo, hi):
+        """Rows lo:hi converted and checked by ``emission``; errors say where."""
+        raw = self._raw_rows(lo, hi)
+        try:
+            return emission.check_X(raw)
+        except (ValueError, TypeError) as exc:
+            raise type(exc)(f"{self._where(lo, hi)}: {exc}") from None
+
+    def block(self, emission, i):
+        """Block ``i``: (checked X, starts from 0, first row)."""
+        s0, s1 = int(self.bounds[i]), int(self.bounds[i + 1])
+        lo, hi = int(self.starts[s0]), int(self.starts[s1])
+        return self.checked_rows(emission, lo, hi), self.starts[s0 : s1 + 1] - lo, lo
+
+    def workspace(self, starts):
+        """A workspace for one block, on the reused buffer."""
+        offset = [0]
+
+        def alloc(shape):
+            size = int(np.prod(shape))
+            if offset[0] + size > self._arena.shape[0]:
+                return np.empty(shape)  # the small per-thread blocks
+            view = self._arena[offset[0] : offset[0] + size].reshape(shape)
+            offset[0] += size
+            return view
+
+        return Workspace(starts, self.n_components, alloc=alloc)
+
+    def walk(self, emission):
+        """Yield (X, starts, first row, workspace) for every block, in order."""
+        for i in range(self.n_blocks):
+            X, starts, lo = self.block(emission, i)
+            yield X, starts, lo, self.workspace(starts)
+
+    def sample(self, emission):
+        """The initialisation sample (see :data:`INIT_SAMPLE_ROWS`), checked."""
+        if self.n_rows <= INIT_SAMPLE_ROWS:
+            return self.checked_rows(emission, 0, self.n_rows)
+        size = INIT_SAMPLE_ROWS // INIT_SLICES
+        firsts = np.linspace(0, self.n_rows - size, INIT_SLICES).astype(np.int64)
+        parts = [self.checked_rows(emission, int(a), int(a) + size) for a in firsts]
+        return np.concatenate(parts, axis=0)
+
+    # -- what the model methods need ------------------------------------------
+    def prepare(self, emission):
+        """Set ``emission.n_features`` from X if still unknown.
+
+        A family that reads it off the number of columns takes it from the
+        arrays' shape (every block is checked against it as it is read); one
+        that reads it off the values (the number of symbols) needs one pass
+        over every block first.
+        """
+        if emission.n_features is not None:
+            return emission
+        if type(emission)._n_features_of is Emission._n_features_of:
+            first = self.pieces[0]
+            emission._n_features = first.shape[1] if first.ndim == 2 else 1
+            return emission
+        n_features = 0
+        for i in range(self.n_blocks):
+            X, _, _ = self.block(emission, i)
+            n_features = max(n_features, emission._n_features_of(X))
+        emission._n_features = n_features
+        return emission
+
+    def expected_stats(self, params, labels=None):
+        """E-step over every block, statistics summed in block order."""
+        total = None
+        for X, starts, lo, ws in self.walk(params.emission):
+            clamp = None if labels is None else Clamp(labels[lo : lo + X.shape[0]])
+            try:
+                stats = expected_stats(params, X, starts, clamp, ws)
+            except ValueError as exc:
+                raise ValueError(f"{self._where(lo, lo + X.shape[0])}: {exc}") from None
+            total = stats if total is None else total + stats
+        return total
+
+    def labelled_stats(self, params, labels):
+        total = None
+        for X, starts, lo, _ in self.walk(params.emission):
+            stats = labelled_stats(params, X, starts, labels[lo : lo + X.shape[0]])
+            total = stats if total is None else total + stats
+        return total
+
+    def fit(self, model, emission, states, monitor):
+        """EM over the blocks; returns the parameters (the model commits them)."""
+        k = model.n_components
+        if self.n_rows < k:
+            raise ValueError(
+                f"n_components = {k} exceeds the number of samples ({self.n_rows}): "
+                "every state needs data"
+            )
+        labels = (
+            None
+            if states is None
+            else check_labels(states, self.n_rows, k, starts=self.starts)
+        )
+        self.prepare(emission)
+        emission.check_hyperparameters()
+        params = model._initialized(emission, self.sample(emission))
+        if labels is not None and np.all(labels >= 0):
+            if emission.closed_form_given_states:
+                params = maximize(
+                    params, self.labelled_stats(params, labels), model.params
+                )
+                monitor.report(objective(params, self.expected_stats(params, labels)))
+                return params
+        return run_em(
+            lambda p: self.expected_stats(p, labels), params, model.params, monitor
+        )
+
+    def log_likelihood(self, params):
+        """Summed log-likelihood (forward pass only), block by block."""
+        t = params.transitions
+        total = 0.0
+        for _, _, _, ws in self.walk_loaded(params):
+            total += float(sequence_log_likelihoods(ws, t.startprob, t.transmat).sum())
+        return total
+
+    def walk_loaded(self, params):
+        for X, starts, lo, ws in self.walk(params.emission):
+            ws.load(params.emission, X)
+            yield X, starts, lo, ws
+
+    def posteriors(self, params):
+        """(log-likelihood, posteriors of shape (n_rows, n_components))."""
+        t = params.transitions
+        out = np.empty((self.n_rows, self.n_components))
+        total = 0.0
+        for X, _, lo, ws in self.walk_loaded(params):
+            ll, _, _ = e_step(ws, t.startprob, t.transmat)
+            raise_if_impossible(ll, self._where(lo, lo + X.shape[0]))
+            out[lo : lo + X.shape[0]] = ws.post
+            total += float(ll.sum())
+        return total, out
+
+    def viterbi(self, params):
+        """(log-probability of the best paths, states of shape (n_rows,))."""
+        t = params.transitions
+        states = np.empty(self.n_rows, dtype=np.int64)
+        total = 0.0
+        for X, starts, lo, _ in self.walk(params.emission):
+            # The log-emissions go to the reused buffer.
+            rows = self._arena[: X.shape[0] * self.n_components]
+            le = params.emission.log_likelihood(X, out=rows.reshape(X.shape[0], -1))
+            lp, path = viterbi_decode(le, t.startprob, t.transmat, starts)
+            raise_if_impossible(lp, self._where(lo, lo + X.shape[0]))
+            states[lo : lo + X.shape[0]] = path
+            total += float(lp.sum())
+        return total, states
+
+
+__all__ = ["Blocks", "DEFAULT_MEMORY_BUDGET", "Params", "bytes_per_row", "plan"]
