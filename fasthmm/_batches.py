@@ -41,6 +41,25 @@ INIT_SAMPLE_ROWS = 100_000
 INIT_SLICES = 100
 
 
+def sample_ranges(n_rows, size=INIT_SAMPLE_ROWS, n_slices=INIT_SLICES):
+    """Row ranges of an initialisation sample of ``n_rows`` rows.
+
+    All rows when there are at most ``size``; else ``n_slices`` contiguous
+    slices of ``size // n_slices`` rows, evenly spread from the first row to
+    the last.
+
+    Returns
+    -------
+    list of (int, int)
+    """
+    if n_rows <= size:
+        return [(0, n_rows)]
+    n_slices = max(1, min(n_slices, size))
+    width = size // n_slices
+    firsts = np.linspace(0, n_rows - width, n_slices).astype(np.int64)
+    return [(int(a), int(a) + width) for a in firsts]
+
+
 def bytes_per_row(n_components, n_features):
     """Estimated working memory, in bytes, of one row of a block.
 
@@ -215,13 +234,11 @@ class Blocks:
             yield X, starts, lo, self.workspace(starts)
 
     def sample(self, emission):
-        """The initialisation sample (see :data:`INIT_SAMPLE_ROWS`), checked."""
-        if self.n_rows <= INIT_SAMPLE_ROWS:
-            return self.checked_rows(emission, 0, self.n_rows)
-        size = INIT_SAMPLE_ROWS // INIT_SLICES
-        firsts = np.linspace(0, self.n_rows - size, INIT_SLICES).astype(np.int64)
-        parts = [self.checked_rows(emission, int(a), int(a) + size) for a in firsts]
-        return np.concatenate(parts, axis=0)
+        """The initialisation sample (see :func:`sample_ranges`), checked."""
+        parts = [
+            self.checked_rows(emission, lo, hi) for lo, hi in sample_ranges(self.n_rows)
+        ]
+        return parts[0] if len(parts) == 1 else np.concatenate(parts, axis=0)
 
     # -- what the model methods need ------------------------------------------
     def prepare(self, emission):

@@ -1,0 +1,244 @@
+"""Fit one model on a dask.distributed cluster (the ``[dask]`` extra).
+
+``fit(model, client, partitions)`` runs the usual EM loop
+(:func:`fasthmm.em.run_em`) with an E-step spread over the workers:
+
+1. Each partition is a zero-argument picklable callable returning
+   ``(X, lengths)`` for whole sequences (for example
+   ``functools.partial(load_part, path)``). It runs on a worker, and the
+   checked result stays there (a future held by the client), so the data
+   never passes through the client.
+2. The number of features (the number of symbols for categorical data) is
+   agreed from the partitions' summaries, and each partition is checked
+   against it; a partition that disagrees is named in the error.
+3. Initialisation (the parameters named in ``init_params``) uses a sample
+   gathered from the partitions: from each of the ``n`` partitions, the rows
+   :func:`fasthmm._batches.sample_ranges` picks with ``size = ceil(100_000 /
+   n)`` and ``n_slices = ceil(100 / n)`` (every row when the partition is no
+   larger), concatenated in partition order. When all the data has at most
+   100,000 rows per partition quota, the sample is all of it and the
+   initialisation equals that of a local fit on the concatenated partitions.
+4. Each iteration sends the parameters with each task (not scattered, so
+   that a lost worker's tasks can be re-run from their description), gets
+   the statistics of every partition back through a fixed pairwise tree of
+   additions (:class:`fasthmm.stats.Stats` add up), and runs the M-step on
+   the client. The result equals a local fit on the concatenated partitions
+   from the same start, to rounding (the sums are taken in another order),
+   and ``monitor_`` records the same history.
+
+A worker that dies mid-fit costs only time: dask re-runs the lost tasks,
+loaders included, on the workers left (loaders must therefore be
+repeatable). A loader that raises stops the fit with a ``ValueError`` naming
+the partition's index and the loader's message. As with every fit, the
+model keeps its previous parameters when the fit raises.
+"""
+
+import math
+import operator
+
+import numpy as np
+
+from ._batches import INIT_SAMPLE_ROWS, INIT_SLICES, sample_ranges
+from ._validation import check_lengths, check_sequences
+from .em import ConvergenceMonitor, expected_stats, run_em
+from .emissions import Emission
+
+__all__ = ["fit"]
+
+INSTALL_HINT = 'pip install "fasthmm[dask]"'
+
+
+def _require_distributed():
+    try:
+        import distributed
+    except ImportError as exc:
+        raise ImportError(
+            "fasthmm.distributed needs dask.distributed, which is not installed: "
+            f"{INSTALL_HINT}"
+        ) from exc
+    return distributed
+
+
+# -- tasks run on the workers ---------------------------------------------------
+def _load(index, loader, emission):
+    """Run partition ``index``'s loader and check what it returns."""
+    try:
+        out = loader()
+    except Exception as exc:  # noqa: BLE001 - reported with the partition's index
+        raise ValueError(
+            f"partition {index}: its loader raised {type(exc).__name__}: {exc}"
+        ) from None
+    if not isinstance(out, tuple) or len(out) != 2:
+        raise ValueError(
+            f"partition {index}: the loader must return a tuple (X, lengths), got "
+            f"{type(out).__name__}"
+            + (f" of length {len(out)}" if isinstance(out, tuple) else "")
+        )
+    X, lengths = out
+    try:
+        X, lengths = check_sequences(X, lengths)
+        X = emission.check_X(X)
+        starts = check_lengths(lengths, X.shape[0])
+    except (ValueError, TypeError) as exc:
+        raise type(exc)(f"partition {index}: {exc}") from None
+    return X, starts
+
+
+def _summary(part, emission):
+    """(n_rows, n_features implied by the partition's samples)."""
+    X, _ = part
+    return X.shape[0], emission._n_features_of(X)
+
+
+def _checked(part, emission, index):
+    """Check partition ``index`` against the agreed ``n_features``."""
+    try:
+        emission.check_X(part[0])
+    except (ValueError, TypeError) as exc:
+        raise type(exc)(f"partition {index}: {exc}") from None
+    return True
+
+
+def _sample(part, size, n_slices):
+    X, _ = part
+    ranges = sample_ranges(X.shape[0], size, n_slices)
+    return np.concatenate([X[lo:hi] for lo, hi in ranges], axis=0)
+
+
+def _stats(params, part, index):
+    X, starts = part
+    try:
+        return expected_stats(params, X, starts)
+    except ValueError as exc:
+        raise ValueError(f"partition {index}: {exc}") from None
+
+
+# -- the client side ---------------------------------------------------------------
+def _check_partitions(partitions):
+    if not isinstance(partitions, (list, tuple)):
+        raise TypeError(
+            "partitions must be a list of zero-argument callables returning "
+            f"(X, lengths), got {type(partitions).__name__}"
+        )
+    if len(partitions) == 0:
+        raise ValueError("partitions must hold at least one partition, got none")
+    for i, p in enumerate(partitions):
+        if not callable(p):
+            raise TypeError(
+                f"partitions[{i}] must be a zero-argument callable returning "
+                f"(X, lengths), got {type(p).__name__}"
+            )
+    return list(partitions)
+
+
+def _agree_n_features(emission, summaries):
+    """Set ``emission.n_features`` from the partitions when still unknown."""
+    if emission.n_features is not None:
+        return
+    implied = [n for _, n in summaries]
+    if type(emission)._n_features_of is Emission._n_features_of:
+        for i, n in enumerate(implied):
+            if n != implied[0]:
+                raise ValueError(
+                    f"partition {i} has {n} features, partition 0 has {implied[0]}: "
+                    "every partition must have the same number of columns"
+                )
+        emission._n_features = implied[0]
+    else:  # read off the values (number of symbols): the largest
+        emission._n_features = max(implied)
+
+
+def _tree_sum(client, futures):
+    """Sum futures pairwise in a fixed tree, on the workers."""
+    while len(futures) > 1:
+        pairs = []
+        for j in range(0, len(futures), 2):
+            if j + 1 < len(futures):
+                pairs.append(client.submit(operator.add, futures[j], futures[j + 1]))
+            else:
+                pairs.append(futures[j])
+        futures = pairs
+    return futures[0]
+
+
+def fit(model, client, partitions):
+    """Fit ``model`` by EM over partitions loaded and kept on dask workers.
+
+    Parameters
+    ----------
+    model : fasthmm model (a :class:`fasthmm.base.BaseHMM` subclass)
+        Fitted in place; its ``n_iter``, ``tol``, ``params``,
+        ``init_params`` and priors apply as in ``model.fit``.
+    client : distributed.Client
+    partitions : list of callable
+        Zero-argument picklable callables, each returning ``(X, lengths)``
+        for one partition of whole sequences (``lengths`` None: one
+        sequence; ``X`` may also be a list of sequences with ``lengths``
+        None, as in ``model.fit``).
+
+    Returns
+    -------
+    model
+
+    Raises
+    ------
+    ImportError
+        When dask.distributed is not installed.
+    ValueError
+        Naming the partition, when a loader raises, returns something other
+        than a tuple ``(X, lengths)``, or returns data that fails the
+        model's checks or disagrees with the other partitions. The model
+        keeps its previous parameters.
+
+    Notes
+    -----
+    See the module documentation for what runs where, the initialisation
+    sample and what happens when a worker dies.
+    """
+    _require_distributed()
+    partitions = _check_partitions(partitions)
+    emission = model._check_hyperparameters()
+    futures = []
+    try:
+        parts = [
+            client.submit(_load, i, loader, emission, pure=False)
+            for i, loader in enumerate(partitions)
+        ]
+        futures += parts
+        summaries = client.gather(
+            [client.submit(_summary, p, emission, pure=False) for p in parts]
+        )
+        _agree_n_features(emission, summaries)
+        client.gather(
+            [
+                client.submit(_checked, p, emission, i, pure=False)
+                for i, p in enumerate(parts)
+            ]
+        )
+        n_rows = sum(n for n, _ in summaries)
+        k = model.n_components
+        if n_rows < k:
+            raise ValueError(
+                f"n_components = {k} exceeds the number of samples ({n_rows}): "
+                "every state needs data"
+            )
+        emission.check_hyperparameters()
+        size = math.ceil(INIT_SAMPLE_ROWS / len(parts))
+        n_slices = math.ceil(INIT_SLICES / len(parts))
+        samples = client.gather(
+            [client.submit(_sample, p, size, n_slices, pure=False) for p in parts]
+        )
+        params = model._initialized(emission, np.concatenate(samples, axis=0))
+
+        def e_fn(p):
+            stats = [
+                client.submit(_stats, p, part, i, pure=False)
+                for i, part in enumerate(parts)
+            ]
+            return _tree_sum(client, stats).result()
+
+        monitor = ConvergenceMonitor(model.tol, model.n_iter, model.verbose)
+        params = run_em(e_fn, params, model.params, monitor)
+    finally:
+        client.cancel(futures)
+    return model._commit(params, monitor)
