@@ -142,6 +142,13 @@ class Blocks:
     def __init__(self, pieces, piece_lengths, n_components, max_rows):
         self.pieces = pieces
         self.several = len(pieces) > 1
+        for i, p in enumerate(pieces):
+            if p.ndim != pieces[0].ndim or p.shape[1:] != pieces[0].shape[1:]:
+                raise ValueError(
+                    f"X[{i}] has shape {p.shape}, X[0] has shape {pieces[0].shape}: "
+                    "the arrays of X must all be 1-D or all be 2-D with the same "
+                    "number of columns"
+                )
         lens = []
         for i, (p, n) in enumerate(zip(pieces, piece_lengths)):
             where = f"lengths[{i}]" if self.several else "lengths"
@@ -190,13 +197,6 @@ class Blocks:
             p += 1
         if len(parts) == 1:
             return np.asarray(parts[0])
-        if len({q.ndim for q in parts}) != 1 or (
-            parts[0].ndim == 2 and len({q.shape[1] for q in parts}) != 1
-        ):
-            raise ValueError(
-                f"the arrays {self._where(lo, hi)} of X must all be 1-D or all be "
-                "2-D with the same number of columns"
-            )
         return np.concatenate(parts, axis=0)
 
     def checked_rows(self, emission, lo, hi):
