@@ -57,6 +57,12 @@ def parse_args(argv=None):
         help="instead: one CategoricalHMM EM iteration for 1k, 10k and 100k symbols against hmmlearn",
     )
     add(
+        "--scaling",
+        type=float,
+        metavar="GB",
+        help="instead: GaussianHMM EM on a memmap of GB GiB (written, then deleted) against reading it and an in-memory fit, and the distributed fit on 1 and 2 workers (benchmarks/scaling.py)",
+    )
+    add(
         "--plot",
         nargs="?",
         const="docs/figures/benchmark_time_vs_k.png",
@@ -116,7 +122,9 @@ def main(argv=None):
         "mode": "quick" if args.quick else "full",
         "repeat": repeat,
         "machine": machine.describe(
-            dgemm=args.busy is None and not (args.vocabulary or args.floor)
+            dgemm=args.busy is None
+            and args.scaling is None
+            and not (args.vocabulary or args.floor)
         ),
     }
     threads = numba.get_num_threads()
@@ -125,7 +133,9 @@ def main(argv=None):
     selected = [w for w in selected if w != LIVE]
     out["titles"] = {w: suites.title(w) for w in selected}
     models = [w for w in selected if suites.WORKLOADS[w][0] is not None]
-    if args.busy is not None:
+    if args.scaling is not None:
+        out["scaling"] = __import__("benchmarks.scaling").scaling.run(args.scaling, log)
+    elif args.busy is not None:
         out["busy"] = __import__("benchmarks.busy").busy.run(
             args.busy, repeat, min_total, log
         )
@@ -200,6 +210,10 @@ def render(out):
         from . import stream
 
         lines += stream.lines(out["stream"])
+    if "scaling" in out:
+        from . import scaling
+
+        lines += scaling.lines(out["scaling"])
     if out.get("results"):
         dgemm = (out["machine"].get("dgemm") or {}).get("gflops")
         lines += report.results_lines(out, out["titles"])
