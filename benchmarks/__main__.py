@@ -60,7 +60,7 @@ def parse_args(argv=None):
         "--scaling",
         type=float,
         metavar="GB",
-        help="instead: GaussianHMM EM on a memmap of GB GiB (written, then deleted) against reading it and an in-memory fit, and the distributed fit on 1 and 2 workers (benchmarks/scaling.py)",
+        help="instead: GaussianHMM EM on a memmap of GB GiB (written to the temporary directory, then deleted) against reading it and an in-memory fit, and the distributed fit on 1 and 2 workers (benchmarks/scaling.py)",
     )
     add(
         "--plot",
