@@ -207,3 +207,21 @@ def test_files_that_disagree_are_named():
         fasthmm.GaussianHMM(2, memory_budget=1.5).fit(a)
     with pytest.raises(ValueError, match="memory_budget must be >= 1"):
         fasthmm.GaussianHMM(2, memory_budget=0).fit(a)
+
+
+@pytest.mark.parametrize("known", [0.3, 1.0])
+def test_labelled_blocked_fit_equals_in_memory(known, tmp_path):
+    # Partly labelled (EM with known states clamped) and fully labelled
+    # (one pass) fits, with the labels cut along with the blocks.
+    family = BY_NAME["gaussian-diag"]
+    X, lengths = _data(family, seed=14)
+    rng = np.random.default_rng(15)
+    states = rng.integers(0, 3, X.shape[0])
+    states[rng.random(X.shape[0]) > known] = -1
+    model = family.make(rng, 3, n_iter=4, tol=-np.inf)
+    whole = copy.deepcopy(model).fit(X, lengths, states=states)
+    blocked = copy.deepcopy(model).set_params(memory_budget=_budget(model, X, 50))
+    blocked.fit(_memmap(tmp_path, X), lengths, states=states)
+    _close(blocked.monitor_.history, whole.monitor_.history)
+    _close(blocked.means_, whole.means_)
+    _close(blocked.transmat_, whole.transmat_)
