@@ -198,18 +198,35 @@ def check_random_state(random_state, name="random_state"):
 
 
 def check_sequences(X, lengths, name="X"):
-    """Normalise ``X`` given as one array plus lengths, or a list of arrays.
+    """Normalise ``X`` given as one array plus lengths, or a list of sequences.
 
-    A list or tuple whose items are NumPy arrays, or whose items do not stack
-    into one 1-D or 2-D array, is read as one sequence per item.
+    The one rule for what ``X`` means (every method applies it; the user
+    guide's "Data" section states it for users):
+
+    - an array-like that is not a Python list or tuple (NumPy array, memmap,
+      DataFrame) holds the concatenated samples, one row per sample;
+    - a list or tuple of numbers is one sequence of one-feature samples;
+    - a list or tuple whose items are arrays is a list of sequences;
+    - a list or tuple of lists is a list of sequences when the lists hold
+      lists (three levels) or have unequal lengths; a column of samples when
+      they hold one number each; rows of samples when they have equal
+      lengths and ``lengths`` is given; and ambiguous (ValueError) when they
+      have equal lengths and ``lengths`` is None.
 
     Returns
     -------
     X : array-like
         The concatenated samples (not yet converted to float).
     lengths : ndarray of int or None
+
+    Raises
+    ------
+    ValueError
+        When ``X`` is a list that could be read both ways (the message shows
+        both readings and how to write each), or a list of sequences given
+        with ``lengths``.
     """
-    if not _is_sequence_list(X):
+    if not _is_sequence_list(X, lengths, name):
         return X, lengths
     if lengths is not None:
         raise ValueError(
@@ -219,24 +236,53 @@ def check_sequences(X, lengths, name="X"):
     parts = [np.asarray(x) for x in X]
     if len({p.ndim for p in parts}) != 1 or parts[0].ndim not in (1, 2):
         raise ValueError(
-            f"the sequences in {name} must all be 1-D or all be 2-D arrays"
+            f"the sequences in {name} must all be 1-D or all be 2-D arrays, got "
+            f"sequences with {sorted({p.ndim for p in parts})} dimensions"
         )
     if parts[0].ndim == 2 and len({p.shape[1] for p in parts}) != 1:
         raise ValueError(f"the sequences in {name} must all have the same n_features")
     lens = np.array([p.shape[0] for p in parts], dtype=np.int64)
+    if np.any(lens == 0):
+        i = int(np.flatnonzero(lens == 0)[0])
+        raise ValueError(f"the sequences in {name} must not be empty; {name}[{i}] is")
     return np.concatenate(parts, axis=0), lens
 
 
-def _is_sequence_list(X):
+def _is_scalar(x):
+    return isinstance(x, (numbers.Number, np.generic)) or (
+        isinstance(x, np.ndarray) and x.ndim == 0
+    )
+
+
+def _is_sequence_list(X, lengths, name):
+    """Whether ``X`` is a list of sequences (the rule: check_sequences)."""
     if not isinstance(X, (list, tuple)) or len(X) == 0:
         return False
-    if all(isinstance(x, np.ndarray) and x.ndim >= 1 for x in X):
-        return True
+    scalars = [_is_scalar(x) for x in X]
+    if all(scalars):
+        return False  # one sequence of numbers
+    if any(scalars):
+        return False  # mixed: the array check reports it
+    if any(not isinstance(x, (list, tuple)) for x in X):
+        return True  # items are arrays: one sequence each
     try:
         arr = np.asarray(X)
     except ValueError:  # ragged
         return True
-    return arr.dtype == object or arr.ndim == 3
+    if arr.dtype == object or arr.ndim >= 3:
+        return True
+    if arr.ndim != 2 or arr.shape[1] == 1 or lengths is not None:
+        return False
+    n, m = arr.shape
+    raise ValueError(
+        f"{name} is a list of {n} lists of {m} numbers each, which can be read "
+        "two ways, and fasthmm does not guess:\n"
+        f"  - {n} samples with {m} features each (rows): pass np.asarray({name}), "
+        f"or give lengths (e.g. lengths=[{n}] for one sequence);\n"
+        f"  - {n} sequences of {m} one-feature samples: pass a list of arrays, "
+        f"[np.asarray(s) for s in {name}] (a list of arrays is always a list of "
+        "sequences)."
+    )
 
 
 def check_letters(value, name, allowed):
