@@ -319,6 +319,31 @@ class BaseHMM(HmmlearnAPI):
         return float(ll.sum()), params, ws.frame.shape[0]
 
     @adaptive_threads
+    def log_emissions(self, X, lengths=None):
+        """Log-density of every sample under every state's emission.
+
+        The matrix the inference runs on: entry ``[t, k]`` is
+        ``log p(x_t | z_t = k)``. It feeds the functional API
+        (:func:`fasthmm.forward`, :func:`fasthmm.forward_backward`,
+        :func:`fasthmm.forward_filter`, :func:`fasthmm.viterbi`), e.g. to
+        combine a fitted model's emissions with other transition matrices.
+
+        Parameters
+        ----------
+        X : array-like of shape (n_samples, n_features), or a list of sequences
+        lengths : array-like of int, optional
+            Checked against ``X`` only (each row depends on its sample alone).
+
+        Returns
+        -------
+        log_emissions : ndarray of shape (n_samples, n_components)
+            Rows in the order of ``X`` (a list of sequences is concatenated).
+            ``-inf`` where a state cannot emit a sample.
+        """
+        params, X, _ = self._checked_batch(X, lengths)
+        return np.array(params.emission.log_likelihood(X), dtype=np.float64)
+
+    @adaptive_threads
     def score(self, X, lengths=None):
         """Log-likelihood of ``X`` under the model.
 

@@ -85,6 +85,9 @@ def test_inference_equals_brute_force(family, seed, k, lengths):
     model, X = tiny_case(family, seed, k, lengths)
     le = family.reference(model, X)
     assert le.shape == (sum(lengths), k)
+    np.testing.assert_allclose(
+        model.log_emissions(X, lengths), le, rtol=1e-10, atol=1e-10
+    )
     ll, best, post = 0.0, 0.0, np.empty_like(le)
     for lo, hi in split(lengths, le.shape[0]):
         exact = brute_force(le[lo:hi], model.startprob_, model.transmat_)
