@@ -14,6 +14,7 @@ from typing import NamedTuple
 
 import numpy as np
 
+from ._progress import Progress
 from .emissions import Emission
 from .inference import Workspace, e_step, first_impossible
 from .stats import Stats
@@ -68,6 +69,8 @@ class ConvergenceMonitor:
         self.verbose = verbose
         self.history = []
         self.iter = 0
+        # Shown only when the fit runs long (see fasthmm._progress).
+        self._progress = Progress(n_iter, "EM", quiet=bool(verbose))
 
     def __repr__(self):
         return (
@@ -87,6 +90,8 @@ class ConvergenceMonitor:
             )
         self.history.append(float(objective))
         self.iter += 1
+        done = self.iter if not self.converged else self.n_iter
+        self._progress.update(done, f"objective {objective:.6g}")
 
     @property
     def converged(self):

@@ -16,6 +16,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
+from ._progress import Progress
 from ._validation import check_choice, check_int, check_random_state
 
 CRITERIA = ("bic", "aic")
@@ -171,26 +172,29 @@ def select_n_components(
     out = {name: np.empty(n) for name in ("ll", "aic", "bic")}
     n_params = np.zeros(n, dtype=np.int64)
     models, errors = {}, {}
-    for i, k in enumerate(ks):
-        kept = None
-        for r in range(n_restarts):
-            candidate = type(model)(**template)
-            candidate.set_params(n_components=k, random_state=int(seeds[i, r]))
-            try:
-                candidate.fit(X, lengths)
-                ll[i, r] = candidate.score(X, lengths)
-            except (ValueError, FloatingPointError) as exc:
-                errors[(k, r)] = exc
-                continue
-            if kept is None or ll[i, r] > ll[i, best[i]]:
-                kept, best[i] = candidate, r
-        if kept is None:
-            raise errors[(k, 0)]
-        models[k] = kept
-        out["ll"][i] = ll[i, best[i]]
-        out["aic"][i] = kept.aic(X, lengths)
-        out["bic"][i] = kept.bic(X, lengths)
-        n_params[i] = int(round((out["aic"][i] + 2.0 * out["ll"][i]) / 2.0))
+    with Progress(n * n_restarts, "select_n_components") as progress:
+        for i, k in enumerate(ks):
+            kept = None
+            for r in range(n_restarts):
+                candidate = type(model)(**template)
+                candidate.set_params(n_components=k, random_state=int(seeds[i, r]))
+                try:
+                    candidate.fit(X, lengths)
+                    ll[i, r] = candidate.score(X, lengths)
+                except (ValueError, FloatingPointError) as exc:
+                    errors[(k, r)] = exc
+                    continue
+                finally:
+                    progress.update(i * n_restarts + r + 1, f"K = {k}")
+                if kept is None or ll[i, r] > ll[i, best[i]]:
+                    kept, best[i] = candidate, r
+            if kept is None:
+                raise errors[(k, 0)]
+            models[k] = kept
+            out["ll"][i] = ll[i, best[i]]
+            out["aic"][i] = kept.aic(X, lengths)
+            out["bic"][i] = kept.bic(X, lengths)
+            n_params[i] = int(round((out["aic"][i] + 2.0 * out["ll"][i]) / 2.0))
     best_k = ks[int(np.argmin(out[criterion]))]
     return SelectionResult(
         k_values=np.array(ks),
