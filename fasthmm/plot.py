@@ -1,0 +1,270 @@
+"""Pictures of fitted models (needs matplotlib: ``pip install "fasthmm[plot]"``).
+
+Every function draws on the Axes it is given (a new figure when none is) and
+returns the Axes it drew on, so a figure can be composed and styled with
+matplotlib as usual. State ``k`` has the same colour in every function
+(matplotlib's default colour cycle, ``C0``, ``C1``, ...).
+
+- :func:`states`: a series coloured by its decoded states, with the state
+  posteriors beneath;
+- :func:`transition_matrix`: the transition matrix as a heatmap;
+- :func:`convergence`: the EM objective per iteration;
+- :func:`selection`: AIC and BIC against the number of states;
+- :func:`emission_densities`: each state's emission density of one feature.
+"""
+
+import numpy as np
+
+__all__ = [
+    "convergence",
+    "emission_densities",
+    "selection",
+    "states",
+    "transition_matrix",
+]
+
+
+def _pyplot():
+    try:
+        import matplotlib.pyplot as plt
+    except ImportError:
+        raise ImportError(
+            "fasthmm.plot needs matplotlib, the [plot] extra: "
+            'pip install "fasthmm[plot]" (or pip install matplotlib)'
+        ) from None
+    return plt
+
+
+def _axes(ax):
+    return _pyplot().subplots()[1] if ax is None else ax
+
+
+def _colour(k):
+    return f"C{k % 10}"
+
+
+def states(model, X, lengths=None, *, feature=0, algorithm=None, axes=None):
+    """A series with its decoded states, and the state posteriors beneath.
+
+    Parameters
+    ----------
+    model : fitted fasthmm model
+    X : array-like of shape (n_samples, n_features), or a list of sequences
+    lengths : array-like of int, optional
+    feature : int
+        The column of ``X`` drawn in the top panel.
+    algorithm : {"viterbi", "map"}, optional
+        Decoder of the colours (default: the model's).
+    axes : pair of matplotlib Axes, optional
+        Top (series) and bottom (posteriors) panels; a new figure with two
+        rows sharing the x axis when omitted.
+
+    Returns
+    -------
+    (ax_series, ax_posteriors) : tuple of matplotlib Axes
+        ``ax_series`` holds the series as a grey line and one point per sample
+        coloured by its decoded state; ``ax_posteriors`` one line per state:
+        p(z_t = k | X), in the state's colour.
+    """
+    _, decoded = model.decode(X, lengths, algorithm=algorithm)
+    post = model.predict_proba(X, lengths)
+    from ._validation import check_sequences
+
+    samples, _ = check_sequences(X, lengths)
+    samples = np.asarray(samples, dtype=float)
+    series = samples.reshape(len(samples), -1)[:, feature]
+    if axes is None:
+        plt = _pyplot()
+        _, axes = plt.subplots(2, 1, sharex=True, gridspec_kw={"height_ratios": (2, 1)})
+    ax_series, ax_post = axes
+    t = np.arange(len(series))
+    ax_series.plot(t, series, color="0.7", linewidth=0.8, zorder=1)
+    colours = [_colour(k) for k in decoded]
+    ax_series.scatter(t, series, c=colours, s=8, zorder=2)
+    ax_series.set_ylabel(f"feature {feature}")
+    for k in range(post.shape[1]):
+        ax_post.plot(t, post[:, k], color=_colour(k), label=f"state {k}")
+    ax_post.set_ylim(-0.02, 1.02)
+    ax_post.set_ylabel("posterior")
+    ax_post.set_xlabel("step")
+    ax_post.legend(loc="upper right", fontsize="small", ncol=min(post.shape[1], 5))
+    return ax_series, ax_post
+
+
+def transition_matrix(model, *, ax=None, annotate=True):
+    """The transition matrix as a heatmap (row: from, column: to).
+
+    Returns
+    -------
+    ax : matplotlib Axes
+        Holding one image of ``model.transmat_`` (values in [0, 1]) and, with
+        ``annotate``, each probability as text.
+    """
+    ax = _axes(ax)
+    transmat = np.asarray(model.transmat_)
+    image = ax.imshow(transmat, vmin=0.0, vmax=1.0, cmap="Blues")
+    if annotate:
+        for (i, j), p in np.ndenumerate(transmat):
+            colour = "white" if p > 0.6 else "black"
+            ax.text(j, i, f"{p:.2f}", ha="center", va="center", color=colour)
+    k = transmat.shape[0]
+    ax.set_xticks(range(k))
+    ax.set_yticks(range(k))
+    ax.set_xlabel("to state")
+    ax.set_ylabel("from state")
+    ax.figure.colorbar(image, ax=ax)
+    return ax
+
+
+def convergence(model, *, ax=None):
+    """The EM objective (log-likelihood plus log prior) per iteration.
+
+    Returns
+    -------
+    ax : matplotlib Axes
+        One line: iteration (1, 2, ...) against ``model.monitor_.history``.
+    """
+    ax = _axes(ax)
+    history = np.asarray(model.monitor_.history, dtype=float)
+    ax.plot(np.arange(1, len(history) + 1), history, marker="o")
+    ax.set_xlabel("EM iteration")
+    ax.set_ylabel("objective")
+    return ax
+
+
+def selection(result, *, ax=None):
+    """AIC and BIC against the number of states, from ``select_n_components``.
+
+    Parameters
+    ----------
+    result : fasthmm.SelectionResult
+
+    Returns
+    -------
+    ax : matplotlib Axes
+        Two lines labelled "AIC" and "BIC" over ``result.k_values``, and a
+        vertical line at ``result.best_k``.
+    """
+    ax = _axes(ax)
+    ks = np.asarray(result.k_values)
+    ax.plot(ks, result.aic, marker="o", label="AIC")
+    ax.plot(ks, result.bic, marker="s", label="BIC")
+    ax.axvline(
+        result.best_k, color="0.5", linestyle="--", label=f"best K = {result.best_k}"
+    )
+    ax.set_xticks(ks)
+    ax.set_xlabel("number of states")
+    ax.set_ylabel("criterion (lower is better)")
+    ax.legend()
+    return ax
+
+
+def _gaussian_marginals(model, feature):
+    """Per state (and mixture component): mean, variance of one feature."""
+    ctype = model.covariance_type
+    cov = np.asarray(model.covars_, dtype=float)
+    means = np.asarray(model.means_, dtype=float)[..., feature]
+    if ctype == "spherical":
+        var = cov
+    elif ctype == "diag":
+        var = cov[..., feature]
+    elif ctype == "full":
+        var = cov[..., feature, feature]
+    else:  # tied: (D, D) for GaussianHMM, (K, D, D) for GMMHMM
+        var = np.broadcast_to(cov[..., feature, feature], means.shape[:1])
+        if means.ndim == 2:  # GMM: one matrix per state, shared by components
+            var = np.repeat(var[:, None], means.shape[1], axis=1)
+    return means, np.broadcast_to(var, means.shape)
+
+
+def emission_densities(model, X=None, *, feature=0, state=None, ax=None):
+    """Each state's emission density (probabilities for discrete data).
+
+    Parameters
+    ----------
+    model : fitted GaussianHMM, GMMHMM, PoissonHMM or CategoricalHMM
+    X : array-like, optional
+        Data drawn as a normalised histogram behind the densities.
+    feature : int
+        The feature whose marginal density is drawn (ignored by
+        CategoricalHMM).
+    state : int, optional
+        Draw only this state.
+
+    Returns
+    -------
+    ax : matplotlib Axes
+        One line per drawn state, labelled "state k": the density of
+        ``feature`` (Gaussian, GMM) or the probability of each count or
+        symbol (Poisson, Categorical).
+    """
+    from .models import GMMHMM, CategoricalHMM, GaussianHMM, PoissonHMM
+
+    ax = _axes(ax)
+    k_all = range(model.n_components) if state is None else [int(state)]
+    samples = None
+    if X is not None:
+        from ._validation import check_sequences
+
+        samples, _ = check_sequences(X, None)
+        samples = np.asarray(samples, dtype=float).reshape(len(samples), -1)
+    if isinstance(model, CategoricalHMM):
+        symbols = np.arange(model.emissionprob_.shape[1])
+        if samples is not None:
+            counts = np.bincount(samples[:, 0].astype(int), minlength=len(symbols))
+            ax.bar(symbols, counts / counts.sum(), color="0.85", label="data")
+        for k in k_all:
+            ax.plot(symbols, model.emissionprob_[k], marker="o", color=_colour(k),
+                    label=f"state {k}")  # fmt: skip
+        ax.set_xlabel("symbol")
+        ax.set_ylabel("probability")
+    elif isinstance(model, PoissonHMM):
+        lam = np.asarray(model.lambdas_, dtype=float)[:, feature]
+        top = lam.max() + 4 * np.sqrt(lam.max()) + 2
+        if samples is not None:
+            top = max(top, samples[:, feature].max())
+            counts = np.bincount(samples[:, feature].astype(int))
+            ax.bar(np.arange(len(counts)), counts / counts.sum(), color="0.85",
+                   label="data")  # fmt: skip
+        n = np.arange(int(top) + 1)
+        log_fact = np.concatenate([[0.0], np.cumsum(np.log(np.maximum(n[1:], 1)))])
+        for k in k_all:
+            pmf = (
+                np.exp(n * np.log(lam[k]) - lam[k] - log_fact)
+                if lam[k] > 0
+                else (n == 0).astype(float)
+            )
+            ax.plot(n, pmf, marker="o", color=_colour(k), label=f"state {k}")
+        ax.set_xlabel(f"count (feature {feature})")
+        ax.set_ylabel("probability")
+    elif isinstance(model, (GaussianHMM, GMMHMM)):
+        means, var = _gaussian_marginals(model, feature)
+        weights = (
+            np.asarray(model.weights_, dtype=float)
+            if isinstance(model, GMMHMM)
+            else np.ones((model.n_components, 1))
+        )
+        means = means.reshape(model.n_components, -1)
+        var = var.reshape(model.n_components, -1)
+        sd = np.sqrt(var)
+        lo, hi = (means - 4 * sd).min(), (means + 4 * sd).max()
+        if samples is not None:
+            col = samples[:, feature]
+            lo, hi = min(lo, col.min()), max(hi, col.max())
+            ax.hist(col, bins=40, density=True, color="0.85", label="data")
+        grid = np.linspace(lo, hi, 400)
+        for k in k_all:
+            z = (grid[:, None] - means[k]) / sd[k]
+            pdf = (weights[k] * np.exp(-0.5 * z**2) / (sd[k] * np.sqrt(2 * np.pi))).sum(
+                1
+            )
+            ax.plot(grid, pdf, color=_colour(k), label=f"state {k}")
+        ax.set_xlabel(f"feature {feature}")
+        ax.set_ylabel("density")
+    else:
+        raise TypeError(
+            "emission_densities draws GaussianHMM, GMMHMM, PoissonHMM and "
+            f"CategoricalHMM models, got {type(model).__name__}"
+        )
+    ax.legend(fontsize="small")
+    return ax

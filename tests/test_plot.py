@@ -1,0 +1,137 @@
+"""fasthmm.plot draws what the model holds (Agg backend; skipped without matplotlib)."""
+
+import numpy as np
+import pytest
+
+matplotlib = pytest.importorskip("matplotlib")
+matplotlib.use("Agg")
+import matplotlib.pyplot as plt  # noqa: E402
+
+import fasthmm  # noqa: E402
+from fasthmm import plot  # noqa: E402
+
+
+def integral(x, y):
+    x, y = np.asarray(x), np.asarray(y)
+    return float(np.sum(np.diff(x) * (y[1:] + y[:-1]) / 2))
+
+
+@pytest.fixture(autouse=True)
+def close_figures():
+    yield
+    plt.close("all")
+
+
+@pytest.fixture(scope="module")
+def fitted():
+    rng = np.random.RandomState(0)
+    X = np.concatenate([rng.normal(0, 1, (60, 2)), rng.normal(5, 1, (60, 2))])
+    model = fasthmm.GaussianHMM(2, n_iter=20, random_state=0).fit(X)
+    return model, X
+
+
+def test_states_panel(fitted):
+    model, X = fitted
+    ax_series, ax_post = plot.states(model, X, feature=1)
+    _, decoded = model.decode(X)
+    points = ax_series.collections[0]
+    np.testing.assert_array_equal(points.get_offsets()[:, 1], X[:, 1])
+    colours = points.get_facecolors()
+    expected = matplotlib.colors.to_rgba_array([f"C{k}" for k in decoded])
+    np.testing.assert_allclose(colours, expected)
+    post = model.predict_proba(X)
+    lines = ax_post.get_lines()
+    assert len(lines) == model.n_components
+    for k, line in enumerate(lines):
+        np.testing.assert_allclose(line.get_ydata(), post[:, k])
+
+
+def test_states_takes_a_list_of_sequences(fitted):
+    model, X = fitted
+    ax_series, _ = plot.states(model, [X[:50], X[50:]])
+    np.testing.assert_array_equal(ax_series.collections[0].get_offsets()[:, 1], X[:, 0])
+
+
+def test_transition_matrix_heatmap(fitted):
+    model, _ = fitted
+    ax = plot.transition_matrix(model)
+    np.testing.assert_allclose(ax.images[0].get_array(), model.transmat_)
+    texts = sorted(float(t.get_text()) for t in ax.texts)
+    np.testing.assert_allclose(texts, np.sort(np.round(model.transmat_, 2).ravel()))
+
+
+def test_convergence_history(fitted):
+    model, _ = fitted
+    ax = plot.convergence(model)
+    (line,) = ax.get_lines()
+    np.testing.assert_array_equal(line.get_ydata(), model.monitor_.history)
+    np.testing.assert_array_equal(
+        line.get_xdata(), np.arange(1, model.monitor_.iter + 1)
+    )
+
+
+def test_selection_curve(fitted):
+    _, X = fitted
+    result = fasthmm.select_n_components(
+        fasthmm.GaussianHMM(n_iter=10), X, k_values=[1, 2, 3], n_restarts=1,
+        random_state=0,
+    )  # fmt: skip
+    ax = plot.selection(result)
+    lines = {line.get_label(): line for line in ax.get_lines()}
+    np.testing.assert_allclose(lines["AIC"].get_ydata(), result.aic)
+    np.testing.assert_allclose(lines["BIC"].get_ydata(), result.bic)
+    assert lines[f"best K = {result.best_k}"].get_xdata()[0] == result.best_k
+
+
+@pytest.mark.parametrize("covariance_type", ["spherical", "diag", "full", "tied"])
+def test_gaussian_densities_integrate_to_one_and_peak_at_the_means(covariance_type):
+    rng = np.random.RandomState(1)
+    X = np.concatenate([rng.normal(0, 1, (60, 2)), rng.normal(6, 2, (60, 2))])
+    model = fasthmm.GaussianHMM(2, covariance_type=covariance_type, random_state=0)
+    model.fit(X)
+    ax = plot.emission_densities(model, X, feature=1)
+    lines = ax.get_lines()
+    assert [line.get_label() for line in lines] == ["state 0", "state 1"]
+    for k, line in enumerate(lines):
+        x, y = line.get_xdata(), line.get_ydata()
+        assert integral(x, y) == pytest.approx(1.0, abs=1e-3)
+        assert x[np.argmax(y)] == pytest.approx(model.means_[k, 1], abs=(x[1] - x[0]))
+
+
+def test_gmm_poisson_categorical_densities():
+    rng = np.random.RandomState(2)
+    X = np.concatenate([rng.normal(0, 1, (80, 1)), rng.normal(5, 1, (80, 1))])
+    gmm = fasthmm.GMMHMM(2, n_mix=2, random_state=0).fit(X)
+    for line in plot.emission_densities(gmm).get_lines():
+        assert integral(line.get_xdata(), line.get_ydata()) == pytest.approx(
+            1, abs=1e-3
+        )
+    counts = rng.poisson(3.0, (100, 1))
+    poisson = fasthmm.PoissonHMM(2, random_state=0).fit(counts)
+    ax = plot.emission_densities(poisson, counts, state=1)
+    (line,) = ax.get_lines()
+    lam = poisson.lambdas_[1, 0]
+    n = line.get_xdata()
+    from math import factorial
+
+    expected = [np.exp(-lam) * lam**i / factorial(int(i)) for i in n]
+    np.testing.assert_allclose(line.get_ydata(), expected, rtol=1e-10)
+    symbols = rng.randint(0, 4, (100, 1))
+    cat = fasthmm.CategoricalHMM(2, random_state=0).fit(symbols)
+    lines = plot.emission_densities(cat).get_lines()
+    for k, line in enumerate(lines):
+        np.testing.assert_allclose(line.get_ydata(), cat.emissionprob_[k])
+
+
+def test_axes_given_are_used(fitted):
+    model, _ = fitted
+    fig, ax = plt.subplots()
+    assert plot.convergence(model, ax=ax) is ax
+
+
+def test_missing_matplotlib_names_the_extra(fitted, monkeypatch):
+    import sys
+
+    monkeypatch.setitem(sys.modules, "matplotlib.pyplot", None)
+    with pytest.raises(ImportError, match=r"fasthmm\[plot\]"):
+        plot.convergence(fitted[0])
