@@ -6,6 +6,7 @@ prefer_passive_waiting()  # before Numba starts its OpenMP threads
 
 # ruff: noqa: E402
 
+from ._progress import set_progress
 from ._validation import NotFittedError
 from ._version import __version__
 from .base import BaseHMM, ConvergenceMonitor
@@ -35,6 +36,7 @@ __all__ = [
     "forward_filter",
     "load",
     "select_n_components",
+    "set_progress",
     "stream_filter",
     "viterbi",
     "__version__",

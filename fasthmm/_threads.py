@@ -29,6 +29,8 @@ import os
 
 import numba
 
+from ._first_use import FirstCall
+
 #: Work (see :func:`work_units`) below which a call runs on one thread. One
 #: unit is roughly a nanosecond of single-thread kernel time, so the
 #: threshold is about a millisecond: well above the cost of waking a thread.
@@ -108,7 +110,7 @@ def adaptive(method):
             k = int(self.n_components)
         except (TypeError, ValueError):
             k = 1
-        with threads_for(rows_of(X), k):
+        with FirstCall(), threads_for(rows_of(X), k):
             return method(self, X, *args, **kwargs)
 
     return wrapper
