@@ -4,7 +4,7 @@ Numba compiles each kernel the first time it runs and caches the machine code
 on disk (``fasthmm/_kernels/__pycache__``, or under ``NUMBA_CACHE_DIR``), so
 only the first process after an installation or upgrade pays several seconds.
 On the first public call of a process, when no cache of the core kernels is
-found, a WARNING says what is about to happen; after that call an INFO record
+found, a WARNING says what is about to happen; after that call a DEBUG record
 gives its time. Silence both with
 ``logging.getLogger("fasthmm").setLevel(logging.ERROR)``.
 """
@@ -54,7 +54,7 @@ class FirstCall:
 
     def __exit__(self, *exc):
         if self.first:
-            logger.info(
+            logger.debug(
                 "first call (Numba loading or compiling kernels) took %.1f s",
                 time.perf_counter() - self.start,
             )
