@@ -21,11 +21,9 @@ _state = {"done": False}
 
 def _cache_dirs():
     kernels = os.path.join(os.path.dirname(os.path.abspath(__file__)), "_kernels")
-    dirs = [os.path.join(kernels, "__pycache__")]
     custom = os.environ.get("NUMBA_CACHE_DIR")
-    if custom:
-        dirs.append(custom)
-    return dirs
+    # Numba caches under NUMBA_CACHE_DIR alone when it is set.
+    return [custom] if custom else [os.path.join(kernels, "__pycache__")]
 
 
 def kernels_cached():
