@@ -69,6 +69,10 @@ class Progress:
         _state["depth"] -= 1
         self.close()
 
+    def restart_clock(self):
+        """Count the time from now (e.g. after a first step that compiled)."""
+        self.start = time.perf_counter()
+
     def update(self, done, note=""):
         """Record that ``done`` of ``total`` steps are finished."""
         if self.quiet:

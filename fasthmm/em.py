@@ -91,6 +91,8 @@ class ConvergenceMonitor:
         self.history.append(float(objective))
         self.iter += 1
         done = self.iter if not self.converged else self.n_iter
+        if self.iter == 1:  # the first iteration may include Numba compilation
+            self._progress.restart_clock()
         self._progress.update(done, f"objective {objective:.6g}")
 
     @property
