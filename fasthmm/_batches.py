@@ -19,7 +19,7 @@ is not counted.
 
 import numpy as np
 
-from ._validation import _is_sequence_list, check_int, check_labels, check_lengths
+from ._validation import check_int, check_labels, check_lengths
 from .em import Params, expected_stats, labelled_stats, maximize, objective, run_em
 from .emissions import Emission
 from .inference import (
@@ -79,6 +79,13 @@ def budget_of(model):
     return check_int(value, "memory_budget", 1)
 
 
+def _list_of_sequences(X):
+    """Whether ``X`` is a non-empty list or tuple whose items are sequences."""
+    return (
+        isinstance(X, (list, tuple)) and len(X) > 0 and all(np.ndim(x) >= 1 for x in X)
+    )
+
+
 def plan(X, lengths, n_components, budget):
     """:class:`Blocks` over ``X`` when it must be walked, else None.
 
@@ -88,13 +95,13 @@ def plan(X, lengths, n_components, budget):
     else takes the in-memory path unchanged.
     """
     per_file = (
-        _is_sequence_list(X)
+        _list_of_sequences(X)
         and isinstance(lengths, (list, tuple))
         and all(n is None or np.ndim(n) == 1 for n in lengths)
     )
     if isinstance(X, np.ndarray):
         pieces, piece_lengths = [X], [lengths]
-    elif _is_sequence_list(X) and all(isinstance(x, np.ndarray) for x in X):
+    elif _list_of_sequences(X) and all(isinstance(x, np.ndarray) for x in X):
         pieces = list(X)
         if per_file:
             if len(lengths) != len(pieces):
