@@ -3,18 +3,15 @@
 import numba
 import numpy as np
 
-from .._dirichlet import dirichlet_log_prior, dirichlet_map
 from .._kernels.categorical import gather_rows, symbol_counts
 from .._validation import (
     check_int,
-    check_prior,
-    check_stochastic_rows,
     check_symbols,
 )
-from ._base import Emission
+from ._probability_rows import ProbabilityRowsEmission
 
 
-class CategoricalEmission(Emission):
+class CategoricalEmission(ProbabilityRowsEmission):
     """One categorical distribution over ``n_features`` symbols per state.
 
     Parameters
@@ -28,29 +25,13 @@ class CategoricalEmission(Emission):
         Dirichlet concentration (1 means no prior).
     """
 
-    param_names = {"e": "emissionprob_"}
-    feature_param = "emissionprob_"
-    feature_param_ndim = 2
-
     def __init__(self, n_components, params, n_features=None, emissionprob_prior=1.0):
         super().__init__(
             n_components,
             params,
             None if n_features is None else check_int(n_features, "n_features", 1),
+            emissionprob_prior,
         )
-        self.prior = check_prior(emissionprob_prior, "emissionprob_prior")
-
-    def check_hyperparameters(self):
-        self.prior = check_prior(
-            self.prior,
-            "emissionprob_prior",
-            (self.n_components, self.n_features),
-            strict=True,
-        )
-        return self
-
-    def check_param(self, name, value):
-        return check_stochastic_rows(value, (self.n_components, self.n_features), name)
 
     def check_X(self, X):
         return check_symbols(X, "X", self.n_features)
@@ -70,28 +51,10 @@ class CategoricalEmission(Emission):
         gather_rows(table, X, out)
         return out
 
-    def initialize(self, X, letters, random_state):
-        if "e" not in letters:
-            return {}
-        ep = random_state.random((self.n_components, self.n_features))
-        return {"emissionprob_": ep / ep.sum(axis=1, keepdims=True)}
-
     def suff_stats(self, X, weights):
         counts = np.zeros((self.n_features, self.n_components))
         symbol_counts(X, weights, counts, numba.get_num_threads())
         return {"obs": counts.T}
-
-    def m_step(self, stats, letters):
-        if "e" not in letters:
-            return {}
-        current = self.params["emissionprob_"]
-        return {"emissionprob_": dirichlet_map(stats["obs"], self.prior, current)}
-
-    def log_prior(self):
-        return dirichlet_log_prior(self.params["emissionprob_"], self.prior)
-
-    def n_free_parameters(self, letters):
-        return self.n_components * (self.n_features - 1) if "e" in letters else 0
 
     def sample(self, states, random_state):
         cum = np.cumsum(self.params["emissionprob_"], axis=1)

@@ -2,14 +2,11 @@
 
 import numpy as np
 
-from .._dirichlet import dirichlet_log_prior, dirichlet_map
 from .._validation import (
     as_float_array,
     check_counts,
-    check_prior,
-    check_stochastic_rows,
 )
-from ._base import Emission
+from ._probability_rows import ProbabilityRowsEmission
 from .poisson import log_factorial
 
 
@@ -31,7 +28,7 @@ def check_n_trials(n_trials):
     return int(arr) if arr.ndim == 0 else arr.astype(np.int64)
 
 
-class MultinomialEmission(Emission):
+class MultinomialEmission(ProbabilityRowsEmission):
     """One multinomial distribution over ``n_features`` outcomes per state.
 
     Each sample is a vector of counts, shape (n_features,), of the outcomes
@@ -51,26 +48,9 @@ class MultinomialEmission(Emission):
         Dirichlet concentration (1 means no prior).
     """
 
-    param_names = {"e": "emissionprob_"}
-    feature_param = "emissionprob_"
-    feature_param_ndim = 2
-
     def __init__(self, n_components, params, n_trials=None, emissionprob_prior=1.0):
-        super().__init__(n_components, params)
+        super().__init__(n_components, params, None, emissionprob_prior)
         self.n_trials = check_n_trials(n_trials)
-        self.prior = check_prior(emissionprob_prior, "emissionprob_prior")
-
-    def check_hyperparameters(self):
-        self.prior = check_prior(
-            self.prior,
-            "emissionprob_prior",
-            (self.n_components, self.n_features),
-            strict=True,
-        )
-        return self
-
-    def check_param(self, name, value):
-        return check_stochastic_rows(value, (self.n_components, self.n_features), name)
 
     def check_X(self, X):
         X = check_counts(X, "X", self.n_features)
@@ -103,26 +83,8 @@ class MultinomialEmission(Emission):
             out[(X > 0) @ (p == 0).T] = -np.inf
         return out
 
-    def initialize(self, X, letters, random_state):
-        if "e" not in letters:
-            return {}
-        ep = random_state.random((self.n_components, self.n_features))
-        return {"emissionprob_": ep / ep.sum(axis=1, keepdims=True)}
-
     def suff_stats(self, X, weights):
         return {"obs": weights.T @ X}
-
-    def m_step(self, stats, letters):
-        if "e" not in letters:
-            return {}
-        current = self.params["emissionprob_"]
-        return {"emissionprob_": dirichlet_map(stats["obs"], self.prior, current)}
-
-    def log_prior(self):
-        return dirichlet_log_prior(self.params["emissionprob_"], self.prior)
-
-    def n_free_parameters(self, letters):
-        return self.n_components * (self.n_features - 1) if "e" in letters else 0
 
     def sample(self, states, random_state):
         n = None if self.n_trials is None else np.unique(self.n_trials)
