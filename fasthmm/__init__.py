@@ -20,6 +20,7 @@ from .inference import (
 from .io import load_model as load
 from .models import GMMHMM, CategoricalHMM, GaussianHMM, MultinomialHMM, PoissonHMM
 from .selection import SelectionResult, select_n_components
+from .variational import VariationalCategoricalHMM, VariationalGaussianHMM
 
 __all__ = [
     "BaseHMM",
@@ -38,6 +39,8 @@ __all__ = [
     "select_n_components",
     "set_progress",
     "stream_filter",
+    "VariationalCategoricalHMM",
+    "VariationalGaussianHMM",
     "viterbi",
     "__version__",
 ]

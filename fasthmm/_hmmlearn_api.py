@@ -45,19 +45,24 @@ def letters_to_initialize(model, emission, n_values):
     letters : str
     """
     letters = ""
-    names = {**_transition_names(), **emission.param_names}
-    for letter, name in names.items():
-        value = getattr(model, name, None)
+    names = {
+        **model._transitions_class.names_by_letter(),
+        **emission.names_by_letter(),
+    }
+    for letter, attributes in names.items():
+        values = [getattr(model, name, None) for name in attributes]
         if letter in model.init_params:
-            if value is not None:
-                _log.warning(
-                    "Even though the %r attribute is set, it will be overwritten "
-                    "during initialization because 'init_params' contains %r",
-                    name,
-                    letter,
-                )
+            for name, value in zip(attributes, values):
+                if value is not None:
+                    _log.warning(
+                        "Even though the %r attribute is set, it will be "
+                        "overwritten during initialization because 'init_params' "
+                        "contains %r",
+                        name,
+                        letter,
+                    )
             letters += letter
-        elif value is None:
+        elif any(value is None for value in values):
             letters += letter
     k = model.n_components
     n_fit = emission.n_free_parameters(model.params)
@@ -70,12 +75,6 @@ def letters_to_initialize(model, emission, n_values):
             n_values,
         )
     return letters
-
-
-def _transition_names():
-    from .transitions import Transitions
-
-    return Transitions.param_names
 
 
 class HmmlearnAPI:
@@ -135,15 +134,15 @@ class HmmlearnAPI:
     def _init(self, X, lengths=None):
         """Initialise parameters from ``X`` as fit would, without fitting.
 
-        ``lengths`` is accepted for hmmlearn's signature; initialisation does
-        not depend on it.
+        ``lengths`` matters only to the variational models (their initial
+        posteriors scale with the numbers of sequences and samples).
         """
         emission = self._check_hyperparameters()
-        X, _ = self._read_data(emission, X, None)
+        X, starts = self._read_data(emission, X, lengths)
         emission.with_data(X)
         emission.check_hyperparameters()
         self._after_check_X(X)
-        params = self._initialized(emission, X)
+        params = self._initialized(emission, X, starts)
         for name, value in params.as_dict().items():
             setattr(self, name, value)
 

@@ -127,6 +127,8 @@ class BaseHMM(HmmlearnAPI):
     """
 
     _emission_class = None
+    #: The hidden chain's component (see :mod:`fasthmm.transitions`).
+    _transitions_class = Transitions
     #: Constructor arguments passed to the emission (derived, see below).
     _emission_args = ()
 
@@ -184,15 +186,17 @@ class BaseHMM(HmmlearnAPI):
     # -- estimator plumbing -----------------------------------------------------
     @classmethod
     def _all_letters(cls):
-        return "".join(Transitions.param_names) + "".join(
+        return "".join(cls._transitions_class.param_names) + "".join(
             cls._emission_class.param_names
         )
 
     @classmethod
     def _param_names(cls):
-        return tuple(Transitions.param_names.values()) + tuple(
-            cls._emission_class.param_names.values()
-        )
+        return tuple(
+            n
+            for names in cls._transitions_class.names_by_letter().values()
+            for n in names
+        ) + tuple(cls._emission_class.attribute_names())
 
     @classmethod
     def _constructor_args(cls):
@@ -220,9 +224,7 @@ class BaseHMM(HmmlearnAPI):
         self.n_components = check_int(self.n_components, "n_components", 1)
         check_int(self.n_iter, "n_iter", 0)
         check_real(self.tol, "tol", allow_inf=True)  # tol < 0: run all n_iter
-        k = self.n_components
-        check_prior(self.startprob_prior, "startprob_prior", (k,), strict=True)
-        check_prior(self.transmat_prior, "transmat_prior", (k, k), strict=True)
+        self._check_chain_priors()
         check_choice(self.algorithm, "algorithm", DECODERS)
         check_choice(self.implementation, "implementation", IMPLEMENTATIONS)
         check_letters(self.params, "params", self._all_letters())
@@ -231,6 +233,11 @@ class BaseHMM(HmmlearnAPI):
         online.check_learning_rate(self.learning_offset, self.learning_decay)
         # The emission checks its own hyper-parameters as it is built.
         return self._emission(self._current_params())
+
+    def _check_chain_priors(self):
+        k = self.n_components
+        check_prior(self.startprob_prior, "startprob_prior", (k,), strict=True)
+        check_prior(self.transmat_prior, "transmat_prior", (k, k), strict=True)
 
     def _current_params(self):
         return {name: getattr(self, name, None) for name in self._param_names()}
@@ -594,7 +601,7 @@ class BaseHMM(HmmlearnAPI):
             else check_labels(states, X.shape[0], k, starts=starts)
         )
         emission.check_hyperparameters()  # before initialising: errors name them
-        params = self._initialized(emission, X)
+        params = self._initialized(emission, X, starts)
 
         monitor = ConvergenceMonitor(self.tol, self.n_iter, self.verbose)
         if (
@@ -659,7 +666,7 @@ class BaseHMM(HmmlearnAPI):
     def _after_fit(self, emission):
         """Hook for attributes derived from the fit (e.g. ``n_features``)."""
 
-    def _initialized(self, emission, X):
+    def _initialized(self, emission, X, starts):
         """Checked parameters after initialising from X those in ``init_params``
         and (as hmmlearn) those not set.
 
@@ -668,9 +675,13 @@ class BaseHMM(HmmlearnAPI):
         """
         rng = check_random_state(self.random_state)
         letters = letters_to_initialize(self, emission, X.size)
-        transitions = self._transitions(self._current_params()).initialized(letters)
+        transitions = self._transitions(self._current_params()).initialized(
+            letters, starts, rng
+        )
         emission = emission.updated(emission.initialize(X, letters, rng))
-        letter_of = {v: k for k, v in emission.param_names.items()}
+        letter_of = {
+            n: k for k, names in emission.names_by_letter().items() for n in names
+        }
         try:
             emission = emission.checked()
         except InvalidParameter as exc:

@@ -35,6 +35,13 @@ class Params(NamedTuple):
         """Log prior density of both components (up to a constant)."""
         return self.transitions.log_prior() + self.emission.log_prior()
 
+    def objective_term(self):
+        """What the EM objective adds to the log-likelihood: the log prior
+        density for point estimates, minus the KL divergence of the posterior
+        from the prior for variational posteriors (the objective is then the
+        evidence lower bound)."""
+        return self.transitions.objective_term() + self.emission.objective_term()
+
     def as_dict(self):
         """Every parameter by model attribute name."""
         return {**self.transitions.params, **self.emission.params}
@@ -55,8 +62,9 @@ class ConvergenceMonitor:
     Attributes
     ----------
     history : list of float
-        The EM objective (log-likelihood plus log prior density) before each
-        M-step; it never decreases.
+        The EM objective before each M-step (log-likelihood plus log prior
+        density; for the variational models, the evidence lower bound); it
+        never decreases.
     iter : int
         Number of iterations done.
     """
@@ -217,8 +225,10 @@ def maximize(params, stats, letters):
 
 
 def objective(params, stats):
-    """The EM objective: log-likelihood plus log prior density of ``params``."""
-    return stats.log_likelihood + params.log_prior()
+    """The EM objective: log-likelihood plus :meth:`Params.objective_term`
+    (the log prior density, or minus a variational posterior's KL divergence
+    from its prior, which makes it the evidence lower bound)."""
+    return stats.log_likelihood + params.objective_term()
 
 
 def run_em(e_fn, params, letters, monitor):

@@ -14,6 +14,7 @@ import numpy as np
 from ._dirichlet import dirichlet_log_prior, dirichlet_map
 from ._kernels import hmm as _kernels
 from ._validation import NotFittedError, check_startprob, check_transmat
+from .emissions._base import names_by_letter
 
 
 class Transitions:
@@ -33,6 +34,8 @@ class Transitions:
 
     #: Parameter letter -> model attribute.
     param_names = {"s": "startprob_", "t": "transmat_"}
+    #: Parameter letter -> further attributes it owns (see ``Emission``).
+    linked_names = {}
 
     def __init__(
         self, n_components, startprob, transmat, startprob_prior=1.0, transmat_prior=1.0
@@ -79,8 +82,17 @@ class Transitions:
             check_transmat(self.transmat, k, "transmat_"),
         )
 
-    def initialized(self, letters):
-        """Uniform start and transition probabilities for the letters given."""
+    @classmethod
+    def names_by_letter(cls):
+        """``params`` letter -> tuple of the attribute names it owns."""
+        return names_by_letter(cls)
+
+    def initialized(self, letters, starts=None, random_state=None):
+        """Uniform start and transition probabilities for the letters given.
+
+        ``starts`` (the data's sequence bounds) and ``random_state`` are for
+        components whose initial values depend on them; unused here.
+        """
         k = self.n_components
         return self._replace(
             np.full(k, 1.0 / k) if "s" in letters else self.startprob,
@@ -112,6 +124,10 @@ class Transitions:
         return dirichlet_log_prior(
             self.startprob, self.startprob_prior
         ) + dirichlet_log_prior(self.transmat, self.transmat_prior)
+
+    def objective_term(self):
+        """What the EM objective adds to the log-likelihood: the log prior."""
+        return self.log_prior()
 
     def n_free_parameters(self):
         """Free scalars of the chain (counted whether trained or frozen)."""

@@ -29,6 +29,16 @@ import copy
 from .._validation import NotFittedError, trailing_size
 
 
+def names_by_letter(component):
+    """``params`` letter -> tuple of the attribute names a component owns: its
+    ``param_names`` entry, then its ``linked_names`` (a component is an
+    emission family or the transitions)."""
+    return {
+        letter: (name,) + tuple(component.linked_names.get(letter, ()))
+        for letter, name in component.param_names.items()
+    }
+
+
 class InvalidParameter(ValueError):
     """A parameter failed its check; :attr:`name` is the parameter's attribute name."""
 
@@ -55,6 +65,10 @@ class Emission:
     ----------------
     param_names : dict
         ``params`` letter -> attribute name, e.g. ``{"m": "means_"}``.
+    linked_names : dict
+        ``params`` letter -> further attribute names the letter owns
+        (initialised, checked, stored and fitted with it), e.g. a variational
+        posterior's companion parameters and its prior; empty by default.
     feature_param : str
         The parameter whose last axis is ``n_features`` (``feature_param_ndim``
         its ndim, if fixed).
@@ -66,14 +80,25 @@ class Emission:
     """
 
     param_names = {}
+    linked_names = {}
     feature_param = None
     feature_param_ndim = None
     closed_form_given_states = True
 
     def __init__(self, n_components, params, n_features=None):
         self.n_components = n_components
-        self.params = {name: params.get(name) for name in self.param_names.values()}
+        self.params = {name: params.get(name) for name in self.attribute_names()}
         self._n_features = n_features
+
+    @classmethod
+    def names_by_letter(cls):
+        """``params`` letter -> tuple of the attribute names it owns."""
+        return names_by_letter(cls)
+
+    @classmethod
+    def attribute_names(cls):
+        """Every parameter attribute name, letter by letter."""
+        return tuple(n for names in cls.names_by_letter().values() for n in names)
 
     # -- parameters ---------------------------------------------------------
     @property
@@ -113,11 +138,14 @@ class Emission:
         """Raise :class:`NotFittedError` unless all named parameters are set."""
         missing = [n for n in names if self.params.get(n) is None]
         if missing:
-            letters = {v: k for k, v in self.param_names.items()}
+            letters = {
+                n: k for k, names in self.names_by_letter().items() for n in names
+            }
+            wanted = "".join(dict.fromkeys(letters[n] for n in missing))
             raise NotFittedError(
                 f"{', '.join(missing)} not set: call fit first, or set "
                 f"{' and '.join(missing)} by hand and leave "
-                f"{''.join(letters[n] for n in missing)!r} out of init_params"
+                f"{wanted!r} out of init_params"
             )
 
     def checked(self):
@@ -130,9 +158,9 @@ class Emission:
         InvalidParameter
             Naming the first invalid parameter (a ``ValueError``).
         """
-        self.require(*self.param_names.values())
+        self.require(*self.attribute_names())
         checked = {}
-        for name in self.param_names.values():
+        for name in self.attribute_names():
             try:
                 checked[name] = self.check_param(name, self.params[name])
             except InvalidParameter:
@@ -235,6 +263,15 @@ class Emission:
     def log_prior(self):
         """Log prior density of the current parameters (up to a constant)."""
         return 0.0
+
+    def objective_term(self):
+        """What the EM objective adds to the log-likelihood for this family.
+
+        The log prior density (:meth:`log_prior`) for a point estimate; a
+        variational posterior returns minus its KL divergence from the prior,
+        which makes the objective the evidence lower bound.
+        """
+        return self.log_prior()
 
     def n_free_parameters(self, letters):
         """Number of free scalars among the parameters named by ``letters``."""

@@ -113,7 +113,7 @@ def density_terms(means, covars, covariance_type, group_size):
     return False, chol, -0.5 * (d * LOG_2PI + log_det)
 
 
-def log_density(X, means, covars, covariance_type, group_size, out=None):
+def log_density(X, means, covars, covariance_type, group_size, out=None, offset=None):
     """Log density of each sample under each component.
 
     Parameters
@@ -124,6 +124,10 @@ def log_density(X, means, covars, covariance_type, group_size, out=None):
     covariance_type : str
     group_size : int
     out : ndarray of shape (n_samples, n), optional
+    offset : ndarray of shape (n,), optional
+        Added to each component's log density (the variational models'
+        expected log density is the density at the posterior's mean precision
+        plus a per-component constant).
 
     Returns
     -------
@@ -134,6 +138,8 @@ def log_density(X, means, covars, covariance_type, group_size, out=None):
     diagonal, factors, log_norm = density_terms(
         means, covars, covariance_type, group_size
     )
+    if offset is not None:
+        log_norm = log_norm + offset
     kernel = _kg.diag_log_density if diagonal else _kg.cholesky_log_density
     kernel(X, means, factors, log_norm, out)
     return out
