@@ -31,6 +31,8 @@ MODEL_TEST_FILES = (
     "test_gmm_hmm_new.py",
     "test_multinomial_hmm.py",
     "test_poisson_hmm.py",
+    "test_variational_categorical.py",
+    "test_variational_gaussian.py",
 )
 
 #: Test id (relative to the suite directory) -> why fasthmm does not pass it.
@@ -59,6 +61,30 @@ EXPECTED_FAILURES = {
         "EM's own sensitivity, not initialisation (the other covariance types "
         "pass)"
     ),
+    **{
+        "test_variational_categorical.py::TestVariationalCategorical::"
+        f"test_init_incorrect_priors[{impl}]": (
+            "sets emissionprob_posterior_ for 4 symbols, leaves n_features unset "
+            "and fits data using symbols 0-2, expecting an error: hmmlearn takes "
+            "n_features from the data (3) and rejects the posterior; fasthmm "
+            "takes it from the posterior (4 symbols, one never observed), as "
+            "CategoricalHMM does, and fits (the test's other cases pass)"
+        )
+        for impl in ("scaling", "log")
+    },
+    **{
+        f"test_variational_gaussian.py::{cls}::"
+        f"test_fit_mcgrory_titterington1d[{impl}]": (
+            "compares a converged posterior mean with a value hard-coded from "
+            "hmmlearn's run on data drawn by the model class's sample(): "
+            "fasthmm's sampler draws from the same model but uses the random "
+            "stream in another order (all states, then all emissions), so the "
+            "data differ and VB converges elsewhere; on hmmlearn's data fasthmm "
+            "reaches hmmlearn's value (tests/test_variational.py)"
+        )
+        for cls in ("TestFull", "TestTied", "TestSpherical", "TestDiagonal")
+        for impl in ("scaling", "log")
+    },
 }
 
 #: The seed hmmlearn's conftest otherwise draws at random on each run.

@@ -66,14 +66,16 @@ class VariationalTransitions:
     @cached_property
     def startprob(self):
         """exp(E[log startprob]) under the posterior (sums to less than 1)."""
-        return np.exp(expected_log_dirichlet(self.params["startprob_posterior_"]))
+        with np.errstate(under="ignore"):  # an unused state's entry may be 0
+            return np.exp(expected_log_dirichlet(self.params["startprob_posterior_"]))
 
     @cached_property
     def transmat(self):
         """exp(E[log transmat]) under the posterior (rows sum to less than 1)."""
-        return np.ascontiguousarray(
-            np.exp(expected_log_dirichlet(self.params["transmat_posterior_"]))
-        )
+        with np.errstate(under="ignore"):
+            return np.ascontiguousarray(
+                np.exp(expected_log_dirichlet(self.params["transmat_posterior_"]))
+            )
 
     def point_estimate(self):
         """:class:`~fasthmm.transitions.Transitions` at the posterior means."""
