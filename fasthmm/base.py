@@ -666,14 +666,20 @@ class BaseHMM(HmmlearnAPI):
     def _after_fit(self, emission):
         """Hook for attributes derived from the fit (e.g. ``n_features``)."""
 
-    def _initialized(self, emission, X, starts):
+    def _initialized(self, emission, X, starts=None):
         """Checked parameters after initialising from X those in ``init_params``
         and (as hmmlearn) those not set.
+
+        ``starts`` (sequence bounds; default: X as one sequence) matters only
+        to components whose initial values depend on it (the variational
+        chain's posteriors scale with the numbers of sequences and samples).
 
         A parameter that fails its check after being initialised from X is
         reported as such (X is degenerate for the model).
         """
         rng = check_random_state(self.random_state)
+        if starts is None:
+            starts = np.array([0, X.shape[0]], dtype=np.int64)
         letters = letters_to_initialize(self, emission, X.size)
         transitions = self._transitions(self._current_params()).initialized(
             letters, starts, rng
