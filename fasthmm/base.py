@@ -684,7 +684,11 @@ class BaseHMM(HmmlearnAPI):
         transitions = self._transitions(self._current_params()).initialized(
             letters, starts, rng
         )
-        emission = emission.updated(emission.initialize(X, letters, rng))
+        # Overflow on data near the float64 range (k-means distances, data
+        # covariances) is not reported as a warning: it leaves a non-finite
+        # parameter, which the check below reports as an error.
+        with np.errstate(over="ignore", invalid="ignore", divide="ignore"):
+            emission = emission.updated(emission.initialize(X, letters, rng))
         letter_of = {
             n: k for k, names in emission.names_by_letter().items() for n in names
         }

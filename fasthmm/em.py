@@ -150,11 +150,19 @@ def expected_stats(params, X, starts, clamp=None, ws=None):
     return Stats(
         start=start,
         trans=trans,
-        emission=params.emission.suff_stats(X, ws.post),
+        emission=_suff_stats(params.emission, X, ws.post),
         log_likelihood=float(ll.sum()),
         n_sequences=starts.shape[0] - 1,
         n_samples=X.shape[0],
     )
+
+
+def _suff_stats(emission, X, weights):
+    """The emission's statistics; overflow (sums of squares of data near the
+    float64 range) gives infinities that the M-step's check reports as an
+    error, not a warning."""
+    with np.errstate(over="ignore", invalid="ignore"):
+        return emission.suff_stats(X, weights)
 
 
 def labelled_stats(params, X, starts, labels):
@@ -185,7 +193,7 @@ def labelled_stats(params, X, starts, labels):
     return Stats(
         start=onehot[starts[:-1]].sum(axis=0),
         trans=trans,
-        emission=params.emission.suff_stats(X, onehot),
+        emission=_suff_stats(params.emission, X, onehot),
         n_sequences=starts.shape[0] - 1,
         n_samples=X.shape[0],
     )
@@ -209,19 +217,40 @@ def maximize(params, stats, letters):
     Raises
     ------
     ValueError
-        When the update is not finite (the caller keeps its parameters).
+        When the update fails the checks of parameters set by hand
+        (:func:`check_update`; the caller keeps its parameters).
     """
-    transitions = params.transitions.m_step(stats.start, stats.trans, letters)
-    emission = params.emission.updated(params.emission.m_step(stats.emission, letters))
+    # Overflow here (data near the float64 range) is not reported as a
+    # warning: it gives a non-finite or invalid parameter, raised below.
+    with np.errstate(over="ignore", invalid="ignore", divide="ignore"):
+        transitions = params.transitions.m_step(stats.start, stats.trans, letters)
+        emission = params.emission.updated(
+            params.emission.m_step(stats.emission, letters)
+        )
     new = Params(transitions, emission)
-    for name, value in new.as_dict().items():
-        if value is not None and not np.all(np.isfinite(value)):
-            raise ValueError(
-                f"fit stopped: the M-step produced a non-finite {name} (check "
-                "the priors and the scale of X); the model's parameters are "
-                "unchanged"
-            )
+    check_update(new)
     return new
+
+
+def check_update(params):
+    """Check updated parameters exactly as parameters set by hand are checked.
+
+    Raises
+    ------
+    ValueError
+        Naming the parameter that fails (non-finite, not positive definite,
+        rows not summing to 1, ...); the caller keeps its parameters.
+    """
+    for component in (params.transitions, params.emission):
+        try:
+            component.checked()
+        except ValueError as exc:
+            raise ValueError(
+                "fit stopped: the M-step produced parameters that fail their "
+                f"check: {exc}. X may be too large in magnitude for float64 "
+                "arithmetic (rescale it, e.g. standardise each feature) or the "
+                "priors extreme; the model's parameters are unchanged"
+            ) from None
 
 
 def objective(params, stats):

@@ -10,6 +10,7 @@ count models) must give exactly what the canonical float64 input gives.
 """
 
 import copy
+import warnings
 
 import numpy as np
 import pytest
@@ -763,9 +764,80 @@ def test_non_finite_m_step_is_a_value_error_and_atomic():
     model.covars_ = np.array([[1e300]])
     X = np.full((50, 1), 1e154)
     before = snapshot(model)
-    with np.errstate(all="ignore"):
-        with pytest.raises(ValueError, match="M-step produced a non-finite covars_"):
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")  # the overflow is an error, not a warning
+        with pytest.raises(
+            ValueError,
+            match="M-step produced parameters that fail their check: "
+            "covars_ must (be finite|not contain NaN)",
+        ):
             model.fit(X)
+    assert_unchanged(model, before)
+
+
+def _fit_strictly(model, X):
+    """Fit with every warning an error: the fit succeeds or raises ValueError."""
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        model.fit(X)
+
+
+@pytest.mark.parametrize("seed", range(4))
+def test_fit_on_data_near_the_float_range_commits_only_valid_parameters(seed):
+    # Data at 1e150: squares near 1e300, where the absolute eigenvalue floor
+    # min_covar is lost in rounding and a full covariance update can come out
+    # indefinite. The fit must then stop with an error, or commit parameters
+    # that pass the checks of parameters set by hand.
+    rng = np.random.default_rng(seed)
+    X = rng.uniform(-10, 10, (rng.integers(6, 12), 3)) * 1e150
+    model = models.GMMHMM(
+        3, n_mix=2, covariance_type="full", n_iter=3, random_state=seed
+    )
+    before = snapshot(model)
+    try:
+        _fit_strictly(model, X)
+    except ValueError as exc:
+        assert "fit stopped" in str(exc) or "too large in magnitude" in str(exc)
+        assert_unchanged(model, before)
+        return
+    fresh = models.GMMHMM(3, n_mix=2, covariance_type="full", init_params="")
+    for name in model._param_names():
+        setattr(fresh, name, getattr(model, name))
+    assert not np.isnan(fresh.score(X))  # the checks of hand-set parameters pass
+
+
+@pytest.mark.parametrize("covariance_type", ["spherical", "diag", "full", "tied"])
+@pytest.mark.parametrize("family", ["gaussian", "gmm"])
+def test_fit_on_data_past_the_float_range_is_one_error_without_warnings(
+    family, covariance_type
+):
+    # At 1e200, squares overflow in k-means and in the data covariance: the
+    # user sees one ValueError naming the cause, not RuntimeWarnings first.
+    X = np.random.default_rng(0).uniform(-10, 10, (20, 2)) * 1e200
+    if family == "gaussian":
+        model = models.GaussianHMM(2, covariance_type=covariance_type, n_iter=3)
+    else:
+        model = models.GMMHMM(2, n_mix=2, covariance_type=covariance_type, n_iter=3)
+    before = snapshot(model)
+    with pytest.raises(ValueError, match="too large in magnitude"):
+        _fit_strictly(model, X)
+    assert_unchanged(model, before)
+
+
+def test_indefinite_m_step_is_a_value_error_and_atomic():
+    # The seed-0 case of the test above, checked for the error itself: the
+    # third mixture component's full covariance, updated from data at 1e150,
+    # fails the positive-definiteness check parameters set by hand face.
+    rng = np.random.default_rng(0)
+    X = rng.uniform(-10, 10, (rng.integers(6, 12), 3)) * 1e150
+    model = models.GMMHMM(3, n_mix=2, covariance_type="full", n_iter=3, random_state=0)
+    before = snapshot(model)
+    with pytest.raises(
+        ValueError,
+        match="M-step produced parameters that fail their check: covars_ must be "
+        "positive definite",
+    ):
+        _fit_strictly(model, X)
     assert_unchanged(model, before)
 
 
