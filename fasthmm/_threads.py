@@ -108,7 +108,7 @@ def adaptive(method):
     def wrapper(self, X, *args, **kwargs):
         try:
             k = int(self.n_components)
-        except (TypeError, ValueError):
+        except (TypeError, ValueError, OverflowError):  # validation reports it
             k = 1
         with FirstCall(), threads_for(rows_of(X), k):
             return method(self, X, *args, **kwargs)

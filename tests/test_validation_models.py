@@ -775,6 +775,17 @@ def test_non_finite_m_step_is_a_value_error_and_atomic():
     assert_unchanged(model, before)
 
 
+@pytest.mark.parametrize("value", [np.inf, -np.inf, np.nan, 2.5])
+@pytest.mark.parametrize("method", ["fit", "score"])
+def test_non_integer_n_components_is_named(method, value):
+    model = copy.deepcopy(FITTED["gaussian"])
+    model.n_components = value
+    before = snapshot(model)
+    with pytest.raises(TypeError, match="n_components must be an integer"):
+        getattr(model, method)(KINDS["gaussian"][1])
+    assert_unchanged(model, before)
+
+
 def _fit_strictly(model, X):
     """Fit with every warning an error: the fit succeeds or raises ValueError."""
     with warnings.catch_warnings():
