@@ -110,8 +110,8 @@ def load_nile():
 
     The volume of the Nile's annual discharge at Aswan, in units of 10^8
     cubic metres. The mean drops near 1898 (the first Aswan dam was begun
-    then, often given as the cause), the classic example of a change point: a two-state Gaussian HMM
-    whose first state cannot be re-entered finds it.
+    then, often given as the cause), the classic example of a change point:
+    a two-state Gaussian HMM whose first state cannot be re-entered finds it.
 
     Returns
     -------
