@@ -33,8 +33,10 @@ from ._first_use import FirstCall
 
 #: Work (see :func:`work_units`) below which a call runs on one thread. One
 #: unit is roughly a nanosecond of single-thread kernel time, so the
-#: threshold is about a millisecond: well above the cost of waking a thread.
-MIN_PARALLEL_WORK = 1_000_000
+#: threshold is a few milliseconds: well above the cost of waking a thread,
+#: and high enough that a small fit (CategoricalHMM K=2, 100 x 200) is not
+#: slowed by threads when another process keeps the other core busy.
+MIN_PARALLEL_WORK = 4_000_000
 
 
 def _openmp_loaded():
