@@ -480,7 +480,7 @@ def backward_sequence(
                         xi_acc[i, j] += post[t, i] * (
                             transmat[i, j] * w_buf[nb, j] / acc
                         )
-    add_transition_counts(f_buf, w_buf, nb, transmat, xi_acc)
+    add_transition_counts(f_buf, w_buf, np.int64(nb), transmat, xi_acc)
 
 
 @njit(cache=True, nogil=True)
