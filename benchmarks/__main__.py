@@ -57,6 +57,11 @@ def parse_args(argv=None):
         help="instead: one CategoricalHMM EM iteration for 1k, 10k and 100k symbols against hmmlearn",
     )
     add(
+        "--peers",
+        action="store_true",
+        help="instead: dynamax, pomegranate and hmmkay (when installed, the [peers] extra) against fasthmm, each in its own process",
+    )
+    add(
         "--scaling",
         type=float,
         metavar="GB",
@@ -124,7 +129,7 @@ def main(argv=None):
         "machine": machine.describe(
             dgemm=args.busy is None
             and args.scaling is None
-            and not (args.vocabulary or args.floor)
+            and not (args.vocabulary or args.floor or args.peers)
         ),
     }
     threads = numba.get_num_threads()
@@ -147,6 +152,10 @@ def main(argv=None):
         from . import vocabulary
 
         out["vocabulary"] = vocabulary.run(repeat, log)
+    elif args.peers:
+        from . import peers
+
+        out["peers"] = peers.run(args.quick, repeat, min_total, log)
     else:
         if not args.no_compile:
             log("measuring compile time in subprocesses ...")
@@ -206,6 +215,10 @@ def render(out):
         from . import vocabulary
 
         lines += vocabulary.lines(out["vocabulary"])
+    if "peers" in out:
+        from . import peers
+
+        lines += peers.lines(out["peers"])
     if "stream" in out:
         from . import stream
 
