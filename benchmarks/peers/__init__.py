@@ -25,7 +25,7 @@ A peer is a module ``benchmarks/peers/<name>.py`` that imports its library
   ``startprob_`` and ``transmat_`` after the EM iteration.
 
 ``prepare`` and ``call`` raise NotImplementedError, with the reason, for
-what the library lacks.
+what the library lacks, and MemoryError for what would not fit.
 """
 
 from __future__ import annotations
@@ -107,6 +107,8 @@ def _serve(name, conn):
             conn.send(("ok", seconds, reply))
         except NotImplementedError as e:
             conn.send(("lacks", str(e)))
+        except MemoryError as e:
+            conn.send(("skipped", str(e)))
         except Exception as e:  # reported in the table, the run goes on
             conn.send(("error", f"{type(e).__name__}: {e}"))
 
@@ -187,9 +189,13 @@ def _time_cell(fast, peer, op, repeat, min_total):
     times, total, rounds = ([], []), 0.0, 0
     while rounds < repeat or (total < min_total and rounds < 200):
         for w, ts in zip((fast, peer), times):
-            status, seconds, _ = w.ask("time", op)
-            ts.append(seconds)
-            total += seconds
+            status, *reply = w.ask("time", op)
+            if status != "ok":
+                raise RuntimeError(
+                    f"timed {op} failed after a good first call: {reply}"
+                )
+            ts.append(reply[0])
+            total += reply[0]
         rounds += 1
         if rounds == 1 and times[1][0] >= SLOW_S:
             repeat, min_total = min(repeat, SLOW_REPEAT), 0.0
@@ -274,7 +280,7 @@ def run(quick=False, repeat=5, min_total=1.0, log=print):
 
 
 def lines(result):
-    from ..report import ms, table
+    from ..report import ms, ratio, table
 
     out = [
         "",
@@ -303,7 +309,7 @@ def lines(result):
                     + [
                         ms(c["fasthmm_s"]),
                         ms(c["peer_s"]),
-                        f"{c['peer_s'] / c['fasthmm_s']:.1f}",
+                        ratio(c["peer_s"] / c["fasthmm_s"]),
                         f"{c['discrepancy']:.0e}",
                         f"{c['first_s']:.2f}",
                         f"{c['loadavg']:.2f}",
@@ -333,8 +339,8 @@ def lines(result):
             rows.append(row)
         out += table(["workload", *(n for n, _ in summary)], rows)
         notes.append(
-            "- : the library lacks the operation or the model (see its table); "
-            "?: its answer differed from fasthmm's"
+            "-: the library lacks the operation or the model, or it was skipped "
+            "(see its table); ?: its answer differed from fasthmm's"
         )
     return (
         out
@@ -352,8 +358,10 @@ def lines(result):
 
 
 def _ratio(cell):
-    if cell is None or cell["status"] in ("lacks", "error"):
+    if cell is None or cell["status"] not in ("ok", "differs"):
         return "-"
     if cell["status"] == "differs":
         return "?"
-    return f"{cell['peer_s'] / cell['fasthmm_s']:.1f}"
+    from ..report import ratio
+
+    return ratio(cell["peer_s"] / cell["fasthmm_s"])

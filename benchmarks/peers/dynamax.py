@@ -22,7 +22,7 @@ FLAT = {"initial_probs_concentration": 1.0, "transition_matrix_concentration": 1
 def prepare(kind, params, X, lengths):
     n_seq, k = len(lengths), params["startprob_"].shape[0]
     if np.any(lengths != lengths[0]):
-        raise NotImplementedError("sequences of different lengths")
+        raise NotImplementedError("this adapter needs sequences of equal length")
     start = {
         "initial_probs": params["startprob_"],
         "transition_matrix": params["transmat_"],

@@ -16,7 +16,7 @@ def prepare(kind, params, X, lengths):
     if kind != "categorical":
         raise NotImplementedError("categorical emissions only")
     if np.any(lengths != lengths[0]):
-        raise NotImplementedError("sequences of different lengths")
+        raise NotImplementedError("this adapter needs sequences of equal length")
     p = [params[n] for n in ("startprob_", "transmat_", "emissionprob_")]
     return p, np.ascontiguousarray(X[:, 0].reshape(len(lengths), -1))
 

@@ -39,7 +39,7 @@ def _hmm(kind, params):
 
 def prepare(kind, params, X, lengths):
     if np.any(lengths != lengths[0]):
-        raise NotImplementedError("sequences of different lengths")
+        raise NotImplementedError("this adapter needs sequences of equal length")
     _hmm(kind, params)  # checks the kind
     return kind, params, torch.from_numpy(X.reshape(len(lengths), -1, X.shape[1]))
 
@@ -49,8 +49,8 @@ def call(model, op):
     n, t = X.shape[:2]
     need = n * (t - 1) * len(params["startprob_"]) ** 2 * 8
     if op in ("posteriors", "em") and need > MAX_BYTES:
-        raise NotImplementedError(
-            f"skipped: its forward-backward would allocate {need / 2**30:.1f} GiB"
+        raise MemoryError(
+            f"its forward-backward would allocate {need / 2**30:.1f} GiB (limit: 1 GiB)"
         )
     hmm = _hmm(kind, params)
     if op == "score":
