@@ -301,7 +301,13 @@ def lines(result):
                 if c["status"] != "ok":
                     why = c.get("why") or w.get("why")
                     if c["status"] == "differs":
-                        why = f"answer differs by {c['discrepancy']:.1e}: not timed"
+                        off = c["discrepancy"]
+                        why = (
+                            "answer has NaN"
+                            if off != off
+                            else f"answer off by {off:.1e}"
+                        )
+                        why += ": not timed"
                     rows.append(row + ["-"] * 6 + [why])
                     continue
                 rows.append(

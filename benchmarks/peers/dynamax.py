@@ -1,8 +1,11 @@
 """dynamax (JAX, float64): each operation one ``jax.jit``-compiled function of
 the parameters over the batch of sequences (``vmap``), compiled by the
 untimed first call; timed calls wait for the result (``block_until_ready``).
-Priors are flat (concentrations 1.0), so the transition M-step is the maximum
-likelihood one, as in fasthmm."""
+Priors are flat, so that the M-step of startprob_ and transmat_ is the
+maximum-likelihood one, as in fasthmm: Dirichlet concentrations of 1 + 1e-9
+rather than exactly 1, whose mode dynamax returns as NaN when an expected count
+underflows next to 1 (the start of a single long sequence); the difference
+from the maximum-likelihood estimate is below 1e-8."""
 
 from __future__ import annotations
 
@@ -16,7 +19,11 @@ import numpy as np  # noqa: E402
 from dynamax.hidden_markov_model import CategoricalHMM, DiagonalGaussianHMM  # noqa: E402
 
 VERSION = f"dynamax {dynamax.__version__} (JAX {jax.__version__}, float64, jit)"
-FLAT = {"initial_probs_concentration": 1.0, "transition_matrix_concentration": 1.0}
+FLAT_PRIOR = 1.0 + 1e-9
+FLAT = {
+    "initial_probs_concentration": FLAT_PRIOR,
+    "transition_matrix_concentration": FLAT_PRIOR,
+}
 
 
 def prepare(kind, params, X, lengths):
@@ -37,7 +44,7 @@ def prepare(kind, params, X, lengths):
         )
     elif kind == "categorical":
         c = params["emissionprob_"].shape[1]
-        hmm = CategoricalHMM(k, 1, c, emission_prior_concentration=1.0, **FLAT)
+        hmm = CategoricalHMM(k, 1, c, emission_prior_concentration=FLAT_PRIOR, **FLAT)
         p, props = hmm.initialize(
             **start, emission_probs=params["emissionprob_"][:, None]
         )
