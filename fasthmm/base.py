@@ -268,12 +268,7 @@ class BaseHMM(HmmlearnAPI):
             emission's).
         """
         transitions = self._transitions(params)
-        missing = [n for n, v in transitions.params.items() if v is None]
-        if missing:
-            raise NotFittedError(
-                f"{' and '.join(missing)} not set: call fit first, or set them "
-                "by hand and leave their letters out of init_params"
-            )
+        transitions.require()  # before the emission: its error comes first
         return Params(transitions.checked(), emission.checked())
 
     def _read_data(self, emission, X, lengths):

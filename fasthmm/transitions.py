@@ -17,6 +17,22 @@ from ._validation import NotFittedError, check_startprob, check_transmat
 from .emissions._base import names_by_letter
 
 
+def require_set(params):
+    """Raise :class:`NotFittedError` naming the chain parameters not set.
+
+    Parameters
+    ----------
+    params : dict
+        Attribute name -> value (None: not set).
+    """
+    missing = [n for n, v in params.items() if v is None]
+    if missing:
+        raise NotFittedError(
+            f"{' and '.join(missing)} not set: call fit first, or set them "
+            "by hand and leave their letters out of init_params"
+        )
+
+
 class Transitions:
     """Start probabilities and one transition matrix, with Dirichlet priors.
 
@@ -60,6 +76,10 @@ class Transitions:
             self.transmat_prior,
         )
 
+    def require(self):
+        """Raise :class:`NotFittedError` unless every parameter is set."""
+        require_set(self.params)
+
     def checked(self):
         """The component with both parameters checked (float64, rows sum to 1).
 
@@ -70,12 +90,7 @@ class Transitions:
         ValueError
             Naming the parameter that is invalid.
         """
-        missing = [n for n, v in self.params.items() if v is None]
-        if missing:
-            raise NotFittedError(
-                f"{' and '.join(missing)} not set: call fit first, or set them "
-                "by hand and leave their letters out of init_params"
-            )
+        self.require()
         k = self.n_components
         return self._replace(
             check_startprob(self.startprob, k, "startprob_"),

@@ -130,10 +130,6 @@ class Emission:
         clone.params = {**self.params, **new_params}
         return clone
 
-    def missing(self):
-        """Names of the parameters that are not set."""
-        return [n for n, v in self.params.items() if v is None]
-
     def require(self, *names):
         """Raise :class:`NotFittedError` unless all named parameters are set."""
         missing = [n for n in names if self.params.get(n) is None]

@@ -12,9 +12,8 @@ from functools import cached_property
 
 import numpy as np
 
-from .._validation import NotFittedError
 from ..emissions._base import names_by_letter
-from ..transitions import Transitions
+from ..transitions import Transitions, require_set
 from ._checks import check_positive, prior_or_default
 from ._divergences import expected_log_dirichlet, kl_dirichlet
 
@@ -84,6 +83,10 @@ class VariationalTransitions:
         return Transitions(self.n_components, s / s.sum(), t / t.sum(axis=1)[:, None])
 
     # -- checks and initialisation -----------------------------------------------
+    def require(self):
+        """Raise :class:`NotFittedError` unless every parameter is set."""
+        require_set(self.params)
+
     def checked(self):
         """The component with every parameter checked (float64, entries > 0).
 
@@ -94,12 +97,7 @@ class VariationalTransitions:
         ValueError
             Naming the parameter of the wrong shape or with an entry <= 0.
         """
-        missing = [n for n, v in self.params.items() if v is None]
-        if missing:
-            raise NotFittedError(
-                f"{' and '.join(missing)} not set: call fit first, or set them "
-                "by hand and leave their letters out of init_params"
-            )
+        self.require()
         k = self.n_components
         shapes = {"startprob": (k,), "transmat": (k, k)}
         return self._replace(
