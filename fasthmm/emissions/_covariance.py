@@ -145,6 +145,27 @@ def log_density(X, means, covars, covariance_type, group_size, out=None, offset=
     return out
 
 
+def suff_stats(X, weights, covariance_type):
+    """Sufficient statistics of Gaussian components under per-component weights.
+
+    Parameters
+    ----------
+    X : ndarray of shape (n_samples, n_features)
+    weights : ndarray of shape (n_samples, n)
+
+    Returns
+    -------
+    stats : dict
+        ``"post"`` (n,) weight sums, ``"obs"`` (n, n_features) weighted sums
+        of X, ``"second"`` :func:`second_moment`.
+    """
+    return {
+        "post": weights.sum(axis=0),
+        "obs": weights.T @ X,
+        "second": second_moment(X, weights, covariance_type),
+    }
+
+
 def second_moment(X, weights, covariance_type):
     """Posterior-weighted second moments of ``X``.
 

@@ -120,11 +120,7 @@ class GaussianEmission(Emission):
         return new
 
     def suff_stats(self, X, weights):
-        return {
-            "post": weights.sum(axis=0),
-            "obs": weights.T @ X,
-            "second": cov.second_moment(X, weights, self.covariance_type),
-        }
+        return cov.suff_stats(X, weights, self.covariance_type)
 
     def m_step(self, stats, letters):
         new = {}
