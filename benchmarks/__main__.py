@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import importlib
 import json
 import sys
 import time
@@ -84,6 +85,8 @@ def parse_args(argv=None):
 
 
 LIVE = "stream"  # the live-data workload (benchmarks/stream.py)
+#: Report sections rendered by the module of the same name (its ``lines``).
+SECTIONS = ("busy", "floor", "vocabulary", "peers", "stream", "scaling")
 
 
 def log(msg):
@@ -203,30 +206,10 @@ def render(out):
         f"median of >= {out['repeat']} runs per call)",
         *report.machine_lines(out["machine"]),
     ]
-    if "busy" in out:
-        from . import busy
-
-        lines += busy.lines(out["busy"])
-    if "floor" in out:
-        from . import floor
-
-        lines += floor.lines(out["floor"])
-    if "vocabulary" in out:
-        from . import vocabulary
-
-        lines += vocabulary.lines(out["vocabulary"])
-    if "peers" in out:
-        from . import peers
-
-        lines += peers.lines(out["peers"])
-    if "stream" in out:
-        from . import stream
-
-        lines += stream.lines(out["stream"])
-    if "scaling" in out:
-        from . import scaling
-
-        lines += scaling.lines(out["scaling"])
+    for section in SECTIONS:  # each module renders its own section
+        if section in out:
+            module = importlib.import_module(f".{section}", __package__)
+            lines += module.lines(out[section])
     if out.get("results"):
         dgemm = (out["machine"].get("dgemm") or {}).get("gflops")
         lines += report.results_lines(out, out["titles"])
