@@ -67,51 +67,15 @@ def exp_shift_from(src, frame, shift):
         exp_shifted_rows(frame, shift, lo, hi, bits)
 
 
-@njit(cache=True, nogil=True)
-def vecmat(v, m, out):
-    """``out = v @ m`` for a square ``m``, summing rows in order.
-
-    Rows are taken four at a time, so that each store of ``out`` carries four
-    multiply-adds and the loop over columns vectorises; the order of the sums
-    is the same as one row at a time.
-
-    Parameters
-    ----------
-    v : ndarray of shape (n,)
-    m : ndarray of shape (n, n)
-    out : ndarray of shape (n,)
-        Output; must not overlap ``v``.
-    """
-    n = m.shape[0]
-    for j in range(n):
-        out[j] = 0.0
-    i = 0
-    while i + 4 <= n:
-        a0 = v[i]
-        a1 = v[i + 1]
-        a2 = v[i + 2]
-        a3 = v[i + 3]
-        r0 = m[i]
-        r1 = m[i + 1]
-        r2 = m[i + 2]
-        r3 = m[i + 3]
-        for j in range(n):
-            out[j] = out[j] + a0 * r0[j] + a1 * r1[j] + a2 * r2[j] + a3 * r3[j]
-        i += 4
-    while i < n:
-        a = v[i]
-        r = m[i]
-        for j in range(n):
-            out[j] += a * r[j]
-        i += 1
-
-
 @njit(cache=True, inline="always", nogil=True)
 def vecmat_rows(v, vi, m, out, oi):
-    """``out[oi] = v[vi] @ m``, as :func:`vecmat` (same order of the sums).
+    """``out[oi] = v[vi] @ m`` for a square ``m``, summing rows in order.
 
-    Rows are addressed by index rather than passed as views: a view made at
-    every time step costs more than the arithmetic of a small-K step.
+    Rows of ``m`` are taken four at a time, so that each store of ``out``
+    carries four multiply-adds and the loop over columns vectorises; the order
+    of the sums is the same as one row at a time. Rows are addressed by index
+    rather than passed as views: a view made at every time step costs more
+    than the arithmetic of a small-K step.
 
     Parameters
     ----------
@@ -147,9 +111,28 @@ def vecmat_rows(v, vi, m, out, oi):
         i += 1
 
 
+@njit(cache=True, nogil=True)
+def vecmat(v, m, out):
+    """``out = v @ m`` on one-dimensional ``v`` and ``out``: :func:`vecmat_rows`.
+
+    Parameters
+    ----------
+    v : ndarray of shape (n,)
+    m : ndarray of shape (n, n)
+    out : ndarray of shape (n,)
+        Output; must not overlap ``v``.
+    """
+    n = m.shape[0]
+    vecmat_rows(v.reshape((1, n)), 0, m, out.reshape((1, n)), 0)
+
+
 @njit(cache=True, inline="always", nogil=True)
 def _normalise_row(out, o):
-    """Scale row ``o`` of ``out`` to sum 1, as :func:`forward_step`; return its sum."""
+    """Scale row ``o`` of ``out`` to sum 1 and return the sum (left as is when 0).
+
+    For a subnormal sum, 1 / sum overflows (then inf * 0 = NaN), so the row
+    is divided instead.
+    """
     k = out.shape[1]
     s = 0.0
     for j in range(k):
@@ -184,7 +167,6 @@ def start_row(init, frame, t, out, o):
 def forward_row(prev, p, transmat, frame, t, out, o):
     """``out[o] = normalise((prev[p] @ transmat) * frame[t])``: one forward step.
 
-    The same arithmetic as :func:`forward_step`, on rows addressed by index.
 
     Returns
     -------
@@ -315,26 +297,11 @@ def forward_step(prev, transmat, frame_row, first, out):
         The normaliser.
     """
     k = out.shape[0]
+    rows = out.reshape((1, k))
+    frame = frame_row.reshape((1, k))
     if first:
-        for j in range(k):
-            out[j] = prev[j] * frame_row[j]
-    else:
-        vecmat(prev, transmat, out)
-        for j in range(k):
-            out[j] *= frame_row[j]
-    s = 0.0
-    for j in range(k):
-        s += out[j]
-    if not s > 0.0:
-        return s
-    if s >= TINY:
-        inv = 1.0 / s
-        for j in range(k):
-            out[j] *= inv
-    else:  # 1 / s overflows for a subnormal s (then inf * 0 = NaN)
-        for j in range(k):
-            out[j] /= s
-    return s
+        return start_row(prev, frame, 0, rows, 0)
+    return forward_row(prev.reshape((1, k)), 0, transmat, frame, 0, rows, 0)
 
 
 @njit(cache=True, parallel=True, nogil=True)
