@@ -7,6 +7,8 @@ random inputs, including sequences of length 1 and mixed lengths, and sizes that
 leave remainders after the unrolled parts.
 """
 
+from fractions import Fraction
+
 import numba
 import numpy as np
 import pytest
@@ -15,6 +17,7 @@ from reference import batch_reference, random_problem
 from fasthmm._kernels import categorical as _kernels_stats
 from fasthmm._kernels import gaussian as _kernels_gaussian
 from fasthmm._kernels import hmm as _kernels
+from fasthmm._kernels.fma import fma
 from fasthmm._validation import check_lengths
 from fasthmm.inference import Workspace, block_bounds, e_step
 
@@ -29,6 +32,42 @@ def test_vecmat_equals_numpy(n):
     out = np.empty(n)
     _kernels.vecmat(v, m, out)
     np.testing.assert_allclose(out, v @ m, rtol=1e-14)
+
+
+@numba.njit
+def _fma(a, b, c):
+    return fma(a, b, c)
+
+
+def _exact_fma(a, b, c):
+    """``a * b + c`` in exact rational arithmetic, rounded once to float64."""
+    return float(Fraction(a) * Fraction(b) + Fraction(c))
+
+
+def test_fma_rounds_once():
+    e = 2.0**-30
+    # (1 + e)(1 - e) - 1 = -e**2: lost by a rounded product, kept by a fused one.
+    assert (1 + e) * (1 - e) - 1.0 == 0.0
+    assert _fma(1 + e, 1 - e, -1.0) == -(e**2)
+    rng = np.random.default_rng(0)
+    for a, b, c in rng.normal(size=(200, 3)) * [1.0, 1e3, 1e-3]:
+        assert _fma(a, b, c) == _exact_fma(a, b, c)
+
+
+@pytest.mark.parametrize("n", SIZES + [12, 15, 24, 33])
+@pytest.mark.parametrize("same_array", [False, True])
+def test_vecmat_rows_is_the_fused_sum_in_row_order(n, same_array):
+    """Bit for bit: out[j] = fma(v[n-1], m[n-1, j], ... fma(v[0], m[0, j], 0))."""
+    rng = np.random.default_rng(n)
+    v = rng.random((2, n))
+    m = rng.random((n, n))
+    out = v if same_array else np.full((2, n), np.nan)
+    expected = np.zeros(n)
+    for j in range(n):
+        for i in range(n):
+            expected[j] = _exact_fma(v[0, i], m[i, j], expected[j])
+    _kernels.vecmat_rows(v, 0, m, out, 1)
+    np.testing.assert_array_equal(out[1], expected)
 
 
 def test_exp_shift_matches_numpy_and_is_the_same_in_place():

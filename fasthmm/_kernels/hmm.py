@@ -27,6 +27,7 @@ import numpy as np
 from numba import njit, prange
 
 from .expmath import exp_shifted_rows
+from .fma import fma
 from .partition import FRAME_ROWS, LONG_SEQUENCE
 
 NEG_INF = -np.inf
@@ -71,11 +72,14 @@ def exp_shift_from(src, frame, shift):
 def vecmat_rows(v, vi, m, out, oi):
     """``out[oi] = v[vi] @ m`` for a square ``m``, summing rows in order.
 
-    Rows of ``m`` are taken four at a time, so that each store of ``out``
-    carries four multiply-adds and the loop over columns vectorises; the order
-    of the sums is the same as one row at a time. Rows are addressed by index
-    rather than passed as views: a view made at every time step costs more
-    than the arithmetic of a small-K step.
+    Every column is the running sum ``fma(v[n-1], m[n-1, j], ... fma(v[0],
+    m[0, j], 0))``: one fused multiply-add per row, in row order, so the result
+    does not depend on how the rows are grouped. Rows of ``m`` are taken eight
+    at a time (then four, then one): each load and store of ``out[oi, j]``
+    carries eight multiply-adds from eight rows whose scalars ``v[vi, i]`` sit
+    in registers, and the loop over the contiguous columns vectorises. Rows
+    are addressed by index rather than passed as views: a view made at every
+    time step costs more than the arithmetic of a small-K step.
 
     Parameters
     ----------
@@ -90,24 +94,40 @@ def vecmat_rows(v, vi, m, out, oi):
     for j in range(n):
         out[oi, j] = 0.0
     i = 0
-    while i + 4 <= n:
+    while i + 8 <= n:
+        a0 = v[vi, i]
+        a1 = v[vi, i + 1]
+        a2 = v[vi, i + 2]
+        a3 = v[vi, i + 3]
+        a4 = v[vi, i + 4]
+        a5 = v[vi, i + 5]
+        a6 = v[vi, i + 6]
+        a7 = v[vi, i + 7]
+        for j in range(n):
+            x = fma(a0, m[i, j], out[oi, j])
+            x = fma(a1, m[i + 1, j], x)
+            x = fma(a2, m[i + 2, j], x)
+            x = fma(a3, m[i + 3, j], x)
+            x = fma(a4, m[i + 4, j], x)
+            x = fma(a5, m[i + 5, j], x)
+            x = fma(a6, m[i + 6, j], x)
+            out[oi, j] = fma(a7, m[i + 7, j], x)
+        i += 8
+    if i + 4 <= n:
         a0 = v[vi, i]
         a1 = v[vi, i + 1]
         a2 = v[vi, i + 2]
         a3 = v[vi, i + 3]
         for j in range(n):
-            out[oi, j] = (
-                out[oi, j]
-                + a0 * m[i, j]
-                + a1 * m[i + 1, j]
-                + a2 * m[i + 2, j]
-                + a3 * m[i + 3, j]
-            )
+            x = fma(a0, m[i, j], out[oi, j])
+            x = fma(a1, m[i + 1, j], x)
+            x = fma(a2, m[i + 2, j], x)
+            out[oi, j] = fma(a3, m[i + 3, j], x)
         i += 4
     while i < n:
         a = v[vi, i]
         for j in range(n):
-            out[oi, j] += a * m[i, j]
+            out[oi, j] = fma(a, m[i, j], out[oi, j])
         i += 1
 
 
@@ -475,12 +495,11 @@ def add_transition_counts(f_buf, w_buf, n_steps, transmat, xi_acc):
             if f0 == 0.0 and f1 == 0.0 and f2 == 0.0 and f3 == 0.0:
                 continue
             for j in range(k):
-                xi_acc[i, j] += transmat[i, j] * (
-                    f0 * w_buf[0, j]
-                    + f1 * w_buf[1, j]
-                    + f2 * w_buf[2, j]
-                    + f3 * w_buf[3, j]
-                )
+                x = f0 * w_buf[0, j]
+                x = fma(f1, w_buf[1, j], x)
+                x = fma(f2, w_buf[2, j], x)
+                x = fma(f3, w_buf[3, j], x)
+                xi_acc[i, j] = fma(transmat[i, j], x, xi_acc[i, j])
         return
     for u in range(n_steps):
         for i in range(k):
