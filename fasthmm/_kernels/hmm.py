@@ -429,23 +429,36 @@ def backward_sequence(
             for i in range(k):
                 beta[cur, i] = 1.0
             continue
+        # Each loop below is straight-line over the states, so it vectorises;
+        # a division is one multiplication by the reciprocal, except where the
+        # divisor is subnormal (its reciprocal overflows).
+        if m >= TINY:
+            inv = 1.0 / m
+            for i in range(k):
+                beta[cur, i] *= inv
+        else:
+            for i in range(k):
+                beta[cur, i] /= m
         s = 0.0
         for i in range(k):
-            b = beta[cur, i] / m
-            beta[cur, i] = b
-            s += post[t, i] * b
+            s += post[t, i] * beta[cur, i]
         # s >= alpha_t[i*] > 0 for the state i* with beta_t[i*] = 1.
         # p(z_t = i, z_t+1 = j | x) = f[i] * T[i, j] * work[j], f = alpha_t / (s * m)
         g = 1.0 / (s * m)
         overflow = False
         for i in range(k):
-            a = post[t, i]
-            f = a * g
+            f = post[t, i] * g
             f_buf[nb, i] = f
             if f == np.inf:
                 overflow = True
-            if a != 0.0:
-                post[t, i] = a * beta[cur, i] / s
+        # beta_t[i] = 0 wherever alpha_t[i] = 0, so no product below is 0 * inf.
+        if s >= TINY:
+            inv = 1.0 / s
+            for i in range(k):
+                post[t, i] = post[t, i] * beta[cur, i] * inv
+        else:
+            for i in range(k):
+                post[t, i] = post[t, i] * beta[cur, i] / s
         if not overflow:
             nb += 1
             if nb == XI_STEPS:
