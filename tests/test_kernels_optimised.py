@@ -216,3 +216,25 @@ def test_forward_row_equals_forward_step_bit_for_bit(k):
     s2 = _kernels.start_row(prev[1], frame, 0, by_row, 0)
     assert s1 == s2
     np.testing.assert_array_equal(by_view, by_row[0])
+
+
+@pytest.mark.parametrize("n", SIZES + [12, 15, 24, 33])
+def test_viterbi_max_rows_equals_numpy_with_ties(n):
+    """Max-plus product and its first argmax, on values with many ties and -inf."""
+    rng = np.random.default_rng(n)
+    v = rng.integers(-3, 1, size=(2, n)).astype(float)
+    v[0, rng.random(n) < 0.2] = -np.inf
+    m = rng.integers(-3, 1, size=(n, n)).astype(float)
+    m[rng.random((n, n)) < 0.2] = -np.inf
+    out = np.array([np.zeros(n), np.full(n, -np.inf)])
+    out[1, : n // 2] = -1.0  # an existing value the candidates must beat
+    arg = np.full((3, n), -7, dtype=np.int32)
+    cand = v[0][:, None] + m
+    best = cand.max(axis=0)
+    first = cand.argmax(axis=0)  # numpy's argmax is the first maximum
+    beats = best > out[1]
+    expected_out = np.where(beats, best, out[1])
+    expected_arg = np.where(beats, first, -7)
+    _kernels.viterbi_max_rows(v, 0, m, out, 1, arg, 2)
+    np.testing.assert_array_equal(out[1], expected_out)
+    np.testing.assert_array_equal(arg[2], expected_arg)

@@ -767,6 +767,91 @@ def forward_backward_one(frame, shift, startprob, transmat, lo, hi, post, scale,
     return ll
 
 
+@njit(cache=True, inline="always", nogil=True)
+def viterbi_max_rows(v, vi, m, out, oi, arg, ai):
+    """``out[oi, j] = max(out[oi, j], max_i v[vi, i] + m[i, j])``, ``arg`` its argmax.
+
+    ``arg[ai, j]`` becomes the first ``i`` (in increasing order) whose
+    candidate is strictly larger than everything before it, ``out[oi, j]``
+    included: ties go to the lowest index. Rows of ``m`` are taken eight at a
+    time, so that each load and store of ``out[oi, j]`` and ``arg[ai, j]``
+    carries eight comparisons, made by selects that vectorise over the
+    contiguous columns. A row with ``v[vi, i] = -inf`` changes nothing (its
+    candidates are all ``-inf``), so no test skips it.
+
+    Parameters
+    ----------
+    v : ndarray of shape (n_rows_v, n)
+    vi : int
+    m : ndarray of shape (n, n)
+        Log-transition matrix (no NaN, no ``+inf``).
+    out : ndarray of shape (n_rows_out, n)
+        Row ``oi`` is updated; may be ``v`` itself if ``oi != vi``.
+    oi : int
+    arg : ndarray of shape (n_rows_arg, n), int32
+        Row ``ai`` is updated with the argmax.
+    ai : int
+    """
+    n = m.shape[0]
+    i = 0
+    while i + 8 <= n:
+        d0 = v[vi, i]
+        d1 = v[vi, i + 1]
+        d2 = v[vi, i + 2]
+        d3 = v[vi, i + 3]
+        d4 = v[vi, i + 4]
+        d5 = v[vi, i + 5]
+        d6 = v[vi, i + 6]
+        d7 = v[vi, i + 7]
+        for j in range(n):
+            best = out[oi, j]
+            where = arg[ai, j]
+            c = d0 + m[i, j]
+            if c > best:
+                best = c
+                where = np.int32(i)
+            c = d1 + m[i + 1, j]
+            if c > best:
+                best = c
+                where = np.int32(i + 1)
+            c = d2 + m[i + 2, j]
+            if c > best:
+                best = c
+                where = np.int32(i + 2)
+            c = d3 + m[i + 3, j]
+            if c > best:
+                best = c
+                where = np.int32(i + 3)
+            c = d4 + m[i + 4, j]
+            if c > best:
+                best = c
+                where = np.int32(i + 4)
+            c = d5 + m[i + 5, j]
+            if c > best:
+                best = c
+                where = np.int32(i + 5)
+            c = d6 + m[i + 6, j]
+            if c > best:
+                best = c
+                where = np.int32(i + 6)
+            c = d7 + m[i + 7, j]
+            if c > best:
+                best = c
+                where = np.int32(i + 7)
+            out[oi, j] = best
+            arg[ai, j] = where
+        i += 8
+
+    while i < n:
+        d = v[vi, i]
+        for j in range(n):
+            c = d + m[i, j]
+            if c > out[oi, j]:
+                out[oi, j] = c
+                arg[ai, j] = i
+        i += 1
+
+
 @njit(cache=True, nogil=True)
 def viterbi_sequence(
     log_emissions, log_startprob, log_transmat, lo, hi, delta, back, states
@@ -801,14 +886,7 @@ def viterbi_sequence(
         for j in range(k):
             delta[nxt, j] = NEG_INF
             back[t, j] = 0
-        for i in range(k):
-            d = delta[cur, i]
-            if d > NEG_INF:
-                for j in range(k):
-                    cand = d + log_transmat[i, j]
-                    if cand > delta[nxt, j]:
-                        delta[nxt, j] = cand
-                        back[t, j] = i
+        viterbi_max_rows(delta, cur, log_transmat, delta, nxt, back, t)
         for j in range(k):
             delta[nxt, j] += log_emissions[t, j]
         cur = nxt
