@@ -727,9 +727,8 @@ def two_way_sequence(
                 if f == 0.0:
                     continue
                 for j in range(k):
-                    xi[i, j] += f * (
-                        transmat[i, j] * (frame[t + 1, j] * beta[t + 1, j])
-                    )
+                    w = transmat[i, j] * (frame[t + 1, j] * beta[t + 1, j])
+                    xi[i, j] = fma(f, w, xi[i, j])
     for c in prange(n_chunks):
         for t in range(chunks[c], chunks[c + 1]):
             z = norm[t - lo]
@@ -774,9 +773,9 @@ def viterbi_max_rows(v, vi, m, out, oi, arg, ai):
     ``arg[ai, j]`` becomes the first ``i`` (in increasing order) whose
     candidate is strictly larger than everything before it, ``out[oi, j]``
     included: ties go to the lowest index. Rows of ``m`` are taken eight at a
-    time, so that each load and store of ``out[oi, j]`` and ``arg[ai, j]``
-    carries eight comparisons, made by selects that vectorise over the
-    contiguous columns. A row with ``v[vi, i] = -inf`` changes nothing (its
+    time (the rest one at a time), so that each load and store of
+    ``out[oi, j]`` and ``arg[ai, j]`` carries eight comparisons, made by
+    selects that vectorise over the contiguous columns. A row with ``v[vi, i] = -inf`` changes nothing (its
     candidates are all ``-inf``), so no test skips it.
 
     Parameters
@@ -841,7 +840,6 @@ def viterbi_max_rows(v, vi, m, out, oi, arg, ai):
             out[oi, j] = best
             arg[ai, j] = where
         i += 8
-
     while i < n:
         d = v[vi, i]
         for j in range(n):
