@@ -2,6 +2,7 @@
 
 ``hmm``          scaled forward / backward, expected counts, Viterbi, sampling
 ``expmath``      the vectorised exponential of the shifted log-emissions
+``fma``          the fused multiply-add (one rounding) of the recursions
 ``partition``    how batches are split into blocks (one place, thread-count free)
 ``categorical``  symbol counts (the categorical statistics)
 ``gaussian``     Gaussian log-densities (diagonal and Cholesky)
