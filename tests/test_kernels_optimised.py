@@ -1,6 +1,6 @@
 """The optimised kernels against straightforward computations.
 
-Each speed-up in the kernels (rows taken four at a time, transition counts
+Each speed-up in the kernels (rows taken eight at a time, transition counts
 buffered over several steps, a polynomial exp, rolling forward rows, blocked
 statistics, Gaussian densities by loops) is checked here against plain NumPy on
 random inputs, including sequences of length 1 and mixed lengths, and sizes that
