@@ -72,7 +72,7 @@ def test_matches_log_space_reference(seed, k, lengths, zero_frac, neginf_frac):
     _run_and_compare(le, startprob, transmat, lengths)
 
 
-@pytest.mark.parametrize("k", [1, 2, 5, 20])
+@pytest.mark.parametrize("k", [1, 2, 5, 20, 64])
 def test_mixed_lengths_including_one(k):
     rng = np.random.default_rng(k)
     lengths = [1, 37, 1, 5, 120, 2, 1]
