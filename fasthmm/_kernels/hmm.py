@@ -33,6 +33,9 @@ from .partition import FRAME_ROWS, LONG_SEQUENCE
 NEG_INF = -np.inf
 TINY = np.finfo(np.float64).tiny  # smallest normal float64
 XI_STEPS = 8  # time steps added to the transition counts per pass
+# Largest K for which the Viterbi step takes rows eight at a time (measured on
+# AVX-512: 1.1-3x faster than a row at a time for K = 8..32, 0.85x at K = 64).
+VITERBI_BLOCK_MAX_K = 32
 
 
 @njit(cache=True, parallel=True, nogil=True)
@@ -782,10 +785,12 @@ def viterbi_max_rows(v, vi, m, out, oi, arg, ai):
 
     ``arg[ai, j]`` becomes the first ``i`` (in increasing order) whose
     candidate is strictly larger than everything before it, ``out[oi, j]``
-    included: ties go to the lowest index. Rows of ``m`` are taken eight at a
-    time (the rest one at a time), so that each load and store of
-    ``out[oi, j]`` and ``arg[ai, j]`` carries eight comparisons, made by
-    selects that vectorise over the contiguous columns. A row with ``v[vi, i] = -inf`` changes nothing (its
+    included: ties go to the lowest index. Up to ``VITERBI_BLOCK_MAX_K``
+    states, rows of ``m`` are taken eight at a time (the rest one at a time),
+    so that each load and store of ``out[oi, j]`` and ``arg[ai, j]`` carries
+    eight comparisons, made by selects that vectorise over the contiguous
+    columns. For more states, a row at a time (a compare and two masked
+    stores per vector of columns) is faster. A row with ``v[vi, i] = -inf`` changes nothing (its
     candidates are all ``-inf``), so no test skips it.
 
     Parameters
@@ -802,6 +807,10 @@ def viterbi_max_rows(v, vi, m, out, oi, arg, ai):
     ai : int
     """
     n = m.shape[0]
+    if n > VITERBI_BLOCK_MAX_K:
+        for i in range(n):
+            _max_row(v[vi, i], i, m, out, oi, arg, ai)
+        return
     i = 0
     while i + 8 <= n:
         d0 = v[vi, i]
@@ -851,13 +860,19 @@ def viterbi_max_rows(v, vi, m, out, oi, arg, ai):
             arg[ai, j] = where
         i += 8
     while i < n:
-        d = v[vi, i]
-        for j in range(n):
+        _max_row(v[vi, i], i, m, out, oi, arg, ai)
+        i += 1
+
+
+@njit(cache=True, inline="always", nogil=True)
+def _max_row(d, i, m, out, oi, arg, ai):
+    """Row ``i`` of :func:`viterbi_max_rows`: candidates ``d + m[i]``."""
+    if d > NEG_INF:
+        for j in range(m.shape[0]):
             c = d + m[i, j]
             if c > out[oi, j]:
                 out[oi, j] = c
                 arg[ai, j] = i
-        i += 1
 
 
 @njit(cache=True, nogil=True)
