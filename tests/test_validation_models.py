@@ -836,12 +836,26 @@ def test_fit_on_data_past_the_float_range_is_one_error_without_warnings(
 
 
 def test_indefinite_m_step_is_a_value_error_and_atomic():
-    # The seed-0 case of the test above, checked for the error itself: the
-    # third mixture component's full covariance, updated from data at 1e150,
-    # fails the positive-definiteness check parameters set by hand face.
+    # A feature that is exactly 0 in every sample (and in every mean), with no
+    # covariance prior and min_covar=0: every M-step covariance has an exact
+    # zero row and column whatever the rounding of the E-step, so it fails the
+    # positive-definiteness check parameters set by hand face.
     rng = np.random.default_rng(0)
-    X = rng.uniform(-10, 10, (rng.integers(6, 12), 3)) * 1e150
-    model = models.GMMHMM(3, n_mix=2, covariance_type="full", n_iter=3, random_state=0)
+    X = rng.normal(size=(40, 3))
+    X[:, 2] = 0.0
+    model = models.GMMHMM(
+        2,
+        n_mix=2,
+        covariance_type="full",
+        min_covar=0.0,
+        covars_prior=0.0,
+        covars_weight=0.0,
+        init_params="stw",
+        n_iter=3,
+        random_state=0,
+    )
+    model.means_ = rng.normal(size=(2, 2, 3)) * [1.0, 1.0, 0.0]
+    model.covars_ = np.tile(np.eye(3), (2, 2, 1, 1))
     before = snapshot(model)
     with pytest.raises(
         ValueError,
