@@ -3,7 +3,8 @@
 Numba compiles ``a * b + c`` as a multiplication and an addition, each rounded
 (no ``fastmath``), and LLVM may not fuse them. :func:`fma` calls LLVM's
 ``llvm.fma.f64``: one rounding, one instruction on every CPU with FMA (x86-64
-since Haswell, AArch64), and it vectorises like any arithmetic. Writing the
+since Haswell, AArch64), and it vectorises like any arithmetic. On a CPU
+without FMA, LLVM calls the C library's ``fma``: the same result, slower. Writing the
 fusion explicitly, rather than allowing it with ``fastmath={"contract"}``,
 makes the result the same whichever function a kernel is inlined into, and
 never depends on the optimiser's choices.
