@@ -11,6 +11,10 @@ import numpy as np
 FRAME_ROWS = 256
 #: Rows per block of the Gaussian log-density kernels.
 DENSITY_ROWS = 1024
+#: Fewest rows per block of the weighted sums (statistics of the emissions).
+STATS_ROWS = 1024
+#: Most blocks of the weighted sums: longer data get longer blocks.
+MAX_STATS_BLOCKS = 256
 #: Fewest rows for which the symbol counts split their symbols among threads.
 MIN_PARALLEL_COUNT_ROWS = 4096
 #: Most blocks of whole sequences in a batch kernel.
@@ -43,3 +47,17 @@ def block_bounds(starts, max_blocks=MAX_SEQUENCE_BLOCKS):
     targets = np.linspace(0, starts[-1], max_blocks + 1)[1:-1]
     cuts = np.searchsorted(starts, targets)
     return np.unique(np.concatenate(([0], cuts, [n_seq]))).astype(np.int64)
+
+
+def row_blocks(n_rows, min_rows=STATS_ROWS, max_blocks=MAX_STATS_BLOCKS):
+    """Rows per block and number of blocks of a weighted sum over ``n_rows`` rows.
+
+    Depends only on ``n_rows``: blocks of at least ``min_rows`` rows, at most
+    ``max_blocks`` of them (so the per-block partial sums stay small).
+
+    Returns
+    -------
+    rows, n_blocks : int
+    """
+    rows = max(min_rows, -(-n_rows // max_blocks))
+    return rows, max(1, -(-n_rows // rows))

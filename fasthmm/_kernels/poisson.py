@@ -5,6 +5,7 @@ shape (n_samples, n_features) x (n_features, n_components), which BLAS runs
 slowly and on one thread for few features.
 """
 
+import numpy as np
 from numba import njit, prange
 
 
@@ -31,3 +32,24 @@ def poisson_log_density(X, log_lambdas, lambda_sums, log_factorials, out):
             for j in range(d):
                 acc += X[t, j] * log_lambdas[c, j]
             out[t, c] = acc - lambda_sums[c] - log_factorials[t]
+
+
+@njit(cache=True, parallel=True, nogil=True)
+def table_row_sums(X, table, out):
+    """``out[t] = sum_d table[X[t, d]]``: e.g. ``sum_d log(X[t, d]!)`` from a
+    table of ``log(x!)``.
+
+    Parameters
+    ----------
+    X : ndarray of shape (n_samples, n_features)
+        Non-negative integers (as float64) below ``table.shape[0]``.
+    table : ndarray of shape (n_values,)
+    out : ndarray of shape (n_samples,)
+        Output.
+    """
+    n, d = X.shape
+    for t in prange(n):
+        acc = 0.0
+        for j in range(d):
+            acc += table[np.int64(X[t, j])]
+        out[t] = acc

@@ -28,6 +28,7 @@ from .._validation import (
     check_positive_definite,
     check_shape,
 )
+from ._weighted import weighted_sums
 
 COVARIANCE_TYPES = ("spherical", "diag", "full", "tied")
 LOG_2PI = np.log(2.0 * np.pi)
@@ -157,31 +158,15 @@ def suff_stats(X, weights, covariance_type):
     -------
     stats : dict
         ``"post"`` (n,) weight sums, ``"obs"`` (n, n_features) weighted sums
-        of X, ``"second"`` :func:`second_moment`.
+        of X, ``"second"`` weighted second moments: (n, n_features) sums of ``w x**2``
+        for spherical/diag, (n, n_features, n_features) sums of ``w x x^T``
+        for full/tied.
     """
-    return {
-        "post": weights.sum(axis=0),
-        "obs": weights.T @ X,
-        "second": second_moment(X, weights, covariance_type),
-    }
+    post, obs, second = weighted_sums(X, weights, _SECOND[covariance_type])
+    return {"post": post, "obs": obs, "second": second}
 
 
-def second_moment(X, weights, covariance_type):
-    """Posterior-weighted second moments of ``X``.
-
-    Parameters
-    ----------
-    X : ndarray of shape (n_samples, n_features)
-    weights : ndarray of shape (n_samples, n)
-
-    Returns
-    -------
-    ndarray of shape (n, n_features) for spherical/diag (sum of w x**2),
-    (n, n_features, n_features) for full/tied (sum of w x x^T).
-    """
-    if covariance_type in ("spherical", "diag"):
-        return weights.T @ X**2
-    return np.stack([(X * weights[:, c, None]).T @ X for c in range(weights.shape[1])])
+_SECOND = {"spherical": "diagonal", "diag": "diagonal", "full": "full", "tied": "full"}
 
 
 def broadcast_prior(value, shape, name):
@@ -266,7 +251,7 @@ def covars_m_step(
     post : ndarray of shape (n,)
     obs : ndarray of shape (n, n_features)
     second : ndarray
-        :func:`second_moment` statistics.
+        :func:`suff_stats`' ``"second"``.
     means : ndarray of shape (n, n_features)
     means_prior, means_weight, covars_prior, covars_weight : float or ndarray
     min_covar : float

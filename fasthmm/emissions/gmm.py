@@ -9,6 +9,7 @@ each state, i.e. in groups of ``n_mix`` components.
 import numpy as np
 
 from .._dirichlet import dirichlet_log_prior, dirichlet_map
+from .._kernels.mixture import mixture_log_sum, mixture_responsibilities
 from .._kmeans import kmeans
 from .._validation import (
     as_float_array,
@@ -229,47 +230,22 @@ class GMMEmission(Emission):
 
     # -- densities ----------------------------------------------------------------
     def _component_log_density(self, X):
-        """Log of weight times density, shape (n_samples, n_components, n_mix)."""
-        comp = cov.log_density(
+        """Log densities of the components (without the weights), shape
+        (n_samples, n_components * n_mix), state by state."""
+        return cov.log_density(
             X,
             self._flat_means(),
             self._flat_covars(),
             self.covariance_type,
             self.n_mix,
         )
+
+    def _log_weights(self):
         with np.errstate(divide="ignore"):
-            comp += np.log(self.params["weights_"]).reshape(-1)
-        return comp.reshape(X.shape[0], self.n_components, self.n_mix)
+            return np.log(self.params["weights_"]).reshape(-1)
 
     def _chunk_rows(self):
         return max(1, CHUNK_ENTRIES // self._n)
-
-    def _mixture_terms(self, X):
-        """Each state's component terms, shifted by their maximum.
-
-        Returns
-        -------
-        scaled : ndarray of shape (n_samples, n_components, n_mix)
-            ``weight * density`` of each component over the largest one.
-        total : ndarray of shape (n_samples, n_components)
-            Their sum over the components.
-        top : ndarray of shape (n_samples, n_components)
-            The log of the largest term (0 where all are zero).
-        """
-        comp = self._component_log_density(X)
-        # A loop over the (few) mixture components: reductions along a short
-        # last axis are slow in NumPy.
-        top = comp[:, :, 0].copy()
-        for j in range(1, self.n_mix):
-            np.maximum(top, comp[:, :, j], out=top)
-        top[~np.isfinite(top)] = 0.0
-        comp -= top[:, :, None]
-        with np.errstate(under="ignore"):
-            np.exp(comp, out=comp)
-        total = comp[:, :, 0].copy()
-        for j in range(1, self.n_mix):
-            total += comp[:, :, j]
-        return comp, total, top
 
     def log_likelihood(self, X, out=None):
         """Log-emissions: logsumexp over each state's mixture components.
@@ -279,27 +255,23 @@ class GMMEmission(Emission):
         """
         if out is None:
             out = np.empty((X.shape[0], self.n_components))
-        rows = self._chunk_rows()
+        rows, log_weights = self._chunk_rows(), self._log_weights()
         for lo in range(0, X.shape[0], rows):
             hi = min(X.shape[0], lo + rows)
-            if self.n_mix == 1:
-                out[lo:hi] = self._component_log_density(X[lo:hi])[:, :, 0]
-                continue
-            _, total, top = self._mixture_terms(X[lo:hi])
-            with np.errstate(divide="ignore"):
-                np.log(total, out=out[lo:hi])
-            out[lo:hi] += top
+            comp = self._component_log_density(X[lo:hi])
+            mixture_log_sum(comp, log_weights, self.n_mix, out[lo:hi])
         return out
 
     def _responsibilities(self, X, posteriors):
         """p(state k, component m | x) for each sample, shape (n_samples, n)."""
         if self.n_mix == 1:
             return np.ascontiguousarray(posteriors, dtype=float)
-        scaled, total, _ = self._mixture_terms(X)
-        with np.errstate(divide="ignore", invalid="ignore"):
-            factor = np.where(total > 0, posteriors / total, 0.0)
-        resp = scaled * factor[:, :, None]
-        return resp.reshape(X.shape[0], self._n)
+        comp = self._component_log_density(X)
+        posteriors = np.ascontiguousarray(posteriors, dtype=float)
+        mixture_responsibilities(
+            comp, self._log_weights(), self.n_mix, posteriors, comp
+        )
+        return comp
 
     # -- learning -----------------------------------------------------------------
     def initialize(self, X, letters, random_state):
@@ -352,9 +324,8 @@ class GMMEmission(Emission):
         for lo in range(0, X.shape[0], rows):
             x = X[lo : lo + rows]
             resp = self._responsibilities(x, weights[lo : lo + rows])
-            stats["post"] += resp.sum(axis=0)
-            stats["obs"] += resp.T @ x
-            stats["second"] += cov.second_moment(x, resp, self.covariance_type)
+            for name, value in cov.suff_stats(x, resp, self.covariance_type).items():
+                stats[name] += value
         return stats
 
     def m_step(self, stats, letters):

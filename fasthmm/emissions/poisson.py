@@ -4,9 +4,10 @@ import math
 
 import numpy as np
 
-from .._kernels.poisson import poisson_log_density
+from .._kernels.poisson import poisson_log_density, table_row_sums
 from .._validation import as_float_array, check_counts, check_prior, check_shape
 from ._base import Emission
+from ._weighted import weighted_sums
 
 #: Smallest rate the M-step (and initialisation) produce. A state that never
 #: sees a non-zero count in a feature would otherwise get a rate of exactly 0,
@@ -38,7 +39,9 @@ def log_factorial(X):
     top = float(X.max()) if X.size else 0.0
     if top <= MAX_TABLE:
         table = np.array([math.lgamma(v + 1.0) for v in range(int(top) + 1)])
-        return table[X.astype(np.int64)].sum(axis=1)
+        out = np.empty(X.shape[0])
+        table_row_sums(np.ascontiguousarray(X, dtype=np.float64), table, out)
+        return out
     values, inverse = np.unique(X, return_inverse=True)
     table = np.array([math.lgamma(v + 1.0) for v in values])
     return table[inverse.reshape(X.shape)].sum(axis=1)
@@ -135,7 +138,8 @@ class PoissonEmission(Emission):
         return {"lambdas_": np.maximum(lam, MIN_LAMBDA)}
 
     def suff_stats(self, X, weights):
-        return {"post": weights.sum(axis=0), "obs": weights.T @ X}
+        post, obs, _ = weighted_sums(X, weights)
+        return {"post": post, "obs": obs}
 
     def m_step(self, stats, letters):
         if "l" not in letters:

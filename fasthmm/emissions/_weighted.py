@@ -1,0 +1,42 @@
+"""Posterior-weighted sums of the samples, shared by the Gaussian, mixture and
+Poisson emissions (one parallel kernel, :mod:`fasthmm._kernels.moments`)."""
+
+import numpy as np
+
+from .._kernels import moments as _km
+from .._kernels.partition import row_blocks
+
+_KINDS = {None: _km.FIRST, "diagonal": _km.DIAGONAL, "full": _km.FULL}
+
+
+def weighted_sums(X, weights, second=None):
+    """Weight sums, weighted sums and optionally weighted second moments.
+
+    The same for any number of threads (sums over fixed blocks of rows, added
+    in order).
+
+    Parameters
+    ----------
+    X : ndarray of shape (n_samples, n_features)
+    weights : ndarray of shape (n_samples, n)
+    second : {None, "diagonal", "full"}
+        Which second moments to compute: none, ``sum_t w x**2`` per feature,
+        or ``sum_t w x x^T``.
+
+    Returns
+    -------
+    post : ndarray of shape (n,)
+        ``sum_t weights[t]``.
+    obs : ndarray of shape (n, n_features)
+        ``sum_t weights[t, c] X[t]``.
+    moments : ndarray of shape (n, n_features) or (n, n_features, n_features), or None
+    """
+    X = np.ascontiguousarray(X, dtype=np.float64)
+    weights = np.ascontiguousarray(weights, dtype=np.float64)
+    n, d = weights.shape[1], X.shape[1]
+    kind = _KINDS[second]
+    shape = {None: (1,), "diagonal": (n, d), "full": (n, d, d)}[second]
+    post, obs, moments = np.empty(n), np.empty((n, d)), np.empty(shape)
+    rows, n_blocks = row_blocks(X.shape[0])
+    _km.weighted_moments(X, weights, kind, rows, n_blocks, post, obs, moments)
+    return post, obs, (None if second is None else moments)
