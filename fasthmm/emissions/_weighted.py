@@ -6,8 +6,6 @@ import numpy as np
 from .._kernels import moments as _km
 from .._kernels.partition import row_blocks
 
-_KINDS = {None: _km.FIRST, "diagonal": _km.DIAGONAL, "full": _km.FULL}
-
 
 def weighted_sums(X, weights, second=None):
     """Weight sums, weighted sums and optionally weighted second moments.
@@ -34,9 +32,15 @@ def weighted_sums(X, weights, second=None):
     X = np.ascontiguousarray(X, dtype=np.float64)
     weights = np.ascontiguousarray(weights, dtype=np.float64)
     n, d = weights.shape[1], X.shape[1]
-    kind = _KINDS[second]
-    shape = {None: (1,), "diagonal": (n, d), "full": (n, d, d)}[second]
-    post, obs, moments = np.empty(n), np.empty((n, d)), np.empty(shape)
+    post, obs = np.empty(n), np.empty((n, d))
     rows, n_blocks = row_blocks(X.shape[0])
-    _km.weighted_moments(X, weights, kind, rows, n_blocks, post, obs, moments)
-    return post, obs, (None if second is None else moments)
+    if second is None:
+        _km.weighted_first(X, weights, rows, n_blocks, post, obs)
+        return post, obs, None
+    if second == "diagonal":
+        moments = np.empty((n, d))
+        _km.weighted_diagonal(X, weights, rows, n_blocks, post, obs, moments)
+    else:
+        moments = np.empty((n, d, d))
+        _km.weighted_full(X, weights, rows, n_blocks, post, obs, moments)
+    return post, obs, moments

@@ -268,9 +268,7 @@ class GMMEmission(Emission):
             return np.ascontiguousarray(posteriors, dtype=float)
         comp = self._component_log_density(X)
         posteriors = np.ascontiguousarray(posteriors, dtype=float)
-        mixture_responsibilities(
-            comp, self._log_weights(), self.n_mix, posteriors, comp
-        )
+        mixture_responsibilities(comp, self._log_weights(), self.n_mix, posteriors)
         return comp
 
     # -- learning -----------------------------------------------------------------
