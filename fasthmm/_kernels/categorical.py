@@ -1,19 +1,25 @@
 """Numba kernels of the categorical family: the emission lookup and the
 posterior-weighted symbol counts (its statistics).
 
-The counts take one (n_symbols, n_components) accumulator whatever the thread
-count: each thread owns a range of symbols and scans every row, adding only
-the rows whose symbol is in its range. Every count is therefore summed in row
-order by exactly one thread, so the result is identical for any number of
-threads (and any split of the symbols). The ranges hold similar numbers of
-rows (from a histogram of the symbols), so a skewed vocabulary still spreads
-the work.
+The counts are summed in one of two ways, chosen by the sizes alone (never
+the thread count), so the result is identical for any number of threads:
+
+* a small vocabulary: each block of rows
+  (:func:`~fasthmm._kernels.partition.row_blocks`) gets its own partial
+  counts, summed by one thread in row order; the partial counts are then added
+  block after block (their memory is at most that of the weights);
+* a large vocabulary: one (n_symbols, n_components) accumulator; each thread
+  owns a range of symbols and scans every row, adding only the rows whose
+  symbol is in its range. Every count is summed in row order by exactly one
+  thread, whatever the split of the symbols. The ranges hold similar numbers
+  of rows (from a histogram of the symbols), so a skewed vocabulary still
+  spreads the work.
 """
 
 import numpy as np
 from numba import njit, prange
 
-from .partition import FRAME_ROWS, MIN_PARALLEL_COUNT_ROWS
+from .partition import FRAME_ROWS, MIN_PARALLEL_COUNT_ROWS, row_blocks
 
 
 @njit(cache=True, nogil=True)
@@ -59,6 +65,11 @@ def symbol_counts(symbols, weights, counts, n_threads):
         the result does not depend on it.
     """
     n, k = weights.shape
+    n_symbols = counts.shape[0]
+    rows, n_blocks = row_blocks(n)
+    if n >= MIN_PARALLEL_COUNT_ROWS and n_blocks * n_symbols <= n:
+        _block_counts(symbols, weights, counts, rows, n_blocks)
+        return
     n_ranges = max(1, min(n_threads, counts.shape[0]))
     if n < MIN_PARALLEL_COUNT_ROWS:  # not worth a parallel region
         n_ranges = 1
@@ -71,6 +82,22 @@ def symbol_counts(symbols, weights, counts, n_threads):
                 row = counts[s]
                 for c in range(k):
                     row[c] += weights[t, c]
+
+
+@njit(cache=True, parallel=True, nogil=True)
+def _block_counts(symbols, weights, counts, block_rows, n_blocks):
+    """:func:`symbol_counts` by partial counts per block of rows, added in order."""
+    n, k = weights.shape
+    partial = np.zeros((n_blocks, counts.shape[0], k))
+    for b in prange(n_blocks):
+        for t in range(b * block_rows, min(n, (b + 1) * block_rows)):
+            s = symbols[t]
+            for c in range(k):
+                partial[b, s, c] += weights[t, c]
+    for b in range(n_blocks):
+        for m in range(counts.shape[0]):
+            for c in range(k):
+                counts[m, c] += partial[b, m, c]
 
 
 @njit(cache=True, parallel=True, nogil=True)

@@ -6,6 +6,7 @@ same for any number of threads.
 """
 
 import numpy as np
+from numba import njit
 
 #: Rows per block when turning log-emissions into the shifted frame.
 FRAME_ROWS = 256
@@ -49,15 +50,17 @@ def block_bounds(starts, max_blocks=MAX_SEQUENCE_BLOCKS):
     return np.unique(np.concatenate(([0], cuts, [n_seq]))).astype(np.int64)
 
 
-def row_blocks(n_rows, min_rows=STATS_ROWS, max_blocks=MAX_STATS_BLOCKS):
+@njit(cache=True, nogil=True)
+def row_blocks(n_rows):
     """Rows per block and number of blocks of a weighted sum over ``n_rows`` rows.
 
-    Depends only on ``n_rows``: blocks of at least ``min_rows`` rows, at most
-    ``max_blocks`` of them (so the per-block partial sums stay small).
+    Depends only on ``n_rows``: blocks of at least :data:`STATS_ROWS` rows, at
+    most :data:`MAX_STATS_BLOCKS` of them (so the per-block partial sums stay
+    small). Callable from Python and from kernels.
 
     Returns
     -------
     rows, n_blocks : int
     """
-    rows = max(min_rows, -(-n_rows // max_blocks))
-    return rows, max(1, -(-n_rows // rows))
+    rows = max(STATS_ROWS, (n_rows + MAX_STATS_BLOCKS - 1) // MAX_STATS_BLOCKS)
+    return rows, max(1, (n_rows + rows - 1) // rows)
