@@ -97,19 +97,34 @@ def _proc_stat():
     return sum(v) - v[3] - v[4] - v[7], v[7], sum(v)
 
 
+def _process_cpu(pid):
+    """CPU time (user + system, all threads) of a live process, in seconds; 0
+    when it is gone or the system has no ``/proc``."""
+    try:
+        with open(f"/proc/{pid}/stat") as f:
+            fields = f.read().rsplit(")", 1)[1].split()
+    except OSError:
+        return 0.0
+    # after the command name: state is field 3, utime 14 and stime 15
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
 class LoadMonitor:
     """How busy the machine was with *other* work while the benchmarks ran:
     the CPU time the whole machine spent (``/proc/stat``) minus what this
-    process and its children used (``os.times``); ``steal`` is time the
-    hypervisor gave to other virtual machines."""
+    process and its children used (``os.times``, which counts children once
+    they have ended) and what the live worker processes ``pids`` used
+    (``/proc/<pid>/stat``); ``steal`` is time the hypervisor gave to other
+    virtual machines."""
 
-    def __init__(self):
+    def __init__(self, pids=()):
+        self.pids = tuple(pids)
         self.start, self.own, self.wall = _proc_stat(), self._own(), time.perf_counter()
 
-    @staticmethod
-    def _own():
+    def _own(self):
         t = os.times()
-        return t.user + t.system + t.children_user + t.children_system
+        own = t.user + t.system + t.children_user + t.children_system
+        return own + sum(_process_cpu(pid) for pid in self.pids)
 
     def stop(self):
         end, wall = _proc_stat(), time.perf_counter() - self.wall

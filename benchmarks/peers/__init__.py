@@ -1,13 +1,24 @@
 """fasthmm against other HMM libraries: ``python -m benchmarks --peers``.
 
 Each library runs in a worker process of its own (fasthmm too), so that
-their thread pools, JIT caches and memory do not interfere. The data of each
-workload are written once as ``.npy`` files to a temporary folder, from which
-every worker builds its own model with the same parameters. For each
-operation both workers make one untimed call (JIT compilation, warm-up); the
-answers are checked against fasthmm's before any timing; then the two are
-timed alternately, one call each per round, each call timed inside its
-worker.
+their thread pools, JIT caches and memory do not interfere; every worker runs
+with the same number of threads (fasthmm's Numba threads, torch's intra-op
+threads, hmmkay's Numba threads; JAX uses its own pool over every CPU). The
+data of each workload are written once as ``.npy`` files to a temporary
+folder, from which every worker builds its own model with the same
+parameters. For each operation both workers make one untimed call (JIT
+compilation); the answers are checked against fasthmm's before any timing;
+then each makes one more untimed call (warm-up, and the size of its blocks),
+and the two are timed in whole blocks of calls in the order fasthmm, peer,
+peer, fasthmm (:data:`BLOCK_ORDER`), each call timed inside its worker.
+
+Blocks rather than one call each in turn: a library's thread pool may keep
+spinning for a while after a call (OpenBLAS, JAX, torch), which slowed the
+other library's next call when the two alternated call by call on the same
+cores. Within a block, a library only follows itself. Beside each figure the
+report gives the CPU time other processes used while that library's blocks
+ran (:class:`benchmarks.machine.LoadMonitor`, the workers' own CPU time
+excluded).
 
 A peer is a module ``benchmarks/peers/<name>.py`` that imports its library
 (an ImportError means "not installed") and defines ``VERSION`` and
@@ -31,6 +42,7 @@ what the library lacks, and MemoryError for what would not fit.
 from __future__ import annotations
 
 import importlib
+import math
 import multiprocessing
 import os
 import statistics
@@ -55,11 +67,15 @@ WORKLOADS = (
     ("gaussian-diag", 16, 1, 100_000),
 )
 TOLERANCE = 1e-6  # relative for log-probabilities, absolute for probabilities
-SLOW_S, SLOW_REPEAT = 2.0, 3  # a peer call this slow is timed this many times
+#: The order of the timed blocks of calls (A B B A: each library's blocks
+#: straddle the other's, so a slow drift of the machine affects both alike).
+BLOCK_ORDER = ("fasthmm", "peer", "peer", "fasthmm")
+SLOW_S = 2.0  # a call this slow is timed once per block
+MAX_BLOCK = 50  # most calls in one block
 
 
-def _sizes(quick):
-    for kind, k, n_seq, n_steps in WORKLOADS:
+def _sizes(quick, workloads=None):
+    for kind, k, n_seq, n_steps in WORKLOADS if workloads is None else workloads:
         if quick:
             n_seq, n_steps = (1, 10_000) if n_seq == 1 else (10, n_steps)
         yield kind, k, n_seq, n_steps
@@ -73,55 +89,97 @@ def _label(kind, k, n_seq, n_steps):
 # --- the worker process ------------------------------------------------------
 
 
-def _serve(name, conn):
-    """A worker: answers the driver's requests with the peer module ``name``."""
-    try:
-        peer = importlib.import_module(f"{__name__}.{name}")
-    except ImportError as e:
-        conn.send(("missing", str(e)))
-        return
-    conn.send(("ready", peer.VERSION))
-    model, calls = None, {}
-    while True:
-        request, *args = conn.recv()
-        if request == "stop":
-            return
+def peer_module(name):
+    """The peer module ``name``: one of this package's, or any importable
+    module when ``name`` is a dotted or top-level module path of its own."""
+    if name in PEERS or name == "fasthmm":
+        return importlib.import_module(f"{__name__}.{name}")
+    return importlib.import_module(name)
+
+
+def set_threads(peer, threads):
+    """Run the peer (and Numba, when loaded) on ``threads`` threads; returns
+    what the peer says it did (its ``set_threads``), or None."""
+    import sys
+
+    if "numba" in sys.modules:
+        sys.modules["numba"].set_num_threads(threads)
+    setter = getattr(peer, "set_threads", None)
+    return setter(threads) if setter is not None else None
+
+
+class Handler:
+    """Answers the driver's requests with one peer module (in a worker
+    process, or in this process in the tests).
+
+    Requests: ``("load", folder, kind)``; ``("first", op)``: one call, its
+    time and its answer; ``("block", op, n)``: ``n`` calls in a row, their
+    times.
+    """
+
+    def __init__(self, peer):
+        self.peer, self.model, self.calls = peer, None, {}
+
+    def _timed(self, op):
+        if op not in self.calls:
+            self.calls[op] = self.peer.call(self.model, op)
+        run, setup = self.calls[op]
+        if setup is not None:
+            setup()
+        t0 = time.perf_counter()
+        out = run()
+        return time.perf_counter() - t0, out
+
+    def handle(self, request, *args):
         try:
             if request == "load":  # (folder, kind)
                 folder, kind = Path(args[0]), args[1]
                 X, lengths = (np.load(folder / f"{n}.npy") for n in ("X", "lengths"))
                 params = {p.stem: np.load(p) for p in folder.glob("*_.npy")}
-                model, calls = peer.prepare(kind, params, X, lengths), {}
-                conn.send(("ok",))
-                continue
-            op = args[0]
-            if op not in calls:
-                calls[op] = peer.call(model, op)
-            run, setup = calls[op]
-            if setup is not None:
-                setup()
-            t0 = time.perf_counter()
-            out = run()
-            seconds = time.perf_counter() - t0
-            reply = peer.answer(op, out) if request == "first" else None
-            conn.send(("ok", seconds, reply))
+                self.model, self.calls = self.peer.prepare(kind, params, X, lengths), {}
+                return ("ok",)
+            if request == "first":
+                seconds, out = self._timed(args[0])
+                return ("ok", seconds, self.peer.answer(args[0], out))
+            if request == "block":
+                op, n = args
+                return ("ok", [self._timed(op)[0] for _ in range(n)])
+            return ("error", f"unknown request {request!r}")
         except NotImplementedError as e:
-            conn.send(("lacks", str(e)))
+            return ("lacks", str(e))
         except MemoryError as e:
-            conn.send(("skipped", str(e)))
+            return ("skipped", str(e))
         except Exception as e:  # reported in the table, the run goes on
-            conn.send(("error", f"{type(e).__name__}: {e}"))
+            return ("error", f"{type(e).__name__}: {e}")
+
+
+def _serve(name, threads, conn):
+    """A worker: answers the driver's requests with the peer module ``name``."""
+    try:
+        peer = peer_module(name)
+    except ImportError as e:
+        conn.send(("missing", str(e), None))
+        return
+    conn.send(("ready", peer.VERSION, set_threads(peer, threads)))
+    handler = Handler(peer)
+    while True:
+        request, *args = conn.recv()
+        if request == "stop":
+            return
+        conn.send(handler.handle(request, *args))
 
 
 class Worker:
-    """A peer's worker process; ``ask`` sends a request and returns the reply."""
+    """A peer's worker process on ``threads`` threads; ``ask`` sends a request
+    and returns the reply; ``pid`` is its process id."""
 
-    def __init__(self, name):
+    def __init__(self, name, threads):
         ctx = multiprocessing.get_context("spawn")
         self.conn, child = ctx.Pipe()
-        self.proc = ctx.Process(target=_serve, args=(name, child), daemon=True)
+        self.proc = ctx.Process(target=_serve, args=(name, threads, child), daemon=True)
         self.proc.start()
-        status, self.version = self.conn.recv()
+        self.pid = self.proc.pid
+        status, self.version, self.threads = self.conn.recv()
         self.missing = status == "missing"
 
     def ask(self, *request):
@@ -184,25 +242,70 @@ def _write(folder, data):
         np.save(folder / f"{name}.npy", value)
 
 
-def _time_cell(fast, peer, op, repeat, min_total):
-    """Alternate timed calls; return (fasthmm times, peer times)."""
-    times, total, rounds = ([], []), 0.0, 0
-    while rounds < repeat or (total < min_total and rounds < 200):
-        for w, ts in zip((fast, peer), times):
-            status, *reply = w.ask("time", op)
-            if status != "ok":
-                raise RuntimeError(
-                    f"timed {op} failed after a good first call: {reply}"
-                )
-            ts.append(reply[0])
-            total += reply[0]
-        rounds += 1
-        if rounds == 1 and times[1][0] >= SLOW_S:
-            repeat, min_total = min(repeat, SLOW_REPEAT), 0.0
-    return times
+def block_size(warm_s, repeat, min_total):
+    """Calls per timed block of a library whose warm-up call took ``warm_s``.
+
+    Each library is timed in ``BLOCK_ORDER.count(lib)`` (two) blocks: enough
+    calls for ``repeat`` in all and, for fast calls, about ``min_total``
+    seconds in all (at most :data:`MAX_BLOCK` per block); a call of
+    :data:`SLOW_S` or more once per block.
+    """
+    per_lib = BLOCK_ORDER.count("fasthmm")
+    if warm_s >= SLOW_S:
+        return 1
+    n = max(-(-repeat // per_lib), math.ceil(min_total / per_lib / max(warm_s, 1e-6)))
+    return min(n, MAX_BLOCK)
 
 
-def _cell(fast, peer, op, data, repeat, min_total):
+def _time_cell(workers, op, repeat, min_total, own_pids=()):
+    """Time both libraries in whole blocks (``BLOCK_ORDER``).
+
+    Parameters
+    ----------
+    workers : dict
+        ``{"fasthmm": worker, "peer": worker}``, each with ``ask``.
+
+    Returns
+    -------
+    times : dict
+        Per library, every call's time in seconds.
+    other : dict
+        Per library, CPUs used by other processes while its blocks ran (None
+        where the machine does not say).
+    """
+    from ..machine import LoadMonitor
+
+    sizes = {}
+    for lib, w in workers.items():
+        status, *reply = w.ask("block", op, 1)  # warm-up, untimed
+        if status != "ok":
+            raise RuntimeError(f"{lib}: {op} failed after a good first call: {reply}")
+        sizes[lib] = block_size(reply[0][0], repeat, min_total)
+    times = {lib: [] for lib in workers}
+    other_s, wall = {lib: 0.0 for lib in workers}, {lib: 0.0 for lib in workers}
+    known = True
+    for lib in BLOCK_ORDER:
+        monitor = LoadMonitor(own_pids)
+        status, *reply = workers[lib].ask("block", op, sizes[lib])
+        load = monitor.stop()
+        if status != "ok":
+            raise RuntimeError(
+                f"{lib}: timed {op} failed after a good first call: {reply}"
+            )
+        times[lib] += reply[0]
+        if load is None:
+            known = False
+        else:
+            other_s[lib] += load["other_load"] * load["wall_s"]
+            wall[lib] += load["wall_s"]
+    other = {
+        lib: (other_s[lib] / wall[lib] if known and wall[lib] else None)
+        for lib in workers
+    }
+    return times, other
+
+
+def _cell(fast, peer, op, data, repeat, min_total, own_pids=()):
     """One operation of one workload: a JSON-ready dict."""
     first = peer.ask("first", op)
     if first[0] != "ok":
@@ -219,43 +322,56 @@ def _cell(fast, peer, op, data, repeat, min_total):
         "first_s": first[1],
     }
     if cell["status"] == "ok":
-        fast_t, peer_t = _time_cell(fast, peer, op, repeat, min_total)
+        workers = {"fasthmm": fast, "peer": peer}
+        times, other = _time_cell(workers, op, repeat, min_total, own_pids)
         cell |= {
-            "fasthmm_s": statistics.median(fast_t),
-            "peer_s": statistics.median(peer_t),
-            "n_runs": len(peer_t),
+            "fasthmm_s": statistics.median(times["fasthmm"]),
+            "peer_s": statistics.median(times["peer"]),
+            "n_runs": len(times["peer"]),
+            "fasthmm_runs": len(times["fasthmm"]),
+            "other_load": other,
         }
     return cell | {"loadavg": os.getloadavg()[0]}
 
 
-def run(quick=False, repeat=5, min_total=1.0, log=print):
-    """Every installed peer against fasthmm; a JSON-ready dict."""
+def run(quick=False, repeat=5, min_total=1.0, log=print, peers=None, workloads=None):
+    """Every installed peer against fasthmm; a JSON-ready dict.
+
+    ``peers`` (peer module -> package it needs, or None to just try the
+    import) and ``workloads`` ((kind, K, sequences, steps) tuples) default to
+    :data:`PEERS` and :data:`WORKLOADS`.
+    """
+    import numba
+
     from ..data import model_data
 
-    result = {"tolerance": TOLERANCE, "peers": []}
+    peers = PEERS if peers is None else peers
+    threads = numba.get_num_threads()
+    result = {"tolerance": TOLERANCE, "threads": threads, "peers": []}
     with tempfile.TemporaryDirectory(prefix="fasthmm-peers-") as tmp:
-        workloads = []
-        for i, (kind, k, n_seq, n_steps) in enumerate(_sizes(quick)):
+        cases = []
+        for i, (kind, k, n_seq, n_steps) in enumerate(_sizes(quick, workloads)):
             data = model_data(kind, k, n_seq, n_steps)
             _write(Path(tmp) / str(i), data)
-            workloads.append((_label(kind, k, n_seq, n_steps), kind, data))
-        fast = Worker("fasthmm")
+            cases.append((_label(kind, k, n_seq, n_steps), kind, data))
+        fast = Worker("fasthmm", threads)
         try:
             result["fasthmm"] = fast.version
-            for name, package in PEERS.items():
+            for name, package in peers.items():
                 entry = {"name": name, "version": None, "workloads": []}
                 result["peers"].append(entry)
-                if find_spec(package) is None:
+                if package is not None and find_spec(package) is None:
                     log(f"[peers] {name} is not installed: skipped")
                     continue
                 log(f"[peers] {name}: starting its worker")
-                peer = Worker(name)
+                peer = Worker(name, threads)
                 try:
                     if peer.missing:
                         log(f"[peers] {name} cannot be imported: {peer.version}")
                         continue
-                    entry["version"] = peer.version
-                    for i, (label, kind, data) in enumerate(workloads):
+                    entry["version"], entry["threads"] = peer.version, peer.threads
+                    own = (fast.pid, peer.pid)
+                    for i, (label, kind, data) in enumerate(cases):
                         folder = str(Path(tmp) / str(i))
                         row = {"label": label, "cells": []}
                         entry["workloads"].append(row)
@@ -267,7 +383,7 @@ def run(quick=False, repeat=5, min_total=1.0, log=print):
                             raise RuntimeError(f"fasthmm could not load {label}")
                         for op in OPERATIONS:
                             log(f"[peers] {name}: {label}: {op}")
-                            cell = _cell(fast, peer, op, data, repeat, min_total)
+                            cell = _cell(fast, peer, op, data, repeat, min_total, own)
                             row["cells"].append(cell)
                 finally:
                     peer.close()
@@ -285,8 +401,10 @@ def lines(result):
     out = [
         "",
         f"== peers: each library in its own process against {result['fasthmm']} "
-        "in another, on the same data, timed alternately (median); ratio = peer "
-        "time / fasthmm time, above 1 = fasthmm faster",
+        f"in another, on the same data, {result.get('threads', '?')} threads each; "
+        "timed in blocks of calls in the order fasthmm, peer, peer, fasthmm "
+        "(median of all calls); ratio = peer time / fasthmm time, above 1 = "
+        "fasthmm faster",
     ]
     summary, notes = [], []
     for entry in result["peers"]:
@@ -308,7 +426,7 @@ def lines(result):
                             else f"answer off by {off:.1e}"
                         )
                         why += ": not timed"
-                    rows.append(row + ["-"] * 6 + [why])
+                    rows.append(row + ["-"] * 7 + [why])
                     continue
                 rows.append(
                     row
@@ -318,14 +436,16 @@ def lines(result):
                         ratio(c["peer_s"] / c["fasthmm_s"]),
                         f"{c['discrepancy']:.0e}",
                         f"{c['first_s']:.2f}",
+                        _other(c),
                         f"{c['loadavg']:.2f}",
                         "",
                     ]
                 )
         header = ["workload", "operation", "fasthmm ms", f"{name} ms", "ratio"]
-        header += ["check", "first call s", "load avg", "note"]
-        out += ["", entry["version"]]
-        out += table(header, rows, "<<>>>>>><")
+        header += ["check", "first call s", "other CPUs", "load avg", "note"]
+        threads = entry.get("threads")
+        out += ["", entry["version"] + (f"; {threads}" if threads else "")]
+        out += table(header, rows, "<<>>>>>>><")
         summary.append((name, entry))
     if summary:
         out += ["", "== peer time / fasthmm time: score / Viterbi / posteriors / EM"]
@@ -356,11 +476,23 @@ def lines(result):
             f"(tolerance {result['tolerance']:g}): relative for the log-likelihood and "
             "for the log-probability of the Viterbi paths, absolute for posteriors and "
             "for startprob_/transmat_ after one EM iteration; first call s: the "
-            "peer's untimed first call (JIT compilation included); load avg: "
-            "os.getloadavg() 1-minute average right after the row (compare with the "
-            "number of logical CPUs)",
+            "peer's untimed first call (JIT compilation included); other CPUs: "
+            "CPUs used by other processes while fasthmm's / the peer's blocks were "
+            "timed (the two workers' own use excluded; near 0 on a quiet machine, "
+            "figures taken above about 0.3 are not reliable); load avg: "
+            "os.getloadavg() 1-minute average right after the row (it lags; compare "
+            "with the number of logical CPUs)",
         ]
     )
+
+
+def _other(cell):
+    """'fasthmm / peer' CPUs used by other processes during the timed blocks."""
+    other = cell.get("other_load") or {}
+    values = [other.get(lib) for lib in ("fasthmm", "peer")]
+    if any(v is None for v in values):
+        return "-"
+    return " / ".join(f"{v:.2f}" for v in values)
 
 
 def _ratio(cell):

@@ -26,6 +26,14 @@ FLAT = {
 }
 
 
+def set_threads(n):
+    """JAX's CPU backend keeps its own thread pool over every CPU (XLA has no
+    switch for its size once loaded); reported, not changed."""
+    import os
+
+    return f"JAX CPU pool over all {os.cpu_count()} CPUs (asked for {n})"
+
+
 def prepare(kind, params, X, lengths):
     n_seq, k = len(lengths), params["startprob_"].shape[0]
     if np.any(lengths != lengths[0]):

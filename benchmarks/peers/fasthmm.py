@@ -11,6 +11,12 @@ from ..suites import model_call
 VERSION = f"fasthmm {fasthmm.__version__}"
 
 
+def set_threads(n):
+    import numba
+
+    return f"Numba threads {numba.get_num_threads()}"
+
+
 def prepare(kind, params, X, lengths):
     return Data(X, lengths, params, SPECS[kind])
 

@@ -12,6 +12,13 @@ from hmmkay import HMM
 VERSION = f"hmmkay {version('hmmkay')} (Numba; float32 log-probabilities in score and Viterbi)"
 
 
+def set_threads(n):
+    """hmmkay's kernels are Numba's (threads set by the driver)."""
+    import numba
+
+    return f"Numba threads {numba.get_num_threads()}"
+
+
 def prepare(kind, params, X, lengths):
     if kind != "categorical":
         raise NotImplementedError("categorical emissions only")

@@ -16,6 +16,12 @@ VERSION = f"pomegranate {pomegranate.__version__} (torch {torch.__version__}, fl
 MAX_BYTES = 2**30
 
 
+def set_threads(n):
+    """torch's intra-op threads, as many as fasthmm's."""
+    torch.set_num_threads(n)
+    return f"torch threads {torch.get_num_threads()}"
+
+
 def _t(a):
     return torch.from_numpy(np.array(a, dtype=np.float64))
 
