@@ -40,8 +40,7 @@ def hmmlearn_covars_defaults(covariance_type, n_features, n_mix):
 
 #: Entries per chunk of the per-component arrays of shape (rows,
 #: n_components, n_mix), 16 MB each: bounds their memory whatever the number
-#: of samples, with few chunks (each chunk is a round of parallel kernels and
-#: BLAS calls, which contend for the cores when they alternate often).
+#: of samples, with few chunks (each chunk is a round of parallel kernels).
 CHUNK_ENTRIES = 2**21
 
 
