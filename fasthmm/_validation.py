@@ -11,10 +11,12 @@ import numbers
 
 import numpy as np
 
-from ._kernels.checks import integer_range
+from ._kernels.checks import integer_range, value_range
 
 STOCHASTIC_ATOL = 1e-6
 MAX_EXACT_INT = 2.0**53
+#: Arrays at least this large are scanned by a parallel kernel.
+PARALLEL_SCAN = 1 << 16
 
 
 class NotFittedError(ValueError, AttributeError):
@@ -64,9 +66,12 @@ def as_float_array(a, name, ndim=None, allow_neg_inf=False):
     arr = np.asarray(arr, dtype=np.float64, order="C")
     if arr.size == 0:
         return arr
-    # Two reductions without temporaries: NaN propagates through min and max.
-    lo, hi = arr.min(), arr.max()
-    if np.isnan(lo) or np.isnan(hi):
+    if arr.size >= PARALLEL_SCAN:  # one parallel pass
+        has_nan, lo, hi = value_range(arr.reshape(-1))
+    else:  # two reductions without temporaries: NaN propagates through them
+        lo, hi = arr.min(), arr.max()
+        has_nan = np.isnan(lo) or np.isnan(hi)
+    if has_nan:
         raise ValueError(f"{name} must not contain NaN")
     if hi == np.inf or (lo == -np.inf and not allow_neg_inf):
         what = "+inf" if allow_neg_inf else "inf"

@@ -12,9 +12,10 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from fasthmm._kernels.checks import integer_range
+from fasthmm._kernels.checks import integer_range, value_range
 from fasthmm._kernels.mixture import mixture_log_sum, mixture_responsibilities
 from fasthmm._kernels.partition import MAX_STATS_BLOCKS, STATS_ROWS, row_blocks
+from fasthmm._validation import PARALLEL_SCAN, as_float_array, check_counts
 from fasthmm.emissions._weighted import weighted_sums
 
 MAX_THREADS = numba.config.NUMBA_NUM_THREADS
@@ -128,3 +129,27 @@ def test_integer_range_equals_numpy(values, padding):
         assert integers == bool(np.all(arr == np.floor(arr)))
     if not np.isnan(arr).any():
         assert (lo, hi) == (arr.min(), arr.max())
+
+
+@given(
+    st.lists(st.floats(allow_nan=True, width=64), min_size=1, max_size=50),
+    st.integers(0, 3 * STATS_ROWS),
+)
+def test_value_range_equals_numpy(values, padding):
+    arr = np.concatenate([np.zeros(padding), np.array(values)])
+    has_nan, lo, hi = value_range(arr)
+    assert has_nan == bool(np.isnan(arr).any())
+    assert (lo, hi) == (np.nanmin(arr), np.nanmax(arr))
+
+
+@pytest.mark.parametrize("bad", [np.nan, np.inf, -np.inf, 0.5, -1.0])
+def test_large_arrays_are_checked_as_small_ones(bad):
+    """The parallel scans of large arrays give the same errors as NumPy's."""
+    messages = []
+    for n in (10, PARALLEL_SCAN + 10):
+        X = np.ones((n, 2))
+        X[n - 3, 1] = bad
+        with pytest.raises(ValueError) as err:
+            check_counts(as_float_array(X, "X"), "X")
+        messages.append(str(err.value))
+    assert messages[0] == messages[1]
