@@ -4,6 +4,7 @@ import math
 
 import numpy as np
 
+from .._kernels.checks import value_range
 from .._kernels.poisson import poisson_log_density, table_row_sums
 from .._validation import as_float_array, check_counts, check_prior, check_shape
 from ._base import Emission
@@ -36,11 +37,12 @@ def log_factorial(X):
     -------
     ndarray of shape (n_samples,)
     """
-    top = float(X.max()) if X.size else 0.0
+    X = np.ascontiguousarray(X, dtype=np.float64)
+    top = float(value_range(X.reshape(-1))[2]) if X.size else 0.0
     if top <= MAX_TABLE:
         table = np.array([math.lgamma(v + 1.0) for v in range(int(top) + 1)])
         out = np.empty(X.shape[0])
-        table_row_sums(np.ascontiguousarray(X, dtype=np.float64), table, out)
+        table_row_sums(X, table, out)
         return out
     values, inverse = np.unique(X, return_inverse=True)
     table = np.array([math.lgamma(v + 1.0) for v in values])
