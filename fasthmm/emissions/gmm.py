@@ -9,7 +9,7 @@ each state, i.e. in groups of ``n_mix`` components.
 import numpy as np
 
 from .._dirichlet import dirichlet_log_prior, dirichlet_map
-from .._kernels.mixture import mixture_log_sum, mixture_responsibilities
+from .._kernels.mixture import share_posteriors, shift_by_top, state_totals
 from .._kmeans import kmeans
 from .._validation import (
     as_float_array,
@@ -246,6 +246,17 @@ class GMMEmission(Emission):
     def _chunk_rows(self):
         return max(1, CHUNK_ENTRIES // self._n)
 
+    def _scaled_terms(self, X):
+        """Each state's ``weight * density`` of its components over the largest
+        one, shape (n_samples, n), and the log of that largest one, shape
+        (n_samples, n_components) (0 where all are zero)."""
+        comp = self._component_log_density(X)
+        tops = np.empty((X.shape[0], self.n_components))
+        shift_by_top(comp, self._log_weights(), self.n_mix, tops)
+        with np.errstate(under="ignore"):
+            np.exp(comp, out=comp)
+        return comp, tops
+
     def log_likelihood(self, X, out=None):
         """Log-emissions: logsumexp over each state's mixture components.
 
@@ -254,21 +265,23 @@ class GMMEmission(Emission):
         """
         if out is None:
             out = np.empty((X.shape[0], self.n_components))
-        rows, log_weights = self._chunk_rows(), self._log_weights()
+        rows = self._chunk_rows()
         for lo in range(0, X.shape[0], rows):
             hi = min(X.shape[0], lo + rows)
-            comp = self._component_log_density(X[lo:hi])
-            mixture_log_sum(comp, log_weights, self.n_mix, out[lo:hi])
+            terms, tops = self._scaled_terms(X[lo:hi])
+            state_totals(terms, self.n_mix, out[lo:hi])
+            with np.errstate(divide="ignore"):
+                np.log(out[lo:hi], out=out[lo:hi])
+            out[lo:hi] += tops
         return out
 
     def _responsibilities(self, X, posteriors):
         """p(state k, component m | x) for each sample, shape (n_samples, n)."""
         if self.n_mix == 1:
             return np.ascontiguousarray(posteriors, dtype=float)
-        comp = self._component_log_density(X)
-        posteriors = np.ascontiguousarray(posteriors, dtype=float)
-        mixture_responsibilities(comp, self._log_weights(), self.n_mix, posteriors)
-        return comp
+        terms, _ = self._scaled_terms(X)
+        share_posteriors(terms, self.n_mix, np.ascontiguousarray(posteriors, float))
+        return terms
 
     # -- learning -----------------------------------------------------------------
     def initialize(self, X, letters, random_state):
