@@ -3,7 +3,8 @@
 Each library runs in a worker process of its own (fasthmm too), so that
 their thread pools, JIT caches and memory do not interfere; every worker runs
 with the same number of threads (fasthmm's Numba threads, torch's intra-op
-threads, hmmkay's Numba threads; JAX uses its own pool over every CPU). The
+threads; hmmkay's kernels are serial; JAX keeps its own pool over every CPU,
+or one thread when fasthmm runs on one). The
 data of each workload are written once as ``.npy`` files to a temporary
 folder, from which every worker builds its own model with the same
 parameters. For each operation both workers make one untimed call (JIT
@@ -36,7 +37,9 @@ A peer is a module ``benchmarks/peers/<name>.py`` that imports its library
   ``startprob_`` and ``transmat_`` after the EM iteration.
 
 ``prepare`` and ``call`` raise NotImplementedError, with the reason, for
-what the library lacks, and MemoryError for what would not fit.
+what the library lacks, and MemoryError for what would not fit. An optional
+``set_threads(n) -> str`` puts the library on ``n`` threads and says what it
+did (printed in the report).
 """
 
 from __future__ import annotations
@@ -70,6 +73,8 @@ TOLERANCE = 1e-6  # relative for log-probabilities, absolute for probabilities
 #: The order of the timed blocks of calls (A B B A: each library's blocks
 #: straddle the other's, so a slow drift of the machine affects both alike).
 BLOCK_ORDER = ("fasthmm", "peer", "peer", "fasthmm")
+#: XLA's flags for one CPU thread (set in the workers when fasthmm runs on one).
+ONE_THREAD_XLA = "--xla_cpu_multi_thread_eigen=false intra_op_parallelism_threads=1"
 SLOW_S = 2.0  # a call this slow is timed once per block
 MAX_BLOCK = 50  # most calls in one block
 
@@ -155,6 +160,8 @@ class Handler:
 
 def _serve(name, threads, conn):
     """A worker: answers the driver's requests with the peer module ``name``."""
+    if threads == 1:  # JAX reads this once, when it loads
+        os.environ.setdefault("XLA_FLAGS", ONE_THREAD_XLA)
     try:
         peer = peer_module(name)
     except ImportError as e:

@@ -27,11 +27,14 @@ FLAT = {
 
 
 def set_threads(n):
-    """JAX's CPU backend keeps its own thread pool over every CPU (XLA has no
-    switch for its size once loaded); reported, not changed."""
+    """JAX's CPU backend has its own thread pool over every CPU; XLA has no
+    switch for its size other than one thread, which the driver asks for
+    (``XLA_FLAGS``, before JAX loads) when fasthmm runs on one thread."""
     import os
 
-    return f"JAX CPU pool over all {os.cpu_count()} CPUs (asked for {n})"
+    if "intra_op_parallelism_threads=1" in os.environ.get("XLA_FLAGS", ""):
+        return "JAX on 1 thread"
+    return f"JAX CPU pool over all {os.cpu_count()} CPUs (fasthmm: {n} threads)"
 
 
 def prepare(kind, params, X, lengths):

@@ -13,10 +13,9 @@ VERSION = f"hmmkay {version('hmmkay')} (Numba; float32 log-probabilities in scor
 
 
 def set_threads(n):
-    """hmmkay's kernels are Numba's (threads set by the driver)."""
-    import numba
-
-    return f"Numba threads {numba.get_num_threads()}"
+    """hmmkay's kernels are serial Numba functions (no parallel loops): one
+    thread whatever the Numba thread count (set to ``n`` by the driver)."""
+    return "serial Numba kernels (1 thread)"
 
 
 def prepare(kind, params, X, lengths):
