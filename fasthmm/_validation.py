@@ -44,8 +44,12 @@ def check_choice(value, name, choices):
     return value
 
 
-def as_float_array(a, name, ndim=None, allow_neg_inf=False):
-    """Convert to a C-contiguous float64 array and check for NaN / inf."""
+def as_float_array(a, name, ndim=None, allow_neg_inf=False, scan=True):
+    """Convert to a C-contiguous float64 array and check for NaN / inf.
+
+    ``scan=False`` leaves out the check of the values (for a caller that
+    scans them itself, then calls this again for the message when needed).
+    """
     if isinstance(a, (str, bytes)) or a is None:
         raise TypeError(f"{name} must be an array of numbers, got {a!r}")
     try:
@@ -64,7 +68,7 @@ def as_float_array(a, name, ndim=None, allow_neg_inf=False):
         want = " or ".join(f"{d}-D" for d in np.atleast_1d(ndim))
         raise ValueError(f"{name} must be {want}, got {_describe(arr)}")
     arr = np.asarray(arr, dtype=np.float64, order="C")
-    if arr.size == 0:
+    if arr.size == 0 or not scan:
         return arr
     if arr.size >= PARALLEL_SCAN:  # one parallel pass
         has_nan, lo, hi = value_range(arr.reshape(-1))
@@ -357,7 +361,12 @@ def check_counts(X, name="X", n_features=None):
 
 
 def _check_counts(X, name, upper, single_column):
-    arr = as_float_array(X, name, ndim=(1, 2))
+    arr = as_float_array(X, name, ndim=(1, 2), scan=False)
+    # One parallel pass over the values (most of a short fit's checks); NaN
+    # and infinities get as_float_array's message, as for any other array.
+    integers, lo, hi = integer_range(arr.reshape(-1)) if arr.size else (True, 0, 0)
+    if not (integers and -np.inf < lo and hi < np.inf):
+        as_float_array(arr, name)
     if arr.ndim == 2:
         if single_column and arr.shape[1] != 1:
             raise ValueError(
@@ -368,8 +377,6 @@ def _check_counts(X, name, upper, single_column):
         raise ValueError(
             f"{name} must hold at least one sample and one feature, got shape {arr.shape}"
         )
-    # One parallel pass (a scan of every sample is most of a short fit).
-    integers, lo, hi = integer_range(arr.reshape(-1))
     if not integers:
         raise ValueError(f"{name} must hold integers, got non-integer values")
     if lo < 0:
