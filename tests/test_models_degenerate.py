@@ -121,6 +121,20 @@ def test_constant_feature_keeps_variances_above_min_covar(cov, covars_prior):
     assert model.score(X) == pytest.approx(ll, rel=1e-9)
 
 
+@pytest.mark.parametrize("model_class", [fasthmm.GaussianHMM, fasthmm.GMMHMM])
+@pytest.mark.parametrize("cov", ["diag", "full"])
+def test_constant_feature_without_min_covar_names_the_problem(model_class, cov):
+    # Too few points per state for n_mix k-means centres: the GMM draws its
+    # initial means from the (singular) data covariance.
+    rng = np.random.default_rng(3)
+    X = np.column_stack([rng.standard_normal(6), np.zeros(6)])
+    kwargs = {"n_mix": 4} if model_class is fasthmm.GMMHMM else {}
+    model = model_class(3, covariance_type=cov, min_covar=0.0, random_state=0, **kwargs)
+    with pytest.raises(ValueError, match="covars_.*constant feature with min_covar=0"):
+        model.fit(X)
+    assert not hasattr(model, "means_")
+
+
 def test_all_samples_identical():
     X = np.full((30, 2), -1.5)
     for cov in COVARIANCE_TYPES:

@@ -305,7 +305,7 @@ class GMMEmission(Emission):
                 + (centres**2).sum(axis=1)
             ).argmin(axis=1)
             cv = cov.initial_covars(X, "full", 1, 1, self.min_covar)[0]
-            chol = np.linalg.cholesky(cv)
+            chol = _spread_factor(cv)
             means = np.empty((k, m, d))
             for state in range(k):
                 members = X[labels == state]
@@ -408,3 +408,18 @@ class GMMEmission(Emission):
             states * m + mix,
             random_state,
         )
+
+
+def _spread_factor(cv):
+    """A factor ``L`` with ``L @ L.T == cv`` for a covariance that may be singular.
+
+    Cholesky when ``cv`` is positive definite; otherwise (a constant feature
+    with ``min_covar=0``) the eigen-decomposition with negative rounding
+    clipped, so that initialisation draws means and leaves the degenerate
+    covariance for the parameter check to report.
+    """
+    try:
+        return np.linalg.cholesky(cv)
+    except np.linalg.LinAlgError:
+        values, vectors = np.linalg.eigh(cv)
+        return vectors * np.sqrt(np.clip(values, 0.0, None))
