@@ -6,10 +6,12 @@ That needs private code (the workspace, the validation helper, the batch
 kernels), and this module is the only place in ``benchmarks/`` that touches
 it: when fasthmm's internals move, update this file alone.
 
-Steps: ``validation`` (input checks), ``exp`` (log-emissions copied and
-exponentiated into the workspace frame), ``recursion`` (the forward pass of
-``forward``: log-likelihoods only), ``recursions`` (the E-step of
-``forward_backward``), and the Viterbi kernel of ``viterbi``.
+Steps: ``validation`` (input checks; the NaN / +inf check of the
+log-emissions is done by the kernels as they read them), ``recursion`` (the
+forward pass of ``forward``, log-likelihoods only, exponentials included: no
+frame is built), ``recursions`` (forward and backward passes of
+``forward_backward``, exponentials included), and the Viterbi kernel of
+``viterbi`` with its buffers.
 """
 
 from __future__ import annotations
@@ -17,41 +19,32 @@ from __future__ import annotations
 import numpy as np
 
 from fasthmm import inference
-from fasthmm._kernels import hmm as kernels
-from fasthmm._kernels.partition import block_bounds
 
 
 def _starts(lengths):
     return np.concatenate(([0], np.cumsum(lengths))).astype(np.int64)
 
 
-def _loaded(le, lengths):
-    ws = inference.Workspace(_starts(lengths), le.shape[1])
-    ws.load_log_emissions(le)
-    return ws
-
-
 def parts(operation, le, startprob, transmat, lengths):
     """``{step name: zero-argument callable}`` for one public function
     (``"forward"``, ``"forward_backward"`` or ``"viterbi"``) on these inputs."""
     sp, tm = startprob, transmat
+    starts = _starts(lengths)
+
+    def validation():
+        return inference._check_inputs(le, sp, tm, lengths, scan=False)
+
     if operation == "forward":
-        ws = inference.Workspace(_starts(lengths), le.shape[1])
-        loaded = _loaded(le, lengths)
         return {
-            "validation": lambda: inference._check_inputs(le, sp, tm, lengths),
-            "exp": lambda: ws.load_log_emissions(le),
-            "recursion": lambda: inference.sequence_log_likelihoods(loaded, sp, tm),
+            "validation": validation,
+            "recursion": lambda: inference.direct_log_likelihoods(le, starts, sp, tm),
         }
     if operation == "forward_backward":
-        ws = inference.Workspace(_starts(lengths), le.shape[1])
-        loaded = _loaded(le, lengths)
         return {
-            "exp": lambda: ws.load_log_emissions(le),
-            "recursions": lambda: inference.e_step(loaded, sp, tm),
+            "validation": validation,
+            "recursions": lambda: inference.direct_posteriors(le, starts, sp, tm),
         }
-    n, k = le.shape
-    starts = _starts(lengths)
-    args = (le, np.log(sp), np.log(tm), starts, block_bounds(starts))
-    out = (np.empty((n, k), np.int32), np.empty(n, np.int64), np.empty(len(lengths)))
-    return {"recursion": lambda: kernels.viterbi_batch(*args, *out)}
+    return {
+        "validation": validation,
+        "recursion": lambda: inference.viterbi_decode(le, sp, tm, starts),
+    }

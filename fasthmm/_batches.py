@@ -349,7 +349,7 @@ class Blocks:
             # The log-emissions go to the reused buffer.
             rows = self._arena[: X.shape[0] * self.n_components]
             le = params.emission.log_likelihood(X, out=rows.reshape(X.shape[0], -1))
-            lp, path = viterbi_decode(le, t.startprob, t.transmat, starts)
+            lp, path, _ = viterbi_decode(le, t.startprob, t.transmat, starts)
             raise_if_impossible(lp, self._where(lo, lo + X.shape[0]))
             states[lo : lo + X.shape[0]] = path
             total += float(lp.sum())

@@ -118,6 +118,28 @@ def adaptive(method):
     return wrapper
 
 
+def use_threads(n_samples, n_components):
+    """Whether a kernel call of this size should start a parallel region.
+
+    The rule of :func:`threads_for`, for callers that have a one-thread form
+    of the kernel (no parallel region at all, which is cheaper than a region
+    of one thread).
+
+    Parameters
+    ----------
+    n_samples : int
+    n_components : int
+
+    Returns
+    -------
+    parallel : bool
+    """
+    return (
+        work_units(n_samples, n_components) >= MIN_PARALLEL_WORK
+        and numba.get_num_threads() > 1
+    )
+
+
 @contextlib.contextmanager
 def threads_for(n_samples, n_components):
     """Run the enclosed kernels on one thread when the work is small.

@@ -10,12 +10,14 @@ was received.
 import numbers
 
 import numpy as np
+from numba import njit
 
-from ._kernels.checks import integer_range, value_range
+from ._kernels.checks import integer_range, value_range, value_range_serial
 
 STOCHASTIC_ATOL = 1e-6
 MAX_EXACT_INT = 2.0**53
-#: Arrays at least this large are scanned by a parallel kernel.
+#: Arrays at least this large are scanned by a parallel kernel (smaller ones
+#: by the same scan on the calling thread).
 PARALLEL_SCAN = 1 << 16
 
 
@@ -26,6 +28,38 @@ class NotFittedError(ValueError, AttributeError):
 def _describe(a):
     a = np.asarray(a)
     return f"an array of shape {a.shape} and dtype {a.dtype}"
+
+
+@njit(cache=True, nogil=True)
+def _is_stochastic(rows, atol):
+    """True when every value is finite and >= 0 and each row sums to 1 within ``atol``.
+
+    One pass for the common case; when it says False, the NumPy checks find
+    what is wrong and say so.
+    """
+    for i in range(rows.shape[0]):
+        s = 0.0
+        for j in range(rows.shape[1]):
+            v = rows[i, j]
+            if not (v >= 0.0 and v < np.inf):
+                return False
+            s += v
+        if not abs(s - 1.0) <= atol:
+            return False
+    return True
+
+
+@njit(cache=True, nogil=True)
+def _fill_starts(lengths, n_samples, starts):
+    """``starts = [0, cumsum(lengths)]`` when every length is in [1, n_samples]
+    and they sum to ``n_samples``; returns whether they do."""
+    starts[0] = 0
+    for i in range(lengths.shape[0]):
+        n = lengths[i]
+        if n < 1 or n > n_samples:
+            return False
+        starts[i + 1] = starts[i] + n
+    return starts[lengths.shape[0]] == n_samples
 
 
 def check_int(value, name, minimum=None):
@@ -48,8 +82,18 @@ def as_float_array(a, name, ndim=None, allow_neg_inf=False, scan=True):
     """Convert to a C-contiguous float64 array and check for NaN / inf.
 
     ``scan=False`` leaves out the check of the values (for a caller that
-    scans them itself, then calls this again for the message when needed).
+    scans them itself, then calls this again, or :func:`check_finite`, for
+    the message when needed).
     """
+    if (
+        type(a) is np.ndarray
+        and a.dtype == np.float64
+        and a.flags.c_contiguous
+        and (ndim is None or a.ndim == ndim)
+    ):  # already in the kernels' form: only the values to check
+        if scan:
+            check_finite(a, name, allow_neg_inf)
+        return a
     if isinstance(a, (str, bytes)) or a is None:
         raise TypeError(f"{name} must be an array of numbers, got {a!r}")
     try:
@@ -58,29 +102,43 @@ def as_float_array(a, name, ndim=None, allow_neg_inf=False, scan=True):
         raise ValueError(
             f"{name} must be a rectangular array of numbers: {exc}"
         ) from None
-    if arr.dtype == object or not (
-        np.issubdtype(arr.dtype, np.number) or arr.dtype == np.bool_
-    ):
+    kind = arr.dtype.kind  # b(ool), i(nt), u(int), f(loat), c(omplex), others
+    if kind not in "biufc":
         raise TypeError(f"{name} must hold real numbers, got dtype {arr.dtype}")
-    if np.iscomplexobj(arr):
+    if kind == "c":
         raise TypeError(f"{name} must hold real numbers, got complex values")
-    if ndim is not None and arr.ndim not in np.atleast_1d(ndim):
-        want = " or ".join(f"{d}-D" for d in np.atleast_1d(ndim))
-        raise ValueError(f"{name} must be {want}, got {_describe(arr)}")
+    if ndim is not None:
+        allowed = (ndim,) if isinstance(ndim, int) else tuple(ndim)
+        if arr.ndim not in allowed:
+            want = " or ".join(f"{d}-D" for d in allowed)
+            raise ValueError(f"{name} must be {want}, got {_describe(arr)}")
     arr = np.asarray(arr, dtype=np.float64, order="C")
-    if arr.size == 0 or not scan:
-        return arr
+    if scan:
+        check_finite(arr, name, allow_neg_inf)
+    return arr
+
+
+def check_finite(arr, name, allow_neg_inf=False):
+    """Raise ``ValueError`` naming ``name`` when ``arr`` holds NaN or inf.
+
+    Parameters
+    ----------
+    arr : ndarray of float64
+    name : str
+    allow_neg_inf : bool
+        ``-inf`` is allowed (log-probabilities).
+    """
+    if arr.size == 0:
+        return
     if arr.size >= PARALLEL_SCAN:  # one parallel pass
         has_nan, lo, hi = value_range(arr.reshape(-1))
-    else:  # two reductions without temporaries: NaN propagates through them
-        lo, hi = arr.min(), arr.max()
-        has_nan = np.isnan(lo) or np.isnan(hi)
+    else:  # the same scan on this thread: no parallel region to start
+        has_nan, lo, hi = value_range_serial(arr.reshape(-1))
     if has_nan:
         raise ValueError(f"{name} must not contain NaN")
     if hi == np.inf or (lo == -np.inf and not allow_neg_inf):
         what = "+inf" if allow_neg_inf else "inf"
         raise ValueError(f"{name} must be finite, found {what}")
-    return arr
 
 
 def check_lengths(lengths, n_samples, name="lengths"):
@@ -98,6 +156,10 @@ def check_lengths(lengths, n_samples, name="lengths"):
     if lengths is None:
         return np.array([0, n_samples], dtype=np.int64)
     arr = np.asarray(lengths)
+    if arr.ndim == 1 and arr.size and arr.dtype.kind in "iu":
+        starts = np.empty(arr.size + 1, dtype=np.int64)
+        if _fill_starts(arr.astype(np.int64, copy=False), n_samples, starts):
+            return starts
     if arr.ndim == 0:
         arr = arr.reshape(1)
     if arr.ndim != 1 or arr.size == 0:
@@ -133,7 +195,12 @@ def check_lengths(lengths, n_samples, name="lengths"):
 
 def check_startprob(startprob, n_components, name="startprob"):
     """Check a probability vector of length n_components."""
-    p = as_float_array(startprob, name, ndim=1)
+    p = as_float_array(startprob, name, ndim=1, scan=False)
+    if p.shape == (n_components,) and _is_stochastic(
+        p.reshape(1, n_components), STOCHASTIC_ATOL
+    ):
+        return p
+    check_finite(p, name)
     if p.shape != (n_components,):
         raise ValueError(
             f"{name} must have shape ({n_components},), got shape {p.shape}"
@@ -154,7 +221,10 @@ def check_transmat(transmat, n_components, name="transmat"):
 
 def check_stochastic_rows(matrix, shape, name):
     """Check a non-negative matrix of the given shape whose rows sum to 1."""
-    a = as_float_array(matrix, name, ndim=2)
+    a = as_float_array(matrix, name, ndim=2, scan=False)
+    if a.shape == tuple(shape) and _is_stochastic(a, STOCHASTIC_ATOL):
+        return a
+    check_finite(a, name)
     if a.shape != tuple(shape):
         raise ValueError(f"{name} must have shape {tuple(shape)}, got shape {a.shape}")
     if np.any(a < 0):
@@ -174,9 +244,13 @@ def check_stochastic_rows(matrix, shape, name):
     return a
 
 
-def check_log_emissions(log_emissions, name="log_emissions"):
-    """Check a (n_samples, n_components) matrix of log-emissions (-inf allowed)."""
-    le = as_float_array(log_emissions, name, ndim=2, allow_neg_inf=True)
+def check_log_emissions(log_emissions, name="log_emissions", scan=True):
+    """Check a (n_samples, n_components) matrix of log-emissions (-inf allowed).
+
+    ``scan=False`` leaves the NaN / ``+inf`` check to the caller (see
+    :func:`as_float_array`).
+    """
+    le = as_float_array(log_emissions, name, ndim=2, allow_neg_inf=True, scan=scan)
     if le.shape[0] < 1 or le.shape[1] < 1:
         raise ValueError(
             f"{name} must have at least one row and one column, got shape {le.shape}"

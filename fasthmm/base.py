@@ -43,10 +43,10 @@ from .emissions._base import InvalidParameter
 from .inference import (
     Clamp,
     Workspace,
-    e_step,
+    emission_log_likelihoods,
+    emission_posteriors,
     forward_pass,
     raise_if_impossible,
-    sequence_log_likelihoods,
     viterbi_decode,
 )
 from .io import save_model
@@ -315,10 +315,12 @@ class BaseHMM(HmmlearnAPI):
         if blocks is not None:
             params = self._checked_params()
             return blocks.log_likelihood(params), params, blocks.n_rows
-        params, ws = self._loaded_workspace(X, lengths)
+        params, X, starts = self._checked_batch(X, lengths)
         t = params.transitions
-        ll = sequence_log_likelihoods(ws, t.startprob, t.transmat)
-        return float(ll.sum()), params, ws.frame.shape[0]
+        ll = emission_log_likelihoods(
+            params.emission, X, starts, t.startprob, t.transmat
+        )
+        return float(ll.sum()), params, int(starts[-1])
 
     @adaptive_threads
     def log_emissions(self, X, lengths=None):
@@ -372,11 +374,13 @@ class BaseHMM(HmmlearnAPI):
         blocks = self._blocks(X, lengths)
         if blocks is not None:
             return blocks.posteriors(self._checked_params())
-        params, ws = self._loaded_workspace(X, lengths)
+        params, X, starts = self._checked_batch(X, lengths)
         t = params.transitions
-        ll, _, _ = e_step(ws, t.startprob, t.transmat)
+        ll, post = emission_posteriors(
+            params.emission, X, starts, t.startprob, t.transmat
+        )
         raise_if_impossible(ll, "X")
-        return float(ll.sum()), ws.post
+        return float(ll.sum()), post
 
     def predict_proba(self, X, lengths=None):
         """State posteriors p(z_t | x), shape (n_samples, n_components)."""
@@ -425,7 +429,7 @@ class BaseHMM(HmmlearnAPI):
         params, X, starts = self._checked_batch(X, lengths)
         t = params.transitions
         log_emissions = params.emission.log_likelihood(X)
-        lp, states = viterbi_decode(log_emissions, t.startprob, t.transmat, starts)
+        lp, states, _ = viterbi_decode(log_emissions, t.startprob, t.transmat, starts)
         raise_if_impossible(lp, "X")
         return float(lp.sum()), states
 

@@ -8,15 +8,26 @@ owns the E-step's buffers, builds the frame from an emission
 (:meth:`Workspace.load`), applies known states (:class:`Clamp`) and settles
 sequences whose frame underflowed (:func:`resolve_zero_steps`). Emissions
 only return log-likelihoods (or probabilities) and never see these buffers.
+
+The inference calls (log-likelihoods, filtered rows, posteriors, Viterbi)
+need no frame: :func:`direct_log_likelihoods`, :func:`direct_posteriors`
+and :func:`viterbi_decode` run the kernels of
+:mod:`fasthmm._kernels.direct` on the log-emissions themselves, and settle
+the few sequences those leave unsettled by the frame route on their rows
+alone (:func:`_sub_batch`), with the same results.
 """
+
+import math
 
 import numpy as np
 
+from ._kernels import direct as D
 from ._kernels import hmm as K
 from ._kernels.partition import LONG_SEQUENCE, TIME_CHUNK, block_bounds
-from ._threads import threads_for
+from ._threads import threads_for, use_threads
 from ._validation import (
     as_float_array,
+    check_finite,
     check_lengths,
     check_log_emissions,
     check_startprob,
@@ -112,22 +123,34 @@ class Workspace:
         clamp : Clamp, optional
         """
 
-        def log_emissions_of(lo, hi):
-            out = emission.log_likelihood(X[lo:hi])
-            if clamp is not None:
-                clamp.apply(out, -np.inf, offset=lo)
-            return out
-
-        if emission.likelihood(X, self.frame) is not None:
-            self.shift[:] = 0.0
-            if clamp is not None:
-                clamp.apply(self.frame, 0.0)
-            self.log_emissions_of = log_emissions_of
+        if self.load_probabilities(emission, X, clamp):
             return
         emission.log_likelihood(X, out=self.frame)
         if clamp is not None:
             clamp.apply(self.frame, -np.inf)
-        self.load_log_emissions(log_emissions_of=log_emissions_of)
+        self.load_log_emissions(log_emissions_of=_rows_of(emission, X, clamp))
+
+    def load_probabilities(self, emission, X, clamp=None):
+        """Build the frame from the emission's probabilities, if it offers them.
+
+        Parameters
+        ----------
+        emission, X, clamp :
+            As in :meth:`load`.
+
+        Returns
+        -------
+        loaded : bool
+            False when the emission has no probability fast path (the frame
+            is then undefined).
+        """
+        if emission.likelihood(X, self.frame) is None:
+            return False
+        self.shift[:] = 0.0
+        if clamp is not None:
+            clamp.apply(self.frame, 0.0)
+        self.log_emissions_of = _rows_of(emission, X, clamp)
+        return True
 
     def load_log_emissions(self, log_emissions=None, log_emissions_of=None):
         """Turn log-emissions into the shifted probability frame, in place.
@@ -147,6 +170,18 @@ class Workspace:
         else:
             K.exp_shift_from(log_emissions, self.frame, self.shift)
             self.log_emissions_of = lambda lo, hi: log_emissions[lo:hi]
+
+
+def _rows_of(emission, X, clamp):
+    """``(lo, hi) -> log-emissions of rows lo:hi`` (known states clamped)."""
+
+    def log_emissions_of(lo, hi):
+        out = emission.log_likelihood(X[lo:hi])
+        if clamp is not None:
+            clamp.apply(out, -np.inf, offset=lo)
+        return out
+
+    return log_emissions_of
 
 
 def resolve_zero_steps(ws, ll, startprob, transmat, xi=None):
@@ -204,33 +239,234 @@ def resolve_zero_steps(ws, ll, startprob, transmat, xi=None):
     return ll
 
 
+def _no_rows(k):
+    """Empty outputs for :func:`fasthmm._kernels.direct.forward_batch`."""
+    return np.empty((0, k)), np.empty(0)
+
+
+def _forward_kernel(n_samples, n_components):
+    """The parallel forward kernel, or its one-thread form for small work."""
+    if use_threads(n_samples, n_components):
+        return D.forward_batch
+    return D.forward_batch_serial
+
+
+def _run_forward(ws, startprob, transmat, alpha, scale, smooth=False):
+    """The forward kernel over a loaded workspace's frame (then, with
+    ``smooth``, the backward pass: posteriors in ``alpha``), and the
+    sequences it leaves unsettled settled by :func:`resolve_zero_steps`."""
+    n, k = ws.frame.shape
+    invalid = np.empty(ws.blocks.shape[0] - 1, dtype=np.int64)
+    _forward_kernel(n, k)(
+        ws.frame,
+        ws.shift,
+        False,
+        startprob,
+        transmat,
+        np.ascontiguousarray(transmat.T) if smooth else transmat,
+        ws.starts,
+        ws.blocks,
+        ws.ll,
+        alpha,
+        scale,
+        smooth,
+        invalid,
+    )
+    xi = np.zeros((k, k)) if smooth else None  # posteriors wanted, counts not
+    return resolve_zero_steps(ws, ws.ll, startprob, transmat, xi)
+
+
 def sequence_log_likelihoods(ws, startprob, transmat):
     """Log-likelihood of each sequence of a loaded workspace (forward pass only).
 
-    Keeps two filtered rows per thread instead of all of them.
+    Keeps one filtered row per thread instead of all of them.
 
     Returns
     -------
     ll : ndarray of shape (n_sequences,)
     """
-    K.loglik_batch(ws.frame, ws.shift, startprob, transmat, ws.starts, ws.blocks, ws.ll)
-    return resolve_zero_steps(ws, ws.ll, startprob, transmat)
+    return _run_forward(ws, startprob, transmat, *_no_rows(ws.frame.shape[1]))
 
 
 def forward_pass(ws, startprob, transmat):
     """Run the forward kernel over a loaded workspace; filtered rows go to ``ws.post``."""
-    K.forward_batch(
-        ws.frame,
-        ws.shift,
+    return _run_forward(ws, startprob, transmat, ws.post, ws.scale)
+
+
+def _direct(log_emissions, starts, startprob, transmat, post, smooth=True):
+    """Run :func:`fasthmm._kernels.direct.forward_batch` over log-emissions.
+
+    With ``post`` of shape (n_samples, n_components), filtered rows into
+    ``post``, then (``smooth``) the backward pass turns them into posteriors;
+    with no rows, the forward pass alone.
+
+    Returns
+    -------
+    ll : ndarray of shape (n_sequences,)
+    status : int
+        See :func:`fasthmm._kernels.direct.batch_status`.
+    """
+    n, k = log_emissions.shape
+    blocks = block_bounds(starts)
+    ll = np.empty(starts.shape[0] - 1)
+    invalid = np.empty(blocks.shape[0] - 1, dtype=np.int64)
+    smooth = smooth and post.shape[0] > 0
+    no_scale = _no_rows(k)[1]  # no frame shift, no normalisers kept
+    kernel = _forward_kernel(n, k)
+    status = kernel(
+        log_emissions,
+        no_scale,
+        True,
         startprob,
         transmat,
-        ws.starts,
-        ws.blocks,
-        ws.post,
-        ws.scale,
-        ws.ll,
+        np.ascontiguousarray(transmat.T) if smooth else transmat,
+        starts,
+        blocks,
+        ll,
+        post,
+        no_scale,
+        smooth,
+        invalid,
     )
-    return resolve_zero_steps(ws, ws.ll, startprob, transmat)
+    return ll, status
+
+
+def direct_log_likelihoods(log_emissions, starts, startprob, transmat):
+    """Log-likelihood of each sequence, read from the log-emissions directly.
+
+    No frame is built: :func:`fasthmm._kernels.direct.forward_batch`
+    exponentiates a chunk of rows at a time and checks the values as it reads
+    them. Small work runs on the calling thread (see
+    :func:`fasthmm._threads.use_threads`). Sequences whose normaliser hit
+    zero are settled by the frame route (:func:`resolve_zero_steps`) on their
+    rows alone; the result is the one :func:`sequence_log_likelihoods` gives.
+
+    Parameters
+    ----------
+    log_emissions : ndarray of shape (n_samples, n_components), C-contiguous
+    starts : ndarray of shape (n_sequences + 1,)
+    startprob, transmat : ndarray
+
+    Returns
+    -------
+    ll : ndarray of shape (n_sequences,), or None
+        None when the log-emissions hold NaN or ``+inf``.
+    """
+    k = log_emissions.shape[1]
+    ll, status = _direct(log_emissions, starts, startprob, transmat, _no_rows(k)[0])
+    if status == 2:
+        return None
+    if status == 1:
+        redo = np.flatnonzero(np.isnan(ll))
+        ws, rows = _sub_batch(log_emissions, starts, redo)
+        if ws is None:
+            return None
+        with threads_for(rows.size, k):
+            ll[redo] = sequence_log_likelihoods(ws, startprob, transmat)
+    return ll
+
+
+def direct_posteriors(log_emissions, starts, startprob, transmat, smooth=True):
+    """Log-likelihoods and posteriors, read from the log-emissions directly.
+
+    :func:`direct_log_likelihoods` with the backward pass: no frame, no
+    transition counts; the posteriors are those of :func:`e_step`. Sequences
+    of :data:`~fasthmm._kernels.partition.LONG_SEQUENCE` steps or more are
+    not for this route (:func:`long_sequence_e_step` runs them on two
+    threads). With ``smooth=False``, the filtered rows of
+    :func:`forward_pass` instead (any length).
+
+    Returns
+    -------
+    ll : ndarray of shape (n_sequences,), or None
+        None when the log-emissions hold NaN or ``+inf``.
+    post : ndarray of shape (n_samples, n_components)
+    """
+    post = np.empty(log_emissions.shape)
+    ll, status = _direct(log_emissions, starts, startprob, transmat, post, smooth)
+    if status == 2:
+        return None, post
+    if status == 1:
+        redo = np.flatnonzero(np.isnan(ll))
+        ws, rows = _sub_batch(log_emissions, starts, redo)
+        if ws is None:
+            return None, post
+        with threads_for(*ws.frame.shape):
+            if smooth:
+                ll[redo], _, _ = e_step(ws, startprob, transmat)
+            else:
+                ll[redo] = forward_pass(ws, startprob, transmat)
+        post[rows] = ws.post
+    return ll, post
+
+
+def emission_posteriors(emission, X, starts, startprob, transmat):
+    """Log-likelihoods and posteriors of ``X`` under a checked emission.
+
+    The E-step's posteriors without its transition counts: emissions with a
+    probability fast path run the forward and backward passes over the frame,
+    the others' log-likelihoods are read directly
+    (:func:`direct_posteriors`). Batches with a sequence of
+    :data:`~fasthmm._kernels.partition.LONG_SEQUENCE` steps or more take
+    :func:`e_step`.
+
+    Returns
+    -------
+    ll : ndarray of shape (n_sequences,)
+    post : ndarray of shape (n_samples, n_components)
+    """
+    k = emission.n_components
+    ws = Workspace(starts, k)
+    if ws.long_sequences.size == 0:
+        if ws.load_probabilities(emission, X):
+            ll = _run_forward(ws, startprob, transmat, ws.post, ws.scale, True)
+            return ll, ws.post
+        le = emission.log_likelihood(X, out=ws.frame)
+        ll, post = direct_posteriors(le, starts, startprob, transmat)
+        if ll is not None:
+            return ll, post
+    ws.load(emission, X)
+    ll, _, _ = e_step(ws, startprob, transmat)
+    return ll, ws.post
+
+
+def _sub_batch(log_emissions, starts, seqs):
+    """A loaded workspace of sequences ``seqs`` alone, and their rows.
+
+    The workspace is None when those rows hold NaN or ``+inf``: the direct
+    kernels stop reading a sequence at a zero normaliser, so its later rows
+    are checked here.
+    """
+    rows = np.concatenate([np.arange(starts[s], starts[s + 1]) for s in seqs])
+    values = log_emissions[rows]
+    if not (values < np.inf).all():
+        return None, rows
+    sub_starts = np.zeros(seqs.size + 1, dtype=np.int64)
+    np.cumsum(starts[seqs + 1] - starts[seqs], out=sub_starts[1:])
+    ws = Workspace(sub_starts, log_emissions.shape[1])
+    ws.load_log_emissions(values)
+    return ws, rows
+
+
+def emission_log_likelihoods(emission, X, starts, startprob, transmat):
+    """Log-likelihood of each sequence of ``X`` under a checked emission.
+
+    Emissions with a probability fast path take the frame route; the others'
+    log-likelihoods are computed into one buffer and read directly
+    (:func:`direct_log_likelihoods`).
+
+    Returns
+    -------
+    ll : ndarray of shape (n_sequences,)
+    """
+    ws = Workspace(starts, emission.n_components)
+    if not ws.load_probabilities(emission, X):
+        le = emission.log_likelihood(X, out=ws.frame)
+        ll = direct_log_likelihoods(le, starts, startprob, transmat)
+        if ll is not None:
+            return ll
+        ws.load(emission, X)  # values the direct route does not take
+    return sequence_log_likelihoods(ws, startprob, transmat)
 
 
 def e_step(ws, startprob, transmat):
@@ -313,29 +549,36 @@ def long_sequence_e_step(ws, s, startprob, transmat):
 def viterbi_decode(log_emissions, startprob, transmat, starts):
     """Run the Viterbi kernel on validated inputs.
 
+    Up to :data:`~fasthmm._kernels.direct.SMALL_K` states, the direct
+    kernel (which also checks the log-emissions as it reads them); above,
+    :func:`fasthmm._kernels.hmm.viterbi_batch`. Both give the same values,
+    paths and ties.
+
     Returns
     -------
     lp : ndarray of shape (n_sequences,)
     states : ndarray of shape (n_samples,), int64
+    clean : bool
+        True when the kernel read the log-emissions and found no NaN or
+        ``+inf``; False when it found some or did not look (the caller
+        decides what that means).
     """
-    n, k = log_emissions.shape
-    with np.errstate(divide="ignore"):
-        log_start = np.log(startprob)
-        log_trans = np.log(transmat)
+    le = np.ascontiguousarray(log_emissions, dtype=np.float64)
+    n, k = le.shape
     back = np.empty((n, k), dtype=np.int32)
     states = np.empty(n, dtype=np.int64)
     lp = np.empty(starts.shape[0] - 1)
-    K.viterbi_batch(
-        log_emissions,
-        log_start,
-        log_trans,
-        starts,
-        block_bounds(starts),
-        back,
-        states,
-        lp,
-    )
-    return lp, states
+    blocks = block_bounds(starts)
+    if k <= D.SMALL_K:
+        kernel = D.viterbi_batch if use_threads(n, k) else D.viterbi_batch_serial
+        clean = kernel(le, startprob, transmat, starts, blocks, back, states, lp)
+        return lp, states, clean
+    with np.errstate(divide="ignore"):
+        log_start = np.log(startprob)
+        log_trans = np.log(transmat)
+    with threads_for(n, k):
+        K.viterbi_batch(le, log_start, log_trans, starts, blocks, back, states, lp)
+    return lp, states, False
 
 
 def first_impossible(ll):
@@ -346,6 +589,8 @@ def first_impossible(ll):
 
 def raise_if_impossible(ll, what="the data"):
     """Raise ``ValueError`` when a sequence has zero probability under the model."""
+    if math.isfinite(float(ll.sum())):  # the common case, in one reduction
+        return
     bad = first_impossible(ll)
     if bad is not None:
         raise ValueError(
@@ -355,8 +600,10 @@ def raise_if_impossible(ll, what="the data"):
         )
 
 
-def _check_inputs(log_emissions, startprob, transmat, lengths):
-    le = check_log_emissions(log_emissions)
+def _check_inputs(log_emissions, startprob, transmat, lengths, scan=True):
+    """Checked inputs of the functional API; ``scan=False`` leaves the NaN /
+    ``+inf`` check of the log-emissions to the kernel (see :func:`forward`)."""
+    le = check_log_emissions(log_emissions, scan=scan)
     k = le.shape[1]
     sp = check_startprob(startprob, k)
     tm = check_transmat(transmat, k)
@@ -388,10 +635,13 @@ def forward(log_emissions, startprob, transmat, lengths=None):
     log_likelihood : float
         Summed over sequences; ``-inf`` when a sequence is impossible.
     """
-    le, sp, tm, starts = _check_inputs(log_emissions, startprob, transmat, lengths)
-    with threads_for(*le.shape):
-        ws = _loaded_workspace(le, starts)
-        return float(sequence_log_likelihoods(ws, sp, tm).sum())
+    le, sp, tm, starts = _check_inputs(
+        log_emissions, startprob, transmat, lengths, scan=False
+    )
+    ll = direct_log_likelihoods(le, starts, sp, tm)
+    if ll is None:
+        check_finite(le, "log_emissions", allow_neg_inf=True)
+    return float(ll.sum())
 
 
 def forward_filter(log_emissions, startprob, transmat, lengths=None):
@@ -407,12 +657,14 @@ def forward_filter(log_emissions, startprob, transmat, lengths=None):
     log_likelihood : float
     filtered : ndarray of shape (n_samples, n_components)
     """
-    le, sp, tm, starts = _check_inputs(log_emissions, startprob, transmat, lengths)
-    with threads_for(*le.shape):
-        ws = _loaded_workspace(le, starts)
-        ll = forward_pass(ws, sp, tm)
+    le, sp, tm, starts = _check_inputs(
+        log_emissions, startprob, transmat, lengths, scan=False
+    )
+    ll, filtered = direct_posteriors(le, starts, sp, tm, smooth=False)
+    if ll is None:
+        check_finite(le, "log_emissions", allow_neg_inf=True)
     raise_if_impossible(ll, "log_emissions")
-    return float(ll.sum()), ws.post
+    return float(ll.sum()), filtered
 
 
 def stream_filter(startprob, transmat, lag=0, max_delay=None, viterbi=True):
@@ -462,12 +714,21 @@ def forward_backward(log_emissions, startprob, transmat, lengths=None):
         When a sequence has zero probability, so that its posteriors are
         undefined.
     """
-    le, sp, tm, starts = _check_inputs(log_emissions, startprob, transmat, lengths)
-    with threads_for(*le.shape):
-        ws = _loaded_workspace(le, starts)
-        ll, _, _ = e_step(ws, sp, tm)
+    le, sp, tm, starts = _check_inputs(
+        log_emissions, startprob, transmat, lengths, scan=False
+    )
+    if starts[-1] < LONG_SEQUENCE or np.diff(starts).max() < LONG_SEQUENCE:
+        ll, post = direct_posteriors(le, starts, sp, tm)
+    else:
+        ll = None
+    if ll is None:
+        check_finite(le, "log_emissions", allow_neg_inf=True)
+        with threads_for(*le.shape):
+            ws = _loaded_workspace(le, starts)
+            ll, _, _ = e_step(ws, sp, tm)
+        post = ws.post
     raise_if_impossible(ll, "log_emissions")
-    return float(ll.sum()), ws.post
+    return float(ll.sum()), post
 
 
 def viterbi(log_emissions, startprob, transmat, lengths=None):
@@ -490,8 +751,11 @@ def viterbi(log_emissions, startprob, transmat, lengths=None):
     ValueError
         When a sequence has zero probability (no path is possible).
     """
-    le, sp, tm, starts = _check_inputs(log_emissions, startprob, transmat, lengths)
-    with threads_for(*le.shape):
-        lp, states = viterbi_decode(le, sp, tm, starts)
+    le, sp, tm, starts = _check_inputs(
+        log_emissions, startprob, transmat, lengths, scan=False
+    )
+    lp, states, valid = viterbi_decode(le, sp, tm, starts)
+    if not valid:
+        check_finite(le, "log_emissions", allow_neg_inf=True)
     raise_if_impossible(lp, "log_emissions")
     return float(lp.sum()), states

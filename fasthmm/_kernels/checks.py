@@ -101,3 +101,11 @@ def value_range(values):
         Over the values that are not NaN.
     """
     return _scan(values, False)
+
+
+@njit(cache=True, nogil=True)
+def value_range_serial(values):
+    """:func:`value_range` on the calling thread (no parallel region: for
+    small arrays, such as parameters, where starting one costs more than the
+    scan)."""
+    return _scan_block(values, 0, values.shape[0], False)

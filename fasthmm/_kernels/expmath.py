@@ -46,6 +46,24 @@ def _exp_poly(r):
     return p
 
 
+@njit(cache=True, inline="always", nogil=True)
+def _exp_parts(v):
+    """``exp(v)`` in two parts whose product it is.
+
+    Returns
+    -------
+    mantissa : float
+        The polynomial of the reduced argument (0 when ``v < UNDERFLOW``).
+    exponent_bits : int64
+        The bits of the float64 ``2**k``.
+    """
+    under = v < UNDERFLOW
+    v = max(v, UNDERFLOW)
+    k = np.floor(v * LOG2E + 0.5)
+    r = (v - k * LN2_HI) - k * LN2_LO
+    return (0.0 if under else _exp_poly(r)), (np.int64(k) + 1023) << 52
+
+
 @njit(cache=True, nogil=True)
 def exp_shifted_rows(frame, shift, lo, hi, bits):
     """``frame[t, j] = exp(frame[t, j] - shift[t])`` for rows ``lo:hi``, in place.
@@ -63,15 +81,35 @@ def exp_shifted_rows(frame, shift, lo, hi, bits):
         m = shift[t]
         base = (t - lo) * n
         for j in range(n):
-            v = frame[t, j] - m
-            under = v < UNDERFLOW
-            v = max(v, UNDERFLOW)
-            k = np.floor(v * LOG2E + 0.5)
-            r = (v - k * LN2_HI) - k * LN2_LO
-            bits[base + j] = (np.int64(k) + 1023) << 52
-            frame[t, j] = 0.0 if under else _exp_poly(r)
+            p, e = _exp_parts(frame[t, j] - m)
+            bits[base + j] = e
+            frame[t, j] = p
     scale = bits.view(np.float64)
     for t in range(lo, hi):
         base = (t - lo) * n
         for j in range(n):
             frame[t, j] *= scale[base + j]
+
+
+@njit(cache=True, nogil=True)
+def exp_flat(values, n, bits):
+    """``values[:n] = exp(values[:n])`` in place, as :func:`exp_shifted_rows`.
+
+    One loop over a flat array, so it vectorises whatever the row length
+    (a row of two states does not). Each value is computed exactly as
+    :func:`exp_shifted_rows` computes it.
+
+    Parameters
+    ----------
+    values : ndarray of shape (>= n,)
+    n : int
+    bits : ndarray of shape (>= n,), int64
+        Scratch space.
+    """
+    for i in range(n):
+        p, e = _exp_parts(values[i])
+        bits[i] = e
+        values[i] = p
+    scale = bits.view(np.float64)
+    for i in range(n):
+        values[i] *= scale[i]

@@ -10,6 +10,10 @@ from numba import njit
 
 #: Rows per block when turning log-emissions into the shifted frame.
 FRAME_ROWS = 256
+#: Exponentiated log-emissions a thread keeps at a time when a kernel reads
+#: log-emissions directly (a chunk of ``max(1, CHUNK_VALUES // n_components)``
+#: rows of one sequence: small enough to stay in the L1 cache).
+CHUNK_VALUES = 1024
 #: Rows per block of the Gaussian log-density kernels.
 DENSITY_ROWS = 1024
 #: Fewest rows per block of the weighted sums (statistics of the emissions).

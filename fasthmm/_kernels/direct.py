@@ -1,0 +1,598 @@
+"""Kernels that read log-emissions directly, a chunk of rows at a time.
+
+The frame route (:func:`fasthmm._kernels.hmm.exp_shift_from`, then the
+recursion over the frame) writes an (n_samples, n_components) frame and reads
+it back. The inference calls (log-likelihoods, filtered rows, posteriors) do
+not need that pass over memory: the kernels here exponentiate one chunk of a
+sequence's rows at a time into scratch that stays in the L1 cache
+(:data:`~fasthmm._kernels.partition.CHUNK_VALUES` values), then run the
+recursion over that chunk; the backward pass exponentiates the chunks again,
+from the last one back. They also check the log-emissions as they read them
+(NaN or ``+inf`` is reported, not used), so the caller needs no separate
+pass over the data; so does the small-K Viterbi kernel, which works in log
+space and needs no exponentials. The same forward kernel also runs over a
+frame (``from_log=False``) for emissions that give probabilities.
+
+Every value is computed exactly as the frame route computes it: the shift of
+a row is its largest log-emission (0 for a row that is all ``-inf``), the
+exponentials are :func:`~fasthmm._kernels.expmath.exp_flat` (the arithmetic
+of :func:`~fasthmm._kernels.expmath.exp_shifted_rows`), and a step is
+``normalise((alpha_prev @ transmat) * e_t)`` with the products summed over the
+previous states in index order. A sequence whose normaliser hits zero is
+reported as NaN; the caller settles it by the frame route
+(:func:`fasthmm.inference.resolve_zero_steps`).
+
+Up to :data:`SMALL_K` states, a step is one dot product per state held in
+a register (the floor's order of loops); above, it is
+:func:`~fasthmm._kernels.hmm.vecmat_rows`, which vectorises over states.
+Either way the sums are fused multiply-adds in the same order, so the
+results are the same bits.
+"""
+
+import numpy as np
+from numba import njit, prange
+
+from .expmath import exp_flat
+from .fma import fma
+from .hmm import NEG_INF, TINY, vecmat_rows
+from .partition import CHUNK_VALUES
+
+#: Most states for which a step is a dot product per state.
+SMALL_K = 8
+
+
+@njit(cache=True, nogil=True)
+def chunk_rows(n_components):
+    """Rows of one sequence exponentiated at a time for ``n_components`` states."""
+    return max(1, CHUNK_VALUES // n_components)
+
+
+@njit(cache=True, inline="always", nogil=True)
+def load_chunk(log_emissions, t0, t1, values, shift, bits):
+    """Exponentiate rows ``t0:t1`` of the log-emissions, shifted per row.
+
+    ``values[(t - t0) * K + j] = exp(log_emissions[t, j] - shift[t - t0])``
+    with ``shift[t - t0]`` the row's largest log-emission (0 if all ``-inf``).
+
+    Parameters
+    ----------
+    log_emissions : ndarray of shape (n_samples, n_components)
+    t0, t1 : int
+    values : ndarray of shape (>= (t1 - t0) * n_components,)
+        Output.
+    shift : ndarray of shape (>= t1 - t0,)
+        Output.
+    bits : ndarray of shape (>= (t1 - t0) * n_components,), int64
+        Scratch.
+
+    Returns
+    -------
+    valid : bool
+        False when a value is NaN or ``+inf`` (the outputs are then undefined).
+    """
+    k = log_emissions.shape[1]
+    valid = True
+    for t in range(t0, t1):
+        m = NEG_INF
+        for j in range(k):
+            v = log_emissions[t, j]
+            valid &= v < np.inf
+            m = max(m, v)
+        m = 0.0 if m == NEG_INF else m
+        shift[t - t0] = m
+        base = (t - t0) * k
+        for j in range(k):
+            values[base + j] = log_emissions[t, j] - m
+    if not valid:
+        return False
+    exp_flat(values, (t1 - t0) * k, bits)
+    return True
+
+
+@njit(cache=True, nogil=True)
+def smooth_sequence(
+    emissions,
+    frame_shift,
+    from_log,
+    transmat,
+    transmat_t,
+    lo,
+    hi,
+    post,
+    values,
+    shift,
+    bits,
+    beta,
+    nb,
+    w,
+):
+    """Backward pass over rows ``lo:hi``: filtered rows in, posteriors out.
+
+    The arithmetic of :func:`fasthmm._kernels.hmm.backward_sequence` without
+    the transition counts: ``beta_t = transmat @ (e_{t+1} * beta_{t+1})``,
+    zeroed where the filtered probability is zero and scaled to a maximum of
+    1; a step whose ``beta`` underflows keeps its filtered row. Log-emissions
+    are exponentiated again a chunk at a time, from the last chunk back (the
+    values are those of the forward pass: a row's shift and exponentials
+    depend on the row alone).
+
+    Parameters
+    ----------
+    emissions, frame_shift, from_log, transmat, transmat_t :
+        As in :func:`forward_block`.
+    lo, hi : int
+    post : ndarray of shape (n_samples, n_components)
+        The filtered rows on entry, the posteriors on exit.
+    values, shift, bits :
+        Scratch of :func:`load_chunk`.
+    beta, nb, w : ndarray of shape (n_components,)
+        Scratch.
+    """
+    k = emissions.shape[1]
+    n_rows = shift.shape[0] if from_log else hi - lo
+    e = emissions.reshape(emissions.size)
+    if from_log:
+        e = values
+    off = 0
+    w_rows = w.reshape((1, k))
+    nb_rows = nb.reshape((1, k))
+    for j in range(k):
+        beta[j] = 1.0
+    last = lo + ((hi - 1 - lo) // n_rows) * n_rows
+    for t0 in range(last, lo - 1, -n_rows):
+        t1 = min(hi, t0 + n_rows)
+        if from_log:
+            off = t0
+            load_chunk(emissions, t0, t1, values, shift, bits)
+        for t in range(t1 - 1, max(t0, lo + 1) - 1, -1):
+            # beta_{t-1} = transmat @ (e_t * beta_t), summed over j in order.
+            base = (t - off) * k
+            for j in range(k):
+                w[j] = e[base + j] * beta[j]
+            if k <= SMALL_K:
+                for i in range(k):
+                    v = 0.0
+                    for j in range(k):
+                        v = fma(w[j], transmat[i, j], v)
+                    nb[i] = v
+            else:
+                vecmat_rows(w_rows, 0, transmat_t, nb_rows, 0)
+            u = t - 1
+            m = 0.0
+            for i in range(k):
+                if post[u, i] == 0.0:
+                    nb[i] = 0.0
+                elif nb[i] > m:
+                    m = nb[i]
+            if not m > 0.0:
+                # Underflow: keep the filtered row, forget the future from here.
+                for i in range(k):
+                    beta[i] = 1.0
+                continue
+            # Divisions as multiplications by the reciprocal, except by a
+            # subnormal divisor (its reciprocal overflows).
+            if m >= TINY:
+                inv = 1.0 / m
+                for i in range(k):
+                    beta[i] = nb[i] * inv
+            else:
+                for i in range(k):
+                    beta[i] = nb[i] / m
+            z = 0.0
+            for i in range(k):
+                z += post[u, i] * beta[i]
+            # beta[i] = 0 wherever post[u, i] = 0: no product is 0 * inf.
+            if z >= TINY:
+                inv = 1.0 / z
+                for i in range(k):
+                    post[u, i] = post[u, i] * beta[i] * inv
+            else:
+                for i in range(k):
+                    post[u, i] = post[u, i] * beta[i] / z
+
+
+@njit(cache=True, nogil=True)
+def forward_block(
+    emissions,
+    frame_shift,
+    from_log,
+    startprob,
+    transmat,
+    transmat_t,
+    starts,
+    s0,
+    s1,
+    ll,
+    alpha_out,
+    scale_out,
+    smooth,
+):
+    """Forward pass over sequences ``s0:s1``, and optionally the backward pass.
+
+    A step is written out in the loop rather than called as a helper: a call
+    per step that passes arrays costs more than the arithmetic of a step at
+    small K.
+
+    Parameters
+    ----------
+    emissions : ndarray of shape (n_samples, n_components), C-contiguous
+        Log-emissions when ``from_log``, read a chunk at a time
+        (:func:`load_chunk`); else a frame (see
+        :func:`fasthmm._kernels.hmm.exp_shift_from`).
+    frame_shift : ndarray of shape (n_samples,)
+        The frame's shift (unused when ``from_log``).
+    from_log : bool
+    startprob : ndarray of shape (n_components,)
+    transmat : ndarray of shape (n_components, n_components)
+    transmat_t : ndarray of shape (n_components, n_components)
+        Its transpose, C-contiguous (read only when ``smooth``).
+    starts : ndarray of shape (n_sequences + 1,)
+    s0, s1 : int
+    ll : ndarray of shape (n_sequences,)
+        Output: log-likelihood of sequences ``s0:s1``; NaN when a step's
+        normaliser is zero (see :func:`fasthmm._kernels.hmm.forward_sequence`)
+        or the sequence holds NaN or ``+inf``.
+    alpha_out : ndarray of shape (n_samples, n_components) or (0, n_components)
+        Output when it has rows: the filtered distributions; from a zero
+        normaliser on, the sequence's rows are zero.
+    scale_out : ndarray of shape (n_samples,) or (0,)
+        Output when it has rows: the per-step normalisers (zero from a zero
+        normaliser on).
+    smooth : bool
+        Turn the filtered rows of every sequence whose forward pass succeeded
+        into posteriors p(z_t | x) (:func:`smooth_sequence`).
+
+    Returns
+    -------
+    valid : bool
+        False when a sequence holds NaN or ``+inf`` (only checked ``from_log``).
+    """
+    k = emissions.shape[1]
+    n_rows = chunk_rows(k) if from_log else 1
+    store = alpha_out.shape[0] > 0
+    store_scale = scale_out.shape[0] > 0
+    values = np.empty(n_rows * k)
+    bits = np.empty(n_rows * k, dtype=np.int64)
+    shift = np.empty(n_rows)
+    frame_values = emissions.reshape(emissions.size)
+    alpha = np.empty(k)
+    nxt = np.empty(k)
+    alpha_rows = alpha.reshape((1, k))
+    nxt_rows = nxt.reshape((1, k))
+    beta = np.empty(k)  # scratch of smooth_sequence
+    nb = np.empty(k)
+    w = np.empty(k)
+    valid = True
+    for s in range(s0, s1):
+        lo = starts[s]
+        hi = starts[s + 1]
+        total = 0.0
+        # Row t's emissions are e[(t - off) * k:], its shift sh[t - off].
+        e, sh, off, chunk = frame_values, frame_shift, 0, hi - lo
+        if from_log:
+            e, sh, chunk = values, shift, n_rows
+        for t0 in range(lo, hi, chunk):
+            t1 = min(hi, t0 + chunk)
+            if from_log:
+                off = t0
+                if not load_chunk(emissions, t0, t1, values, shift, bits):
+                    valid = False
+                    total = np.nan
+                    break
+            for t in range(t0, t1):
+                # nxt = (alpha @ transmat) * e_t (startprob * e_t first), summed
+                # over previous states in index order by fused multiply-adds,
+                # as vecmat_rows does.
+                base = (t - off) * k
+                c = 0.0
+                if t == lo:
+                    for j in range(k):
+                        v = startprob[j] * e[base + j]
+                        nxt[j] = v
+                        c += v
+                elif k <= SMALL_K:
+                    for j in range(k):
+                        v = 0.0
+                        for i in range(k):
+                            v = fma(alpha[i], transmat[i, j], v)
+                        v *= e[base + j]
+                        nxt[j] = v
+                        c += v
+                else:
+                    vecmat_rows(alpha_rows, 0, transmat, nxt_rows, 0)
+                    for j in range(k):
+                        v = nxt[j] * e[base + j]
+                        nxt[j] = v
+                        c += v
+                if not c > 0.0:
+                    total = np.nan
+                    if store:
+                        alpha_out[t:hi] = 0.0
+                    if store_scale:
+                        scale_out[t:hi] = 0.0
+                    break
+                # alpha = nxt / c, as _normalise_row does it.
+                if c >= TINY:
+                    inv = 1.0 / c
+                    for j in range(k):
+                        alpha[j] = nxt[j] * inv
+                else:  # 1 / c overflows for a subnormal c
+                    for j in range(k):
+                        alpha[j] = nxt[j] / c
+                total += np.log(c) + sh[t - off]
+                if store_scale:
+                    scale_out[t] = c
+                if store:
+                    for j in range(k):
+                        alpha_out[t, j] = alpha[j]
+            if np.isnan(total):
+                break
+        ll[s] = total
+        if smooth and not np.isnan(total):
+            smooth_sequence(
+                emissions,
+                frame_shift,
+                from_log,
+                transmat,
+                transmat_t,
+                lo,
+                hi,
+                alpha_out,
+                values,
+                shift,
+                bits,
+                beta,
+                nb,
+                w,
+            )
+    return valid
+
+
+@njit(cache=True, nogil=True)
+def batch_status(ll, invalid):
+    """What the caller still has to do after a batch kernel of this module.
+
+    Returns
+    -------
+    status : int
+        0: every sequence is settled; 1: some log-likelihood is NaN (a
+        normaliser hit zero); 2: NaN or ``+inf`` in the log-emissions.
+    """
+    for b in range(invalid.shape[0]):
+        if invalid[b]:
+            return 2
+    for s in range(ll.shape[0]):
+        if np.isnan(ll[s]):
+            return 1
+    return 0
+
+
+@njit(cache=True, parallel=True, nogil=True)
+def forward_batch(
+    emissions,
+    frame_shift,
+    from_log,
+    startprob,
+    transmat,
+    transmat_t,
+    starts,
+    blocks,
+    ll,
+    alpha_out,
+    scale_out,
+    smooth,
+    invalid,
+):
+    """:func:`forward_block` over every block of sequences, in parallel.
+
+    Parameters
+    ----------
+    emissions, frame_shift, from_log, startprob, transmat, transmat_t, starts :
+        As in :func:`forward_block`.
+    ll, alpha_out, scale_out, smooth :
+        As in :func:`forward_block` (``alpha_out`` with no rows for the
+        log-likelihoods alone).
+    blocks : ndarray of shape (n_blocks + 1,)
+        As in :func:`fasthmm._kernels.hmm.forward_batch`.
+    invalid : ndarray of shape (n_blocks,), int64
+        Output: 1 for a block with NaN or ``+inf`` in its log-emissions, else 0.
+
+    Returns
+    -------
+    status : int
+        See :func:`batch_status`.
+    """
+    for b in prange(blocks.shape[0] - 1):
+        ok = forward_block(
+            emissions,
+            frame_shift,
+            from_log,
+            startprob,
+            transmat,
+            transmat_t,
+            starts,
+            blocks[b],
+            blocks[b + 1],
+            ll,
+            alpha_out,
+            scale_out,
+            smooth,
+        )
+        invalid[b] = 0 if ok else 1
+    return batch_status(ll, invalid)
+
+
+@njit(cache=True, nogil=True)
+def forward_batch_serial(
+    emissions,
+    frame_shift,
+    from_log,
+    startprob,
+    transmat,
+    transmat_t,
+    starts,
+    blocks,
+    ll,
+    alpha_out,
+    scale_out,
+    smooth,
+    invalid,
+):
+    """:func:`forward_batch` on the calling thread, with no parallel region.
+
+    For small work: starting a parallel region, even of one thread, costs
+    more than a few short sequences. Same arguments, same results.
+    """
+    for b in range(blocks.shape[0] - 1):
+        ok = forward_block(
+            emissions,
+            frame_shift,
+            from_log,
+            startprob,
+            transmat,
+            transmat_t,
+            starts,
+            blocks[b],
+            blocks[b + 1],
+            ll,
+            alpha_out,
+            scale_out,
+            smooth,
+        )
+        invalid[b] = 0 if ok else 1
+    return batch_status(ll, invalid)
+
+
+@njit(cache=True, nogil=True)
+def viterbi_block(
+    log_emissions, log_startprob, log_transmat, starts, s0, s1, back, states, lp
+):
+    """Most likely state paths of sequences ``s0:s1``, in log space.
+
+    The values, back-pointers and ties (towards the lowest state) are those of
+    :func:`fasthmm._kernels.hmm.viterbi_sequence`; each state's best
+    predecessor is found by one pass over the previous states with the
+    running best in a register. That is the fast form up to :data:`SMALL_K`
+    states; for more, :func:`fasthmm._kernels.hmm.viterbi_batch` (which
+    compares one previous state's candidates with every state at once, a
+    loop that vectorises) is the one to call.
+
+    Parameters
+    ----------
+    log_emissions : ndarray of shape (n_samples, n_components)
+    log_startprob : ndarray of shape (n_components,)
+    log_transmat : ndarray of shape (n_components, n_components)
+    starts : ndarray of shape (n_sequences + 1,)
+    s0, s1 : int
+    back : ndarray of shape (n_samples, n_components), int32
+        Scratch space for back-pointers.
+    states : ndarray of shape (n_samples,), int64
+        Output: the decoded paths.
+    lp : ndarray of shape (n_sequences,)
+        Output: log-probability of each sequence's best path.
+
+    Returns
+    -------
+    valid : bool
+        False when the log-emissions of these sequences hold NaN or ``+inf``
+        (the outputs are computed all the same).
+    """
+    k = log_emissions.shape[1]
+    delta = np.empty(k)
+    nxt = np.empty(k)
+    valid = True
+    for s in range(s0, s1):
+        lo = starts[s]
+        hi = starts[s + 1]
+        for j in range(k):
+            v = log_emissions[lo, j]
+            valid &= v < np.inf
+            delta[j] = log_startprob[j] + v
+        for t in range(lo + 1, hi):
+            for j in range(k):
+                best = NEG_INF
+                arg = 0
+                for i in range(k):
+                    cand = delta[i] + log_transmat[i, j]
+                    if cand > best:
+                        best = cand
+                        arg = i
+                v = log_emissions[t, j]
+                valid &= v < np.inf
+                nxt[j] = best + v
+                back[t, j] = arg
+            for j in range(k):
+                delta[j] = nxt[j]
+        best = 0
+        for j in range(1, k):
+            if delta[j] > delta[best]:
+                best = j
+        lp[s] = delta[best]
+        states[hi - 1] = best
+        for t in range(hi - 1, lo, -1):
+            best = back[t, best]
+            states[t - 1] = best
+    return valid
+
+
+@njit(cache=True, nogil=True)
+def _logs(startprob, transmat):
+    """``log(startprob)``, ``log(transmat)`` (``-inf`` for zeros, no warning)."""
+    return np.log(startprob), np.log(transmat)
+
+
+@njit(cache=True, parallel=True, nogil=True)
+def viterbi_batch(log_emissions, startprob, transmat, starts, blocks, back, states, lp):
+    """:func:`viterbi_block` over every block of sequences, in parallel.
+
+    Parameters
+    ----------
+    log_emissions, starts, back, states, lp :
+        As in :func:`viterbi_block`.
+    startprob, transmat : ndarray
+        Probabilities (their logarithms are taken here).
+    blocks : ndarray of shape (n_blocks + 1,)
+
+    Returns
+    -------
+    valid : bool
+        False when the log-emissions hold NaN or ``+inf``.
+    """
+    log_sp, log_tm = _logs(startprob, transmat)
+    n_blocks = blocks.shape[0] - 1
+    ok = np.empty(n_blocks, dtype=np.bool_)
+    for b in prange(n_blocks):
+        ok[b] = viterbi_block(
+            log_emissions,
+            log_sp,
+            log_tm,
+            starts,
+            blocks[b],
+            blocks[b + 1],
+            back,
+            states,
+            lp,
+        )
+    return ok.all()
+
+
+@njit(cache=True, nogil=True)
+def viterbi_batch_serial(
+    log_emissions, startprob, transmat, starts, blocks, back, states, lp
+):
+    """:func:`viterbi_batch` on the calling thread, with no parallel region."""
+    log_sp, log_tm = _logs(startprob, transmat)
+    valid = True
+    for b in range(blocks.shape[0] - 1):
+        valid &= viterbi_block(
+            log_emissions,
+            log_sp,
+            log_tm,
+            starts,
+            blocks[b],
+            blocks[b + 1],
+            back,
+            states,
+            lp,
+        )
+    return valid
