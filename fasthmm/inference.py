@@ -6,7 +6,7 @@ transition probabilities, validate them once, and run the batch kernels.
 The models use the same :class:`Workspace` and :func:`e_step`: the workspace
 owns the E-step's buffers, builds the frame from an emission
 (:meth:`Workspace.load`), applies known states (:class:`Clamp`) and settles
-sequences whose frame underflowed (:func:`resolve_zero_steps`). Emissions
+sequences the scaled kernels cannot settle (:func:`resolve_unsettled`). Emissions
 only return log-likelihoods (or probabilities) and never see these buffers.
 
 The inference calls (log-likelihoods, filtered rows, posteriors, Viterbi)
@@ -23,6 +23,7 @@ import numpy as np
 
 from ._kernels import direct as D
 from ._kernels import hmm as K
+from ._kernels.logspace import log_space_sequence
 from ._kernels.partition import LONG_SEQUENCE, TIME_CHUNK, block_bounds
 from ._threads import threads_for, use_threads
 from ._validation import (
@@ -184,18 +185,18 @@ def _rows_of(emission, X, clamp):
     return log_emissions_of
 
 
-def resolve_zero_steps(ws, ll, startprob, transmat, xi=None):
-    """Settle the sequences the batch kernels left as NaN.
+def resolve_unsettled(ws, ll, startprob, transmat, xi=None):
+    """Settle the sequences the scaled kernels left as NaN, exactly.
 
-    A NaN log-likelihood means a step's normaliser was zero: the sequence is
-    impossible, or its reachable states' emission probabilities underflowed
-    in the frame (shifted by the step's largest log-emission over all
-    states). Each such sequence is run again by
-    :func:`fasthmm._kernels.hmm.forward_reshift_sequence`, which shifts by the
-    largest log-emission among reachable states: the result is its exact
-    log-likelihood (``-inf`` if impossible) and filtered rows in ``ws.post``,
-    and, when ``xi`` is given, its posteriors and transition counts (added to
-    ``xi``). Sequences are settled one by one in order, so the result does
+    A NaN log-likelihood means a step's normaliser fell below
+    :data:`fasthmm._kernels.hmm.NORMALISER_FLOOR`: the sequence is
+    impossible, or the states carrying its probability sit so far below the
+    step's largest log-emission (over all states) that the shifted frame
+    loses them. Each such sequence is run again in log space by
+    :func:`fasthmm._kernels.logspace.log_space_sequence`: its exact
+    log-likelihood (``-inf`` if impossible), its filtered rows in ``ws.post``
+    or, when ``xi`` is given, its posteriors (and its transition counts added
+    to ``xi``). Sequences are settled one by one in order, so the result does
     not depend on the thread count.
 
     Parameters
@@ -210,31 +211,15 @@ def resolve_zero_steps(ws, ll, startprob, transmat, xi=None):
     -------
     ll : ndarray of shape (n_sequences,)
     """
-    redo = np.flatnonzero(np.isnan(ll))
-    if redo.size and ws.log_emissions_of is None:
-        ll[redo] = -np.inf
-        return ll
     k = ws.frame.shape[1]
-    for s in redo:
+    for s in np.flatnonzero(np.isnan(ll)):
         lo, hi = int(ws.starts[s]), int(ws.starts[s + 1])
         le = np.ascontiguousarray(ws.log_emissions_of(lo, hi), dtype=np.float64)
-        ll[s] = K.forward_reshift_sequence(
-            le, ws.frame, ws.shift, startprob, transmat, ws.post, ws.scale, lo, hi
+        counts = np.zeros((k, k))
+        ll[s] = log_space_sequence(
+            le, startprob, transmat, ws.post, lo, hi, xi is not None, counts
         )
-        if xi is not None and ll[s] > -np.inf:
-            counts = np.zeros((k, k))
-            K.backward_sequence(
-                ws.frame,
-                transmat,
-                np.ascontiguousarray(transmat.T),
-                ws.post,
-                lo,
-                hi,
-                np.empty((2, k)),
-                np.empty((K.XI_STEPS, k)),
-                np.empty((K.XI_STEPS, k)),
-                counts,
-            )
+        if xi is not None:
             xi += counts
     return ll
 
@@ -254,7 +239,7 @@ def _forward_kernel(n_samples, n_components):
 def _run_forward(ws, startprob, transmat, alpha, scale, smooth=False):
     """The forward kernel over a loaded workspace's frame (then, with
     ``smooth``, the backward pass: posteriors in ``alpha``), and the
-    sequences it leaves unsettled settled by :func:`resolve_zero_steps`."""
+    sequences it leaves unsettled settled by :func:`resolve_unsettled`."""
     n, k = ws.frame.shape
     invalid = np.empty(ws.blocks.shape[0] - 1, dtype=np.int64)
     _forward_kernel(n, k)(
@@ -273,7 +258,7 @@ def _run_forward(ws, startprob, transmat, alpha, scale, smooth=False):
         invalid,
     )
     xi = np.zeros((k, k)) if smooth else None  # posteriors wanted, counts not
-    return resolve_zero_steps(ws, ws.ll, startprob, transmat, xi)
+    return resolve_unsettled(ws, ws.ll, startprob, transmat, xi)
 
 
 def sequence_log_likelihoods(ws, startprob, transmat):
@@ -337,8 +322,8 @@ def direct_log_likelihoods(log_emissions, starts, startprob, transmat):
     No frame is built: :func:`fasthmm._kernels.direct.forward_batch`
     exponentiates a chunk of rows at a time and checks the values as it reads
     them. Small work runs on the calling thread (see
-    :func:`fasthmm._threads.use_threads`). Sequences whose normaliser hit
-    zero are settled by the frame route (:func:`resolve_zero_steps`) on their
+    :func:`fasthmm._threads.use_threads`). Sequences with a normaliser
+    below the floor are settled exactly (:func:`resolve_unsettled`) on their
     rows alone; the result is the one :func:`sequence_log_likelihoods` gives.
 
     Parameters
@@ -434,7 +419,7 @@ def _sub_batch(log_emissions, starts, seqs):
     """A loaded workspace of sequences ``seqs`` alone, and their rows.
 
     The workspace is None when those rows hold NaN or ``+inf``: the direct
-    kernels stop reading a sequence at a zero normaliser, so its later rows
+    kernels stop reading a sequence at a normaliser below the floor, so its later rows
     are checked here.
     """
     rows = np.concatenate([np.arange(starts[s], starts[s + 1]) for s in seqs])
@@ -498,7 +483,7 @@ def e_step(ws, startprob, transmat):
     xi = ws.xi_blocks.sum(axis=0)
     for s in ws.long_sequences:
         xi += long_sequence_e_step(ws, s, startprob, transmat)
-    resolve_zero_steps(ws, ws.ll, startprob, transmat, xi)
+    resolve_unsettled(ws, ws.ll, startprob, transmat, xi)
     start_counts = ws.post[ws.starts[:-1]].sum(axis=0)
     return ws.ll, xi, start_counts
 

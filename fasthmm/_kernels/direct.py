@@ -18,9 +18,10 @@ a row is its largest log-emission (0 for a row that is all ``-inf``), the
 exponentials are :func:`~fasthmm._kernels.expmath.exp_flat` (the arithmetic
 of :func:`~fasthmm._kernels.expmath.exp_shifted_rows`), and a step is
 ``normalise((alpha_prev @ transmat) * e_t)`` with the products summed over the
-previous states in index order. A sequence whose normaliser hits zero is
-reported as NaN; the caller settles it by the frame route
-(:func:`fasthmm.inference.resolve_zero_steps`).
+previous states in index order. A sequence with a step whose normaliser is
+below :data:`~fasthmm._kernels.hmm.NORMALISER_FLOOR` is reported as NaN; the
+caller settles it exactly, in log space
+(:func:`fasthmm.inference.resolve_unsettled`).
 
 Up to :data:`SMALL_K` states, a step is one dot product per state held in
 a register (the floor's order of loops); above, it is
@@ -34,7 +35,7 @@ from numba import njit, prange
 
 from .expmath import exp_flat
 from .fma import fma
-from .hmm import NEG_INF, TINY, vecmat_rows
+from .hmm import NEG_INF, NORMALISER_FLOOR, TINY, vecmat_rows
 from .partition import CHUNK_VALUES
 
 #: Most states for which a step is a dot product per state.
@@ -230,14 +231,15 @@ def forward_block(
     s0, s1 : int
     ll : ndarray of shape (n_sequences,)
         Output: log-likelihood of sequences ``s0:s1``; NaN when a step's
-        normaliser is zero (see :func:`fasthmm._kernels.hmm.forward_sequence`)
-        or the sequence holds NaN or ``+inf``.
+        normaliser is below :data:`~fasthmm._kernels.hmm.NORMALISER_FLOOR`
+        (see :func:`fasthmm._kernels.hmm.forward_sequence`) or the sequence
+        holds NaN or ``+inf``.
     alpha_out : ndarray of shape (n_samples, n_components) or (0, n_components)
-        Output when it has rows: the filtered distributions; from a zero
-        normaliser on, the sequence's rows are zero.
+        Output when it has rows: the filtered distributions; from a
+        normaliser below the floor on, the sequence's rows are zero.
     scale_out : ndarray of shape (n_samples,) or (0,)
-        Output when it has rows: the per-step normalisers (zero from a zero
-        normaliser on).
+        Output when it has rows: the per-step normalisers (zero from a
+        normaliser below the floor on).
     smooth : bool
         Turn the filtered rows of every sequence whose forward pass succeeded
         into posteriors p(z_t | x) (:func:`smooth_sequence`).
@@ -304,7 +306,7 @@ def forward_block(
                         v = nxt[j] * e[base + j]
                         nxt[j] = v
                         c += v
-                if not c > 0.0:
+                if not c >= NORMALISER_FLOOR:
                     total = np.nan
                     if store:
                         alpha_out[t:hi] = 0.0
@@ -356,7 +358,7 @@ def batch_status(ll, invalid):
     -------
     status : int
         0: every sequence is settled; 1: some log-likelihood is NaN (a
-        normaliser hit zero); 2: NaN or ``+inf`` in the log-emissions.
+        normaliser fell below the floor); 2: NaN or ``+inf`` in the log-emissions.
     """
     for b in range(invalid.shape[0]):
         if invalid[b]:

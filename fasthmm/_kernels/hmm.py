@@ -36,6 +36,15 @@ XI_STEPS = 4  # time steps added to the transition counts per pass
 # Largest K for which the Viterbi step takes rows eight at a time (measured on
 # AVX-512: 1.1-3x faster than a row at a time for K = 8..32, 0.85x at K = 64).
 VITERBI_BLOCK_MAX_K = 32
+#: A step whose normaliser is below this (2**-600, about 2.4e-181) leaves its
+#: sequence unsettled (NaN) for the exact log-space route. The frame is
+#: shifted by the row's largest log-emission over all states; when the states
+#: that carry the chain's probability sit far below that state (it is
+#: reachable but improbable, or unreachable), their terms of the normaliser
+#: reach the subnormal range and lose precision (absolutely, about 2**-1074
+#: each), and filtered probabilities below about 2**-1074 / normaliser are
+#: lost. Above the floor, the normaliser is exact to ``K * 2**-474`` relative.
+NORMALISER_FLOOR = 2.0**-600
 
 
 @njit(cache=True, parallel=True, nogil=True)
@@ -223,11 +232,12 @@ def forward_sequence(frame, shift, init, transmat, alpha, scale, lo, hi):
     Returns
     -------
     log_likelihood : float
-        NaN when a step's normaliser is zero (the rows of ``alpha`` from that
-        step on are then zero): either the sequence is impossible, or every
-        state the chain can be in had its emission probability underflow in
-        the frame (its log-emission more than ~708 below the step's largest).
-        The caller tells the two apart with :func:`forward_reshift_sequence`.
+        NaN when a step's normaliser is below :data:`NORMALISER_FLOOR` (the
+        rows of ``alpha`` from that step on are then zero): either the
+        sequence is impossible, or the states the chain can be in sit so far
+        below the step's largest log-emission that their shifted emission
+        probabilities lose precision (or underflow). The caller settles the
+        sequence by :func:`fasthmm._kernels.logspace.log_space_sequence`.
     """
     total = 0.0
     for t in range(lo, hi):
@@ -236,64 +246,11 @@ def forward_sequence(frame, shift, init, transmat, alpha, scale, lo, hi):
         else:
             s = forward_row(alpha, t - 1, transmat, frame, t, alpha, t)
         scale[t] = s
-        if not s > 0.0:
+        if not s >= NORMALISER_FLOOR:
             scale[t:hi] = 0.0
             alpha[t:hi] = 0.0
             return np.nan
         total += np.log(s) + shift[t]
-    return total
-
-
-@njit(cache=True, nogil=True)
-def forward_reshift_sequence(
-    log_emissions, frame, shift, init, transmat, alpha, scale, lo, hi
-):
-    """Forward pass over rows ``lo:hi`` that rebuilds their frame first.
-
-    Each step is shifted by the largest log-emission among the states the
-    chain can be in at that step (predicted probability > 0), not among all
-    states, so no step underflows unless the sequence is impossible. Used for
-    the sequences :func:`forward_sequence` reports as NaN; the rebuilt frame
-    rows serve the backward pass as usual.
-
-    Parameters
-    ----------
-    log_emissions : ndarray of shape (hi - lo, n_components)
-        The sequence's log-emissions.
-    frame, shift : ndarray of shape (n_samples, n_components), (n_samples,)
-        Rows ``lo:hi`` are rewritten.
-    init, transmat, alpha, scale, lo, hi :
-        As in :func:`forward_sequence`.
-
-    Returns
-    -------
-    log_likelihood : float
-        ``-inf`` when the sequence is impossible under the model.
-    """
-    k = frame.shape[1]
-    pred = np.empty(k)
-    total = 0.0
-    for t in range(lo, hi):
-        if t == lo:
-            pred[:] = init
-        else:
-            vecmat(alpha[t - 1], transmat, pred)
-        m = NEG_INF
-        for j in range(k):
-            if pred[j] > 0.0:
-                m = max(m, log_emissions[t - lo, j])
-        if m == NEG_INF:
-            scale[t:hi] = 0.0
-            alpha[t:hi] = 0.0
-            return NEG_INF
-        shift[t] = m
-        for j in range(k):
-            # Unreachable states get 0: their shifted value could overflow, and
-            # they carry no probability at this step either way.
-            frame[t, j] = np.exp(log_emissions[t - lo, j] - m) if pred[j] > 0.0 else 0.0
-        s = forward_step(pred, transmat, frame[t], True, alpha[t])
-        scale[t] = s
-        total += np.log(s) + m
     return total
 
 
@@ -362,7 +319,8 @@ def loglik_sequence(frame, shift, startprob, transmat, lo, hi, rows):
     Returns
     -------
     log_likelihood : float
-        NaN when a step's normaliser is zero (see :func:`forward_sequence`).
+        NaN when a step's normaliser is below :data:`NORMALISER_FLOOR` (see
+        :func:`forward_sequence`).
     """
     total = 0.0
     for t in range(lo, hi):
@@ -370,7 +328,7 @@ def loglik_sequence(frame, shift, startprob, transmat, lo, hi, rows):
             c = start_row(startprob, frame, t, rows, t & 1)
         else:
             c = forward_row(rows, (t - 1) & 1, transmat, frame, t, rows, t & 1)
-        if not c > 0.0:
+        if not c >= NORMALISER_FLOOR:
             return np.nan
         total += np.log(c) + shift[t]
     return total

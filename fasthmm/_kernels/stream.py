@@ -28,8 +28,12 @@ impossible: a rejected push leaves the stream as it was. Only then does it
 commit the rows (filtered row, log-likelihood, smoothing ring, Viterbi).
 
 The filter shifts each step by the largest log-emission among the states the
-chain can reach (predicted probability > 0), so no step underflows unless
-the observation is impossible. Viterbi scores and back-pointers are computed
+chain can reach (predicted probability > 0); when the step's normaliser is
+then below :data:`~fasthmm._kernels.hmm.NORMALISER_FLOOR` (the probable
+states sit far below a reachable but improbable one), the step is redone
+shifted by its largest term ``log(predicted) + log-emission``, so no step
+loses precision unless the observation is impossible. Filtered probabilities
+are kept in float64: one below about 1e-308 is zero from then on. Viterbi scores and back-pointers are computed
 exactly as :func:`fasthmm._kernels.hmm.viterbi_sequence` computes them (same
 operations, same tie-breaking towards lower states), so the emitted path is
 the batch path.
@@ -39,7 +43,7 @@ import numpy as np
 from numba import njit
 
 from .gaussian import diag_log_density_row
-from .hmm import NEG_INF, TINY, vecmat
+from .hmm import NEG_INF, NORMALISER_FLOOR, vecmat
 
 # rows of the state part of ``fstate`` (from row 3K + 2)
 ALPHA, DELTA, BETA, BETA_NEXT, DELTA_NEXT, LL, LE, FRAME, SMOOTH = range(9)
@@ -109,17 +113,48 @@ def _filter_rows(le, chain, alpha, first, filtered, frames):
             # no probability at this step either way.
             f = np.exp(row[j] - m) if pred[j] > 0.0 else 0.0
             e[j] = f
-            pred[j] *= f
-            s += pred[j]
-        if s >= TINY:
+            s += pred[j] * f
+        if s >= NORMALISER_FLOOR:
             inv = 1.0 / s
             for j in range(k):
-                pred[j] *= inv
-        else:  # 1 / s overflows for a subnormal s
-            for j in range(k):
-                pred[j] /= s
+                pred[j] = pred[j] * e[j] * inv
+        else:
+            # The states carrying the probability sit far below the largest
+            # reachable log-emission (a reachable but improbable state's):
+            # their terms lost precision. Shift by the largest term instead.
+            s, m = _log_shifted_step(pred, row)
         total += np.log(s) + m
     return 0, total
+
+
+@njit(cache=True, nogil=True)
+def _log_shifted_step(pred, row):
+    """``pred = normalise(pred * exp(row))`` shifted by its largest term, in place.
+
+    Each term ``exp(log(pred[j]) + row[j] - m)`` is at most 1 and the largest
+    is 1, so nothing that matters underflows.
+
+    Returns
+    -------
+    s : float
+        The normaliser, in [1, n_components].
+    m : float
+        The shift: the log-likelihood of the step is ``log(s) + m``.
+    """
+    k = pred.shape[0]
+    m = NEG_INF
+    for j in range(k):
+        if pred[j] > 0.0:
+            m = max(m, np.log(pred[j]) + row[j])
+    s = 0.0
+    for j in range(k):
+        p = np.exp(np.log(pred[j]) + row[j] - m) if pred[j] > 0.0 else 0.0
+        pred[j] = p
+        s += p
+    inv = 1.0 / s
+    for j in range(k):
+        pred[j] *= inv
+    return s, m
 
 
 @njit(cache=True, nogil=True)

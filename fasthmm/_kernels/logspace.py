@@ -1,0 +1,121 @@
+"""The exact route: forward(-backward) of one sequence in log space.
+
+The scaled kernels of :mod:`fasthmm._kernels.hmm` keep probabilities in
+float64, shifted per step by the row's largest log-emission. They report a
+sequence as unsettled (NaN) when a step's normaliser falls below
+:data:`~fasthmm._kernels.hmm.NORMALISER_FLOOR`; such sequences are run again
+here, where every quantity is a logarithm (normalised per step, so that the
+numbers stay small), and nothing can underflow: the results agree with a
+log-space reference to rounding, whatever the range of the log-emissions.
+
+It costs about ``K`` exponentials per transition (``K**2`` per step), where
+the scaled kernels need none, so it only runs on the sequences that need it.
+"""
+
+import numpy as np
+from numba import njit
+
+NEG_INF = -np.inf
+
+
+@njit(cache=True, inline="always", nogil=True)
+def _log_sum_exp(v, n):
+    """``log(sum(exp(v[:n])))``, ``-inf`` when every entry is ``-inf``."""
+    m = NEG_INF
+    for i in range(n):
+        m = max(m, v[i])
+    if m == NEG_INF:
+        return NEG_INF
+    s = 0.0
+    for i in range(n):
+        s += np.exp(v[i] - m)
+    return m + np.log(s)
+
+
+@njit(cache=True, nogil=True)
+def log_space_sequence(log_emissions, init, transmat, post, lo, hi, smooth, xi):
+    """Exact forward (and backward) pass over rows ``lo:hi`` in log space.
+
+    Parameters
+    ----------
+    log_emissions : ndarray of shape (hi - lo, n_components)
+        The sequence's log-emissions.
+    init : ndarray of shape (n_components,)
+        Distribution of the first state (``startprob``).
+    transmat : ndarray of shape (n_components, n_components)
+    post : ndarray of shape (n_samples, n_components)
+        Output, rows ``lo:hi``: the filtered distributions p(z_t | x_lo..x_t),
+        or with ``smooth`` the posteriors p(z_t | x). Zero for an impossible
+        sequence.
+    lo, hi : int
+    smooth : bool
+        Run the backward pass too: posteriors into ``post`` and expected
+        transition counts added to ``xi``.
+    xi : ndarray of shape (n_components, n_components)
+        Accumulates ``sum_t p(z_t = i, z_t+1 = j | x)`` (with ``smooth``).
+
+    Returns
+    -------
+    log_likelihood : float
+        ``-inf`` when the sequence is impossible under the model.
+    """
+    n = hi - lo
+    k = log_emissions.shape[1]
+    log_t = np.empty((k, k))
+    for i in range(k):
+        for j in range(k):
+            log_t[i, j] = np.log(transmat[i, j]) if transmat[i, j] > 0.0 else NEG_INF
+    # la[t]: log p(z_t | x_0..x_t), normalised so that its exponentials sum to 1
+    la = np.empty((n, k))
+    v = np.empty(k)
+    total = 0.0
+    for t in range(n):
+        for j in range(k):
+            if t == 0:
+                p = np.log(init[j]) if init[j] > 0.0 else NEG_INF
+            else:
+                for i in range(k):
+                    v[i] = la[t - 1, i] + log_t[i, j]
+                p = _log_sum_exp(v, k)
+            la[t, j] = p + log_emissions[t, j]
+        c = _log_sum_exp(la[t], k)
+        if c == NEG_INF:
+            post[lo:hi] = 0.0
+            return NEG_INF
+        for j in range(k):
+            la[t, j] -= c
+        total += c
+    if not smooth:
+        for t in range(n):
+            for j in range(k):
+                post[lo + t, j] = np.exp(la[t, j])
+        return total
+    # lb: log p(x_t+1..x_n-1 | z_t) up to a constant per step; w: the next
+    # step's log-emissions plus its lb.
+    lb = np.empty(k)
+    w = np.empty(k)
+    for j in range(k):
+        post[hi - 1, j] = np.exp(la[n - 1, j])
+        lb[j] = 0.0
+    for t in range(n - 2, -1, -1):
+        for j in range(k):
+            w[j] = log_emissions[t + 1, j] + lb[j]
+        for i in range(k):
+            for j in range(k):
+                v[j] = log_t[i, j] + w[j]
+            lb[i] = _log_sum_exp(v, k)
+        for i in range(k):
+            v[i] = la[t, i] + lb[i]
+        g = _log_sum_exp(v, k)  # finite: the sequence is possible
+        for i in range(k):
+            post[lo + t, i] = np.exp(v[i] - g)
+            a = la[t, i] - g
+            if a == NEG_INF:
+                continue
+            for j in range(k):
+                e = a + log_t[i, j] + w[j]
+                if e > NEG_INF:
+                    xi[i, j] += np.exp(e)
+        for i in range(k):
+            lb[i] -= g  # keeps lb near 0; a constant per step cancels
+    return total
