@@ -1,6 +1,7 @@
 """The Numba kernels: pure ``@njit(cache=True, nogil=True)`` functions over float64 / int64 arrays.
 
 ``hmm``          scaled forward / backward, expected counts, Viterbi, sampling
+``logspace``     the exact log-space route for the sequences ``hmm`` cannot settle
 ``expmath``      the vectorised exponential of the shifted log-emissions
 ``fma``          the fused multiply-add (one rounding) of the recursions
 ``partition``    how batches are split into blocks (one place, thread-count free)
