@@ -16,6 +16,10 @@ from ._kernels import hmm as _kernels
 from ._validation import NotFittedError, check_startprob, check_transmat
 from .emissions._base import names_by_letter
 
+#: Concentration of the symmetric Dirichlet distribution that initial start
+#: and transition probabilities are drawn from (1: uniform over the simplex).
+INIT_CONCENTRATION = 1.0
+
 
 def require_set(params):
     """Raise :class:`NotFittedError` naming the chain parameters not set.
@@ -103,15 +107,33 @@ class Transitions:
         return names_by_letter(cls)
 
     def initialized(self, letters, starts=None, random_state=None):
-        """Uniform start and transition probabilities for the letters given.
+        """Random start and transition probabilities for the letters given.
 
-        ``starts`` (the data's sequence bounds) and ``random_state`` are for
-        components whose initial values depend on them; unused here.
+        ``startprob`` and each row of ``transmat`` are drawn from a symmetric
+        Dirichlet distribution of concentration :data:`INIT_CONCENTRATION`
+        (uniform over the probability simplex), so that fits from different
+        seeds start from different chains (restarts explore) while no entry
+        starts near zero often enough to trap EM, as hmmlearn's concentration
+        ``1 / n_components`` does (its draws are nearly one-hot).
+
+        Parameters
+        ----------
+        letters : str
+        starts : ndarray, optional
+            The data's sequence bounds; unused here.
+        random_state : numpy.random.RandomState or numpy.random.Generator
+            Default: a generator seeded from the operating system.
+
+        Returns
+        -------
+        Transitions
         """
         k = self.n_components
+        rng = np.random.default_rng() if random_state is None else random_state
+        alpha = np.full(k, INIT_CONCENTRATION)
         return self._replace(
-            np.full(k, 1.0 / k) if "s" in letters else self.startprob,
-            np.full((k, k), 1.0 / k) if "t" in letters else self.transmat,
+            rng.dirichlet(alpha) if "s" in letters else self.startprob,
+            rng.dirichlet(alpha, size=k) if "t" in letters else self.transmat,
         )
 
     def m_step(self, start_counts, trans_counts, letters):
