@@ -156,25 +156,10 @@ def test_zeros_never_give_nan(
         batch_path_score(le, startprob, transmat, states, lengths), lp, rtol=1e-10
     )
 
+    # Out of a scaled pass's range too (filtered probabilities or normalisers
+    # below ~1e-300), sequences are detected and settled in log space: exact.
     in_range = scaled_forward_in_range(le, startprob, transmat, lengths)
     event(f"scaled forward within float64 range: {in_range}")
-    if not in_range:
-        # Filtered probabilities below ~1e-300 underflow in the scaled forward
-        # pass (see the xfail test below): mass may be lost, but never to NaN.
-        try:
-            _, post = fasthmm.forward_backward(le, startprob, transmat, lengths)
-            _, filt = fasthmm.forward_filter(le, startprob, transmat, lengths)
-        except ValueError as exc:
-            assert "zero probability" in str(exc)
-            assert ll == -np.inf
-            return
-        for rows in (post, filt):
-            assert np.all(np.isfinite(rows))
-            np.testing.assert_allclose(rows.sum(axis=1), 1.0, atol=1e-9)
-        _, xi, _, _ = run_e_step(le, startprob, transmat, lengths)
-        assert np.all(np.isfinite(xi))
-        return
-
     np.testing.assert_allclose(ll, ll_ref, rtol=1e-10)
     _, post = fasthmm.forward_backward(le, startprob, transmat, lengths)
     assert not np.any(np.isnan(post))
