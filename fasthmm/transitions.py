@@ -13,7 +13,12 @@ import numpy as np
 
 from ._dirichlet import dirichlet_log_prior, dirichlet_map
 from ._kernels import hmm as _kernels
-from ._validation import NotFittedError, check_startprob, check_transmat
+from ._validation import (
+    NotFittedError,
+    check_random_state,
+    check_startprob,
+    check_transmat,
+)
 from .emissions._base import names_by_letter
 
 #: Concentration of the symmetric Dirichlet distribution that initial start
@@ -121,15 +126,15 @@ class Transitions:
         letters : str
         starts : ndarray, optional
             The data's sequence bounds; unused here.
-        random_state : numpy.random.RandomState or numpy.random.Generator
-            Default: a generator seeded from the operating system.
+        random_state : None, int, numpy.random.RandomState or Generator
+            As the models' ``random_state`` (None: NumPy's global state).
 
         Returns
         -------
         Transitions
         """
         k = self.n_components
-        rng = np.random.default_rng() if random_state is None else random_state
+        rng = check_random_state(random_state)
         alpha = np.full(k, INIT_CONCENTRATION)
         return self._replace(
             rng.dirichlet(alpha) if "s" in letters else self.startprob,
