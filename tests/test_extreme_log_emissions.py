@@ -9,6 +9,7 @@ Such sequences must be detected and settled exactly; every route is
 compared here with the log-space reference of tests/reference.py.
 """
 
+import numba
 import numpy as np
 import pytest
 from hypothesis import given, settings
@@ -243,3 +244,32 @@ def test_gradual_regain_is_exact_when_a_transition_leads_back():
     le = np.array([[0.0, -np.inf], [-750.0, 0.0]] + [[0.0, -10.0]] * 80)
     tm = np.array([[0.5, 0.5], [1e-200, 1.0 - 1e-200]])
     assert_exact(le, DEAD_END_SP, tm)
+
+
+def test_exact_route_does_not_depend_on_the_thread_count():
+    default = numba.get_num_threads()
+    if default < 2:
+        pytest.skip("a single Numba thread available")
+    rng = np.random.default_rng(3)
+    pieces, lengths = [], []
+    for i in range(150):  # several blocks; every third sequence a dead end
+        n = int(rng.integers(5, 30))
+        le = rng.normal(-1.0, 1.0, (n, 2))
+        le[:, 1] = -np.inf
+        if i % 3 == 0:
+            le[-3:] = dead_end(800.0 + i, -800.0)
+        pieces.append(le)
+        lengths.append(n)
+    le = np.concatenate(pieces)
+
+    def run(threads):
+        numba.set_num_threads(threads)
+        try:
+            ll, post = fasthmm.forward_backward(le, DEAD_END_SP, DEAD_END_TM, lengths)
+            ll_e, xi, start, _ = run_e_step(le, DEAD_END_SP, DEAD_END_TM, lengths)
+            return ll, post, ll_e, xi, start
+        finally:
+            numba.set_num_threads(default)
+
+    for one, many in zip(run(1), run(default)):
+        np.testing.assert_array_equal(one, many)
