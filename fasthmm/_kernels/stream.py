@@ -33,10 +33,11 @@ then below :data:`~fasthmm._kernels.hmm.NORMALISER_FLOOR` (the probable
 states sit far below a reachable but improbable one), the step is redone
 shifted by its largest term ``log(predicted) + log-emission``, so no step
 loses precision unless the observation is impossible. Filtered probabilities
-are kept in float64: one below about 1e-308 is zero from then on. Viterbi scores and back-pointers are computed
-exactly as :func:`fasthmm._kernels.hmm.viterbi_sequence` computes them (same
-operations, same tie-breaking towards lower states), so the emitted path is
-the batch path.
+are kept in float64: one below about 1e-308 is zero from then on. Viterbi
+scores and back-pointers are computed exactly as
+:func:`fasthmm._kernels.hmm.viterbi_sequence` computes them (same operations,
+same tie-breaking towards lower states), so the emitted path is the batch
+path.
 """
 
 import numpy as np
