@@ -4,18 +4,26 @@ The scaled kernels of :mod:`fasthmm._kernels.hmm` keep probabilities in
 float64, shifted per step by the row's largest log-emission. They report a
 sequence as unsettled (NaN) when a step's normaliser falls below
 :data:`~fasthmm._kernels.hmm.NORMALISER_FLOOR`; such sequences are run again
-here, where every quantity is a logarithm (normalised per step, so that the
-numbers stay small), and nothing can underflow: the results agree with a
-log-space reference to rounding, whatever the range of the log-emissions.
+here, where the filtered and backward quantities are logarithms (normalised
+per step, so that the numbers stay small): nothing that matters can
+underflow, and the results agree with a log-space reference to rounding,
+whatever the range of the log-emissions.
 
-It costs about ``K`` exponentials per transition (``K**2`` per step), where
-the scaled kernels need none, so it only runs on the sequences that need it.
+A step's sum over the previous states, ``log sum_i exp(la[i]) T[i, j]``, is
+taken as ``mx + log sum_i exp(la[i] - mx) T[i, j]`` with ``mx`` the largest
+``la[i]``: ``K`` exponentials and a matrix-vector product instead of ``K**2``
+exponentials. Terms lost to underflow there are below ``2**-1074`` each; a
+sum below :data:`EXACT_BELOW` (where they could matter) is taken again term
+by term, shifted by its own largest term.
 """
 
 import numpy as np
 from numba import njit
 
 NEG_INF = -np.inf
+#: A shifted sum below this is recomputed term by term (lost terms are below
+#: ``2**-1074`` each, so above it the sum is exact to ``K * 2**-174``).
+EXACT_BELOW = 2.0**-900
 
 
 @njit(cache=True, inline="always", nogil=True)
@@ -30,6 +38,17 @@ def _log_sum_exp(v, n):
     for i in range(n):
         s += np.exp(v[i] - m)
     return m + np.log(s)
+
+
+@njit(cache=True, inline="always", nogil=True)
+def _shifted(v, n, out):
+    """``out[:n] = exp(v[:n] - m)``; returns ``m = max(v[:n])`` (``-inf``: all zero)."""
+    m = NEG_INF
+    for i in range(n):
+        m = max(m, v[i])
+    for i in range(n):
+        out[i] = np.exp(v[i] - m) if m > NEG_INF else 0.0
+    return m
 
 
 @njit(cache=True, nogil=True)
@@ -68,11 +87,25 @@ def log_space_sequence(log_emissions, init, transmat, post, lo, hi, smooth, xi):
     # la[t]: log p(z_t | x_0..x_t), normalised so that its exponentials sum to 1
     la = np.empty((n, k))
     v = np.empty(k)
+    q = np.empty(k)
+    r = np.empty(k)
     total = 0.0
     for t in range(n):
+        if t > 0:
+            # r[j] = sum_i exp(la[t - 1, i] - mx) T[i, j]
+            mx = _shifted(la[t - 1], k, q)
+            for j in range(k):
+                r[j] = 0.0
+            for i in range(k):
+                qi = q[i]
+                if qi != 0.0:
+                    for j in range(k):
+                        r[j] += qi * transmat[i, j]
         for j in range(k):
             if t == 0:
                 p = np.log(init[j]) if init[j] > 0.0 else NEG_INF
+            elif r[j] >= EXACT_BELOW:
+                p = np.log(r[j]) + mx
             else:
                 for i in range(k):
                     v[i] = la[t - 1, i] + log_t[i, j]
@@ -100,22 +133,37 @@ def log_space_sequence(log_emissions, init, transmat, post, lo, hi, smooth, xi):
     for t in range(n - 2, -1, -1):
         for j in range(k):
             w[j] = log_emissions[t + 1, j] + lb[j]
+        # r[i] = sum_j T[i, j] exp(w[j] - mw)
+        mw = _shifted(w, k, q)
         for i in range(k):
+            ri = 0.0
             for j in range(k):
-                v[j] = log_t[i, j] + w[j]
-            lb[i] = _log_sum_exp(v, k)
+                ri += transmat[i, j] * q[j]
+            r[i] = ri
+            if ri >= EXACT_BELOW:
+                lb[i] = np.log(ri) + mw
+            else:
+                for j in range(k):
+                    v[j] = log_t[i, j] + w[j]
+                lb[i] = _log_sum_exp(v, k)
         for i in range(k):
             v[i] = la[t, i] + lb[i]
         g = _log_sum_exp(v, k)  # finite: the sequence is possible
         for i in range(k):
             post[lo + t, i] = np.exp(v[i] - g)
-            a = la[t, i] - g
-            if a == NEG_INF:
+            if la[t, i] == NEG_INF:
                 continue
-            for j in range(k):
-                e = a + log_t[i, j] + w[j]
-                if e > NEG_INF:
-                    xi[i, j] += np.exp(e)
+            if r[i] >= EXACT_BELOW:
+                # exp(la - g + mw) <= 1 / r[i] <= 2**900: no overflow
+                a = np.exp(la[t, i] - g + mw)
+                for j in range(k):
+                    xi[i, j] += a * (transmat[i, j] * q[j])
+            else:
+                a = la[t, i] - g
+                for j in range(k):
+                    e = a + log_t[i, j] + w[j]
+                    if e > NEG_INF:
+                        xi[i, j] += np.exp(e)
         for i in range(k):
             lb[i] -= g  # keeps lb near 0; a constant per step cancels
     return total
