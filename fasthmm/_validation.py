@@ -12,7 +12,12 @@ import numbers
 import numpy as np
 from numba import njit
 
-from ._kernels.checks import integer_range, value_range, value_range_serial
+from ._kernels.checks import (
+    integer_range,
+    integer_range_serial,
+    value_range,
+    value_range_serial,
+)
 
 STOCHASTIC_ATOL = 1e-6
 MAX_EXACT_INT = 2.0**53
@@ -438,7 +443,8 @@ def _check_counts(X, name, upper, single_column):
     arr = as_float_array(X, name, ndim=(1, 2), scan=False)
     # One parallel pass over the values (most of a short fit's checks); NaN
     # and infinities get as_float_array's message, as for any other array.
-    integers, lo, hi = integer_range(arr.reshape(-1)) if arr.size else (True, 0, 0)
+    scan = integer_range if arr.size >= PARALLEL_SCAN else integer_range_serial
+    integers, lo, hi = scan(arr.reshape(-1)) if arr.size else (True, 0, 0)
     if not (integers and -np.inf < lo and hi < np.inf):
         as_float_array(arr, name)
     if arr.ndim == 2:

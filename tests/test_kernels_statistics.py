@@ -12,7 +12,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from fasthmm._kernels.checks import integer_range, value_range
+from fasthmm._kernels.checks import integer_range, integer_range_serial, value_range
 from fasthmm._kernels.partition import MAX_STATS_BLOCKS, STATS_ROWS, row_blocks
 from fasthmm._validation import PARALLEL_SCAN, as_float_array, check_counts
 from fasthmm.emissions._weighted import weighted_sums
@@ -127,11 +127,12 @@ def test_mixture_terms_equal_numpy(n_rows, k, n_mix, seed, zero_weight):
 def test_integer_range_equals_numpy(values, padding):
     # padding zeros put the interesting values in later blocks too
     arr = np.concatenate([np.zeros(padding), np.array(values)])
-    integers, lo, hi = integer_range(arr)
-    with np.errstate(invalid="ignore"):
-        assert integers == bool(np.all(arr == np.floor(arr)))
-    if not np.isnan(arr).any():
-        assert (lo, hi) == (arr.min(), arr.max())
+    for scan in (integer_range, integer_range_serial):
+        integers, lo, hi = scan(arr)
+        with np.errstate(invalid="ignore"):
+            assert integers == bool(np.all(arr == np.floor(arr)))
+        if not np.isnan(arr).any():
+            assert (lo, hi) == (arr.min(), arr.max())
 
 
 @given(

@@ -104,6 +104,15 @@ def value_range(values):
 
 
 @njit(cache=True, nogil=True)
+def integer_range_serial(values):
+    """:func:`integer_range` on the calling thread (no parallel region: for
+    small arrays, where starting one, and compiling it, costs more than the
+    scan)."""
+    fractional, lo, hi = _scan_block(values, 0, values.shape[0], True)
+    return not fractional, lo, hi
+
+
+@njit(cache=True, nogil=True)
 def value_range_serial(values):
     """:func:`value_range` on the calling thread (no parallel region: for
     small arrays, such as parameters, where starting one costs more than the
