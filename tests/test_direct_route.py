@@ -181,9 +181,14 @@ def test_forward_filter_rows_equal_the_frame_kernel():
         ws = Workspace(starts, k)
         ws.load_log_emissions(le)
         ll = forward_pass(ws, sp, tm).copy()
-        alpha, scale, stored = np.empty_like(le), np.empty(le.shape[0]), np.empty(4)
-        _kernels.forward_batch(
-            ws.frame, ws.shift, sp, tm, starts, ws.blocks, alpha, scale, stored
+        alpha, scale = np.empty_like(le), np.empty(le.shape[0])
+        stored = np.array(
+            [
+                _kernels.forward_sequence(
+                    ws.frame, ws.shift, sp, tm, alpha, scale, starts[s], starts[s + 1]
+                )
+                for s in range(len(lengths))
+            ]
         )
         np.testing.assert_array_equal(ll, stored)
         np.testing.assert_array_equal(ws.post, alpha)

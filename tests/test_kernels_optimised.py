@@ -19,7 +19,13 @@ from fasthmm._kernels import gaussian as _kernels_gaussian
 from fasthmm._kernels import hmm as _kernels
 from fasthmm._kernels.fma import fma
 from fasthmm._validation import check_lengths
-from fasthmm.inference import Workspace, block_bounds, e_step
+from fasthmm.inference import (
+    Workspace,
+    block_bounds,
+    e_step,
+    forward_pass,
+    sequence_log_likelihoods,
+)
 
 SIZES = [1, 2, 3, 4, 5, 7, 8, 9, 16, 17, 64]
 MIXED_LENGTHS = [1, 2, 3, 4, 5, 6, 7, 8, 9, 13, 1, 40]
@@ -98,13 +104,8 @@ def test_rolling_loglik_equals_stored_forward(k):
     starts = check_lengths(lengths, le.shape[0])
     ws = Workspace(starts, k)
     ws.load_log_emissions(le)
-    rolling = np.empty(len(lengths))
-    _kernels.loglik_batch(ws.frame, ws.shift, sp, tm, starts, ws.blocks, rolling)
-    stored = np.empty(len(lengths))
-    alpha, scale = np.empty_like(le), np.empty(le.shape[0])
-    _kernels.forward_batch(
-        ws.frame, ws.shift, sp, tm, starts, ws.blocks, alpha, scale, stored
-    )
+    rolling = sequence_log_likelihoods(ws, sp, tm).copy()
+    stored = forward_pass(ws, sp, tm).copy()
     np.testing.assert_array_equal(rolling, stored)
     ref = batch_reference(le, sp, tm, lengths)
     np.testing.assert_allclose(rolling, ref["ll"], rtol=1e-10, atol=1e-10)
@@ -199,23 +200,19 @@ def test_gaussian_kernels_equal_numpy_densities():
 
 
 @pytest.mark.parametrize("k", [1, 3, 4, 7, 16])
-def test_forward_row_equals_forward_step_bit_for_bit(k):
-    """The index-based step of the batch kernels and the view-based step."""
+def test_forward_row_and_start_row_equal_numpy(k):
+    """The index-based steps of the batch kernels against NumPy."""
     rng = np.random.default_rng(k)
     prev = rng.dirichlet(np.ones(k), size=2)
     tm = rng.dirichlet(np.ones(k), size=k)
     frame = rng.random((3, k))
-    by_view = np.empty(k)
-    s1 = _kernels.forward_step(prev[0], tm, frame[2], False, by_view)
     by_row = np.empty((2, k))
-    s2 = _kernels.forward_row(prev, 0, tm, frame, 2, by_row, 1)
-    assert s1 == s2
-    np.testing.assert_array_equal(by_view, by_row[1])
-    np.testing.assert_allclose(by_view, (prev[0] @ tm) * frame[2] / s1, rtol=1e-13)
-    s1 = _kernels.forward_step(prev[1], tm, frame[0], True, by_view)
-    s2 = _kernels.start_row(prev[1], frame, 0, by_row, 0)
-    assert s1 == s2
-    np.testing.assert_array_equal(by_view, by_row[0])
+    s = _kernels.forward_row(prev, 0, tm, frame, 2, by_row, 1)
+    assert s == pytest.approx(((prev[0] @ tm) * frame[2]).sum(), rel=1e-13)
+    np.testing.assert_allclose(by_row[1], (prev[0] @ tm) * frame[2] / s, rtol=1e-13)
+    s = _kernels.start_row(prev[1], frame, 0, by_row, 0)
+    assert s == pytest.approx((prev[1] * frame[0]).sum(), rel=1e-13)
+    np.testing.assert_allclose(by_row[0], prev[1] * frame[0] / s, rtol=1e-13)
 
 
 @pytest.mark.parametrize("n", SIZES + [12, 15, 24, 33])

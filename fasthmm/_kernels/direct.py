@@ -395,7 +395,7 @@ def forward_batch(
         As in :func:`forward_block` (``alpha_out`` with no rows for the
         log-likelihoods alone).
     blocks : ndarray of shape (n_blocks + 1,)
-        As in :func:`fasthmm._kernels.hmm.forward_batch`.
+        As in :func:`fasthmm._kernels.hmm.forward_backward_batch`.
     invalid : ndarray of shape (n_blocks,), int64
         Output: 1 for a block with NaN or ``+inf`` in its log-emissions, else 0.
 

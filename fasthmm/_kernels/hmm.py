@@ -255,86 +255,6 @@ def forward_sequence(frame, shift, init, transmat, alpha, scale, lo, hi):
 
 
 @njit(cache=True, nogil=True)
-def forward_step(prev, transmat, frame_row, first, out):
-    """One step of the scaled forward recursion.
-
-    ``out = normalise((prev @ transmat) * frame_row)``, or
-    ``normalise(prev * frame_row)`` for the first step of a sequence.
-
-    Parameters
-    ----------
-    prev : ndarray of shape (n_components,)
-        Previous filtered distribution (the initial one when ``first``).
-    transmat : ndarray of shape (n_components, n_components)
-    frame_row : ndarray of shape (n_components,)
-    first : bool
-    out : ndarray of shape (n_components,)
-        Output; left unnormalised (and zero) when the normaliser is 0.
-
-    Returns
-    -------
-    scale : float
-        The normaliser.
-    """
-    k = out.shape[0]
-    rows = out.reshape((1, k))
-    frame = frame_row.reshape((1, k))
-    if first:
-        return start_row(prev, frame, 0, rows, 0)
-    return forward_row(prev.reshape((1, k)), 0, transmat, frame, 0, rows, 0)
-
-
-@njit(cache=True, parallel=True, nogil=True)
-def loglik_batch(frame, shift, startprob, transmat, starts, blocks, ll):
-    """Log-likelihood of every sequence, keeping only two filtered rows.
-
-    Parameters
-    ----------
-    frame, shift, startprob, transmat, starts, blocks :
-        As in :func:`forward_batch`.
-    ll : ndarray of shape (n_sequences,)
-        Output.
-    """
-    k = frame.shape[1]
-    for b in prange(blocks.shape[0] - 1):
-        rows = np.empty((2, k))
-        for s in range(blocks[b], blocks[b + 1]):
-            ll[s] = loglik_sequence(
-                frame, shift, startprob, transmat, starts[s], starts[s + 1], rows
-            )
-
-
-@njit(cache=True, nogil=True)
-def loglik_sequence(frame, shift, startprob, transmat, lo, hi, rows):
-    """Log-likelihood of rows ``lo:hi`` by the forward pass, in two rows of memory.
-
-    Parameters
-    ----------
-    frame, shift, startprob, transmat :
-        As in :func:`forward_batch`.
-    lo, hi : int
-    rows : ndarray of shape (2, n_components)
-        Scratch.
-
-    Returns
-    -------
-    log_likelihood : float
-        NaN when a step's normaliser is below :data:`NORMALISER_FLOOR` (see
-        :func:`forward_sequence`).
-    """
-    total = 0.0
-    for t in range(lo, hi):
-        if t == lo:
-            c = start_row(startprob, frame, t, rows, t & 1)
-        else:
-            c = forward_row(rows, (t - 1) & 1, transmat, frame, t, rows, t & 1)
-        if not c >= NORMALISER_FLOOR:
-            return np.nan
-        total += np.log(c) + shift[t]
-    return total
-
-
-@njit(cache=True, nogil=True)
 def backward_sequence(
     frame, transmat, transmat_t, post, lo, hi, beta, f_buf, w_buf, xi_acc
 ):
@@ -484,8 +404,10 @@ def add_transition_counts(f_buf, w_buf, n_steps, transmat, xi_acc):
 
 
 @njit(cache=True, parallel=True, nogil=True)
-def forward_batch(frame, shift, startprob, transmat, starts, blocks, alpha, scale, ll):
-    """Forward pass over every sequence of a batch.
+def forward_backward_batch(
+    frame, shift, startprob, transmat, starts, blocks, post, scale, ll, xi_blocks
+):
+    """Forward-backward over every sequence of a batch.
 
     Parameters
     ----------
@@ -495,39 +417,12 @@ def forward_batch(frame, shift, startprob, transmat, starts, blocks, alpha, scal
     starts : ndarray of shape (n_sequences + 1,)
     blocks : ndarray of shape (n_blocks + 1,)
         Sequence indices at which each block of sequences begins.
-    alpha : ndarray of shape (n_samples, n_components)
-        Output: filtered distributions.
-    scale : ndarray of shape (n_samples,)
-        Output: per-step normalisers.
-    ll : ndarray of shape (n_sequences,)
-        Output: log-likelihood of each sequence.
-    """
-    for b in prange(blocks.shape[0] - 1):
-        for s in range(blocks[b], blocks[b + 1]):
-            ll[s] = forward_sequence(
-                frame,
-                shift,
-                startprob,
-                transmat,
-                alpha,
-                scale,
-                starts[s],
-                starts[s + 1],
-            )
-
-
-@njit(cache=True, parallel=True, nogil=True)
-def forward_backward_batch(
-    frame, shift, startprob, transmat, starts, blocks, post, scale, ll, xi_blocks
-):
-    """Forward-backward over every sequence of a batch.
-
-    Parameters
-    ----------
-    frame, shift, startprob, transmat, starts, blocks, scale, ll :
-        As in :func:`forward_batch`.
     post : ndarray of shape (n_samples, n_components)
         Output: posteriors p(z_t | x). Rows of impossible sequences are zero.
+    scale : ndarray of shape (n_samples,)
+        Output: per-step normalisers of the forward pass.
+    ll : ndarray of shape (n_sequences,)
+        Output: log-likelihood of each sequence.
     xi_blocks : ndarray of shape (n_blocks, n_components, n_components)
         Output: per block, the expected transition counts
         ``sum_t p(z_t = i, z_{t+1} = j | x)`` summed over its sequences.
@@ -625,7 +520,7 @@ def two_way_sequence(
     Parameters
     ----------
     frame, shift, startprob, transmat :
-        As in :func:`forward_batch`.
+        As in :func:`forward_backward_batch`.
     lo, hi : int
         The sequence's rows.
     post : ndarray of shape (n_samples, n_components)
@@ -884,7 +779,7 @@ def viterbi_batch(
     log_emissions : ndarray of shape (n_samples, n_components)
     log_startprob : ndarray of shape (n_components,)
     log_transmat : ndarray of shape (n_components, n_components)
-    starts, blocks : as in :func:`forward_batch`
+    starts, blocks : as in :func:`forward_backward_batch`
     back : ndarray of shape (n_samples, n_components), int32
         Scratch space for back-pointers.
     states : ndarray of shape (n_samples,), int64
@@ -945,7 +840,8 @@ def backward_sample_batch(alpha, transmat, starts, uniforms, states):
     Parameters
     ----------
     alpha : ndarray of shape (n_samples, n_components)
-        Filtered distributions from :func:`forward_batch`.
+        Filtered distributions of a forward pass
+        (:func:`fasthmm.inference.forward_pass`).
     transmat : ndarray of shape (n_components, n_components)
     starts : ndarray of shape (n_sequences + 1,)
     uniforms : ndarray of shape (n_draws, n_samples)
