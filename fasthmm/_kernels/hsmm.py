@@ -60,11 +60,14 @@ def _forward_sequence(
     Returns ``-inf`` when the sequence is impossible, and the filtered
     distribution of the last step.
     """
-    k, dmax = cont.shape
+    dmax, k = cont.shape
     n = hi - lo
-    a = np.zeros((2, k, dmax))
+    a = np.zeros((2, dmax, k))
     alive = np.zeros(k)
+    f = np.empty(k)
+    ek = np.empty(k)
     ll = 0.0
+    inv = 1.0
     for j in range(k):
         enter[0, j] = startprob[j]
     for t in range(n):
@@ -73,24 +76,27 @@ def _forward_sequence(
             shift = max(shift, le[lo + t, j])
         if shift == NEG_INF:
             return NEG_INF, alive
-        for j in range(k):
-            e[t, j] = np.exp(le[lo + t, j] - shift)
         cur = t & 1
         prev = 1 - cur
+        # a[prev] still holds the previous step before its normalisation:
+        # its factor ``inv`` is folded into this step's emissions.
+        for j in range(k):
+            ej = np.exp(le[lo + t, j] - shift)
+            e[t, j] = ej
+            ek[j] = ej * inv
+            v = enter[t, j] * ej
+            a[cur, 0, j] = v
+            alive[j] = v
+            f[j] = v * hazard[0, j]
+        for d in range(1, dmax):
+            for j in range(k):
+                v = a[prev, d - 1, j] * cont[d, j] * ek[j]
+                a[cur, d, j] = v
+                alive[j] += v
+                f[j] += v * hazard[d, j]
         total = 0.0
         for j in range(k):
-            ej = e[t, j]
-            a[cur, j, 0] = enter[t, j] * ej
-            for d in range(1, dmax):
-                a[cur, j, d] = a[prev, j, d - 1] * cont[j, d] * ej
-            s = 0.0
-            f = 0.0
-            for d in range(dmax):
-                s += a[cur, j, d]
-                f += a[cur, j, d] * hazard[j, d]
-            alive[j] = s
-            end[t, j] = f
-            total += s
+            total += alive[j]
         if not total > 0.0:
             return NEG_INF, alive
         c[t] = total
@@ -98,9 +104,7 @@ def _forward_sequence(
         for j in range(k):
             alive[j] *= inv
             post[lo + t, j] = alive[j]
-            end[t, j] *= inv
-            for d in range(dmax):
-                a[cur, j, d] *= inv
+            end[t, j] = f[j] * inv
         ll += np.log(total) + shift
         if t + 1 < n:
             for i in range(k):
@@ -135,38 +139,43 @@ def _backward_sequence(
     Writes the state posteriors into ``post[lo:hi]`` and adds the sequence's
     start, transition, complete-duration and censored-duration statistics to
     ``start_out``, ``trans_out``, ``dur_out`` and ``cens_out``
-    (``cens_out[j, d]``: posterior probability that the last segment is of
+    (``cens_out[d, j]``: posterior probability that the last segment is of
     ``j`` and was observed for ``d + 1`` steps).
     """
-    k, dmax = pmf.shape
+    dmax, k = pmf.shape
     n = hi - lo
-    b = np.zeros((2, k, dmax))
+    b = np.zeros((2, dmax, k))
     begin = np.zeros(k)  # scaled P(x_u.. | a segment of j starts at u)
     leave = np.zeros(k)  # scaled P(x_u+1.. | a segment of j ends at u)
     censored = np.ones(k)  # product of e' over u..n-1
+    ev = np.empty(k)
     gamma = last.copy()
     for u in range(n - 1, -1, -1):
         cur = u & 1
         prev = 1 - cur
         inv = 1.0 / c[u]
-        length = n - u  # observed length of a last segment starting at u
         for j in range(k):
             ej = e[u, j] * inv
-            b[cur, j, 0] = ej * leave[j]
-            for d in range(1, dmax):
-                b[cur, j, d] = b[prev, j, d - 1] * ej
+            ev[j] = ej
             censored[j] *= ej
-            s = 0.0
-            w = enter[u, j]
-            for d in range(dmax):
-                term = pmf[j, d] * b[cur, j, d]
-                s += term
-                dur_out[j, d] += w * term
-            if length <= dmax:
-                tail = surv[j, length - 1] * censored[j]
-                cens_out[j, length - 1] += w * tail
-                s += tail
-            begin[j] = s
+            v = ej * leave[j]
+            b[cur, 0, j] = v
+            term = pmf[0, j] * v
+            begin[j] = term
+            dur_out[0, j] += enter[u, j] * term
+        for d in range(1, dmax):
+            for j in range(k):
+                v = b[prev, d - 1, j] * ev[j]
+                b[cur, d, j] = v
+                term = pmf[d, j] * v
+                begin[j] += term
+                dur_out[d, j] += enter[u, j] * term
+        length = n - u  # observed length of a last segment starting at u
+        if length <= dmax:
+            for j in range(k):
+                tail = surv[length - 1, j] * censored[j]
+                cens_out[length - 1, j] += enter[u, j] * tail
+                begin[j] += tail
         for j in range(k):
             post[lo + u, j] = max(gamma[j], 0.0)
         if u == 0:
@@ -215,8 +224,9 @@ def forward_backward(
     startprob : ndarray of shape (n_components,)
     transmat : ndarray of shape (n_components, n_components)
         Zero diagonal.
-    pmf, surv : ndarray of shape (n_components, max_duration)
-        Duration probabilities and survival ``P(d >= column + 1)``.
+    pmf, surv : ndarray of shape (max_duration, n_components)
+        Duration probabilities and survival ``P(d >= row + 1)`` (durations
+        along the rows: the inner loops run over contiguous states).
     smooth : bool
         False: forward pass only; ``post`` receives the filtered
         distributions and the statistics are left untouched.
@@ -226,19 +236,19 @@ def forward_backward(
         Output: posterior (``smooth``) or filtered state probabilities.
     start_out : ndarray of shape (n_blocks, n_components)
     trans_out : ndarray of shape (n_blocks, n_components, n_components)
-    dur_out, cens_out : ndarray of shape (n_blocks, n_components, max_duration)
+    dur_out, cens_out : ndarray of shape (n_blocks, max_duration, n_components)
         Outputs (zeroed here): each block's statistics, see
         :func:`_backward_sequence`.
     """
-    k, dmax = pmf.shape
-    cont = np.zeros((k, dmax))
-    hazard = np.zeros((k, dmax))
-    for j in range(k):
-        for d in range(dmax):
-            if surv[j, d] > 0.0:
-                hazard[j, d] = min(pmf[j, d] / surv[j, d], 1.0)
+    dmax, k = pmf.shape
+    cont = np.zeros((dmax, k))
+    hazard = np.zeros((dmax, k))
+    for d in range(dmax):
+        for j in range(k):
+            if surv[d, j] > 0.0:
+                hazard[d, j] = min(pmf[d, j] / surv[d, j], 1.0)
                 if d > 0:
-                    cont[j, d] = surv[j, d] / surv[j, d - 1]
+                    cont[d, j] = surv[d, j] / surv[d - 1, j]
     n_blocks = blocks.shape[0] - 1
     for blk in prange(n_blocks):
         s0 = blocks[blk]
@@ -297,7 +307,7 @@ def viterbi(le, starts, blocks, log_start, log_trans, log_pmf, log_surv, states,
         As in :func:`forward_backward`.
     log_start : ndarray of shape (n_components,)
     log_trans : ndarray of shape (n_components, n_components)
-    log_pmf, log_surv : ndarray of shape (n_components, max_duration)
+    log_pmf, log_surv : ndarray of shape (max_duration, n_components)
     states : ndarray of shape (n_samples,), int64
         Output: the state of every step on the best segmentation.
     lp : ndarray of shape (n_sequences,)
@@ -311,7 +321,7 @@ def viterbi(le, starts, blocks, log_start, log_trans, log_pmf, log_surv, states,
     starting at ``u``. Ties go to the shortest duration and the lowest
     previous state.
     """
-    k, dmax = log_pmf.shape
+    dmax, k = log_pmf.shape
     n_blocks = blocks.shape[0] - 1
     for blk in prange(n_blocks):
         s0 = blocks[blk]
@@ -361,7 +371,7 @@ def _viterbi_sequence(
     states,
 ):
     """One sequence of :func:`viterbi`; returns its log-probability."""
-    k, dmax = log_pmf.shape
+    dmax, k = log_pmf.shape
     final = np.full(k, NEG_INF)
     final_d = np.zeros(k, dtype=np.int64)
     for t in range(n):
@@ -383,21 +393,27 @@ def _viterbi_sequence(
             acc[j] = 0.0
             best[t, j] = NEG_INF
             duration[t, j] = 1
-        last = t == n - 1
         for d in range(min(dmax, t + 1)):
             u = t - d
-            for j in range(k):
+            for j in range(k):  # compare and select, no branch: vectorises
                 acc[j] += le[lo + u, j]
-                base = entry[u, j] + acc[j]
-                v = base + log_pmf[j, d]
-                if v > best[t, j]:
-                    best[t, j] = v
-                    duration[t, j] = d + 1
-                if last:
-                    v = base + log_surv[j, d]
-                    if v > final[j]:
-                        final[j] = v
-                        final_d[j] = d + 1
+                v = entry[u, j] + acc[j] + log_pmf[d, j]
+                old = best[t, j]
+                take = v > old
+                best[t, j] = v if take else old
+                duration[t, j] = d + 1 if take else duration[t, j]
+    # The last segment, censored: survival instead of the duration's probability.
+    t = n - 1
+    for j in range(k):
+        acc[j] = 0.0
+    for d in range(min(dmax, n)):
+        u = t - d
+        for j in range(k):
+            acc[j] += le[lo + u, j]
+            v = entry[u, j] + acc[j] + log_surv[d, j]
+            if v > final[j]:
+                final[j] = v
+                final_d[j] = d + 1
     j = 0
     for i in range(1, k):
         if final[i] > final[j]:

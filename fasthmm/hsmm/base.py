@@ -14,14 +14,13 @@ from .._validation import (
     check_choice,
     check_int,
     check_prior,
-    check_random_state,
 )
 from ..base import DECODERS, BaseHMM
-from ..em import ConvergenceMonitor
+from ..em import ConvergenceMonitor, run_em
 from ..inference import raise_if_impossible
 from . import durations
 from .chain import SemiMarkovChain, check_positive
-from .em import expected_stats, run_em
+from .em import expected_stats
 from .inference import forward_backward, segments, viterbi
 
 
@@ -221,28 +220,6 @@ class BaseHSMM(BaseHMM):
         """
         _, states = self.decode(X, lengths, algorithm="viterbi")
         return segments(states, lengths)
-
-    def sample(self, n_samples=1, random_state=None, currstate=None):
-        """Draw a sequence, segment by segment.
-
-        Returns
-        -------
-        X : ndarray of shape (n_samples, n_features)
-        states : ndarray of shape (n_samples,), int64
-        """
-        n = check_int(n_samples, "n_samples", 1)
-        params = self._checked_params()
-        rng = check_random_state(
-            self.random_state if random_state is None else random_state
-        )
-        if currstate is not None:
-            currstate = check_int(currstate, "currstate", 0)
-            if currstate >= self.n_components:
-                raise ValueError(
-                    f"currstate must be in [0, {self.n_components}), got {currstate}"
-                )
-        states = params.transitions.sample(n, rng, currstate)
-        return params.emission.sample(states, rng), states
 
     # -- learning -----------------------------------------------------------------
     @adaptive_threads

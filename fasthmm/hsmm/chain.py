@@ -132,18 +132,22 @@ class SemiMarkovChain:
             new.update(durations.initial(self.kind, k, self.max_duration))
         return self._replace(**new)
 
-    def m_step(self, start_counts, jump_counts, duration_counts, letters):
+    def m_step(self, start_counts, counts, letters):
         """MAP update of the letters given from expected counts.
+
+        Called by :func:`fasthmm.em.maximize` with the statistics of an
+        E-step under this chain, as :meth:`fasthmm.transitions.Transitions.m_step`
+        is (the chain's counts are :class:`SegmentCounts` instead of a
+        matrix of transition counts).
 
         Parameters
         ----------
         start_counts : ndarray of shape (n_components,)
-        jump_counts : ndarray of shape (n_components, n_components)
-        duration_counts : ndarray of shape (n_components, max_duration)
-            Expected full durations (see :func:`full_durations`).
+        counts : SegmentCounts
         letters : str
         """
         new = {}
+        jump_counts = counts.jumps
         if "s" in letters:
             new["startprob_"] = dirichlet_map(
                 start_counts, self.startprob_prior, self.startprob
@@ -155,7 +159,10 @@ class SemiMarkovChain:
         if "d" in letters:
             new.update(
                 durations.m_step(
-                    self.kind, duration_counts, self.params, self.durationprob_prior
+                    self.kind,
+                    full_durations(counts.complete, counts.censored, self.pmf),
+                    self.params,
+                    self.durationprob_prior,
                 )
             )
         return self._replace(**new)
@@ -202,6 +209,34 @@ class SemiMarkovChain:
             t += d
             j = _draw(self.transmat[j], random_state)
         return states
+
+
+class SegmentCounts:
+    """Expected counts of the chain beyond the first states; they add up.
+
+    Attributes
+    ----------
+    jumps : ndarray of shape (n_components, n_components)
+        Expected jumps from one segment's state to the next one's.
+    complete : ndarray of shape (n_components, max_duration)
+        Expected complete segments of each duration.
+    censored : ndarray of shape (n_components, max_duration)
+        Expected last segments observed for each number of steps.
+    """
+
+    def __init__(self, jumps, complete, censored):
+        self.jumps = jumps
+        self.complete = complete
+        self.censored = censored
+
+    def __add__(self, other):
+        if not isinstance(other, SegmentCounts):
+            return NotImplemented
+        return SegmentCounts(
+            self.jumps + other.jumps,
+            self.complete + other.complete,
+            self.censored + other.censored,
+        )
 
 
 def _draw(probs, random_state):

@@ -1,57 +1,33 @@
-"""EM of hidden semi-Markov models: segment statistics, M-step, the loop.
+"""The E-step of hidden semi-Markov models.
 
-The statistics add up over disjoint batches of whole sequences, as
-:class:`fasthmm.stats.Stats` does; the M-step updates the chain
-(:class:`~fasthmm.hsmm.chain.SemiMarkovChain`) and the emission family,
-whose own ``suff_stats`` and ``m_step`` are used unchanged with the
-state posteriors as weights.
+It returns :class:`fasthmm.stats.Stats` whose ``trans`` are the chain's
+:class:`~fasthmm.hsmm.chain.SegmentCounts` (jumps and durations), so the
+statistics add up over batches and :func:`fasthmm.em.run_em` and
+:func:`fasthmm.em.maximize` run unchanged: the chain's ``m_step`` reads its
+counts, the emission family's its own statistics under the state posteriors.
 """
 
-from dataclasses import dataclass
-
-import numpy as np
-
-from ..em import Params, _suff_stats, check_update, objective
+from ..em import _suff_stats
 from ..inference import first_impossible
 from ..stats import Stats
-from .chain import full_durations
+from .chain import SegmentCounts
 from .inference import forward_backward
-
-
-@dataclass(frozen=True)
-class SegmentStats:
-    """:class:`~fasthmm.stats.Stats` (``trans``: jumps between segments) plus
-    the duration statistics.
-
-    Attributes
-    ----------
-    stats : Stats
-    complete : ndarray of shape (n_components, max_duration)
-        Expected complete segments of each duration.
-    censored : ndarray of shape (n_components, max_duration)
-        Expected last segments observed for each number of steps.
-    """
-
-    stats: Stats
-    complete: np.ndarray
-    censored: np.ndarray
-
-    @property
-    def log_likelihood(self):
-        return self.stats.log_likelihood
-
-    def __add__(self, other):
-        if not isinstance(other, SegmentStats):
-            return NotImplemented
-        return SegmentStats(
-            self.stats + other.stats,
-            self.complete + other.complete,
-            self.censored + other.censored,
-        )
 
 
 def expected_stats(params, X, starts):
     """E-step of one batch under checked ``params``.
+
+    Parameters
+    ----------
+    params : fasthmm.em.Params
+        A :class:`~fasthmm.hsmm.chain.SemiMarkovChain` and an emission.
+    X : ndarray
+        Checked samples.
+    starts : ndarray of shape (n_sequences + 1,), int64
+
+    Returns
+    -------
+    Stats
 
     Raises
     ------
@@ -69,38 +45,11 @@ def expected_stats(params, X, starts):
             "segments of at most max_duration steps); the model's parameters "
             "are unchanged"
         )
-    stats = Stats(
+    return Stats(
         start=res.start,
-        trans=res.jumps,
+        trans=SegmentCounts(res.jumps, res.complete, res.censored),
         emission=_suff_stats(params.emission, X, res.post),
         log_likelihood=float(res.log_likelihood.sum()),
         n_sequences=starts.shape[0] - 1,
         n_samples=X.shape[0],
     )
-    return SegmentStats(stats, res.complete, res.censored)
-
-
-def maximize(params, stats, letters):
-    """M-step of the letters given; checked as parameters set by hand are."""
-    chain = params.transitions
-    with np.errstate(over="ignore", invalid="ignore", divide="ignore"):
-        counts = full_durations(stats.complete, stats.censored, chain.pmf)
-        chain = chain.m_step(stats.stats.start, stats.stats.trans, counts, letters)
-        emission = params.emission.updated(
-            params.emission.m_step(stats.stats.emission, letters)
-        )
-    new = Params(chain, emission)
-    check_update(new)
-    return new
-
-
-def run_em(e_fn, params, letters, monitor):
-    """The EM loop of :func:`fasthmm.em.run_em` with the segment M-step."""
-    for _ in range(monitor.n_iter):
-        stats = e_fn(params)
-        new = maximize(params, stats, letters)
-        monitor.report(objective(params, stats))
-        params = new
-        if monitor.converged:
-            break
-    return params
