@@ -48,6 +48,63 @@ from numba import njit, prange
 NEG_INF = -np.inf
 
 
+@njit(cache=True, nogil=True, inline="always")
+def _sum_and_dot(x, w):
+    """``(sum(x), x @ w)``, four partial sums each, added in a fixed order.
+
+    Four independent running sums instead of one: the loop is not bound by
+    the latency of one chain of additions (the order, fixed, is the same on
+    every call).
+    """
+    s0 = s1 = s2 = s3 = 0.0
+    f0 = f1 = f2 = f3 = 0.0
+    n = x.shape[0]
+    d = 0
+    while d + 4 <= n:
+        s0 += x[d]
+        s1 += x[d + 1]
+        s2 += x[d + 2]
+        s3 += x[d + 3]
+        f0 += x[d] * w[d]
+        f1 += x[d + 1] * w[d + 1]
+        f2 += x[d + 2] * w[d + 2]
+        f3 += x[d + 3] * w[d + 3]
+        d += 4
+    while d < n:
+        s0 += x[d]
+        f0 += x[d] * w[d]
+        d += 1
+    return (s0 + s1) + (s2 + s3), (f0 + f1) + (f2 + f3)
+
+
+@njit(cache=True, nogil=True, inline="always")
+def _dot_and_add(x, y, scale, out):
+    """``x @ y`` (four partial sums, fixed order), and ``out += scale * x * y``."""
+    s0 = s1 = s2 = s3 = 0.0
+    n = x.shape[0]
+    d = 0
+    while d + 4 <= n:
+        p0 = x[d] * y[d]
+        p1 = x[d + 1] * y[d + 1]
+        p2 = x[d + 2] * y[d + 2]
+        p3 = x[d + 3] * y[d + 3]
+        s0 += p0
+        s1 += p1
+        s2 += p2
+        s3 += p3
+        out[d] += scale * p0
+        out[d + 1] += scale * p1
+        out[d + 2] += scale * p2
+        out[d + 3] += scale * p3
+        d += 4
+    while d < n:
+        p0 = x[d] * y[d]
+        s0 += p0
+        out[d] += scale * p0
+        d += 1
+    return (s0 + s1) + (s2 + s3)
+
+
 @njit(cache=True, nogil=True)
 def _forward_sequence(
     le, lo, hi, startprob, transmat, cont, hazard, e, enter, end, c, post
@@ -60,12 +117,11 @@ def _forward_sequence(
     Returns ``-inf`` when the sequence is impossible, and the filtered
     distribution of the last step.
     """
-    dmax, k = cont.shape
+    k, dmax = cont.shape
     n = hi - lo
-    a = np.zeros((2, dmax, k))
+    a = np.zeros((2, k, dmax))
     alive = np.zeros(k)
     f = np.empty(k)
-    ek = np.empty(k)
     ll = 0.0
     inv = 1.0
     for j in range(k):
@@ -78,22 +134,16 @@ def _forward_sequence(
             return NEG_INF, alive
         cur = t & 1
         prev = 1 - cur
-        # a[prev] still holds the previous step before its normalisation:
-        # its factor ``inv`` is folded into this step's emissions.
         for j in range(k):
             ej = np.exp(le[lo + t, j] - shift)
             e[t, j] = ej
-            ek[j] = ej * inv
-            v = enter[t, j] * ej
-            a[cur, 0, j] = v
-            alive[j] = v
-            f[j] = v * hazard[0, j]
-        for d in range(1, dmax):
-            for j in range(k):
-                v = a[prev, d - 1, j] * cont[d, j] * ek[j]
-                a[cur, d, j] = v
-                alive[j] += v
-                f[j] += v * hazard[d, j]
+            # a[prev] still holds the previous step before its normalisation:
+            # its factor ``inv`` is folded into this step's emission.
+            ek = ej * inv
+            a[cur, j, 0] = enter[t, j] * ej
+            for d in range(1, dmax):
+                a[cur, j, d] = a[prev, j, d - 1] * cont[j, d] * ek
+            alive[j], f[j] = _sum_and_dot(a[cur, j], hazard[j])
         total = 0.0
         for j in range(k):
             total += alive[j]
@@ -139,42 +189,31 @@ def _backward_sequence(
     Writes the state posteriors into ``post[lo:hi]`` and adds the sequence's
     start, transition, complete-duration and censored-duration statistics to
     ``start_out``, ``trans_out``, ``dur_out`` and ``cens_out``
-    (``cens_out[d, j]``: posterior probability that the last segment is of
+    (``cens_out[j, d]``: posterior probability that the last segment is of
     ``j`` and was observed for ``d + 1`` steps).
     """
-    dmax, k = pmf.shape
+    k, dmax = pmf.shape
     n = hi - lo
-    b = np.zeros((2, dmax, k))
+    b = np.zeros((2, k, dmax))
     begin = np.zeros(k)  # scaled P(x_u.. | a segment of j starts at u)
     leave = np.zeros(k)  # scaled P(x_u+1.. | a segment of j ends at u)
     censored = np.ones(k)  # product of e' over u..n-1
-    ev = np.empty(k)
     gamma = last.copy()
     for u in range(n - 1, -1, -1):
         cur = u & 1
         prev = 1 - cur
         inv = 1.0 / c[u]
+        length = n - u  # observed length of a last segment starting at u
         for j in range(k):
             ej = e[u, j] * inv
-            ev[j] = ej
             censored[j] *= ej
-            v = ej * leave[j]
-            b[cur, 0, j] = v
-            term = pmf[0, j] * v
-            begin[j] = term
-            dur_out[0, j] += enter[u, j] * term
-        for d in range(1, dmax):
-            for j in range(k):
-                v = b[prev, d - 1, j] * ev[j]
-                b[cur, d, j] = v
-                term = pmf[d, j] * v
-                begin[j] += term
-                dur_out[d, j] += enter[u, j] * term
-        length = n - u  # observed length of a last segment starting at u
-        if length <= dmax:
-            for j in range(k):
-                tail = surv[length - 1, j] * censored[j]
-                cens_out[length - 1, j] += enter[u, j] * tail
+            b[cur, j, 0] = ej * leave[j]
+            for d in range(1, dmax):
+                b[cur, j, d] = b[prev, j, d - 1] * ej
+            begin[j] = _dot_and_add(pmf[j], b[cur, j], enter[u, j], dur_out[j])
+            if length <= dmax:
+                tail = surv[j, length - 1] * censored[j]
+                cens_out[j, length - 1] += enter[u, j] * tail
                 begin[j] += tail
         for j in range(k):
             post[lo + u, j] = max(gamma[j], 0.0)
@@ -224,9 +263,8 @@ def forward_backward(
     startprob : ndarray of shape (n_components,)
     transmat : ndarray of shape (n_components, n_components)
         Zero diagonal.
-    pmf, surv : ndarray of shape (max_duration, n_components)
-        Duration probabilities and survival ``P(d >= row + 1)`` (durations
-        along the rows: the inner loops run over contiguous states).
+    pmf, surv : ndarray of shape (n_components, max_duration)
+        Duration probabilities and survival ``P(d >= column + 1)``.
     smooth : bool
         False: forward pass only; ``post`` receives the filtered
         distributions and the statistics are left untouched.
@@ -236,19 +274,19 @@ def forward_backward(
         Output: posterior (``smooth``) or filtered state probabilities.
     start_out : ndarray of shape (n_blocks, n_components)
     trans_out : ndarray of shape (n_blocks, n_components, n_components)
-    dur_out, cens_out : ndarray of shape (n_blocks, max_duration, n_components)
+    dur_out, cens_out : ndarray of shape (n_blocks, n_components, max_duration)
         Outputs (zeroed here): each block's statistics, see
         :func:`_backward_sequence`.
     """
-    dmax, k = pmf.shape
-    cont = np.zeros((dmax, k))
-    hazard = np.zeros((dmax, k))
-    for d in range(dmax):
-        for j in range(k):
-            if surv[d, j] > 0.0:
-                hazard[d, j] = min(pmf[d, j] / surv[d, j], 1.0)
+    k, dmax = pmf.shape
+    cont = np.zeros((k, dmax))
+    hazard = np.zeros((k, dmax))
+    for j in range(k):
+        for d in range(dmax):
+            if surv[j, d] > 0.0:
+                hazard[j, d] = min(pmf[j, d] / surv[j, d], 1.0)
                 if d > 0:
-                    cont[d, j] = surv[d, j] / surv[d - 1, j]
+                    cont[j, d] = surv[j, d] / surv[j, d - 1]
     n_blocks = blocks.shape[0] - 1
     for blk in prange(n_blocks):
         s0 = blocks[blk]

@@ -57,16 +57,16 @@ def forward_backward(log_emissions, starts, chain, smooth=True):
     """
     le = np.ascontiguousarray(log_emissions, dtype=np.float64)
     k = le.shape[1]
-    pmf = np.ascontiguousarray(chain.pmf.T, dtype=np.float64)  # (D, K)
-    dmax = pmf.shape[0]
+    pmf = np.ascontiguousarray(chain.pmf, dtype=np.float64)
+    dmax = pmf.shape[1]
     blocks = block_bounds(starts)
     nb = blocks.shape[0] - 1
     ll = np.empty(starts.shape[0] - 1)
     post = np.empty_like(le)
     start = np.empty((nb, k))
     jumps = np.empty((nb, k, k))
-    complete = np.empty((nb, dmax, k))
-    censored = np.empty((nb, dmax, k))
+    complete = np.empty((nb, k, dmax))
+    censored = np.empty((nb, k, dmax))
     _kernels.forward_backward(
         le,
         starts,
@@ -74,7 +74,7 @@ def forward_backward(log_emissions, starts, chain, smooth=True):
         chain.startprob,
         chain.transmat,
         pmf,
-        np.ascontiguousarray(np.cumsum(pmf[::-1], axis=0)[::-1]),
+        survival(pmf),
         smooth,
         ll,
         post,
@@ -89,8 +89,8 @@ def forward_backward(log_emissions, starts, chain, smooth=True):
         post,
         start.sum(axis=0),
         jumps.sum(axis=0),
-        complete.sum(axis=0).T,
-        censored.sum(axis=0).T,
+        complete.sum(axis=0),
+        censored.sum(axis=0),
     )
 
 
