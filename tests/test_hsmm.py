@@ -495,6 +495,22 @@ def test_failed_fit_leaves_the_model_unchanged():
         np.testing.assert_array_equal(getattr(m, name), value)
 
 
+def test_normaliser_below_float64_range_is_an_error_not_nan():
+    """A state of start probability 1e-310 that alone explains the first
+    observation: the first normaliser is subnormal."""
+    m = GaussianHSMM(2, max_duration=3, init_params="")
+    m.startprob_ = np.array([1.0 - 1e-300, 1e-310])
+    m.transmat_ = np.array([[0.0, 1.0], [1.0, 0.0]])
+    m.durationprob_ = np.full((2, 3), 1 / 3)
+    m.means_, m.covars_ = np.array([[0.0], [60.0]]), np.ones((2, 1))
+    X = np.array([[60.0], [0.0], [0.0]])
+    for call in (m.score, m.predict_proba, m.fit):
+        with pytest.raises(ValueError, match="below 1e-308"):
+            call(X)
+    X[0] = 30.0  # extreme but representable: finite
+    assert np.isfinite(m.score(X))
+
+
 def test_segments_of_a_path():
     starts, lengths, labels = segments([0, 0, 1, 1, 1, 0, 2, 2], lengths=[4, 4])
     np.testing.assert_array_equal(starts, [0, 2, 4, 5, 6])

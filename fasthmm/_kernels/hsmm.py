@@ -46,6 +46,7 @@ import numpy as np
 from numba import njit, prange
 
 NEG_INF = -np.inf
+TINY = np.finfo(np.float64).tiny  # smallest normal float64
 
 
 @njit(cache=True, nogil=True, inline="always")
@@ -114,7 +115,8 @@ def _forward_sequence(
     Writes rows ``0:hi - lo`` of ``e`` (shifted emission probabilities),
     ``enter``, ``end`` (scaled segment start and end probabilities) and ``c``
     (normalisers), and the filtered state distributions into ``post[lo:hi]``.
-    Returns ``-inf`` when the sequence is impossible, and the filtered
+    Returns ``-inf`` when the sequence is impossible, NaN when a normaliser
+    falls below the normal range (see :data:`TINY`), and the filtered
     distribution of the last step.
     """
     k, dmax = cont.shape
@@ -149,6 +151,8 @@ def _forward_sequence(
             total += alive[j]
         if not total > 0.0:
             return NEG_INF, alive
+        if total < TINY:  # subnormal: the scaled pass has lost precision
+            return np.nan, alive
         c[t] = total
         inv = 1.0 / total
         for j in range(k):
@@ -269,7 +273,9 @@ def forward_backward(
         False: forward pass only; ``post`` receives the filtered
         distributions and the statistics are left untouched.
     ll : ndarray of shape (n_sequences,)
-        Output: log-likelihood of each sequence (-inf: impossible).
+        Output: log-likelihood of each sequence (-inf: impossible; NaN: a
+        step's normaliser below the normal float64 range, where the scaled
+        pass loses precision).
     post : ndarray of shape (n_samples, n_components)
         Output: posterior (``smooth``) or filtered state probabilities.
     start_out : ndarray of shape (n_blocks, n_components)
@@ -309,7 +315,7 @@ def forward_backward(
                 le, lo, hi, startprob, transmat, cont, hazard, e, enter, end, c, post
             )
             ll[s] = value
-            if value == NEG_INF:
+            if not value > NEG_INF:
                 for t in range(lo, hi):
                     for j in range(k):
                         post[t, j] = np.nan

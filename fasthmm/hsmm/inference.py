@@ -54,6 +54,11 @@ def forward_backward(log_emissions, starts, chain, smooth=True):
     Returns
     -------
     Pass
+
+    Raises
+    ------
+    ValueError
+        When a step's normaliser falls below the normal float64 range.
     """
     le = np.ascontiguousarray(log_emissions, dtype=np.float64)
     k = le.shape[1]
@@ -83,6 +88,15 @@ def forward_backward(log_emissions, starts, chain, smooth=True):
         complete,
         censored,
     )
+    unsettled = np.flatnonzero(np.isnan(ll))
+    if unsettled.size:
+        raise ValueError(
+            f"sequence {int(unsettled[0])}: a step's probability given the past "
+            "fell below 1e-308 (log-emissions far more extreme for the likely "
+            "states than for states the chain makes nearly impossible); the "
+            "scaled semi-Markov pass cannot represent it: rescale X or check "
+            "the model's parameters"
+        )
     # Block partial sums added in block order: the same bits for any threads.
     return Pass(
         ll,
