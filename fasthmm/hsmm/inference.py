@@ -122,7 +122,7 @@ def viterbi(log_emissions, starts, chain):
     with np.errstate(divide="ignore"):
         logs = [
             np.ascontiguousarray(np.log(a))
-            for a in (chain.startprob, chain.transmat, pmf.T, survival(pmf).T)
+            for a in (chain.startprob, chain.transmat, pmf, survival(pmf))
         ]
     states = np.empty(le.shape[0], dtype=np.int64)
     lp = np.empty(starts.shape[0] - 1)
