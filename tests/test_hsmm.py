@@ -374,6 +374,29 @@ def test_em_never_decreases_its_objective(seed, kind, family):
     assert np.all(np.abs(np.diagonal(fit.transmat_)) == 0.0)
 
 
+def test_known_states_restrict_the_segmentations():
+    """One EM iteration with labels: the objective is log p(X, labels) and the
+    new startprob_ the first-state posterior given them, by brute force over
+    the segmentations that agree with the labels."""
+    rng = np.random.default_rng(12)
+    m, _ = family_model("gaussian", rng, 3, 3)
+    X, _ = m.sample(6, random_state=1)
+    labels = np.array([-1, 1, -1, -1, 2, -1])
+    le = m.log_emissions(X)
+    clamped = le.copy()
+    for t in np.flatnonzero(labels >= 0):
+        clamped[t, np.arange(3) != labels[t]] = -np.inf
+    ll, _, start, _, _, _, _ = brute_force(
+        clamped, m.startprob_, m.transmat_, m.durationprob_
+    )
+    m.set_params(n_iter=1, params="s", covars_prior=0.0)
+    m.fit(X, states=labels)
+    assert m.monitor_.history[0] == pytest.approx(ll, abs=1e-10)
+    np.testing.assert_allclose(m.startprob_, start, atol=1e-10)
+    with pytest.raises(ValueError, match="zero probability"):
+        m.fit(X, states=[1, 1, 1, 1, -1, -1])  # a run of 4 > max_duration
+
+
 def test_fit_recovers_durations():
     rng = np.random.default_rng(2)
     true = GaussianHSMM(2, max_duration=12, init_params="")

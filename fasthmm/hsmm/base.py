@@ -13,11 +13,12 @@ from .._threads import adaptive as adaptive_threads
 from .._validation import (
     check_choice,
     check_int,
+    check_labels,
     check_prior,
 )
 from ..base import DECODERS, BaseHMM
 from ..em import ConvergenceMonitor, run_em
-from ..inference import raise_if_impossible
+from ..inference import Clamp, raise_if_impossible
 from . import durations
 from .chain import SemiMarkovChain, check_positive
 from .em import expected_stats
@@ -223,13 +224,18 @@ class BaseHSMM(BaseHMM):
 
     # -- learning -----------------------------------------------------------------
     @adaptive_threads
-    def fit(self, X, lengths=None):
+    def fit(self, X, lengths=None, *, states=None):
         """Estimate the parameters by EM over segmentations.
 
         Parameters
         ----------
         X : array-like of shape (n_samples, n_features), or a list of sequences
         lengths : array-like of int, optional
+        states : array-like of shape (n_samples,), int, optional
+            Known states (-1 where unknown): EM then runs over the
+            segmentations that agree with them (a run of one label longer
+            than ``max_duration`` is impossible). Fully labelled data
+            converges in one iteration for the chain.
 
         Returns
         -------
@@ -250,11 +256,16 @@ class BaseHSMM(BaseHMM):
                 f"n_components = {k} exceeds the number of samples ({X.shape[0]}): "
                 "every state needs data"
             )
+        clamp = (
+            None
+            if states is None
+            else Clamp(check_labels(states, X.shape[0], k, starts=starts))
+        )
         emission.check_hyperparameters()
         params = self._initialized(emission, X, starts)
         monitor = ConvergenceMonitor(self.tol, self.n_iter, self.verbose)
         params = run_em(
-            lambda p: expected_stats(p, X, starts), params, self.params, monitor
+            lambda p: expected_stats(p, X, starts, clamp), params, self.params, monitor
         )
         return self._commit(params, monitor)
 

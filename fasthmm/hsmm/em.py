@@ -7,6 +7,8 @@ statistics add up over batches and :func:`fasthmm.em.run_em` and
 counts, the emission family's its own statistics under the state posteriors.
 """
 
+import numpy as np
+
 from ..em import _suff_stats
 from ..inference import first_impossible
 from ..stats import Stats
@@ -14,7 +16,7 @@ from .chain import SegmentCounts
 from .inference import forward_backward
 
 
-def expected_stats(params, X, starts):
+def expected_stats(params, X, starts, clamp=None):
     """E-step of one batch under checked ``params``.
 
     Parameters
@@ -24,6 +26,10 @@ def expected_stats(params, X, starts):
     X : ndarray
         Checked samples.
     starts : ndarray of shape (n_sequences + 1,), int64
+    clamp : fasthmm.inference.Clamp, optional
+        Known states: every other state's log-emission is set to -inf at
+        those steps, so the statistics are those of p(z | X, known states)
+        and the log-likelihood is log p(X, known states).
 
     Returns
     -------
@@ -35,15 +41,17 @@ def expected_stats(params, X, starts):
         When a sequence has probability zero.
     """
     le = params.emission.log_likelihood(X)
+    if clamp is not None:
+        clamp.apply(le, -np.inf)
     res = forward_backward(le, starts, params.transitions, smooth=True)
     bad = first_impossible(res.log_likelihood)
     if bad is not None:
         raise ValueError(
             f"fit stopped: sequence {bad} has zero probability under the "
             "current parameters (check zeros in startprob_, transmat_, the "
-            "durations, the emissions, or a sequence that cannot be cut into "
-            "segments of at most max_duration steps); the model's parameters "
-            "are unchanged"
+            "durations, the emissions, contradictory labels, or a sequence "
+            "that cannot be cut into segments of at most max_duration steps); "
+            "the model's parameters are unchanged"
         )
     return Stats(
         start=res.start,
