@@ -32,7 +32,7 @@ from fasthmm import CategoricalHSMM, GaussianHSMM, PoissonHSMM
 from fasthmm.hsmm import segments
 from fasthmm.hsmm.chain import SemiMarkovChain, full_durations
 from fasthmm.hsmm.durations import m_step, pmf_of
-from fasthmm.hsmm.inference import forward_backward
+from fasthmm.hsmm.inference import forward_backward, viterbi
 
 KINDS = ("nonparametric", "poisson", "negbinom")
 
@@ -424,6 +424,13 @@ def test_batching_and_threads_do_not_change_results():
     np.testing.assert_array_equal(
         m.predict(X, lengths), np.concatenate([m.predict(s) for s in seqs])
     )
+    # Many short sequences too: more sequences than blocks.
+    more = [
+        m.sample(int(n), random_state=i)[0]
+        for i, n in enumerate(rng.integers(1, 30, 150))
+    ]
+    seqs += more
+    X, lengths = np.concatenate(seqs), [len(s) for s in seqs]
     fits = []
     for threads in (1, numba.config.NUMBA_NUM_THREADS):
         with _threads(threads):
@@ -432,6 +439,18 @@ def test_batching_and_threads_do_not_change_results():
     for name in ("startprob_", "transmat_", "durationprob_", "means_", "covars_"):
         np.testing.assert_array_equal(getattr(fits[0], name), getattr(fits[1], name))
     assert fits[0].monitor_.history == fits[1].monitor_.history
+    # The kernels themselves (the models run small work on one thread).
+    starts = np.concatenate(([0], np.cumsum(lengths)))
+    chain, le = m._checked_params().transitions, m.log_emissions(X)
+    passes = []
+    for threads in (1, numba.config.NUMBA_NUM_THREADS):
+        with _threads(threads):
+            passes.append(
+                (forward_backward(le, starts, chain), viterbi(le, starts, chain))
+            )
+    for a, b in zip(*passes):
+        for x, y in zip(a, b):
+            np.testing.assert_array_equal(x, y)
 
 
 class _threads:
