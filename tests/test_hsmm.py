@@ -331,6 +331,15 @@ def test_negbinom_m_step_never_lowers_the_objective(seed, dmax):
     assert np.all(after >= before - 1e-9 * (1 + np.abs(before)))
 
 
+def test_stationary_distribution_is_the_long_run_share_of_time():
+    rng = np.random.default_rng(13)
+    m, _ = family_model("categorical", rng, 3, 4)
+    _, states = m.sample(200_000, random_state=4)
+    np.testing.assert_allclose(
+        m.get_stationary_distribution(), np.bincount(states) / states.size, atol=0.01
+    )
+
+
 def test_sampled_durations_follow_durationprob():
     rng = np.random.default_rng(11)
     m, _ = family_model("categorical", rng, 3, 4)

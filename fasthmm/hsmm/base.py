@@ -147,6 +147,22 @@ class BaseHSMM(BaseHMM):
     def _transitions(self, params):
         return self._chain(params)
 
+    def get_stationary_distribution(self):
+        """Long-run fraction of time spent in each state.
+
+        The stationary distribution of the jump chain (``transmat_``'s left
+        eigenvector for the eigenvalue 1) weighted by each state's mean
+        duration, normalised.
+
+        Returns
+        -------
+        pi : ndarray of shape (n_components,)
+        """
+        jumps = super().get_stationary_distribution()
+        chain = self._checked_params().transitions
+        weights = jumps * (chain.pmf @ np.arange(1, self.max_duration + 1))
+        return weights / weights.sum()
+
     # -- inference ----------------------------------------------------------------
     def _pass(self, X, lengths, smooth):
         params, X, starts = self._checked_batch(X, lengths)
