@@ -10,6 +10,7 @@ from ._progress import set_progress
 from ._validation import NotFittedError
 from ._version import __version__
 from .base import BaseHMM, ConvergenceMonitor
+from .hsmm import CategoricalHSMM, GaussianHSMM, PoissonHSMM
 from .inference import (
     forward,
     forward_backward,
@@ -25,12 +26,15 @@ from .variational import VariationalCategoricalHMM, VariationalGaussianHMM
 __all__ = [
     "BaseHMM",
     "CategoricalHMM",
+    "CategoricalHSMM",
     "ConvergenceMonitor",
     "GaussianHMM",
+    "GaussianHSMM",
     "GMMHMM",
     "MultinomialHMM",
     "NotFittedError",
     "PoissonHMM",
+    "PoissonHSMM",
     "SelectionResult",
     "forward",
     "forward_backward",
