@@ -612,7 +612,17 @@ def check_real(value, name, minimum=None, allow_inf=False):
     return value
 
 
-def check_prior(value, name, shape=None, strict=False):
+#: What each kind of prior argument must be (see :func:`check_prior`).
+PRIOR_BOUNDS = {
+    # Dirichlet concentrations: > 0 (1: no prior; below 1 the MAP estimate
+    # may put a probability at 0, as hmmlearn's does).
+    "concentration": (0.0, False, "a Dirichlet concentration; 1 is no prior"),
+    # Weights of a prior, in pseudo-observations: >= 0 (0: no prior).
+    "weight": (0.0, True, "a prior's weight in pseudo-observations; 0 is no prior"),
+}
+
+
+def check_prior(value, name, shape=None, strict=False, kind=None):
     """Check a prior hyper-parameter: a finite real scalar or array.
 
     Parameters
@@ -624,6 +634,9 @@ def check_prior(value, name, shape=None, strict=False):
     strict : bool
         With ``shape``: require ``value`` to broadcast to exactly ``shape``
         (otherwise only to be broadcast-compatible with it).
+    kind : {None, "concentration", "weight"}
+        ``"concentration"``: every entry > 0; ``"weight"``: every entry >= 0
+        (:data:`PRIOR_BOUNDS`).
 
     Returns
     -------
@@ -640,5 +653,14 @@ def check_prior(value, name, shape=None, strict=False):
             raise ValueError(
                 f"{name} must be a scalar or an array broadcastable to shape "
                 f"{shape}, got shape {arr.shape}"
+            )
+    if kind is not None:
+        low, closed, meaning = PRIOR_BOUNDS[kind]
+        bad = arr < low if closed else arr <= low
+        if np.any(bad):
+            raise ValueError(
+                f"{name} must be {'>=' if closed else '>'} {low:g} ({meaning}), "
+                f"got {arr[bad].flat[0]:g}"
+                + (f" among its {arr.size} entries" if arr.size > 1 else "")
             )
     return arr

@@ -246,8 +246,10 @@ class BaseHMM(HmmlearnAPI):
 
     def _check_chain_priors(self):
         k = self.n_components
-        check_prior(self.startprob_prior, "startprob_prior", (k,), strict=True)
-        check_prior(self.transmat_prior, "transmat_prior", (k, k), strict=True)
+        for name, shape in (("startprob_prior", (k,)), ("transmat_prior", (k, k))):
+            check_prior(
+                getattr(self, name), name, shape, strict=True, kind="concentration"
+            )
 
     def _current_params(self):
         """The parameter attributes, all read at one time (see :meth:`_set_params`)."""
