@@ -7,7 +7,9 @@ converted to the form the kernels expect (contiguous float64 / int64) or raises
 was received.
 """
 
+import math
 import numbers
+import os
 
 import numpy as np
 from numba import njit
@@ -567,6 +569,51 @@ def check_positive_definite(covars, name):
                 f"{name} must be positive definite; matrix {i} is not"
             ) from None
     return chol
+
+
+def memory_size():
+    """Bytes of physical memory of this machine (None when unknown)."""
+    try:
+        return os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES")
+    except (AttributeError, ValueError, OSError):  # not a POSIX system
+        return None
+
+
+def _bytes(n):
+    for unit in ("bytes", "KiB", "MiB", "GiB", "TiB", "PiB"):
+        if n < 1024 or unit == "PiB":
+            return f"{n:.0f} {unit}" if unit == "bytes" else f"{n:.1f} {unit}"
+        n /= 1024
+    return None  # not reached
+
+
+def check_allocation(shape, name, value, what, itemsize=8):
+    """Refuse an array of ``shape`` larger than this machine's memory, before
+    it is allocated.
+
+    Parameters
+    ----------
+    shape : tuple of int
+        The planned array (Python ints: no overflow).
+    name, value :
+        The argument that sets the size, and its value (for the message).
+    what : str
+        What the array is for.
+    itemsize : int
+        Bytes per entry.
+
+    Raises
+    ------
+    ValueError
+        Naming ``name`` when the array would not fit in physical memory.
+    """
+    need = math.prod(int(n) for n in shape) * itemsize
+    limit = memory_size()
+    if limit is not None and need > limit:
+        raise ValueError(
+            f"{name} = {value} needs {what} of shape {tuple(shape)} ({_bytes(need)}), "
+            f"more than this machine's memory ({_bytes(limit)})"
+        )
 
 
 def trailing_size(value, ndim=None):

@@ -20,6 +20,7 @@ from ._kernels import hmm as _kernels
 from ._threads import adaptive as adaptive_threads
 from ._validation import (
     NotFittedError,
+    check_allocation,
     check_choice,
     check_int,
     check_labels,
@@ -231,7 +232,7 @@ class BaseHMM(HmmlearnAPI):
     def _check_hyperparameters(self, params=None):
         """Check the constructor arguments; return the emission built from
         ``params`` (default: the current parameters)."""
-        self.n_components = check_int(self.n_components, "n_components", 1)
+        self.n_components = self._checked_n_components()
         check_int(self.n_iter, "n_iter", 0)
         check_real(self.tol, "tol", allow_inf=True)  # tol < 0: run all n_iter
         self._check_chain_priors()
@@ -243,6 +244,12 @@ class BaseHMM(HmmlearnAPI):
         online.check_learning_rate(self.learning_offset, self.learning_decay)
         # The emission checks its own hyper-parameters as it is built.
         return self._emission(self._current_params() if params is None else params)
+
+    def _checked_n_components(self):
+        """``n_components``, checked before anything of its size is planned."""
+        k = check_int(self.n_components, "n_components", 1)
+        check_allocation((k, k), "n_components", k, "a transition matrix")
+        return k
 
     def _check_chain_priors(self):
         k = self.n_components
@@ -657,7 +664,7 @@ class BaseHMM(HmmlearnAPI):
 
     def _blocks(self, X, lengths):
         """:class:`fasthmm._batches.Blocks` when X must be walked, else None."""
-        k = check_int(self.n_components, "n_components", 1)
+        k = self._checked_n_components()
         return _batches.plan(X, lengths, k, _batches.budget_of(self))
 
     @adaptive_threads

@@ -20,7 +20,12 @@ import numpy as np
 
 from ._kernels import stream as _ks
 from ._threads import rows_of, threads_for
-from ._validation import as_float_array, check_int, check_log_emissions
+from ._validation import (
+    as_float_array,
+    check_allocation,
+    check_int,
+    check_log_emissions,
+)
 from .emissions import _covariance as cov
 from .emissions.categorical import CategoricalEmission
 from .emissions.gaussian import GaussianEmission
@@ -195,6 +200,12 @@ class Stream:
         self.n_components = k = startprob.shape[0]
         self.lag, self.max_delay, self.viterbi = lag, max_delay, viterbi
         self._delay = -1 if max_delay is None else max_delay
+        rows = 3 * k + 2 + _ks.ROWS + 2 * (lag + 1)
+        check_allocation((rows, k), "lag", lag, "a smoothing window")
+        if viterbi and max_delay is not None:
+            check_allocation(
+                (max_delay + 2, k + 1), "max_delay", max_delay, "a Viterbi window"
+            )
         self._parameters = _ks.fstate_of(startprob, transmat, lag)
         self._shape1 = (1, k)
         self._no_rows = np.empty((0, k))
