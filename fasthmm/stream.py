@@ -392,10 +392,11 @@ class Stream:
                 f"state['counters'][{_ks.UNDECIDED}] (first undecided step) must "
                 f"be in [{lo_range[0]}, {lo_range[1]}] for {t} rows pushed, got {lo}"
             )
-        if not 0 <= forced <= lo:
+        most = lo if self.max_delay is not None else 0  # forced: decided steps
+        if not 0 <= forced <= most:
             raise ValueError(
                 f"state['counters'][{_ks.FORCED}] (forced decisions) must be in "
-                f"[0, {lo}], got {forced}"
+                f"[0, {most}], got {forced}"
             )
         if delay != self._delay:
             raise ValueError(

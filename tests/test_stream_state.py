@@ -366,3 +366,14 @@ def test_identity_chain_decides_nothing_until_flush_and_keeps_the_path():
     lp, best = fasthmm.viterbi(le, sp, tm)
     np.testing.assert_array_equal(path, best)
     assert stream.path_log_prob == lp
+
+
+def test_forced_decisions_need_a_max_delay():
+    stream = fasthmm.stream_filter(SP, TM)
+    for row in _le(5, 12) * 20:  # sharp emissions: paths coalesce
+        stream.push(row)
+    assert stream.n_decided > 0
+    state = _state(stream)
+    state["counters"][ks.FORCED] = 1  # no max_delay: nothing can be forced
+    with pytest.raises(ValueError, match=r"counters'\]\[2\].*\[0, 0\]"):
+        fasthmm.stream_filter(SP, TM).set_state(state)
