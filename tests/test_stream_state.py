@@ -22,7 +22,7 @@ import numpy as np
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
-from models_helpers import seeds
+from models_helpers import assert_same_stream_state, seeds, stream_state
 from reference import random_problem
 
 import fasthmm
@@ -58,17 +58,6 @@ def _outputs(stream, rows):
 def _assert_same(a, b):
     for x, y in zip(a, b):
         np.testing.assert_array_equal(x, y)
-
-
-def _state(stream):
-    return {k: v.copy() for k, v in stream.get_state().items()}
-
-
-def _assert_same_state(stream, before):
-    after = stream.get_state()
-    assert before.keys() == after.keys()
-    for key in before:
-        np.testing.assert_array_equal(before[key], after[key], err_msg=key)
 
 
 # -- the reproduction -----------------------------------------------------------
@@ -112,7 +101,7 @@ def _resumable(lag=2, max_delay=None, n=7):
     stream = fasthmm.stream_filter(SP, TM, lag=lag, max_delay=max_delay)
     for row in le:
         stream.push(row)
-    return stream, _state(stream)
+    return stream, stream_state(stream)
 
 
 def _s(key):
@@ -156,10 +145,10 @@ def test_an_inconsistent_state_is_rejected_and_the_stream_kept(key, mutate, matc
     mutate(state)
     target = fasthmm.stream_filter(SP, TM, lag=2)
     target.push(_le(1, 1)[0])
-    before = _state(target)
+    before = stream_state(target)
     with pytest.raises(ValueError, match=match):
         target.set_state(state)
-    _assert_same_state(target, before)
+    assert_same_stream_state(target, before)
 
 
 @pytest.mark.parametrize(
@@ -219,7 +208,7 @@ def test_valid_states_resume_to_the_uninterrupted_results(options, viterbi):
             head[1].append(first.smoothed)
             head[2].append(first.states)
         resumed = fasthmm.stream_filter(SP, TM, viterbi=viterbi, **options)
-        tail = _outputs(resumed.set_state(_state(first)), le[cut:])
+        tail = _outputs(resumed.set_state(stream_state(first)), le[cut:])
         for i in range(3):
             got = np.concatenate(head[i] + [tail[i]]) if cut else tail[i]
             np.testing.assert_array_equal(got, whole[i])
@@ -252,7 +241,7 @@ def test_a_randomly_mutated_state_is_rejected_or_changes_nothing(
     whole = _outputs(fasthmm.stream_filter(SP, TM, **options), le)
     first = fasthmm.stream_filter(SP, TM, **options)
     head = [[first.push(row), first.smoothed, first.states] for row in le[:n]]
-    state = _state(first)
+    state = stream_state(first)
 
     key = data.draw(st.sampled_from(["back", "counters", "fstate", "same"]))
     if key == "back" and state["back"].size:
@@ -271,11 +260,11 @@ def test_a_randomly_mutated_state_is_rejected_or_changes_nothing(
         key = "same"  # nothing to mutate: the state as it was
 
     resumed = fasthmm.stream_filter(SP, TM, **options)
-    fresh = _state(resumed)
+    fresh = stream_state(resumed)
     if key != "same":
         with pytest.raises(ValueError, match="state"):
             resumed.set_state(state)
-        _assert_same_state(resumed, fresh)
+        assert_same_stream_state(resumed, fresh)
         return
     tail = _outputs(resumed.set_state(state), le[n:])
     for i in range(3):
@@ -373,7 +362,7 @@ def test_forced_decisions_need_a_max_delay():
     for row in _le(5, 12) * 20:  # sharp emissions: paths coalesce
         stream.push(row)
     assert stream.n_decided > 0
-    state = _state(stream)
+    state = stream_state(stream)
     state["counters"][ks.FORCED] = 1  # no max_delay: nothing can be forced
     with pytest.raises(ValueError, match=r"counters'\]\[2\].*\[0, 0\]"):
         fasthmm.stream_filter(SP, TM).set_state(state)
