@@ -14,6 +14,7 @@ decisions against a plain reference.
   whose paths never meet.
 """
 
+import os
 import subprocess
 import sys
 import textwrap
@@ -80,11 +81,14 @@ except ValueError as exc:
 
 
 def test_out_of_range_back_pointers_raise_instead_of_crashing():
-    done = subprocess.run(
+    root = os.path.dirname(os.path.dirname(os.path.abspath(fasthmm.__file__)))
+    path = os.pathsep.join([root, os.environ.get("PYTHONPATH", "")])
+    done = subprocess.run(  # this fasthmm, whatever the install
         [sys.executable, "-c", textwrap.dedent(CRASH)],
         capture_output=True,
         text=True,
         timeout=600,
+        env={**os.environ, "PYTHONPATH": path},
     )
     assert done.returncode == 0, done.stderr  # a crash: a negative return code
     assert "ValueError: state['back']" in done.stdout
