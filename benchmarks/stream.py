@@ -13,6 +13,13 @@
     ``PREFIX_STEPS`` observations);
   - ``filter_proba`` on all the rows at once (the batch floor for chunks).
 
+* **Paths that never coalesce**: online Viterbi with an identity
+  ``transmat_`` (K=4, categorical), where no state is ever decided before
+  :meth:`flush` (default ``max_delay=None``): pushes per second over the
+  first and the second half of ``APART_STEPS`` observations (equal rates:
+  the cost of a push does not grow with the undecided window), and the
+  flushed path checked against ``decode``.
+
 * **Serving from threads**: ``REQUESTS`` decode requests of
   ``REQUEST_STEPS`` steps on one shared GaussianHMM (K=4), run one after the
   other in one thread and spread over 2 and 4 Python threads; results
@@ -35,6 +42,7 @@ STEPS, QUICK_STEPS = 5000, 1000
 CHUNK = 100
 PREFIX_STEPS = 500
 REQUESTS, REQUEST_STEPS, REQUEST_K = 100, 200, 4
+APART_K, APART_STEPS, QUICK_APART_STEPS = 4, 20000, 4000
 THREADS = (1, 2, 4)
 SEED = 0
 
@@ -144,6 +152,43 @@ def _per_observation(family, k, n, repeat):
     return out
 
 
+def apart_model(k=APART_K, seed=SEED):
+    """A categorical model whose Viterbi paths never meet (identity chain)."""
+    rng = np.random.default_rng(seed)
+    model = fasthmm.CategoricalHMM(k, n_features=N_SYMBOLS, init_params="")
+    model.startprob_ = np.full(k, 1.0 / k)
+    model.transmat_ = np.eye(k)
+    model.emissionprob_ = rng.dirichlet(np.ones(N_SYMBOLS), k)
+    return model
+
+
+def _apart(n):
+    """Pushes per second, first and second half, of a never-coalescing stream."""
+    model = apart_model()
+    symbols = [int(s) for s in np.random.default_rng(SEED).integers(0, N_SYMBOLS, n)]
+    warm = model.stream()
+    for x in symbols[:100]:  # compile, including the window's growth
+        warm.push(x)
+    stream = model.stream()
+    half = n // 2
+    t0 = time.perf_counter()
+    for x in symbols[:half]:
+        stream.push(x)
+    t1 = time.perf_counter()
+    for x in symbols[half:]:
+        stream.push(x)
+    t2 = time.perf_counter()
+    _, rest = stream.flush()
+    same = np.array_equal(rest, model.decode(np.array(symbols)[:, None])[1])
+    return {
+        "steps": n,
+        "k": APART_K,
+        "first_per_s": half / (t1 - t0),
+        "second_per_s": (n - half) / (t2 - t1),
+        "same": bool(same),
+    }
+
+
 def _threads_rows(repeat):
     model = make_model("gaussian-diag", REQUEST_K)
     rng = np.random.default_rng(SEED)
@@ -188,8 +233,16 @@ def run(quick=False, repeat=5, log=print):
             rows.append(
                 {"family": family, "k": k, **_per_observation(family, k, n, repeat)}
             )
+    m = QUICK_APART_STEPS if quick else APART_STEPS
+    log(f"[stream] online Viterbi, paths never coalescing: {m} observations")
+    apart = _apart(m)
     log(f"[stream] {REQUESTS} decode requests from 1, 2, 4 threads")
-    return {"steps": n, "rows": rows, "threads": _threads_rows(repeat)}
+    return {
+        "steps": n,
+        "rows": rows,
+        "apart": apart,
+        "threads": _threads_rows(repeat),
+    }
 
 
 def lines(s):
@@ -234,6 +287,20 @@ def lines(s):
         f" {CHUNK}: chunks of {CHUNK} observations; batch: filter_proba on all"
         " the rows at once.",
         "",
+    ]
+    a = s.get("apart")
+    if a is not None:
+        out += [
+            f"== online Viterbi when paths never coalesce: {a['steps']} "
+            f"observations pushed one at a time, CategoricalHMM K={a['k']} with "
+            "an identity transmat_ (no state decided before flush)",
+            f"pushes/s: {a['first_per_s']:,.0f} over the first half, "
+            f"{a['second_per_s']:,.0f} over the second (close rates: a push costs the "
+            "same however many steps are undecided); flushed path equal to "
+            f"decode: {'yes' if a['same'] else 'NO'}",
+            "",
+        ]
+    out += [
         f"== serving from threads: {REQUESTS} decode requests of {REQUEST_STEPS} "
         f"steps (GaussianHMM diag, K={REQUEST_K}) on one shared model; median wall "
         "time",

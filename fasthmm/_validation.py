@@ -7,7 +7,9 @@ converted to the form the kernels expect (contiguous float64 / int64) or raises
 was received.
 """
 
+import math
 import numbers
+import os
 
 import numpy as np
 from numba import njit
@@ -569,6 +571,51 @@ def check_positive_definite(covars, name):
     return chol
 
 
+def memory_size():
+    """Bytes of physical memory of this machine (None when unknown)."""
+    try:
+        return os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES")
+    except (AttributeError, ValueError, OSError):  # not a POSIX system
+        return None
+
+
+def _bytes(n):
+    for unit in ("bytes", "KiB", "MiB", "GiB", "TiB", "PiB"):
+        if n < 1024 or unit == "PiB":
+            return f"{n:.0f} {unit}" if unit == "bytes" else f"{n:.1f} {unit}"
+        n /= 1024
+    return None  # not reached
+
+
+def check_allocation(shape, name, value, what, itemsize=8):
+    """Refuse an array of ``shape`` larger than this machine's memory, before
+    it is allocated.
+
+    Parameters
+    ----------
+    shape : tuple of int
+        The planned array (Python ints: no overflow).
+    name, value :
+        The argument that sets the size, and its value (for the message).
+    what : str
+        What the array is for.
+    itemsize : int
+        Bytes per entry.
+
+    Raises
+    ------
+    ValueError
+        Naming ``name`` when the array would not fit in physical memory.
+    """
+    need = math.prod(int(n) for n in shape) * itemsize
+    limit = memory_size()
+    if limit is not None and need > limit:
+        raise ValueError(
+            f"{name} = {value} needs {what} of shape {tuple(shape)} ({_bytes(need)}), "
+            f"more than this machine's memory ({_bytes(limit)})"
+        )
+
+
 def trailing_size(value, ndim=None):
     """Size of the last axis of a parameter as set by hand, or None.
 
@@ -612,7 +659,17 @@ def check_real(value, name, minimum=None, allow_inf=False):
     return value
 
 
-def check_prior(value, name, shape=None, strict=False):
+#: What each kind of prior argument must be (see :func:`check_prior`).
+PRIOR_BOUNDS = {
+    # Dirichlet concentrations: > 0 (1: no prior; below 1 the MAP estimate
+    # may put a probability at 0, as hmmlearn's does).
+    "concentration": (0.0, False, "a Dirichlet concentration; 1 is no prior"),
+    # Weights of a prior, in pseudo-observations: >= 0 (0: no prior).
+    "weight": (0.0, True, "a prior's weight in pseudo-observations; 0 is no prior"),
+}
+
+
+def check_prior(value, name, shape=None, strict=False, kind=None):
     """Check a prior hyper-parameter: a finite real scalar or array.
 
     Parameters
@@ -624,6 +681,9 @@ def check_prior(value, name, shape=None, strict=False):
     strict : bool
         With ``shape``: require ``value`` to broadcast to exactly ``shape``
         (otherwise only to be broadcast-compatible with it).
+    kind : {None, "concentration", "weight"}
+        ``"concentration"``: every entry > 0; ``"weight"``: every entry >= 0
+        (:data:`PRIOR_BOUNDS`).
 
     Returns
     -------
@@ -640,5 +700,14 @@ def check_prior(value, name, shape=None, strict=False):
             raise ValueError(
                 f"{name} must be a scalar or an array broadcastable to shape "
                 f"{shape}, got shape {arr.shape}"
+            )
+    if kind is not None:
+        low, closed, meaning = PRIOR_BOUNDS[kind]
+        bad = arr < low if closed else arr <= low
+        if np.any(bad):
+            raise ValueError(
+                f"{name} must be {'>=' if closed else '>'} {low:g} ({meaning}), "
+                f"got {arr[bad].flat[0]:g}"
+                + (f" among its {arr.size} entries" if arr.size > 1 else "")
             )
     return arr

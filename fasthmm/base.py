@@ -10,6 +10,7 @@ its hyper-parameters.
 
 import functools
 import inspect
+import threading
 
 import numpy as np
 
@@ -19,6 +20,7 @@ from ._kernels import hmm as _kernels
 from ._threads import adaptive as adaptive_threads
 from ._validation import (
     NotFittedError,
+    check_allocation,
     check_choice,
     check_int,
     check_labels,
@@ -51,6 +53,13 @@ from .inference import (
 )
 from .io import save_model
 from .transitions import Transitions
+
+#: Held while a fit writes a model's parameters and while a call reads them,
+#: so that a call running beside a fit of the same model (another thread)
+#: sees either the old or the new parameters, never a mix. One lock for all
+#: models (a lock per model would not pickle); it is held only to copy
+#: references, never during the work.
+_PARAMETERS_LOCK = threading.RLock()
 
 __all__ = ["BaseHMM", "ConvergenceMonitor"]
 
@@ -220,8 +229,10 @@ class BaseHMM(HmmlearnAPI):
         args = ", ".join(f"{k}={v!r}" for k, v in self.get_params().items())
         return f"{type(self).__name__}({args})"
 
-    def _check_hyperparameters(self):
-        self.n_components = check_int(self.n_components, "n_components", 1)
+    def _check_hyperparameters(self, params=None):
+        """Check the constructor arguments; return the emission built from
+        ``params`` (default: the current parameters)."""
+        self.n_components = self._checked_n_components()
         check_int(self.n_iter, "n_iter", 0)
         check_real(self.tol, "tol", allow_inf=True)  # tol < 0: run all n_iter
         self._check_chain_priors()
@@ -232,15 +243,39 @@ class BaseHMM(HmmlearnAPI):
         _batches.budget_of(self)
         online.check_learning_rate(self.learning_offset, self.learning_decay)
         # The emission checks its own hyper-parameters as it is built.
-        return self._emission(self._current_params())
+        return self._emission(self._current_params() if params is None else params)
+
+    def _checked_n_components(self):
+        """``n_components``, checked before anything of its size is planned."""
+        k = check_int(self.n_components, "n_components", 1)
+        check_allocation((k, k), "n_components", k, "a transition matrix")
+        return k
 
     def _check_chain_priors(self):
         k = self.n_components
-        check_prior(self.startprob_prior, "startprob_prior", (k,), strict=True)
-        check_prior(self.transmat_prior, "transmat_prior", (k, k), strict=True)
+        for name, shape in (("startprob_prior", (k,)), ("transmat_prior", (k, k))):
+            check_prior(
+                getattr(self, name), name, shape, strict=True, kind="concentration"
+            )
 
     def _current_params(self):
-        return {name: getattr(self, name, None) for name in self._param_names()}
+        """The parameter attributes, all read at one time (see :meth:`_set_params`)."""
+        with _PARAMETERS_LOCK:
+            return {name: getattr(self, name, None) for name in self._param_names()}
+
+    def _set_params(self, params, **attributes):
+        """Write :class:`~fasthmm.em.Params` and ``attributes`` at one time.
+
+        A call reading the parameters in another thread (:meth:`_current_params`)
+        sees all the old values or all the new ones; of two fits finishing
+        together, one's parameters win whole.
+        """
+        with _PARAMETERS_LOCK:
+            for name, value in params.as_dict().items():
+                setattr(self, name, value)
+            for name, value in attributes.items():
+                setattr(self, name, value)
+            self._after_fit(params.emission)
 
     def _transitions(self, params):
         return Transitions(
@@ -279,8 +314,9 @@ class BaseHMM(HmmlearnAPI):
 
     def _checked_params(self):
         """The checked parameters of a fitted model (once per public call)."""
-        emission = self._check_hyperparameters()
-        params = self._current_params()
+        with _PARAMETERS_LOCK:  # the emission and the chain of one model
+            params = self._current_params()
+            emission = self._check_hyperparameters(params)
         if all(v is None for v in params.values()):
             raise NotFittedError(
                 f"this {type(self).__name__} is not fitted yet: call fit first"
@@ -623,16 +659,12 @@ class BaseHMM(HmmlearnAPI):
 
     def _commit(self, params, monitor):
         """Write the parameters of a finished fit (running statistics reset)."""
-        for name, value in params.as_dict().items():
-            setattr(self, name, value)
-        self.monitor_ = monitor
-        self._online = None
-        self._after_fit(params.emission)
+        self._set_params(params, monitor_=monitor, _online=None)
         return self
 
     def _blocks(self, X, lengths):
         """:class:`fasthmm._batches.Blocks` when X must be walked, else None."""
-        k = check_int(self.n_components, "n_components", 1)
+        k = self._checked_n_components()
         return _batches.plan(X, lengths, k, _batches.budget_of(self))
 
     @adaptive_threads

@@ -120,10 +120,7 @@ def partial_fit(model, X, lengths):
         eta = step_size(model.learning_offset, model.learning_decay, running.t + 1)
         running = running.blended(batch, eta)
     params = maximize(params, running.total(), model.params)
-    for name, value in params.as_dict().items():
-        setattr(model, name, value)
-    model._after_fit(params.emission)
-    model._online = running
+    model._set_params(params, _online=running)
     return model
 
 

@@ -20,10 +20,19 @@ import numpy as np
 
 from ._kernels import stream as _ks
 from ._threads import rows_of, threads_for
-from ._validation import as_float_array, check_int, check_log_emissions
+from ._validation import (
+    as_float_array,
+    check_allocation,
+    check_int,
+    check_log_emissions,
+)
 from .emissions import _covariance as cov
 from .emissions.categorical import CategoricalEmission
 from .emissions.gaussian import GaussianEmission
+
+#: Rows a resumed stream may claim to have seen (far beyond any real stream;
+#: keeps the time arithmetic of the kernels clear of int64 overflow).
+_MAX_ROWS = 2**62
 
 _ERRORS = {
     _ks.CHECK: "was rejected",
@@ -191,6 +200,12 @@ class Stream:
         self.n_components = k = startprob.shape[0]
         self.lag, self.max_delay, self.viterbi = lag, max_delay, viterbi
         self._delay = -1 if max_delay is None else max_delay
+        rows = 3 * k + 2 + _ks.ROWS + 2 * (lag + 1)
+        check_allocation((rows, k), "lag", lag, "a smoothing window")
+        if viterbi and max_delay is not None:
+            check_allocation(
+                (max_delay + 2, k + 1), "max_delay", max_delay, "a Viterbi window"
+            )
         self._parameters = _ks.fstate_of(startprob, transmat, lag)
         self._shape1 = (1, k)
         self._no_rows = np.empty((0, k))
@@ -204,7 +219,8 @@ class Stream:
         self._counters = np.zeros(_ks.N_COUNTERS, dtype=np.int64)
         self._counters[_ks.MAX_DELAY] = self._delay
         cap = 16 if self.max_delay is None else self.max_delay + 2
-        self._back = np.zeros((cap if self.viterbi else 0, k), dtype=np.int64)
+        # Viterbi back-pointers, and a count column (see _kernels.stream)
+        self._back = np.zeros((cap if self.viterbi else 0, k + 1), dtype=np.int64)
         self._states_buf = np.empty(cap, dtype=np.int64)
         self._flushed = False
         self._set_outputs(self._no_rows, self._no_rows, self._states_buf[:0])
@@ -269,7 +285,7 @@ class Stream:
         return {
             "options": np.array([self.lag, self._delay, self.viterbi], dtype=np.int64),
             "fstate": fstate,
-            "back": self._back[times] if self.viterbi else self._back.copy(),
+            "back": self._back[times, :-1] if self.viterbi else self._back[:, :-1],
             "counters": self._counters.copy(),
             "flushed": np.array(self._flushed),
         }
@@ -278,52 +294,155 @@ class Stream:
         """Resume from :meth:`get_state`'s arrays (of a stream with the same
         parameters, ``lag``, ``max_delay`` and ``viterbi``).
 
+        Every array is checked before anything changes: the options and the
+        chain must be this stream's, the counters consistent (undecided and
+        forced steps at most the rows pushed, the Viterbi window as long as
+        the undecided steps and at most ``max_delay``), the filtered and
+        smoothing rows probabilities (finite, in [0, 1], rows summing to 1),
+        the Viterbi scores below +inf and the back-pointers states in
+        ``[0, n_components)``. A state that fails raises ValueError naming
+        the entry, and the stream is left as it was.
+
         Returns
         -------
         self
         """
-        k = self.n_components
-        try:
-            options = np.asarray(state["options"])
-            fstate = as_float_array(
-                state["fstate"], "state['fstate']", allow_neg_inf=True
-            )
-            back = np.asarray(state["back"])
-            counters = np.asarray(state["counters"])
-            flushed = bool(state["flushed"])
-        except (KeyError, TypeError, IndexError) as exc:
-            raise ValueError(
-                f"state must be a dict of arrays from Stream.get_state(): {exc!r}"
-            ) from None
-        want = [self.lag, self._delay, int(self.viterbi)]
-        if options.tolist() != want:
-            raise ValueError(
-                "state comes from a stream with other options (lag, max_delay, "
-                f"viterbi) = {options.tolist()}, this stream has {want}"
-            )
-        n_chain = 3 * k + 2
-        if fstate.shape != self._f.shape or not np.array_equal(
-            fstate[:n_chain], self._parameters[:n_chain]
-        ):
-            raise ValueError("state comes from a stream with other parameters")
-        if (
-            counters.shape != self._counters.shape
-            or counters.dtype.kind not in "iu"
-            or back.ndim != 2
-            or back.shape[1] != k
-        ):
-            raise ValueError("state has arrays of the wrong shapes for this stream")
-        t, lo = int(counters[_ks.T_SEEN]), int(counters[_ks.UNDECIDED])
-        if self.viterbi and back.shape[0] != max(0, t - lo - 1):
-            raise ValueError("state has a Viterbi window of the wrong length")
+        fstate, counters, back, flushed = self._checked_state(state)
         self.reset()
         self._f[:] = fstate
         self._counters[:] = counters
         self._flushed = flushed
         if self.viterbi:
+            t, lo = int(counters[_ks.T_SEEN]), int(counters[_ks.UNDECIDED])
             self._grow(back.shape[0] + 2)
-            self._back[np.arange(lo + 1, t) % self._back.shape[0]] = back
+            rows = np.arange(lo + 1, t) % self._back.shape[0]
+            self._back[rows, :-1] = back
+            self._back[rows, -1] = _ks.UNCOUNTED
         return self
+
+    def _checked_state(self, state):
+        """``(fstate, counters, back, flushed)`` of ``state``, all checked."""
+        try:
+            options = np.asarray(state["options"])
+            fstate = state["fstate"]
+            back = np.asarray(state["back"])
+            counters = np.asarray(state["counters"])
+            flushed = np.asarray(state["flushed"])
+        except (KeyError, TypeError, IndexError) as exc:
+            raise ValueError(
+                f"state must be a dict of arrays from Stream.get_state(): {exc!r}"
+            ) from None
+        want = [self.lag, self._delay, int(self.viterbi)]
+        if options.shape != (3,) or options.tolist() != want:
+            raise ValueError(
+                "state['options'] must be this stream's (lag, max_delay, viterbi) "
+                f"= {want} (max_delay None as -1), got {options.tolist()}"
+            )
+        if flushed.shape != () or flushed.dtype != bool:
+            raise ValueError(
+                f"state['flushed'] must be a boolean scalar, got {flushed!r}"
+            )
+        flushed = bool(flushed)
+        fstate = as_float_array(fstate, "state['fstate']", allow_neg_inf=True)
+        if fstate.shape != self._f.shape:
+            raise ValueError(
+                f"state['fstate'] must have shape {self._f.shape} for this stream, "
+                f"got {fstate.shape}"
+            )
+        t, lo = self._checked_counters(counters, flushed)
+        self._check_rows(fstate, t)
+        k = self.n_components
+        n_back = max(0, t - lo - 1) if self.viterbi else 0
+        if back.shape != (n_back, k) or back.dtype.kind not in "iu":
+            raise ValueError(
+                f"state['back'] must be integers of shape {(n_back, k)} (one row "
+                f"per undecided Viterbi step), got {back.dtype} of shape "
+                f"{back.shape}"
+            )
+        if back.size and not (back.min() >= 0 and back.max() < k):
+            raise ValueError(
+                f"state['back'] must hold states in [0, {k}), got values from "
+                f"{back.min()} to {back.max()}"
+            )
+        return fstate, counters, back, flushed
+
+    def _checked_counters(self, counters, flushed):
+        """Check ``state['counters']``; return (rows pushed, first undecided)."""
+        if counters.shape != (_ks.N_COUNTERS,) or counters.dtype.kind not in "iu":
+            raise ValueError(
+                f"state['counters'] must be {_ks.N_COUNTERS} integers, got "
+                f"{counters.dtype} of shape {counters.shape}"
+            )
+        t, lo, forced, delay = (int(c) for c in counters[: _ks.N_COUNTERS])
+        # (rows pushed, first undecided time, forced decisions, max_delay)
+        if not 0 <= t < _MAX_ROWS:
+            raise ValueError(
+                f"state['counters'][{_ks.T_SEEN}] (rows pushed) must be in "
+                f"[0, {_MAX_ROWS}), got {t}"
+            )
+        if not self.viterbi:
+            lo_range = (0, 0)
+        elif flushed:
+            lo_range = (t, t)
+        else:
+            lo_range = (t - (t if self.max_delay is None else self.max_delay), t)
+            lo_range = (max(0, lo_range[0]), t)
+        if not lo_range[0] <= lo <= lo_range[1]:
+            raise ValueError(
+                f"state['counters'][{_ks.UNDECIDED}] (first undecided step) must "
+                f"be in [{lo_range[0]}, {lo_range[1]}] for {t} rows pushed, got {lo}"
+            )
+        most = lo if self.max_delay is not None else 0  # forced: decided steps
+        if not 0 <= forced <= most:
+            raise ValueError(
+                f"state['counters'][{_ks.FORCED}] (forced decisions) must be in "
+                f"[0, {most}], got {forced}"
+            )
+        if delay != self._delay:
+            raise ValueError(
+                f"state['counters'][{_ks.MAX_DELAY}] must be this stream's "
+                f"max_delay {self._delay}, got {delay}"
+            )
+        return t, lo
+
+    def _check_rows(self, fstate, t):
+        """Check the chain, the filtered rows and the Viterbi scores of
+        ``fstate`` after ``t`` rows."""
+        k = self.n_components
+        s = 3 * k + 2
+        if not np.array_equal(fstate[:s], self._parameters[:s]):
+            raise ValueError(
+                f"state['fstate'] rows 0 to {s - 1} must be this stream's chain "
+                "(the state comes from a stream with other parameters)"
+            )
+        ring = fstate[s + _ks.ROWS :]
+        if not np.isfinite(fstate[s + _ks.LL, 0]):
+            raise ValueError(
+                f"state['fstate'][{s + _ks.LL}, 0] (log-likelihood) must be finite"
+            )
+        if t == 0:
+            return
+        size = ring.shape[0] // 2
+        filtered = [fstate[s + _ks.ALPHA]] + [
+            ring[2 * (u % size)] for u in range(max(0, t - self.lag), t)
+        ]
+        probabilities = np.concatenate([fstate[s + _ks.ALPHA][None], ring])
+        if not (
+            np.all(probabilities >= 0.0)
+            and np.all(probabilities <= 1.0)
+            and np.all(np.abs(np.sum(filtered, axis=1) - 1.0) <= 1e-9 * k)
+        ):
+            raise ValueError(
+                f"state['fstate'] rows {s + _ks.ALPHA} and from {s + _ks.ROWS} "
+                "on (filtered and smoothing rows) must be probabilities in "
+                "[0, 1], each filtered row summing to 1"
+            )
+        delta = fstate[s + _ks.DELTA]
+        if self.viterbi and not np.any(delta > -np.inf):
+            raise ValueError(
+                f"state['fstate'] row {s + _ks.DELTA} (Viterbi scores) must "
+                "have a finite entry"
+            )
 
     def _grow(self, need):
         """Make the Viterbi window hold ``need`` steps (keeping its contents)."""
@@ -331,7 +450,7 @@ class Stream:
         if old.shape[0] >= need or not self.viterbi:
             return
         cap = max(need, 2 * old.shape[0])
-        new = np.zeros((cap, self.n_components), np.int64)
+        new = np.zeros((cap, self.n_components + 1), np.int64)
         t, lo = self.n_pushed, int(self._counters[_ks.UNDECIDED])
         times = np.arange(lo + 1, t)
         new[times % cap] = old[times % old.shape[0]]

@@ -140,3 +140,16 @@ X_METHODS = (
     "bic",
     "fit",
 )
+
+
+def stream_state(stream):
+    """A copy of a stream's state (``Stream.get_state``)."""
+    return {k: v.copy() for k, v in stream.get_state().items()}
+
+
+def assert_same_stream_state(stream, before):
+    """The stream's state equals ``before`` (from :func:`stream_state`)."""
+    after = stream.get_state()
+    assert before.keys() == after.keys()
+    for key in before:
+        np.testing.assert_array_equal(before[key], after[key], err_msg=key)

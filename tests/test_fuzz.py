@@ -15,6 +15,12 @@ calls one public method. The only outcomes allowed:
 * a ``ValueError`` or ``TypeError`` with a non-empty message, with the model
   unchanged (compared attribute by attribute against a deep copy).
 
+A stream's saved state (``Stream.get_state``) with one entry, dtype or shape
+changed at random must be refused by ``set_state`` the same way (the stream
+unchanged), or resume to valid outputs (probability rows, states in range,
+a finite log-likelihood), identical to the uninterrupted stream's when the
+change changed nothing.
+
 Anything else (IndexError, ZeroDivisionError, LinAlgError,
 FloatingPointError, a NaN, a changed model after a failed call) fails.
 
@@ -580,3 +586,107 @@ def test_functional_api_fails_cleanly_or_gives_valid_results(fn_name, inputs):
         if bad != "huge":
             ref = fasthmm.forward(le, sp, tm, lengths)
             np.testing.assert_allclose(ll, ref, rtol=1e-10)
+
+
+# -- stream states ----------
+STATE_VALUES = st.one_of(
+    st.floats(allow_nan=True, allow_infinity=True),
+    st.integers(-(2**63), 2**63 - 1),
+    st.sampled_from([0, 1, -1, 0.5, 2, 10**9]),
+)
+
+
+@st.composite
+def stream_states(draw):
+    """A stream with random options after random pushes, its state, and the
+    state with one random entry (or its dtype or shape) changed."""
+    k = draw(st.integers(1, 4))
+    sp, tm = draw(stochastic((k,))), draw(stochastic((k, k)))
+    options = {
+        "lag": draw(st.integers(0, 3)),
+        "max_delay": draw(st.sampled_from([None, 0, 2, 5])),
+        "viterbi": draw(st.booleans()),
+    }
+    n = draw(st.integers(0, 10))
+    le = draw(arrays(np.float64, (n + 4, k), elements=st.floats(-30, 5)))
+    stream = fasthmm.stream_filter(sp, tm, **options)
+    pushed = 0
+    for row in le[:n]:
+        try:
+            stream.push(row)
+            pushed += 1
+        except ValueError:  # impossible under the chain: the stream goes on
+            pass
+    state = {key: value.copy() for key, value in stream.get_state().items()}
+    key = draw(st.sampled_from(sorted(state)))
+    how = draw(st.sampled_from(["value", "value", "value", "dtype", "shape"]))
+    arr = state[key]
+    if how == "value" and arr.size:
+        i = draw(st.integers(0, arr.size - 1))
+        try:
+            arr.flat[i] = draw(STATE_VALUES)
+        except (OverflowError, ValueError):  # not representable: no change
+            pass
+    elif how == "dtype":
+        with np.errstate(invalid="ignore"):  # NaN or inf cast: a change like any
+            state[key] = arr.astype(draw(st.sampled_from([np.float64, np.int64, bool])))
+    elif how == "shape":
+        state[key] = arr.reshape(-1)[: max(0, arr.size - 1)]
+    return sp, tm, options, le[n:], stream, state
+
+
+def _stream_outputs(stream, rows):
+    out = [[], [], []]
+    for row in rows:
+        try:
+            out[0].append(stream.push(row))
+        except ValueError:
+            continue
+        out[1].append(stream.smoothed)
+        out[2].append(stream.states)
+    tail, rest = stream.flush()
+    return out, tail, rest
+
+
+@FUZZ
+@given(case=stream_states())
+def test_stream_set_state_fails_cleanly_or_resumes_validly(case):
+    sp, tm, options, rows, source, state = case
+    k = len(sp)
+    target = fasthmm.stream_filter(sp, tm, **options)
+    fresh = target.get_state()
+    try:
+        target.set_state(state)
+    except Exception as exc:  # noqa: BLE001
+        _check_error(exc)
+        after = target.get_state()
+        for key in fresh:
+            np.testing.assert_array_equal(after[key], fresh[key], err_msg=key)
+        return
+    event("state accepted")
+    if state["flushed"]:  # an ended sequence: a push asks for reset()
+        with pytest.raises(ValueError, match="reset"):
+            target.push(np.zeros(k))
+        return
+    unchanged = all(
+        np.asarray(state[key]).dtype == value.dtype
+        and np.array_equal(state[key], value, equal_nan=True)
+        for key, value in source.get_state().items()
+    )
+    (filtered, smoothed, states), tail, rest = _stream_outputs(target, rows)
+    for row in filtered + smoothed + [tail]:
+        _check_probabilities(row, len(row), k)
+    for part in states + [rest]:
+        assert np.all((part >= 0) & (part < k))
+    assert np.isfinite(target.log_likelihood)
+    if options["viterbi"]:
+        assert target.n_decided == target.n_pushed
+        assert not np.isnan(target.path_log_prob)
+    if unchanged:
+        event("state unchanged")
+        (f2, s2, z2), tail2, rest2 = _stream_outputs(source, rows)
+        for a, b in zip(filtered + smoothed + states, f2 + s2 + z2):
+            np.testing.assert_array_equal(a, b)
+        np.testing.assert_array_equal(tail, tail2)
+        np.testing.assert_array_equal(rest, rest2)
+        assert target.log_likelihood == source.log_likelihood

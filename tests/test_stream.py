@@ -21,7 +21,7 @@ import pytest
 from families import BY_NAME, FAMILIES
 from hypothesis import given, settings
 from hypothesis import strategies as st
-from models_helpers import seeds
+from models_helpers import assert_same_stream_state, seeds, stream_state
 from reference import log_forward_backward, path_score, random_problem
 
 import fasthmm
@@ -268,17 +268,6 @@ def test_memory_does_not_grow_with_the_sequence():
 # -- bad input ---------------------------------------------------------------------
 
 
-def _state(stream):
-    return {k: v.copy() for k, v in stream.get_state().items()}
-
-
-def _assert_same_state(stream, before):
-    after = stream.get_state()
-    assert before.keys() == after.keys()
-    for key in before:
-        np.testing.assert_array_equal(before[key], after[key], err_msg=key)
-
-
 def test_stream_before_fit_raises():
     with pytest.raises(fasthmm.NotFittedError):
         fasthmm.GaussianHMM(2).stream()
@@ -334,10 +323,10 @@ def test_bad_observations_leave_the_stream_unchanged(family, bad, error, match):
     X = np.asarray(family.sample(rng, 3, 12)).reshape(12, -1)
     stream = model.stream(lag=2)
     good = _run_partial(stream, X[:6])
-    before = _state(stream)
+    before = stream_state(stream)
     with pytest.raises(error, match=match):
         stream.push(bad)
-    _assert_same_state(stream, before)
+    assert_same_stream_state(stream, before)
     rest = _run_partial(stream, X[6:])
     np.testing.assert_allclose(
         np.concatenate([good[0], rest[0]]), model.filter_proba(X), atol=TOL
@@ -352,11 +341,11 @@ def test_an_impossible_observation_raises_and_the_stream_goes_on():
     model.emissionprob_ = np.array([[0.5, 0.5, 0.0], [0.2, 0.3, 0.5]])
     stream = model.stream(lag=1)
     stream.push(0)
-    before = _state(stream)
+    before = stream_state(stream)
     for bad in (2, np.array([1, 0, 2, 1])):
         with pytest.raises(ValueError, match="zero probability"):
             stream.push(bad)
-        _assert_same_state(stream, before)
+        assert_same_stream_state(stream, before)
     stream.push(np.array([1, 0]))
     X = np.array([0, 1, 0])
     assert stream.log_likelihood == pytest.approx(model.score(X), rel=TOL)
@@ -367,7 +356,7 @@ def test_an_impossible_observation_raises_and_the_stream_goes_on():
 def test_functional_stream_bad_rows():
     stream = fasthmm.stream_filter([0.5, 0.5], [[0.9, 0.1], [0.2, 0.8]], lag=1)
     stream.push(np.array([-1.0, -2.0]))
-    before = _state(stream)
+    before = stream_state(stream)
     for bad, error, match in [
         (np.array([0.0, np.nan]), ValueError, "NaN"),
         (np.array([[0.0, 1.0], [np.inf, 0.0]]), ValueError, "inf"),
@@ -378,7 +367,7 @@ def test_functional_stream_bad_rows():
     ]:
         with pytest.raises(error, match=match):
             stream.push(bad)
-        _assert_same_state(stream, before)
+        assert_same_stream_state(stream, before)
     with pytest.raises(ValueError, match="startprob"):
         fasthmm.stream_filter([0.5, 0.6], np.full((2, 2), 0.5))
     with pytest.raises(ValueError, match="transmat"):

@@ -17,10 +17,12 @@ A stream's state is three small arrays owned by the caller:
     ``[T_SEEN]`` rows pushed, ``[UNDECIDED]`` the first time whose Viterbi
     state is not yet emitted, ``[FORCED]`` decisions forced, ``[MAX_DELAY]``
     the option (-1: never forced).
-``back`` (capacity, K), int64
+``back`` (capacity, K + 1), int64
     Viterbi back-pointers of the undecided times ``u`` in row
     ``u % capacity``: ``back[u % capacity, j]`` is the best predecessor (at
-    ``u - 1``) of state ``j`` at ``u``. No rows: Viterbi is off.
+    ``u - 1``) of state ``j`` at ``u``; column ``K`` the number of states
+    through which surviving paths went at ``u`` when last counted
+    (:data:`UNCOUNTED` for a new time). No rows: Viterbi is off.
 
 :func:`push` first filters every new row into the output buffers without
 touching the state, and returns an error code if a row is NaN, +inf or
@@ -57,6 +59,8 @@ N_COUNTERS = 4
 # ``-(code + ERROR_ROW * row)`` for a rejected row; the state is then unchanged.
 IMPOSSIBLE, NOT_A_NUMBER, PLUS_INF, CHECK = 1, 2, 3, 4
 ERROR_ROW = 8
+#: Column ``K`` of ``back`` for a time not yet counted (no count equals it).
+UNCOUNTED = -1
 
 
 def fstate_of(startprob, transmat, lag):
@@ -260,6 +264,12 @@ def _coalesce(back, delta, t, lo, iwork, states, z0):
     Follows the set of surviving states (score > -inf) at ``t`` back through
     the back-pointers; at the latest time where the set is one state, every
     surviving path, hence the final best path, goes through it.
+
+    The walk stops early at a time whose set has as many states as the last
+    walk found there (column ``K`` of ``back``): the surviving sets only
+    shrink, so the set is then the same, and so is every earlier one. Each
+    time's count shrinks at most ``K - 1`` times, so a push costs O(K^2)
+    amortised however long paths stay apart (not O(K * window)).
     """
     if lo > t:
         return lo
@@ -274,11 +284,15 @@ def _coalesce(back, delta, t, lo, iwork, states, z0):
         if delta[j] > NEG_INF:
             cur[cnt] = j
             cnt += 1
-    if cnt == 1:
-        _trace(back, t, cur[0], lo, states, z0)
-        return t + 1
     u = t
-    while u > lo:
+    while True:
+        if cnt == 1:
+            _trace(back, u, cur[0], lo, states, z0)
+            return u + 1
+        if cnt == back[u % cap, k] or u == lo:
+            back[u % cap, k] = cnt
+            return lo
+        back[u % cap, k] = cnt
         bk = back[u % cap]
         cnt2 = 0
         for c in range(cnt):
@@ -290,10 +304,6 @@ def _coalesce(back, delta, t, lo, iwork, states, z0):
         cur, nxt = nxt, cur
         cnt = cnt2
         u -= 1
-        if cnt == 1:
-            _trace(back, u, cur[0], lo, states, z0)
-            return u + 1
-    return lo
 
 
 @njit(cache=True, nogil=True)
@@ -393,6 +403,7 @@ def push(le, fstate, counters, back, filtered, frames, smoothed, states):
                 )
                 n_s += 1
         if cap > 0:
+            back[t % cap, k] = UNCOUNTED
             _viterbi_step(le[r], chain, t == 0, rows, back[t % cap])
             _decide(back, rows, t, counters[MAX_DELAY], counters, iwork, states, z0)
     counters[T_SEEN] = t0 + n

@@ -26,7 +26,7 @@ its constructor arguments of the same names (see
 
 import copy
 
-from .._validation import NotFittedError, trailing_size
+from .._validation import NotFittedError, check_allocation, trailing_size
 
 
 def names_by_letter(component):
@@ -113,7 +113,12 @@ class Emission:
     def with_data(self, X):
         """The emission, with ``n_features`` inferred from ``X`` if still unknown."""
         if self.n_features is None:
-            self._n_features = self._n_features_of(X)
+            d = self._n_features_of(X)
+            # before anything of that size is made (symbols: the largest + 1)
+            check_allocation(
+                (self.n_components, d), "n_features (from X)", d, "emission parameters"
+            )
+            self._n_features = d
         return self
 
     def _n_features_of(self, X):

@@ -31,7 +31,9 @@ class ProbabilityRowsEmission(Emission):
 
     def __init__(self, n_components, params, n_features=None, emissionprob_prior=1.0):
         super().__init__(n_components, params, n_features)
-        self.prior = check_prior(emissionprob_prior, "emissionprob_prior")
+        self.prior = check_prior(
+            emissionprob_prior, "emissionprob_prior", kind="concentration"
+        )
 
     def check_hyperparameters(self):
         self.prior = check_prior(
@@ -39,6 +41,7 @@ class ProbabilityRowsEmission(Emission):
             "emissionprob_prior",
             (self.n_components, self.n_features),
             strict=True,
+            kind="concentration",
         )
         return self
 

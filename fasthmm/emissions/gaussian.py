@@ -52,7 +52,7 @@ class GaussianEmission(Emission):
             covariance_type, min_covar
         )
         self.means_prior = check_prior(means_prior, "means_prior")
-        self.means_weight = check_prior(means_weight, "means_weight")
+        self.means_weight = check_prior(means_weight, "means_weight", kind="weight")
         self.covars_prior = check_prior(covars_prior, "covars_prior")
         self.covars_weight = check_prior(covars_weight, "covars_weight")
 

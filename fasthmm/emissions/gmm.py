@@ -100,14 +100,16 @@ class GMMEmission(Emission):
         self.covariance_type, self.min_covar = cov.check_settings(
             covariance_type, min_covar
         )
-        for name, value in (
-            ("weights_prior", weights_prior),
-            ("means_prior", means_prior),
-            ("means_weight", means_weight),
-            ("covars_prior", covars_prior),
-            ("covars_weight", covars_weight),
+        for name, value, kind in (
+            ("weights_prior", weights_prior, "concentration"),
+            ("means_prior", means_prior, None),
+            ("means_weight", means_weight, "weight"),
+            ("covars_prior", covars_prior, None),
+            ("covars_weight", covars_weight, None),
         ):  # None: hmmlearn's default (covariance priors)
-            setattr(self, name, None if value is None else check_prior(value, name))
+            if value is not None:
+                value = check_prior(value, name, kind=kind)
+            setattr(self, name, value)
 
     @property
     def closed_form_given_states(self):
@@ -169,8 +171,6 @@ class GMMEmission(Emission):
         ctype = self.covariance_type
         means_prior = cov.broadcast_prior(self.means_prior, (k, m, d), "means_prior")
         means_weight = cov.broadcast_prior(self.means_weight, (k, m), "means_weight")
-        if np.any(means_weight < 0):
-            raise ValueError(f"means_weight must be >= 0, got {self.means_weight!r}")
         default_prior, default_weight = hmmlearn_covars_defaults(ctype, d, m)
         c_prior = default_prior if self.covars_prior is None else self.covars_prior
         c_weight = default_weight if self.covars_weight is None else self.covars_weight
