@@ -8,6 +8,7 @@ was received.
 """
 
 import numbers
+import sys
 
 import numpy as np
 from numba import njit
@@ -108,6 +109,8 @@ def as_float_array(a, name, ndim=None, allow_neg_inf=False, scan=True):
             f"{name} must be a rectangular array of numbers: {exc}"
         ) from None
     kind = arr.dtype.kind  # b(ool), i(nt), u(int), f(loat), c(omplex), others
+    if kind == "O":
+        _refuse_missing(arr, name)
     if kind not in "biufc":
         raise TypeError(f"{name} must hold real numbers, got dtype {arr.dtype}")
     if kind == "c":
@@ -121,6 +124,26 @@ def as_float_array(a, name, ndim=None, allow_neg_inf=False, scan=True):
     if scan:
         check_finite(arr, name, allow_neg_inf)
     return arr
+
+
+def _refuse_missing(arr, name):
+    """Raise ``ValueError`` when an object array holds a missing value.
+
+    A DataFrame column holding ``pandas.NA`` or ``None`` converts to an
+    object array: say so instead of reporting its dtype.
+    """
+    na = getattr(sys.modules.get("pandas"), "NA", None)
+    for i, x in enumerate(arr.flat):
+        if (
+            x is None
+            or (na is not None and x is na)
+            or (isinstance(x, float) and x != x)
+        ):
+            where = np.unravel_index(i, arr.shape) if arr.ndim else ()
+            raise ValueError(
+                f"{name} must not contain missing values, found {x!r} at index "
+                f"{tuple(int(j) for j in where)}: drop or fill them first"
+            )
 
 
 def check_finite(arr, name, allow_neg_inf=False):
