@@ -409,7 +409,12 @@ def _read_header(archive, entries, name):
     for key in ("fitted", "notes"):
         _items(_field(header, key, list, name), key, str, name)
     monitor = header.get("monitor", {})
-    _items(_field(monitor, "history", list, name, "monitor."), "history", _REAL, name)
+    _items(
+        _field(monitor, "history", list, name, "monitor."),
+        "monitor.history",
+        _REAL,
+        name,
+    )
     _field(monitor, "iter", _INT, name, "monitor.")
     _field(monitor, "n_iter", _INT, name, "monitor.")
     _field(monitor, "tol", _REAL, name, "monitor.")
@@ -421,14 +426,16 @@ _INT = ("an int", lambda v: isinstance(v, int) and not isinstance(v, bool))
 _REAL = ("a number", lambda v: isinstance(v, (int, float)) and not isinstance(v, bool))
 
 
-def _field(mapping, key, kind, name, prefix="", required=False):
+def _field(mapping, key, kind, name, prefix="", required=False, label=None):
     """``mapping[key]`` (None when absent), checked to be of ``kind``.
 
-    ``kind`` is a type or a (description, predicate) pair.
+    ``kind`` is a type or a (description, predicate) pair; ``label`` names
+    the field in messages (default: ``'<prefix><key>'``).
     """
+    label = repr(f"{prefix}{key}") if label is None else label
     if key not in mapping:
         if required:
-            raise _corrupt(name, f"the header has no {prefix}{key!r} field")
+            raise _corrupt(name, f"the header has no {label} field")
         return None
     value = mapping[key]
     what, ok = (
@@ -437,16 +444,14 @@ def _field(mapping, key, kind, name, prefix="", required=False):
         else kind
     )
     if not ok(value):
-        raise _corrupt(
-            name, f"header field {prefix}{key!r} must be {what}, got {value!r:.80}"
-        )
+        raise _corrupt(name, f"header field {label} must be {what}, got {value!r:.80}")
     return value
 
 
 def _items(values, key, kind, name):
     """Check every item of the list ``values`` (None: absent) with :func:`_field`."""
     for i, value in enumerate(values or ()):
-        _field({i: value}, i, kind, name, prefix=f"{key}[")
+        _field({i: value}, i, kind, name, label=f"{key!r}[{i}]")
 
 
 def load_model(path):
