@@ -182,8 +182,15 @@ class _TextTable:
             rows = rows[1:]
             if not rows:
                 raise CommandError(f"{path}: holds no samples, only a header row")
-        self.lines = [lines[i] for i in rows]
         self.n_columns = len(first)
+        for i in rows:  # loadtxt with usecols would not see extra columns
+            n = len(self._tokens(lines[i]))
+            if n != self.n_columns:
+                raise CommandError(
+                    f"{path}: line {i + 1} has {n} columns, the first row "
+                    f"{self.n_columns}"
+                )
+        self.lines = [lines[i] for i in rows]
 
     def _tokens(self, line):
         line = line.split("#", 1)[0]
