@@ -127,23 +127,33 @@ def as_float_array(a, name, ndim=None, allow_neg_inf=False, scan=True):
 
 
 def _refuse_missing(arr, name):
-    """Raise ``ValueError`` when an object array holds a missing value.
+    """Raise ``ValueError`` when an object array holds numbers and missing values.
 
-    A DataFrame column holding ``pandas.NA`` or ``None`` converts to an
-    object array: say so instead of reporting its dtype.
+    A DataFrame column holding ``pandas.NA``, ``None`` or NaN among its numbers
+    converts to an object array: say so instead of reporting its dtype.
+    Anything else (a string, nothing but missing values) is left to the dtype
+    check.
     """
     na = getattr(sys.modules.get("pandas"), "NA", None)
+    missing, numbers_seen = None, False
     for i, x in enumerate(arr.flat):
         if (
             x is None
             or (na is not None and x is na)
             or (isinstance(x, float) and x != x)
         ):
-            where = np.unravel_index(i, arr.shape) if arr.ndim else ()
-            raise ValueError(
-                f"{name} must not contain missing values, found {x!r} at index "
-                f"{tuple(int(j) for j in where)}: drop or fill them first"
-            )
+            missing = (i, x) if missing is None else missing
+        elif isinstance(x, numbers.Real):
+            numbers_seen = True
+        else:
+            return
+    if missing is not None and numbers_seen:
+        i, x = missing
+        where = np.unravel_index(i, arr.shape) if arr.ndim else ()
+        raise ValueError(
+            f"{name} must not contain missing values, found {x!r} at index "
+            f"{tuple(int(j) for j in where)}: drop or fill them first"
+        )
 
 
 def check_finite(arr, name, allow_neg_inf=False):

@@ -167,6 +167,11 @@ def test_missing_values_are_named_as_such():
         match=r"X must not contain missing values, found None at index \(1, 0\)",
     ):
         model.score(X)
+    with pytest.raises(ValueError, match=r"missing values, found nan at index \(1,\)"):
+        model.score(np.array([0.5, np.nan, 1.0], dtype=object).reshape(-1, 1)[:, 0])
+    # Nothing but a missing value, or a string, is a dtype error as before.
+    with pytest.raises(TypeError, match="dtype object"):
+        model.score(np.array([None], dtype=object))
     pd = pytest.importorskip("pandas")
     frame = pd.DataFrame({"a": [0.1, 0.2, 0.3], "b": [0.4, pd.NA, 0.6]})
     for method in METHODS:
