@@ -10,6 +10,7 @@ was received.
 import math
 import numbers
 import os
+import sys
 
 import numpy as np
 from numba import njit
@@ -110,6 +111,8 @@ def as_float_array(a, name, ndim=None, allow_neg_inf=False, scan=True):
             f"{name} must be a rectangular array of numbers: {exc}"
         ) from None
     kind = arr.dtype.kind  # b(ool), i(nt), u(int), f(loat), c(omplex), others
+    if kind == "O":
+        _refuse_missing(arr, name)
     if kind not in "biufc":
         raise TypeError(f"{name} must hold real numbers, got dtype {arr.dtype}")
     if kind == "c":
@@ -123,6 +126,36 @@ def as_float_array(a, name, ndim=None, allow_neg_inf=False, scan=True):
     if scan:
         check_finite(arr, name, allow_neg_inf)
     return arr
+
+
+def _refuse_missing(arr, name):
+    """Raise ``ValueError`` when an object array holds numbers and missing values.
+
+    A DataFrame column holding ``pandas.NA``, ``None`` or NaN among its numbers
+    converts to an object array: say so instead of reporting its dtype.
+    Anything else (a string, nothing but missing values) is left to the dtype
+    check.
+    """
+    na = getattr(sys.modules.get("pandas"), "NA", None)
+    missing, numbers_seen = None, False
+    for i, x in enumerate(arr.flat):
+        if (
+            x is None
+            or (na is not None and x is na)
+            or (isinstance(x, float) and x != x)
+        ):
+            missing = (i, x) if missing is None else missing
+        elif isinstance(x, numbers.Real):
+            numbers_seen = True
+        else:
+            return
+    if missing is not None and numbers_seen:
+        i, x = missing
+        where = np.unravel_index(i, arr.shape) if arr.ndim else ()
+        raise ValueError(
+            f"{name} must not contain missing values, found {x!r} at index "
+            f"{tuple(int(j) for j in where)}: drop or fill them first"
+        )
 
 
 def check_finite(arr, name, allow_neg_inf=False):

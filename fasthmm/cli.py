@@ -8,13 +8,19 @@ integer per line, or a ``.npy``) or marked by a sequence-id column whose runs
 of equal values are the sequences. Models are read and written in fasthmm's
 model file format (:func:`fasthmm.load`, ``model.save``).
 
-Exit codes: 0 on success, 1 when a file or the data is unusable (one line on
-stderr saying why), 2 for a malformed command line.
+Exit codes: 0 on success, 1 when a file or the data is unusable or anything
+else goes wrong (one line on stderr saying why; ``--debug`` or
+``FASTHMM_DEBUG=1`` shows the traceback instead), 2 for a malformed command
+line, 130 when interrupted. Output paths are checked before any work is
+done, and output files are written atomically (:func:`fasthmm.io.atomic_write`).
 """
 
 import argparse
+import contextlib
 import os
 import sys
+import traceback
+import warnings
 
 import numpy as np
 
@@ -23,13 +29,18 @@ from ._progress import set_progress
 DESCRIPTION = """\
 Fit, decode, score and sample Hidden Markov Models from the shell.
 
-Data files: .npy arrays, or .csv / .txt tables with one row per sample (a
-.csv may start with a header row). Several sequences: concatenate them and
-give --lengths FILE (one integer per line, or a .npy), or mark them with
---id-column COLUMN (rows with the same id, in runs, form one sequence).
+Data files: .npy arrays, or .csv / .txt tables (UTF-8) with one row per
+sample (a first row that is not all numbers is read as a header naming the
+columns). Every column is a feature unless --columns selects the features
+(by header name or 0-based index: --columns a,b), so leave out a time or
+label column with it. Several sequences: concatenate them and give --lengths
+FILE (one integer per line, or a .npy), or mark them with --id-column COLUMN
+(rows with the same id, numbers or text, in runs, form one sequence; the id
+column is never a feature).
 
 Examples:
   fasthmm fit data.csv --model gaussian -k 3 -o model.npz
+  fasthmm fit data.csv --id-column subject --columns x,y -o model.npz
   fasthmm decode data.csv model.npz -o states.csv
   fasthmm score data.csv model.npz
   fasthmm sample model.npz -n 500 -o sampled.csv
@@ -37,8 +48,11 @@ Examples:
 """
 
 EPILOG = """\
-Exit codes: 0 success; 1 unusable file or data (one line on stderr says why);
-2 malformed command line.
+Exit codes: 0 success; 1 unusable file or data, or any other error (one line
+on stderr says why; add --debug, or set FASTHMM_DEBUG=1, to see the full
+traceback instead); 2 malformed command line; 130 interrupted (Ctrl-C).
+Output files are written atomically: a failed or interrupted write leaves an
+existing file as it was.
 """
 
 MODELS = {
@@ -55,48 +69,44 @@ class CommandError(Exception):
 
 # -- reading and writing files --------------------------------------------------
 
+TEXT_TYPES = (".csv", ".txt", ".tsv", ".dat")
+OUTPUT_TYPES = (".npy", ".csv", ".txt")
 
-def _read_table(path, id_column=None):
-    """(X, lengths or None) from a .npy, .csv or .txt file."""
+
+def _read_table(path, id_column=None, columns=None):
+    """(X, lengths or None) from a .npy, .csv or .txt file.
+
+    ``columns`` (a list of header names or indices) selects the feature
+    columns; by default every column but ``id_column`` is one.
+    """
     if not os.path.isfile(path):
         raise CommandError(f"{path}: no such file")
     ext = os.path.splitext(path)[1].lower()
-    header = None
-    try:
-        if ext == ".npy":
-            data = np.load(path, allow_pickle=False)
-        elif ext in (".csv", ".txt", ".tsv", ".dat"):
-            delimiter = "," if ext == ".csv" else None
-            with open(path, encoding="utf-8") as f:
-                first = f.readline()
-            tokens = [t.strip() for t in first.strip().split(delimiter)]
-            if tokens and not all(_is_number(t) for t in tokens):
-                header = tokens
-            data = np.loadtxt(
-                path, delimiter=delimiter, skiprows=0 if header is None else 1, ndmin=2
-            )
-        else:
-            raise CommandError(
-                f"{path}: unknown file type {ext or '(none)'!r}; use .npy, .csv or .txt"
-            )
-    except CommandError:
-        raise
-    except (ValueError, OSError, UnicodeDecodeError) as exc:
+    if ext == ".npy":
+        table = _NpyTable(path)
+    elif ext in TEXT_TYPES:
+        table = _TextTable(path, "," if ext == ".csv" else None)
+    else:
         raise CommandError(
-            f"{path}: cannot read it as numbers: {_first_line(exc)}"
-        ) from None
-    if data.size == 0:
-        raise CommandError(f"{path}: holds no samples")
-    if data.ndim > 2:
-        raise CommandError(f"{path}: must be a table (1-D or 2-D), got {data.ndim}-D")
-    if id_column is None:
-        return data, None
-    data = data.reshape(len(data), -1)
-    col = _column_index(id_column, header, data.shape[1], path)
-    ids = data[:, col]
-    X = np.delete(data, col, axis=1)
-    if X.shape[1] == 0:
-        raise CommandError(f"{path}: no data columns besides the id column")
+            f"{path}: unknown file type {ext or '(none)'!r}; use .npy, .csv or .txt"
+        )
+    id_index = None if id_column is None else table.index(id_column)
+    if columns is None:
+        features = [j for j in range(table.n_columns) if j != id_index]
+        if not features:
+            raise CommandError(f"{path}: no data columns besides the id column")
+    else:
+        features = [table.index(c) for c in columns]
+        if id_index in features:
+            raise CommandError(f"{path}: --id-column {id_column} is also in --columns")
+    X = table.numbers(features)
+    if id_index is None:
+        return X, None
+    return X, _runs(table.ids(id_index), path, id_column)
+
+
+def _runs(ids, path, id_column):
+    """Lengths of the runs of equal ids (each id must form one run)."""
     change = np.flatnonzero(ids[1:] != ids[:-1]) + 1
     bounds = np.concatenate([[0], change, [len(ids)]])
     run_ids = ids[bounds[:-1]]
@@ -105,7 +115,7 @@ def _read_table(path, id_column=None):
             f"{path}: the rows of each sequence must be contiguous; an id in "
             f"column {id_column} appears in more than one run"
         )
-    return X, np.diff(bounds)
+    return np.diff(bounds)
 
 
 def _is_number(token):
@@ -114,6 +124,114 @@ def _is_number(token):
     except ValueError:
         return False
     return True
+
+
+class _NpyTable:
+    """A .npy array read as a table (no header: columns by index only)."""
+
+    def __init__(self, path):
+        self.path, self.header = path, None
+        try:
+            data = np.load(path, allow_pickle=False)
+        except (ValueError, OSError, EOFError) as exc:
+            raise CommandError(
+                f"{path}: cannot read it as an array: {_first_line(exc)}"
+            ) from None
+        if data.dtype.kind not in "biuf":
+            raise CommandError(f"{path}: must hold numbers, got dtype {data.dtype}")
+        if data.size == 0:
+            raise CommandError(f"{path}: holds no samples")
+        if data.ndim > 2:
+            raise CommandError(
+                f"{path}: must be a table (1-D or 2-D), got {data.ndim}-D"
+            )
+        self.data = data.reshape(len(data), -1)
+        self.n_columns = self.data.shape[1]
+        self.one_d = data.ndim == 1
+
+    def index(self, column):
+        return _column_index(column, None, self.n_columns, self.path)
+
+    def numbers(self, columns):
+        if self.one_d and columns == [0]:
+            return self.data[:, 0]
+        return self.data[:, columns]
+
+    def ids(self, column):
+        return self.data[:, column]
+
+
+class _TextTable:
+    """A .csv / .txt table: UTF-8 (a byte-order mark is skipped), an optional
+    header row (a first row that is not all numbers), ``#`` comments.
+    """
+
+    def __init__(self, path, delimiter):
+        self.path, self.delimiter = path, delimiter
+        try:
+            with open(path, encoding="utf-8-sig") as f:
+                lines = f.read().splitlines()
+        except (OSError, UnicodeDecodeError) as exc:
+            raise CommandError(f"{path}: cannot read it: {_first_line(exc)}") from None
+        rows = [i for i, line in enumerate(lines) if _is_data_line(line)]
+        if not rows:
+            raise CommandError(f"{path}: holds no samples")
+        first = self._tokens(lines[rows[0]])
+        self.header = None if all(_is_number(t) for t in first) else first
+        if self.header is not None:
+            rows = rows[1:]
+            if not rows:
+                raise CommandError(f"{path}: holds no samples, only a header row")
+        self.n_columns = len(first)
+        for i in rows:  # loadtxt with usecols would not see extra columns
+            n = len(self._tokens(lines[i]))
+            if n != self.n_columns:
+                raise CommandError(
+                    f"{path}: line {i + 1} has {n} columns, the first row "
+                    f"{self.n_columns}"
+                )
+        self.lines = [lines[i] for i in rows]
+
+    def _tokens(self, line):
+        line = line.split("#", 1)[0]
+        return [t.strip() for t in line.strip().split(self.delimiter)]
+
+    def index(self, column):
+        return _column_index(column, self.header, self.n_columns, self.path)
+
+    def _load(self, columns, dtype):
+        with warnings.catch_warnings():
+            warnings.simplefilter("error")  # a warning is reported as an error
+            try:
+                return np.loadtxt(
+                    self.lines,
+                    delimiter=self.delimiter,
+                    usecols=columns,
+                    dtype=dtype,
+                    ndmin=2,
+                )
+            except (ValueError, IndexError, Warning) as exc:
+                what = "numbers" if dtype is float else "ids"
+                raise CommandError(
+                    f"{self.path}: cannot read {self._names(columns)} as "
+                    f"{what}: {_first_line(exc)}"
+                ) from None
+
+    def _names(self, columns):
+        if self.header is None:
+            return f"columns {columns}"
+        return "columns " + ", ".join(repr(self.header[j]) for j in columns)
+
+    def numbers(self, columns):
+        return self._load(columns, float)
+
+    def ids(self, column):
+        return np.char.strip(self._load([column], str)[:, 0])
+
+
+def _is_data_line(line):
+    text = line.strip()
+    return bool(text) and not text.startswith("#")
 
 
 def _column_index(column, header, n_columns, path):
@@ -131,23 +249,40 @@ def _column_index(column, header, n_columns, path):
     return index
 
 
+#: Lengths are read as floats and must be exact integers: at most 2**53.
+MAX_LENGTH = 2**53
+
+
 def _read_lengths(path):
     if path is None:
         return None
     lengths, _ = _read_table(path)
-    lengths = lengths.reshape(-1)
-    if np.any(lengths != np.round(lengths)) or np.any(lengths < 1):
-        raise CommandError(f"{path}: lengths must be positive integers")
-    return lengths.astype(np.int64)
+    values = np.asarray(lengths, dtype=float).reshape(-1)
+    ok = np.isfinite(values) & (values >= 1) & (values <= MAX_LENGTH)
+    ok &= values == np.floor(np.where(ok, values, 0))
+    if not np.all(ok):
+        i = int(np.flatnonzero(~ok)[0])
+        raise CommandError(
+            f"--lengths {path}: lengths must be positive integers up to 2**53, "
+            f"got lengths[{i}] = {values[i]:.10g}"
+        )
+    return values.astype(np.int64)
 
 
 def _read_data(args):
     if args.lengths is not None and args.id_column is not None:
         raise CommandError("give --lengths or --id-column, not both")
-    X, lengths = _read_table(args.data, args.id_column)
+    X, lengths = _read_table(args.data, args.id_column, args.columns)
     if args.lengths is not None:
         lengths = _read_lengths(args.lengths)
     return X, lengths
+
+
+def _rows_read(path, X, lengths):
+    """What was read, for the summary lines: '80 rows in 4 sequences of f.csv'."""
+    n_seq = 1 if lengths is None else len(lengths)
+    plural = "" if n_seq == 1 else "s"
+    return f"{len(X)} rows in {n_seq} sequence{plural} of {path}"
 
 
 def _load(path):
@@ -158,8 +293,43 @@ def _load(path):
     return load_model(path)
 
 
+def _check_output(path, types=None):
+    """Refuse an output path that cannot be written, before any work is done.
+
+    ``types``: the allowed extensions (None: any).
+    """
+    if path is None:
+        return
+    ext = os.path.splitext(path)[1].lower()
+    if types is not None and ext not in types:
+        raise CommandError(
+            f"{path}: unknown output type {ext or '(none)'!r}; use " + ", ".join(types)
+        )
+    folder = os.path.dirname(os.path.abspath(path))
+    if not os.path.isdir(folder):
+        raise CommandError(f"{path}: the folder {folder} does not exist")
+    if os.path.isdir(path):
+        raise CommandError(f"{path}: is a folder, not a file")
+    if not os.access(folder, os.W_OK | os.X_OK):
+        raise CommandError(f"{path}: the folder {folder} is not writable")
+
+
+@contextlib.contextmanager
+def _writing(path):
+    """Report a failed write of ``path`` as one line (the file is unchanged)."""
+    try:
+        yield
+    except OSError as exc:
+        raise CommandError(
+            f"{path}: cannot write it ({_first_line(exc)}); an existing file "
+            "there is unchanged"
+        ) from None
+
+
 def _write(path, columns, names, integer):
-    """Write columns to ``path`` (.npy, .csv, .txt) or stdout when None."""
+    """Write columns to ``path`` (.npy, .csv, .txt; atomically) or stdout when None."""
+    from .io import atomic_write
+
     table = np.column_stack(columns)
     fmt = "%d" if integer else "%.10g"
     if path is None:
@@ -167,15 +337,13 @@ def _write(path, columns, names, integer):
         return
     ext = os.path.splitext(path)[1].lower()
     if ext == ".npy":
-        np.save(path, table[:, 0] if table.shape[1] == 1 else table)
-    elif ext in (".csv", ".txt"):
-        delimiter = "," if ext == ".csv" else " "
-        header = delimiter.join(names) if ext == ".csv" else ""
-        np.savetxt(
-            path, table, fmt=fmt, delimiter=delimiter, header=header, comments=""
-        )
-    else:
-        raise CommandError(f"{path}: unknown output type; use .npy, .csv or .txt")
+        with _writing(path), atomic_write(path) as f:
+            np.save(f, table[:, 0] if table.shape[1] == 1 else table)
+        return
+    delimiter = "," if ext == ".csv" else " "
+    header = delimiter.join(names) if ext == ".csv" else ""
+    with _writing(path), atomic_write(path, text=True) as f:
+        np.savetxt(f, table, fmt=fmt, delimiter=delimiter, header=header, comments="")
 
 
 def _first_line(exc):
@@ -189,6 +357,7 @@ def _first_line(exc):
 def cmd_fit(args):
     import fasthmm
 
+    _check_output(args.output)
     X, lengths = _read_data(args)
     cls = getattr(fasthmm, MODELS[args.model])
     kwargs = dict(
@@ -207,25 +376,30 @@ def cmd_fit(args):
         model.fit(X, lengths)
     finally:
         set_progress(previous)
-    model.save(args.output)
+    with _writing(args.output):
+        model.save(args.output)
     m = model.monitor_
     print(
-        f"{MODELS[args.model]} with {model.n_components} states: {m.iter} EM "
-        f"iterations, converged={m.converged}, log-likelihood "
+        f"{MODELS[args.model]} with {model.n_components} states fitted on "
+        f"{_rows_read(args.data, X, lengths)}: {m.iter} EM iterations, "
+        f"converged={m.converged}, log-likelihood "
         f"{model.score(X, lengths):.6g}; written to {args.output}"
     )
 
 
 def cmd_decode(args):
+    _check_output(args.output, OUTPUT_TYPES)
     X, lengths = _read_data(args)
     model = _load(args.model_file)
     if args.posteriors:
         post = model.predict_proba(X, lengths)
         names = [f"p{k}" for k in range(post.shape[1])]
         _write(args.output, [post], names, integer=False)
-        return
-    _, states = model.decode(X, lengths, algorithm=args.algorithm)
-    _write(args.output, [states], ["state"], integer=True)
+    else:
+        _, states = model.decode(X, lengths, algorithm=args.algorithm)
+        _write(args.output, [states], ["state"], integer=True)
+    # stdout may hold the states: the count goes to stderr.
+    print(f"decoded {_rows_read(args.data, X, lengths)}", file=sys.stderr)
 
 
 def cmd_score(args):
@@ -234,9 +408,11 @@ def cmd_score(args):
     print(f"log-likelihood {model.score(X, lengths):.10g}")
     print(f"AIC {model.aic(X, lengths):.10g}")
     print(f"BIC {model.bic(X, lengths):.10g}")
+    print(f"read {_rows_read(args.data, X, lengths)}")
 
 
 def cmd_sample(args):
+    _check_output(args.output, OUTPUT_TYPES)
     model = _load(args.model_file)
     X, states = model.sample(args.n_samples, random_state=args.seed)
     X = X.reshape(len(X), -1)
@@ -257,10 +433,15 @@ def cmd_info(args):
     rows.append(("last objective", last))
     for label, value in rows:
         print(f"{label:<16}{value}")
-    np.set_printoptions(precision=4, suppress=True)
-    print(f"{'startprob_':<16}{model.startprob_}")
-    print("transmat_")
-    print(model.transmat_)
+    startprob = getattr(model, "startprob_", None)
+    transmat = getattr(model, "transmat_", None)
+    with np.printoptions(precision=4, suppress=True):
+        print(f"{'startprob_':<16}{'not set' if startprob is None else startprob}")
+        if transmat is None:
+            print(f"{'transmat_':<16}not set")
+        else:
+            print("transmat_")
+            print(transmat)
 
 
 def cmd_demo(args):
@@ -282,8 +463,30 @@ def _data_args(p):
     p.add_argument(
         "--id-column",
         metavar="COLUMN",
-        help="column (header name or 0-based index) whose runs mark the sequences",
+        help="column (header name or 0-based index) whose runs mark the "
+        "sequences; its values may be numbers or text",
     )
+    p.add_argument(
+        "--columns",
+        metavar="COLS",
+        type=_column_list,
+        help="feature columns, comma-separated header names or 0-based indices "
+        "(default: every column except the --id-column)",
+    )
+
+
+def _column_list(text):
+    names = [c.strip() for c in text.split(",")]
+    if not all(names):
+        raise argparse.ArgumentTypeError(f"empty column name in {text!r}")
+    return names
+
+
+DEBUG_HELP = "on an error, show the full traceback (also: FASTHMM_DEBUG=1)"
+
+
+def _debug_arg(p, default):
+    p.add_argument("--debug", action="store_true", default=default, help=DEBUG_HELP)
 
 
 def build_parser():
@@ -291,6 +494,7 @@ def build_parser():
     parser = argparse.ArgumentParser(
         prog="fasthmm", description=DESCRIPTION, epilog=EPILOG, formatter_class=fmt
     )
+    _debug_arg(parser, False)
     sub = parser.add_subparsers(dest="command", metavar="COMMAND")
 
     p = sub.add_parser("fit", help="fit a model by EM and save it", formatter_class=fmt)
@@ -344,6 +548,8 @@ def build_parser():
     )
     p.add_argument("--seed", type=int, default=0)
     p.set_defaults(run=cmd_demo)
+    for p in sub.choices.values():  # after the command too; the first wins
+        _debug_arg(p, argparse.SUPPRESS)
     return parser
 
 
@@ -354,14 +560,32 @@ def main(argv=None):
     if args.command is None:
         parser.print_help()
         return 0
+    debug = args.debug or os.environ.get("FASTHMM_DEBUG", "") not in ("", "0")
     try:
         args.run(args)
-    except (CommandError, ValueError, TypeError, OSError) as exc:
-        print(f"fasthmm {args.command}: error: {_first_line(exc)}", file=sys.stderr)
-        return 1
     except KeyboardInterrupt:
         return 130
+    except Exception as exc:  # every error is one line and exit code 1
+        if debug:
+            traceback.print_exc()
+        else:
+            print(f"fasthmm {args.command}: error: {_describe(exc)}", file=sys.stderr)
+        return 1
     return 0
+
+
+#: Errors whose message is the whole story (bad files, data, arguments).
+EXPECTED = (CommandError, ValueError, TypeError, OSError)
+
+
+def _describe(exc):
+    """One line for an error; an unexpected one names its type and --debug."""
+    if isinstance(exc, EXPECTED):
+        return _first_line(exc)
+    return (
+        f"unexpected {type(exc).__name__}: {_first_line(exc)} (rerun with "
+        "--debug for the traceback)"
+    )
 
 
 def main_exit():

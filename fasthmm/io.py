@@ -28,11 +28,30 @@ subclass registers itself by class name when it is defined
 (:mod:`fasthmm._registry`), so fasthmm's models and a user's own subclasses
 are saved and loaded without changes here (a user's class must be defined
 before :func:`load_model` reads a file naming it).
+
+Writing is atomic (:func:`atomic_write`, shared with the command line): the
+file is written under a temporary name in the same folder and renamed over
+the target only once complete, so a failed or interrupted write (a full
+disk, a quota, Ctrl-C, a killed job) leaves the previous file as it was.
+
+Reading trusts nothing in the file: the entries' NumPy headers (shape and
+dtype) are read first and checked against the bytes each entry holds and the
+sizes the JSON header declares before any data is read, the header's fields
+are checked for their types, and the constructor arguments and fitted arrays
+are checked as ``fit`` and ``score`` check them. Whatever is wrong (a
+truncated or damaged archive, an edited header, an entry of the wrong shape)
+raises a ``ValueError`` naming the file and the problem.
 """
 
+import contextlib
 import json
 import numbers
 import os
+import secrets
+import stat
+import struct
+import zipfile
+import zlib
 
 import numpy as np
 
@@ -76,23 +95,6 @@ def _encode_param(name, value, arrays, notes):
     )
 
 
-def _decode_param(name, value, archive):
-    if isinstance(value, dict):
-        key = value.get(_ARRAY_TAG)
-        if not isinstance(key, str) or key not in archive.files:
-            raise ValueError(
-                f"corrupt fasthmm model file: constructor argument {name!r} "
-                f"refers to a missing array {key!r}"
-            )
-        return _entry(archive, key)
-    if value is None or isinstance(value, (bool, str, int, float)):
-        return value
-    raise ValueError(
-        f"corrupt fasthmm model file: constructor argument {name!r} has an "
-        f"unexpected value {value!r}"
-    )
-
-
 def save_model(model, path):
     """Write ``model`` to ``path`` (see the module docstring for the format).
 
@@ -105,6 +107,9 @@ def save_model(model, path):
 
     Notes
     -----
+    A path is written atomically (:func:`atomic_write`): if the write fails,
+    an existing file at ``path`` is left as it was.
+
     ``random_state`` is saved only when it is None or an int. A
     ``RandomState`` or ``Generator`` (whose state is not a plain number) is
     dropped: the loaded model has ``random_state=None``, and the header's
@@ -156,7 +161,7 @@ def save_model(model, path):
     if hasattr(path, "write"):
         np.savez(path, **arrays)
     else:
-        with open(os.fspath(path), "wb") as f:
+        with atomic_write(path) as f:
             np.savez(f, **arrays)
 
 
@@ -164,49 +169,289 @@ def _kind(value):
     return f"an array of shape {np.shape(value)} and dtype {np.asarray(value).dtype}"
 
 
-def _entry(archive, key, path=""):
-    """One array of the archive; an entry that needs pickle is refused."""
+# -- atomic writes ----------------------------------------------------------------
+
+
+@contextlib.contextmanager
+def atomic_write(path, text=False):
+    """Open a file that replaces ``path`` only once it is completely written.
+
+    The data goes to a new temporary file in the same folder (so that the
+    final rename stays on one file system), which is flushed to disk and then
+    renamed over ``path`` with :func:`os.replace`. If anything fails before
+    that (an exception in the ``with`` block, a full disk, a file-size limit,
+    Ctrl-C), the temporary file is removed and an existing file at ``path``
+    is left untouched. The new file gets the permissions of the file it
+    replaces, or the usual ones (0o666 less the umask) when there was none; a
+    symbolic link at ``path`` is followed (its target is replaced).
+
+    Parameters
+    ----------
+    path : str or os.PathLike
+    text : bool
+        Open in text mode (UTF-8) instead of binary.
+
+    Yields
+    ------
+    file : a writable file object
+    """
+    target = os.path.realpath(os.fspath(path))
+    folder, base = os.path.split(target)
+    fd, tmp = _new_temporary(folder, base)
     try:
-        return archive[key]
-    except ValueError as exc:  # object arrays need pickle: never loaded
+        mode = "w" if text else "wb"
+        kwargs = {"encoding": "utf-8", "newline": ""} if text else {}
+        with os.fdopen(fd, mode, **kwargs) as f:
+            yield f
+            f.flush()
+            os.fsync(f.fileno())
+        with contextlib.suppress(FileNotFoundError):
+            os.chmod(tmp, stat.S_IMODE(os.stat(target).st_mode))
+        os.replace(tmp, target)
+    except BaseException:
+        with contextlib.suppress(OSError):
+            os.unlink(tmp)
+        raise
+
+
+def _new_temporary(folder, base):
+    """(descriptor, path) of a new hidden file ``.<base>.<random>.tmp`` in ``folder``."""
+    flags = os.O_WRONLY | os.O_CREAT | os.O_EXCL | getattr(os, "O_BINARY", 0)
+    while True:
+        tmp = os.path.join(folder, f".{base}.{secrets.token_hex(4)}.tmp")
+        try:
+            return os.open(tmp, flags, 0o666), tmp
+        except FileExistsError:
+            continue
+
+
+# -- reading ------------------------------------------------------------------------
+
+#: What the zip and npy readers raise on damaged bytes (all reported as a
+#: corrupt file).
+_READ_ERRORS = (
+    zipfile.BadZipFile,
+    zlib.error,
+    struct.error,
+    EOFError,
+    OSError,
+    ValueError,
+    TypeError,
+    KeyError,
+    SyntaxError,
+    NotImplementedError,
+    RuntimeError,
+    OverflowError,
+    UnicodeDecodeError,
+)
+#: An entry stored compressed may inflate at most this many times its stored
+#: size (fasthmm writes uncompressed archives; a zip bomb is refused).
+_MAX_INFLATION = 100
+_INFLATION_SLACK = 1 << 20
+
+
+class _Corrupt(ValueError):
+    """A file that cannot be a fasthmm model (the message names it)."""
+
+
+def _corrupt(name, what):
+    return _Corrupt(f"corrupt fasthmm model file {name}: {what}")
+
+
+def _error_text(exc):
+    text = str(exc).strip()
+    return f"{type(exc).__name__}: {text}" if text else type(exc).__name__
+
+
+def _display_name(path):
+    if hasattr(path, "read"):
+        return str(getattr(path, "name", "(file object)"))
+    return os.fspath(path)
+
+
+def _peek(path, n):
+    """The first ``n`` bytes of a path or a binary file object."""
+    if hasattr(path, "read"):
+        pos = path.tell()
+        data = path.read(n)
+        path.seek(pos)
+        return data
+    with open(os.fspath(path), "rb") as f:
+        return f.read(n)
+
+
+def _open_archive(path, name):
+    """The model file as an open :class:`zipfile.ZipFile`."""
+    magic = _peek(path, 6)  # a missing file raises FileNotFoundError here
+    if magic.startswith(b"\x93NUMPY"):
         raise ValueError(
-            f"corrupt fasthmm model file {path!s}: entry {key!r} cannot be read "
-            f"without unpickling, which is never done ({exc})"
+            f"{name} is not a fasthmm model file: it holds a single array, "
+            "not an .npz archive"
+        )
+    if not magic.startswith(b"PK"):
+        raise ValueError(
+            f"{name} is not a fasthmm model file: not an .npz archive "
+            f"({'an empty file' if not magic else 'fasthmm never unpickles a file'})"
+        )
+    try:
+        return zipfile.ZipFile(path)
+    except _READ_ERRORS as exc:
+        raise _corrupt(
+            name, f"the archive is damaged or truncated ({_error_text(exc)})"
         ) from None
 
 
-def _read_header(archive, path):
-    if HEADER_KEY not in archive.files:
+class _Entry:
+    """One ``.npy`` member of the archive: its zip record and array header."""
+
+    def __init__(self, info, shape, dtype):
+        self.info, self.shape, self.dtype = info, shape, dtype
+
+
+def _entry_headers(archive, name):
+    """Key -> :class:`_Entry` for every member, from the npy headers alone.
+
+    Checks, before any data is read, that each member is an npy array that
+    needs no unpickling and whose declared shape and dtype account exactly for
+    the bytes it holds, and that no member inflates beyond
+    ``_MAX_INFLATION`` times its stored size.
+    """
+    entries = {}
+    for info in archive.infolist():
+        key = info.filename[:-4] if info.filename.endswith(".npy") else info.filename
+        try:
+            with archive.open(info) as f:
+                version = np.lib.format.read_magic(f)
+                if version == (1, 0):
+                    shape, _, dtype = np.lib.format.read_array_header_1_0(f)
+                elif version == (2, 0):
+                    shape, _, dtype = np.lib.format.read_array_header_2_0(f)
+                else:
+                    raise ValueError(f"npy format version {version} is not read")
+                offset = f.tell()
+        except _READ_ERRORS as exc:
+            raise _corrupt(
+                name, f"entry {key!r} cannot be read ({_error_text(exc)})"
+            ) from None
+        if dtype.hasobject:
+            raise _corrupt(
+                name,
+                f"entry {key!r} cannot be read without unpickling, which is never done",
+            )
+        nbytes = int(np.prod(shape, dtype=object)) * dtype.itemsize
+        if offset + nbytes != info.file_size:
+            raise _corrupt(
+                name,
+                f"entry {key!r} declares shape {shape} of {dtype} ({nbytes} "
+                f"bytes) but holds {info.file_size - offset} bytes",
+            )
+        if (
+            info.compress_type != zipfile.ZIP_STORED
+            and info.file_size > _MAX_INFLATION * info.compress_size + _INFLATION_SLACK
+        ):
+            raise _corrupt(
+                name,
+                f"entry {key!r} inflates from {info.compress_size} to "
+                f"{info.file_size} bytes (more than {_MAX_INFLATION}-fold is "
+                "refused; fasthmm writes uncompressed archives)",
+            )
+        entries[key] = _Entry(info, shape, dtype)
+    return entries
+
+
+def _read_entry(archive, entries, key, name, kinds="biuf"):
+    """The array stored under ``key``, whose dtype kind must be in ``kinds``."""
+    entry = entries[key]
+    if entry.dtype.kind not in kinds:
+        raise _corrupt(name, f"entry {key!r} has dtype {entry.dtype}")
+    try:
+        with archive.open(entry.info) as f:
+            return np.lib.format.read_array(f, allow_pickle=False)
+    except _READ_ERRORS as exc:
+        raise _corrupt(
+            name, f"entry {key!r} cannot be read ({_error_text(exc)})"
+        ) from None
+
+
+def _read_header(archive, entries, name):
+    """The JSON header, checked for its format, version and field types."""
+    if HEADER_KEY not in entries:
         raise ValueError(
-            f"{path!s} is not a fasthmm model file: it has no {HEADER_KEY!r} entry"
+            f"{name} is not a fasthmm model file: it has no {HEADER_KEY!r} entry"
         )
-    raw = _entry(archive, HEADER_KEY, path)
-    if raw.dtype.kind != "U" or raw.ndim != 0:
-        raise ValueError(f"{path!s} is not a fasthmm model file: bad header")
+    if entries[HEADER_KEY].shape != ():
+        raise ValueError(f"{name} is not a fasthmm model file: bad header")
+    raw = _read_entry(archive, entries, HEADER_KEY, name, kinds="U")
     try:
         header = json.loads(str(raw))
-    except json.JSONDecodeError as exc:
+    except (json.JSONDecodeError, RecursionError) as exc:
         raise ValueError(
-            f"{path!s} is not a fasthmm model file: header is not JSON ({exc})"
+            f"{name} is not a fasthmm model file: header is not JSON ({exc})"
         ) from None
     if not isinstance(header, dict) or header.get("format") != FORMAT_NAME:
         raise ValueError(
-            f"{path!s} is not a fasthmm model file: header format is "
+            f"{name} is not a fasthmm model file: header format is "
             f"{header.get('format') if isinstance(header, dict) else header!r}"
         )
     version = header.get("format_version")
     if not isinstance(version, int) or isinstance(version, bool) or version < 1:
-        raise ValueError(
-            f"{path!s}: format_version must be a positive int, got {version!r}"
-        )
+        raise _corrupt(name, f"format_version must be a positive int, got {version!r}")
     if version > FORMAT_VERSION:
         raise ValueError(
-            f"{path!s} was written in fasthmm model format version {version} "
+            f"{name} was written in fasthmm model format version {version} "
             f"(by fasthmm {header.get('fasthmm_version')}); this fasthmm "
             f"{__version__} reads format versions up to {FORMAT_VERSION}: "
             "upgrade fasthmm to load it"
         )
+    _field(header, "class", str, name, required=True)
+    _field(header, "params", dict, name)
+    _field(header, "monitor", dict, name)
+    for key in ("fitted", "notes"):
+        _items(_field(header, key, list, name), key, str, name)
+    monitor = header.get("monitor", {})
+    _items(
+        _field(monitor, "history", list, name, "monitor."),
+        "monitor.history",
+        _REAL,
+        name,
+    )
+    _field(monitor, "iter", _INT, name, "monitor.")
+    _field(monitor, "n_iter", _INT, name, "monitor.")
+    _field(monitor, "tol", _REAL, name, "monitor.")
+    _field(monitor, "verbose", bool, name, "monitor.")
     return header
+
+
+_INT = ("an int", lambda v: isinstance(v, int) and not isinstance(v, bool))
+_REAL = ("a number", lambda v: isinstance(v, (int, float)) and not isinstance(v, bool))
+
+
+def _field(mapping, key, kind, name, prefix="", required=False, label=None):
+    """``mapping[key]`` (None when absent), checked to be of ``kind``.
+
+    ``kind`` is a type or a (description, predicate) pair; ``label`` names
+    the field in messages (default: ``'<prefix><key>'``).
+    """
+    label = repr(f"{prefix}{key}") if label is None else label
+    if key not in mapping:
+        if required:
+            raise _corrupt(name, f"the header has no {label} field")
+        return None
+    value = mapping[key]
+    what, ok = (
+        (f"a {kind.__name__}", lambda v: isinstance(v, kind))
+        if isinstance(kind, type)
+        else kind
+    )
+    if not ok(value):
+        raise _corrupt(name, f"header field {label} must be {what}, got {value!r:.80}")
+    return value
+
+
+def _items(values, key, kind, name):
+    """Check every item of the list ``values`` (None: absent) with :func:`_field`."""
+    for i, value in enumerate(values or ()):
+        _field({i: value}, i, kind, name, label=f"{key!r}[{i}]")
 
 
 def load_model(path):
@@ -225,73 +470,148 @@ def load_model(path):
     Raises
     ------
     ValueError
-        When the file is not a fasthmm model (not an ``.npz`` archive, no
-        header, an unknown class, a corrupt entry) or was written in a newer
-        format version than this fasthmm reads.
+        Naming the file and what is wrong, when it is not a fasthmm model (not
+        an ``.npz`` archive, no header, an unknown class), is damaged (a
+        truncated or corrupt archive, a header field of the wrong type, an
+        entry whose shape does not match the sizes the header declares,
+        constructor arguments or parameters that ``fit`` or ``score`` would
+        refuse), or was written in a newer format version than this fasthmm
+        reads.
+    FileNotFoundError
+        When there is no such file.
     """
-    try:
-        archive = np.load(path, allow_pickle=False)
-    except ValueError:  # a pickle, or not a NumPy file at all
-        raise ValueError(
-            f"{path!s} is not a fasthmm model file: not an .npz archive "
-            "(fasthmm never unpickles a file)"
-        ) from None
-    except (EOFError, OSError) as exc:
-        if isinstance(exc, FileNotFoundError):
-            raise
-        raise ValueError(
-            f"{path!s} is not a fasthmm model file (cannot be read: {exc})"
-        ) from None
-    if not isinstance(archive, np.lib.npyio.NpzFile):
-        raise ValueError(
-            f"{path!s} is not a fasthmm model file: it holds a single array, "
-            "not an .npz archive"
-        )
-    with archive:
-        return _build(archive, _read_header(archive, path), path)
+    name = _display_name(path)
+    with _open_archive(path, name) as archive:
+        entries = _entry_headers(archive, name)
+        header = _read_header(archive, entries, name)
+        return _build(archive, entries, header, name)
 
 
-def _build(archive, header, path):
+def _build(archive, entries, header, name):
     classes = model_classes()
-    name = header.get("class")
-    cls = classes.get(name) if isinstance(name, str) else None
+    cls_name = header["class"]
+    cls = classes.get(cls_name)
     if cls is None:
         raise ValueError(
-            f"{path!s} holds an unknown model class {name!r}; this fasthmm knows "
-            f"{sorted(classes)}"
+            f"{name} holds an unknown model class {cls_name!r}; this fasthmm "
+            f"knows {sorted(classes)}"
         )
     raw_params = header.get("params", {})
-    if not isinstance(raw_params, dict):
-        raise ValueError(f"corrupt fasthmm model file {path!s}: bad 'params'")
-    known = set(cls._constructor_args())
-    unknown = sorted(set(raw_params) - known)
+    unknown = sorted(set(raw_params) - set(cls._constructor_args()))
     if unknown:
-        raise ValueError(
-            f"{path!s}: constructor arguments {unknown} are unknown to this "
-            f"fasthmm's {name}"
+        raise _corrupt(
+            name,
+            f"constructor arguments {unknown} are unknown to this fasthmm's {cls_name}",
         )
-    kwargs = {k: _decode_param(k, v, archive) for k, v in raw_params.items()}
-    model = cls(**kwargs)
+    kwargs = {
+        k: _decode_param(k, v, archive, entries, name) for k, v in raw_params.items()
+    }
+    model = _checked_model(
+        name, "constructor arguments", lambda: _construct(cls, kwargs)
+    )
     fitted = header.get("fitted", [])
-    allowed = set(cls._param_names())
+    _check_fitted_shapes(model, fitted, entries, name)
+    for attr in fitted:
+        setattr(model, attr, _read_entry(archive, entries, f"param/{attr}", name))
+    if fitted and all(getattr(model, n, None) is not None for n in cls._param_names()):
+        _checked_model(name, "fitted parameters", model._checked_params)
+    _restore_monitor(model.monitor_, header.get("monitor", {}))
+    return model
+
+
+def _construct(cls, kwargs):
+    model = cls(**kwargs)
+    model._check_hyperparameters()
+    return model
+
+
+def _checked_model(name, what, check):
+    """``check()``, its ValueError or TypeError reported as a corrupt file."""
+    try:
+        return check()
+    except (ValueError, TypeError) as exc:
+        raise _corrupt(name, f"invalid {what}: {exc}") from None
+
+
+def _decode_param(key, value, archive, entries, name):
+    """A constructor argument from its JSON form (arrays read from the archive)."""
+    if isinstance(value, dict):
+        ref = value.get(_ARRAY_TAG)
+        if len(value) != 1 or not isinstance(ref, str) or ref not in entries:
+            raise _corrupt(
+                name, f"constructor argument {key!r} refers to a missing array {ref!r}"
+            )
+        return _read_entry(archive, entries, ref, name)
+    if value is None or isinstance(value, (bool, str, int, float)):
+        return value
+    raise _corrupt(
+        name, f"constructor argument {key!r} has an unexpected value {value!r:.80}"
+    )
+
+
+def _declared_sizes(model, fitted, entries):
+    """The sizes a fitted array's axes may have: ``n_components``, the
+    ``n_*`` constructor arguments that are ints (``n_features``, ``n_mix``,
+    ...) and the number of features the emission's feature parameter holds.
+    """
+    sizes = {
+        v
+        for arg, v in model.get_params().items()
+        if arg.startswith("n_")
+        and arg != "n_iter"
+        and isinstance(v, numbers.Integral)
+        and not isinstance(v, bool)
+        and v > 0
+    }
+    feature = model._emission_class.feature_param
+    if feature in fitted and entries[f"param/{feature}"].shape:
+        sizes.add(entries[f"param/{feature}"].shape[-1])
+    return sizes
+
+
+def _check_fitted_shapes(model, fitted, entries, name):
+    """Check the fitted arrays' npy headers against the declared sizes.
+
+    Done before any of them is read, so that an entry claiming an outsized
+    shape is refused without allocating it.
+    """
+    allowed = set(model._param_names())
+    k = model.n_components
+    exact = {"startprob_": (k,), "transmat_": (k, k)}
+    sizes = None
     for attr in fitted:
         key = f"param/{attr}"
-        if attr not in allowed or key not in archive.files:
-            raise ValueError(
-                f"corrupt fasthmm model file {path!s}: fitted array {attr!r} "
-                f"is {'missing' if attr in allowed else 'not a parameter of ' + name}"
+        if attr not in allowed or key not in entries:
+            raise _corrupt(
+                name,
+                f"fitted array {attr!r} is "
+                + (
+                    "missing"
+                    if attr in allowed
+                    else f"not a parameter of {type(model).__name__}"
+                ),
             )
-        arr = _entry(archive, key, path)
-        if arr.dtype.kind not in "biuf":
-            raise ValueError(
-                f"corrupt fasthmm model file {path!s}: {attr} has dtype {arr.dtype}"
+        shape = entries[key].shape
+        if attr in exact and shape != exact[attr]:
+            raise _corrupt(
+                name,
+                f"{attr} has shape {shape}, but n_components is {k} "
+                f"(expected {exact[attr]})",
             )
-        setattr(model, attr, arr)
-    mon = header.get("monitor") or {}
-    monitor = model.monitor_
-    monitor.history = [float(v) for v in mon.get("history", [])]
-    monitor.iter = int(mon.get("iter", len(monitor.history)))
+        sizes = _declared_sizes(model, fitted, entries) if sizes is None else sizes
+        if len(shape) > 4 or any(n not in sizes for n in shape):
+            raise _corrupt(
+                name,
+                f"{attr} has shape {shape}; its axes must be among the sizes "
+                f"the header declares ({sorted(sizes)}: n_components, "
+                "n_features, ...)",
+            )
+
+
+def _restore_monitor(monitor, saved):
+    """Set ``monitor_`` from the header's (checked) ``monitor`` field."""
+    monitor.history = [float(v) for v in saved.get("history", [])]
+    monitor.iter = int(saved.get("iter", len(monitor.history)))
     for attr in ("tol", "n_iter", "verbose"):
-        if attr in mon:
-            setattr(monitor, attr, mon[attr])
-    return model
+        if attr in saved:
+            setattr(monitor, attr, saved[attr])

@@ -10,6 +10,7 @@ import os
 import shutil
 import subprocess
 import sys
+import warnings
 
 import numpy as np
 import pytest
@@ -135,3 +136,233 @@ def test_bad_files_give_one_line_and_exit_code_1(files, capsys, args, message):
     err = capsys.readouterr().err.strip().splitlines()
     assert len(err) == 1 and message in err[0]
     assert not (tmp / "m.npz").exists()
+
+
+def _one_error_line(capsys, *expected):
+    """The run wrote exactly one line on stderr, holding every ``expected``."""
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1, err
+    for text in expected:
+        assert text in err[0], err[0]
+    return err[0]
+
+
+@pytest.fixture()
+def model_file(files):
+    tmp, X, lengths = files
+    model = fasthmm.GaussianHMM(2, random_state=0, n_iter=5).fit(X, lengths)
+    model.save(tmp / "m.npz")
+    return model, tmp / "m.npz"
+
+
+# -- reading --------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("header", ["", "a,b\n"])
+def test_a_csv_with_a_byte_order_mark_keeps_its_first_row(model_file, capsys, header):
+    model, path = model_file
+    rows = np.array([[0.5, -1.0], [4.5, 5.5], [5.0, 4.0]])
+    text = header + "".join(f"{a},{b}\n" for a, b in rows)
+    data = path.parent / "bom.csv"
+    data.write_bytes(b"\xef\xbb\xbf" + text.encode())
+    assert main(["decode", str(data), str(path)]) == 0
+    out = capsys.readouterr()
+    np.testing.assert_array_equal(np.array(out.out.split(), int), model.predict(rows))
+    assert "3 rows in 1 sequence" in out.err
+
+
+@pytest.mark.parametrize(
+    "content, message",
+    [("", "holds no samples"), ("\n\n# only a comment\n", "holds no samples"),
+     ("a,b\n", "holds no samples, only a header row")],
+)  # fmt: skip
+def test_an_empty_csv_is_one_line_and_no_warning(model_file, capsys, content, message):
+    _, path = model_file
+    data = path.parent / "empty.csv"
+    data.write_text(content)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        assert main(["decode", str(data), str(path)]) == 1
+    _one_error_line(capsys, "empty.csv", message)
+
+
+@pytest.mark.parametrize("value", ["1e30", "-3", "2.5", "nan", "inf", "9.3e18"])
+def test_lengths_are_checked_as_numbers_before_the_cast(files, capsys, value):
+    tmp, _, _ = files
+    (tmp / "bad_lengths.txt").write_text(f"20\n{value}\n")
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        code = main(["fit", str(tmp / "data.npy"), "--lengths",
+                     str(tmp / "bad_lengths.txt"), "-o", str(tmp / "x.npz")])  # fmt: skip
+    assert code == 1
+    line = _one_error_line(capsys, "--lengths", "lengths[1] = ")
+    assert f"lengths[1] = {float(value):.10g}" in line
+    assert not (tmp / "x.npz").exists()
+
+
+def test_text_ids_and_column_selection(tmp_path, capsys):
+    rng = np.random.RandomState(1)
+    X = np.concatenate([rng.normal(0, 1, (30, 2)), rng.normal(6, 1, (30, 2))])
+    ids = np.repeat(["alice", "bob", "carol"], 20)
+    time = np.arange(60) * 1000.0  # would dominate the fit as a feature
+    with open(tmp_path / "d.csv", "w") as f:
+        f.write("time,subject,x,y\n")
+        for t, s, (a, b) in zip(time, ids, X):
+            f.write(f"{t},{s},{a:.17g},{b:.17g}\n")
+    expected = fasthmm.GaussianHMM(2, random_state=0).fit(X, [20, 20, 20])
+    for columns in ("x,y", "2,3", "x,3"):
+        out = tmp_path / "m.npz"
+        assert main(["fit", str(tmp_path / "d.csv"), "--id-column", "subject",
+                     "--columns", columns, "-o", str(out), "-q"]) == 0  # fmt: skip
+        np.testing.assert_allclose(
+            fasthmm.load(out).means_, expected.means_, rtol=1e-10
+        )
+    assert "60 rows in 3 sequences" in capsys.readouterr().out
+    # Without --columns every other column, time included, is a feature.
+    assert main(["fit", str(tmp_path / "d.csv"), "--id-column", "subject",
+                 "-o", str(tmp_path / "all.npz"), "-q"]) == 0  # fmt: skip
+    assert fasthmm.load(tmp_path / "all.npz").n_features == 3
+    capsys.readouterr()
+    assert main(["fit", str(tmp_path / "d.csv"), "--columns", "x,subject",
+                 "-o", str(out)]) == 1  # fmt: skip
+    _one_error_line(capsys, "d.csv", "'subject'", "numbers")
+    assert main(["fit", str(tmp_path / "d.csv"), "--columns", "x,zz",
+                 "-o", str(out)]) == 1  # fmt: skip
+    _one_error_line(capsys, "no column named 'zz'", "time, subject, x, y")
+
+
+def test_help_documents_columns_and_debug(capsys):
+    with pytest.raises(SystemExit):
+        main(["fit", "--help"])
+    out = capsys.readouterr().out
+    assert "--columns" in out and "--debug" in out
+    with pytest.raises(SystemExit):
+        main(["--help"])
+    out = capsys.readouterr().out
+    assert "every column is a feature" in " ".join(out.split()).lower()
+    assert "FASTHMM_DEBUG" in out
+
+
+# -- errors ---------------------------------------------------------------------
+
+
+def test_info_prints_the_whole_table_of_an_unfitted_model(tmp_path, capsys):
+    fasthmm.GaussianHMM(3, covariance_type="full").save(tmp_path / "u.npz")
+    assert main(["info", str(tmp_path / "u.npz")]) == 0
+    out = capsys.readouterr().out
+    for label in ("class", "n_components", "covariance_type", "EM",
+                  "last objective", "startprob_", "transmat_"):  # fmt: skip
+        assert label in out
+    assert "not set" in out
+
+
+def test_a_damaged_model_file_is_one_line(model_file, capsys):
+    _, path = model_file
+    data = path.read_bytes()
+    (path.parent / "cut.npz").write_bytes(data[: len(data) // 2])
+    assert main(["info", str(path.parent / "cut.npz")]) == 1
+    _one_error_line(capsys, "cut.npz", "damaged or truncated")
+
+
+def test_an_unexpected_error_is_one_line_unless_debugging(
+    model_file, capsys, monkeypatch
+):
+    _, path = model_file
+
+    def broken(self, *args, **kwargs):
+        raise RuntimeError("something inside broke\nsecond line")
+
+    monkeypatch.setattr(fasthmm.GaussianHMM, "score", broken)
+    monkeypatch.delenv("FASTHMM_DEBUG", raising=False)
+    args = ["score", str(path.parent / "data.npy"), str(path)]
+    assert main(args) == 1
+    _one_error_line(capsys, "RuntimeError", "something inside broke", "--debug")
+    for argv, env in ((["--debug", *args], None), ([*args, "--debug"], None),
+                      (args, "1")):  # fmt: skip
+        if env:
+            monkeypatch.setenv("FASTHMM_DEBUG", env)
+        assert main(argv) == 1
+        err = capsys.readouterr().err
+        assert "Traceback" in err and "second line" in err
+
+
+# -- writing --------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    "args, message",
+    [
+        (["fit", "{tmp}/data.npy", "-o", "{tmp}/no/such/folder/m.npz"], "does not exist"),
+        (["fit", "{tmp}/data.npy", "-o", "{tmp}"], "is a folder"),
+        (["decode", "{tmp}/data.npy", "{tmp}/m.npz", "-o", "{tmp}/s.xlsx"], "unknown output type '.xlsx'"),
+        (["decode", "{tmp}/data.npy", "{tmp}/m.npz", "-o", "{tmp}/nope/s.csv"], "does not exist"),
+        (["sample", "{tmp}/m.npz", "-o", "{tmp}/s"], "unknown output type '(none)'"),
+    ],
+)  # fmt: skip
+def test_the_output_path_is_checked_before_any_work(model_file, capsys, monkeypatch,
+                                                   args, message):  # fmt: skip
+    _, path = model_file
+
+    def must_not_run(*a, **k):
+        raise AssertionError("the work ran before the output path was checked")
+
+    for name in ("fit", "decode", "predict_proba", "sample"):
+        monkeypatch.setattr(fasthmm.GaussianHMM, name, must_not_run)
+    assert main([a.format(tmp=path.parent) for a in args]) == 1
+    _one_error_line(capsys, message)
+
+
+def _fail_midway(f, *args, **kwargs):
+    f.write(b"half" if "b" in getattr(f, "mode", "b") else "half")
+    raise OSError(28, "No space left on device")
+
+
+@pytest.mark.parametrize(
+    "command, output, writer",
+    [
+        (["fit", "{tmp}/data.npy", "-k", "2", "-q"], "m.npz", "savez"),
+        (["decode", "{tmp}/data.npy", "{tmp}/m.npz"], "s.csv", "savetxt"),
+        (["decode", "{tmp}/data.npy", "{tmp}/m.npz"], "s.npy", "save"),
+        (["sample", "{tmp}/m.npz", "-n", "7"], "s.txt", "savetxt"),
+    ],
+)
+def test_a_failed_write_leaves_the_previous_output(model_file, capsys, monkeypatch,
+                                                  command, output, writer):  # fmt: skip
+    _, path = model_file
+    tmp = path.parent
+    target = tmp / output
+    if not target.exists():
+        target.write_bytes(b"the previous output\n")
+    before = target.read_bytes()
+    listing = sorted(p.name for p in tmp.iterdir())
+    monkeypatch.setattr(np, writer, _fail_midway)
+    assert main([a.format(tmp=tmp) for a in command] + ["-o", str(target)]) == 1
+    _one_error_line(capsys, output, "No space left on device", "unchanged")
+    assert target.read_bytes() == before
+    assert sorted(p.name for p in tmp.iterdir()) == listing  # no temporary file
+
+
+def test_an_output_over_the_file_size_limit_leaves_the_previous_file(model_file):
+    resource = pytest.importorskip("resource")  # POSIX only
+    _, path = model_file
+    tmp = path.parent
+    (tmp / "s.csv").write_text("the previous samples\n")
+    # Compile and write once without a limit, then limit files to 4 KiB (the
+    # shell's `ulimit -f 4`) and write 2000 samples (about 60 KiB).
+    script = (
+        "import resource, sys\n"
+        "from fasthmm.cli import main\n"
+        f"main(['sample', {str(path)!r}, '-n', '5', '-o', {str(tmp / 'w.csv')!r}])\n"
+        f"resource.setrlimit(resource.RLIMIT_FSIZE, (4096, {resource.RLIM_INFINITY}))\n"
+        f"sys.exit(main(['sample', {str(path)!r}, '-n', '2000', '-o', "
+        f"{str(tmp / 's.csv')!r}]))\n"
+    )
+    done = subprocess.run(
+        [sys.executable, "-c", script], capture_output=True, text=True,
+        env=dict(os.environ, PYTHONPATH=ROOT), timeout=300,
+    )  # fmt: skip
+    assert done.returncode == 1, done.stderr
+    lines = done.stderr.strip().splitlines()
+    assert len(lines) == 1 and "s.csv: cannot write it" in lines[0], lines
+    assert (tmp / "s.csv").read_text() == "the previous samples\n"
+    assert not [p for p in os.listdir(tmp) if p.endswith(".tmp")]

@@ -29,6 +29,9 @@ The default "ci" profile (tests/conftest.py) is derandomised; for a longer run::
     HYPOTHESIS_PROFILE=long python -m pytest tests/test_fuzz.py
 """
 
+import contextlib
+import io
+import json
 import warnings
 
 import numpy as np
@@ -40,6 +43,8 @@ from models_helpers import X_METHODS, assert_unchanged, snapshot
 
 import fasthmm
 from fasthmm import models
+from fasthmm.cli import main as cli_main
+from fasthmm.io import HEADER_KEY
 
 COVARIANCE_TYPES = ("spherical", "diag", "full", "tied")
 KINDS = ["categorical", "gaussian", "poisson", "gmm"]
@@ -690,3 +695,335 @@ def test_stream_set_state_fails_cleanly_or_resumes_validly(case):
         np.testing.assert_array_equal(tail, tail2)
         np.testing.assert_array_equal(rest, rest2)
         assert target.log_likelihood == source.log_likelihood
+
+
+# -- model files ----------
+# A saved model (every family, fitted by hand or not) damaged at random: cut
+# short, bytes flipped or overwritten, its JSON header edited, or an entry
+# replaced by a random array. Loading must raise a ValueError naming the
+# file, or give back the same model (byte damage that hits nothing, such as a
+# timestamp) or, after an edit, a model whose methods fail cleanly.
+
+JSON_VALUES = st.recursive(
+    st.none()
+    | st.booleans()
+    | st.integers(-(2**70), 2**70)
+    | st.floats()
+    | st.text(max_size=6),
+    lambda inner: (
+        st.lists(inner, max_size=3)
+        | st.dictionaries(st.text(max_size=6), inner, max_size=3)
+    ),
+    max_leaves=6,
+)
+ENTRY_DTYPES = ("<f8", "<f4", "<i8", "|b1", "<c16", "<U3", ">f8")
+
+
+def _json_paths(node, path=()):
+    """Every (container, key) in a JSON document, depth first."""
+    items = node.items() if isinstance(node, dict) else enumerate(node)
+    for key, value in list(items):
+        yield node, key
+        if isinstance(value, (dict, list)):
+            yield from _json_paths(value, (*path, key))
+
+
+def _archive(raw):
+    with np.load(io.BytesIO(raw), allow_pickle=False) as archive:
+        return {key: archive[key] for key in archive.files}
+
+
+def _npz_bytes(entries):
+    buf = io.BytesIO()
+    np.savez(buf, **entries)
+    return buf.getvalue()
+
+
+DAMAGES = ("cut", "flip", "overwrite", "header", "entry")
+
+
+@st.composite
+def damaged_files(draw, raw, how):
+    """``raw`` (a saved model's bytes) damaged in the way ``how`` names."""
+    if how == "cut":
+        return raw[: draw(st.integers(0, len(raw) - 1))]
+    data = bytearray(raw)
+    if how == "flip":
+        for _ in range(draw(st.integers(1, 3))):
+            data[draw(st.integers(0, len(data) - 1))] ^= draw(st.integers(1, 255))
+        return bytes(data)
+    if how == "overwrite":
+        start = draw(st.integers(0, len(data) - 1))
+        data[start : start + 8] = draw(st.binary(min_size=1, max_size=8))
+        return bytes(data)
+    entries = _archive(raw)
+    if how == "header":
+        header = json.loads(str(entries[HEADER_KEY]))
+        node, key = draw(st.sampled_from(list(_json_paths(header))))
+        if draw(st.integers(0, 3)) == 0:
+            del node[key]
+        else:
+            node[key] = draw(JSON_VALUES)
+        entries[HEADER_KEY] = np.array(json.dumps(header))
+    else:
+        key = draw(st.sampled_from(sorted(entries)))
+        shape = tuple(draw(st.lists(st.integers(0, 4), max_size=3)))
+        dtype = np.dtype(draw(st.sampled_from(ENTRY_DTYPES)))
+        values = draw(arrays(dtype, shape))
+        entries[key] = values
+    return _npz_bytes(entries)
+
+
+def _assert_same_saved_model(a, b):
+    assert type(a) is type(b)
+    pa, pb = a.get_params(), b.get_params()
+    assert pa.keys() == pb.keys()
+    for name in pa:
+        if isinstance(pa[name], np.ndarray) or isinstance(pb[name], np.ndarray):
+            np.testing.assert_array_equal(pa[name], pb[name])
+        else:
+            assert pa[name] == pb[name], name
+    for name in a._param_names():
+        va, vb = getattr(a, name, None), getattr(b, name, None)
+        assert (va is None) == (vb is None), name
+        if va is not None:
+            np.testing.assert_array_equal(va, vb, err_msg=name)
+    assert a.monitor_.history == b.monitor_.history
+
+
+@pytest.fixture(scope="module")
+def fuzz_dir(tmp_path_factory):
+    return tmp_path_factory.mktemp("fuzz")
+
+
+@pytest.mark.parametrize("how", DAMAGES)
+@FUZZ
+@given(data=st.data())
+def test_damaged_model_files_fail_cleanly_or_load_the_same(fuzz_dir, how, data):
+    model, kind, d = data.draw(valid_models(), label="model")
+    if data.draw(st.booleans(), label="unfitted"):
+        model = type(model)(**model.get_params())
+    path = fuzz_dir / "model.npz"
+    model.save(path)
+    raw = path.read_bytes()
+    _assert_same_saved_model(model, fasthmm.load(path))
+    damaged = data.draw(damaged_files(raw, how), label="damaged")
+    path.write_bytes(damaged)
+    try:
+        loaded = fasthmm.load(path)
+    except Exception as exc:  # noqa: BLE001 - the point is which exceptions escape
+        assert isinstance(exc, ValueError), f"{type(exc).__name__}: {exc}"
+        assert str(path) in str(exc), str(exc)
+        event("raised ValueError")
+        return
+    if how in ("cut", "flip", "overwrite"):
+        event("loaded the same model")
+        _assert_same_saved_model(model, loaded)
+        return
+    event("loaded an edited model")
+    X, _ = data.draw(samples_for(kind, d, model.n_components), label="X")
+    for method in ("score", "predict", "sample"):
+        try:
+            with warnings.catch_warnings():
+                warnings.simplefilter("ignore", RuntimeWarning)
+                result = loaded.sample(3) if method == "sample" else (
+                    getattr(loaded, method)(X)
+                )  # fmt: skip
+        except Exception as exc:  # noqa: BLE001
+            _check_error(exc)
+            continue
+        if method == "score":
+            assert not np.isnan(result)
+
+
+# -- the command line's readers ----------
+# A table of numbers written as a .csv or .txt file in the ways people write
+# them (a byte-order mark, a header, spaces around separators, CRLF, blank
+# and comment lines), sometimes damaged (a bad or missing token, an extra
+# column, random bytes, cut short), decoded by `fasthmm decode`. The reference
+# is a plain reading of the same bytes: where it finds a valid table the CLI
+# must decode exactly it (or, for damaged input, fail cleanly); where it does
+# not, the CLI must fail with one line on stderr and exit code 1.
+
+JUNK_TOKENS = ("", "x", "nan", "inf", "-inf", "1e400", "1.2.3", "0x1", "1;2", '"1"')
+
+
+@pytest.fixture(scope="module")
+def cli_models(tmp_path_factory):
+    """Hand-set GaussianHMMs with 1, 2 and 3 features, saved: {d: (model, path)}."""
+    folder = tmp_path_factory.mktemp("cli")
+    rng = np.random.RandomState(0)
+    out = {}
+    for d in (1, 2, 3):
+        model = models.GaussianHMM(2, init_params="", params="")
+        model.startprob_ = np.array([0.5, 0.5])
+        model.transmat_ = np.array([[0.8, 0.2], [0.3, 0.7]])
+        model.means_ = rng.normal(0, 3, (2, d))
+        model.covars_ = np.ones((2, d))
+        model.save(folder / f"m{d}.npz")
+        out[d] = (model, folder / f"m{d}.npz")
+    return out
+
+
+TABLE_DAMAGES = (None, "token", "drop", "extra", "bytes", "cut")
+
+
+@st.composite
+def table_files(draw, damage):
+    """(ext, raw bytes, d): a table of numbers written as text, damaged in
+    the way ``damage`` names (None: not damaged)."""
+    d = draw(st.integers(1, 3))
+    n = draw(st.integers(1, 6))
+    values = draw(arrays(np.float64, (n, d), elements=st.floats(-1e3, 1e3)))
+    fmt = draw(st.sampled_from(["{!r}", "{:.6g}", "{:.3e}", "{:.0f}"]))
+    rows = [[fmt.format(float(v)) for v in row] for row in values]
+    if damage in ("token", "drop", "extra"):
+        i, j = draw(st.integers(0, n - 1)), draw(st.integers(0, d - 1))
+        if damage == "token":
+            rows[i][j] = draw(st.sampled_from(JUNK_TOKENS))
+        elif damage == "drop":
+            del rows[i][j]
+        else:
+            rows[i].insert(j, "1")
+    ext = draw(st.sampled_from([".csv", ".txt"]))
+    sep = draw(
+        st.sampled_from([",", ", ", " ,"] if ext == ".csv" else [" ", "\t", "  "])
+    )
+    lines = [sep.join(row) for row in rows]
+    if draw(st.booleans()):
+        lines.insert(0, sep.join(f"c{j}" for j in range(d)))
+    for _ in range(draw(st.integers(0, 2))):
+        where = draw(st.integers(0, len(lines)))
+        lines.insert(where, draw(st.sampled_from(["", "   ", "# a comment", " # x,y"])))
+    newline = draw(st.sampled_from(["\n", "\r\n"]))
+    text = newline.join(lines) + (newline if draw(st.booleans()) else "")
+    raw = (b"\xef\xbb\xbf" if draw(st.booleans()) else b"") + text.encode()
+    if damage == "bytes":
+        at = draw(st.integers(0, len(raw)))
+        raw = raw[:at] + draw(st.binary(min_size=1, max_size=4)) + raw[at:]
+    elif damage == "cut":
+        raw = raw[: draw(st.integers(0, len(raw)))]
+    return ext, raw, d
+
+
+def _number(token):
+    try:
+        return float(token)
+    except ValueError:
+        return None
+
+
+def reference_table(raw, ext):
+    """The table in ``raw`` read plainly, or None when it is not one."""
+    try:
+        text = raw.decode("utf-8")
+    except UnicodeDecodeError:
+        return None
+    text = text[1:] if text.startswith("\ufeff") else text
+    delimiter = "," if ext == ".csv" else None
+    rows = []
+    for line in text.splitlines():
+        line = line.split("#")[0]
+        if line.strip():
+            rows.append([t.strip() for t in line.strip().split(delimiter)])
+    if not rows or len({len(r) for r in rows}) != 1:
+        return None
+    if any(_number(t) is None for t in rows[0]):
+        rows = rows[1:]  # a header
+    values = [[_number(t) for t in r] for r in rows]
+    if not rows or any(v is None for r in values for v in r):
+        return None
+    X = np.array(values, dtype=float)
+    return X if np.all(np.isfinite(X)) else None
+
+
+def _run_cli(argv):
+    """(exit code, stdout, stderr) of ``fasthmm.cli.main(argv)``."""
+    out, err = io.StringIO(), io.StringIO()
+    with contextlib.redirect_stdout(out), contextlib.redirect_stderr(err):
+        code = cli_main(argv)
+    return code, out.getvalue(), err.getvalue()
+
+
+def _assert_one_line_error(code, err):
+    assert code == 1, (code, err)
+    lines = err.strip().splitlines()
+    assert len(lines) == 1 and lines[0].startswith("fasthmm "), err
+    assert "Traceback" not in err
+
+
+@pytest.mark.parametrize("damage", TABLE_DAMAGES)
+@FUZZ
+@given(data=st.data())
+def test_cli_reads_tables_or_fails_in_one_line(fuzz_dir, cli_models, damage, data):
+    ext, raw, d = data.draw(table_files(damage), label="table")
+    model, model_path = cli_models[d]
+    path = fuzz_dir / f"table{ext}"
+    path.write_bytes(raw)
+    expected = reference_table(raw, ext)
+    if expected is not None and expected.shape[1] != d:
+        expected = None
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")  # the CLI must not leak a warning
+        code, out, err = _run_cli(["decode", str(path), str(model_path)])
+    if code == 0:
+        assert expected is not None, f"read a table the reference refuses: {out!r}"
+        states = np.array(out.split(), dtype=int)
+        np.testing.assert_array_equal(states, model.predict(expected))
+        assert f"{len(expected)} rows" in err
+        event("decoded")
+        return
+    _assert_one_line_error(code, err)
+    assert expected is None or damage, f"refused a valid table: {err}"
+    event("failed in one line")
+
+
+@st.composite
+def partitions(draw, n):
+    """A lengths file's lines: a partition of ``n``, written in various ways."""
+    cuts = sorted(draw(st.sets(st.integers(1, n - 1), max_size=4)))
+    parts = np.diff([0, *cuts, n])
+    fmt = draw(st.sampled_from(["{}", "{}.0", "{:e}", " {} "]))
+    header = ["length"] if draw(st.booleans()) else []
+    return header + [fmt.format(int(p)) for p in parts]
+
+
+LENGTH_TOKENS = st.lists(
+    st.one_of(
+        st.integers(-3, 12).map(str),
+        st.sampled_from(["1e30", "2.5", "nan", "-inf", "9.3e18", "4.0", "x", ""]),
+    ),
+    min_size=1,
+    max_size=4,
+)
+
+
+@FUZZ
+@given(tokens=st.one_of(LENGTH_TOKENS, partitions(12)))
+def test_cli_reads_lengths_or_fails_in_one_line(fuzz_dir, cli_models, tokens):
+    model, model_path = cli_models[1]
+    X = np.linspace(-3, 3, 12).reshape(-1, 1)
+    np.save(fuzz_dir / "x.npy", X)
+    (fuzz_dir / "lengths.txt").write_text("\n".join(tokens) + "\n")
+    given = [t for t in tokens if t]
+    if given and _number(given[0]) is None:
+        given = given[1:]  # a header row
+    values = [_number(t) for t in given]
+    valid = (
+        values
+        and all(v is not None and v >= 1 and v == int(v) for v in values)
+        and sum(values) == len(X)
+    )
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        code, out, err = _run_cli(["score", str(fuzz_dir / "x.npy"), str(model_path),
+                                   "--lengths", str(fuzz_dir / "lengths.txt")])  # fmt: skip
+    if not valid:
+        _assert_one_line_error(code, err)
+        event("failed in one line")
+        return
+    event("read the lengths")
+    assert code == 0, err
+    score = float(out.split()[out.split().index("log-likelihood") + 1])
+    lengths = [int(v) for v in values]
+    assert score == pytest.approx(model.score(X, lengths), rel=1e-9)

@@ -157,3 +157,25 @@ def test_hyperparameter_error_names_only_the_hyperparameter():
         msg = str(info.value)
         assert msg.startswith(f"{name} must be >= 0")
         assert "initialising" not in msg and "degenerate" not in msg
+
+
+def test_missing_values_are_named_as_such():
+    model = gaussian(2)
+    X = np.array([[0.1, 0.2], [None, 0.3], [0.5, 0.4]], dtype=object)
+    with pytest.raises(
+        ValueError,
+        match=r"X must not contain missing values, found None at index \(1, 0\)",
+    ):
+        model.score(X)
+    with pytest.raises(ValueError, match=r"missing values, found nan at index \(1,\)"):
+        model.score(np.array([0.5, np.nan, 1.0], dtype=object).reshape(-1, 1)[:, 0])
+    # Nothing but a missing value, or a string, is a dtype error as before.
+    with pytest.raises(TypeError, match="dtype object"):
+        model.score(np.array([None], dtype=object))
+    pd = pytest.importorskip("pandas")
+    frame = pd.DataFrame({"a": [0.1, 0.2, 0.3], "b": [0.4, pd.NA, 0.6]})
+    for method in METHODS:
+        with pytest.raises(
+            ValueError, match=r"missing values, found <NA> at index \(1, 1\)"
+        ):
+            getattr(model, method)(frame)

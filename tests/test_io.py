@@ -7,9 +7,15 @@ original does.
 """
 
 import copy
+import errno
 import io
 import json
+import os
 import pickle
+import subprocess
+import sys
+import tracemalloc
+import zipfile
 
 import numpy as np
 import pytest
@@ -357,3 +363,214 @@ def test_save_refuses_what_it_cannot_write(tmp_path):
     with pytest.raises(TypeError, match="cannot save startprob_"):
         model.save(tmp_path / "z.npz")
     assert not (tmp_path / "z.npz").exists()
+
+
+# -- atomic writes ------------------------------------------------------------
+
+
+def _other_model():
+    """A model different from ``saved``'s, to write over it."""
+    model = models.CategoricalHMM(3, init_params="")
+    model.startprob_ = np.full(3, 1 / 3)
+    model.transmat_ = np.full((3, 3), 1 / 3)
+    model.emissionprob_ = np.full((3, 400), 1 / 400)
+    return model
+
+
+def _assert_only(folder, names):
+    """``folder`` holds exactly ``names``: no temporary file was left behind."""
+    assert sorted(p.name for p in folder.iterdir()) == sorted(names)
+
+
+@pytest.mark.parametrize(
+    "error", [OSError(28, "No space left on device"), KeyboardInterrupt()]
+)
+def test_a_failed_save_leaves_the_previous_file(saved, tmp_path, monkeypatch, error):
+    path = tmp_path / "model.npz"
+    path.write_bytes(saved.read_bytes())
+    before = fasthmm.load(path)
+
+    def fail_midway(f, **arrays):
+        f.write(b"PK\x03\x04 half an archive")
+        raise error
+
+    monkeypatch.setattr(np, "savez", fail_midway)
+    with pytest.raises(type(error)):
+        _other_model().save(path)
+    monkeypatch.undo()
+    assert path.read_bytes() == saved.read_bytes()
+    X = np.array([0, 1, 2, 1])
+    assert fasthmm.load(path).score(X) == before.score(X)
+    _assert_only(tmp_path, ["model.npz"])
+    # And a successful save replaces it, keeping the file's permissions.
+    path.chmod(0o640)
+    _other_model().save(path)
+    assert fasthmm.load(path).n_components == 3
+    assert path.stat().st_mode & 0o777 == 0o640
+    _assert_only(tmp_path, ["model.npz"])
+
+
+def test_a_save_over_the_file_size_limit_leaves_the_previous_file(saved, tmp_path):
+    resource = pytest.importorskip("resource")  # POSIX only
+    path = tmp_path / "model.npz"
+    path.write_bytes(saved.read_bytes())
+    # The new model is about 10 KiB; the process may write files of 4 KiB.
+    script = (
+        "import resource, sys\n"
+        "import test_io\n"
+        f"resource.setrlimit(resource.RLIMIT_FSIZE, (4096, {resource.RLIM_INFINITY}))\n"
+        "try:\n"
+        f"    test_io._other_model().save({str(path)!r})\n"
+        "except OSError as exc:\n"
+        "    print('OSError', exc.errno)\n"
+    )
+    here = os.path.dirname(os.path.abspath(__file__))
+    env = dict(os.environ, PYTHONPATH=os.pathsep.join([os.path.dirname(here), here]))
+    done = subprocess.run(
+        [sys.executable, "-c", script], capture_output=True, text=True, env=env,
+        timeout=300,
+    )  # fmt: skip
+    assert done.stdout.split() == ["OSError", str(errno.EFBIG)], done.stderr
+    assert path.read_bytes() == saved.read_bytes()
+    fasthmm.load(path)
+    _assert_only(tmp_path, ["model.npz"])
+
+
+# -- damaged files --------------------------------------------------------------
+
+
+def _same_model(a, b):
+    _assert_params_equal(a, b)
+    for name in a._param_names():
+        va, vb = getattr(a, name, None), getattr(b, name, None)
+        assert (va is None) == (vb is None), name
+        if va is not None:
+            np.testing.assert_array_equal(va, vb, err_msg=name)
+            assert np.asarray(va).dtype == np.asarray(vb).dtype
+    assert a.monitor_.history == b.monitor_.history
+
+
+def _load_damaged(data, tmp_path, original):
+    """Load ``data`` from a file: a ValueError naming it, or the same model."""
+    path = tmp_path / "damaged.npz"
+    path.write_bytes(data)
+    try:
+        loaded = fasthmm.load(path)
+    except ValueError as exc:
+        assert str(path) in str(exc) or "not a fasthmm model file" in str(exc)
+        return "ValueError"
+    _same_model(original, loaded)
+    return "same model"
+
+
+def test_a_truncated_file_is_a_clear_error(saved, tmp_path):
+    data = saved.read_bytes()
+    original = fasthmm.load(saved)
+    for n in [
+        0,
+        1,
+        4,
+        30,
+        len(data) // 3,
+        len(data) // 2,
+        len(data) - 22,
+        len(data) - 1,
+    ]:
+        assert _load_damaged(data[:n], tmp_path, original) == "ValueError", n
+    with pytest.raises(ValueError, match="damaged or truncated"):
+        fasthmm.load(io.BytesIO(data[: len(data) // 2]))
+
+
+def test_every_flipped_byte_is_an_error_or_harmless(saved, tmp_path):
+    data = saved.read_bytes()
+    original = fasthmm.load(saved)
+    outcomes = set()
+    for i in range(len(data)):
+        damaged = bytearray(data)
+        damaged[i] ^= 0xFF
+        outcomes.add(_load_damaged(bytes(damaged), tmp_path, original))
+    assert "ValueError" in outcomes  # (some bytes, such as dates, are harmless)
+
+
+@pytest.mark.parametrize(
+    "edit, match",
+    [
+        (lambda h: h.update({"monitor": "x"}), "'monitor' must be a dict"),
+        (lambda h: h.update({"fitted": 5}), "'fitted' must be a list"),
+        (lambda h: h.update({"fitted": [5]}), r"'fitted'\[0\] must be a str"),
+        (lambda h: h.update({"params": []}), "'params' must be a dict"),
+        (lambda h: h.update({"class": 5}), "'class' must be a str"),
+        (lambda h: h.pop("class"), "no 'class' field"),
+        (lambda h: h["monitor"].update({"history": ["a"]}), r"'monitor.history'\[0\] must be a number"),
+        (lambda h: h["monitor"].update({"iter": "3"}), "'monitor.iter' must be an int"),
+        (lambda h: h["monitor"].update({"verbose": 1}), "'monitor.verbose' must be a bool"),
+        (lambda h: h["params"].update({"n_components": "2"}), "invalid constructor arguments: n_components"),
+        (lambda h: h["params"].update({"n_iter": -1}), "invalid constructor arguments: n_iter"),
+        (lambda h: h["params"].update({"n_components": 10**6}), r"startprob_ has shape \(2,\), but n_components is 1000000"),
+        (lambda h: h["params"].update({"n_components": 3}), "but n_components is 3"),
+        (lambda h: h["params"].update({"n_features": 2}), "invalid fitted parameters: emissionprob_"),
+        (lambda h: h["params"].update({"transmat_prior": {"__array__": 1}}), "missing array 1"),
+    ],
+)  # fmt: skip
+def test_an_edited_header_is_a_clear_error_naming_the_file(
+    saved, tmp_path, edit, match
+):
+    path = tmp_path / "edited.npz"
+    _rewrite(saved, path, edit)
+    with pytest.raises(ValueError, match=match) as info:
+        fasthmm.load(path)
+    assert str(path) in str(info.value)
+
+
+def _entry_bytes(shape, fill=b"\0"):
+    """An npy entry declaring ``shape`` (float64) holding ``fill`` as data."""
+    buf = io.BytesIO()
+    header = {"descr": "<f8", "fortran_order": False, "shape": shape}
+    np.lib.format.write_array_header_1_0(buf, header)
+    return buf.getvalue() + fill
+
+
+def _with_entry(src, dst, key, data, compress=zipfile.ZIP_STORED):
+    """Copy the archive ``src`` to ``dst``, writing ``data`` as entry ``key``."""
+    with zipfile.ZipFile(src) as zin, zipfile.ZipFile(dst, "w") as zout:
+        for info in zin.infolist():
+            if info.filename != key + ".npy":
+                zout.writestr(info, zin.read(info))
+        zout.writestr(key + ".npy", data, compress_type=compress)
+
+
+def test_an_entry_is_checked_from_its_npy_header_before_its_data_is_read(
+    saved, tmp_path
+):
+    # A header declaring 10**12 values over 16 bytes of data.
+    path = tmp_path / "shape.npz"
+    _with_entry(
+        saved, path, "param/transmat_", _entry_bytes((10**6, 10**6), b"\0" * 16)
+    )
+    with pytest.raises(ValueError, match=r"declares shape \(1000000, 1000000\)"):
+        fasthmm.load(path)
+    # An entry that inflates 1000-fold (a zip bomb), refused before reading it.
+    path = tmp_path / "bomb.npz"
+    n = 5 * 10**6
+    _with_entry(
+        saved, path, "param/emissionprob_", _entry_bytes((2, n), b"\0" * 16 * n),
+        compress=zipfile.ZIP_DEFLATED,
+    )  # fmt: skip
+    assert path.stat().st_size < 200_000
+    tracemalloc.start()
+    try:
+        with pytest.raises(ValueError, match=r"inflates from \d+ to 80000128 bytes"):
+            fasthmm.load(path)
+        peak = tracemalloc.get_traced_memory()[1]
+    finally:
+        tracemalloc.stop()
+    assert peak < 10_000_000
+    # A fitted array whose (consistent) shape is not among the declared sizes.
+    path = tmp_path / "axes.npz"
+    _with_entry(
+        saved, path, "param/emissionprob_", _entry_bytes((2, 5, 7), b"\0" * 8 * 70)
+    )
+    with pytest.raises(
+        ValueError, match=r"emissionprob_ has shape \(2, 5, 7\); its axes"
+    ):
+        fasthmm.load(path)
