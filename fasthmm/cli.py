@@ -18,6 +18,7 @@ import sys
 
 import numpy as np
 
+from ._compile import add_compile_command
 from ._progress import set_progress
 
 DESCRIPTION = """\
@@ -344,6 +345,7 @@ def build_parser():
     )
     p.add_argument("--seed", type=int, default=0)
     p.set_defaults(run=cmd_demo)
+    add_compile_command(sub, CommandError)
     return parser
 
 

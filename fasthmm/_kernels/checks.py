@@ -1,6 +1,9 @@
 """Numba kernels behind the input checks that scan every sample (the
 checks themselves, and their messages, are in :mod:`fasthmm._validation`).
 
+Constant arguments are passed as ``np.int64`` / ``np.bool_`` values: a
+literal would compile a specialisation of the callee of its own.
+
 One parallel pass over blocks of the values; the smallest and largest value
 and the flags do not depend on the order, so neither does any result. Each
 block keeps four running minima and maxima (four independent chains of
@@ -81,7 +84,7 @@ def integer_range(values):
     lo, hi : float
         Over the values that are not NaN.
     """
-    fractional, lo, hi = _scan(values, True)
+    fractional, lo, hi = _scan(values, np.bool_(True))
     return not fractional, lo, hi
 
 
@@ -100,7 +103,7 @@ def value_range(values):
     lo, hi : float
         Over the values that are not NaN.
     """
-    return _scan(values, False)
+    return _scan(values, np.bool_(False))
 
 
 @njit(cache=True, nogil=True)
@@ -108,7 +111,9 @@ def integer_range_serial(values):
     """:func:`integer_range` on the calling thread (no parallel region: for
     small arrays, where starting one, and compiling it, costs more than the
     scan)."""
-    fractional, lo, hi = _scan_block(values, 0, values.shape[0], True)
+    fractional, lo, hi = _scan_block(
+        values, np.int64(0), values.shape[0], np.bool_(True)
+    )
     return not fractional, lo, hi
 
 
@@ -117,4 +122,4 @@ def value_range_serial(values):
     """:func:`value_range` on the calling thread (no parallel region: for
     small arrays, such as parameters, where starting one costs more than the
     scan)."""
-    return _scan_block(values, 0, values.shape[0], False)
+    return _scan_block(values, np.int64(0), values.shape[0], np.bool_(False))

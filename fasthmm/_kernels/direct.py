@@ -35,7 +35,14 @@ from numba import njit, prange
 
 from .expmath import exp_flat
 from .fma import fma
-from .hmm import NEG_INF, NORMALISER_FLOOR, TINY, vecmat_rows
+from .hmm import (
+    NEG_INF,
+    NORMALISER_FLOOR,
+    TINY,
+    XI_STEPS,
+    add_transition_counts,
+    vecmat_rows,
+)
 from .partition import CHUNK_VALUES
 
 #: Most states for which a step is a dot product per state.
@@ -105,17 +112,27 @@ def smooth_sequence(
     bits,
     beta,
     nb,
-    w,
+    f_buf,
+    w_buf,
+    xi_acc,
 ):
-    """Backward pass over rows ``lo:hi``: filtered rows in, posteriors out.
+    """Backward pass over rows ``lo:hi``: filtered rows in, posteriors out,
+    and (when ``xi_acc`` has rows) the expected transition counts.
 
-    The arithmetic of :func:`fasthmm._kernels.hmm.backward_sequence` without
-    the transition counts: ``beta_t = transmat @ (e_{t+1} * beta_{t+1})``,
-    zeroed where the filtered probability is zero and scaled to a maximum of
-    1; a step whose ``beta`` underflows keeps its filtered row. Log-emissions
-    are exponentiated again a chunk at a time, from the last chunk back (the
-    values are those of the forward pass: a row's shift and exponentials
-    depend on the row alone).
+    ``beta_t = transmat @ (e_{t+1} * beta_{t+1})``, zeroed where the filtered
+    probability is zero and scaled to a maximum of 1 over the other states
+    (so it cannot overflow however far the posteriors move from the filtered
+    rows); a step whose ``beta`` underflows keeps its filtered row and adds
+    no counts. Log-emissions are exponentiated again a chunk at a time, from
+    the last chunk back (the values are those of the forward pass: a row's
+    shift and exponentials depend on the row alone).
+
+    The counts of step ``t -> t+1`` are ``f[i] * transmat[i, j] * w[j]`` with
+    ``w = e_{t+1} * beta_{t+1}`` and ``f = alpha_t / (z * m)`` (``z`` the
+    posterior normaliser, ``m`` the scale of ``beta_t``); they are added
+    :data:`~fasthmm._kernels.hmm.XI_STEPS` steps at a time
+    (:func:`~fasthmm._kernels.hmm.add_transition_counts`), and a step whose
+    ``f`` overflows at once, dividing first.
 
     Parameters
     ----------
@@ -126,17 +143,22 @@ def smooth_sequence(
         The filtered rows on entry, the posteriors on exit.
     values, shift, bits :
         Scratch of :func:`load_chunk`.
-    beta, nb, w : ndarray of shape (n_components,)
+    beta, nb : ndarray of shape (n_components,)
         Scratch.
+    f_buf, w_buf : ndarray of shape (XI_STEPS, n_components)
+        Scratch: the steps not yet added to ``xi_acc``.
+    xi_acc : ndarray of shape (n_components, n_components) or (0, 0)
+        Accumulates ``sum_t p(z_t = i, z_{t+1} = j | x)`` when it has rows.
     """
     k = emissions.shape[1]
+    counts = xi_acc.shape[0] > 0
     n_rows = shift.shape[0] if from_log else hi - lo
     e = emissions.reshape(emissions.size)
     if from_log:
         e = values
     off = 0
-    w_rows = w.reshape((1, k))
     nb_rows = nb.reshape((1, k))
+    slot = 0  # steps buffered in (f_buf, w_buf)
     for j in range(k):
         beta[j] = 1.0
     last = lo + ((hi - 1 - lo) // n_rows) * n_rows
@@ -149,15 +171,15 @@ def smooth_sequence(
             # beta_{t-1} = transmat @ (e_t * beta_t), summed over j in order.
             base = (t - off) * k
             for j in range(k):
-                w[j] = e[base + j] * beta[j]
+                w_buf[slot, j] = e[base + j] * beta[j]
             if k <= SMALL_K:
                 for i in range(k):
                     v = 0.0
                     for j in range(k):
-                        v = fma(w[j], transmat[i, j], v)
+                        v = fma(w_buf[slot, j], transmat[i, j], v)
                     nb[i] = v
             else:
-                vecmat_rows(w_rows, 0, transmat_t, nb_rows, 0)
+                vecmat_rows(w_buf, slot, transmat_t, nb_rows, 0)
             u = t - 1
             m = 0.0
             for i in range(k):
@@ -182,6 +204,15 @@ def smooth_sequence(
             z = 0.0
             for i in range(k):
                 z += post[u, i] * beta[i]
+            overflow = False
+            if counts:
+                # z >= alpha_u[i*] > 0 for the state i* with beta[i*] = 1.
+                g = 1.0 / (z * m)
+                for i in range(k):
+                    f = post[u, i] * g
+                    f_buf[slot, i] = f
+                    if f == np.inf:
+                        overflow = True
             # beta[i] = 0 wherever post[u, i] = 0: no product is 0 * inf.
             if z >= TINY:
                 inv = 1.0 / z
@@ -190,6 +221,31 @@ def smooth_sequence(
             else:
                 for i in range(k):
                     post[u, i] = post[u, i] * beta[i] / z
+            if not counts:
+                continue
+            if not overflow:
+                slot += 1
+                if slot == XI_STEPS:
+                    add_transition_counts(f_buf, w_buf, slot, transmat, xi_acc)
+                    slot = 0
+                continue
+            # alpha_u / (z * m) overflows: add this step at once, dividing first.
+            for i in range(k):
+                f = f_buf[slot, i]
+                if f == 0.0:
+                    continue
+                if f < np.inf:
+                    for j in range(k):
+                        xi_acc[i, j] += f * (transmat[i, j] * w_buf[slot, j])
+                else:
+                    acc = beta[i] * m
+                    if acc > 0.0:
+                        for j in range(k):
+                            xi_acc[i, j] += post[u, i] * (
+                                transmat[i, j] * w_buf[slot, j] / acc
+                            )
+    if counts:
+        add_transition_counts(f_buf, w_buf, np.int64(slot), transmat, xi_acc)
 
 
 @njit(cache=True, nogil=True)
@@ -207,6 +263,8 @@ def forward_block(
     alpha_out,
     scale_out,
     smooth,
+    xi_acc,
+    long_from,
 ):
     """Forward pass over sequences ``s0:s1``, and optionally the backward pass.
 
@@ -243,6 +301,15 @@ def forward_block(
     smooth : bool
         Turn the filtered rows of every sequence whose forward pass succeeded
         into posteriors p(z_t | x) (:func:`smooth_sequence`).
+    xi_acc : ndarray of shape (n_components, n_components) or (0, 0)
+        When it has rows (the E-step; needs ``smooth``): set to the expected
+        transition counts ``sum_t p(z_t = i, z_{t+1} = j | x)`` of these
+        sequences.
+    long_from : int
+        Sequences of this many steps or more are skipped (their rows and
+        ``ll`` are left as they are): the E-step runs sequences of
+        :data:`~fasthmm._kernels.partition.LONG_SEQUENCE` steps on two
+        threads (:func:`fasthmm.inference.long_sequence_e_step`).
 
     Returns
     -------
@@ -263,11 +330,17 @@ def forward_block(
     nxt_rows = nxt.reshape((1, k))
     beta = np.empty(k)  # scratch of smooth_sequence
     nb = np.empty(k)
-    w = np.empty(k)
+    f_buf = np.empty((XI_STEPS, k))
+    w_buf = np.empty((XI_STEPS, k))
+    counts = xi_acc.shape[0] > 0
+    if counts:
+        xi_acc[:, :] = 0.0
     valid = True
     for s in range(s0, s1):
         lo = starts[s]
         hi = starts[s + 1]
+        if hi - lo >= long_from:
+            continue
         total = 0.0
         # Row t's emissions are e[(t - off) * k:], its shift sh[t - off].
         e, sh, off, chunk = frame_values, frame_shift, 0, hi - lo
@@ -345,9 +418,51 @@ def forward_block(
                 bits,
                 beta,
                 nb,
-                w,
+                f_buf,
+                w_buf,
+                xi_acc,
             )
     return valid
+
+
+@njit(cache=True, nogil=True)
+def forward_backward_one(frame, shift, startprob, transmat, lo, hi, post, scale, xi):
+    """Forward-backward of rows ``lo:hi`` of a frame on one thread, as the
+    E-step runs a sequence (:func:`forward_block`), whatever its length.
+
+    Adds the sequence's expected transition counts to ``xi``.
+
+    Returns
+    -------
+    log_likelihood : float
+        NaN when a step's normaliser is below
+        :data:`~fasthmm._kernels.hmm.NORMALISER_FLOOR` (see
+        :func:`forward_block`).
+    """
+    k = frame.shape[1]
+    ll = np.empty(1)
+    counts = np.empty((k, k))
+    # np.int64 / np.bool_: a literal argument would compile another
+    # specialisation of forward_block.
+    forward_block(
+        frame,
+        shift,
+        np.bool_(False),
+        startprob,
+        transmat,
+        np.ascontiguousarray(transmat.T),
+        np.array([lo, hi]),
+        np.int64(0),
+        np.int64(1),
+        ll,
+        post,
+        scale,
+        np.bool_(True),
+        counts,
+        np.int64(hi - lo + 1),
+    )
+    xi += counts
+    return ll[0]
 
 
 @njit(cache=True, nogil=True)
@@ -384,6 +499,8 @@ def forward_batch(
     scale_out,
     smooth,
     invalid,
+    xi_blocks,
+    long_from,
 ):
     """:func:`forward_block` over every block of sequences, in parallel.
 
@@ -395,15 +512,24 @@ def forward_batch(
         As in :func:`forward_block` (``alpha_out`` with no rows for the
         log-likelihoods alone).
     blocks : ndarray of shape (n_blocks + 1,)
-        As in :func:`fasthmm._kernels.hmm.forward_backward_batch`.
+        Sequence indices where the blocks of
+        :func:`~fasthmm._kernels.partition.block_bounds` begin.
     invalid : ndarray of shape (n_blocks,), int64
         Output: 1 for a block with NaN or ``+inf`` in its log-emissions, else 0.
+    xi_blocks : ndarray of shape (n_blocks, n_components, n_components) or (0, 0, 0)
+        When it has rows: output, the expected transition counts of each
+        block (``xi_acc`` of :func:`forward_block`), summed in block order by
+        the caller so that the total does not depend on the thread count.
+    long_from : int
+        As in :func:`forward_block`.
 
     Returns
     -------
     status : int
         See :func:`batch_status`.
     """
+    counts = xi_blocks.shape[0] > 0
+    no_counts = np.empty((0, 0))
     for b in prange(blocks.shape[0] - 1):
         ok = forward_block(
             emissions,
@@ -419,6 +545,8 @@ def forward_batch(
             alpha_out,
             scale_out,
             smooth,
+            xi_blocks[b] if counts else no_counts,
+            long_from,
         )
         invalid[b] = 0 if ok else 1
     return batch_status(ll, invalid)
@@ -439,12 +567,16 @@ def forward_batch_serial(
     scale_out,
     smooth,
     invalid,
+    xi_blocks,
+    long_from,
 ):
     """:func:`forward_batch` on the calling thread, with no parallel region.
 
     For small work: starting a parallel region, even of one thread, costs
     more than a few short sequences. Same arguments, same results.
     """
+    counts = xi_blocks.shape[0] > 0
+    no_counts = np.empty((0, 0))
     for b in range(blocks.shape[0] - 1):
         ok = forward_block(
             emissions,
@@ -460,6 +592,8 @@ def forward_batch_serial(
             alpha_out,
             scale_out,
             smooth,
+            xi_blocks[b] if counts else no_counts,
+            long_from,
         )
         invalid[b] = 0 if ok else 1
     return batch_status(ll, invalid)
