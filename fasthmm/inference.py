@@ -252,8 +252,11 @@ def _forward_backward(
     smooth,
     xi_blocks=_NO_COUNTS,
 ):
-    """The one forward-backward kernel (:func:`fasthmm._kernels.direct.forward_batch`,
-    or its one-thread form for small work) over every sequence of a batch.
+    """The one forward-backward kernel over every sequence of a batch:
+    :func:`fasthmm._kernels.direct.forward_block` over all the blocks on the
+    calling thread for small work (see :func:`fasthmm._threads.use_threads`),
+    else :func:`fasthmm._kernels.direct.forward_batch` (a block per
+    iteration of a parallel loop).
 
     Every route runs it: log-likelihoods (``post`` without rows), filtered
     rows (``smooth=False``), posteriors, and the E-step (``xi_blocks`` with
@@ -263,35 +266,24 @@ def _forward_backward(
     Returns
     -------
     status : int
-        See :func:`fasthmm._kernels.direct.batch_status`.
+        0: every sequence is settled; 1: some log-likelihood is NaN (a
+        normaliser fell below the floor); 2: NaN or ``+inf`` in the
+        log-emissions.
     """
     n, k = emissions.shape
-    counts = xi_blocks.shape[0] > 0
-    invalid = np.empty(blocks.shape[0] - 1, dtype=np.int64)
-    return _forward_kernel(n, k)(
-        emissions,
-        shift,
-        from_log,
-        startprob,
-        transmat,
-        np.ascontiguousarray(transmat.T) if smooth else transmat,
-        starts,
-        blocks,
-        ll,
-        post,
-        scale,
-        smooth,
-        invalid,
-        xi_blocks,
-        LONG_SEQUENCE if counts else _ANY_LENGTH,
-    )
-
-
-def _forward_kernel(n_samples, n_components):
-    """The parallel forward kernel, or its one-thread form for small work."""
-    if use_threads(n_samples, n_components):
-        return D.forward_batch
-    return D.forward_batch_serial
+    n_blocks = blocks.shape[0] - 1
+    invalid = np.empty(n_blocks, dtype=np.int64)
+    args = (emissions, shift, from_log, startprob, transmat)
+    args += (np.ascontiguousarray(transmat.T) if smooth else transmat, starts, blocks)
+    outputs = (ll, post, scale, smooth)
+    long_from = LONG_SEQUENCE if xi_blocks.shape[0] else _ANY_LENGTH
+    if use_threads(n, k):
+        D.forward_batch(*args, *outputs, xi_blocks, invalid, long_from)
+    else:
+        D.forward_block(*args, 0, n_blocks, *outputs, xi_blocks, invalid, long_from)
+    if invalid.any():
+        return 2
+    return 1 if np.isnan(ll).any() else 0
 
 
 def _run_forward(ws, startprob, transmat, alpha, scale, smooth=False):
@@ -344,7 +336,7 @@ def _direct(log_emissions, starts, startprob, transmat, post, smooth=True):
     -------
     ll : ndarray of shape (n_sequences,)
     status : int
-        See :func:`fasthmm._kernels.direct.batch_status`.
+        See :func:`_forward_backward`.
     """
     k = log_emissions.shape[1]
     ll = np.empty(starts.shape[0] - 1)
@@ -619,8 +611,16 @@ def viterbi_decode(log_emissions, startprob, transmat, starts):
     lp = np.empty(starts.shape[0] - 1)
     blocks = block_bounds(starts)
     if k <= D.SMALL_K:
-        kernel = D.viterbi_batch if use_threads(n, k) else D.viterbi_batch_serial
-        clean = kernel(le, startprob, transmat, starts, blocks, back, states, lp)
+        if use_threads(n, k):
+            clean = D.viterbi_batch(
+                le, startprob, transmat, starts, blocks, back, states, lp
+            )
+        else:  # all sequences on this thread, no parallel region
+            log_sp, log_tm = D.logs(startprob, transmat)
+            n_seq = starts.shape[0] - 1
+            clean = D.viterbi_block(
+                le, log_sp, log_tm, starts, 0, n_seq, back, states, lp
+            )
         return lp, states, clean
     with np.errstate(divide="ignore"):
         log_start = np.log(startprob)

@@ -106,20 +106,17 @@ def value_range(values):
     return _scan(values, np.bool_(False))
 
 
-@njit(cache=True, nogil=True)
 def integer_range_serial(values):
     """:func:`integer_range` on the calling thread (no parallel region: for
     small arrays, where starting one, and compiling it, costs more than the
-    scan)."""
-    fractional, lo, hi = _scan_block(
-        values, np.int64(0), values.shape[0], np.bool_(True)
-    )
+    scan). A Python function calling the kernel of one block directly, so
+    that it compiles nothing of its own."""
+    fractional, lo, hi = _scan_block(values, 0, values.shape[0], True)
     return not fractional, lo, hi
 
 
-@njit(cache=True, nogil=True)
 def value_range_serial(values):
     """:func:`value_range` on the calling thread (no parallel region: for
     small arrays, such as parameters, where starting one costs more than the
-    scan)."""
-    return _scan_block(values, np.int64(0), values.shape[0], np.bool_(False))
+    scan), as :func:`integer_range_serial`."""
+    return _scan_block(values, 0, values.shape[0], False)

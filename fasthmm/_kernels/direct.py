@@ -257,16 +257,22 @@ def forward_block(
     transmat,
     transmat_t,
     starts,
-    s0,
-    s1,
+    blocks,
+    b0,
+    b1,
     ll,
     alpha_out,
     scale_out,
     smooth,
-    xi_acc,
+    xi_blocks,
+    invalid,
     long_from,
 ):
-    """Forward pass over sequences ``s0:s1``, and optionally the backward pass.
+    """Forward pass over the sequences of blocks ``b0:b1``, and optionally the
+    backward pass: the one forward-backward kernel of every route.
+
+    Called from Python over every block for small work (no parallel region),
+    or by :func:`forward_batch` one block per iteration of its parallel loop.
 
     A step is written out in the loop rather than called as a helper: a call
     per step that passes arrays costs more than the arithmetic of a step at
@@ -286,9 +292,12 @@ def forward_block(
     transmat_t : ndarray of shape (n_components, n_components)
         Its transpose, C-contiguous (read only when ``smooth``).
     starts : ndarray of shape (n_sequences + 1,)
-    s0, s1 : int
+    blocks : ndarray of shape (n_blocks + 1,)
+        Sequence indices where the blocks of
+        :func:`~fasthmm._kernels.partition.block_bounds` begin.
+    b0, b1 : int
     ll : ndarray of shape (n_sequences,)
-        Output: log-likelihood of sequences ``s0:s1``; NaN when a step's
+        Output: log-likelihood of each sequence of the blocks; NaN when a step's
         normaliser is below :data:`~fasthmm._kernels.hmm.NORMALISER_FLOOR`
         (see :func:`fasthmm._kernels.hmm.forward_sequence`) or the sequence
         holds NaN or ``+inf``.
@@ -301,20 +310,19 @@ def forward_block(
     smooth : bool
         Turn the filtered rows of every sequence whose forward pass succeeded
         into posteriors p(z_t | x) (:func:`smooth_sequence`).
-    xi_acc : ndarray of shape (n_components, n_components) or (0, 0)
-        When it has rows (the E-step; needs ``smooth``): set to the expected
-        transition counts ``sum_t p(z_t = i, z_{t+1} = j | x)`` of these
-        sequences.
+    xi_blocks : ndarray of shape (n_blocks, n_components, n_components) or (0, 0, 0)
+        When it has rows (the E-step; needs ``smooth``): row ``b`` is set to
+        the expected transition counts ``sum_t p(z_t = i, z_{t+1} = j | x)``
+        of block ``b``'s sequences (the caller adds the rows in block order,
+        so the total does not depend on the thread count).
+    invalid : ndarray of shape (n_blocks,), int64
+        Output: 1 for a block with NaN or ``+inf`` in its log-emissions
+        (only checked ``from_log``), else 0.
     long_from : int
         Sequences of this many steps or more are skipped (their rows and
         ``ll`` are left as they are): the E-step runs sequences of
         :data:`~fasthmm._kernels.partition.LONG_SEQUENCE` steps on two
         threads (:func:`fasthmm.inference.long_sequence_e_step`).
-
-    Returns
-    -------
-    valid : bool
-        False when a sequence holds NaN or ``+inf`` (only checked ``from_log``).
     """
     k = emissions.shape[1]
     n_rows = chunk_rows(k) if from_log else 1
@@ -332,97 +340,100 @@ def forward_block(
     nb = np.empty(k)
     f_buf = np.empty((XI_STEPS, k))
     w_buf = np.empty((XI_STEPS, k))
-    counts = xi_acc.shape[0] > 0
-    if counts:
-        xi_acc[:, :] = 0.0
-    valid = True
-    for s in range(s0, s1):
-        lo = starts[s]
-        hi = starts[s + 1]
-        if hi - lo >= long_from:
-            continue
-        total = 0.0
-        # Row t's emissions are e[(t - off) * k:], its shift sh[t - off].
-        e, sh, off, chunk = frame_values, frame_shift, 0, hi - lo
-        if from_log:
-            e, sh, chunk = values, shift, n_rows
-        for t0 in range(lo, hi, chunk):
-            t1 = min(hi, t0 + chunk)
+    counts = xi_blocks.shape[0] > 0
+    no_counts = np.empty((0, 0))
+    for b in range(b0, b1):
+        xi_acc = xi_blocks[b] if counts else no_counts
+        if counts:
+            xi_acc[:, :] = 0.0
+        valid = True
+        for s in range(blocks[b], blocks[b + 1]):
+            lo = starts[s]
+            hi = starts[s + 1]
+            if hi - lo >= long_from:
+                continue
+            total = 0.0
+            # Row t's emissions are e[(t - off) * k:], its shift sh[t - off].
+            e, sh, off, chunk = frame_values, frame_shift, 0, hi - lo
             if from_log:
-                off = t0
-                if not load_chunk(emissions, t0, t1, values, shift, bits):
-                    valid = False
-                    total = np.nan
-                    break
-            for t in range(t0, t1):
-                # nxt = (alpha @ transmat) * e_t (startprob * e_t first), summed
-                # over previous states in index order by fused multiply-adds,
-                # as vecmat_rows does.
-                base = (t - off) * k
-                c = 0.0
-                if t == lo:
-                    for j in range(k):
-                        v = startprob[j] * e[base + j]
-                        nxt[j] = v
-                        c += v
-                elif k <= SMALL_K:
-                    for j in range(k):
-                        v = 0.0
-                        for i in range(k):
-                            v = fma(alpha[i], transmat[i, j], v)
-                        v *= e[base + j]
-                        nxt[j] = v
-                        c += v
-                else:
-                    vecmat_rows(alpha_rows, 0, transmat, nxt_rows, 0)
-                    for j in range(k):
-                        v = nxt[j] * e[base + j]
-                        nxt[j] = v
-                        c += v
-                if not c >= NORMALISER_FLOOR:
-                    total = np.nan
-                    if store:
-                        alpha_out[t:hi] = 0.0
+                e, sh, chunk = values, shift, n_rows
+            for t0 in range(lo, hi, chunk):
+                t1 = min(hi, t0 + chunk)
+                if from_log:
+                    off = t0
+                    if not load_chunk(emissions, t0, t1, values, shift, bits):
+                        valid = False
+                        total = np.nan
+                        break
+                for t in range(t0, t1):
+                    # nxt = (alpha @ transmat) * e_t (startprob * e_t first), summed
+                    # over previous states in index order by fused multiply-adds,
+                    # as vecmat_rows does.
+                    base = (t - off) * k
+                    c = 0.0
+                    if t == lo:
+                        for j in range(k):
+                            v = startprob[j] * e[base + j]
+                            nxt[j] = v
+                            c += v
+                    elif k <= SMALL_K:
+                        for j in range(k):
+                            v = 0.0
+                            for i in range(k):
+                                v = fma(alpha[i], transmat[i, j], v)
+                            v *= e[base + j]
+                            nxt[j] = v
+                            c += v
+                    else:
+                        vecmat_rows(alpha_rows, 0, transmat, nxt_rows, 0)
+                        for j in range(k):
+                            v = nxt[j] * e[base + j]
+                            nxt[j] = v
+                            c += v
+                    if not c >= NORMALISER_FLOOR:
+                        total = np.nan
+                        if store:
+                            alpha_out[t:hi] = 0.0
+                        if store_scale:
+                            scale_out[t:hi] = 0.0
+                        break
+                    # alpha = nxt / c, as _normalise_row does it.
+                    if c >= TINY:
+                        inv = 1.0 / c
+                        for j in range(k):
+                            alpha[j] = nxt[j] * inv
+                    else:  # 1 / c overflows for a subnormal c
+                        for j in range(k):
+                            alpha[j] = nxt[j] / c
+                    total += np.log(c) + sh[t - off]
                     if store_scale:
-                        scale_out[t:hi] = 0.0
+                        scale_out[t] = c
+                    if store:
+                        for j in range(k):
+                            alpha_out[t, j] = alpha[j]
+                if np.isnan(total):
                     break
-                # alpha = nxt / c, as _normalise_row does it.
-                if c >= TINY:
-                    inv = 1.0 / c
-                    for j in range(k):
-                        alpha[j] = nxt[j] * inv
-                else:  # 1 / c overflows for a subnormal c
-                    for j in range(k):
-                        alpha[j] = nxt[j] / c
-                total += np.log(c) + sh[t - off]
-                if store_scale:
-                    scale_out[t] = c
-                if store:
-                    for j in range(k):
-                        alpha_out[t, j] = alpha[j]
-            if np.isnan(total):
-                break
-        ll[s] = total
-        if smooth and not np.isnan(total):
-            smooth_sequence(
-                emissions,
-                frame_shift,
-                from_log,
-                transmat,
-                transmat_t,
-                lo,
-                hi,
-                alpha_out,
-                values,
-                shift,
-                bits,
-                beta,
-                nb,
-                f_buf,
-                w_buf,
-                xi_acc,
-            )
-    return valid
+            ll[s] = total
+            if smooth and not np.isnan(total):
+                smooth_sequence(
+                    emissions,
+                    frame_shift,
+                    from_log,
+                    transmat,
+                    transmat_t,
+                    lo,
+                    hi,
+                    alpha_out,
+                    values,
+                    shift,
+                    bits,
+                    beta,
+                    nb,
+                    f_buf,
+                    w_buf,
+                    xi_acc,
+                )
+        invalid[b] = 0 if valid else 1
 
 
 @njit(cache=True, nogil=True)
@@ -441,7 +452,7 @@ def forward_backward_one(frame, shift, startprob, transmat, lo, hi, post, scale,
     """
     k = frame.shape[1]
     ll = np.empty(1)
-    counts = np.empty((k, k))
+    counts = np.empty((1, k, k))
     # np.int64 / np.bool_: a literal argument would compile another
     # specialisation of forward_block.
     forward_block(
@@ -452,6 +463,7 @@ def forward_backward_one(frame, shift, startprob, transmat, lo, hi, post, scale,
         transmat,
         np.ascontiguousarray(transmat.T),
         np.array([lo, hi]),
+        np.array([0, 1]),
         np.int64(0),
         np.int64(1),
         ll,
@@ -459,29 +471,11 @@ def forward_backward_one(frame, shift, startprob, transmat, lo, hi, post, scale,
         scale,
         np.bool_(True),
         counts,
+        np.empty(1, dtype=np.int64),
         np.int64(hi - lo + 1),
     )
-    xi += counts
+    xi += counts[0]
     return ll[0]
-
-
-@njit(cache=True, nogil=True)
-def batch_status(ll, invalid):
-    """What the caller still has to do after a batch kernel of this module.
-
-    Returns
-    -------
-    status : int
-        0: every sequence is settled; 1: some log-likelihood is NaN (a
-        normaliser fell below the floor); 2: NaN or ``+inf`` in the log-emissions.
-    """
-    for b in range(invalid.shape[0]):
-        if invalid[b]:
-            return 2
-    for s in range(ll.shape[0]):
-        if np.isnan(ll[s]):
-            return 1
-    return 0
 
 
 @njit(cache=True, parallel=True, nogil=True)
@@ -498,40 +492,24 @@ def forward_batch(
     alpha_out,
     scale_out,
     smooth,
-    invalid,
     xi_blocks,
+    invalid,
     long_from,
 ):
     """:func:`forward_block` over every block of sequences, in parallel.
 
+    For small work, the caller runs :func:`forward_block` over all the blocks
+    at once instead (no parallel region, which costs more than a few short
+    sequences); the results are the same.
+
     Parameters
     ----------
-    emissions, frame_shift, from_log, startprob, transmat, transmat_t, starts :
+    emissions, frame_shift, from_log, startprob, transmat, transmat_t, starts,
+    blocks, ll, alpha_out, scale_out, smooth, xi_blocks, invalid, long_from :
         As in :func:`forward_block`.
-    ll, alpha_out, scale_out, smooth :
-        As in :func:`forward_block` (``alpha_out`` with no rows for the
-        log-likelihoods alone).
-    blocks : ndarray of shape (n_blocks + 1,)
-        Sequence indices where the blocks of
-        :func:`~fasthmm._kernels.partition.block_bounds` begin.
-    invalid : ndarray of shape (n_blocks,), int64
-        Output: 1 for a block with NaN or ``+inf`` in its log-emissions, else 0.
-    xi_blocks : ndarray of shape (n_blocks, n_components, n_components) or (0, 0, 0)
-        When it has rows: output, the expected transition counts of each
-        block (``xi_acc`` of :func:`forward_block`), summed in block order by
-        the caller so that the total does not depend on the thread count.
-    long_from : int
-        As in :func:`forward_block`.
-
-    Returns
-    -------
-    status : int
-        See :func:`batch_status`.
     """
-    counts = xi_blocks.shape[0] > 0
-    no_counts = np.empty((0, 0))
     for b in prange(blocks.shape[0] - 1):
-        ok = forward_block(
+        forward_block(
             emissions,
             frame_shift,
             from_log,
@@ -539,64 +517,17 @@ def forward_batch(
             transmat,
             transmat_t,
             starts,
-            blocks[b],
-            blocks[b + 1],
+            blocks,
+            b,
+            b + 1,
             ll,
             alpha_out,
             scale_out,
             smooth,
-            xi_blocks[b] if counts else no_counts,
+            xi_blocks,
+            invalid,
             long_from,
         )
-        invalid[b] = 0 if ok else 1
-    return batch_status(ll, invalid)
-
-
-@njit(cache=True, nogil=True)
-def forward_batch_serial(
-    emissions,
-    frame_shift,
-    from_log,
-    startprob,
-    transmat,
-    transmat_t,
-    starts,
-    blocks,
-    ll,
-    alpha_out,
-    scale_out,
-    smooth,
-    invalid,
-    xi_blocks,
-    long_from,
-):
-    """:func:`forward_batch` on the calling thread, with no parallel region.
-
-    For small work: starting a parallel region, even of one thread, costs
-    more than a few short sequences. Same arguments, same results.
-    """
-    counts = xi_blocks.shape[0] > 0
-    no_counts = np.empty((0, 0))
-    for b in range(blocks.shape[0] - 1):
-        ok = forward_block(
-            emissions,
-            frame_shift,
-            from_log,
-            startprob,
-            transmat,
-            transmat_t,
-            starts,
-            blocks[b],
-            blocks[b + 1],
-            ll,
-            alpha_out,
-            scale_out,
-            smooth,
-            xi_blocks[b] if counts else no_counts,
-            long_from,
-        )
-        invalid[b] = 0 if ok else 1
-    return batch_status(ll, invalid)
 
 
 @njit(cache=True, nogil=True)
@@ -672,8 +603,10 @@ def viterbi_block(
 
 
 @njit(cache=True, nogil=True)
-def _logs(startprob, transmat):
-    """``log(startprob)``, ``log(transmat)`` (``-inf`` for zeros, no warning)."""
+def logs(startprob, transmat):
+    """``log(startprob)``, ``log(transmat)`` (``-inf`` for zeros, no warning),
+    for :func:`viterbi_block` and :func:`viterbi_batch` (one ``log``, so both
+    see the same bits)."""
     return np.log(startprob), np.log(transmat)
 
 
@@ -681,12 +614,16 @@ def _logs(startprob, transmat):
 def viterbi_batch(log_emissions, startprob, transmat, starts, blocks, back, states, lp):
     """:func:`viterbi_block` over every block of sequences, in parallel.
 
+    For small work, the caller runs :func:`viterbi_block` over all the
+    sequences at once instead (no parallel region), on the same
+    :func:`logs`; the results are the same.
+
     Parameters
     ----------
     log_emissions, starts, back, states, lp :
         As in :func:`viterbi_block`.
     startprob, transmat : ndarray
-        Probabilities (their logarithms are taken here).
+        Probabilities (their logarithms are taken here, by :func:`logs`).
     blocks : ndarray of shape (n_blocks + 1,)
 
     Returns
@@ -694,7 +631,7 @@ def viterbi_batch(log_emissions, startprob, transmat, starts, blocks, back, stat
     valid : bool
         False when the log-emissions hold NaN or ``+inf``.
     """
-    log_sp, log_tm = _logs(startprob, transmat)
+    log_sp, log_tm = logs(startprob, transmat)
     n_blocks = blocks.shape[0] - 1
     ok = np.empty(n_blocks, dtype=np.bool_)
     for b in prange(n_blocks):
@@ -710,25 +647,3 @@ def viterbi_batch(log_emissions, startprob, transmat, starts, blocks, back, stat
             lp,
         )
     return ok.all()
-
-
-@njit(cache=True, nogil=True)
-def viterbi_batch_serial(
-    log_emissions, startprob, transmat, starts, blocks, back, states, lp
-):
-    """:func:`viterbi_batch` on the calling thread, with no parallel region."""
-    log_sp, log_tm = _logs(startprob, transmat)
-    valid = True
-    for b in range(blocks.shape[0] - 1):
-        valid &= viterbi_block(
-            log_emissions,
-            log_sp,
-            log_tm,
-            starts,
-            blocks[b],
-            blocks[b + 1],
-            back,
-            states,
-            lp,
-        )
-    return valid
