@@ -117,7 +117,22 @@ def _yardstick_child():
     return {"import_s": t1 - t0, "calls_s": calls, "compile_s": compiles.seconds}
 
 
+def _compile_all_child():
+    t0 = time.perf_counter()
+    compiles = CompileTimes()
+    from fasthmm import _compile
+
+    failed = _compile.compile_all()
+    return {
+        "process_body_s": time.perf_counter() - t0,
+        "compile_s": compiles.seconds,
+        "kernels": _compile.compiled_kernels(),
+        "failed": failed,
+    }
+
+
 CHILDREN = {
+    "compile": _compile_all_child,
     "fasthmm": _fasthmm_child,
     "hmmlearn": _hmmlearn_child,
     "yardstick": _yardstick_child,
@@ -151,8 +166,10 @@ def _hmmlearn_installed():
     return importlib.util.find_spec("hmmlearn") is not None
 
 
-def run(log):
-    """Cold and warm first-hour script, hmmlearn, the yardstick."""
+def run(log, ahead=True):
+    """Cold and warm first-hour script, hmmlearn, the yardstick; with
+    ``ahead``, also ``python -m fasthmm compile`` into an empty cache and
+    the script after it."""
     from .machine import LoadMonitor
 
     monitor = LoadMonitor()
@@ -165,6 +182,10 @@ def run(log):
         out["cold"] = _run_child("fasthmm", cache / "fasthmm")
         log("fasthmm first-hour script, warm ...")
         out["warm"] = _run_child("fasthmm", cache / "fasthmm")
+        if ahead:
+            log("python -m fasthmm compile into an empty cache, then the script ...")
+            out["compile_all"] = _run_child("compile", cache / "ahead")
+            out["after_compile"] = _run_child("fasthmm", cache / "ahead")
         if _hmmlearn_installed():
             log("hmmlearn, same script ...")
             out["hmmlearn"] = _run_child("hmmlearn", cache / "hmmlearn")
@@ -207,6 +228,16 @@ def lines(s):
         f"kernels compiled: {len(cold['kernels'])}, "
         f"most signatures of one kernel: {max(cold['kernels'].values(), default=0)}"
     )
+    ahead = s.get("compile_all")
+    if ahead:
+        after = s["after_compile"]
+        out.append(
+            f"python -m fasthmm compile (every route, empty cache): "
+            f"{ahead['process_s']:.1f} s, {len(ahead['kernels'])} kernels"
+            f"{', FAILED: ' + ', '.join(ahead['failed']) if ahead['failed'] else ''}; "
+            f"then the script in a new process: {after['process_s']:.2f} s, "
+            f"compiling {len(after['compile_s'])} kernels"
+        )
     out += ["", "first calls (s)", f"{'call':<28}{'cold':>9}{'warm':>9}{'hmmlearn':>9}"]
     for name, v in cold["calls_s"].items():
         h = hml["calls_s"].get(name) if hml else None
