@@ -176,7 +176,9 @@ def compile_all(log=None):
     from ._kernels.partition import LONG_SEQUENCE
 
     log = log or (lambda line: None)
-    logging.getLogger("fasthmm").setLevel(logging.ERROR)
+    logger = logging.getLogger("fasthmm")
+    level = logger.level
+    logger.setLevel(logging.ERROR)  # no first-use notice: compiling is the point
     rng = np.random.default_rng(0)
     failed = {}
 
@@ -202,6 +204,7 @@ def compile_all(log=None):
         step("long sequence fit", _gaussian_fit, X, long_)
     finally:
         _threads.MIN_PARALLEL_WORK = threshold
+        logger.setLevel(level)
     return failed
 
 

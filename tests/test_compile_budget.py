@@ -77,3 +77,17 @@ def test_compiled_kernels_counts_every_signature(monkeypatch):
     assert _compile.compiled_kernels()["fasthmm._probe.probe"] == 1
     module.probe(1.5)
     assert _compile.compiled_kernels()["fasthmm._probe.probe"] == 2
+
+
+def test_fasthmm_compile_runs_every_route_and_covers_the_first_hour(capsys):
+    """``fasthmm compile`` succeeds and compiles (or loads) a superset of the
+    first-hour kernels, the parallel forms and the long-sequence route."""
+    from fasthmm import _compile
+    from fasthmm.cli import main
+
+    assert main(["compile", "-q"]) == 0
+    assert "kernels compiled or loaded" in capsys.readouterr().out
+    held = _compile.compiled_kernels()
+    assert set(_first_hour_kernels()) <= set(held)
+    for kernel in ("direct.forward_batch", "hmm.two_way_sequence"):
+        assert f"fasthmm._kernels.{kernel}" in held
