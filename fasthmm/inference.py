@@ -25,7 +25,7 @@ from ._kernels import direct as D
 from ._kernels import hmm as K
 from ._kernels.logspace import log_space_sequence
 from ._kernels.partition import LONG_SEQUENCE, TIME_CHUNK, block_bounds
-from ._threads import threads_for, use_threads
+from ._threads import run_blocks, threads_for, use_threads
 from ._validation import (
     as_float_array,
     check_finite,
@@ -228,11 +228,11 @@ def resolve_unsettled(ws, ll, startprob, transmat, xi=None):
 
 
 def _no_rows(k):
-    """Empty outputs for :func:`fasthmm._kernels.direct.forward_batch`."""
+    """Empty outputs for :func:`fasthmm._kernels.direct.forward_block`."""
     return np.empty((0, k)), np.empty(0)
 
 
-#: ``long_from`` of :func:`fasthmm._kernels.direct.forward_batch` that skips
+#: ``long_from`` of :func:`fasthmm._kernels.direct.forward_block` that skips
 #: no sequence.
 _ANY_LENGTH = np.iinfo(np.int64).max
 _NO_COUNTS = np.empty((0, 0, 0))
@@ -255,8 +255,8 @@ def _forward_backward(
     """The one forward-backward kernel over every sequence of a batch:
     :func:`fasthmm._kernels.direct.forward_block` over all the blocks on the
     calling thread for small work (see :func:`fasthmm._threads.use_threads`),
-    else :func:`fasthmm._kernels.direct.forward_batch` (a block per
-    iteration of a parallel loop).
+    else over contiguous ranges of blocks on several threads at once
+    (:func:`fasthmm._threads.run_blocks`: no parallel kernel to compile).
 
     Every route runs it: log-likelihoods (``post`` without rows), filtered
     rows (``smooth=False``), posteriors, and the E-step (``xi_blocks`` with
@@ -277,10 +277,11 @@ def _forward_backward(
     args += (np.ascontiguousarray(transmat.T) if smooth else transmat, starts, blocks)
     outputs = (ll, post, scale, smooth)
     long_from = LONG_SEQUENCE if xi_blocks.shape[0] else _ANY_LENGTH
+    after = (*outputs, xi_blocks, invalid, long_from)
     if use_threads(n, k):
-        D.forward_batch(*args, *outputs, xi_blocks, invalid, long_from)
+        run_blocks(D.forward_block, args, after, n_blocks)
     else:
-        D.forward_block(*args, 0, n_blocks, *outputs, xi_blocks, invalid, long_from)
+        D.forward_block(*args, 0, n_blocks, *after)
     if invalid.any():
         return 2
     return 1 if np.isnan(ll).any() else 0
@@ -326,7 +327,7 @@ def forward_pass(ws, startprob, transmat):
 
 
 def _direct(log_emissions, starts, startprob, transmat, post, smooth=True):
-    """Run :func:`fasthmm._kernels.direct.forward_batch` over log-emissions.
+    """Run :func:`fasthmm._kernels.direct.forward_block` over log-emissions.
 
     With ``post`` of shape (n_samples, n_components), filtered rows into
     ``post``, then (``smooth``) the backward pass turns them into posteriors;
@@ -361,7 +362,7 @@ def _direct(log_emissions, starts, startprob, transmat, post, smooth=True):
 def direct_log_likelihoods(log_emissions, starts, startprob, transmat):
     """Log-likelihood of each sequence, read from the log-emissions directly.
 
-    No frame is built: :func:`fasthmm._kernels.direct.forward_batch`
+    No frame is built: :func:`fasthmm._kernels.direct.forward_block`
     exponentiates a chunk of rows at a time and checks the values as it reads
     them. Small work runs on the calling thread (see
     :func:`fasthmm._threads.use_threads`). Sequences with a normaliser

@@ -271,8 +271,10 @@ def forward_block(
     """Forward pass over the sequences of blocks ``b0:b1``, and optionally the
     backward pass: the one forward-backward kernel of every route.
 
-    Called from Python over every block for small work (no parallel region),
-    or by :func:`forward_batch` one block per iteration of its parallel loop.
+    Called from Python over every block for small work, or over contiguous
+    ranges of blocks on several threads at once
+    (:func:`fasthmm._threads.run_blocks`; the kernel releases the GIL): no
+    parallel form of it is compiled.
 
     A step is written out in the loop rather than called as a helper: a call
     per step that passes arrays costs more than the arithmetic of a step at
@@ -476,58 +478,6 @@ def forward_backward_one(frame, shift, startprob, transmat, lo, hi, post, scale,
     )
     xi += counts[0]
     return ll[0]
-
-
-@njit(cache=True, parallel=True, nogil=True)
-def forward_batch(
-    emissions,
-    frame_shift,
-    from_log,
-    startprob,
-    transmat,
-    transmat_t,
-    starts,
-    blocks,
-    ll,
-    alpha_out,
-    scale_out,
-    smooth,
-    xi_blocks,
-    invalid,
-    long_from,
-):
-    """:func:`forward_block` over every block of sequences, in parallel.
-
-    For small work, the caller runs :func:`forward_block` over all the blocks
-    at once instead (no parallel region, which costs more than a few short
-    sequences); the results are the same.
-
-    Parameters
-    ----------
-    emissions, frame_shift, from_log, startprob, transmat, transmat_t, starts,
-    blocks, ll, alpha_out, scale_out, smooth, xi_blocks, invalid, long_from :
-        As in :func:`forward_block`.
-    """
-    for b in prange(blocks.shape[0] - 1):
-        forward_block(
-            emissions,
-            frame_shift,
-            from_log,
-            startprob,
-            transmat,
-            transmat_t,
-            starts,
-            blocks,
-            b,
-            b + 1,
-            ll,
-            alpha_out,
-            scale_out,
-            smooth,
-            xi_blocks,
-            invalid,
-            long_from,
-        )
 
 
 @njit(cache=True, nogil=True)
