@@ -85,13 +85,27 @@ def parse_args(argv=None):
         metavar="PATH",
         help="print the report (and --plot) of a run saved with --json; run nothing",
     )
+    add(
+        "--startup",
+        action="store_true",
+        help="instead: the first-hour script in fresh processes, cold (empty Numba cache) and warm, beside hmmlearn, with compile time per kernel and the machine's yardstick (benchmarks/startup.py)",
+    )
     add("--list", action="store_true", help="list the workloads and exit")
     return p.parse_args(argv)
 
 
 LIVE = "stream"  # the live-data workload (benchmarks/stream.py)
 #: Report sections rendered by the module of the same name (its ``lines``).
-SECTIONS = ("busy", "floor", "vocabulary", "peers", "stream", "scaling", "hsmm")
+SECTIONS = (
+    "startup",
+    "busy",
+    "floor",
+    "vocabulary",
+    "peers",
+    "stream",
+    "scaling",
+    "hsmm",
+)
 
 
 def log(msg):
@@ -137,7 +151,9 @@ def main(argv=None):
         "machine": machine.describe(
             dgemm=args.busy is None
             and args.scaling is None
-            and not (args.vocabulary or args.floor or args.peers or args.hsmm)
+            and not (
+                args.vocabulary or args.floor or args.peers or args.hsmm or args.startup
+            )
         ),
     }
     threads = numba.get_num_threads()
@@ -146,7 +162,9 @@ def main(argv=None):
     selected = [w for w in selected if w != LIVE]
     out["titles"] = {w: suites.title(w) for w in selected}
     models = [w for w in selected if suites.WORKLOADS[w][0] is not None]
-    if args.scaling is not None:
+    if args.startup:
+        out["startup"] = __import__("benchmarks.startup").startup.run(log)
+    elif args.scaling is not None:
         out["scaling"] = __import__("benchmarks.scaling").scaling.run(args.scaling, log)
     elif args.busy is not None:
         out["busy"] = __import__("benchmarks.busy").busy.run(

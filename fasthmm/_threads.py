@@ -159,3 +159,48 @@ def threads_for(n_samples, n_components):
         yield
     finally:
         numba.set_num_threads(current)
+
+
+_pool = {}
+
+
+def _executor():
+    """The process's pool of worker threads (created on first use)."""
+    if "executor" not in _pool:
+        import concurrent.futures
+
+        _pool["executor"] = concurrent.futures.ThreadPoolExecutor(
+            max_workers=max(1, os.cpu_count() or 1),
+            thread_name_prefix="fasthmm",
+        )
+    return _pool["executor"]
+
+
+def run_blocks(kernel, before, after, n_blocks):
+    """``kernel(*before, b0, b1, *after)`` over blocks ``0:n_blocks``, split
+    into contiguous ranges run at once on ``numba.get_num_threads()`` threads.
+
+    The kernel must release the GIL (``nogil=True``) and write each block's
+    results to that block's own outputs, so that the result does not depend
+    on the split: threads from Python instead of a parallel kernel, which
+    spares compiling a second (parallel) form of the kernel. The first range
+    runs on the calling thread.
+
+    Parameters
+    ----------
+    kernel : Numba dispatcher
+    before, after : tuple
+        Arguments before and after the block range.
+    n_blocks : int
+    """
+    n_threads = max(1, min(numba.get_num_threads(), n_blocks))
+    bounds = [n_blocks * i // n_threads for i in range(n_threads + 1)]
+    futures = [
+        _executor().submit(kernel, *before, bounds[i], bounds[i + 1], *after)
+        for i in range(1, n_threads)
+    ]
+    try:
+        kernel(*before, bounds[0], bounds[1], *after)
+    finally:
+        for f in futures:
+            f.result()

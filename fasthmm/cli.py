@@ -24,6 +24,7 @@ import warnings
 
 import numpy as np
 
+from ._compile import add_compile_command
 from ._progress import set_progress
 
 DESCRIPTION = """\
@@ -548,6 +549,7 @@ def build_parser():
     )
     p.add_argument("--seed", type=int, default=0)
     p.set_defaults(run=cmd_demo)
+    add_compile_command(sub, CommandError)
     for p in sub.choices.values():  # after the command too; the first wins
         _debug_arg(p, argparse.SUPPRESS)
     return parser

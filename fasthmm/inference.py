@@ -25,7 +25,7 @@ from ._kernels import direct as D
 from ._kernels import hmm as K
 from ._kernels.logspace import log_space_sequence
 from ._kernels.partition import LONG_SEQUENCE, TIME_CHUNK, block_bounds
-from ._threads import threads_for, use_threads
+from ._threads import run_blocks, threads_for, use_threads
 from ._validation import (
     as_float_array,
     check_finite,
@@ -83,9 +83,14 @@ class Workspace:
     Attributes
     ----------
     frame : ndarray of shape (n_samples, n_components)
-        Log-emissions, then (after :meth:`load_log_emissions`) the shifted
-        emission probabilities.
+        What the kernels read: log-emissions (``from_log``, after
+        :meth:`load`), or the shifted emission probabilities (after
+        :meth:`load_probabilities` or :meth:`load_log_emissions`).
+    from_log : bool
+        Whether :attr:`frame` holds log-emissions (read a chunk of rows at a
+        time by :mod:`fasthmm._kernels.direct`, no frame of probabilities).
     shift : ndarray of shape (n_samples,)
+        The shift of a frame of probabilities (unused when ``from_log``).
     post : ndarray of shape (n_samples, n_components)
         Filtered distributions after a forward pass, posteriors after an E-step.
     scale : ndarray of shape (n_samples,)
@@ -103,6 +108,7 @@ class Workspace:
         self.post = alloc((n, n_components))
         self.scale = alloc(n)
         self.ll = alloc(starts.shape[0] - 1)
+        self.from_log = False
         self.log_emissions_of = None
         lengths = np.diff(starts)
         self.long_sequences = np.flatnonzero(lengths >= LONG_SEQUENCE)
@@ -110,11 +116,13 @@ class Workspace:
         self.xi_blocks = alloc((self.blocks.shape[0] - 1, n_components, n_components))
 
     def load(self, emission, X, clamp=None):
-        """Build the frame of ``X`` under ``emission``, in place.
+        """Load ``X`` under ``emission`` into :attr:`frame`, in place.
 
         Uses the emission's probability fast path when it offers one (no
-        shift, no exponentials), else its log-likelihoods. With ``clamp``,
-        every state but the known one of a labelled row becomes impossible.
+        shift, no exponentials), else its log-likelihoods, which the kernels
+        read directly (``from_log``: no frame of probabilities is built).
+        With ``clamp``, every state but the known one of a labelled row
+        becomes impossible.
 
         Parameters
         ----------
@@ -126,10 +134,11 @@ class Workspace:
 
         if self.load_probabilities(emission, X, clamp):
             return
-        emission.log_likelihood(X, out=self.frame)
+        frame = emission.log_likelihood(X, out=self.frame)
         if clamp is not None:
-            clamp.apply(self.frame, -np.inf)
-        self.load_log_emissions(log_emissions_of=_rows_of(emission, X, clamp))
+            clamp.apply(frame, -np.inf)
+        self.from_log = True
+        self.log_emissions_of = lambda lo, hi: frame[lo:hi]
 
     def load_probabilities(self, emission, X, clamp=None):
         """Build the frame from the emission's probabilities, if it offers them.
@@ -150,27 +159,21 @@ class Workspace:
         self.shift[:] = 0.0
         if clamp is not None:
             clamp.apply(self.frame, 0.0)
+        self.from_log = False
         self.log_emissions_of = _rows_of(emission, X, clamp)
         return True
 
-    def load_log_emissions(self, log_emissions=None, log_emissions_of=None):
-        """Turn log-emissions into the shifted probability frame, in place.
+    def load_log_emissions(self, log_emissions):
+        """Build the shifted probability frame of ``log_emissions``.
 
         Parameters
         ----------
-        log_emissions : ndarray of shape (n_samples, n_components), optional
-            Copied into :attr:`frame` first; when omitted, :attr:`frame` already
-            holds them.
-        log_emissions_of : callable ``(lo, hi) -> ndarray``, optional
-            Gives rows of the log-emissions again after :attr:`frame` has
-            overwritten them (needed only when ``log_emissions`` is omitted).
+        log_emissions : ndarray of shape (n_samples, n_components)
+            Kept (not copied) for :func:`resolve_unsettled`.
         """
-        if log_emissions is None:
-            K.exp_shift_from(self.frame, self.frame, self.shift)
-            self.log_emissions_of = log_emissions_of
-        else:
-            K.exp_shift_from(log_emissions, self.frame, self.shift)
-            self.log_emissions_of = lambda lo, hi: log_emissions[lo:hi]
+        self.from_log = False
+        K.exp_shift_from(log_emissions, self.frame, self.shift)
+        self.log_emissions_of = lambda lo, hi: log_emissions[lo:hi]
 
 
 def _rows_of(emission, X, clamp):
@@ -225,37 +228,82 @@ def resolve_unsettled(ws, ll, startprob, transmat, xi=None):
 
 
 def _no_rows(k):
-    """Empty outputs for :func:`fasthmm._kernels.direct.forward_batch`."""
+    """Empty outputs for :func:`fasthmm._kernels.direct.forward_block`."""
     return np.empty((0, k)), np.empty(0)
 
 
-def _forward_kernel(n_samples, n_components):
-    """The parallel forward kernel, or its one-thread form for small work."""
-    if use_threads(n_samples, n_components):
-        return D.forward_batch
-    return D.forward_batch_serial
+#: ``long_from`` of :func:`fasthmm._kernels.direct.forward_block` that skips
+#: no sequence.
+_ANY_LENGTH = np.iinfo(np.int64).max
+_NO_COUNTS = np.empty((0, 0, 0))
+
+
+def _forward_backward(
+    emissions,
+    shift,
+    from_log,
+    starts,
+    blocks,
+    startprob,
+    transmat,
+    ll,
+    post,
+    scale,
+    smooth,
+    xi_blocks=_NO_COUNTS,
+):
+    """The one forward-backward kernel over every sequence of a batch:
+    :func:`fasthmm._kernels.direct.forward_block` over all the blocks on the
+    calling thread for small work (see :func:`fasthmm._threads.use_threads`),
+    else over contiguous ranges of blocks on several threads at once
+    (:func:`fasthmm._threads.run_blocks`: no parallel kernel to compile).
+
+    Every route runs it: log-likelihoods (``post`` without rows), filtered
+    rows (``smooth=False``), posteriors, and the E-step (``xi_blocks`` with
+    a row per block: transition counts; long sequences are then left to
+    :func:`long_sequence_e_step`).
+
+    Returns
+    -------
+    status : int
+        0: every sequence is settled; 1: some log-likelihood is NaN (a
+        normaliser fell below the floor); 2: NaN or ``+inf`` in the
+        log-emissions.
+    """
+    n, k = emissions.shape
+    n_blocks = blocks.shape[0] - 1
+    invalid = np.empty(n_blocks, dtype=np.int64)
+    args = (emissions, shift, from_log, startprob, transmat)
+    args += (np.ascontiguousarray(transmat.T) if smooth else transmat, starts, blocks)
+    outputs = (ll, post, scale, smooth)
+    long_from = LONG_SEQUENCE if xi_blocks.shape[0] else _ANY_LENGTH
+    after = (*outputs, xi_blocks, invalid, long_from)
+    if use_threads(n, k):
+        run_blocks(D.forward_block, args, after, n_blocks)
+    else:
+        D.forward_block(*args, 0, n_blocks, *after)
+    if invalid.any():
+        return 2
+    return 1 if np.isnan(ll).any() else 0
 
 
 def _run_forward(ws, startprob, transmat, alpha, scale, smooth=False):
     """The forward kernel over a loaded workspace's frame (then, with
     ``smooth``, the backward pass: posteriors in ``alpha``), and the
     sequences it leaves unsettled settled by :func:`resolve_unsettled`."""
-    n, k = ws.frame.shape
-    invalid = np.empty(ws.blocks.shape[0] - 1, dtype=np.int64)
-    _forward_kernel(n, k)(
+    k = ws.frame.shape[1]
+    _forward_backward(
         ws.frame,
         ws.shift,
-        False,
-        startprob,
-        transmat,
-        np.ascontiguousarray(transmat.T) if smooth else transmat,
+        ws.from_log,
         ws.starts,
         ws.blocks,
+        startprob,
+        transmat,
         ws.ll,
         alpha,
         scale,
         smooth,
-        invalid,
     )
     xi = np.zeros((k, k)) if smooth else None  # posteriors wanted, counts not
     return resolve_unsettled(ws, ws.ll, startprob, transmat, xi)
@@ -279,7 +327,7 @@ def forward_pass(ws, startprob, transmat):
 
 
 def _direct(log_emissions, starts, startprob, transmat, post, smooth=True):
-    """Run :func:`fasthmm._kernels.direct.forward_batch` over log-emissions.
+    """Run :func:`fasthmm._kernels.direct.forward_block` over log-emissions.
 
     With ``post`` of shape (n_samples, n_components), filtered rows into
     ``post``, then (``smooth``) the backward pass turns them into posteriors;
@@ -289,29 +337,24 @@ def _direct(log_emissions, starts, startprob, transmat, post, smooth=True):
     -------
     ll : ndarray of shape (n_sequences,)
     status : int
-        See :func:`fasthmm._kernels.direct.batch_status`.
+        See :func:`_forward_backward`.
     """
-    n, k = log_emissions.shape
-    blocks = block_bounds(starts)
+    k = log_emissions.shape[1]
     ll = np.empty(starts.shape[0] - 1)
-    invalid = np.empty(blocks.shape[0] - 1, dtype=np.int64)
     smooth = smooth and post.shape[0] > 0
     no_scale = _no_rows(k)[1]  # no frame shift, no normalisers kept
-    kernel = _forward_kernel(n, k)
-    status = kernel(
+    status = _forward_backward(
         log_emissions,
         no_scale,
         True,
+        starts,
+        block_bounds(starts),
         startprob,
         transmat,
-        np.ascontiguousarray(transmat.T) if smooth else transmat,
-        starts,
-        blocks,
         ll,
         post,
         no_scale,
         smooth,
-        invalid,
     )
     return ll, status
 
@@ -319,7 +362,7 @@ def _direct(log_emissions, starts, startprob, transmat, post, smooth=True):
 def direct_log_likelihoods(log_emissions, starts, startprob, transmat):
     """Log-likelihood of each sequence, read from the log-emissions directly.
 
-    No frame is built: :func:`fasthmm._kernels.direct.forward_batch`
+    No frame is built: :func:`fasthmm._kernels.direct.forward_block`
     exponentiates a chunk of rows at a time and checks the values as it reads
     them. Small work runs on the calling thread (see
     :func:`fasthmm._threads.use_threads`). Sequences with a normaliser
@@ -455,7 +498,13 @@ def emission_log_likelihoods(emission, X, starts, startprob, transmat):
 
 
 def e_step(ws, startprob, transmat):
-    """Forward-backward over a loaded workspace.
+    """Forward-backward with transition counts over a loaded workspace.
+
+    The kernel of every other route (:func:`_forward_backward`), with the
+    counts; sequences of :data:`~fasthmm._kernels.partition.LONG_SEQUENCE`
+    steps or more run on two threads (:func:`long_sequence_e_step`), and
+    the sequences left unsettled are settled in log space
+    (:func:`resolve_unsettled`).
 
     Returns
     -------
@@ -468,16 +517,18 @@ def e_step(ws, startprob, transmat):
 
     ``ws.post`` holds the posteriors on return.
     """
-    K.forward_backward_batch(
+    _forward_backward(
         ws.frame,
         ws.shift,
-        startprob,
-        transmat,
+        ws.from_log,
         ws.starts,
         ws.blocks,
+        startprob,
+        transmat,
+        ws.ll,
         ws.post,
         ws.scale,
-        ws.ll,
+        True,
         ws.xi_blocks,
     )
     xi = ws.xi_blocks.sum(axis=0)
@@ -492,8 +543,9 @@ def long_sequence_e_step(ws, s, startprob, transmat):
     """Forward-backward of one long sequence of a loaded workspace.
 
     Runs :func:`fasthmm._kernels.hmm.two_way_sequence` (forward and backward
-    passes at once, then chunks of time in parallel), or the one-thread
-    kernels where that method cannot settle the sequence (zero or extreme
+    passes at once, then chunks of time in parallel) over the sequence's
+    frame of probabilities (built here from log-emissions), or the one-thread
+    kernel where that method cannot settle the sequence (zero or extreme
     normalisers). Which method runs depends only on the data, never on the
     thread count.
 
@@ -503,29 +555,34 @@ def long_sequence_e_step(ws, s, startprob, transmat):
         The sequence's expected transition counts (zero if it is impossible).
     """
     lo, hi = int(ws.starts[s]), int(ws.starts[s + 1])
-    k = ws.frame.shape[1]
-    if ws.beta is None or ws.beta.shape[0] < ws.frame.shape[0]:
-        ws.beta = np.empty_like(ws.frame)
-    chunks = np.append(np.arange(lo, hi, TIME_CHUNK), hi).astype(np.int64)
+    n, k = hi - lo, ws.frame.shape[1]
+    frame, shift = ws.frame[lo:hi], ws.shift[lo:hi]
+    if ws.from_log:
+        frame, shift = np.empty((n, k)), np.empty(n)
+        K.exp_shift_from(ws.frame[lo:hi], frame, shift)
+    if ws.beta is None or ws.beta.shape[0] < n:
+        ws.beta = np.empty((n, k))
+    post, scale = ws.post[lo:hi], ws.scale[lo:hi]
+    chunks = np.append(np.arange(0, n, TIME_CHUNK), n).astype(np.int64)
     xi_chunks = np.empty((chunks.shape[0] - 1, k, k))
     ll = K.two_way_sequence(
-        ws.frame,
-        ws.shift,
+        frame,
+        shift,
         startprob,
         transmat,
-        lo,
-        hi,
-        ws.post,
-        ws.scale,
-        ws.beta,
+        0,
+        n,
+        post,
+        scale,
+        ws.beta[:n],
         chunks,
         xi_chunks,
     )
     xi = xi_chunks.sum(axis=0)
     if np.isnan(ll) or not np.all(np.isfinite(xi)):
         xi = np.zeros((k, k))
-        ll = K.forward_backward_one(
-            ws.frame, ws.shift, startprob, transmat, lo, hi, ws.post, ws.scale, xi
+        ll = D.forward_backward_one(
+            frame, shift, startprob, transmat, 0, n, post, scale, xi
         )
     ws.ll[s] = ll
     return xi
@@ -555,8 +612,16 @@ def viterbi_decode(log_emissions, startprob, transmat, starts):
     lp = np.empty(starts.shape[0] - 1)
     blocks = block_bounds(starts)
     if k <= D.SMALL_K:
-        kernel = D.viterbi_batch if use_threads(n, k) else D.viterbi_batch_serial
-        clean = kernel(le, startprob, transmat, starts, blocks, back, states, lp)
+        if use_threads(n, k):
+            clean = D.viterbi_batch(
+                le, startprob, transmat, starts, blocks, back, states, lp
+            )
+        else:  # all sequences on this thread, no parallel region
+            log_sp, log_tm = D.logs(startprob, transmat)
+            n_seq = starts.shape[0] - 1
+            clean = D.viterbi_block(
+                le, log_sp, log_tm, starts, 0, n_seq, back, states, lp
+            )
         return lp, states, clean
     with np.errstate(divide="ignore"):
         log_start = np.log(startprob)

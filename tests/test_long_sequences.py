@@ -37,7 +37,7 @@ def test_long_and_short_sequences_match_the_log_space_reference(k, left_right):
 
 def test_two_way_route_equals_the_one_thread_kernels():
     """The same sequence through both routes of the E-step."""
-    from fasthmm._kernels import hmm
+    from fasthmm._kernels import direct
     from fasthmm.inference import Workspace, long_sequence_e_step
 
     rng = np.random.default_rng(8)
@@ -48,7 +48,7 @@ def test_two_way_route_equals_the_one_thread_kernels():
     ll_two_way, post_two_way = ws.ll[0], ws.post.copy()
     ws.load_log_emissions(le)
     xi_one = np.zeros((4, 4))
-    ll_one = hmm.forward_backward_one(
+    ll_one = direct.forward_backward_one(
         ws.frame, ws.shift, startprob, transmat, 0, LONG, ws.post, ws.scale, xi_one
     )
     assert ll_two_way == ll_one  # the same forward pass

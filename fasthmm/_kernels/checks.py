@@ -1,6 +1,9 @@
 """Numba kernels behind the input checks that scan every sample (the
 checks themselves, and their messages, are in :mod:`fasthmm._validation`).
 
+Constant arguments are passed as ``np.int64`` / ``np.bool_`` values: a
+literal would compile a specialisation of the callee of its own.
+
 One parallel pass over blocks of the values; the smallest and largest value
 and the flags do not depend on the order, so neither does any result. Each
 block keeps four running minima and maxima (four independent chains of
@@ -81,7 +84,7 @@ def integer_range(values):
     lo, hi : float
         Over the values that are not NaN.
     """
-    fractional, lo, hi = _scan(values, True)
+    fractional, lo, hi = _scan(values, np.bool_(True))
     return not fractional, lo, hi
 
 
@@ -100,21 +103,20 @@ def value_range(values):
     lo, hi : float
         Over the values that are not NaN.
     """
-    return _scan(values, False)
+    return _scan(values, np.bool_(False))
 
 
-@njit(cache=True, nogil=True)
 def integer_range_serial(values):
     """:func:`integer_range` on the calling thread (no parallel region: for
     small arrays, where starting one, and compiling it, costs more than the
-    scan)."""
+    scan). A Python function calling the kernel of one block directly, so
+    that it compiles nothing of its own."""
     fractional, lo, hi = _scan_block(values, 0, values.shape[0], True)
     return not fractional, lo, hi
 
 
-@njit(cache=True, nogil=True)
 def value_range_serial(values):
     """:func:`value_range` on the calling thread (no parallel region: for
     small arrays, such as parameters, where starting one costs more than the
-    scan)."""
+    scan), as :func:`integer_range_serial`."""
     return _scan_block(values, 0, values.shape[0], False)

@@ -35,7 +35,14 @@ from numba import njit, prange
 
 from .expmath import exp_flat
 from .fma import fma
-from .hmm import NEG_INF, NORMALISER_FLOOR, TINY, vecmat_rows
+from .hmm import (
+    NEG_INF,
+    NORMALISER_FLOOR,
+    TINY,
+    XI_STEPS,
+    add_transition_counts,
+    vecmat_rows,
+)
 from .partition import CHUNK_VALUES
 
 #: Most states for which a step is a dot product per state.
@@ -105,17 +112,27 @@ def smooth_sequence(
     bits,
     beta,
     nb,
-    w,
+    f_buf,
+    w_buf,
+    xi_acc,
 ):
-    """Backward pass over rows ``lo:hi``: filtered rows in, posteriors out.
+    """Backward pass over rows ``lo:hi``: filtered rows in, posteriors out,
+    and (when ``xi_acc`` has rows) the expected transition counts.
 
-    The arithmetic of :func:`fasthmm._kernels.hmm.backward_sequence` without
-    the transition counts: ``beta_t = transmat @ (e_{t+1} * beta_{t+1})``,
-    zeroed where the filtered probability is zero and scaled to a maximum of
-    1; a step whose ``beta`` underflows keeps its filtered row. Log-emissions
-    are exponentiated again a chunk at a time, from the last chunk back (the
-    values are those of the forward pass: a row's shift and exponentials
-    depend on the row alone).
+    ``beta_t = transmat @ (e_{t+1} * beta_{t+1})``, zeroed where the filtered
+    probability is zero and scaled to a maximum of 1 over the other states
+    (so it cannot overflow however far the posteriors move from the filtered
+    rows); a step whose ``beta`` underflows keeps its filtered row and adds
+    no counts. Log-emissions are exponentiated again a chunk at a time, from
+    the last chunk back (the values are those of the forward pass: a row's
+    shift and exponentials depend on the row alone).
+
+    The counts of step ``t -> t+1`` are ``f[i] * transmat[i, j] * w[j]`` with
+    ``w = e_{t+1} * beta_{t+1}`` and ``f = alpha_t / (z * m)`` (``z`` the
+    posterior normaliser, ``m`` the scale of ``beta_t``); they are added
+    :data:`~fasthmm._kernels.hmm.XI_STEPS` steps at a time
+    (:func:`~fasthmm._kernels.hmm.add_transition_counts`), and a step whose
+    ``f`` overflows at once, dividing first.
 
     Parameters
     ----------
@@ -126,17 +143,22 @@ def smooth_sequence(
         The filtered rows on entry, the posteriors on exit.
     values, shift, bits :
         Scratch of :func:`load_chunk`.
-    beta, nb, w : ndarray of shape (n_components,)
+    beta, nb : ndarray of shape (n_components,)
         Scratch.
+    f_buf, w_buf : ndarray of shape (XI_STEPS, n_components)
+        Scratch: the steps not yet added to ``xi_acc``.
+    xi_acc : ndarray of shape (n_components, n_components) or (0, 0)
+        Accumulates ``sum_t p(z_t = i, z_{t+1} = j | x)`` when it has rows.
     """
     k = emissions.shape[1]
+    counts = xi_acc.shape[0] > 0
     n_rows = shift.shape[0] if from_log else hi - lo
     e = emissions.reshape(emissions.size)
     if from_log:
         e = values
     off = 0
-    w_rows = w.reshape((1, k))
     nb_rows = nb.reshape((1, k))
+    slot = 0  # steps buffered in (f_buf, w_buf)
     for j in range(k):
         beta[j] = 1.0
     last = lo + ((hi - 1 - lo) // n_rows) * n_rows
@@ -149,15 +171,15 @@ def smooth_sequence(
             # beta_{t-1} = transmat @ (e_t * beta_t), summed over j in order.
             base = (t - off) * k
             for j in range(k):
-                w[j] = e[base + j] * beta[j]
+                w_buf[slot, j] = e[base + j] * beta[j]
             if k <= SMALL_K:
                 for i in range(k):
                     v = 0.0
                     for j in range(k):
-                        v = fma(w[j], transmat[i, j], v)
+                        v = fma(w_buf[slot, j], transmat[i, j], v)
                     nb[i] = v
             else:
-                vecmat_rows(w_rows, 0, transmat_t, nb_rows, 0)
+                vecmat_rows(w_buf, slot, transmat_t, nb_rows, 0)
             u = t - 1
             m = 0.0
             for i in range(k):
@@ -182,6 +204,15 @@ def smooth_sequence(
             z = 0.0
             for i in range(k):
                 z += post[u, i] * beta[i]
+            overflow = False
+            if counts:
+                # z >= alpha_u[i*] > 0 for the state i* with beta[i*] = 1.
+                g = 1.0 / (z * m)
+                for i in range(k):
+                    f = post[u, i] * g
+                    f_buf[slot, i] = f
+                    if f == np.inf:
+                        overflow = True
             # beta[i] = 0 wherever post[u, i] = 0: no product is 0 * inf.
             if z >= TINY:
                 inv = 1.0 / z
@@ -190,6 +221,31 @@ def smooth_sequence(
             else:
                 for i in range(k):
                     post[u, i] = post[u, i] * beta[i] / z
+            if not counts:
+                continue
+            if not overflow:
+                slot += 1
+                if slot == XI_STEPS:
+                    add_transition_counts(f_buf, w_buf, slot, transmat, xi_acc)
+                    slot = 0
+                continue
+            # alpha_u / (z * m) overflows: add this step at once, dividing first.
+            for i in range(k):
+                f = f_buf[slot, i]
+                if f == 0.0:
+                    continue
+                if f < np.inf:
+                    for j in range(k):
+                        xi_acc[i, j] += f * (transmat[i, j] * w_buf[slot, j])
+                else:
+                    acc = beta[i] * m
+                    if acc > 0.0:
+                        for j in range(k):
+                            xi_acc[i, j] += post[u, i] * (
+                                transmat[i, j] * w_buf[slot, j] / acc
+                            )
+    if counts:
+        add_transition_counts(f_buf, w_buf, np.int64(slot), transmat, xi_acc)
 
 
 @njit(cache=True, nogil=True)
@@ -201,14 +257,24 @@ def forward_block(
     transmat,
     transmat_t,
     starts,
-    s0,
-    s1,
+    blocks,
+    b0,
+    b1,
     ll,
     alpha_out,
     scale_out,
     smooth,
+    xi_blocks,
+    invalid,
+    long_from,
 ):
-    """Forward pass over sequences ``s0:s1``, and optionally the backward pass.
+    """Forward pass over the sequences of blocks ``b0:b1``, and optionally the
+    backward pass: the one forward-backward kernel of every route.
+
+    Called from Python over every block for small work, or over contiguous
+    ranges of blocks on several threads at once
+    (:func:`fasthmm._threads.run_blocks`; the kernel releases the GIL): no
+    parallel form of it is compiled.
 
     A step is written out in the loop rather than called as a helper: a call
     per step that passes arrays costs more than the arithmetic of a step at
@@ -228,9 +294,12 @@ def forward_block(
     transmat_t : ndarray of shape (n_components, n_components)
         Its transpose, C-contiguous (read only when ``smooth``).
     starts : ndarray of shape (n_sequences + 1,)
-    s0, s1 : int
+    blocks : ndarray of shape (n_blocks + 1,)
+        Sequence indices where the blocks of
+        :func:`~fasthmm._kernels.partition.block_bounds` begin.
+    b0, b1 : int
     ll : ndarray of shape (n_sequences,)
-        Output: log-likelihood of sequences ``s0:s1``; NaN when a step's
+        Output: log-likelihood of each sequence of the blocks; NaN when a step's
         normaliser is below :data:`~fasthmm._kernels.hmm.NORMALISER_FLOOR`
         (see :func:`fasthmm._kernels.hmm.forward_sequence`) or the sequence
         holds NaN or ``+inf``.
@@ -243,11 +312,19 @@ def forward_block(
     smooth : bool
         Turn the filtered rows of every sequence whose forward pass succeeded
         into posteriors p(z_t | x) (:func:`smooth_sequence`).
-
-    Returns
-    -------
-    valid : bool
-        False when a sequence holds NaN or ``+inf`` (only checked ``from_log``).
+    xi_blocks : ndarray of shape (n_blocks, n_components, n_components) or (0, 0, 0)
+        When it has rows (the E-step; needs ``smooth``): row ``b`` is set to
+        the expected transition counts ``sum_t p(z_t = i, z_{t+1} = j | x)``
+        of block ``b``'s sequences (the caller adds the rows in block order,
+        so the total does not depend on the thread count).
+    invalid : ndarray of shape (n_blocks,), int64
+        Output: 1 for a block with NaN or ``+inf`` in its log-emissions
+        (only checked ``from_log``), else 0.
+    long_from : int
+        Sequences of this many steps or more are skipped (their rows and
+        ``ll`` are left as they are): the E-step runs sequences of
+        :data:`~fasthmm._kernels.partition.LONG_SEQUENCE` steps on two
+        threads (:func:`fasthmm.inference.long_sequence_e_step`).
     """
     k = emissions.shape[1]
     n_rows = chunk_rows(k) if from_log else 1
@@ -263,206 +340,144 @@ def forward_block(
     nxt_rows = nxt.reshape((1, k))
     beta = np.empty(k)  # scratch of smooth_sequence
     nb = np.empty(k)
-    w = np.empty(k)
-    valid = True
-    for s in range(s0, s1):
-        lo = starts[s]
-        hi = starts[s + 1]
-        total = 0.0
-        # Row t's emissions are e[(t - off) * k:], its shift sh[t - off].
-        e, sh, off, chunk = frame_values, frame_shift, 0, hi - lo
-        if from_log:
-            e, sh, chunk = values, shift, n_rows
-        for t0 in range(lo, hi, chunk):
-            t1 = min(hi, t0 + chunk)
+    f_buf = np.empty((XI_STEPS, k))
+    w_buf = np.empty((XI_STEPS, k))
+    counts = xi_blocks.shape[0] > 0
+    no_counts = np.empty((0, 0))
+    for b in range(b0, b1):
+        xi_acc = xi_blocks[b] if counts else no_counts
+        if counts:
+            xi_acc[:, :] = 0.0
+        valid = True
+        for s in range(blocks[b], blocks[b + 1]):
+            lo = starts[s]
+            hi = starts[s + 1]
+            if hi - lo >= long_from:
+                continue
+            total = 0.0
+            # Row t's emissions are e[(t - off) * k:], its shift sh[t - off].
+            e, sh, off, chunk = frame_values, frame_shift, 0, hi - lo
             if from_log:
-                off = t0
-                if not load_chunk(emissions, t0, t1, values, shift, bits):
-                    valid = False
-                    total = np.nan
-                    break
-            for t in range(t0, t1):
-                # nxt = (alpha @ transmat) * e_t (startprob * e_t first), summed
-                # over previous states in index order by fused multiply-adds,
-                # as vecmat_rows does.
-                base = (t - off) * k
-                c = 0.0
-                if t == lo:
-                    for j in range(k):
-                        v = startprob[j] * e[base + j]
-                        nxt[j] = v
-                        c += v
-                elif k <= SMALL_K:
-                    for j in range(k):
-                        v = 0.0
-                        for i in range(k):
-                            v = fma(alpha[i], transmat[i, j], v)
-                        v *= e[base + j]
-                        nxt[j] = v
-                        c += v
-                else:
-                    vecmat_rows(alpha_rows, 0, transmat, nxt_rows, 0)
-                    for j in range(k):
-                        v = nxt[j] * e[base + j]
-                        nxt[j] = v
-                        c += v
-                if not c >= NORMALISER_FLOOR:
-                    total = np.nan
-                    if store:
-                        alpha_out[t:hi] = 0.0
+                e, sh, chunk = values, shift, n_rows
+            for t0 in range(lo, hi, chunk):
+                t1 = min(hi, t0 + chunk)
+                if from_log:
+                    off = t0
+                    if not load_chunk(emissions, t0, t1, values, shift, bits):
+                        valid = False
+                        total = np.nan
+                        break
+                for t in range(t0, t1):
+                    # nxt = (alpha @ transmat) * e_t (startprob * e_t first), summed
+                    # over previous states in index order by fused multiply-adds,
+                    # as vecmat_rows does.
+                    base = (t - off) * k
+                    c = 0.0
+                    if t == lo:
+                        for j in range(k):
+                            v = startprob[j] * e[base + j]
+                            nxt[j] = v
+                            c += v
+                    elif k <= SMALL_K:
+                        for j in range(k):
+                            v = 0.0
+                            for i in range(k):
+                                v = fma(alpha[i], transmat[i, j], v)
+                            v *= e[base + j]
+                            nxt[j] = v
+                            c += v
+                    else:
+                        vecmat_rows(alpha_rows, 0, transmat, nxt_rows, 0)
+                        for j in range(k):
+                            v = nxt[j] * e[base + j]
+                            nxt[j] = v
+                            c += v
+                    if not c >= NORMALISER_FLOOR:
+                        total = np.nan
+                        if store:
+                            alpha_out[t:hi] = 0.0
+                        if store_scale:
+                            scale_out[t:hi] = 0.0
+                        break
+                    # alpha = nxt / c, as _normalise_row does it.
+                    if c >= TINY:
+                        inv = 1.0 / c
+                        for j in range(k):
+                            alpha[j] = nxt[j] * inv
+                    else:  # 1 / c overflows for a subnormal c
+                        for j in range(k):
+                            alpha[j] = nxt[j] / c
+                    total += np.log(c) + sh[t - off]
                     if store_scale:
-                        scale_out[t:hi] = 0.0
+                        scale_out[t] = c
+                    if store:
+                        for j in range(k):
+                            alpha_out[t, j] = alpha[j]
+                if np.isnan(total):
                     break
-                # alpha = nxt / c, as _normalise_row does it.
-                if c >= TINY:
-                    inv = 1.0 / c
-                    for j in range(k):
-                        alpha[j] = nxt[j] * inv
-                else:  # 1 / c overflows for a subnormal c
-                    for j in range(k):
-                        alpha[j] = nxt[j] / c
-                total += np.log(c) + sh[t - off]
-                if store_scale:
-                    scale_out[t] = c
-                if store:
-                    for j in range(k):
-                        alpha_out[t, j] = alpha[j]
-            if np.isnan(total):
-                break
-        ll[s] = total
-        if smooth and not np.isnan(total):
-            smooth_sequence(
-                emissions,
-                frame_shift,
-                from_log,
-                transmat,
-                transmat_t,
-                lo,
-                hi,
-                alpha_out,
-                values,
-                shift,
-                bits,
-                beta,
-                nb,
-                w,
-            )
-    return valid
+            ll[s] = total
+            if smooth and not np.isnan(total):
+                smooth_sequence(
+                    emissions,
+                    frame_shift,
+                    from_log,
+                    transmat,
+                    transmat_t,
+                    lo,
+                    hi,
+                    alpha_out,
+                    values,
+                    shift,
+                    bits,
+                    beta,
+                    nb,
+                    f_buf,
+                    w_buf,
+                    xi_acc,
+                )
+        invalid[b] = 0 if valid else 1
 
 
 @njit(cache=True, nogil=True)
-def batch_status(ll, invalid):
-    """What the caller still has to do after a batch kernel of this module.
+def forward_backward_one(frame, shift, startprob, transmat, lo, hi, post, scale, xi):
+    """Forward-backward of rows ``lo:hi`` of a frame on one thread, as the
+    E-step runs a sequence (:func:`forward_block`), whatever its length.
+
+    Adds the sequence's expected transition counts to ``xi``.
 
     Returns
     -------
-    status : int
-        0: every sequence is settled; 1: some log-likelihood is NaN (a
-        normaliser fell below the floor); 2: NaN or ``+inf`` in the log-emissions.
+    log_likelihood : float
+        NaN when a step's normaliser is below
+        :data:`~fasthmm._kernels.hmm.NORMALISER_FLOOR` (see
+        :func:`forward_block`).
     """
-    for b in range(invalid.shape[0]):
-        if invalid[b]:
-            return 2
-    for s in range(ll.shape[0]):
-        if np.isnan(ll[s]):
-            return 1
-    return 0
-
-
-@njit(cache=True, parallel=True, nogil=True)
-def forward_batch(
-    emissions,
-    frame_shift,
-    from_log,
-    startprob,
-    transmat,
-    transmat_t,
-    starts,
-    blocks,
-    ll,
-    alpha_out,
-    scale_out,
-    smooth,
-    invalid,
-):
-    """:func:`forward_block` over every block of sequences, in parallel.
-
-    Parameters
-    ----------
-    emissions, frame_shift, from_log, startprob, transmat, transmat_t, starts :
-        As in :func:`forward_block`.
-    ll, alpha_out, scale_out, smooth :
-        As in :func:`forward_block` (``alpha_out`` with no rows for the
-        log-likelihoods alone).
-    blocks : ndarray of shape (n_blocks + 1,)
-        As in :func:`fasthmm._kernels.hmm.forward_backward_batch`.
-    invalid : ndarray of shape (n_blocks,), int64
-        Output: 1 for a block with NaN or ``+inf`` in its log-emissions, else 0.
-
-    Returns
-    -------
-    status : int
-        See :func:`batch_status`.
-    """
-    for b in prange(blocks.shape[0] - 1):
-        ok = forward_block(
-            emissions,
-            frame_shift,
-            from_log,
-            startprob,
-            transmat,
-            transmat_t,
-            starts,
-            blocks[b],
-            blocks[b + 1],
-            ll,
-            alpha_out,
-            scale_out,
-            smooth,
-        )
-        invalid[b] = 0 if ok else 1
-    return batch_status(ll, invalid)
-
-
-@njit(cache=True, nogil=True)
-def forward_batch_serial(
-    emissions,
-    frame_shift,
-    from_log,
-    startprob,
-    transmat,
-    transmat_t,
-    starts,
-    blocks,
-    ll,
-    alpha_out,
-    scale_out,
-    smooth,
-    invalid,
-):
-    """:func:`forward_batch` on the calling thread, with no parallel region.
-
-    For small work: starting a parallel region, even of one thread, costs
-    more than a few short sequences. Same arguments, same results.
-    """
-    for b in range(blocks.shape[0] - 1):
-        ok = forward_block(
-            emissions,
-            frame_shift,
-            from_log,
-            startprob,
-            transmat,
-            transmat_t,
-            starts,
-            blocks[b],
-            blocks[b + 1],
-            ll,
-            alpha_out,
-            scale_out,
-            smooth,
-        )
-        invalid[b] = 0 if ok else 1
-    return batch_status(ll, invalid)
+    k = frame.shape[1]
+    ll = np.empty(1)
+    counts = np.empty((1, k, k))
+    # np.int64 / np.bool_: a literal argument would compile another
+    # specialisation of forward_block.
+    forward_block(
+        frame,
+        shift,
+        np.bool_(False),
+        startprob,
+        transmat,
+        np.ascontiguousarray(transmat.T),
+        np.array([lo, hi]),
+        np.array([0, 1]),
+        np.int64(0),
+        np.int64(1),
+        ll,
+        post,
+        scale,
+        np.bool_(True),
+        counts,
+        np.empty(1, dtype=np.int64),
+        np.int64(hi - lo + 1),
+    )
+    xi += counts[0]
+    return ll[0]
 
 
 @njit(cache=True, nogil=True)
@@ -538,8 +553,10 @@ def viterbi_block(
 
 
 @njit(cache=True, nogil=True)
-def _logs(startprob, transmat):
-    """``log(startprob)``, ``log(transmat)`` (``-inf`` for zeros, no warning)."""
+def logs(startprob, transmat):
+    """``log(startprob)``, ``log(transmat)`` (``-inf`` for zeros, no warning),
+    for :func:`viterbi_block` and :func:`viterbi_batch` (one ``log``, so both
+    see the same bits)."""
     return np.log(startprob), np.log(transmat)
 
 
@@ -547,12 +564,16 @@ def _logs(startprob, transmat):
 def viterbi_batch(log_emissions, startprob, transmat, starts, blocks, back, states, lp):
     """:func:`viterbi_block` over every block of sequences, in parallel.
 
+    For small work, the caller runs :func:`viterbi_block` over all the
+    sequences at once instead (no parallel region), on the same
+    :func:`logs`; the results are the same.
+
     Parameters
     ----------
     log_emissions, starts, back, states, lp :
         As in :func:`viterbi_block`.
     startprob, transmat : ndarray
-        Probabilities (their logarithms are taken here).
+        Probabilities (their logarithms are taken here, by :func:`logs`).
     blocks : ndarray of shape (n_blocks + 1,)
 
     Returns
@@ -560,7 +581,7 @@ def viterbi_batch(log_emissions, startprob, transmat, starts, blocks, back, stat
     valid : bool
         False when the log-emissions hold NaN or ``+inf``.
     """
-    log_sp, log_tm = _logs(startprob, transmat)
+    log_sp, log_tm = logs(startprob, transmat)
     n_blocks = blocks.shape[0] - 1
     ok = np.empty(n_blocks, dtype=np.bool_)
     for b in prange(n_blocks):
@@ -576,25 +597,3 @@ def viterbi_batch(log_emissions, startprob, transmat, starts, blocks, back, stat
             lp,
         )
     return ok.all()
-
-
-@njit(cache=True, nogil=True)
-def viterbi_batch_serial(
-    log_emissions, startprob, transmat, starts, blocks, back, states, lp
-):
-    """:func:`viterbi_batch` on the calling thread, with no parallel region."""
-    log_sp, log_tm = _logs(startprob, transmat)
-    valid = True
-    for b in range(blocks.shape[0] - 1):
-        valid &= viterbi_block(
-            log_emissions,
-            log_sp,
-            log_tm,
-            starts,
-            blocks[b],
-            blocks[b + 1],
-            back,
-            states,
-            lp,
-        )
-    return valid

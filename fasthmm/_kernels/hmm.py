@@ -28,7 +28,7 @@ from numba import njit, prange
 
 from .expmath import exp_shifted_rows
 from .fma import fma
-from .partition import FRAME_ROWS, LONG_SEQUENCE
+from .partition import FRAME_ROWS
 
 NEG_INF = -np.inf
 TINY = np.finfo(np.float64).tiny  # smallest normal float64
@@ -255,116 +255,6 @@ def forward_sequence(frame, shift, init, transmat, alpha, scale, lo, hi):
 
 
 @njit(cache=True, nogil=True)
-def backward_sequence(
-    frame, transmat, transmat_t, post, lo, hi, beta, f_buf, w_buf, xi_acc
-):
-    """Backward pass over rows ``lo:hi``, turning filtered into smoothed rows.
-
-    ``beta_t`` is renormalised at every step to a maximum of 1 over the states
-    the forward pass reached (it is zero for the others), so it cannot overflow
-    however far the posteriors move from the filtered probabilities (an
-    absorbing state whose filtered probability falls below 1e-308 may still
-    carry all the posterior mass).
-
-    Parameters
-    ----------
-    frame : ndarray of shape (n_samples, n_components)
-    transmat : ndarray of shape (n_components, n_components)
-    transmat_t : ndarray of shape (n_components, n_components)
-        Its transpose, C-contiguous.
-    post : ndarray of shape (n_samples, n_components)
-        The forward pass's ``alpha`` on entry, the posteriors p(z_t | x) on exit.
-    lo, hi : int
-    beta : ndarray of shape (2, n_components)
-        Scratch space.
-    f_buf, w_buf : ndarray of shape (XI_STEPS, n_components)
-        Scratch space for the time steps not yet added to ``xi_acc``.
-    xi_acc : ndarray of shape (n_components, n_components)
-        Accumulates the expected transition counts
-        ``sum_t p(z_t = i, z_{t+1} = j | x)``.
-    """
-    k = frame.shape[1]
-    cur = 0
-    nb = 0  # steps buffered in (f_buf, w_buf), added to xi_acc XI_STEPS at a time
-    for j in range(k):
-        beta[cur, j] = 1.0
-    for t in range(hi - 2, lo - 1, -1):
-        # work = w_buf[nb]: frame[t + 1] * beta_{t+1}
-        for j in range(k):
-            w_buf[nb, j] = frame[t + 1, j] * beta[cur, j]
-        nxt = 1 - cur
-        # beta_t = transmat @ work, as a sum of columns (contiguous rows of
-        # transmat_t) so that the inner loop vectorises.
-        vecmat_rows(w_buf, nb, transmat_t, beta, nxt)
-        m = 0.0
-        for i in range(k):
-            # beta_t[i] only matters where p(z_t = i | x_lo..x_t) > 0; zero it
-            # elsewhere, so that the normalising maximum is over those states.
-            if post[t, i] == 0.0:
-                beta[nxt, i] = 0.0
-            elif beta[nxt, i] > m:
-                m = beta[nxt, i]
-        cur = nxt
-        if not m > 0.0:
-            # Underflow: keep the filtered row, forget the future from here.
-            for i in range(k):
-                beta[cur, i] = 1.0
-            continue
-        # Each loop below is straight-line over the states, so it vectorises;
-        # a division is one multiplication by the reciprocal, except where the
-        # divisor is subnormal (its reciprocal overflows).
-        if m >= TINY:
-            inv = 1.0 / m
-            for i in range(k):
-                beta[cur, i] *= inv
-        else:
-            for i in range(k):
-                beta[cur, i] /= m
-        s = 0.0
-        for i in range(k):
-            s += post[t, i] * beta[cur, i]
-        # s >= alpha_t[i*] > 0 for the state i* with beta_t[i*] = 1.
-        # p(z_t = i, z_t+1 = j | x) = f[i] * T[i, j] * work[j], f = alpha_t / (s * m)
-        g = 1.0 / (s * m)
-        overflow = False
-        for i in range(k):
-            f = post[t, i] * g
-            f_buf[nb, i] = f
-            if f == np.inf:
-                overflow = True
-        # beta_t[i] = 0 wherever alpha_t[i] = 0, so no product below is 0 * inf.
-        if s >= TINY:
-            inv = 1.0 / s
-            for i in range(k):
-                post[t, i] = post[t, i] * beta[cur, i] * inv
-        else:
-            for i in range(k):
-                post[t, i] = post[t, i] * beta[cur, i] / s
-        if not overflow:
-            nb += 1
-            if nb == XI_STEPS:
-                add_transition_counts(f_buf, w_buf, nb, transmat, xi_acc)
-                nb = 0
-            continue
-        # alpha_t / (s * m) overflows: add this step at once, dividing first.
-        for i in range(k):
-            f = f_buf[nb, i]
-            if f == 0.0:
-                continue
-            if f < np.inf:
-                for j in range(k):
-                    xi_acc[i, j] += f * (transmat[i, j] * w_buf[nb, j])
-            else:
-                acc = beta[cur, i] * m
-                if acc > 0.0:
-                    for j in range(k):
-                        xi_acc[i, j] += post[t, i] * (
-                            transmat[i, j] * w_buf[nb, j] / acc
-                        )
-    add_transition_counts(f_buf, w_buf, np.int64(nb), transmat, xi_acc)
-
-
-@njit(cache=True, nogil=True)
 def add_transition_counts(f_buf, w_buf, n_steps, transmat, xi_acc):
     """Add ``sum_u f_buf[u, i] * transmat[i, j] * w_buf[u, j]`` to ``xi_acc``.
 
@@ -401,65 +291,6 @@ def add_transition_counts(f_buf, w_buf, n_steps, transmat, xi_acc):
             if f != 0.0:
                 for j in range(k):
                     xi_acc[i, j] += f * (transmat[i, j] * w_buf[u, j])
-
-
-@njit(cache=True, parallel=True, nogil=True)
-def forward_backward_batch(
-    frame, shift, startprob, transmat, starts, blocks, post, scale, ll, xi_blocks
-):
-    """Forward-backward over every sequence of a batch.
-
-    Parameters
-    ----------
-    frame, shift : see :func:`exp_shift_from`
-    startprob : ndarray of shape (n_components,)
-    transmat : ndarray of shape (n_components, n_components)
-    starts : ndarray of shape (n_sequences + 1,)
-    blocks : ndarray of shape (n_blocks + 1,)
-        Sequence indices at which each block of sequences begins.
-    post : ndarray of shape (n_samples, n_components)
-        Output: posteriors p(z_t | x). Rows of impossible sequences are zero.
-    scale : ndarray of shape (n_samples,)
-        Output: per-step normalisers of the forward pass.
-    ll : ndarray of shape (n_sequences,)
-        Output: log-likelihood of each sequence.
-    xi_blocks : ndarray of shape (n_blocks, n_components, n_components)
-        Output: per block, the expected transition counts
-        ``sum_t p(z_t = i, z_{t+1} = j | x)`` summed over its sequences.
-
-    Sequences of :data:`~fasthmm._kernels.partition.LONG_SEQUENCE` steps or
-    more are skipped (their rows and ``ll`` are left as they are): the caller
-    runs them by :func:`two_way_sequence`.
-    """
-    k = frame.shape[1]
-    transmat_t = np.ascontiguousarray(transmat.T)
-    for b in prange(blocks.shape[0] - 1):
-        beta = np.empty((2, k))
-        f_buf = np.empty((XI_STEPS, k))
-        w_buf = np.empty((XI_STEPS, k))
-        xi_acc = xi_blocks[b]
-        xi_acc[:, :] = 0.0
-        for s in range(blocks[b], blocks[b + 1]):
-            lo = starts[s]
-            hi = starts[s + 1]
-            if hi - lo >= LONG_SEQUENCE:
-                continue  # see two_way_sequence
-            ll[s] = forward_sequence(
-                frame, shift, startprob, transmat, post, scale, lo, hi
-            )
-            if not np.isnan(ll[s]):
-                backward_sequence(
-                    frame,
-                    transmat,
-                    transmat_t,
-                    post,
-                    lo,
-                    hi,
-                    beta,
-                    f_buf,
-                    w_buf,
-                    xi_acc,
-                )
 
 
 @njit(cache=True, nogil=True)
@@ -519,8 +350,11 @@ def two_way_sequence(
 
     Parameters
     ----------
-    frame, shift, startprob, transmat :
-        As in :func:`forward_backward_batch`.
+    frame : ndarray of shape (n_samples, n_components)
+        The shifted emission probabilities (see :func:`exp_shift_from`).
+    shift : ndarray of shape (n_samples,)
+    startprob : ndarray of shape (n_components,)
+    transmat : ndarray of shape (n_components, n_components)
     lo, hi : int
         The sequence's rows.
     post : ndarray of shape (n_samples, n_components)
@@ -591,35 +425,6 @@ def two_way_sequence(
             for j in range(k):
                 post[t, j] = post[t, j] * beta[t, j] / z
     return results[0]
-
-
-@njit(cache=True, nogil=True)
-def forward_backward_one(frame, shift, startprob, transmat, lo, hi, post, scale, xi):
-    """Forward-backward of rows ``lo:hi`` on one thread, as the batch kernel does.
-
-    Adds the sequence's expected transition counts to ``xi``.
-
-    Returns
-    -------
-    log_likelihood : float
-        NaN as :func:`forward_sequence`.
-    """
-    k = frame.shape[1]
-    ll = forward_sequence(frame, shift, startprob, transmat, post, scale, lo, hi)
-    if not np.isnan(ll):
-        backward_sequence(
-            frame,
-            transmat,
-            np.ascontiguousarray(transmat.T),
-            post,
-            lo,
-            hi,
-            np.empty((2, k)),
-            np.empty((XI_STEPS, k)),
-            np.empty((XI_STEPS, k)),
-            xi,
-        )
-    return ll
 
 
 @njit(cache=True, inline="always", nogil=True)
@@ -764,7 +569,10 @@ def viterbi_batch(
     log_emissions : ndarray of shape (n_samples, n_components)
     log_startprob : ndarray of shape (n_components,)
     log_transmat : ndarray of shape (n_components, n_components)
-    starts, blocks : as in :func:`forward_backward_batch`
+    starts : ndarray of shape (n_sequences + 1,)
+    blocks : ndarray of shape (n_blocks + 1,)
+        Sequence indices where the blocks of
+        :func:`~fasthmm._kernels.partition.block_bounds` begin.
     back : ndarray of shape (n_samples, n_components), int32
         Scratch space for back-pointers.
     states : ndarray of shape (n_samples,), int64

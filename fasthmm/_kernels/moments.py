@@ -53,21 +53,27 @@ def weighted_first(X, weights, block_rows, n_blocks, post, obs):
     _add_blocks(o_blk, obs.reshape(-1))
 
 
-@njit(cache=True, parallel=True, nogil=True)
-def weighted_diagonal(X, weights, block_rows, n_blocks, post, obs, second):
-    """:func:`weighted_first` and ``second[c, j] = sum_t w[t, c] X[t, j]**2``.
+@njit(cache=True, nogil=True)
+def diagonal_blocks(X, weights, block_rows, b0, b1, p_blk, o_blk, s_blk):
+    """Partial sums of :func:`weighted_diagonal` for blocks ``b0:b1`` of rows.
+
+    Called from Python for data of one block (no parallel region to compile
+    or start), or by :func:`weighted_diagonal` a block per iteration.
 
     Parameters
     ----------
-    second : ndarray of shape (n, n_features), C-contiguous
-        Output.
+    X, weights, block_rows :
+        As in :func:`weighted_first`.
+    b0, b1 : int
+    p_blk : ndarray of shape (n_blocks, n), zeros
+        Output: ``sum_t w[t, c]`` of each block.
+    o_blk, s_blk : ndarray of shape (n_blocks, n * n_features), zeros
+        Output: ``sum_t w[t, c] X[t, j]`` and ``sum_t w[t, c] X[t, j]**2``
+        of each block (``c * n_features + j``).
     """
     n_samples, d = X.shape
     k = weights.shape[1]
-    p_blk = np.zeros((n_blocks, k))
-    o_blk = np.zeros((n_blocks, k * d))
-    s_blk = np.zeros((n_blocks, k * d))
-    for b in prange(n_blocks):
+    for b in range(b0, b1):
         for t in range(b * block_rows, min(n_samples, (b + 1) * block_rows)):
             for c in range(k):
                 w = weights[t, c]
@@ -77,6 +83,24 @@ def weighted_diagonal(X, weights, block_rows, n_blocks, post, obs, second):
                     wx = w * x
                     o_blk[b, c * d + j] += wx
                     s_blk[b, c * d + j] += wx * x
+
+
+@njit(cache=True, parallel=True, nogil=True)
+def weighted_diagonal(X, weights, block_rows, n_blocks, post, obs, second):
+    """:func:`weighted_first` and ``second[c, j] = sum_t w[t, c] X[t, j]**2``.
+
+    Parameters
+    ----------
+    second : ndarray of shape (n, n_features), C-contiguous
+        Output.
+    """
+    d = X.shape[1]
+    k = weights.shape[1]
+    p_blk = np.zeros((n_blocks, k))
+    o_blk = np.zeros((n_blocks, k * d))
+    s_blk = np.zeros((n_blocks, k * d))
+    for b in prange(n_blocks):
+        diagonal_blocks(X, weights, block_rows, b, b + 1, p_blk, o_blk, s_blk)
     _add_blocks(p_blk, post)
     _add_blocks(o_blk, obs.reshape(-1))
     _add_blocks(s_blk, second.reshape(-1))

@@ -4,6 +4,7 @@ import numba
 import numpy as np
 
 from .._kernels.categorical import gather_rows, symbol_counts
+from .._kernels.partition import MIN_PARALLEL_COUNT_ROWS
 from .._validation import (
     check_int,
     check_symbols,
@@ -48,12 +49,21 @@ class CategoricalEmission(ProbabilityRowsEmission):
         # A table lookup: no exp/log per step. The table is made contiguous
         # first: gathering rows of a transposed view is several times slower.
         table = np.ascontiguousarray(self.params["emissionprob_"].T)
+        if X.shape[0] < MIN_PARALLEL_COUNT_ROWS:  # small data: nothing to compile
+            return np.take(table, X, axis=0, out=out)
         gather_rows(table, X, out)
         return out
 
     def suff_stats(self, X, weights):
         counts = np.zeros((self.n_features, self.n_components))
-        symbol_counts(X, weights, counts, numba.get_num_threads())
+        if X.shape[0] < MIN_PARALLEL_COUNT_ROWS:
+            # Small data: the kernel would add row after row on one thread;
+            # np.bincount adds in the same order (the same bits) and
+            # compiles nothing.
+            for c in range(self.n_components):
+                counts[:, c] = np.bincount(X, weights[:, c], self.n_features)
+        else:
+            symbol_counts(X, weights, counts, numba.get_num_threads())
         return {"obs": counts.T}
 
     def sample(self, states, random_state):
