@@ -19,6 +19,7 @@ import sys
 import numpy as np
 
 from ._progress import set_progress
+from ._registry import families
 
 DESCRIPTION = """\
 Fit, decode, score and sample Hidden Markov Models from the shell.
@@ -41,12 +42,8 @@ Exit codes: 0 success; 1 unusable file or data (one line on stderr says why);
 2 malformed command line.
 """
 
-MODELS = {
-    "gaussian": "GaussianHMM",
-    "categorical": "CategoricalHMM",
-    "poisson": "PoissonHMM",
-    "gmm": "GMMHMM",
-}
+#: --model name -> model class: every emission family (fasthmm._registry).
+MODELS = families()
 
 
 class CommandError(Exception):
@@ -187,19 +184,19 @@ def _first_line(exc):
 
 
 def cmd_fit(args):
-    import fasthmm
 
     X, lengths = _read_data(args)
-    cls = getattr(fasthmm, MODELS[args.model])
+    cls = MODELS[args.model]
     kwargs = dict(
         n_components=args.n_components,
         n_iter=args.n_iter,
         tol=args.tol,
         random_state=args.seed,
     )
-    if args.model in ("gaussian", "gmm"):
+    takes = cls._constructor_args()
+    if "covariance_type" in takes:
         kwargs["covariance_type"] = args.covariance_type
-    if args.model == "gmm":
+    if "n_mix" in takes:
         kwargs["n_mix"] = args.n_mix
     model = cls(**kwargs)
     previous = set_progress("off" if args.quiet else "line")
@@ -210,7 +207,7 @@ def cmd_fit(args):
     model.save(args.output)
     m = model.monitor_
     print(
-        f"{MODELS[args.model]} with {model.n_components} states: {m.iter} EM "
+        f"{cls.__name__} with {model.n_components} states: {m.iter} EM "
         f"iterations, converged={m.converged}, log-likelihood "
         f"{model.score(X, lengths):.6g}; written to {args.output}"
     )
