@@ -610,14 +610,15 @@ class BaseHMM(HmmlearnAPI):
             else check_labels(states, X.shape[0], k, starts=starts)
         )
         emission.check_hyperparameters()  # before initialising: errors name them
-        params = self._initialized(emission, X, starts)
-
-        monitor = ConvergenceMonitor(self.tol, self.n_iter, self.verbose)
-        if (
+        labelled = (
             labels is not None
             and np.all(labels >= 0)
             and emission.closed_form_given_states
-        ):
+        )
+        params = self._initialized(emission, X, starts, labelled=labelled)
+
+        monitor = ConvergenceMonitor(self.tol, self.n_iter, self.verbose)
+        if labelled:
             params = self._fit_labelled(X, starts, labels, params, monitor)
         else:
             clamp = None if labels is None else Clamp(labels)
@@ -675,9 +676,14 @@ class BaseHMM(HmmlearnAPI):
     def _after_fit(self, emission):
         """Hook for attributes derived from the fit (e.g. ``n_features``)."""
 
-    def _initialized(self, emission, X, starts=None):
+    def _initialized(self, emission, X, starts=None, *, n_values=None, labelled=False):
         """Checked parameters after initialising from X those in ``init_params``
         and (as hmmlearn) those not set.
+
+        ``n_values`` is the number of scalars of the whole data when X is a
+        sample of it (default: X.size), for hmmlearn's warning about fitting
+        more free parameters than data values; a fully ``labelled`` fit (a
+        closed-form estimate, no EM) does not log it.
 
         ``starts`` (sequence bounds; default: X as one sequence) matters only
         to components whose initial values depend on it (the variational
@@ -689,7 +695,8 @@ class BaseHMM(HmmlearnAPI):
         rng = check_random_state(self.random_state)
         if starts is None:
             starts = np.array([0, X.shape[0]], dtype=np.int64)
-        letters = letters_to_initialize(self, emission, X.size)
+        n_values = None if labelled else X.size if n_values is None else n_values
+        letters = letters_to_initialize(self, emission, n_values)
         transitions = self._transitions(self._current_params()).initialized(
             letters, starts, rng
         )

@@ -225,3 +225,4 @@ class MultinomialHMM(BaseHMM, family="multinomial"):
     def _after_check_X(self, X):
         if self.n_trials is None:
             self.n_trials = X.sum(axis=1).astype(np.int64)
+
