@@ -14,6 +14,7 @@ from .emissions import (
     MultinomialEmission,
     PoissonEmission,
 )
+from .emissions.bernoulli import BernoulliEmission
 
 
 class CategoricalHMM(BaseHMM, family="categorical"):
@@ -226,3 +227,34 @@ class MultinomialHMM(BaseHMM, family="multinomial"):
         if self.n_trials is None:
             self.n_trials = X.sum(axis=1).astype(np.int64)
 
+
+class BernoulliHMM(BaseHMM, family="bernoulli"):
+    """HMM with independent binary (Bernoulli) features per state.
+
+    Parameters
+    ----------
+    n_components : int
+    startprob_prior, transmat_prior :
+        See :class:`fasthmm.base.BaseHMM`.
+    emissionprob_alpha, emissionprob_beta : float or ndarray, >= 1
+        Beta(alpha, beta) prior on each entry of ``emissionprob_``
+        (broadcastable to (n_components, n_features); 1 and 1, the default,
+        is no prior).
+    algorithm, random_state, n_iter, tol, verbose, params, init_params,
+    implementation :
+        See :class:`fasthmm.base.BaseHMM`; the emission's letter is "e".
+
+    Attributes
+    ----------
+    emissionprob_ : ndarray of shape (n_components, n_features)
+        Probability that each feature is 1 in each state (each entry its own
+        Bernoulli; rows need not sum to 1). Entries of exactly 0 or 1 are
+        allowed: a sample they rule out has probability 0 in that state.
+
+    Notes
+    -----
+    ``X`` holds 0 or 1, shape (n_samples, n_features) (1-D: one feature).
+    hmmlearn has no Bernoulli model; the API is that of its other models.
+    """
+
+    _emission_class = BernoulliEmission
