@@ -112,6 +112,12 @@ def log(msg):
     print(msg, file=sys.stderr, flush=True)
 
 
+def quiet_log(msg):
+    """--quick's progress: the start of each stage only, not every timed case."""
+    if msg.startswith("measuring"):
+        log(msg)
+
+
 def main(argv=None):
     args = parse_args(argv)
     if args.from_json:
@@ -198,9 +204,12 @@ def main(argv=None):
                 args.quick, repeat, log
             )
         out["results"] = []
+        progress = quiet_log if args.quick else log
         for w in selected:
+            if args.quick:
+                log(f"measuring {w} ...")
             for case in suites.cases(w, args.quick):
-                out["results"] += suites.run_case(case, repeat, min_total, log)
+                out["results"] += suites.run_case(case, repeat, min_total, progress)
         if not args.no_memory and models:
             log("measuring peak memory of fit in subprocesses ...")
             out["memory"] = []

@@ -6,7 +6,9 @@ prefer_passive_waiting()  # before Numba starts its OpenMP threads
 
 # ruff: noqa: E402
 
+from . import models  # noqa: F401  (defines and registers the families)
 from ._progress import set_progress
+from ._registry import families as _families
 from ._validation import NotFittedError
 from ._version import __version__
 from .base import BaseHMM, ConvergenceMonitor
@@ -19,21 +21,20 @@ from .inference import (
     viterbi,
 )
 from .io import load_model as load
-from .models import GMMHMM, CategoricalHMM, GaussianHMM, MultinomialHMM, PoissonHMM
 from .selection import SelectionResult, select_n_components
 from .variational import VariationalCategoricalHMM, VariationalGaussianHMM
 
+# Every emission family's model (fasthmm.models registers them): GaussianHMM,
+# CategoricalHMM, ...
+globals().update({cls.__name__: cls for cls in _families().values()})
+
 __all__ = [
+    *(cls.__name__ for cls in _families().values()),
     "BaseHMM",
-    "CategoricalHMM",
     "CategoricalHSMM",
     "ConvergenceMonitor",
-    "GaussianHMM",
     "GaussianHSMM",
-    "GMMHMM",
-    "MultinomialHMM",
     "NotFittedError",
-    "PoissonHMM",
     "PoissonHSMM",
     "SelectionResult",
     "forward",

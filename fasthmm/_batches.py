@@ -303,14 +303,22 @@ class Blocks:
         )
         self.prepare(emission)
         emission.check_hyperparameters()
-        params = model._initialized(emission, self.sample(emission))
-        if labels is not None and np.all(labels >= 0):
-            if emission.closed_form_given_states:
-                params = maximize(
-                    params, self.labelled_stats(params, labels), model.params
-                )
-                monitor.report(objective(params, self.expected_stats(params, labels)))
-                return params
+        sample = self.sample(emission)
+        labelled = (
+            labels is not None
+            and np.all(labels >= 0)
+            and emission.closed_form_given_states
+        )
+        params = model._initialized(
+            emission,
+            sample,
+            n_values=self.n_rows * (sample.size // sample.shape[0]),
+            labelled=labelled,
+        )
+        if labelled:
+            params = maximize(params, self.labelled_stats(params, labels), model.params)
+            monitor.report(objective(params, self.expected_stats(params, labels)))
+            return params
         return run_em(
             lambda p: self.expected_stats(p, labels), params, model.params, monitor
         )

@@ -3,51 +3,54 @@
 Numba compiles each kernel the first time it runs and caches the machine code
 on disk (``fasthmm/_kernels/__pycache__``, or under ``NUMBA_CACHE_DIR``), so
 only the first process after an installation or upgrade pays several seconds.
-On the first public call of a process, when no cache of the core kernels is
-found, a WARNING says what is about to happen; after that call a DEBUG record
-gives its time. Silence both with
+The first time in a process that Numba actually compiles one of fasthmm's
+kernels (a kernel missing from the cache: Numba's ``numba:compile`` event,
+which loading from the cache does not raise), a WARNING says what is
+happening, whatever call needed it; after the first public call of a process
+a DEBUG record gives its time. Silence both with
 ``logging.getLogger("fasthmm").setLevel(logging.ERROR)``.
 """
 
-import glob
 import logging
-import os
 import time
+
+from numba.core import event
 
 logger = logging.getLogger("fasthmm")
 
-_state = {"done": False}
+_state = {"done": False, "warned": False}
+
+MESSAGE = (
+    "compiling fasthmm's Numba kernels for first use: several seconds, once; "
+    "they are cached on disk for later runs"
+)
 
 
-def _cache_dirs():
-    kernels = os.path.join(os.path.dirname(os.path.abspath(__file__)), "_kernels")
-    custom = os.environ.get("NUMBA_CACHE_DIR")
-    # Numba caches under NUMBA_CACHE_DIR alone when it is set.
-    return [custom] if custom else [os.path.join(kernels, "__pycache__")]
+class CompileNotice(event.Listener):
+    """Logs :data:`MESSAGE` when the first fasthmm kernel of the process compiles."""
+
+    def on_start(self, ev):
+        func = getattr(ev.data.get("dispatcher"), "py_func", None)
+        module = getattr(func, "__module__", "") or ""
+        if module.split(".")[0] == "fasthmm" and not _state["warned"]:
+            _state["warned"] = True
+            logger.warning(MESSAGE)
+
+    def on_end(self, ev):
+        pass
 
 
-def kernels_cached():
-    """Whether a disk cache of the core kernels exists (a heuristic: the
-    cache of a given specialisation may still be missing or stale)."""
-    for d in _cache_dirs():
-        if glob.glob(os.path.join(d, "**", "hmm.*.nbi"), recursive=True):
-            return True
-    return False
+event.register("numba:compile", CompileNotice())
 
 
 class FirstCall:
-    """Context manager around a public call: announces the first one."""
+    """Context manager around a public call: times the first one (DEBUG)."""
 
     def __enter__(self):
         self.first = not _state["done"]
         if self.first:
             _state["done"] = True
             self.start = time.perf_counter()
-            if not kernels_cached():
-                logger.warning(
-                    "compiling fasthmm's Numba kernels for first use: several "
-                    "seconds, once; they are cached on disk for later runs"
-                )
         return self
 
     def __exit__(self, *exc):

@@ -37,8 +37,8 @@ def letters_to_initialize(model, emission, n_values):
     model : BaseHMM
     emission : Emission
         With ``n_features`` known.
-    n_values : int
-        Number of scalars in X.
+    n_values : int or None
+        Number of scalars in the data; None: no warning about it.
 
     Returns
     -------
@@ -67,7 +67,7 @@ def letters_to_initialize(model, emission, n_values):
     k = model.n_components
     n_fit = emission.n_free_parameters(model.params)
     n_fit += (k - 1) * ("s" in model.params) + k * (k - 1) * ("t" in model.params)
-    if n_values < n_fit:
+    if n_values is not None and n_values < n_fit:
         _log.warning(
             "Fitting a model with %d free scalar parameters with only %d data "
             "points will result in a degenerate solution.",

@@ -1,27 +1,45 @@
-"""The model classes :func:`fasthmm.load` can rebuild, by name.
+"""The model classes, by name: what :func:`fasthmm.load` rebuilds, and the
+families everything else is generated from.
 
 Every subclass of :class:`fasthmm.base.BaseHMM` registers itself under its
 class name when it is defined, so a user's own model class can be saved and
 loaded as long as it is defined (imported) before :func:`fasthmm.load` runs.
+
+A class defined with a family name (``class BernoulliHMM(BaseHMM,
+family="bernoulli")``) is also one of fasthmm's emission families: the
+package exports it (``fasthmm`` and ``fasthmm.hmm``), the command line offers
+it as ``--model bernoulli``, the user guide's model table lists it (a test
+checks the table against :func:`families`), and the test suite runs every
+contract test over it.
 """
 
 _CLASSES = {}
+_FAMILIES = {}
 
 
-def register(cls, name=None):
+def register(cls, name=None, family=None):
     """Make ``cls`` loadable under ``name`` (default: its class name).
 
     A later class of the same name replaces an earlier one, as a redefinition
-    in an interactive session would.
+    in an interactive session would. With ``family``, ``cls`` is also the
+    model of that emission family (see :func:`families`).
 
     Returns
     -------
     cls
     """
     _CLASSES[cls.__name__ if name is None else name] = cls
+    if family is not None:
+        _FAMILIES[family] = cls
     return cls
 
 
 def model_classes():
     """Name -> class of every registered model class."""
     return dict(_CLASSES)
+
+
+def families():
+    """Family name (the command line's ``--model``) -> model class, in the
+    order the classes were defined."""
+    return dict(_FAMILIES)

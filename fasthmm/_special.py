@@ -15,7 +15,7 @@ from numba import njit
 _ASYMPTOTIC_FROM = 10.0
 
 
-@njit(cache=True)
+@njit(cache=True, nogil=True)
 def _digamma_scalar(x):
     if not x > 0.0:
         return -np.inf if x == 0.0 else np.nan
@@ -36,13 +36,13 @@ def _digamma_scalar(x):
     return result + math.log(x) - 0.5 / x - series
 
 
-@njit(cache=True)
+@njit(cache=True, nogil=True)
 def _digamma_flat(x, out):
     for i in range(x.shape[0]):
         out[i] = _digamma_scalar(x[i])
 
 
-@njit(cache=True)
+@njit(cache=True, nogil=True)
 def _gammaln_flat(x, out):
     for i in range(x.shape[0]):
         out[i] = math.lgamma(x[i]) if x[i] > 0.0 else np.nan

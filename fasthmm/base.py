@@ -141,18 +141,28 @@ class BaseHMM(HmmlearnAPI):
     #: Constructor arguments passed to the emission (derived, see below).
     _emission_args = ()
 
-    def __init_subclass__(cls, **kwargs):
-        """Register the class for :func:`fasthmm.load` and derive its emission args.
+    def __init_subclass__(cls, family=None, **kwargs):
+        """Register the class and give it its constructor.
 
-        The emission's hyper-parameters are the model's constructor arguments
-        that the emission class's constructor also takes, so each is declared
-        once in the model's signature (hmmlearn's) and once, with the same
-        name, where the emission uses it.
+        A class that sets ``_emission_class`` and writes no ``__init__`` gets
+        one generated from its emission (:func:`_family_init`): each
+        hyper-parameter is declared once, with its default, in the emission
+        class's constructor. The emission's hyper-parameters are the model's
+        constructor arguments that the emission's constructor takes.
+
+        Parameters
+        ----------
+        family : str, optional
+            Registers the class as the model of an emission family (see
+            :mod:`fasthmm._registry`); every class is registered for
+            :func:`fasthmm.load`.
         """
         super().__init_subclass__(**kwargs)
+        if "__init__" not in cls.__dict__ and "_emission_class" in cls.__dict__:
+            cls.__init__ = _family_init(cls)
         if "__init__" in cls.__dict__:
             cls.__init__ = _with_added_args(cls.__init__)
-        _registry.register(cls)
+        _registry.register(cls, family=family)
         if cls._emission_class is not None:
             takes = inspect.signature(cls._emission_class.__init__).parameters
             cls._emission_args = tuple(
@@ -636,14 +646,15 @@ class BaseHMM(HmmlearnAPI):
             else check_labels(states, X.shape[0], k, starts=starts)
         )
         emission.check_hyperparameters()  # before initialising: errors name them
-        params = self._initialized(emission, X, starts)
-
-        monitor = ConvergenceMonitor(self.tol, self.n_iter, self.verbose)
-        if (
+        labelled = (
             labels is not None
             and np.all(labels >= 0)
             and emission.closed_form_given_states
-        ):
+        )
+        params = self._initialized(emission, X, starts, labelled=labelled)
+
+        monitor = ConvergenceMonitor(self.tol, self.n_iter, self.verbose)
+        if labelled:
             params = self._fit_labelled(X, starts, labels, params, monitor)
         else:
             clamp = None if labels is None else Clamp(labels)
@@ -697,9 +708,14 @@ class BaseHMM(HmmlearnAPI):
     def _after_fit(self, emission):
         """Hook for attributes derived from the fit (e.g. ``n_features``)."""
 
-    def _initialized(self, emission, X, starts=None):
+    def _initialized(self, emission, X, starts=None, *, n_values=None, labelled=False):
         """Checked parameters after initialising from X those in ``init_params``
         and (as hmmlearn) those not set.
+
+        ``n_values`` is the number of scalars of the whole data when X is a
+        sample of it (default: X.size), for hmmlearn's warning about fitting
+        more free parameters than data values; a fully ``labelled`` fit (a
+        closed-form estimate, no EM) does not log it.
 
         ``starts`` (sequence bounds; default: X as one sequence) matters only
         to components whose initial values depend on it (the variational
@@ -711,7 +727,8 @@ class BaseHMM(HmmlearnAPI):
         rng = check_random_state(self.random_state)
         if starts is None:
             starts = np.array([0, X.shape[0]], dtype=np.int64)
-        letters = letters_to_initialize(self, emission, X.size)
+        n_values = None if labelled else X.size if n_values is None else n_values
+        letters = letters_to_initialize(self, emission, n_values)
         transitions = self._transitions(self._current_params()).initialized(
             letters, starts, rng
         )
@@ -743,6 +760,72 @@ class BaseHMM(HmmlearnAPI):
         stats = expected_stats(params, X, starts, Clamp(labels))
         monitor.report(objective(params, stats))
         return params
+
+
+#: The shared constructor arguments and their defaults, in hmmlearn's order
+#: ("params" and "init_params" default to every letter of the model).
+SHARED_DEFAULTS = {
+    "n_components": 1,
+    "startprob_prior": 1.0,
+    "transmat_prior": 1.0,
+    "algorithm": "viterbi",
+    "random_state": None,
+    "n_iter": 10,
+    "tol": 1e-2,
+    "verbose": False,
+    "params": None,
+    "init_params": None,
+    "implementation": "log",
+}
+
+
+def family_signature(cls):
+    """The constructor signature of a model class whose ``__init__`` is generated.
+
+    The shared arguments (:data:`SHARED_DEFAULTS`) with the hyper-parameters
+    of ``cls._emission_class`` placed among them: each where the emission's
+    ``model_args_after`` says (hyper-parameter -> the argument it follows;
+    ``"*"``: it and every argument after it keyword-only), else after the previous hyper-parameter of the
+    emission's constructor, the first one after ``transmat_prior``. This is
+    how the models keep hmmlearn's positional order.
+    """
+    P = inspect.Parameter
+    hyper = list(inspect.signature(cls._emission_class.__init__).parameters.values())
+    hyper = [p for p in hyper[1:] if p.name not in ("n_components", "params")]
+    names = [*SHARED_DEFAULTS, "*"]
+    defaults = dict(SHARED_DEFAULTS, params=cls._all_letters())
+    defaults["init_params"] = defaults["params"]
+    placed = getattr(cls._emission_class, "model_args_after", {})
+    previous = "transmat_prior"
+    for p in hyper:
+        after = placed.get(p.name, previous)
+        if after == "*":  # keyword-only from here on, as hmmlearn's CategoricalHMM
+            names.remove("*")
+            names.insert(names.index(previous) + 1, "*")
+        names.insert(names.index(after) + 1, p.name)
+        defaults[p.name] = p.default
+        previous = p.name
+    star = names.index("*")
+    params = [P("self", P.POSITIONAL_OR_KEYWORD)]
+    for i, name in enumerate(names):
+        kind = P.POSITIONAL_OR_KEYWORD if i < star else P.KEYWORD_ONLY
+        if name != "*":
+            params.append(P(name, kind, default=defaults[name]))
+    return inspect.Signature(params)
+
+
+def _family_init(cls):
+    """``__init__`` of :func:`family_signature`: stores every argument."""
+    sig = family_signature(cls)
+
+    def __init__(self, *args, **kwargs):
+        bound = sig.bind(self, *args, **kwargs)
+        bound.apply_defaults()
+        self._store_constructor_args(bound.arguments)
+
+    __init__.__signature__ = sig
+    __init__.__qualname__ = f"{cls.__qualname__}.__init__"
+    return __init__
 
 
 def _with_added_args(init):

@@ -26,6 +26,7 @@ import numpy as np
 
 from ._compile import add_compile_command
 from ._progress import set_progress
+from ._registry import families
 
 DESCRIPTION = """\
 Fit, decode, score and sample Hidden Markov Models from the shell.
@@ -56,12 +57,8 @@ Output files are written atomically: a failed or interrupted write leaves an
 existing file as it was.
 """
 
-MODELS = {
-    "gaussian": "GaussianHMM",
-    "categorical": "CategoricalHMM",
-    "poisson": "PoissonHMM",
-    "gmm": "GMMHMM",
-}
+#: --model name -> model class: every emission family (fasthmm._registry).
+MODELS = families()
 
 
 class CommandError(Exception):
@@ -356,20 +353,20 @@ def _first_line(exc):
 
 
 def cmd_fit(args):
-    import fasthmm
 
     _check_output(args.output)
     X, lengths = _read_data(args)
-    cls = getattr(fasthmm, MODELS[args.model])
+    cls = MODELS[args.model]
     kwargs = dict(
         n_components=args.n_components,
         n_iter=args.n_iter,
         tol=args.tol,
         random_state=args.seed,
     )
-    if args.model in ("gaussian", "gmm"):
+    takes = cls._constructor_args()
+    if "covariance_type" in takes:
         kwargs["covariance_type"] = args.covariance_type
-    if args.model == "gmm":
+    if "n_mix" in takes:
         kwargs["n_mix"] = args.n_mix
     model = cls(**kwargs)
     previous = set_progress("off" if args.quiet else "line")
@@ -381,7 +378,7 @@ def cmd_fit(args):
         model.save(args.output)
     m = model.monitor_
     print(
-        f"{MODELS[args.model]} with {model.n_components} states fitted on "
+        f"{cls.__name__} with {model.n_components} states fitted on "
         f"{_rows_read(args.data, X, lengths)}: {m.iter} EM iterations, "
         f"converged={m.converged}, log-likelihood "
         f"{model.score(X, lengths):.6g}; written to {args.output}"

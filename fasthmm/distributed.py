@@ -228,7 +228,9 @@ def fit(model, client, partitions):
         samples = client.gather(
             [client.submit(_sample, p, size, n_slices, pure=False) for p in parts]
         )
-        params = model._initialized(emission, np.concatenate(samples, axis=0))
+        sample = np.concatenate(samples, axis=0)
+        per_row = sample.size // sample.shape[0]
+        params = model._initialized(emission, sample, n_values=n_rows * per_row)
 
         def e_fn(p):
             stats = [

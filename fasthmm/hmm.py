@@ -1,12 +1,10 @@
 """hmmlearn's ``hmmlearn.hmm`` names, so that ``from fasthmm import hmm`` is a
-drop-in for ``from hmmlearn import hmm``."""
+drop-in for ``from hmmlearn import hmm``: every emission family's model
+(see :mod:`fasthmm._registry`)."""
 
-from .models import GMMHMM, CategoricalHMM, GaussianHMM, MultinomialHMM, PoissonHMM
+from . import models  # noqa: F401  (defines and registers the families)
+from ._registry import families as _families
 
-__all__ = [
-    "CategoricalHMM",
-    "GaussianHMM",
-    "GMMHMM",
-    "MultinomialHMM",
-    "PoissonHMM",
-]
+globals().update({cls.__name__: cls for cls in _families().values()})
+
+__all__ = [cls.__name__ for cls in _families().values()]

@@ -14,9 +14,10 @@ from .emissions import (
     MultinomialEmission,
     PoissonEmission,
 )
+from .emissions.bernoulli import BernoulliEmission
 
 
-class CategoricalHMM(BaseHMM):
+class CategoricalHMM(BaseHMM, family="categorical"):
     """HMM with categorical (discrete-symbol) emissions.
 
     Parameters
@@ -41,30 +42,11 @@ class CategoricalHMM(BaseHMM):
 
     _emission_class = CategoricalEmission
 
-    def __init__(
-        self,
-        n_components=1,
-        startprob_prior=1.0,
-        transmat_prior=1.0,
-        *,
-        emissionprob_prior=1.0,
-        n_features=None,
-        algorithm="viterbi",
-        random_state=None,
-        n_iter=10,
-        tol=1e-2,
-        verbose=False,
-        params="ste",
-        init_params="ste",
-        implementation="log",
-    ):
-        self._store_constructor_args(locals())
-
     def _after_fit(self, emission):
         self.n_features = emission.n_features
 
 
-class GaussianHMM(BaseHMM):
+class GaussianHMM(BaseHMM, family="gaussian"):
     """HMM with multivariate Gaussian emissions.
 
     Parameters
@@ -98,30 +80,8 @@ class GaussianHMM(BaseHMM):
 
     _emission_class = GaussianEmission
 
-    def __init__(
-        self,
-        n_components=1,
-        covariance_type="diag",
-        min_covar=1e-3,
-        startprob_prior=1.0,
-        transmat_prior=1.0,
-        means_prior=0,
-        means_weight=0,
-        covars_prior=1e-2,
-        covars_weight=1,
-        algorithm="viterbi",
-        random_state=None,
-        n_iter=10,
-        tol=1e-2,
-        verbose=False,
-        params="stmc",
-        init_params="stmc",
-        implementation="log",
-    ):
-        self._store_constructor_args(locals())
 
-
-class PoissonHMM(BaseHMM):
+class PoissonHMM(BaseHMM, family="poisson"):
     """HMM with independent Poisson emissions per feature.
 
     Parameters
@@ -160,26 +120,8 @@ class PoissonHMM(BaseHMM):
 
     _emission_class = PoissonEmission
 
-    def __init__(
-        self,
-        n_components=1,
-        startprob_prior=1.0,
-        transmat_prior=1.0,
-        lambdas_prior=0.0,
-        lambdas_weight=0.0,
-        algorithm="viterbi",
-        random_state=None,
-        n_iter=10,
-        tol=1e-2,
-        verbose=False,
-        params="stl",
-        init_params="stl",
-        implementation="log",
-    ):
-        self._store_constructor_args(locals())
 
-
-class GMMHMM(BaseHMM):
+class GMMHMM(BaseHMM, family="gmm"):
     """HMM with a mixture of ``n_mix`` Gaussians as each state's emission.
 
     Parameters
@@ -248,32 +190,8 @@ class GMMHMM(BaseHMM):
 
     _emission_class = GMMEmission
 
-    def __init__(
-        self,
-        n_components=1,
-        n_mix=1,
-        min_covar=1e-3,
-        startprob_prior=1.0,
-        transmat_prior=1.0,
-        weights_prior=1.0,
-        means_prior=0.0,
-        means_weight=0.0,
-        covars_prior=None,
-        covars_weight=None,
-        algorithm="viterbi",
-        covariance_type="diag",
-        random_state=None,
-        n_iter=10,
-        tol=1e-2,
-        verbose=False,
-        params="stmcw",
-        init_params="stmcw",
-        implementation="log",
-    ):
-        self._store_constructor_args(locals())
 
-
-class MultinomialHMM(BaseHMM):
+class MultinomialHMM(BaseHMM, family="multinomial"):
     """HMM whose samples count the outcomes of ``n_trials`` categorical draws.
 
     hmmlearn's MultinomialHMM (since 0.2.8): each row of ``X`` holds the
@@ -305,24 +223,38 @@ class MultinomialHMM(BaseHMM):
 
     _emission_class = MultinomialEmission
 
-    def __init__(
-        self,
-        n_components=1,
-        n_trials=None,
-        startprob_prior=1.0,
-        transmat_prior=1.0,
-        algorithm="viterbi",
-        random_state=None,
-        n_iter=10,
-        tol=1e-2,
-        verbose=False,
-        params="ste",
-        init_params="ste",
-        implementation="log",
-        emissionprob_prior=1.0,
-    ):
-        self._store_constructor_args(locals())
-
     def _after_check_X(self, X):
         if self.n_trials is None:
             self.n_trials = X.sum(axis=1).astype(np.int64)
+
+
+class BernoulliHMM(BaseHMM, family="bernoulli"):
+    """HMM with independent binary (Bernoulli) features per state.
+
+    Parameters
+    ----------
+    n_components : int
+    startprob_prior, transmat_prior :
+        See :class:`fasthmm.base.BaseHMM`.
+    emissionprob_alpha, emissionprob_beta : float or ndarray, >= 1
+        Beta(alpha, beta) prior on each entry of ``emissionprob_``
+        (broadcastable to (n_components, n_features); 1 and 1, the default,
+        is no prior).
+    algorithm, random_state, n_iter, tol, verbose, params, init_params,
+    implementation :
+        See :class:`fasthmm.base.BaseHMM`; the emission's letter is "e".
+
+    Attributes
+    ----------
+    emissionprob_ : ndarray of shape (n_components, n_features)
+        Probability that each feature is 1 in each state (each entry its own
+        Bernoulli; rows need not sum to 1). Entries of exactly 0 or 1 are
+        allowed: a sample they rule out has probability 0 in that state.
+
+    Notes
+    -----
+    ``X`` holds 0 or 1, shape (n_samples, n_features) (1-D: one feature).
+    hmmlearn has no Bernoulli model; the API is that of its other models.
+    """
+
+    _emission_class = BernoulliEmission

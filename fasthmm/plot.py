@@ -43,16 +43,50 @@ def _colour(k):
     return f"C{k % 10}"
 
 
-def states(model, X, lengths=None, *, feature=0, algorithm=None, axes=None):
+def _series_axis(X, time, feature):
+    """``(X, time, time label, value label)`` of what :func:`states` draws.
+
+    A :class:`fasthmm.datasets.Dataset` gives its ``X``, ``time`` and units;
+    a pandas DataFrame or Series its values, its index as time (unless it is
+    the default 0, 1, ... index) and its column name; an explicit ``time``
+    wins.
+    """
+    value_label, time_label = f"feature {feature}", "step"
+    index = None
+    if hasattr(X, "time") and hasattr(X, "X"):  # a bundled Dataset
+        index, value_label, time_label = X.time, X.units, "year"
+        X = X.X
+    elif hasattr(X, "index") and hasattr(X, "to_numpy"):  # pandas
+        columns = getattr(X, "columns", None)
+        name = columns[feature] if columns is not None else getattr(X, "name", None)
+        if name is not None:
+            value_label = str(name)
+        if type(X.index).__name__ != "RangeIndex":
+            index = X.index.to_numpy()
+            time_label = str(X.index.name) if X.index.name is not None else "time"
+        X = X.to_numpy()
+    if time is not None:
+        index = np.asarray(time)
+        time_label = "time" if time_label == "step" else time_label
+    return X, index, time_label, value_label
+
+
+def states(model, X, lengths=None, *, time=None, feature=0, algorithm=None, axes=None):
     """A series with its decoded states, and the state posteriors beneath.
 
     Parameters
     ----------
     model : fitted fasthmm model
-    X : array-like of shape (n_samples, n_features), or a list of sequences
+    X : array-like of shape (n_samples, n_features), a list of sequences, a
+        pandas DataFrame or Series, or a :class:`fasthmm.datasets.Dataset`
+        (whose ``time`` and units label the axes).
     lengths : array-like of int, optional
+    time : array-like of shape (n_samples,), optional
+        The x coordinate of each sample (numbers or dates); default: a
+        Dataset's ``time``, a DataFrame's index, else the step 0, 1, ...
     feature : int
-        The column of ``X`` drawn in the top panel.
+        The column of ``X`` drawn in the top panel (labelled with its
+        DataFrame column name).
     algorithm : {"viterbi", "map"}, optional
         Decoder of the colours (default: the model's).
     axes : pair of matplotlib Axes, optional
@@ -62,31 +96,46 @@ def states(model, X, lengths=None, *, feature=0, algorithm=None, axes=None):
     Returns
     -------
     (ax_series, ax_posteriors) : tuple of matplotlib Axes
-        ``ax_series`` holds the series as a grey line and one point per sample
-        coloured by its decoded state; ``ax_posteriors`` one line per state:
-        p(z_t = k | X), in the state's colour.
+        ``ax_series`` holds each sequence as a grey line and one point per
+        sample coloured by its decoded state; ``ax_posteriors`` one line per
+        state and sequence: p(z_t = k | X), in the state's colour. A dotted
+        vertical line marks the start of every sequence after the first.
     """
+    X, t, time_label, value_label = _series_axis(X, time, feature)
     _, decoded = model.decode(X, lengths, algorithm=algorithm)
     post = model.predict_proba(X, lengths)
     from ._validation import check_sequences
 
-    samples, _ = check_sequences(X, lengths)
+    samples, lengths = check_sequences(X, lengths)
     samples = np.asarray(samples, dtype=float)
     series = samples.reshape(len(samples), -1)[:, feature]
+    starts = np.concatenate(
+        ([0], np.cumsum([len(series)] if lengths is None else lengths))
+    )
+    if t is None:
+        t = np.arange(len(series))
+    elif len(t) != len(series):
+        raise ValueError(
+            f"time must have one entry per sample ({len(series)}), got {len(t)}"
+        )
     if axes is None:
         plt = _pyplot()
         _, axes = plt.subplots(2, 1, sharex=True, gridspec_kw={"height_ratios": (2, 1)})
     ax_series, ax_post = axes
-    t = np.arange(len(series))
-    ax_series.plot(t, series, color="0.7", linewidth=0.8, zorder=1)
+    for i, (lo, hi) in enumerate(zip(starts[:-1], starts[1:])):
+        ax_series.plot(t[lo:hi], series[lo:hi], color="0.7", linewidth=0.8, zorder=1)
+        for k in range(post.shape[1]):
+            label = f"state {k}" if i == 0 else None
+            ax_post.plot(t[lo:hi], post[lo:hi, k], color=_colour(k), label=label)
+        if i > 0:
+            for ax in axes:
+                ax.axvline(t[lo], color="0.4", linestyle=":", linewidth=0.8)
     colours = [_colour(k) for k in decoded]
     ax_series.scatter(t, series, c=colours, s=8, zorder=2)
-    ax_series.set_ylabel(f"feature {feature}")
-    for k in range(post.shape[1]):
-        ax_post.plot(t, post[:, k], color=_colour(k), label=f"state {k}")
+    ax_series.set_ylabel(value_label)
     ax_post.set_ylim(-0.02, 1.02)
     ax_post.set_ylabel("posterior")
-    ax_post.set_xlabel("step")
+    ax_post.set_xlabel(time_label)
     ax_post.legend(loc="upper right", fontsize="small", ncol=min(post.shape[1], 5))
     return ax_series, ax_post
 

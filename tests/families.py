@@ -12,12 +12,18 @@ Each :class:`Family` knows how to
 - compute the *reference* log-emission matrix ``log p(x_t | z_t = k)`` from
   the model's public parameters in plain NumPy (no SciPy, no fasthmm code).
 
-A new family gets every test of ``test_contracts.py`` by adding one entry to
-:data:`FAMILIES`.
+:data:`FAMILIES` holds an entry for every family of fasthmm's registry
+(:func:`fasthmm._registry.families`) and for the example family written from
+outside the package. A family's entry lives here or in its own test file,
+``tests/test_<family>.py``, as a tuple ``FAMILIES`` there: that file is read
+for every registered family without an entry here, so a new family gets every
+contract test (and the validation, I/O and fuzz tests) from its own file.
 """
 
+import importlib.util
 import math
 from dataclasses import dataclass, field
+from pathlib import Path
 
 import numpy as np
 from exponential_family import ExponentialHMM
@@ -32,6 +38,7 @@ from reference import (
 )
 
 import fasthmm
+import fasthmm._registry
 
 COVARIANCE_TYPES = ("spherical", "diag", "full", "tied")
 
@@ -355,7 +362,7 @@ def _gmm(cov):
     )
 
 
-FAMILIES = (
+BUILT_IN = (
     Family(
         name="categorical",
         cls=fasthmm.CategoricalHMM,
@@ -409,4 +416,39 @@ FAMILIES = (
     ),
 )
 
+
+def _own_file_entries(known):
+    """The entries of registered families not in ``known``, from their test files.
+
+    Each ``tests/test_<family>.py`` is loaded as a separate module (it imports
+    :class:`Family` from here; pytest imports it again as a test module).
+    """
+    entries = []
+    for name, cls in fasthmm._registry.families().items():
+        if cls in known:
+            continue
+        path = Path(__file__).with_name(f"test_{name}.py")
+        if not path.exists():
+            raise LookupError(
+                f"the registered family {name!r} ({cls.__name__}) has no test "
+                f"entry: add a Family to tests/families.py or FAMILIES to {path.name}"
+            )
+        spec = importlib.util.spec_from_file_location(f"_family_{name}", path)
+        module = importlib.util.module_from_spec(spec)
+        spec.loader.exec_module(module)
+        entries += module.FAMILIES
+    return tuple(entries)
+
+
+FAMILIES = BUILT_IN + _own_file_entries({f.cls for f in BUILT_IN})
+
 BY_NAME = {f.name: f for f in FAMILIES}
+
+
+def representatives(extra=()):
+    """One family per model class (its first entry), plus the ``extra`` names."""
+    first = {}
+    for f in FAMILIES:
+        first.setdefault(f.cls, f)
+    chosen = list(first.values()) + [BY_NAME[name] for name in extra]
+    return {f.name: f for f in chosen}

@@ -5,10 +5,15 @@ and in one namespace per file (a later block may use names an earlier one
 defined), inside a temporary directory. Blocks that are not meant to run on
 their own (call signatures, fragments that use the reader's own ``X``) are
 fenced ```` ```python notest ````: they are highlighted as Python but skipped
-here. Any other info string after ``python`` fails the test, so a typo cannot
-silently stop a block from being checked.
+here. A block that needs an optional extra is fenced ```` ```python
+needs=matplotlib ```` (a module name): it runs when that module is installed
+and is skipped otherwise (the test then reports the skipped blocks after
+running all the others), so the README's test command passes with the
+``[test]`` extra alone. Any other info string after ``python`` fails the
+test, so a typo cannot silently stop a block from being checked.
 """
 
+import importlib.util
 import pathlib
 import re
 
@@ -18,6 +23,7 @@ ROOT = pathlib.Path(__file__).resolve().parent.parent
 DOCS = [ROOT / "README.md", *sorted((ROOT / "docs").glob("*.md"))]
 FENCE = re.compile(r"^```([^\n]*)\n(.*?)^```", re.MULTILINE | re.DOTALL)
 SKIP = "python notest"
+NEEDS = re.compile(r"python needs=(\w+)")
 
 
 def python_blocks(path):
@@ -35,13 +41,21 @@ def test_python_blocks_run_as_written(path, tmp_path, monkeypatch):
     monkeypatch.chdir(tmp_path)
     monkeypatch.setenv("MPLBACKEND", "Agg")
     namespace = {"__name__": "__main__"}
+    skipped = []
     for line, info, code in python_blocks(path):
-        assert info in ("python", SKIP), (
-            f"{path.name}:{line}: unknown fence {info!r} (use 'python' or '{SKIP}')"
+        need = NEEDS.fullmatch(info)
+        assert info in ("python", SKIP) or need, (
+            f"{path.name}:{line}: unknown fence {info!r} (use 'python', "
+            f"'{SKIP}' or 'python needs=<module>')"
         )
         if info == SKIP:
             continue
+        if need and importlib.util.find_spec(need[1]) is None:
+            skipped.append(f"{path.name}:{line} (needs {need[1]})")
+            continue
         exec(compile(code, f"{path.name}:{line}", "exec"), namespace)
+    if skipped:
+        pytest.skip(f"the other blocks ran; skipped {', '.join(skipped)}")
 
 
 def test_the_readme_tour_is_checked():

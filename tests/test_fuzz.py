@@ -36,6 +36,7 @@ import warnings
 
 import numpy as np
 import pytest
+from families import representatives
 from hypothesis import HealthCheck, event, given, settings
 from hypothesis import strategies as st
 from hypothesis.extra.numpy import arrays
@@ -47,7 +48,16 @@ from fasthmm.cli import main as cli_main
 from fasthmm.io import HEADER_KEY
 
 COVARIANCE_TYPES = ("spherical", "diag", "full", "tied")
-KINDS = ["categorical", "gaussian", "poisson", "gmm"]
+#: Families drawn with hypothesis's own parameter strategies ...
+DRAWN = {
+    "categorical": models.CategoricalHMM,
+    "gaussian": models.GaussianHMM,
+    "poisson": models.PoissonHMM,
+    "gmm": models.GMMHMM,
+}
+#: ... and every other family of the registry, by its test entry's factories.
+OTHERS = {f.name: f for f in representatives().values() if f.cls not in DRAWN.values()}
+KINDS = [*DRAWN, *OTHERS]
 
 METHODS = (*X_METHODS, "sample")
 ALLOWED = (ValueError, TypeError)
@@ -133,7 +143,14 @@ def valid_models(draw):
         "startprob_": draw(stochastic((k,))),
         "transmat_": draw(stochastic((k, k))),
     }
-    if kind == "categorical":
+    if kind in OTHERS:
+        family = OTHERS[kind]
+        lo, hi = family.feature_range
+        d = draw(st.integers(lo, hi))
+        rng = np.random.default_rng(draw(st.integers(0, 2**32 - 1)))
+        model = family.make(rng, k, d, init_params="", **common)
+        params = {}
+    elif kind == "categorical":
         n_features = draw(st.integers(1, 4))
         model = models.CategoricalHMM(k, **common)
         params["emissionprob_"] = draw(stochastic((k, n_features)))
@@ -222,7 +239,10 @@ def models_maybe_corrupt(draw):
 def samples_for(draw, kind, d, n_states):
     """X for a model: valid, or invalid in one way (shape, dtype, values)."""
     n = draw(st.integers(1, 12))
-    if kind == "categorical":
+    if kind in OTHERS:
+        rng = np.random.default_rng(draw(st.integers(0, 2**32 - 1)))
+        X = OTHERS[kind].random_data(rng, n, d)
+    elif kind == "categorical":
         hi = d + (1 if draw(st.integers(0, 9)) == 0 else 0)  # sometimes out of range
         X = draw(arrays(np.int64, (n,), elements=st.integers(0, max(hi - 1, 0))))
         if draw(st.booleans()):

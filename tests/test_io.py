@@ -19,6 +19,7 @@ import zipfile
 
 import numpy as np
 import pytest
+from families import FAMILIES
 
 import fasthmm
 from fasthmm import models
@@ -36,7 +37,8 @@ def _gaussian_data(rng, n=60, d=2):
 def model_cases():
     """(id, unfitted model, X, lengths) for every model class and covariance type.
 
-    PoissonHMM and GMMHMM are included when fasthmm.models defines them.
+    Hand-written for the built-in families; every other family of
+    tests/families.py (the registry's) is added from its entry.
     """
     rng = np.random.RandomState(0)
     cases = [
@@ -81,6 +83,13 @@ def model_cases():
                 [40, 40],
             )
         )
+    # Every other family of the registry, from its test entry.
+    covered = {type(model) for _, model, _, _ in cases}
+    for family in FAMILIES:
+        if family.cls not in covered:
+            covered.add(family.cls)
+            model = family.unfitted(2, n_iter=4, random_state=1)
+            cases.append((family.name, model, family.random_data(rng, 60), [30, 30]))
     return cases
 
 

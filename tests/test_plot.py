@@ -8,7 +8,7 @@ matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402
 
 import fasthmm  # noqa: E402
-from fasthmm import plot  # noqa: E402
+from fasthmm import datasets, plot  # noqa: E402
 
 
 def integral(x, y):
@@ -135,3 +135,40 @@ def test_missing_matplotlib_names_the_extra(fitted, monkeypatch):
     monkeypatch.setitem(sys.modules, "matplotlib.pyplot", None)
     with pytest.raises(ImportError, match=r"fasthmm\[plot\]"):
         plot.convergence(fitted[0])
+
+
+def test_states_time_axis_and_sequence_boundaries(fitted):
+    model, X = fitted
+    time = 2000.0 + 0.25 * np.arange(len(X))
+    ax_series, ax_post = plot.states(model, X, [50, 70], time=time)
+    np.testing.assert_array_equal(ax_series.collections[0].get_offsets()[:, 0], time)
+    post = model.predict_proba(X, [50, 70])
+    curves = [line for line in ax_post.get_lines() if len(line.get_xdata()) > 2]
+    # one curve per state and sequence, none drawn across the boundary
+    assert len(curves) == 2 * model.n_components
+    np.testing.assert_array_equal(curves[0].get_xdata(), time[:50])
+    np.testing.assert_allclose(curves[0].get_ydata(), post[:50, 0])
+    marks = [line for line in ax_post.get_lines() if len(line.get_xdata()) == 2]
+    assert [m.get_xdata()[0] for m in marks] == [time[50]]
+    assert ax_post.get_xlabel() == "time"
+    with pytest.raises(ValueError, match="time must have one entry per sample"):
+        plot.states(model, X, time=time[:-1])
+
+
+def test_states_reads_a_dataset_and_a_dataframe():
+    quakes = datasets.load_earthquakes()
+    model = fasthmm.PoissonHMM(2, n_iter=5, random_state=0).fit(quakes.X)
+    ax_series, ax_post = plot.states(model, quakes)
+    np.testing.assert_array_equal(
+        ax_series.collections[0].get_offsets()[:, 0], quakes.time
+    )
+    assert ax_series.get_ylabel() == quakes.units and ax_post.get_xlabel() == "year"
+    pd = pytest.importorskip("pandas")
+    frame = pd.DataFrame(
+        {"count": quakes.X[:, 0]}, index=pd.Index(quakes.time, name="when")
+    )
+    ax_series, ax_post = plot.states(model, frame)
+    np.testing.assert_array_equal(
+        ax_series.collections[0].get_offsets()[:, 0], quakes.time
+    )
+    assert ax_series.get_ylabel() == "count" and ax_post.get_xlabel() == "when"

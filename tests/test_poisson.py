@@ -287,3 +287,17 @@ def test_bad_parameters_raise_naming_them():
         PoissonHMM(2, lambdas_prior=-1.0).fit(X)
     with pytest.raises(ValueError, match="lambdas_weight"):
         PoissonHMM(2, lambdas_weight=np.ones(5)).fit(X)
+
+
+@pytest.mark.parametrize(
+    "value, message",
+    [
+        (-1.0, "lambdas_prior must be >= 0, got -1"),
+        (np.array(-1.5), "lambdas_prior must be >= 0, got -1.5"),
+        ([[0.5, -2.0]], r"lambdas_prior must be >= 0, got -2 at index \(0, 1\)"),
+    ],
+)
+def test_negative_prior_is_printed_as_a_number(value, message):
+    with pytest.raises(ValueError, match=message) as info:
+        PoissonHMM(2, lambdas_prior=value).fit(np.ones((4, 2), int))
+    assert "array(" not in str(info.value)

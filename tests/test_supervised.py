@@ -14,6 +14,7 @@ Every expected value is computed here independently of fasthmm:
 """
 
 import itertools
+import logging
 
 import numpy as np
 import pytest
@@ -628,3 +629,34 @@ def test_tagger_trained_from_labels_is_nearly_as_accurate_as_the_true_model():
     acc_truth = np.mean(truth.predict(Xt, lengths_t) == zt)
     assert acc_truth > 0.6  # the task is learnable, far above chance (1/3)
     assert acc_tagger >= acc_truth - 0.03
+
+
+# -- hmmlearn's warning about more free parameters than data values --------------
+DEGENERATE = "degenerate solution"
+
+
+def test_fully_labelled_fit_logs_no_degenerate_warning(caplog):
+    # 2 + 2 + 2 * 9 = 22 free parameters, 6 values: EM would be degenerate,
+    # but a labelled fit is the closed-form estimate from the counts.
+    X = np.array([0, 1, 2, 0, 1, 2]).reshape(-1, 1)
+    states = np.array([0, 0, 0, 1, 1, 1])
+    with caplog.at_level(logging.WARNING, logger="fasthmm"):
+        CategoricalHMM(2, n_features=10).fit(X, states=states)
+        assert DEGENERATE not in caplog.text
+        CategoricalHMM(2, n_features=10, n_iter=1).fit(X)  # EM: still warned
+    assert DEGENERATE in caplog.text
+
+
+def test_degenerate_warning_counts_every_row_of_data_walked_in_blocks(caplog):
+    # 150,000 rows walked in blocks are initialised from a sample of 100,000
+    # rows; the warning compares the free parameters with all the data.
+    n = 150_000
+    X = (np.arange(n) % 7).reshape(-1, 1)
+    kw = dict(n_iter=1, random_state=0, memory_budget=2_000_000)
+    with caplog.at_level(logging.WARNING, logger="fasthmm"):
+        # 2 * 59,999 + 1 + 2 = 120,001 free parameters < 150,000 values.
+        CategoricalHMM(2, n_features=60_000, **kw).fit(X)
+        assert DEGENERATE not in caplog.text
+        # 2 * 79,999 + 3 = 160,001 > 150,000: warned, with the full count.
+        CategoricalHMM(2, n_features=80_000, **kw).fit(X)
+    assert f"160001 free scalar parameters with only {n} data points" in caplog.text

@@ -10,10 +10,12 @@ count models) must give exactly what the canonical float64 input gives.
 """
 
 import copy
+import functools
 import warnings
 
 import numpy as np
 import pytest
+from families import representatives
 from models_helpers import X_METHODS, assert_unchanged, snapshot
 
 import fasthmm
@@ -48,6 +50,14 @@ def _kinds():
         lambda **kw: models.GMMHMM(2, n_mix=2, n_iter=3, random_state=0, **kw),
         gauss,
     )
+    # Every other family of the registry, from its test entry.
+    covered = {type(make()) for make, _ in kinds.values()}
+    for name, family in representatives().items():
+        if family.cls not in covered:
+            kinds[name] = (
+                functools.partial(family.unfitted, 2, n_iter=3, random_state=0),
+                family.random_data(rng, 40),
+            )
     return kinds
 
 
@@ -165,7 +175,12 @@ def _x_cases(kind):
         ]
     else:
         cases += [
-            ("wrong n_features", real[:, :1], ValueError, "X must have n_features = 2")
+            (
+                "wrong n_features",
+                real[:, :1],
+                ValueError,
+                f"X must have n_features = {real.shape[1]}",
+            )
         ]
     return cases
 

@@ -34,9 +34,8 @@ print("transition matrix:\n", model.transmat_.round(2))
 # Decode: the most likely sequence of periods (Viterbi), and the posterior
 # probability of each state in each year beneath it.
 log_prob, states = model.decode(X)
-ax_series, ax_post = hmmplot.states(model, X)
+ax_series, ax_post = hmmplot.states(model, quakes)  # x axis: the years
 ax_series.set_ylabel("earthquakes per year")
-ax_post.set_xlabel(f"years since {years[0]:.0f}")
 ax_series.figure.savefig("earthquakes_states.png", dpi=100)
 
 # %%

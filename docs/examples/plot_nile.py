@@ -38,10 +38,8 @@ print(f"the change: {change:.0f}")
 # %%
 # The series coloured by state, the posteriors beneath: how sure the model
 # is of the year of the change.
-ax_series, ax_post = hmmplot.states(model, X)
-ax_series.set_ylabel(nile.units)
-ax_series.axvline(change - years[0], color="k", linestyle=":")
-ax_post.set_xlabel(f"years since {years[0]:.0f}")
+ax_series, ax_post = hmmplot.states(model, nile)  # the years, the units
+ax_series.axvline(change, color="k", linestyle=":")
 ax_series.figure.savefig("nile_states.png", dpi=100)
 
 # %%

@@ -36,9 +36,8 @@ print("log-likelihood:", round(model.score(X), 1))
 calm = int(np.argmin(model.covars_.ravel()))
 print("calm regime from:", time[np.argmax(model.predict(X) == calm)])
 
-ax_series, ax_post = hmmplot.states(model, X)
+ax_series, ax_post = hmmplot.states(model, gdp)  # x axis: the quarters
 ax_series.set_ylabel("growth, % a year")
-ax_post.set_xlabel(f"quarters since {time[0]:.2f}")
 ax_series.figure.savefig("us_gdp_volatility.png", dpi=100)
 
 # %%
@@ -52,7 +51,7 @@ low = int(np.argmin(cycle.means_[:, 0]))
 print("mean growth of each regime:", cycle.means_.ravel().round(1))
 print("expected stay (quarters):", (1.0 / (1.0 - np.diag(cycle.transmat_))).round(1))
 print("log-likelihood:", round(cycle.score(X), 1))
-ax_series, ax_post = hmmplot.states(cycle, X)
+ax_series, ax_post = hmmplot.states(cycle, gdp)
 ax_series.set_ylabel("growth, % a year")
 ax_series.figure.savefig("us_gdp_cycle.png", dpi=100)
 

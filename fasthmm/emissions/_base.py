@@ -26,7 +26,14 @@ its constructor arguments of the same names (see
 
 import copy
 
-from .._validation import NotFittedError, check_allocation, trailing_size
+import numpy as np
+
+from .._validation import (
+    NotFittedError,
+    as_float_array,
+    check_allocation,
+    trailing_size,
+)
 
 
 def names_by_letter(component):
@@ -37,6 +44,47 @@ def names_by_letter(component):
         letter: (name,) + tuple(component.linked_names.get(letter, ()))
         for letter, name in component.param_names.items()
     }
+
+
+def broadcast_prior(value, name, shape, minimum):
+    """A prior hyper-parameter broadcast to ``shape``, every entry >= ``minimum``.
+
+    Parameters
+    ----------
+    value : float or array-like
+        The hyper-parameter as given (a scalar, or an array broadcastable to
+        ``shape``, e.g. (n_components, 1) for one value per state).
+    name : str
+        Its name, for the error messages.
+    shape : tuple of int
+    minimum : float
+
+    Returns
+    -------
+    ndarray of float64 of shape ``shape`` (a read-only broadcast view)
+
+    Raises
+    ------
+    ValueError
+        Naming ``name``, the expected shape or the bound, and the offending
+        value as a plain number.
+    """
+    arr = as_float_array(value, name)
+    try:
+        out = np.broadcast_to(arr, shape)
+    except ValueError:
+        raise ValueError(
+            f"{name} must be a scalar or an array broadcastable to shape "
+            f"{tuple(shape)}, got shape {arr.shape}"
+        ) from None
+    below = out < minimum
+    if below.any():
+        where = np.unravel_index(np.argmax(below), shape)
+        at = "" if arr.ndim == 0 else f" at index {tuple(int(i) for i in where)}"
+        raise ValueError(
+            f"{name} must be >= {minimum:g}, got {float(out[where]):g}{at}"
+        )
+    return out
 
 
 class InvalidParameter(ValueError):

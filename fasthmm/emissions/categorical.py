@@ -26,6 +26,9 @@ class CategoricalEmission(ProbabilityRowsEmission):
         Dirichlet concentration (1 means no prior).
     """
 
+    #: hmmlearn's order of the model's constructor (see ``base.family_signature``).
+    model_args_after = {"n_features": "*"}
+
     def __init__(self, n_components, params, n_features=None, emissionprob_prior=1.0):
         super().__init__(
             n_components,

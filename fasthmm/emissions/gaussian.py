@@ -34,6 +34,11 @@ class GaussianEmission(Emission):
     """
 
     param_names = {"m": "means_", "c": "covars_"}
+    #: hmmlearn's order of the model's constructor (see ``base.family_signature``).
+    model_args_after = {
+        "covariance_type": "n_components",
+        "means_prior": "transmat_prior",
+    }
     feature_param = "means_"
 
     def __init__(

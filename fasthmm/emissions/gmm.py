@@ -80,6 +80,13 @@ class GMMEmission(Emission):
     """
 
     param_names = {"m": "means_", "c": "covars_", "w": "weights_"}
+    #: hmmlearn's order of the model's constructor (see ``base.family_signature``).
+    model_args_after = {
+        "n_mix": "n_components",
+        "covariance_type": "algorithm",
+        "min_covar": "n_mix",
+        "weights_prior": "transmat_prior",
+    }
     feature_param = "means_"
 
     def __init__(

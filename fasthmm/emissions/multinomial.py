@@ -48,6 +48,12 @@ class MultinomialEmission(ProbabilityRowsEmission):
         Dirichlet concentration (1 means no prior).
     """
 
+    #: hmmlearn's order of the model's constructor (see ``base.family_signature``).
+    model_args_after = {
+        "n_trials": "n_components",
+        "emissionprob_prior": "implementation",
+    }
+
     def __init__(self, n_components, params, n_trials=None, emissionprob_prior=1.0):
         super().__init__(n_components, params, None, emissionprob_prior)
         self.n_trials = check_n_trials(n_trials)

@@ -6,8 +6,8 @@ import numpy as np
 
 from .._kernels.checks import value_range
 from .._kernels.poisson import poisson_log_density, table_row_sums
-from .._validation import as_float_array, check_counts, check_prior, check_shape
-from ._base import Emission
+from .._validation import check_counts, check_prior, check_shape
+from ._base import Emission, broadcast_prior
 from ._weighted import weighted_sums
 
 #: Smallest rate the M-step (and initialisation) produce. A state that never
@@ -84,24 +84,10 @@ class PoissonEmission(Emission):
         self.lambdas_prior = check_prior(lambdas_prior, "lambdas_prior")
         self.lambdas_weight = check_prior(lambdas_weight, "lambdas_weight")
 
-    def _prior(self, name):
-        """A prior hyper-parameter as a non-negative (n_components, n_features) array."""
-        k, d = self.n_components, self.n_features
-        value = as_float_array(getattr(self, name), name)
-        try:
-            value = np.broadcast_to(value, (k, d))
-        except ValueError:
-            raise ValueError(
-                f"{name} must be a scalar or an array broadcastable to shape "
-                f"({k}, {d}), got shape {value.shape}"
-            ) from None
-        if np.any(value < 0):
-            raise ValueError(f"{name} must be >= 0, got {getattr(self, name)!r}")
-        return value
-
     def check_hyperparameters(self):
-        self._alpha = self._prior("lambdas_prior")
-        self._beta = self._prior("lambdas_weight")
+        shape = (self.n_components, self.n_features)
+        self._alpha = broadcast_prior(self.lambdas_prior, "lambdas_prior", shape, 0)
+        self._beta = broadcast_prior(self.lambdas_weight, "lambdas_weight", shape, 0)
         return self
 
     def check_param(self, name, value):
