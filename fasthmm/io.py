@@ -551,13 +551,14 @@ def _decode_param(key, value, archive, entries, name):
 
 def _declared_sizes(model, fitted, entries):
     """The sizes a fitted array's axes may have: ``n_components``, the
-    ``n_*`` constructor arguments that are ints (``n_features``, ``n_mix``,
-    ...) and the number of features the emission's feature parameter holds.
+    ``n_*`` and ``max_*`` constructor arguments that are ints (``n_features``,
+    ``n_mix``, ``max_duration``, ...) and the number of features the
+    emission's feature parameter holds.
     """
     sizes = {
         v
         for arg, v in model.get_params().items()
-        if arg.startswith("n_")
+        if arg.startswith(("n_", "max_"))
         and arg != "n_iter"
         and isinstance(v, numbers.Integral)
         and not isinstance(v, bool)
