@@ -20,6 +20,7 @@ from .inference import (
 from .io import load_model as load
 from .models import GMMHMM, CategoricalHMM, GaussianHMM, MultinomialHMM, PoissonHMM
 from .selection import SelectionResult, select_n_components
+from .tagger import HMMTagger
 from .variational import VariationalCategoricalHMM, VariationalGaussianHMM
 
 __all__ = [
@@ -28,6 +29,7 @@ __all__ = [
     "ConvergenceMonitor",
     "GaussianHMM",
     "GMMHMM",
+    "HMMTagger",
     "MultinomialHMM",
     "NotFittedError",
     "PoissonHMM",

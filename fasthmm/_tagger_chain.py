@@ -40,7 +40,11 @@ def trigram_counts(labels, starts, n_labels):
     t = np.flatnonzero(target)
     size = b + 1
     flat = (padded[t - 2] * size + padded[t - 1]) * size + padded[t]
-    return np.bincount(flat, minlength=size**3).astype(np.float64).reshape(size, size, size)
+    return (
+        np.bincount(flat, minlength=size**3)
+        .astype(np.float64)
+        .reshape(size, size, size)
+    )
 
 
 def _ngram_tables(counts, order):

@@ -15,7 +15,12 @@ distribution of all rare words, then of all words) up to the longest suffix
 seen in training.
 """
 
+import re
+
 import numpy as np
+
+_has_digit = re.compile(r"\d").search
+_has_letter = re.compile(r"[^\W\d_]").search
 
 #: Shape classes of :func:`word_shape` (their order is part of the file format).
 SHAPES = (
@@ -38,11 +43,10 @@ def word_shape(word, first):
     """Index in :data:`SHAPES` of ``word`` (``first``: first of its sentence)."""
     if "@" in word or "://" in word or word.startswith("www."):
         return _SHAPE_ID["link"]
-    has_digit = any(c.isdigit() for c in word)
-    has_alpha = any(c.isalpha() for c in word)
-    if has_digit:
-        return _SHAPE_ID["digits and letters" if has_alpha else "number"]
-    if not has_alpha:
+    has_letter = _has_letter(word) is not None
+    if _has_digit(word):
+        return _SHAPE_ID["digits and letters" if has_letter else "number"]
+    if not has_letter:
         return _SHAPE_ID["symbols"]
     if word[0].isupper():
         if len(word) > 1 and word.isupper():
@@ -59,7 +63,10 @@ def node_keys(word, first, max_suffix):
     first."""
     head = f"{word_shape(word, first)}{SEP}"
     low = word.lower()
-    return [head + low[len(low) - m :] if m else head for m in range(min(len(low), max_suffix) + 1)]
+    return [
+        head + low[len(low) - m :] if m else head
+        for m in range(min(len(low), max_suffix) + 1)
+    ]
 
 
 def _parent(key):
@@ -87,7 +94,7 @@ def build_nodes(words, firsts, labels, n_labels, max_suffix, theta, base):
 
     Returns
     -------
-    keys : (n_nodes,) str array, sorted
+    keys : (n_nodes,) str array
     probs : (n_nodes, n_labels) float64
         Smoothed ``p(label | node)``, positive.
     """
@@ -96,11 +103,14 @@ def build_nodes(words, firsts, labels, n_labels, max_suffix, theta, base):
         keys = node_keys(w, bool(first), max_suffix)
         node_of.extend(keys)
         rows.extend([r] * len(keys))
-    keys, inverse = np.unique(np.array(node_of, dtype=str), return_inverse=True)
+    index = {}
+    inverse = [index.setdefault(k, len(index)) for k in node_of]
+    keys = np.array(list(index), dtype=str)
     counts = np.zeros((keys.size, n_labels))
-    np.add.at(counts, (inverse.ravel(), np.asarray(labels)[rows]), 1.0)
+    np.add.at(
+        counts, (np.array(inverse, dtype=np.int64), np.asarray(labels)[rows]), 1.0
+    )
     ml = counts / counts.sum(axis=1, keepdims=True)
-    index = {k: i for i, k in enumerate(keys.tolist())}
     depth = np.array([len(k) - k.index(SEP) - 1 for k in keys.tolist()])
     parent = np.array([index.get(_parent(k), -1) for k in keys.tolist()])
     probs = np.empty_like(ml)
@@ -128,9 +138,9 @@ def unknown_probs(words, firsts, index, probs, base, max_suffix):
     """
     out = np.empty((len(words), base.size))
     for r, (w, first) in enumerate(zip(words, firsts)):
-        row = -1
-        for key in reversed(node_keys(w, bool(first), max_suffix)):
-            row = index.get(key, -1)
+        head, low, row = f"{word_shape(w, bool(first))}{SEP}", w.lower(), -1
+        for m in range(min(len(low), max_suffix), -1, -1):
+            row = index.get(head + low[len(low) - m :] if m else head, -1)
             if row >= 0:
                 break
         out[r] = probs[row] if row >= 0 else base

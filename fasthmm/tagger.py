@@ -34,6 +34,7 @@ from ._version import __version__
 FORMAT_NAME = "fasthmm-tagger"
 FORMAT_VERSION = 1
 HEADER_KEY = "__fasthmm_header__"
+TRANS_FLOOR = 1e-6  # weight of the uniform distribution in p(k | i, j)
 _ARRAYS = (
     "labels_",
     "vocabulary_",
@@ -65,7 +66,11 @@ def _flatten(sentences, name):
             raise TypeError(
                 f"{name}[{s}] must be a list of strings (one per token); got "
                 f"{type(sentence).__name__}"
-                + (" (pass [sentence.split()] for one text)" if isinstance(sentence, str) else "")
+                + (
+                    " (pass [sentence.split()] for one text)"
+                    if isinstance(sentence, str)
+                    else ""
+                )
             )
     flat = list(itertools.chain.from_iterable(sentences))
     if not all(issubclass(t, str) for t in set(map(type, flat))):
@@ -79,6 +84,18 @@ def _flatten(sentences, name):
     starts = np.zeros(len(sentences) + 1, dtype=np.int64)
     np.cumsum([len(s) for s in sentences], out=starts[1:])
     return flat, starts
+
+
+def _encode(items):
+    """Distinct strings in order of first occurrence (str array), and the
+    index of each item among them (int64)."""
+    index = {}
+    ids = np.fromiter(
+        (index.setdefault(t, len(index)) for t in items),
+        dtype=np.int64,
+        count=len(items),
+    )
+    return np.array(list(index), dtype=str), ids
 
 
 def _split(items, starts):
@@ -135,7 +152,7 @@ class HMMTagger:
     trans_ : (K + 1, K + 1, K + 1) float64
         ``p(k | i, j)``; index ``K`` is the sentence boundary.
     vocabulary_ : (V,) str array
-        The words seen in training, sorted; ``word_counts_`` (V, K) their
+        The words seen in training; ``word_counts_`` (V, K) their
         label counts.
     """
 
@@ -231,7 +248,7 @@ class HMMTagger:
         nonempty = np.concatenate([[0], np.flatnonzero(np.diff(starts)) + 1])
         starts = np.unique(starts[nonempty])
         labels, y = np.unique(np.array(flat_tags, dtype=str), return_inverse=True)
-        y = y.ravel().astype(np.int64)
+        y = y.ravel().astype(np.int64)  # few distinct labels: a quick sort
         fitted = self._fit_counts(flat, y, starts, labels)
         for name, value in fitted.items():
             setattr(self, name, value)
@@ -246,20 +263,24 @@ class HMMTagger:
             if self.lambdas is None
             else np.asarray(self.lambdas, dtype=np.float64) / np.sum(self.lambdas)
         )
-        trans = chain.transition_probs(counts, lambdas)
-        vocab, w = np.unique(np.array(flat, dtype=str), return_inverse=True)
-        w = w.ravel()
+        # a floor keeps every label sequence possible (a transition never seen
+        # and weighted 0 would otherwise leave some sentences no path at all)
+        trans = (1 - TRANS_FLOOR) * chain.transition_probs(counts, lambdas)
+        trans += TRANS_FLOOR / trans.shape[0]
+        vocab, w = _encode(flat)
         word_counts = np.zeros((vocab.size, n_labels))
         np.add.at(word_counts, (w, y), 1.0)
-        lower, lw = np.unique(np.char.lower(vocab), return_inverse=True)
+        lower, lw = _encode([v.lower() for v in vocab.tolist()])
         lower_counts = np.zeros((lower.size, n_labels))
-        np.add.at(lower_counts, lw.ravel(), word_counts)
+        np.add.at(lower_counts, lw, word_counts)
         label_probs = np.bincount(y, minlength=n_labels) / y.size
         theta = np.std(label_probs, ddof=1) if self.theta is None else self.theta
         freq = word_counts.sum(axis=1)
         rare = np.flatnonzero(freq[w] <= self.rare_max)
         rare_counts = np.bincount(y[rare], minlength=n_labels).astype(np.float64)
-        rare_probs = (rare_counts / max(rare.size, 1) + theta * label_probs) / (1 + theta)
+        rare_probs = (rare_counts / max(rare.size, 1) + theta * label_probs) / (
+            1 + theta
+        )
         firsts = np.zeros(len(flat), dtype=bool)
         firsts[starts[:-1]] = True
         keys, probs = words.build_nodes(
@@ -288,22 +309,31 @@ class HMMTagger:
     def _prepare(self):
         """Derived tables: lookups and the emission scores of known words."""
         self._index = {w: i for i, w in enumerate(self.vocabulary_.tolist())}
-        self._lower_index = {w: i for i, w in enumerate(self.lower_vocabulary_.tolist())}
+        self._lower_index = {
+            w: i for i, w in enumerate(self.lower_vocabulary_.tolist())
+        }
         self._nodes = words.node_index(self.node_keys_)
         self._log_trans = np.log(self.trans_)
         vocab = self.vocabulary_.tolist()
         q = self._unknown(vocab, np.zeros(len(vocab), dtype=bool))
         self._known_scores = self._scores(self.word_counts_, q)
+        self._known_cand = None
 
     def _unknown(self, tokens, firsts):
         return words.unknown_probs(
-            tokens, firsts, self._nodes, self.node_probs_, self.rare_probs_, self.max_suffix
+            tokens,
+            firsts,
+            self._nodes,
+            self.node_probs_,
+            self.rare_probs_,
+            self.max_suffix,
         )
 
     def _scores(self, counts, q):
         """``log p(label | word) - log p(label)`` from counts and ``q``."""
         kw = self.known_weight
-        p = (counts + kw * q) / (counts.sum(axis=1, keepdims=True) + kw)
+        total = counts.sum(axis=1, keepdims=True)
+        p = np.where(total > 0, (counts + kw * q) / np.maximum(total + kw, 1e-300), q)
         with np.errstate(divide="ignore"):
             return np.log(p) - np.log(self.label_probs_)
 
@@ -315,13 +345,16 @@ class HMMTagger:
             )
 
     def _emissions(self, flat, starts):
-        """Emission scores ``(n_tokens, K)`` of the tokens, and whether each
-        was seen in training."""
+        """Emission scores ``(n_tokens, K)`` of the tokens and their candidate
+        labels (``cand``, ``n_cand`` as the kernels take them)."""
         n = len(flat)
         ids = np.fromiter(
             map(self._index.get, flat, itertools.repeat(-1, n)), dtype=np.int64, count=n
         )
         scores = self._known_scores[ids]
+        if self._known_cand is None or self._known_cand[0] != self.beam:
+            self._known_cand = (self.beam, *self._candidates(self._known_scores))
+        cand, n_cand = (a[ids] for a in self._known_cand[1:])
         unknown = np.flatnonzero(ids < 0)
         if unknown.size:
             firsts = np.zeros(n, dtype=bool)
@@ -336,8 +369,12 @@ class HMMTagger:
                     j = self._lower_index.get(t.lower(), -1)
                     if j >= 0:
                         counts[r] = self.lower_counts_[j]
-            scores[unknown] = self._scores(counts, q)[rows]
-        return scores, ids >= 0
+            new = self._scores(counts, q)
+            new_cand, new_n = self._candidates(new)
+            scores[unknown] = new[rows]
+            cand[unknown] = new_cand[rows]
+            n_cand[unknown] = new_n[rows]
+        return scores, cand, n_cand
 
     def _candidates(self, scores):
         if self.beam is None:
@@ -349,8 +386,7 @@ class HMMTagger:
 
     def _decode(self, flat, starts):
         """Label ids of the tokens (int64, ``(n_tokens,)``)."""
-        scores, _ = self._emissions(flat, starts)
-        cand, n_cand = self._candidates(scores)
+        scores, cand, n_cand = self._emissions(flat, starts)
         bounds = np.unique(starts)  # empty sentences dropped
         out = np.zeros(len(flat), dtype=np.int64)
         if self.decoder == "viterbi":
@@ -398,8 +434,7 @@ class HMMTagger:
         flat, starts = _flatten(sentences, "sentences")
         if not flat:
             return [np.zeros((0, self.labels_.size)) for _ in sentences]
-        scores, _ = self._emissions(flat, starts)
-        cand, n_cand = self._candidates(scores)
+        scores, cand, n_cand = self._emissions(flat, starts)
         post = self._marginals(scores, cand, n_cand, np.unique(starts))
         return _split(post, starts)
 
@@ -419,7 +454,9 @@ class HMMTagger:
             raise ValueError("tags must have one label per token of sentences")
         if not gold:
             raise ValueError("sentences must hold at least one token to score")
-        return float(np.mean(np.array(got, dtype=object) == np.array(gold, dtype=object)))
+        return float(
+            np.mean(np.array(got, dtype=object) == np.array(gold, dtype=object))
+        )
 
     # --------------------------------------------------------------- save/load
     def save(self, path):
@@ -486,6 +523,8 @@ class HMMTagger:
                 for name in _ARRAYS:
                     setattr(tagger, name, archive[f"param/{name}"])
             except (KeyError, ValueError, TypeError, AttributeError) as exc:
-                raise ValueError(f"{path!s} is not a fasthmm tagger file: {exc}") from None
+                raise ValueError(
+                    f"{path!s} is not a fasthmm tagger file: {exc}"
+                ) from None
         tagger._prepare()
         return tagger

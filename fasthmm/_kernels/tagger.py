@@ -14,7 +14,7 @@ Conventions
   ``log_trans[i, j, k] = log p(z[t] = k | z[t-2] = i, z[t-1] = j)``, with
   ``i = j = K`` before the first token and ``k = K`` after the last one.
 * ``scores`` (float64, ``(n_tokens, K)``): emission log-scores of each token.
-* ``cand`` (int64, ``(n_tokens, K)``) and ``n_cand`` (int64, ``(n_tokens,)``):
+* ``cand`` (int64, ``(n_tokens, W)``, ``W <= K``) and ``n_cand`` (int64, ``(n_tokens,)``):
   token ``t``'s candidate labels are ``cand[t, :n_cand[t]]`` (at least one).
 * ``starts`` (int64, ``(n_sentences + 1,)``): sentence ``s`` is the tokens
   ``starts[s]:starts[s + 1]`` (no empty sentence).
@@ -44,7 +44,7 @@ def viterbi_pairs(log_trans, scores, cand, n_cand, starts, out):
     ----------
     log_trans : (K + 1, K + 1, K + 1) float64
     scores : (n_tokens, K) float64
-    cand : (n_tokens, K) int64
+    cand : (n_tokens, W) int64
     n_cand : (n_tokens,) int64
     starts : (n_sentences + 1,) int64
     out : (n_tokens,) int64
@@ -59,7 +59,7 @@ def viterbi_pairs(log_trans, scores, cand, n_cand, starts, out):
         n = hi - lo
         prev = np.full((n_labels, n_labels), -np.inf)
         cur = np.full((n_labels, n_labels), -np.inf)
-        back = np.zeros((n, n_labels, n_labels), dtype=np.int64)
+        back = np.empty((n, n_labels, n_labels), dtype=np.int32)
         for t in range(n):
             row = lo + t
             c2, n2 = _cands(cand, n_cand, row - 2, lo, boundary)
