@@ -58,6 +58,11 @@ def parse_args(argv=None):
         help="instead: one CategoricalHMM EM iteration for 1k, 10k and 100k symbols against hmmlearn",
     )
     add(
+        "--tagger",
+        action="store_true",
+        help="instead: HMMTagger against NLTK's TnT and PerceptronTagger (the [tagging] extra) on UD English EWT, train -> dev; --quick leaves out the perceptron",
+    )
+    add(
         "--peers",
         action="store_true",
         help="instead: dynamax, pomegranate and hmmkay (when installed, the [peers] extra) against fasthmm, each in its own process",
@@ -86,7 +91,7 @@ def parse_args(argv=None):
 
 LIVE = "stream"  # the live-data workload (benchmarks/stream.py)
 #: Report sections rendered by the module of the same name (its ``lines``).
-SECTIONS = ("busy", "floor", "vocabulary", "peers", "stream", "scaling")
+SECTIONS = ("busy", "floor", "vocabulary", "tagger", "peers", "stream", "scaling")
 
 
 def log(msg):
@@ -132,7 +137,7 @@ def main(argv=None):
         "machine": machine.describe(
             dgemm=args.busy is None
             and args.scaling is None
-            and not (args.vocabulary or args.floor or args.peers)
+            and not (args.vocabulary or args.floor or args.peers or args.tagger)
         ),
     }
     threads = numba.get_num_threads()
@@ -155,6 +160,10 @@ def main(argv=None):
         from . import vocabulary
 
         out["vocabulary"] = vocabulary.run(repeat, log)
+    elif args.tagger:
+        from . import tagger
+
+        out["tagger"] = tagger.run(repeat, log, quick=args.quick)
     elif args.peers:
         from . import peers
 
