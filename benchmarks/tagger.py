@@ -5,7 +5,7 @@
 train split of UD English EWT (word and universal POS tag) and measured on the
 dev split: token accuracy, accuracy on words not seen in training, tagging
 speed and training time, one run side by side. The data are read from
-``$FASTHMM_EWT`` or ``../shared/data/ud_ewt`` (``FORM<TAB>UPOS`` lines, a
+``$FASTHMM_EWT`` or ``shared/data/ud_ewt`` beside the checkout (``FORM<TAB>UPOS`` lines, a
 blank line after each sentence, gzip).
 
 NLTK's TnT is given what it needs to tag words it never saw: an
@@ -28,7 +28,10 @@ from pathlib import Path
 import numpy as np
 
 DATA_ENV = "FASTHMM_EWT"
-DEFAULT_DIR = Path(__file__).resolve().parents[1] / ".." / "shared" / "data" / "ud_ewt"
+# shared/ beside the checkout, or beside the folder of worktrees holding it
+DEFAULT_DIRS = [
+    up / "shared" / "data" / "ud_ewt" for up in Path(__file__).resolve().parents[2:4]
+]
 
 
 def read_split(path):
@@ -53,13 +56,14 @@ def read_split(path):
 
 
 def _data_dir():
-    where = Path(os.environ.get(DATA_ENV, DEFAULT_DIR))
-    if not (where / "en_ewt-train.tsv.gz").exists():
-        raise SystemExit(
-            f"UD English EWT not found in {where}: set {DATA_ENV} to the folder "
-            "holding en_ewt-train.tsv.gz and en_ewt-dev.tsv.gz"
-        )
-    return where
+    places = [Path(os.environ[DATA_ENV])] if DATA_ENV in os.environ else DEFAULT_DIRS
+    for where in places:
+        if (where / "en_ewt-train.tsv.gz").exists():
+            return where
+    raise SystemExit(
+        f"UD English EWT not found in {', '.join(map(str, places))}: set {DATA_ENV} to the folder "
+        "holding en_ewt-train.tsv.gz and en_ewt-dev.tsv.gz"
+    )
 
 
 def _accuracy(predicted, gold, known):

@@ -122,12 +122,13 @@ class HMMTagger:
     rare_max : int, default 10
         Words seen at most this many times in training teach the unknown-word
         model.
-    max_suffix : int, default 10
-        Longest suffix of the unknown-word model.
-    theta : float or None, default None
+    max_suffix : int, default 5
+        Longest suffix of the unknown-word model (TnT: 10).
+    theta : float or None, default 1.0
         Weight of the shorter suffix in successive abstraction; None: TnT's
-        choice, the standard deviation of the label probabilities.
-    known_weight : float, default 0.5
+        choice, the standard deviation of the label probabilities (about
+        0.05 for part of speech, which smooths less than the default).
+    known_weight : float, default 1.0
         Pseudo-count of the unknown-word model in the label distribution of a
         word seen in training (0: the training counts alone, as TnT).
     lowercase : bool, default True
@@ -161,9 +162,9 @@ class HMMTagger:
         order=2,
         *,
         rare_max=10,
-        max_suffix=10,
-        theta=None,
-        known_weight=0.5,
+        max_suffix=5,
+        theta=1.0,
+        known_weight=1.0,
         lowercase=True,
         beam=1000.0,
         decoder="viterbi",
