@@ -136,12 +136,17 @@ def unknown_probs(words, firsts, index, probs, base, max_suffix):
     -------
     (len(words), n_labels) float64
     """
-    out = np.empty((len(words), base.size))
-    for r, (w, first) in enumerate(zip(words, firsts)):
+    found = []
+    for w, first in zip(words, firsts):
         head, low, row = f"{word_shape(w, bool(first))}{SEP}", w.lower(), -1
-        for m in range(min(len(low), max_suffix), -1, -1):
-            row = index.get(head + low[len(low) - m :] if m else head, -1)
+        for m in range(min(len(low), max_suffix), 0, -1):
+            row = index.get(head + low[-m:], -1)
             if row >= 0:
                 break
-        out[r] = probs[row] if row >= 0 else base
+        else:
+            row = index.get(head, -1)
+        found.append(row)
+    found = np.array(found, dtype=np.int64)
+    out = probs[found]
+    out[found < 0] = base
     return out

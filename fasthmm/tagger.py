@@ -358,22 +358,29 @@ class HMMTagger:
         cand, n_cand = (a[ids] for a in self._known_cand[1:])
         unknown = np.flatnonzero(ids < 0)
         if unknown.size:
-            firsts = np.zeros(n, dtype=bool)
-            firsts[starts[:-1][starts[:-1] < n]] = True
+            firsts = set(starts[:-1].tolist())
             pairs = {}
-            rows = [pairs.setdefault((flat[i], firsts[i]), len(pairs)) for i in unknown]
-            types = list(pairs)
-            q = self._unknown([t for t, _ in types], [f for _, f in types])
+            rows = [
+                pairs.setdefault((flat[i], i in firsts), len(pairs))
+                for i in unknown.tolist()
+            ]
+            types = [t for t, _ in pairs]
+            q = self._unknown(types, [f for _, f in pairs])
             counts = np.zeros_like(q)
             if self.lowercase:
-                for r, (t, _) in enumerate(types):
-                    j = self._lower_index.get(t.lower(), -1)
-                    if j >= 0:
-                        counts[r] = self.lower_counts_[j]
+                get = self._lower_index.get
+                j = np.fromiter(
+                    (get(t.lower(), -1) for t in types),
+                    dtype=np.int64,
+                    count=len(types),
+                )
+                counts[j >= 0] = self.lower_counts_[j[j >= 0]]
             new = self._scores(counts, q)
             new_cand, new_n = self._candidates(new)
+            if new_cand.shape[1] > cand.shape[1]:
+                cand = np.pad(cand, ((0, 0), (0, new_cand.shape[1] - cand.shape[1])))
             scores[unknown] = new[rows]
-            cand[unknown] = new_cand[rows]
+            cand[unknown, : new_cand.shape[1]] = new_cand[rows]
             n_cand[unknown] = new_n[rows]
         return scores, cand, n_cand
 
@@ -382,8 +389,9 @@ class HMMTagger:
             keep = np.isfinite(scores)
         else:
             keep = scores >= scores.max(axis=1, keepdims=True) - np.log(self.beam)
-        cand = np.argsort(~keep, axis=1, kind="stable").astype(np.int64)
-        return cand, keep.sum(axis=1).astype(np.int64)
+        n_cand = keep.sum(axis=1).astype(np.int64)
+        cand = np.argsort(~keep, axis=1, kind="stable")[:, : n_cand.max(initial=1)]
+        return cand.astype(np.int64), n_cand
 
     def _decode(self, flat, starts):
         """Label ids of the tokens (int64, ``(n_tokens,)``)."""
