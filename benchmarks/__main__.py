@@ -63,6 +63,11 @@ def parse_args(argv=None):
         help="instead: GaussianHSMM EM iteration and Viterbi, K = 4, 16 and max_duration 20, 100, against plain NumPy and GaussianHMM",
     )
     add(
+        "--tagger",
+        action="store_true",
+        help="instead: HMMTagger against NLTK's TnT and PerceptronTagger (the [tagging] extra) on UD English EWT, train -> dev; --quick leaves out the perceptron",
+    )
+    add(
         "--peers",
         action="store_true",
         help="instead: dynamax, pomegranate and hmmkay (when installed, the [peers] extra) against fasthmm, each in its own process",
@@ -101,6 +106,7 @@ SECTIONS = (
     "busy",
     "floor",
     "vocabulary",
+    "tagger",
     "peers",
     "stream",
     "scaling",
@@ -158,7 +164,12 @@ def main(argv=None):
             dgemm=args.busy is None
             and args.scaling is None
             and not (
-                args.vocabulary or args.floor or args.peers or args.hsmm or args.startup
+                args.vocabulary
+                or args.floor
+                or args.peers
+                or args.hsmm
+                or args.startup
+                or args.tagger
             )
         ),
     }
@@ -188,6 +199,10 @@ def main(argv=None):
         from . import hsmm
 
         out["hsmm"] = hsmm.run(args.quick, repeat, log)
+    elif args.tagger:
+        from . import tagger
+
+        out["tagger"] = tagger.run(repeat, log, quick=args.quick)
     elif args.peers:
         from . import peers
 

@@ -22,6 +22,7 @@ from .inference import (
 )
 from .io import load_model as load
 from .selection import SelectionResult, select_n_components
+from .tagger import HMMTagger
 from .variational import VariationalCategoricalHMM, VariationalGaussianHMM
 
 # Every emission family's model (fasthmm.models registers them): GaussianHMM,
@@ -34,6 +35,7 @@ __all__ = [
     "CategoricalHSMM",
     "ConvergenceMonitor",
     "GaussianHSMM",
+    "HMMTagger",
     "NotFittedError",
     "PoissonHSMM",
     "SelectionResult",

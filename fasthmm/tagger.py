@@ -1,0 +1,539 @@
+"""Sequence labelling: :class:`HMMTagger`, a TnT-style HMM tagger on strings.
+
+``fit(sentences, tags)`` on lists of lists of strings, ``predict(sentences)``
+returns lists of lists of labels. The model:
+
+* a first- or second-order label chain with TnT's deleted interpolation
+  (:mod:`fasthmm._tagger_chain`);
+* emission scores ``log p(label | word) - log p(label)`` (Bayes' rule; the
+  ``p(word)`` it leaves out is the same for every label), where
+  ``p(label | word)`` of a word seen ``c`` times in training is
+  ``(c(word, label) + known_weight * q(label | word)) / (c + known_weight)``
+  and ``q`` is the unknown-word model (:mod:`fasthmm._tagger_words`): suffixes
+  per shape class, learnt from rare words. A word never seen is scored by
+  ``q`` alone, or, when its lowercased form was seen (``lowercase=True``), by
+  the same formula on the counts of the lowercased form;
+* decoding by the second-order Viterbi kernel over label pairs
+  (:mod:`fasthmm._kernels.tagger`), each token restricted to the labels
+  whose emission probability is within a factor ``beam`` of its best; or by
+  the label with the largest posterior marginal (``decoder="posterior"``).
+"""
+
+import itertools
+import json
+import os
+
+import numpy as np
+
+from . import _tagger_chain as chain
+from . import _tagger_words as words
+from ._kernels.tagger import marginals_pairs, viterbi_pairs
+from ._validation import NotFittedError
+from ._version import __version__
+
+FORMAT_NAME = "fasthmm-tagger"
+FORMAT_VERSION = 1
+HEADER_KEY = "__fasthmm_header__"
+TRANS_FLOOR = 1e-6  # weight of the uniform distribution in p(k | i, j)
+_ARRAYS = (
+    "labels_",
+    "vocabulary_",
+    "word_counts_",
+    "lower_vocabulary_",
+    "lower_counts_",
+    "label_probs_",
+    "lambdas_",
+    "trans_",
+    "node_keys_",
+    "node_probs_",
+    "rare_probs_",
+)
+
+
+def _flatten(sentences, name):
+    """Tokens of ``sentences`` in one list, and the sentence offsets.
+
+    Raises TypeError unless ``sentences`` is a list/tuple of lists/tuples of
+    strings.
+    """
+    if isinstance(sentences, (str, bytes)) or not isinstance(sentences, (list, tuple)):
+        raise TypeError(
+            f"{name} must be a list of sentences, each a list of strings; got "
+            f"{type(sentences).__name__}"
+        )
+    for s, sentence in enumerate(sentences):
+        if not isinstance(sentence, (list, tuple)):
+            raise TypeError(
+                f"{name}[{s}] must be a list of strings (one per token); got "
+                f"{type(sentence).__name__}"
+                + (
+                    " (pass [sentence.split()] for one text)"
+                    if isinstance(sentence, str)
+                    else ""
+                )
+            )
+    flat = list(itertools.chain.from_iterable(sentences))
+    if not all(issubclass(t, str) for t in set(map(type, flat))):
+        for s, sentence in enumerate(sentences):
+            for i, token in enumerate(sentence):
+                if not isinstance(token, str):
+                    raise TypeError(
+                        f"{name}[{s}][{i}] must be a string; got "
+                        f"{type(token).__name__} {token!r}"
+                    )
+    starts = np.zeros(len(sentences) + 1, dtype=np.int64)
+    np.cumsum([len(s) for s in sentences], out=starts[1:])
+    return flat, starts
+
+
+def _encode(items):
+    """Distinct strings in order of first occurrence (str array), and the
+    index of each item among them (int64)."""
+    index = {}
+    ids = np.fromiter(
+        (index.setdefault(t, len(index)) for t in items),
+        dtype=np.int64,
+        count=len(items),
+    )
+    return np.array(list(index), dtype=str), ids
+
+
+def _split(items, starts):
+    return [items[a:b] for a, b in zip(starts[:-1].tolist(), starts[1:].tolist())]
+
+
+def _check_real(value, name, minimum, allow_none=False):
+    if value is None and allow_none:
+        return
+    if isinstance(value, bool) or not isinstance(value, (int, float, np.number)):
+        raise TypeError(f"{name} must be a number; got {type(value).__name__}")
+    if not np.isfinite(value) or value < minimum:
+        raise ValueError(f"{name} must be a finite number >= {minimum}; got {value!r}")
+
+
+class HMMTagger:
+    """An HMM tagger for token sequences (part of speech, BIO tags, any labels).
+
+    Parameters
+    ----------
+    order : {1, 2}, default 2
+        Order of the label chain: 2 conditions each label on the two before
+        it (TnT), 1 on the one before it.
+    rare_max : int, default 10
+        Words seen at most this many times in training teach the unknown-word
+        model.
+    max_suffix : int, default 5
+        Longest suffix of the unknown-word model (TnT: 10).
+    theta : float or None, default 1.0
+        Weight of the shorter suffix in successive abstraction; None: TnT's
+        choice, the standard deviation of the label probabilities (about
+        0.05 for part of speech, which smooths less than the default).
+    known_weight : float, default 1.0
+        Pseudo-count of the unknown-word model in the label distribution of a
+        word seen in training (0: the training counts alone, as TnT).
+    lowercase : bool, default True
+        Score a word never seen by the counts of its lowercased form when that
+        was seen.
+    beam : float or None, default 1000.0
+        Each token keeps only the labels whose ``p(label | word)`` is at least
+        its best one's divided by ``beam`` (None: all labels).
+    decoder : {"viterbi", "posterior"}, default "viterbi"
+        The most probable label sequence, or each token's most probable label
+        (the largest posterior marginal).
+    lambdas : sequence of float or None, default None
+        Interpolation weights of the label chain, unigram first
+        (``order + 1`` of them); None: TnT's deleted interpolation.
+
+    Attributes
+    ----------
+    labels_ : (K,) str array
+        The labels, sorted.
+    lambdas_ : (order + 1,) float64
+        Interpolation weights used, unigram first.
+    trans_ : (K + 1, K + 1, K + 1) float64
+        ``p(k | i, j)``; index ``K`` is the sentence boundary.
+    vocabulary_ : (V,) str array
+        The words seen in training; ``word_counts_`` (V, K) their
+        label counts.
+    """
+
+    def __init__(
+        self,
+        order=2,
+        *,
+        rare_max=10,
+        max_suffix=5,
+        theta=1.0,
+        known_weight=1.0,
+        lowercase=True,
+        beam=1000.0,
+        decoder="viterbi",
+        lambdas=None,
+    ):
+        self.order = order
+        self.rare_max = rare_max
+        self.max_suffix = max_suffix
+        self.theta = theta
+        self.known_weight = known_weight
+        self.lowercase = lowercase
+        self.beam = beam
+        self.decoder = decoder
+        self.lambdas = lambdas
+
+    # ------------------------------------------------------------------ params
+    def get_params(self):
+        """The constructor arguments as a dict."""
+        names = (
+            "order rare_max max_suffix theta known_weight lowercase beam decoder "
+            "lambdas"
+        ).split()
+        return {n: getattr(self, n) for n in names}
+
+    def _check_params(self):
+        if self.order not in (1, 2) or isinstance(self.order, bool):
+            raise ValueError(f"order must be 1 or 2; got {self.order!r}")
+        for name in ("rare_max", "max_suffix"):
+            value = getattr(self, name)
+            if isinstance(value, bool) or not isinstance(value, (int, np.integer)):
+                raise TypeError(f"{name} must be an int; got {type(value).__name__}")
+            if value < 0:
+                raise ValueError(f"{name} must be >= 0; got {value}")
+        _check_real(self.theta, "theta", 0.0, allow_none=True)
+        _check_real(self.known_weight, "known_weight", 0.0)
+        _check_real(self.beam, "beam", 1.0, allow_none=True)
+        if self.decoder not in ("viterbi", "posterior"):
+            raise ValueError(
+                f"decoder must be 'viterbi' or 'posterior'; got {self.decoder!r}"
+            )
+        if not isinstance(self.lowercase, (bool, np.bool_)):
+            raise TypeError(f"lowercase must be a bool; got {self.lowercase!r}")
+        if self.lambdas is not None:
+            lam = np.asarray(self.lambdas, dtype=np.float64)
+            if lam.shape != (self.order + 1,) or (lam < 0).any() or lam.sum() <= 0:
+                raise ValueError(
+                    f"lambdas must be {self.order + 1} non-negative weights (unigram "
+                    f"first) with a positive sum; got {self.lambdas!r}"
+                )
+
+    # --------------------------------------------------------------------- fit
+    def fit(self, sentences, tags):
+        """Train from labelled sentences, in one pass over the counts.
+
+        Parameters
+        ----------
+        sentences : list of list of str
+            Tokens.
+        tags : list of list of str
+            One label per token, same lengths as ``sentences``.
+
+        Returns
+        -------
+        self
+        """
+        self._check_params()
+        flat, starts = _flatten(sentences, "sentences")
+        flat_tags, tag_starts = _flatten(tags, "tags")
+        if len(sentences) != len(tags):
+            raise ValueError(
+                f"sentences and tags must have the same number of sentences; got "
+                f"{len(sentences)} and {len(tags)}"
+            )
+        if not np.array_equal(starts, tag_starts):
+            s = int(np.flatnonzero(np.diff(starts) != np.diff(tag_starts))[0])
+            raise ValueError(
+                f"tags[{s}] must have one label per token of sentences[{s}]: got "
+                f"{len(tags[s])} labels for {len(sentences[s])} tokens"
+            )
+        if not flat:
+            raise ValueError("sentences must hold at least one token to fit")
+        nonempty = np.concatenate([[0], np.flatnonzero(np.diff(starts)) + 1])
+        starts = np.unique(starts[nonempty])
+        labels, y = np.unique(np.array(flat_tags, dtype=str), return_inverse=True)
+        y = y.ravel().astype(np.int64)  # few distinct labels: a quick sort
+        fitted = self._fit_counts(flat, y, starts, labels)
+        for name, value in fitted.items():
+            setattr(self, name, value)
+        self._prepare()
+        return self
+
+    def _fit_counts(self, flat, y, starts, labels):
+        n_labels = labels.size
+        counts = chain.trigram_counts(y, starts, n_labels)
+        lambdas = (
+            chain.deleted_interpolation(counts, self.order)
+            if self.lambdas is None
+            else np.asarray(self.lambdas, dtype=np.float64) / np.sum(self.lambdas)
+        )
+        # a floor keeps every label sequence possible (a transition never seen
+        # and weighted 0 would otherwise leave some sentences no path at all)
+        trans = (1 - TRANS_FLOOR) * chain.transition_probs(counts, lambdas)
+        trans += TRANS_FLOOR / trans.shape[0]
+        vocab, w = _encode(flat)
+        word_counts = np.zeros((vocab.size, n_labels))
+        np.add.at(word_counts, (w, y), 1.0)
+        lower, lw = _encode([v.lower() for v in vocab.tolist()])
+        lower_counts = np.zeros((lower.size, n_labels))
+        np.add.at(lower_counts, lw, word_counts)
+        label_probs = np.bincount(y, minlength=n_labels) / y.size
+        theta = np.std(label_probs, ddof=1) if self.theta is None else self.theta
+        freq = word_counts.sum(axis=1)
+        rare = np.flatnonzero(freq[w] <= self.rare_max)
+        rare_counts = np.bincount(y[rare], minlength=n_labels).astype(np.float64)
+        rare_probs = (rare_counts / max(rare.size, 1) + theta * label_probs) / (
+            1 + theta
+        )
+        firsts = np.zeros(len(flat), dtype=bool)
+        firsts[starts[:-1]] = True
+        keys, probs = words.build_nodes(
+            [flat[i] for i in rare],
+            firsts[rare],
+            y[rare],
+            n_labels,
+            self.max_suffix,
+            theta,
+            rare_probs,
+        )
+        return {
+            "labels_": labels,
+            "lambdas_": lambdas,
+            "trans_": trans,
+            "vocabulary_": vocab,
+            "word_counts_": word_counts,
+            "lower_vocabulary_": lower,
+            "lower_counts_": lower_counts,
+            "label_probs_": label_probs,
+            "node_keys_": keys,
+            "node_probs_": probs,
+            "rare_probs_": rare_probs,
+        }
+
+    def _prepare(self):
+        """Derived tables: lookups and the emission scores of known words."""
+        self._index = {w: i for i, w in enumerate(self.vocabulary_.tolist())}
+        self._lower_index = {
+            w: i for i, w in enumerate(self.lower_vocabulary_.tolist())
+        }
+        self._nodes = words.node_index(self.node_keys_)
+        self._log_trans = np.log(self.trans_)
+        vocab = self.vocabulary_.tolist()
+        q = self._unknown(vocab, np.zeros(len(vocab), dtype=bool))
+        self._known_scores = self._scores(self.word_counts_, q)
+        self._known_cand = None
+
+    def _unknown(self, tokens, firsts):
+        return words.unknown_probs(
+            tokens,
+            firsts,
+            self._nodes,
+            self.node_probs_,
+            self.rare_probs_,
+            self.max_suffix,
+        )
+
+    def _scores(self, counts, q):
+        """``log p(label | word) - log p(label)`` from counts and ``q``."""
+        kw = self.known_weight
+        total = counts.sum(axis=1, keepdims=True)
+        p = np.where(total > 0, (counts + kw * q) / np.maximum(total + kw, 1e-300), q)
+        with np.errstate(divide="ignore"):
+            return np.log(p) - np.log(self.label_probs_)
+
+    # ----------------------------------------------------------------- predict
+    def _check_fitted(self):
+        if not hasattr(self, "trans_"):
+            raise NotFittedError(
+                "this HMMTagger is not fitted yet: call fit(sentences, tags) first"
+            )
+
+    def _emissions(self, flat, starts):
+        """Emission scores ``(n_tokens, K)`` of the tokens and their candidate
+        labels (``cand``, ``n_cand`` as the kernels take them)."""
+        n = len(flat)
+        ids = np.fromiter(
+            map(self._index.get, flat, itertools.repeat(-1, n)), dtype=np.int64, count=n
+        )
+        scores = self._known_scores[ids]
+        if self._known_cand is None or self._known_cand[0] != self.beam:
+            self._known_cand = (self.beam, *self._candidates(self._known_scores))
+        cand, n_cand = (a[ids] for a in self._known_cand[1:])
+        unknown = np.flatnonzero(ids < 0)
+        if unknown.size:
+            firsts = set(starts[:-1].tolist())
+            pairs = {}
+            rows = [
+                pairs.setdefault((flat[i], i in firsts), len(pairs))
+                for i in unknown.tolist()
+            ]
+            types = [t for t, _ in pairs]
+            q = self._unknown(types, [f for _, f in pairs])
+            counts = np.zeros_like(q)
+            if self.lowercase:
+                get = self._lower_index.get
+                j = np.fromiter(
+                    (get(t.lower(), -1) for t in types),
+                    dtype=np.int64,
+                    count=len(types),
+                )
+                counts[j >= 0] = self.lower_counts_[j[j >= 0]]
+            new = self._scores(counts, q)
+            new_cand, new_n = self._candidates(new)
+            if new_cand.shape[1] > cand.shape[1]:
+                cand = np.pad(cand, ((0, 0), (0, new_cand.shape[1] - cand.shape[1])))
+            scores[unknown] = new[rows]
+            cand[unknown, : new_cand.shape[1]] = new_cand[rows]
+            n_cand[unknown] = new_n[rows]
+        return scores, cand, n_cand
+
+    def _candidates(self, scores):
+        if self.beam is None:
+            keep = np.isfinite(scores)
+        else:
+            keep = scores >= scores.max(axis=1, keepdims=True) - np.log(self.beam)
+        n_cand = keep.sum(axis=1).astype(np.int64)
+        cand = np.argsort(~keep, axis=1, kind="stable")[:, : n_cand.max(initial=1)]
+        return cand.astype(np.int64), n_cand
+
+    def _decode(self, flat, starts):
+        """Label ids of the tokens (int64, ``(n_tokens,)``)."""
+        scores, cand, n_cand = self._emissions(flat, starts)
+        bounds = np.unique(starts)  # empty sentences dropped
+        out = np.zeros(len(flat), dtype=np.int64)
+        if self.decoder == "viterbi":
+            viterbi_pairs(self._log_trans, scores, cand, n_cand, bounds, out)
+        else:
+            post = self._marginals(scores, cand, n_cand, bounds)
+            out = np.argmax(post, axis=1)
+        return out
+
+    def _marginals(self, scores, cand, n_cand, bounds):
+        frame = np.exp(scores - scores.max(axis=1, keepdims=True))
+        post = np.zeros_like(scores)
+        marginals_pairs(self.trans_, frame, cand, n_cand, bounds, post)
+        return post
+
+    def predict(self, sentences):
+        """Labels of each token.
+
+        Parameters
+        ----------
+        sentences : list of list of str
+
+        Returns
+        -------
+        list of list of str
+            One label per token.
+        """
+        self._check_fitted()
+        flat, starts = _flatten(sentences, "sentences")
+        if not flat:
+            return [[] for _ in sentences]
+        names = self.labels_.tolist()
+        labels = [names[i] for i in self._decode(flat, starts).tolist()]
+        return _split(labels, starts)
+
+    def predict_proba(self, sentences):
+        """Posterior marginals ``p(label | sentence)`` of each token.
+
+        Returns
+        -------
+        list of (n_tokens, K) float64 arrays
+            Columns in the order of ``labels_``; labels outside the beam get 0.
+        """
+        self._check_fitted()
+        flat, starts = _flatten(sentences, "sentences")
+        if not flat:
+            return [np.zeros((0, self.labels_.size)) for _ in sentences]
+        scores, cand, n_cand = self._emissions(flat, starts)
+        post = self._marginals(scores, cand, n_cand, np.unique(starts))
+        return _split(post, starts)
+
+    def is_known(self, sentences):
+        """Whether each token was seen in training (list of list of bool)."""
+        self._check_fitted()
+        flat, starts = _flatten(sentences, "sentences")
+        known = [w in self._index for w in flat]
+        return _split(known, starts)
+
+    def score(self, sentences, tags):
+        """Token accuracy of :meth:`predict` against ``tags``."""
+        predicted = self.predict(sentences)
+        gold, starts = _flatten(tags, "tags")
+        got, got_starts = _flatten(predicted, "predicted")
+        if len(tags) != len(sentences) or not np.array_equal(starts, got_starts):
+            raise ValueError("tags must have one label per token of sentences")
+        if not gold:
+            raise ValueError("sentences must hold at least one token to score")
+        return float(
+            np.mean(np.array(got, dtype=object) == np.array(gold, dtype=object))
+        )
+
+    # --------------------------------------------------------------- save/load
+    def save(self, path):
+        """Write the fitted tagger to ``path`` (an ``.npz`` archive; no pickle).
+
+        Parameters
+        ----------
+        path : str, os.PathLike or a binary file object
+        """
+        self._check_fitted()
+        params = self.get_params()
+        if params["lambdas"] is not None:
+            params["lambdas"] = [float(v) for v in params["lambdas"]]
+        for name in ("rare_max", "max_suffix", "order"):
+            params[name] = int(params[name])
+        for name in ("theta", "known_weight", "beam"):
+            if params[name] is not None:
+                params[name] = float(params[name])
+        params["lowercase"] = bool(params["lowercase"])
+        header = {
+            "format": FORMAT_NAME,
+            "format_version": FORMAT_VERSION,
+            "fasthmm_version": __version__,
+            "class": type(self).__name__,
+            "params": params,
+        }
+        arrays = {f"param/{n}": getattr(self, n) for n in _ARRAYS}
+        arrays[HEADER_KEY] = np.array(json.dumps(header))
+        if hasattr(path, "write"):
+            np.savez(path, **arrays)
+        else:
+            with open(os.fspath(path), "wb") as f:
+                np.savez(f, **arrays)
+
+    @classmethod
+    def load(cls, path):
+        """Read a tagger written by :meth:`save`.
+
+        Raises
+        ------
+        ValueError
+            When ``path`` is not a tagger file (not an ``.npz`` archive, no or a
+            bad header, a missing entry, an entry that needs unpickling).
+        """
+        try:
+            archive = np.load(path, allow_pickle=False)
+        except ValueError:
+            raise ValueError(
+                f"{path!s} is not a fasthmm tagger file: not an .npz archive "
+                "(fasthmm never unpickles a file)"
+            ) from None
+        with archive:
+            try:
+                header = json.loads(str(archive[HEADER_KEY]))
+                if header.get("format") != FORMAT_NAME:
+                    raise ValueError(f"header format is {header.get('format')!r}")
+                if header.get("format_version", 0) > FORMAT_VERSION:
+                    raise ValueError(
+                        f"written in format version {header['format_version']}; "
+                        f"this fasthmm reads up to {FORMAT_VERSION}: upgrade fasthmm"
+                    )
+                tagger = cls(**header["params"])
+                tagger._check_params()
+                for name in _ARRAYS:
+                    setattr(tagger, name, archive[f"param/{name}"])
+            except (KeyError, ValueError, TypeError, AttributeError) as exc:
+                raise ValueError(
+                    f"{path!s} is not a fasthmm tagger file: {exc}"
+                ) from None
+        tagger._prepare()
+        return tagger

@@ -1,0 +1,276 @@
+"""HMMTagger: the pair-state kernels against brute force and a direct NumPy
+second-order Viterbi, TnT's deleted interpolation worked by hand, save/load,
+bad input. Tiny inputs only (the corpus benchmark is ``--tagger``)."""
+
+import io
+import itertools
+
+import numba
+import numpy as np
+import pytest
+
+from fasthmm import HMMTagger
+from fasthmm._kernels.tagger import marginals_pairs, viterbi_pairs
+from fasthmm._tagger_chain import (
+    deleted_interpolation,
+    transition_probs,
+    trigram_counts,
+)
+
+
+def _random_chain(rng, k):
+    trans = rng.dirichlet(np.ones(k + 1), size=(k + 1, k + 1))
+    return trans
+
+
+def _all_candidates(n_tokens, k):
+    return np.tile(np.arange(k, dtype=np.int64), (n_tokens, 1)), np.full(n_tokens, k)
+
+
+def _path_logp(log_trans, scores, path):
+    b = log_trans.shape[0] - 1
+    padded = [b, b, *path, b]
+    total = sum(scores[t, z] for t, z in enumerate(path))
+    return total + sum(
+        log_trans[padded[i - 2], padded[i - 1], padded[i]]
+        for i in range(2, len(padded))
+    )
+
+
+def _brute_force(log_trans, scores):
+    """Every label sequence: the best one and each token's posterior marginal."""
+    n, k = scores.shape
+    paths = list(itertools.product(range(k), repeat=n))
+    logp = np.array([_path_logp(log_trans, scores, p) for p in paths])
+    weights = np.exp(logp - logp.max())
+    post = np.zeros((n, k))
+    for w, p in zip(weights, paths):
+        post[np.arange(n), p] += w
+    return np.array(paths[int(np.argmax(logp))]), post / weights.sum()
+
+
+def _direct_viterbi(log_trans, scores, allowed):
+    """Second-order Viterbi written directly over (previous, current) label
+    grids with NumPy broadcasting, no candidate lists (``allowed`` masks)."""
+    n, k = scores.shape
+    b = k
+    em = np.where(allowed, scores, -np.inf)
+    # delta[j, k]: best score of a prefix ending in labels j (t-1), k (t)
+    delta = np.full((k + 1, k + 1), -np.inf)
+    delta[b, :k] = log_trans[b, b, :k] + em[0]
+    backs = []
+    for t in range(1, n):
+        cand = delta[:, :, None] + log_trans[:, :, :]  # (i, j, k)
+        cand[:, :, b] = -np.inf
+        backs.append(cand.argmax(axis=0))
+        delta = cand.max(axis=0)
+        delta[:, :k] += em[t]
+    final = delta + log_trans[:, :, b]
+    j, kk = np.unravel_index(np.argmax(final), final.shape)
+    path = [kk, j] if n > 1 else [kk]
+    for back in reversed(backs[1:]):
+        path.append(back[path[-1], path[-2]])
+    return np.array(path[::-1])
+
+
+@pytest.mark.parametrize("seed", range(6))
+def test_pair_viterbi_and_marginals_equal_brute_force(seed):
+    rng = np.random.default_rng(seed)
+    k = 3
+    lengths = [1, 2, 3, 5]
+    trans = _random_chain(rng, k)
+    scores = rng.normal(scale=2.0, size=(sum(lengths), k))
+    cand, n_cand = _all_candidates(scores.shape[0], k)
+    starts = np.concatenate([[0], np.cumsum(lengths)]).astype(np.int64)
+    out = np.zeros(scores.shape[0], dtype=np.int64)
+    viterbi_pairs(np.log(trans), scores, cand, n_cand, starts, out)
+    post = np.zeros_like(scores)
+    frame = np.exp(scores - scores.max(axis=1, keepdims=True))
+    marginals_pairs(trans, frame, cand, n_cand, starts, post)
+    for lo, hi in zip(starts[:-1], starts[1:]):
+        best, marg = _brute_force(np.log(trans), scores[lo:hi])
+        np.testing.assert_array_equal(out[lo:hi], best)
+        np.testing.assert_allclose(post[lo:hi], marg, atol=1e-10)
+
+
+@pytest.mark.parametrize("seed", range(4))
+def test_pair_viterbi_with_candidates_equals_direct_viterbi(seed):
+    rng = np.random.default_rng(seed)
+    k, lengths = 6, [1, 2, 17, 40, 9]
+    trans = _random_chain(rng, k)
+    trans[..., :k] *= rng.random((k + 1, k + 1, k)) < 0.8  # some zero transitions
+    trans[..., k] += 1e-3
+    trans /= trans.sum(axis=-1, keepdims=True)
+    with np.errstate(divide="ignore"):
+        log_trans = np.log(trans)
+    scores = rng.normal(scale=3.0, size=(sum(lengths), k))
+    allowed = rng.random(scores.shape) < 0.6
+    allowed[np.arange(scores.shape[0]), rng.integers(0, k, scores.shape[0])] = True
+    cand = np.argsort(~allowed, axis=1, kind="stable").astype(np.int64)
+    n_cand = allowed.sum(axis=1).astype(np.int64)
+    starts = np.concatenate([[0], np.cumsum(lengths)]).astype(np.int64)
+    out = np.zeros(scores.shape[0], dtype=np.int64)
+    viterbi_pairs(log_trans, scores, cand, n_cand, starts, out)
+    for lo, hi in zip(starts[:-1], starts[1:]):
+        want = _direct_viterbi(log_trans, scores[lo:hi], allowed[lo:hi])
+        got = out[lo:hi]
+        assert allowed[np.arange(lo, hi), got].all()
+        assert _path_logp(log_trans, scores[lo:hi], got) == pytest.approx(
+            _path_logp(log_trans, scores[lo:hi], want), abs=1e-9
+        )
+
+
+def test_decoding_does_not_depend_on_thread_count():
+    if numba.config.NUMBA_NUM_THREADS < 2:
+        pytest.skip("one thread only")
+    rng = np.random.default_rng(3)
+    k, lengths = 5, rng.integers(1, 30, size=60)
+    trans = _random_chain(rng, k)
+    scores = rng.normal(size=(lengths.sum(), k))
+    cand, n_cand = _all_candidates(scores.shape[0], k)
+    starts = np.concatenate([[0], np.cumsum(lengths)]).astype(np.int64)
+    frame = np.exp(scores - scores.max(axis=1, keepdims=True))
+    results = []
+    before = numba.get_num_threads()
+    try:
+        for threads in (1, 2):
+            numba.set_num_threads(threads)
+            out = np.zeros(scores.shape[0], dtype=np.int64)
+            post = np.zeros_like(scores)
+            viterbi_pairs(np.log(trans), scores, cand, n_cand, starts, out)
+            marginals_pairs(trans, frame, cand, n_cand, starts, post)
+            results.append((out, post))
+    finally:
+        numba.set_num_threads(before)
+    np.testing.assert_array_equal(results[0][0], results[1][0])
+    np.testing.assert_array_equal(results[0][1], results[1][1])
+
+
+def test_deleted_interpolation_matches_tnt_worked_by_hand():
+    # One sentence x y x y, padded # # x y x y #: five targets, every trigram
+    # seen once. By Brants' rule, per trigram (unigram, bigram, trigram ratio):
+    #   # # x: (1/4, 0/0, 0/0) -> unigram     # x y: (1/4, 1/1, 0/0) -> bigram
+    #   x y x: (1/4, 0/1, 0/1) -> unigram     y x y: (1/4, 1/1, 0/0) -> bigram
+    #   x y #: (0/4, 0/1, 0/1) -> a three-way tie, 1/3 each
+    # so lambdas = (2 + 1/3, 2 + 1/3, 1/3) / 5.
+    labels = np.array([0, 1, 0, 1])
+    counts = trigram_counts(labels, np.array([0, 4]), 2)
+    want = np.zeros((3, 3, 3))
+    for i, j, k in [(2, 2, 0), (2, 0, 1), (0, 1, 0), (1, 0, 1), (0, 1, 2)]:
+        want[i, j, k] = 1
+    np.testing.assert_array_equal(counts, want)
+    np.testing.assert_allclose(
+        deleted_interpolation(counts, 2), [7 / 15, 7 / 15, 1 / 15], rtol=1e-12
+    )
+    # first order, per bigram: # x: (1/4, 0/0) -> unigram; x y: (1/4, 1/1) ->
+    # bigram (twice); y x: (1/4, 0/1) -> unigram; y #: (0/4, 0/1) -> tie
+    np.testing.assert_allclose(
+        deleted_interpolation(counts, 1), [2.5 / 5, 2.5 / 5], rtol=1e-12
+    )
+    tagger = HMMTagger().fit([["a", "b", "a", "b"]], [["x", "y", "x", "y"]])
+    np.testing.assert_allclose(tagger.lambdas_, [7 / 15, 7 / 15, 1 / 15], rtol=1e-12)
+
+
+def test_transition_probs_interpolate_and_sum_to_one():
+    labels = np.array([0, 1, 0, 1, 1, 0, 2])
+    counts = trigram_counts(labels, np.array([0, 4, 7]), 3)
+    lam = np.array([0.2, 0.3, 0.5])
+    probs = transition_probs(counts, lam)
+    np.testing.assert_allclose(probs.sum(axis=-1), 1.0, rtol=1e-12)
+    # a seen history: p(1 | 0 after boundary) by hand. Targets: x0 y1 x0 y1 #,
+    # y1 x0 z2 #: unigrams 3, 3, 1, 2 (of 9); after 0: 1 twice, 2 once;
+    # after (#, 0): 1 once.
+    want = 0.2 * 3 / 9 + 0.3 * 2 / 3 + 0.5 * 1.0
+    assert probs[3, 0, 1] == pytest.approx(want, rel=1e-12)
+
+
+TRAIN = (
+    [
+        ["the", "dog", "walked", "home"],
+        ["a", "cat", "jumped", "."],
+        ["The", "dog", "barked", "."],
+        ["the", "cats", "talked", "loudly"],
+    ],
+    [
+        ["DET", "NOUN", "VERB", "ADV"],
+        ["DET", "NOUN", "VERB", "PUNCT"],
+        ["DET", "NOUN", "VERB", "PUNCT"],
+        ["DET", "NOUN", "VERB", "ADV"],
+    ],
+)
+
+
+@pytest.mark.parametrize("order", [1, 2])
+@pytest.mark.parametrize("decoder", ["viterbi", "posterior"])
+def test_tags_training_sentences_and_unknown_suffixes(order, decoder):
+    tagger = HMMTagger(order=order, decoder=decoder).fit(*TRAIN)
+    assert tagger.predict(TRAIN[0]) == TRAIN[1]
+    assert tagger.score(*TRAIN) == 1.0
+    # "yelled" was never seen: its suffix -ed says VERB
+    assert tagger.predict([["a", "dog", "yelled", "."]]) == [
+        ["DET", "NOUN", "VERB", "PUNCT"]
+    ]
+    assert tagger.predict([[], ["dog"]])[0] == []
+    assert tagger.is_known([["dog", "yelled"]]) == [[True, False]]
+    post = tagger.predict_proba([["the", "dog"]])[0]
+    assert post.shape == (2, tagger.labels_.size)
+    np.testing.assert_allclose(post.sum(axis=1), 1.0)
+
+
+def test_save_load_round_trip():
+    tagger = HMMTagger(order=2, known_weight=0.7, beam=50.0).fit(*TRAIN)
+    buf = io.BytesIO()
+    tagger.save(buf)
+    buf.seek(0)
+    loaded = HMMTagger.load(buf)
+    assert loaded.get_params() == tagger.get_params()
+    for name in ("trans_", "lambdas_", "word_counts_", "node_probs_", "labels_"):
+        np.testing.assert_array_equal(getattr(loaded, name), getattr(tagger, name))
+    test = [["a", "cat", "yelled", "Home"], ["dogs"]]
+    assert loaded.predict(test) == tagger.predict(test)
+
+
+def test_load_refuses_other_files(tmp_path):
+    path = tmp_path / "x.npz"
+    np.savez(path, a=np.arange(3))
+    with pytest.raises(ValueError, match="not a fasthmm tagger file"):
+        HMMTagger.load(path)
+    path.write_bytes(b"not numpy")
+    with pytest.raises(ValueError, match="not a fasthmm tagger file"):
+        HMMTagger.load(path)
+
+
+@pytest.mark.parametrize(
+    "sentences, tags, error, match",
+    [
+        ("the dog", [["DET", "NOUN"]], TypeError, "sentences must be a list"),
+        (["the dog"], [["DET", "NOUN"]], TypeError, r"sentences\[0\] must be a list"),
+        (
+            [["the", 3]],
+            [["DET", "NOUN"]],
+            TypeError,
+            r"sentences\[0\]\[1\] must be a string",
+        ),
+        ([["the", "dog"]], [["DET"]], ValueError, r"tags\[0\] must have one label"),
+        ([["the"]], [["DET"], ["X"]], ValueError, "same number of sentences"),
+        ([[]], [[]], ValueError, "at least one token"),
+    ],
+)
+def test_bad_input(sentences, tags, error, match):
+    tagger = HMMTagger()
+    with pytest.raises(error, match=match):
+        tagger.fit(sentences, tags)
+    assert not hasattr(tagger, "trans_")  # a failed fit leaves nothing behind
+
+
+def test_bad_parameters_and_unfitted():
+    with pytest.raises(ValueError, match="order must be 1 or 2"):
+        HMMTagger(order=3).fit(*TRAIN)
+    with pytest.raises(ValueError, match="beam"):
+        HMMTagger(beam=0.5).fit(*TRAIN)
+    with pytest.raises(ValueError, match="lambdas"):
+        HMMTagger(lambdas=[1.0, 2.0]).fit(*TRAIN)
+    with pytest.raises(ValueError, match="not fitted"):
+        HMMTagger().predict([["a"]])
+    with pytest.raises(TypeError, match=r"sentences\[0\]\[0\] must be a string"):
+        HMMTagger().fit(*TRAIN).predict([[None]])
