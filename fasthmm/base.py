@@ -36,7 +36,6 @@ from .em import (
     expected_stats,
     labelled_stats,
     maximize,
-    objective,
     run_em,
 )
 from .emissions._base import InvalidParameter
@@ -131,6 +130,8 @@ class BaseHMM(HmmlearnAPI):
     _transitions_class = Transitions
     #: Constructor arguments passed to the emission (derived, see below).
     _emission_args = ()
+    #: The ``monitor_`` a fit fills (hmmlearn's namespace uses its own).
+    _monitor_class = ConvergenceMonitor
 
     def __init_subclass__(cls, **kwargs):
         """Register the class for :func:`fasthmm.load` and derive its emission args.
@@ -181,7 +182,7 @@ class BaseHMM(HmmlearnAPI):
         for name in self._constructor_args():
             if name not in ADDED_ARGS:  # set by the signature's wrapper
                 setattr(self, name, args[name])
-        self.monitor_ = ConvergenceMonitor(self.tol, self.n_iter, self.verbose)
+        self.monitor_ = self._monitor_class(self.tol, self.n_iter, self.verbose)
 
     # -- estimator plumbing -----------------------------------------------------
     @classmethod
@@ -584,7 +585,7 @@ class BaseHMM(HmmlearnAPI):
         emission = self._check_hyperparameters()
         blocks = self._blocks(X, lengths)
         if blocks is not None:
-            monitor = ConvergenceMonitor(self.tol, self.n_iter, self.verbose)
+            monitor = self._monitor_class(self.tol, self.n_iter, self.verbose)
             return self._commit(blocks.fit(self, emission, states, monitor), monitor)
         X, starts = self._read_data(emission, X, lengths)
         emission.with_data(X)
@@ -602,7 +603,7 @@ class BaseHMM(HmmlearnAPI):
         emission.check_hyperparameters()  # before initialising: errors name them
         params = self._initialized(emission, X, starts)
 
-        monitor = ConvergenceMonitor(self.tol, self.n_iter, self.verbose)
+        monitor = self._monitor_class(self.tol, self.n_iter, self.verbose)
         if (
             labels is not None
             and np.all(labels >= 0)
@@ -709,7 +710,7 @@ class BaseHMM(HmmlearnAPI):
             params, labelled_stats(params, X, starts, labels), self.params
         )
         stats = expected_stats(params, X, starts, Clamp(labels))
-        monitor.report(objective(params, stats))
+        monitor.report(monitor.measure(params, stats))
         return params
 
 

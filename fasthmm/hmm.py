@@ -1,7 +1,36 @@
-"""hmmlearn's ``hmmlearn.hmm`` names, so that ``from fasthmm import hmm`` is a
-drop-in for ``from hmmlearn import hmm``."""
+"""hmmlearn's ``hmmlearn.hmm`` names with hmmlearn 0.3.3's semantics, so that
+``from fasthmm import hmm`` is a drop-in for ``from hmmlearn import hmm``.
 
-from .models import GMMHMM, CategoricalHMM, GaussianHMM, MultinomialHMM, PoissonHMM
+The same models as ``fasthmm.GaussianHMM``, ... with hmmlearn's
+initialisation and random draws, ``min_covar`` at initialisation only,
+hmmlearn's ``covars_`` getter, convergence monitor and sampling, and loading
+of hmmlearn's pickles (see :mod:`fasthmm._hmmlearn_compat` and
+docs/guide.md, "hmmlearn's semantics or fasthmm's").
+"""
+
+from . import models
+from ._hmmlearn_compat import HmmlearnCovars, HmmlearnSemantics
+
+
+class CategoricalHMM(HmmlearnSemantics, models.CategoricalHMM):
+    __doc__ = models.CategoricalHMM.__doc__
+
+
+class GaussianHMM(HmmlearnCovars, HmmlearnSemantics, models.GaussianHMM):
+    __doc__ = models.GaussianHMM.__doc__
+
+
+class GMMHMM(HmmlearnSemantics, models.GMMHMM):
+    __doc__ = models.GMMHMM.__doc__
+
+
+class MultinomialHMM(HmmlearnSemantics, models.MultinomialHMM):
+    __doc__ = models.MultinomialHMM.__doc__
+
+
+class PoissonHMM(HmmlearnSemantics, models.PoissonHMM):
+    __doc__ = models.PoissonHMM.__doc__
+
 
 __all__ = [
     "CategoricalHMM",

@@ -84,6 +84,11 @@ class Emission:
     feature_param = None
     feature_param_ndim = None
     closed_form_given_states = True
+    #: Whether the M-step applies the family's floor (variances at
+    #: ``min_covar``, Poisson rates at ``MIN_LAMBDA``). fasthmm's models do;
+    #: the ``fasthmm.hmm`` namespace turns it off, as hmmlearn floors at
+    #: initialisation only (see :mod:`fasthmm._hmmlearn_compat`).
+    floor_in_m_step = True
 
     def __init__(self, n_components, params, n_features=None):
         self.n_components = n_components

@@ -365,7 +365,7 @@ class GMMEmission(Emission):
                 means_weight,
                 covars_prior,
                 covars_weight,
-                self.min_covar,
+                self.min_covar if self.floor_in_m_step else 0.0,
                 self._flat_covars(),
                 m,
             )

@@ -1,0 +1,334 @@
+"""hmmlearn 0.3.3's semantics, for the classes of ``fasthmm.hmm`` and ``fasthmm.vhmm``.
+
+fasthmm's own classes (``fasthmm.GaussianHMM``, ...) keep fasthmm's defaults:
+covariances and rates floored in every M-step, ``covars_`` in the covariance
+type's own shape, a convergence monitor that follows the EM objective. The
+classes of the hmmlearn namespaces mix :class:`HmmlearnSemantics` in front of
+the same models and change only what a program written for hmmlearn can see:
+
+- initialisation: hmmlearn's ``startprob_``/``transmat_`` draws
+  (``Dirichlet(1 / n_components)``), its emission initialisers (k-means by
+  scikit-learn for the Gaussian models, uniform draws for the probability
+  rows, a Gamma for Poisson rates) and its order of random draws, so the same
+  ``random_state`` gives the same start. Like hmmlearn, the categorical,
+  multinomial and Poisson models replace an integer ``random_state`` by the
+  ``RandomState`` they drew from;
+- ``min_covar`` (and the Poisson rate floor) at initialisation only; a scalar
+  ``covars_prior`` of a "full" or "tied" model is added to every matrix entry;
+- GaussianHMM's ``covars_`` getter returns full matrices for every covariance
+  type, its setter takes the type's own shape (``_covars_`` holds it);
+- ``monitor_``: ``history`` holds the log-likelihood of each E-step (without
+  the log prior; the variational models' lower bound), ``converged`` is also
+  True when ``iter == n_iter``;
+- :meth:`~HmmlearnSemantics.sample`: one state then its sample, step by step,
+  from the same random stream as hmmlearn;
+- pickles written by hmmlearn (0.2.x, 0.3.x) load (``__setstate__``).
+
+scikit-learn (which hmmlearn requires) gives hmmlearn's k-means; without it
+the Gaussian models fall back to fasthmm's k-means and log a warning once
+(then the same seed gives another start than hmmlearn).
+"""
+
+import logging
+
+import numpy as np
+
+from ._kmeans import kmeans as fasthmm_kmeans
+from .em import ConvergenceMonitor, Params, objective
+from .emissions import (
+    CategoricalEmission,
+    GaussianEmission,
+    GMMEmission,
+    MultinomialEmission,
+    PoissonEmission,
+)
+from .emissions._covariance import expand_full
+
+_log = logging.getLogger("fasthmm")
+
+
+class HmmlearnMonitor(ConvergenceMonitor):
+    """hmmlearn's convergence monitor.
+
+    ``history`` holds the log-likelihood of each E-step (the log prior left
+    out, so with priors it may go down); ``converged`` is True when the last
+    improvement is below ``tol`` or when ``iter == n_iter``.
+    """
+
+    def measure(self, params, stats):
+        return stats.log_likelihood
+
+    @property
+    def converged(self):
+        return self.iter == self.n_iter or super().converged
+
+
+class VariationalHmmlearnMonitor(HmmlearnMonitor):
+    """:class:`HmmlearnMonitor` recording the evidence lower bound (as hmmlearn's
+    variational models)."""
+
+    def measure(self, params, stats):
+        return objective(params, stats)
+
+
+def random_state_of(seed):
+    """scikit-learn's ``check_random_state``: None -> NumPy's global
+    ``RandomState``, an int -> a new ``RandomState(seed)``, a ``RandomState``
+    -> itself."""
+    if seed is None or seed is np.random:
+        return np.random.mtrand._rand
+    if isinstance(seed, (int, np.integer)):
+        return np.random.RandomState(seed)
+    if isinstance(seed, np.random.RandomState):
+        return seed
+    raise ValueError(
+        f"random_state must be None, an int or a numpy.random.RandomState for "
+        f"hmmlearn's semantics, got {seed!r}"
+    )
+
+
+_warned_no_sklearn = []
+
+
+def _kmeans_centers(X, n_clusters, random_state):
+    """hmmlearn's k-means: scikit-learn's ``KMeans(n_init=10)`` cluster centres
+    (and labels); fasthmm's k-means when scikit-learn is absent."""
+    try:
+        from sklearn.cluster import KMeans
+    except ImportError:
+        if not _warned_no_sklearn:
+            _warned_no_sklearn.append(True)
+            _log.warning(
+                "scikit-learn is not installed: hmmlearn's k-means initialisation "
+                "is replaced by fasthmm's (install scikit-learn, e.g. the "
+                "'bench' extra, for hmmlearn's starting point)"
+            )
+        centers = fasthmm_kmeans(X, n_clusters, random_state_of(random_state))
+        labels = ((X[:, None, :] - centers[None]) ** 2).sum(axis=2).argmin(axis=1)
+        return centers, labels
+    km = KMeans(n_clusters=n_clusters, random_state=random_state, n_init=10)
+    labels = km.fit_predict(X)
+    return km.cluster_centers_, labels
+
+
+def _data_covariance(X, min_covar):
+    d = X.shape[1]
+    return np.atleast_2d(np.cov(X.T)) + min_covar * np.eye(d)
+
+
+def _init_gaussian(model, emission, X, letters):
+    new = {}
+    k = model.n_components
+    if "m" in letters:
+        new["means_"] = _kmeans_centers(X, k, model.random_state)[0]
+    if "c" in letters:
+        cv = _data_covariance(X, emission.min_covar)
+        new["covars_"] = {
+            "spherical": lambda: np.full(k, cv.mean()),
+            "diag": lambda: np.tile(np.diag(cv), (k, 1)),
+            "full": lambda: np.tile(cv, (k, 1, 1)),
+            "tied": lambda: cv,
+        }[emission.covariance_type]()
+    return new
+
+
+def _init_gmm(model, emission, X, letters):
+    k, m = model.n_components, emission.n_mix
+    centers, labels = _kmeans_centers(X, k, model.random_state)
+    cv = None
+    means = []
+    for label in range(k):
+        cluster = X[labels == label]
+        if cluster.shape[0] >= m:
+            means.append(_kmeans_centers(cluster, m, model.random_state)[0])
+        else:  # as hmmlearn: NumPy's global random stream
+            if cv is None:
+                cv = _data_covariance(X, emission.min_covar)
+            centroid = centers.mean(axis=0)
+            draw = np.random.multivariate_normal  # noqa: NPY002 (hmmlearn's stream)
+            means.append(draw(centroid, cov=cv, size=m))
+    new = {}
+    if "w" in letters:
+        new["weights_"] = np.full((k, m), 1.0 / m)
+    if "m" in letters:
+        new["means_"] = np.stack(means)
+    if "c" in letters:
+        cv = _data_covariance(X, emission.min_covar) if cv is None else cv
+        new["covars_"] = {
+            "spherical": lambda: np.full((k, m), cv.mean()),
+            "diag": lambda: np.tile(np.diag(cv), (k, m, 1)),
+            "full": lambda: np.tile(cv, (k, m, 1, 1)),
+            "tied": lambda: np.tile(cv, (k, 1, 1)),
+        }[emission.covariance_type]()
+    return new
+
+
+def _own_stream(model):
+    """As hmmlearn's discrete and Poisson models: the model's ``random_state``
+    becomes the ``RandomState`` the emission draws from."""
+    model.random_state = random_state_of(model.random_state)
+    return model.random_state
+
+
+def _init_rows(model, emission, X, letters):
+    rs = _own_stream(model)
+    if "e" not in letters:
+        return {}
+    ep = rs.rand(model.n_components, emission.n_features)
+    return {"emissionprob_": ep / ep.sum(axis=1, keepdims=True)}
+
+
+def _init_poisson(model, emission, X, letters):
+    rs = _own_stream(model)
+    if "l" not in letters:
+        return {}
+    mean, var = X.mean(), X.var()
+    shape = (model.n_components, emission.n_features)
+    return {"lambdas_": rs.gamma(shape=mean**2 / var, scale=var / mean, size=shape)}
+
+
+#: Emission family -> hmmlearn's initialiser of its parameters.
+INITIALIZERS = {
+    GaussianEmission: _init_gaussian,
+    GMMEmission: _init_gmm,
+    CategoricalEmission: _init_rows,
+    MultinomialEmission: _init_rows,
+    PoissonEmission: _init_poisson,
+}
+
+
+def _sample_one(emission, state, rs):
+    """One sample of ``state``, drawn from ``rs`` as hmmlearn draws it."""
+    p = emission.params
+    if isinstance(emission, GaussianEmission):
+        full = _full_covars(emission)
+        return rs.multivariate_normal(p["means_"][state], full[state])
+    if isinstance(emission, GMMEmission):
+        i = rs.choice(emission.n_mix, p=p["weights_"][state])
+        covs = p["covars_"]
+        d = emission.n_features
+        if emission.covariance_type == "tied":
+            cov = covs[state]
+        else:
+            cov = expand_full(covs[state, i][None], emission.covariance_type, 1, d, 1)[
+                0
+            ]
+        return rs.multivariate_normal(p["means_"][state, i], cov)
+    if isinstance(emission, CategoricalEmission):
+        cdf = np.cumsum(p["emissionprob_"][state])
+        return [(cdf > rs.rand()).argmax()]
+    if isinstance(emission, MultinomialEmission):
+        n_trials = np.unique(emission.n_trials)
+        if n_trials.size != 1:
+            raise ValueError("For sampling, a single n_trials must be given")
+        return rs.multinomial(int(n_trials[0]), p["emissionprob_"][state])
+    return rs.poisson(p["lambdas_"][state])
+
+
+def _full_covars(emission):
+    """A Gaussian emission's covariances as (n_components, d, d) matrices."""
+    k, d = emission.n_components, emission.n_features
+    c = emission.params["covars_"]
+    if emission.covariance_type == "tied":
+        return np.broadcast_to(c, (k, d, d))
+    return expand_full(c, emission.covariance_type, k, d, 1)
+
+
+class HmmlearnSemantics:
+    """Mixin giving a fasthmm model hmmlearn 0.3.3's semantics (module doc).
+
+    Put in front of a model class: ``class GaussianHMM(HmmlearnSemantics,
+    models.GaussianHMM)``. Written once for every family; what depends on the
+    family is in :data:`INITIALIZERS` and :func:`_sample_one`.
+    """
+
+    _monitor_class = HmmlearnMonitor
+
+    def _emission(self, params):
+        emission = super()._emission(params)
+        emission.floor_in_m_step = False
+        prior = getattr(emission, "covars_prior", None)
+        if (
+            getattr(emission, "covariance_type", None) in ("full", "tied")
+            and prior is not None
+            and np.ndim(prior) == 0
+        ):  # hmmlearn adds a scalar prior to every entry
+            emission.covars_prior = np.full((1, 1), float(prior))
+        return emission
+
+    def _initialized(self, emission, X, starts=None):
+        from ._hmmlearn_api import letters_to_initialize
+
+        letters = letters_to_initialize(self, emission, X.size)
+        rs = random_state_of(self.random_state)
+        k = self.n_components
+        chain = {}
+        if "s" in letters:
+            chain["startprob_"] = rs.dirichlet(np.full(k, 1.0 / k))
+        if "t" in letters:
+            chain["transmat_"] = rs.dirichlet(np.full(k, 1.0 / k), size=k)
+        init = INITIALIZERS[type(emission)]
+        new = init(self, emission, X, letters)
+        transitions = self._transitions({**self._current_params(), **chain})
+        transitions.require()
+        return Params(transitions.checked(), emission.updated(new).checked())
+
+    def sample(self, n_samples=1, random_state=None, currstate=None):
+        """Draw a sequence as hmmlearn does (same random stream, step by step).
+
+        Returns
+        -------
+        X : ndarray of shape (n_samples, n_features)
+        states : ndarray of shape (n_samples,)
+        """
+        params = self._checked_params()
+        rs = random_state_of(
+            self.random_state if random_state is None else random_state
+        )
+        t = params.transitions
+        trans_cdf = np.cumsum(t.transmat, axis=1)
+        if currstate is None:
+            currstate = (np.cumsum(t.startprob) > rs.rand()).argmax()
+        states = [currstate]
+        X = [_sample_one(params.emission, currstate, rs)]
+        for _ in range(n_samples - 1):
+            currstate = (trans_cdf[currstate] > rs.rand()).argmax()
+            states.append(currstate)
+            X.append(_sample_one(params.emission, currstate, rs))
+        return np.atleast_2d(X), np.array(states, dtype=int)
+
+
+class HmmlearnCovars:
+    """GaussianHMM's ``covars_`` as hmmlearn's: the getter gives full matrices
+    (n_components, n_features, n_features) for every covariance type, the
+    setter takes the type's own shape, stored in ``_covars_``."""
+
+    @property
+    def covars_(self):
+        stored = self.__dict__.get("_covars_")
+        if stored is None:
+            raise AttributeError("covars_")
+        means = getattr(self, "means_", None)
+        emission = self._emission({"covars_": stored, "means_": means})
+        emission = emission.checked()
+        return np.array(_full_covars(emission))
+
+    @covars_.setter
+    def covars_(self, value):
+        self.__dict__["_covars_"] = None if value is None else np.array(value)
+
+    @property
+    def _covars_(self):
+        stored = self.__dict__.get("_covars_")
+        if stored is None:
+            raise AttributeError("_covars_")
+        return stored
+
+    @_covars_.setter
+    def _covars_(self, value):
+        self.covars_ = value
+
+    def _current_params(self):
+        params = super()._current_params()
+        params["covars_"] = self.__dict__.get("_covars_")
+        return params
