@@ -62,6 +62,12 @@ class HmmlearnMonitor(ConvergenceMonitor):
     def converged(self):
         return self.iter == self.n_iter or super().converged
 
+    def __setstate__(self, state):
+        """Load a monitor of this class or hmmlearn's ``ConvergenceMonitor``."""
+        self.__init__(state["tol"], state["n_iter"], state["verbose"])
+        self.history = [float(v) for v in state.get("history", ())]
+        self.iter = int(state.get("iter", len(self.history)))
+
 
 class VariationalHmmlearnMonitor(HmmlearnMonitor):
     """:class:`HmmlearnMonitor` recording the evidence lower bound (as hmmlearn's
@@ -234,13 +240,11 @@ def _full_covars(emission):
     return expand_full(c, emission.covariance_type, k, d, 1)
 
 
-class HmmlearnSemantics:
-    """Mixin giving a fasthmm model hmmlearn 0.3.3's semantics (module doc).
-
-    Put in front of a model class: ``class GaussianHMM(HmmlearnSemantics,
-    models.GaussianHMM)``. Written once for every family; what depends on the
-    family is in :data:`INITIALIZERS` and :func:`_sample_one`.
-    """
+class HmmlearnBase:
+    """What every model of the hmmlearn namespaces shares (module doc): the
+    monitor, no floor in the M-step, hmmlearn's scalar covariance prior,
+    its sampling stream and its pickles. Written once for every family; what
+    depends on the family is in :func:`_sample_one`."""
 
     _monitor_class = HmmlearnMonitor
 
@@ -255,23 +259,6 @@ class HmmlearnSemantics:
         ):  # hmmlearn adds a scalar prior to every entry
             emission.covars_prior = np.full((1, 1), float(prior))
         return emission
-
-    def _initialized(self, emission, X, starts=None):
-        from ._hmmlearn_api import letters_to_initialize
-
-        letters = letters_to_initialize(self, emission, X.size)
-        rs = random_state_of(self.random_state)
-        k = self.n_components
-        chain = {}
-        if "s" in letters:
-            chain["startprob_"] = rs.dirichlet(np.full(k, 1.0 / k))
-        if "t" in letters:
-            chain["transmat_"] = rs.dirichlet(np.full(k, 1.0 / k), size=k)
-        init = INITIALIZERS[type(emission)]
-        new = init(self, emission, X, letters)
-        transitions = self._transitions({**self._current_params(), **chain})
-        transitions.require()
-        return Params(transitions.checked(), emission.updated(new).checked())
 
     def sample(self, n_samples=1, random_state=None, currstate=None):
         """Draw a sequence as hmmlearn does (same random stream, step by step).
@@ -296,6 +283,41 @@ class HmmlearnSemantics:
             states.append(currstate)
             X.append(_sample_one(params.emission, currstate, rs))
         return np.atleast_2d(X), np.array(states, dtype=int)
+
+    def __setstate__(self, state):
+        """Load a pickle of this class or of hmmlearn's (see
+        :func:`restore_hmmlearn_state`)."""
+        if "memory_budget" in state:
+            self.__dict__.update(state)  # pickled by fasthmm
+        else:
+            restore_hmmlearn_state(self, state)
+
+
+class HmmlearnSemantics(HmmlearnBase):
+    """Mixin giving a fasthmm model hmmlearn 0.3.3's semantics (module doc),
+    initialisation included.
+
+    Put in front of a model class: ``class GaussianHMM(HmmlearnSemantics,
+    models.GaussianHMM)``. What depends on the family is in
+    :data:`INITIALIZERS`.
+    """
+
+    def _initialized(self, emission, X, starts=None):
+        from ._hmmlearn_api import letters_to_initialize
+
+        letters = letters_to_initialize(self, emission, X.size)
+        rs = random_state_of(self.random_state)
+        k = self.n_components
+        chain = {}
+        if "s" in letters:
+            chain["startprob_"] = rs.dirichlet(np.full(k, 1.0 / k))
+        if "t" in letters:
+            chain["transmat_"] = rs.dirichlet(np.full(k, 1.0 / k), size=k)
+        init = INITIALIZERS[type(emission)]
+        new = init(self, emission, X, letters)
+        transitions = self._transitions({**self._current_params(), **chain})
+        transitions.require()
+        return Params(transitions.checked(), emission.updated(new).checked())
 
 
 class HmmlearnCovars:
@@ -332,3 +354,83 @@ class HmmlearnCovars:
         params = super()._current_params()
         params["covars_"] = self.__dict__.get("_covars_")
         return params
+
+
+class UnmappableState(ValueError):
+    """A pickled hmmlearn model that fasthmm cannot restore."""
+
+
+def restore_hmmlearn_state(model, state):
+    """Restore ``model`` from the ``__dict__`` of a pickled hmmlearn model.
+
+    hmmlearn 0.2.x and 0.3.x pickle their models' ``__dict__``. Attributes
+    that fasthmm stores behind a property (``n_features``, ``_covars_``) go
+    through it; those fasthmm derives from others (a variational model's
+    ``startprob_``, ``covars_``, ...) are recomputed, not restored;
+    constructor arguments the pickle lacks (fasthmm's own, such as
+    ``memory_budget``, or ``implementation`` before hmmlearn 0.2.5) take their
+    defaults; the monitor becomes this class's. A ``MultinomialHMM`` of
+    hmmlearn < 0.2.8 (a categorical model, no ``n_trials``) becomes a
+    :class:`fasthmm.hmm.CategoricalHMM`.
+
+    Raises
+    ------
+    UnmappableState
+        When the restored parameters fail fasthmm's checks (naming the
+        parameter), or the state is not an hmmlearn model's.
+    """
+    if not isinstance(state, dict):
+        raise UnmappableState(
+            f"cannot load a {type(model).__name__} from a pickled state of type "
+            f"{type(state).__name__}: expected an hmmlearn model's attributes"
+        )
+    state = dict(state)
+    cls = type(model)
+    if cls.__name__ == "MultinomialHMM" and "n_trials" not in state:
+        from . import hmm
+
+        _log.warning(
+            "this MultinomialHMM was pickled by hmmlearn < 0.2.8, whose "
+            "MultinomialHMM is a categorical model: loaded as a CategoricalHMM"
+        )
+        model.__class__ = cls = hmm.CategoricalHMM
+    monitor = state.pop("monitor_", None)
+    if (
+        cls.__name__ == "GaussianHMM"
+        and state.get("covariance_type") == "spherical"
+        and np.ndim(state.get("_covars_")) == 2
+    ):  # hmmlearn keeps one (equal) variance per feature
+        state["_covars_"] = np.asarray(state["_covars_"]).mean(axis=1)
+    import inspect
+
+    for name, param in inspect.signature(cls.__init__).parameters.items():
+        if name != "self" and name not in state:
+            state[name] = param.default
+    deferred = {}
+    for name, value in state.items():
+        if isinstance(inspect.getattr_static(cls, name, None), property):
+            deferred[name] = value
+        else:
+            model.__dict__[name] = value
+    for name, value in deferred.items():
+        try:
+            setattr(model, name, value)
+        except AttributeError:  # derived by fasthmm from the posteriors
+            pass
+    model.monitor_ = model._monitor_class(model.tol, model.n_iter, model.verbose)
+    if monitor is not None:
+        model.monitor_.history = [float(v) for v in getattr(monitor, "history", [])]
+        model.monitor_.iter = int(getattr(monitor, "iter", 0))
+    _check_restored(model)
+
+
+def _check_restored(model):
+    if all(v is None for v in model._current_params().values()):
+        return  # never fitted
+    try:
+        model._checked_params()
+    except ValueError as exc:
+        raise UnmappableState(
+            f"the pickled hmmlearn model cannot be used as a "
+            f"fasthmm.{type(model).__name__}: {exc}"
+        ) from None

@@ -9,7 +9,10 @@ docs/guide.md, "hmmlearn's semantics or fasthmm's").
 """
 
 from . import models
-from ._hmmlearn_compat import HmmlearnCovars, HmmlearnSemantics
+from ._hmmlearn_compat import HmmlearnCovars, HmmlearnMonitor, HmmlearnSemantics
+
+#: What hmmlearn pickles as ``hmmlearn.base.ConvergenceMonitor`` loads as.
+ConvergenceMonitor = HmmlearnMonitor
 
 
 class CategoricalHMM(HmmlearnSemantics, models.CategoricalHMM):
