@@ -250,7 +250,7 @@ class HmmlearnBase:
 
     def _emission(self, params):
         emission = super()._emission(params)
-        emission.floor_in_m_step = False
+        emission.hmmlearn_m_step = True
         prior = getattr(emission, "covars_prior", None)
         if (
             getattr(emission, "covariance_type", None) in ("full", "tied")

@@ -142,7 +142,7 @@ class GaussianEmission(Emission):
                     self.means_weight,
                     self.covars_prior,
                     self.covars_weight,
-                    self.min_covar if self.floor_in_m_step else 0.0,
+                    0.0 if self.hmmlearn_m_step else self.min_covar,
                     self._stacked(),
                     self._group,
                 )

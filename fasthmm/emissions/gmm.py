@@ -348,7 +348,7 @@ class GMMEmission(Emission):
                 self.params["weights_"],
             )
         means_prior, means_weight, covars_prior, covars_weight = self._shared
-        means = self._flat_means()
+        means = old_means = self._flat_means()
         if "m" in letters:
             means = cov.means_m_step(
                 stats["post"], stats["obs"], means_prior, means_weight, means
@@ -365,9 +365,10 @@ class GMMEmission(Emission):
                 means_weight,
                 covars_prior,
                 covars_weight,
-                self.min_covar if self.floor_in_m_step else 0.0,
+                0.0 if self.hmmlearn_m_step else self.min_covar,
                 self._flat_covars(),
                 m,
+                scatter_about=old_means if self.hmmlearn_m_step else None,
             )
             new["covars_"] = self._public_covars(flat)
         return new

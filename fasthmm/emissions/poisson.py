@@ -152,7 +152,7 @@ class PoissonEmission(Emission):
         denom = beta + stats["post"][:, None]
         empty = denom <= EMPTY_MASS
         lam = (alpha + stats["obs"]) / np.where(empty, 1.0, denom)
-        lam = np.maximum(lam, MIN_LAMBDA if self.floor_in_m_step else 0.0)
+        lam = np.maximum(lam, 0.0 if self.hmmlearn_m_step else MIN_LAMBDA)
         old = self.params["lambdas_"]
         if old is not None and empty.any():  # no data and no prior: keep the rate
             lam = np.where(empty, old, lam)
