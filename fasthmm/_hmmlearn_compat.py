@@ -330,10 +330,13 @@ class HmmlearnCovars:
         stored = self.__dict__.get("_covars_")
         if stored is None:
             raise AttributeError("covars_")
-        means = getattr(self, "means_", None)
-        emission = self._emission({"covars_": stored, "means_": means})
-        emission = emission.checked()
-        return np.array(_full_covars(emission))
+        stored = np.asarray(stored, dtype=np.float64)
+        k, ct = self.n_components, self.covariance_type
+        if ct == "spherical":
+            stored = stored.reshape(k)
+        if ct == "tied":
+            return np.array(np.broadcast_to(stored, (k,) + stored.shape))
+        return expand_full(stored, ct, k, self.n_features or 1, 1).copy()
 
     @covars_.setter
     def covars_(self, value):
@@ -351,9 +354,12 @@ class HmmlearnCovars:
         self.covars_ = value
 
     def _current_params(self):
-        params = super()._current_params()
-        params["covars_"] = self.__dict__.get("_covars_")
-        return params
+        return {
+            name: self.__dict__.get("_covars_")
+            if name == "covars_"
+            else getattr(self, name, None)
+            for name in self._param_names()
+        }
 
 
 class UnmappableState(ValueError):
