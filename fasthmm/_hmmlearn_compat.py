@@ -224,9 +224,11 @@ def _sample_one(emission, state, rs):
         cdf = np.cumsum(p["emissionprob_"][state])
         return [(cdf > rs.rand()).argmax()]
     if isinstance(emission, MultinomialEmission):
-        n_trials = np.unique(emission.n_trials)
-        if n_trials.size != 1:
-            raise ValueError("For sampling, a single n_trials must be given")
+        n_trials = np.unique(np.asarray(emission.n_trials, dtype=object))
+        if n_trials.size != 1 or n_trials[0] is None:
+            raise ValueError(
+                f"sampling needs a single n_trials, got {emission.n_trials!r}"
+            )
         return rs.multinomial(int(n_trials[0]), p["emissionprob_"][state])
     return rs.poisson(p["lambdas_"][state])
 
