@@ -442,3 +442,34 @@ def _check_restored(model):
             f"the pickled hmmlearn model cannot be used as a "
             f"fasthmm.{type(model).__name__}: {exc}"
         ) from None
+
+
+class HmmlearnSymbols:
+    """The categorical models' ``n_features`` as hmmlearn's: when not given,
+    :meth:`fit` sets it from the data (largest symbol + 1), even when
+    ``emissionprob_`` (or its posterior) is set with more columns."""
+
+    def _check_and_set_n_features(self, X):
+        """hmmlearn's check of symbols (non-negative integers of any shape),
+        setting ``n_features`` from them when not given."""
+        X = np.asarray(X)
+        if not np.issubdtype(X.dtype, np.integer):
+            raise ValueError(f"X must hold integer symbols, got dtype {X.dtype}")
+        if X.size and X.min() < 0:
+            raise ValueError("X must hold non-negative symbols")
+        given = self.__dict__.get("_n_features")
+        if given is None:
+            self.n_features = int(X.max()) + 1
+        elif X.size and X.max() >= given:
+            raise ValueError(
+                f"X's largest symbol is {X.max()} but the model has "
+                f"n_features = {given} symbols"
+            )
+
+    def fit(self, X, lengths=None, **kwargs):
+        if self.__dict__.get("_n_features") is None:
+            from ._validation import check_sequences, check_symbols
+
+            symbols = check_symbols(check_sequences(X, lengths)[0], "X")
+            self._check_and_set_n_features(symbols)
+        return super().fit(X, lengths, **kwargs)

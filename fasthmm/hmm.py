@@ -9,13 +9,18 @@ docs/guide.md, "hmmlearn's semantics or fasthmm's").
 """
 
 from . import models
-from ._hmmlearn_compat import HmmlearnCovars, HmmlearnMonitor, HmmlearnSemantics
+from ._hmmlearn_compat import (
+    HmmlearnCovars,
+    HmmlearnMonitor,
+    HmmlearnSemantics,
+    HmmlearnSymbols,
+)
 
 #: What hmmlearn pickles as ``hmmlearn.base.ConvergenceMonitor`` loads as.
 ConvergenceMonitor = HmmlearnMonitor
 
 
-class CategoricalHMM(HmmlearnSemantics, models.CategoricalHMM):
+class CategoricalHMM(HmmlearnSymbols, HmmlearnSemantics, models.CategoricalHMM):
     __doc__ = models.CategoricalHMM.__doc__
 
 

@@ -7,10 +7,16 @@ sampling stream and pickles (see :mod:`fasthmm._hmmlearn_compat`).
 """
 
 from . import variational
-from ._hmmlearn_compat import HmmlearnBase, VariationalHmmlearnMonitor
+from ._hmmlearn_compat import (
+    HmmlearnBase,
+    HmmlearnSymbols,
+    VariationalHmmlearnMonitor,
+)
 
 
-class VariationalCategoricalHMM(HmmlearnBase, variational.VariationalCategoricalHMM):
+class VariationalCategoricalHMM(
+    HmmlearnSymbols, HmmlearnBase, variational.VariationalCategoricalHMM
+):
     __doc__ = variational.VariationalCategoricalHMM.__doc__
     _monitor_class = VariationalHmmlearnMonitor
 

@@ -312,6 +312,28 @@ def covars_m_step(
     return covars
 
 
+#: What hmmlearn adds to a full or tied covariance matrix that is not
+#: positive definite before computing densities with it.
+HMMLEARN_JITTER = 1e-7
+
+
+def hmmlearn_fallback(covars, covariance_type):
+    """hmmlearn's handling of singular matrices (its M-step has no floor): a
+    "full" or "tied" matrix that is not positive definite gets
+    :data:`HMMLEARN_JITTER` added to its diagonal; others are returned as they
+    are. ``covars`` is a stack of shape (n, d, d) for those types."""
+    if covariance_type not in ("full", "tied"):
+        return covars
+    covars = covars.copy()
+    eye = np.eye(covars.shape[-1])
+    for i, c in enumerate(covars):
+        try:
+            np.linalg.cholesky(c)
+        except np.linalg.LinAlgError:
+            covars[i] = c + HMMLEARN_JITTER * eye
+    return covars
+
+
 def floor_eigenvalues(covars, floor):
     """Raise the eigenvalues of each matrix to at least ``floor`` (only where needed)."""
     covars = 0.5 * (covars + np.swapaxes(covars, 1, 2))

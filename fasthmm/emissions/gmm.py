@@ -370,6 +370,8 @@ class GMMEmission(Emission):
                 m,
                 scatter_about=old_means if self.hmmlearn_m_step else None,
             )
+            if self.hmmlearn_m_step:
+                flat = cov.hmmlearn_fallback(flat, self.covariance_type)
             new["covars_"] = self._public_covars(flat)
         return new
 
