@@ -6,6 +6,7 @@ prefer_passive_waiting()  # before Numba starts its OpenMP threads
 
 # ruff: noqa: E402
 
+from . import hmm, vhmm  # noqa: E402,F401  (hmmlearn's namespaces, loadable)
 from ._progress import set_progress
 from ._validation import NotFittedError
 from ._version import __version__

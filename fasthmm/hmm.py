@@ -22,22 +22,27 @@ ConvergenceMonitor = HmmlearnMonitor
 
 class CategoricalHMM(HmmlearnSymbols, HmmlearnSemantics, models.CategoricalHMM):
     __doc__ = models.CategoricalHMM.__doc__
+    _registry_name = "hmm.CategoricalHMM"
 
 
 class GaussianHMM(HmmlearnCovars, HmmlearnSemantics, models.GaussianHMM):
     __doc__ = models.GaussianHMM.__doc__
+    _registry_name = "hmm.GaussianHMM"
 
 
 class GMMHMM(HmmlearnSemantics, models.GMMHMM):
     __doc__ = models.GMMHMM.__doc__
+    _registry_name = "hmm.GMMHMM"
 
 
 class MultinomialHMM(HmmlearnSemantics, models.MultinomialHMM):
     __doc__ = models.MultinomialHMM.__doc__
+    _registry_name = "hmm.MultinomialHMM"
 
 
 class PoissonHMM(HmmlearnSemantics, models.PoissonHMM):
     __doc__ = models.PoissonHMM.__doc__
+    _registry_name = "hmm.PoissonHMM"
 
 
 __all__ = [

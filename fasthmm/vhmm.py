@@ -18,11 +18,13 @@ class VariationalCategoricalHMM(
     HmmlearnSymbols, HmmlearnBase, variational.VariationalCategoricalHMM
 ):
     __doc__ = variational.VariationalCategoricalHMM.__doc__
+    _registry_name = "vhmm.VariationalCategoricalHMM"
     _monitor_class = VariationalHmmlearnMonitor
 
 
 class VariationalGaussianHMM(HmmlearnBase, variational.VariationalGaussianHMM):
     __doc__ = variational.VariationalGaussianHMM.__doc__
+    _registry_name = "vhmm.VariationalGaussianHMM"
     _monitor_class = VariationalHmmlearnMonitor
 
 

@@ -301,3 +301,24 @@ def test_pickles_written_by_hmmlearn_versions_load(path, caplog):
     model.set_params(n_iter=2, init_params="")
     model.fit(X)
     assert model.monitor_.iter == 2
+
+
+@pytest.mark.parametrize("cls", [hmm.GaussianHMM, hmm.PoissonHMM])
+def test_save_and_load_keep_the_namespace(cls, tmp_path):
+    import fasthmm
+
+    rng = np.random.default_rng(2)
+    X = _gaussian_data(rng) if cls is hmm.GaussianHMM else _poisson_data(rng)
+    model = cls(2, n_iter=3, random_state=0, init_params="st")
+    if cls is hmm.GaussianHMM:
+        model.means_, model.covars_ = np.zeros((2, 2)), np.ones((2, 2))
+    else:
+        model.lambdas_ = np.array([[1.0, 0.0], [4.0, 0.0]])
+    model.fit(X)
+    model.save(tmp_path / "m.npz")
+    loaded = fasthmm.load(tmp_path / "m.npz")
+    assert type(loaded) is cls
+    assert loaded.score(X) == model.score(X)
+    own = getattr(fasthmm, cls.__name__)(2, n_iter=3, random_state=0).fit(X)
+    own.save(tmp_path / "own.npz")
+    assert type(fasthmm.load(tmp_path / "own.npz")) is type(own)
