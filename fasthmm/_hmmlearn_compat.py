@@ -322,6 +322,23 @@ class HmmlearnSemantics(HmmlearnBase):
         return Params(transitions.checked(), emission.updated(new).checked())
 
 
+class HmmlearnVariational(HmmlearnBase):
+    """The variational models' hmmlearn semantics: :class:`HmmlearnBase`, the
+    lower bound in ``monitor_.history``, and hmmlearn's initial posteriors
+    (scikit-learn's k-means, the categorical posterior drawn from a stream
+    restarted from the seed); the chain's initial posteriors are already
+    hmmlearn's."""
+
+    _monitor_class = VariationalHmmlearnMonitor
+
+    def _emission(self, params):
+        emission = super()._emission(params)
+        seed = self.random_state
+        emission.cluster_centres = lambda X, k, rs: _kmeans_centers(X, k, seed)[0]
+        emission.initial_stream = lambda rs: random_state_of(seed)
+        return emission
+
+
 class HmmlearnCovars:
     """GaussianHMM's ``covars_`` as hmmlearn's: the getter gives full matrices
     (n_components, n_features, n_features) for every covariance type, the

@@ -8,24 +8,21 @@ sampling stream and pickles (see :mod:`fasthmm._hmmlearn_compat`).
 
 from . import variational
 from ._hmmlearn_compat import (
-    HmmlearnBase,
     HmmlearnSymbols,
-    VariationalHmmlearnMonitor,
+    HmmlearnVariational,
 )
 
 
 class VariationalCategoricalHMM(
-    HmmlearnSymbols, HmmlearnBase, variational.VariationalCategoricalHMM
+    HmmlearnSymbols, HmmlearnVariational, variational.VariationalCategoricalHMM
 ):
     __doc__ = variational.VariationalCategoricalHMM.__doc__
     _registry_name = "vhmm.VariationalCategoricalHMM"
-    _monitor_class = VariationalHmmlearnMonitor
 
 
-class VariationalGaussianHMM(HmmlearnBase, variational.VariationalGaussianHMM):
+class VariationalGaussianHMM(HmmlearnVariational, variational.VariationalGaussianHMM):
     __doc__ = variational.VariationalGaussianHMM.__doc__
     _registry_name = "vhmm.VariationalGaussianHMM"
-    _monitor_class = VariationalHmmlearnMonitor
 
 
 __all__ = ["VariationalCategoricalHMM", "VariationalGaussianHMM"]
