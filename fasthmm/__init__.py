@@ -6,7 +6,9 @@ prefer_passive_waiting()  # before Numba starts its OpenMP threads
 
 # ruff: noqa: E402
 
-from . import models  # noqa: F401  (defines and registers the families)
+# models defines and registers the families; hmm and vhmm are hmmlearn's
+# namespaces (their classes registered for fasthmm.load).
+from . import hmm, models, vhmm  # noqa: F401
 from ._progress import set_progress
 from ._registry import families as _families
 from ._validation import NotFittedError

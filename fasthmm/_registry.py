@@ -17,8 +17,15 @@ _CLASSES = {}
 _FAMILIES = {}
 
 
+def name_of(cls):
+    """The name ``cls`` is saved and registered under: its ``_registry_name``
+    when its class body sets one (e.g. ``"hmm.GaussianHMM"`` for the hmmlearn
+    namespace's class, which shares fasthmm's class name), else its name."""
+    return cls.__dict__.get("_registry_name") or cls.__name__
+
+
 def register(cls, name=None, family=None):
-    """Make ``cls`` loadable under ``name`` (default: its class name).
+    """Make ``cls`` loadable under ``name`` (default: :func:`name_of`).
 
     A later class of the same name replaces an earlier one, as a redefinition
     in an interactive session would. With ``family``, ``cls`` is also the
@@ -28,7 +35,7 @@ def register(cls, name=None, family=None):
     -------
     cls
     """
-    _CLASSES[cls.__name__ if name is None else name] = cls
+    _CLASSES[name_of(cls) if name is None else name] = cls
     if family is not None:
         _FAMILIES[family] = cls
     return cls

@@ -38,7 +38,6 @@ from .em import (
     expected_stats,
     labelled_stats,
     maximize,
-    objective,
     run_em,
 )
 from .emissions._base import InvalidParameter
@@ -140,6 +139,8 @@ class BaseHMM(HmmlearnAPI):
     _transitions_class = Transitions
     #: Constructor arguments passed to the emission (derived, see below).
     _emission_args = ()
+    #: The ``monitor_`` a fit fills (hmmlearn's namespace uses its own).
+    _monitor_class = ConvergenceMonitor
 
     def __init_subclass__(cls, family=None, **kwargs):
         """Register the class and give it its constructor.
@@ -200,7 +201,7 @@ class BaseHMM(HmmlearnAPI):
         for name in self._constructor_args():
             if name not in ADDED_ARGS:  # set by the signature's wrapper
                 setattr(self, name, args[name])
-        self.monitor_ = ConvergenceMonitor(self.tol, self.n_iter, self.verbose)
+        self.monitor_ = self._monitor_class(self.tol, self.n_iter, self.verbose)
 
     # -- estimator plumbing -----------------------------------------------------
     @classmethod
@@ -630,7 +631,7 @@ class BaseHMM(HmmlearnAPI):
         emission = self._check_hyperparameters()
         blocks = self._blocks(X, lengths)
         if blocks is not None:
-            monitor = ConvergenceMonitor(self.tol, self.n_iter, self.verbose)
+            monitor = self._monitor_class(self.tol, self.n_iter, self.verbose)
             return self._commit(blocks.fit(self, emission, states, monitor), monitor)
         X, starts = self._read_data(emission, X, lengths)
         emission.with_data(X)
@@ -653,7 +654,7 @@ class BaseHMM(HmmlearnAPI):
         )
         params = self._initialized(emission, X, starts, labelled=labelled)
 
-        monitor = ConvergenceMonitor(self.tol, self.n_iter, self.verbose)
+        monitor = self._monitor_class(self.tol, self.n_iter, self.verbose)
         if labelled:
             params = self._fit_labelled(X, starts, labels, params, monitor)
         else:
@@ -758,7 +759,7 @@ class BaseHMM(HmmlearnAPI):
             params, labelled_stats(params, X, starts, labels), self.params
         )
         stats = expected_stats(params, X, starts, Clamp(labels))
-        monitor.report(objective(params, stats))
+        monitor.report(monitor.measure(params, stats))
         return params
 
 

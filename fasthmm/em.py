@@ -103,6 +103,10 @@ class ConvergenceMonitor:
             self._progress.restart_clock()
         self._progress.update(done, f"objective {objective:.6g}")
 
+    def measure(self, params, stats):
+        """The value recorded for one iteration: the EM objective."""
+        return objective(params, stats)
+
     @property
     def converged(self):
         """True when the last improvement was below ``tol``."""
@@ -283,7 +287,7 @@ def run_em(e_fn, params, letters, monitor):
     for _ in range(monitor.n_iter):
         stats = e_fn(params)
         new = maximize(params, stats, letters)
-        monitor.report(objective(params, stats))
+        monitor.report(monitor.measure(params, stats))
         params = new
         if monitor.converged:
             break

@@ -55,7 +55,7 @@ import zlib
 
 import numpy as np
 
-from ._registry import model_classes
+from ._registry import model_classes, name_of
 from ._version import __version__
 
 FORMAT_NAME = "fasthmm-model"
@@ -116,7 +116,7 @@ def save_model(model, path):
     ``notes`` says so. Everything that determines the model's scores is saved
     exactly, so a loaded model scores identically.
     """
-    if model_classes().get(type(model).__name__) is not type(model):
+    if model_classes().get(name_of(type(model))) is not type(model):
         raise TypeError(
             f"cannot save a {type(model).__name__}: another class of that name "
             "was registered since; registered model classes: "
@@ -129,8 +129,9 @@ def save_model(model, path):
         for name, value in model.get_params().items()
     }
     fitted = []
+    stored = model._current_params()  # each in its stored shape
     for name in model._param_names():
-        value = getattr(model, name, None)
+        value = stored[name]
         if value is None:
             continue
         arr = np.asarray(value)
@@ -145,7 +146,7 @@ def save_model(model, path):
         "format": FORMAT_NAME,
         "format_version": FORMAT_VERSION,
         "fasthmm_version": __version__,
-        "class": type(model).__name__,
+        "class": name_of(type(model)),
         "params": params,
         "fitted": fitted,
         "monitor": {

@@ -35,56 +35,15 @@ MODEL_TEST_FILES = (
     "test_variational_gaussian.py",
 )
 
-#: Test id (relative to the suite directory) -> why fasthmm does not pass it.
-#: Each one rewards a defect of hmmlearn's; docs/guide.md lists them too.
+#: Test id (relative to the suite directory) -> why the hmmlearn namespaces
+#: (``fasthmm.hmm``, ``fasthmm.vhmm``) do not pass it; docs/guide.md lists it.
 EXPECTED_FAILURES = {
     "test_gaussian_hmm.py::TestGaussianHMMWithSphericalCovars::"
     "test_underflow_from_scaling[scaling]": (
         "expects fit to raise because hmmlearn's 'scaling' implementation "
-        "underflows on an outlier; fasthmm's kernels do not underflow and fit "
-        "the data (the [log] variant, which expects a fit, passes)"
+        "underflows on an outlier; fasthmm's kernels work in log space for "
+        "both implementations and fit the data (the [log] variant passes)"
     ),
-    **{
-        "test_categorical_hmm.py::TestCategoricalHMM::"
-        f"test__check_and_set_categorical_n_features[{impl}]": (
-            "passes a (1, 5) array of symbols to a private hook: hmmlearn does "
-            "not check the shape of categorical data, fasthmm requires one "
-            "symbol per sample (shape (n_samples,) or (n_samples, 1))"
-        )
-        for impl in ("scaling", "log")
-    },
-    "test_gmm_hmm_new.py::TestGMMHMM_MultiSequence::test_chunked[full]": (
-        "one 'full' mixture fit on one data set, compared after 10 EM iterations "
-        "between one sequence and five: the split changes EM's path, and the "
-        "covariances differ by 1.8e-3 (hmmlearn 0.9e-3) against a tolerance of "
-        "1e-3; both fits start from the same initial parameters, so this is "
-        "EM's own sensitivity, not initialisation (the other covariance types "
-        "pass)"
-    ),
-    **{
-        "test_variational_categorical.py::TestVariationalCategorical::"
-        f"test_init_incorrect_priors[{impl}]": (
-            "sets emissionprob_posterior_ for 4 symbols, leaves n_features unset "
-            "and fits data using symbols 0-2, expecting an error: hmmlearn takes "
-            "n_features from the data (3) and rejects the posterior; fasthmm "
-            "takes it from the posterior (4 symbols, one never observed), as "
-            "CategoricalHMM does, and fits (the test's other cases pass)"
-        )
-        for impl in ("scaling", "log")
-    },
-    **{
-        f"test_variational_gaussian.py::{cls}::"
-        f"test_fit_mcgrory_titterington1d[{impl}]": (
-            "compares a converged posterior mean with a value hard-coded from "
-            "hmmlearn's run on data drawn by the model class's sample(): "
-            "fasthmm's sampler draws from the same model but uses the random "
-            "stream in another order (all states, then all emissions), so the "
-            "data differ and VB converges elsewhere; on hmmlearn's data fasthmm "
-            "reaches hmmlearn's value (tests/test_variational.py)"
-        )
-        for cls in ("TestFull", "TestTied", "TestSpherical", "TestDiagonal")
-        for impl in ("scaling", "log")
-    },
 }
 
 #: The seed hmmlearn's conftest otherwise draws at random on each run.

@@ -13,7 +13,7 @@ import math
 import numpy as np
 import pytest
 
-from fasthmm import PoissonHMM
+from fasthmm import PoissonHMM, hmm
 
 # -- independent references ----------------------------------------------------
 
@@ -25,9 +25,9 @@ def poisson_log_pmf(X, lambdas):
     for t, x in enumerate(X):
         for k, lam in enumerate(lambdas):
             p = 1.0
-            for xj, lj in zip(x, lam):
+            for xj, lj in zip(x, lam):  # 0 ** 0 == 1: a zero rate emits 0
                 p *= lj ** int(xj) * math.exp(-lj) / math.factorial(int(xj))
-            out[t, k] = math.log(p)
+            out[t, k] = math.log(p) if p > 0 else -math.inf
     return out
 
 
@@ -251,6 +251,54 @@ def test_state_without_mass_keeps_its_rates():
     np.testing.assert_array_equal(model.transmat_[2], [0.3, 0.3, 0.4])
 
 
+@pytest.mark.parametrize("cls", [PoissonHMM, hmm.PoissonHMM])
+def test_zero_rates_are_the_point_mass_at_zero(cls):
+    model = cls(2, init_params="")
+    model.startprob_ = np.array([0.5, 0.5])
+    model.transmat_ = np.array([[0.9, 0.1], [0.1, 0.9]])
+    model.lambdas_ = np.array([[1.0, 0.0], [3.0, 0.0]])
+    X = np.array([[1, 0], [4, 0], [0, 0], [2, 0]])
+    le = poisson_log_pmf(X, model.lambdas_)
+    ll, best, path, post = brute_force(le, model.startprob_, model.transmat_, [4])
+    assert model.score(X) == pytest.approx(ll, rel=1e-12)
+    np.testing.assert_allclose(model.predict_proba(X), post, atol=1e-12)
+    assert model.decode(X)[0] == pytest.approx(best, rel=1e-12)
+    np.testing.assert_allclose(model.log_emissions(X), le, rtol=1e-14)
+    # a count where one state's rate is 0: that state is impossible there
+    model.lambdas_ = np.array([[1.0, 0.0], [3.0, 2.0]])
+    X = np.array([[1, 0], [4, 1], [0, 0]])
+    le = poisson_log_pmf(X, model.lambdas_)
+    assert le[1, 0] == -np.inf
+    ll, best, path, post = brute_force(le, model.startprob_, model.transmat_, [3])
+    assert model.score(X) == pytest.approx(ll, rel=1e-12)
+    np.testing.assert_allclose(model.predict_proba(X), post, atol=1e-12)
+    assert post[1, 0] == 0.0
+    samples, states = model.sample(200, random_state=0)
+    assert np.all(samples[states == 0, 1] == 0)
+    model.fit(X)  # EM starts from a zero rate
+    assert np.all(np.isfinite(model.lambdas_))
+    if cls is hmm.PoissonHMM:  # hmmlearn's M-step: no floor
+        assert model.lambdas_[0, 1] == 0.0
+    else:  # fasthmm's: floored, so later counts stay possible
+        assert 0.0 < model.lambdas_[0, 1] <= 1e-9
+
+
+def test_zero_rates_match_hmmlearn():
+    hl = pytest.importorskip("hmmlearn.hmm")
+    X = np.array([[1, 0], [4, 0], [0, 0], [2, 0]])
+    for ours_cls in (PoissonHMM, hmm.PoissonHMM):
+        models = ours_cls(2, init_params=""), hl.PoissonHMM(2, init_params="")
+        for m in models:
+            m.startprob_ = np.array([0.5, 0.5])
+            m.transmat_ = np.array([[0.9, 0.1], [0.1, 0.9]])
+            m.lambdas_ = np.array([[1.0, 0.0], [3.0, 0.0]])
+        ours, theirs = models
+        np.testing.assert_allclose(
+            ours.predict_proba(X), theirs.predict_proba(X), atol=1e-12
+        )
+        assert ours.score(X) == pytest.approx(theirs.score(X), rel=1e-12)
+
+
 # -- bad input ---------------------------------------------------------------------
 
 
@@ -274,8 +322,8 @@ def test_bad_counts_raise_naming_x(X, match):
 def test_bad_parameters_raise_naming_them():
     model = random_model(np.random.RandomState(0), 2, 2)
     X = np.ones((4, 2), int)
-    model.lambdas_ = np.array([[1.0, 0.0], [1.0, 1.0]])
-    with pytest.raises(ValueError, match="lambdas_"):
+    model.lambdas_ = np.array([[1.0, -1e-3], [1.0, 1.0]])
+    with pytest.raises(ValueError, match="lambdas_ must be >= 0"):
         model.score(X)
     model.lambdas_ = np.ones(3)
     with pytest.raises(ValueError, match="lambdas_ must have shape"):

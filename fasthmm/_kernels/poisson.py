@@ -13,11 +13,15 @@ from numba import njit, prange
 def poisson_log_density(X, log_lambdas, lambda_sums, log_factorials, out):
     """``out[t, k] = sum_d X[t, d] log(lambda[k, d]) - sum_d lambda[k, d] - log_factorials[t]``.
 
+    A zero rate is the point mass at 0: its term is 0 where ``X[t, d] == 0``
+    (not ``0 * log(0)``, which would be NaN) and ``-inf`` elsewhere.
+
     Parameters
     ----------
     X : ndarray of shape (n_samples, n_features)
         Counts (as float64).
     log_lambdas : ndarray of shape (n_components, n_features)
+        ``-inf`` for a zero rate.
     lambda_sums : ndarray of shape (n_components,)
     log_factorials : ndarray of shape (n_samples,)
         ``sum_d log(X[t, d]!)``.
@@ -30,7 +34,8 @@ def poisson_log_density(X, log_lambdas, lambda_sums, log_factorials, out):
         for c in range(k):
             acc = 0.0
             for j in range(d):
-                acc += X[t, j] * log_lambdas[c, j]
+                if X[t, j] != 0.0:
+                    acc += X[t, j] * log_lambdas[c, j]
             out[t, c] = acc - lambda_sums[c] - log_factorials[t]
 
 

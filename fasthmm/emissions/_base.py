@@ -132,6 +132,12 @@ class Emission:
     feature_param = None
     feature_param_ndim = None
     closed_form_given_states = True
+    #: Reproduce hmmlearn 0.3.3's M-step: no floor (hmmlearn floors variances
+    #: at ``min_covar`` and starts Poisson rates positive at initialisation
+    #: only) and, for mixtures, covariances scattered about the previous
+    #: iteration's means. Off for fasthmm's models; the ``fasthmm.hmm``
+    #: namespace turns it on (see :mod:`fasthmm._hmmlearn_compat`).
+    hmmlearn_m_step = False
 
     def __init__(self, n_components, params, n_features=None):
         self.n_components = n_components

@@ -242,6 +242,7 @@ def covars_m_step(
     min_covar,
     old_covars,
     group_size,
+    scatter_about=None,
 ):
     """MAP covariances given the (new) means, floored at ``min_covar``.
 
@@ -258,18 +259,20 @@ def covars_m_step(
     old_covars : ndarray or None
         Kept for components (or tied groups) with no posterior mass.
     group_size : int
+    scatter_about : ndarray of shape (n, n_features), optional
+        Means about which the data's scatter is taken (default: ``means``,
+        the maximiser). hmmlearn's mixtures take the previous iteration's.
 
     Returns
     -------
     covars : ndarray, shape by covariance type
     """
     n, d = means.shape
+    c = means if scatter_about is None else scatter_about
     diff = means - broadcast_prior(means_prior, (n, d), "means_prior")
     w = broadcast_prior(means_weight, (n,), "means_weight")
     if covariance_type in ("spherical", "diag"):
-        scatter = (
-            w[:, None] * diff**2 + second - 2.0 * means * obs + means**2 * post[:, None]
-        )
+        scatter = w[:, None] * diff**2 + second - 2.0 * c * obs + c**2 * post[:, None]
         if covariance_type == "spherical":
             beta = broadcast_prior(covars_prior, (n,), "covars_prior")[:, None]
         else:
@@ -286,13 +289,13 @@ def covars_m_step(
             covars[empty] = old_covars[empty]
         return covars
 
-    outer = np.einsum("ni,nj->nij", means, obs)
+    outer = np.einsum("ni,nj->nij", c, obs)
     scatter = (
         w[:, None, None] * np.einsum("ni,nj->nij", diff, diff)
         + second
         - outer
         - np.swapaxes(outer, 1, 2)
-        + post[:, None, None] * np.einsum("ni,nj->nij", means, means)
+        + post[:, None, None] * np.einsum("ni,nj->nij", c, c)
     )
     if covariance_type == "tied":
         g = n // group_size
@@ -306,6 +309,28 @@ def covars_m_step(
     covars = floor_eigenvalues(covars, min_covar)
     if old_covars is not None and empty.any():
         covars[empty] = old_covars[empty]
+    return covars
+
+
+#: What hmmlearn adds to a full or tied covariance matrix that is not
+#: positive definite before computing densities with it.
+HMMLEARN_JITTER = 1e-7
+
+
+def hmmlearn_fallback(covars, covariance_type):
+    """hmmlearn's handling of singular matrices (its M-step has no floor): a
+    "full" or "tied" matrix that is not positive definite gets
+    :data:`HMMLEARN_JITTER` added to its diagonal; others are returned as they
+    are. ``covars`` is a stack of shape (n, d, d) for those types."""
+    if covariance_type not in ("full", "tied"):
+        return covars
+    covars = covars.copy()
+    eye = np.eye(covars.shape[-1])
+    for i, c in enumerate(covars):
+        try:
+            np.linalg.cholesky(c)
+        except np.linalg.LinAlgError:
+            covars[i] = c + HMMLEARN_JITTER * eye
     return covars
 
 

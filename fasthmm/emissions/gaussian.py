@@ -136,22 +136,23 @@ class GaussianEmission(Emission):
             )
             new["means_"] = means
         if "c" in letters:
-            new["covars_"] = self._public(
-                cov.covars_m_step(
-                    self.covariance_type,
-                    stats["post"],
-                    stats["obs"],
-                    stats["second"],
-                    means,
-                    self.means_prior,
-                    self.means_weight,
-                    self.covars_prior,
-                    self.covars_weight,
-                    self.min_covar,
-                    self._stacked(),
-                    self._group,
-                )
+            covars = cov.covars_m_step(
+                self.covariance_type,
+                stats["post"],
+                stats["obs"],
+                stats["second"],
+                means,
+                self.means_prior,
+                self.means_weight,
+                self.covars_prior,
+                self.covars_weight,
+                0.0 if self.hmmlearn_m_step else self.min_covar,
+                self._stacked(),
+                self._group,
             )
+            if self.hmmlearn_m_step:
+                covars = cov.hmmlearn_fallback(covars, self.covariance_type)
+            new["covars_"] = self._public(covars)
         return new
 
     def log_prior(self):

@@ -355,7 +355,7 @@ class GMMEmission(Emission):
                 self.params["weights_"],
             )
         means_prior, means_weight, covars_prior, covars_weight = self._shared
-        means = self._flat_means()
+        means = old_means = self._flat_means()
         if "m" in letters:
             means = cov.means_m_step(
                 stats["post"], stats["obs"], means_prior, means_weight, means
@@ -372,10 +372,13 @@ class GMMEmission(Emission):
                 means_weight,
                 covars_prior,
                 covars_weight,
-                self.min_covar,
+                0.0 if self.hmmlearn_m_step else self.min_covar,
                 self._flat_covars(),
                 m,
+                scatter_about=old_means if self.hmmlearn_m_step else None,
             )
+            if self.hmmlearn_m_step:
+                flat = cov.hmmlearn_fallback(flat, self.covariance_type)
             new["covars_"] = self._public_covars(flat)
         return new
 

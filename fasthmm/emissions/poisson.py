@@ -94,8 +94,8 @@ class PoissonEmission(Emission):
         if self.n_components == 1 and np.ndim(value) == 1:  # as hmmlearn's atleast_2d
             value = np.reshape(value, (1, -1))
         lam = check_shape(value, name, (self.n_components, self.n_features))
-        if np.any(lam <= 0):
-            raise ValueError("lambdas_ must be positive (Poisson rates)")
+        if np.any(lam < 0):
+            raise ValueError("lambdas_ must be >= 0 (Poisson rates)")
         return lam
 
     def check_X(self, X):
@@ -105,7 +105,9 @@ class PoissonEmission(Emission):
         lam = self.params["lambdas_"]
         if out is None:
             out = np.empty((X.shape[0], self.n_components))
-        poisson_log_density(X, np.log(lam), lam.sum(axis=1), log_factorial(X), out)
+        with np.errstate(divide="ignore"):  # a zero rate: log 0 = -inf
+            log_lam = np.log(lam)
+        poisson_log_density(X, log_lam, lam.sum(axis=1), log_factorial(X), out)
         return out
 
     def initialize(self, X, letters, random_state):
@@ -136,7 +138,7 @@ class PoissonEmission(Emission):
         denom = beta + stats["post"][:, None]
         empty = denom <= EMPTY_MASS
         lam = (alpha + stats["obs"]) / np.where(empty, 1.0, denom)
-        lam = np.maximum(lam, MIN_LAMBDA)
+        lam = np.maximum(lam, 0.0 if self.hmmlearn_m_step else MIN_LAMBDA)
         old = self.params["lambdas_"]
         if old is not None and empty.any():  # no data and no prior: keep the rate
             lam = np.where(empty, old, lam)
@@ -145,7 +147,9 @@ class PoissonEmission(Emission):
     def log_prior(self):
         alpha, beta = self._alpha, self._beta
         lam = self.params["lambdas_"]
-        return float(np.sum(alpha * np.log(lam) - beta * lam))
+        with np.errstate(divide="ignore"):  # a zero rate counts only under alpha > 0
+            log_lam = np.where(alpha > 0, np.log(lam), 0.0)
+        return float(np.sum(alpha * log_lam - beta * lam))
 
     def n_free_parameters(self, letters):
         return self.n_components * self.n_features if "l" in letters else 0

@@ -51,12 +51,19 @@ class VariationalCategoricalEmission(CategoricalEmission):
     def likelihood(self, X, out):
         return None  # exp(E[log p]) can underflow for tiny concentrations
 
+    @staticmethod
+    def initial_stream(random_state):
+        """The random stream the initial posterior is drawn from (the model's;
+        the hmmlearn namespace restarts it from the seed, as hmmlearn)."""
+        return random_state
+
     def initialize(self, X, letters, random_state):
         if "e" not in letters:
             return {}
         k, d = self.n_components, self.n_features
         prior = prior_or_default(self.prior, 1.0 / d, (k, d))
-        posterior = np.stack([random_state.dirichlet(row) for row in prior])
+        stream = self.initial_stream(random_state)
+        posterior = np.stack([stream.dirichlet(row) for row in prior])
         return {
             "emissionprob_prior_": prior,
             "emissionprob_posterior_": posterior * X.shape[0] / k,

@@ -218,6 +218,10 @@ class VariationalGaussianEmission(Emission):
         )
 
     # -- learning -------------------------------------------------------------
+    #: ``(X, n_clusters, random_state) -> centres`` of the initial means (the
+    #: hmmlearn namespace uses scikit-learn's, as hmmlearn).
+    cluster_centres = staticmethod(kmeans)
+
     def initialize(self, X, letters, random_state):
         """hmmlearn's initial priors and posteriors for the letters given.
 
@@ -229,7 +233,7 @@ class VariationalGaussianEmission(Emission):
             return {}
         k, d = self.n_components, self.n_features
         shapes = self._shapes()
-        centres = kmeans(X, k, random_state)
+        centres = self.cluster_centres(X, k, random_state)
         nearest = (
             (X**2).sum(axis=1)[:, None] - 2.0 * X @ centres.T + (centres**2).sum(axis=1)
         ).argmin(axis=1)
