@@ -304,10 +304,11 @@ class HmmlearnSemantics(HmmlearnBase):
     :data:`INITIALIZERS`.
     """
 
-    def _initialized(self, emission, X, starts=None):
+    def _initialized(self, emission, X, starts=None, *, n_values=None, labelled=False):
         from ._hmmlearn_api import letters_to_initialize
 
-        letters = letters_to_initialize(self, emission, X.size)
+        n_values = None if labelled else X.size if n_values is None else n_values
+        letters = letters_to_initialize(self, emission, n_values)
         rs = random_state_of(self.random_state)
         k = self.n_components
         chain = {}
