@@ -51,6 +51,37 @@ def _shifted(v, n, out):
     return m
 
 
+@njit(cache=True, inline="always", nogil=True)
+def _combined(a, b, n, out):
+    """``out[:n] = a[:n] + b[:n] - c``, taken from differences; returns ``c``.
+
+    ``c = a[m] + b[m]`` for the index ``m`` of the largest sum, and
+    ``out[j] = (a[j] - a[m]) + (b[j] - b[m])``: a huge common term (log-emissions
+    of -1e16) is removed from each operand before the two are added, so the
+    small differences it would swamp (``log 0.5``) survive. ``-inf`` and all
+    ``out`` ``-inf`` when no sum is finite.
+    """
+    m = -1
+    best = NEG_INF
+    for j in range(n):
+        s = a[j] + b[j]
+        if s > best:
+            best = s
+            m = j
+    if m < 0:
+        for j in range(n):
+            out[j] = NEG_INF
+        return NEG_INF
+    am = a[m]
+    bm = b[m]
+    for j in range(n):
+        if a[j] == NEG_INF or b[j] == NEG_INF:
+            out[j] = NEG_INF
+        else:
+            out[j] = (a[j] - am) + (b[j] - bm)
+    return am + bm
+
+
 @njit(cache=True, nogil=True)
 def log_space_sequence(log_emissions, init, transmat, post, lo, hi, smooth, xi):
     """Exact forward (and backward) pass over rows ``lo:hi`` in log space.
@@ -89,6 +120,7 @@ def log_space_sequence(log_emissions, init, transmat, post, lo, hi, smooth, xi):
     v = np.empty(k)
     q = np.empty(k)
     r = np.empty(k)
+    pred = np.empty(k)  # log p(z_t | x_0..x_t-1), within a constant
     total = 0.0
     for t in range(n):
         if t > 0:
@@ -110,14 +142,16 @@ def log_space_sequence(log_emissions, init, transmat, post, lo, hi, smooth, xi):
                 for i in range(k):
                     v[i] = la[t - 1, i] + log_t[i, j]
                 p = _log_sum_exp(v, k)
-            la[t, j] = p + log_emissions[t, j]
+            pred[j] = p
+        # la[t] = pred + log_emissions[t] - c0, from differences (see _combined)
+        c0 = _combined(pred, log_emissions[t], k, la[t])
         c = _log_sum_exp(la[t], k)
-        if c == NEG_INF:
+        if c == NEG_INF or c0 == NEG_INF:
             post[lo:hi] = 0.0
             return NEG_INF
         for j in range(k):
             la[t, j] -= c
-        total += c
+        total += c0 + c
     if not smooth:
         for t in range(n):
             for j in range(k):
@@ -131,8 +165,8 @@ def log_space_sequence(log_emissions, init, transmat, post, lo, hi, smooth, xi):
         post[hi - 1, j] = np.exp(la[n - 1, j])
         lb[j] = 0.0
     for t in range(n - 2, -1, -1):
-        for j in range(k):
-            w[j] = log_emissions[t + 1, j] + lb[j]
+        # w = log_emissions[t + 1] + lb, less a constant (cancelled by g below)
+        _combined(log_emissions[t + 1], lb, k, w)
         # r[i] = sum_j T[i, j] exp(w[j] - mw)
         mw = _shifted(w, k, q)
         for i in range(k):
