@@ -85,15 +85,16 @@ def check_covars(covars, covariance_type, n, n_features, group_size, name="covar
         scales = cv
     else:
         chol = check_positive_definite(cv, name)
-        scales = np.diagonal(chol, axis1=-2, axis2=-1)
+        scales = np.diagonal(chol, axis1=-2, axis2=-1) ** 2
     _check_invertible(scales, name)
     return cv
 
 
 def _check_invertible(scales, name):
     """Raise ``ValueError`` when a density's precision or log-determinant
-    would not be finite (variances, or Cholesky diagonals, so small or so
-    large that their inverse or logarithm overflows)."""
+    would not be finite: ``scales`` (variances, or squared Cholesky
+    diagonals) so small or so large that their inverse or logarithm
+    overflows."""
     with np.errstate(divide="ignore", over="ignore"):
         inverse = 1.0 / scales
         log_det = np.log(scales).sum(axis=-1)
