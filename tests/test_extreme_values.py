@@ -247,19 +247,23 @@ def test_variational_gaussian_on_one_sample_leaks_no_warning(covariance_type):
     assert np.isfinite(m.score(X))
 
 
+FUNCTIONS = [
+    fasthmm.forward,
+    fasthmm.forward_filter,
+    fasthmm.forward_backward,
+    fasthmm.viterbi,
+]
+
+
 @pytest.mark.filterwarnings("error")
 @pytest.mark.parametrize("lengths", [None, [1, 1]])
-def test_overflowing_log_likelihood_is_one_clear_error(lengths):
+@pytest.mark.parametrize("fn", FUNCTIONS, ids=lambda f: f.__name__)
+def test_overflowing_log_likelihood_is_one_clear_error(fn, lengths):
+    # +inf for one sequence, or for the sum of two finite ones
     le = np.full((2, 2), 1e308)
     sp, tm = np.array([0.5, 0.5]), np.full((2, 2), 0.5)
-    for fn in (
-        fasthmm.forward,
-        fasthmm.forward_filter,
-        fasthmm.forward_backward,
-        fasthmm.viterbi,
-    ):
-        with pytest.raises(ValueError, match="log_emissions.*overflow"):
-            fn(le, sp, tm, lengths)
+    with pytest.raises(ValueError, match="log_emissions.*overflow"):
+        fn(le, sp, tm, lengths)
 
 
 def test_large_finite_log_likelihood_is_returned():
