@@ -205,6 +205,18 @@ def test_subnormal_transition_property(mantissa, gap):
     np.testing.assert_allclose(post, post_ref, rtol=1e-9, atol=1e-300)
 
 
+def test_gradual_regain_through_a_subnormal_transition_is_exact():
+    # State 0 underflows at step 1 (750 below the dead end, state 1) and is
+    # regained over 80 steps through a transition 1 -> 0 of 1e-320.
+    le = np.array([[0.0, -np.inf], [-750.0, 0.0]] + [[0.0, -10.0]] * 80)
+    sp, tm = np.array([1.0, 0.0]), np.array([[0.5, 0.5], [1e-320, 1.0]])
+    ll_ref, post_ref, _ = log_forward_backward(le, sp, tm)
+    assert fasthmm.forward(le, sp, tm) == pytest.approx(ll_ref, rel=1e-13)
+    ll, post = fasthmm.forward_backward(le, sp, tm)
+    assert ll == pytest.approx(ll_ref, rel=1e-13)
+    np.testing.assert_allclose(post, post_ref, rtol=1e-9, atol=1e-12)
+
+
 def test_m_step_sets_subnormal_probabilities_to_zero():
     t = Transitions(2, np.array([0.5, 0.5]), np.full((2, 2), 0.5))
     new = t.m_step(np.array([1.0, 1e-320]), np.array([[1.0, 1e-320], [1.0, 1.0]]), "st")
