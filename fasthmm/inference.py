@@ -23,7 +23,7 @@ import numpy as np
 
 from ._kernels import direct as D
 from ._kernels import hmm as K
-from ._kernels.logspace import log_space_sequence
+from ._kernels.logspace import has_subnormal, log_space_sequence
 from ._kernels.partition import LONG_SEQUENCE, TIME_CHUNK, block_bounds
 from ._threads import threads_for, use_threads
 from ._validation import (
@@ -194,11 +194,7 @@ def log_space_only(startprob, transmat):
     log-space route takes its logarithm, which is exact. EM never produces
     such values (its M-step sets them to 0); a model set by hand can hold them.
     """
-    tiny = np.finfo(np.float64).tiny
-    return bool(
-        ((startprob > 0.0) & (startprob < tiny)).any()
-        or ((transmat > 0.0) & (transmat < tiny)).any()
-    )
+    return has_subnormal(startprob, transmat)
 
 
 def resolve_unsettled(ws, ll, startprob, transmat, xi=None):

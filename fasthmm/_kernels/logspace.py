@@ -21,9 +21,24 @@ import numpy as np
 from numba import njit
 
 NEG_INF = -np.inf
+TINY = np.finfo(np.float64).tiny  # smallest normal float64
 #: A shifted sum below this is recomputed term by term (lost terms are below
 #: ``2**-1074`` each, so above it the sum is exact to ``K * 2**-174``).
 EXACT_BELOW = 2.0**-900
+
+
+@njit(cache=True, nogil=True)
+def has_subnormal(startprob, transmat):
+    """Whether a start or transition probability is positive but below the
+    smallest normal float64 (about 2.2e-308): such a chain takes this route
+    for every sequence (see :func:`fasthmm.inference.log_space_only`)."""
+    for v in startprob.flat:
+        if 0.0 < v < TINY:
+            return True
+    for v in transmat.flat:
+        if 0.0 < v < TINY:
+            return True
+    return False
 
 
 @njit(cache=True, inline="always", nogil=True)
