@@ -101,6 +101,20 @@ def test_gaussian_model_far_from_every_mean():
     assert ll == pytest.approx(ll_ref, rel=1e-15)
 
 
+def test_huge_term_on_a_state_no_state_reaches():
+    # Found by the property below: at step 2 the largest log-emission is that
+    # of state 2, which no state can reach; the backward pass must shift by
+    # the largest reachable term, or the posteriors sum to 1 + 9e-9.
+    le = np.array([[0.0, 0, 0], [0, 0, 0], [-1e10, -1e10, -5e9], [0, 0, 0]])
+    sp = np.array([1.0, 0.0, 0.0])
+    tm = np.array([[10 / 11, 1 / 11, 0], [1, 0, 0], [1, 0, 0]])
+    ll_ref, post_ref = exact_reference(le, sp, tm)
+    ll, post = fasthmm.forward_backward(le, sp, tm)
+    np.testing.assert_allclose(post.sum(axis=1), 1.0, rtol=1e-14)
+    np.testing.assert_allclose(post, post_ref, rtol=1e-12, atol=1e-15)
+    assert ll == pytest.approx(ll_ref, rel=1e-15)
+
+
 BASES = [0.0, -1e10, -1e15, -2e16, -1e16, -1e300, 1e15]
 
 

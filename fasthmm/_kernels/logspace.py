@@ -176,12 +176,22 @@ def log_space_sequence(log_emissions, init, transmat, post, lo, hi, smooth, xi):
     # step's log-emissions plus its lb.
     lb = np.empty(k)
     w = np.empty(k)
+    col = np.empty(k)  # col[j] = max_i log T[i, j]: -inf when j is unreachable
+    for j in range(k):
+        col[j] = NEG_INF
+        for i in range(k):
+            col[j] = max(col[j], log_t[i, j])
     for j in range(k):
         post[hi - 1, j] = np.exp(la[n - 1, j])
         lb[j] = 0.0
     for t in range(n - 2, -1, -1):
-        # w = log_emissions[t + 1] + lb, less a constant (cancelled by g below)
-        _combined(log_emissions[t + 1], lb, k, w)
+        # w = log_emissions[t + 1] + lb, less a constant (cancelled by g
+        # below), shifted by its largest term among reachable states (col)
+        for j in range(k):
+            v[j] = lb[j] + col[j]
+        _combined(log_emissions[t + 1], v, k, w)
+        for j in range(k):
+            w[j] = w[j] - col[j] if col[j] > NEG_INF else NEG_INF
         # r[i] = sum_j T[i, j] exp(w[j] - mw)
         mw = _shifted(w, k, q)
         for i in range(k):
