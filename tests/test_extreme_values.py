@@ -115,6 +115,19 @@ def test_huge_term_on_a_state_no_state_reaches():
     assert ll == pytest.approx(ll_ref, rel=1e-15)
 
 
+def test_huge_term_on_a_state_the_chain_cannot_be_in():
+    # Found by the property below: state 0 is reachable in general but not at
+    # step 3 (only from states 1 and 2, which step 2 excludes).
+    le = np.array([[0.0, 0, 0], [0, 0, 0], [0, 0, 0], [-5e9, -1e10, -1e10]])
+    sp = np.array([1.0, 0.0, 0.0])
+    tm = np.array([[0, 10 / 11, 1 / 11], [1, 0, 0], [1, 0, 0]])
+    ll_ref, post_ref = exact_reference(le, sp, tm)
+    ll, post = fasthmm.forward_backward(le, sp, tm)
+    np.testing.assert_allclose(post.sum(axis=1), 1.0, rtol=1e-14)
+    np.testing.assert_allclose(post, post_ref, rtol=1e-12, atol=1e-15)
+    assert ll == pytest.approx(ll_ref, rel=1e-15)
+
+
 BASES = [0.0, -1e10, -1e15, -2e16, -1e16, -1e300, 1e15]
 
 

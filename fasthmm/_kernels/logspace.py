@@ -135,7 +135,7 @@ def log_space_sequence(log_emissions, init, transmat, post, lo, hi, smooth, xi):
     v = np.empty(k)
     q = np.empty(k)
     r = np.empty(k)
-    pred = np.empty(k)  # log p(z_t | x_0..x_t-1), within a constant
+    pred = np.empty((n, k))  # log p(z_t | x_0..x_t-1), within a constant
     total = 0.0
     for t in range(n):
         if t > 0:
@@ -157,9 +157,9 @@ def log_space_sequence(log_emissions, init, transmat, post, lo, hi, smooth, xi):
                 for i in range(k):
                     v[i] = la[t - 1, i] + log_t[i, j]
                 p = _log_sum_exp(v, k)
-            pred[j] = p
+            pred[t, j] = p
         # la[t] = pred + log_emissions[t] - c0, from differences (see _combined)
-        c0 = _combined(pred, log_emissions[t], k, la[t])
+        c0 = _combined(pred[t], log_emissions[t], k, la[t])
         c = _log_sum_exp(la[t], k)
         if c == NEG_INF or c0 == NEG_INF:
             post[lo:hi] = 0.0
@@ -176,22 +176,19 @@ def log_space_sequence(log_emissions, init, transmat, post, lo, hi, smooth, xi):
     # step's log-emissions plus its lb.
     lb = np.empty(k)
     w = np.empty(k)
-    col = np.empty(k)  # col[j] = max_i log T[i, j]: -inf when j is unreachable
-    for j in range(k):
-        col[j] = NEG_INF
-        for i in range(k):
-            col[j] = max(col[j], log_t[i, j])
     for j in range(k):
         post[hi - 1, j] = np.exp(la[n - 1, j])
         lb[j] = 0.0
     for t in range(n - 2, -1, -1):
         # w = log_emissions[t + 1] + lb, less a constant (cancelled by g
-        # below), shifted by its largest term among reachable states (col)
+        # below), shifted by its largest term among the states the forward
+        # pass reaches at t + 1 (pred[t + 1] > -inf; the others carry nothing)
         for j in range(k):
-            v[j] = lb[j] + col[j]
+            v[j] = lb[j] + pred[t + 1, j]
         _combined(log_emissions[t + 1], v, k, w)
         for j in range(k):
-            w[j] = w[j] - col[j] if col[j] > NEG_INF else NEG_INF
+            p = pred[t + 1, j]
+            w[j] = w[j] - p if p > NEG_INF else NEG_INF
         # r[i] = sum_j T[i, j] exp(w[j] - mw)
         mw = _shifted(w, k, q)
         for i in range(k):
