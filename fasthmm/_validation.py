@@ -396,6 +396,8 @@ def _is_sequence_list(X, lengths, name):
         return True
     if arr.dtype == object or arr.ndim >= 3:
         return True
+    if arr.dtype.kind not in "biufc":
+        return False  # not numbers (strings): the array check reports the dtype
     if arr.ndim != 2 or arr.shape[1] == 1 or lengths is not None:
         return False
     n, m = arr.shape

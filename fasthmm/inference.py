@@ -23,7 +23,7 @@ import numpy as np
 
 from ._kernels import direct as D
 from ._kernels import hmm as K
-from ._kernels.logspace import log_space_sequence
+from ._kernels.logspace import has_subnormal, log_space_sequence
 from ._kernels.partition import LONG_SEQUENCE, TIME_CHUNK, block_bounds
 from ._threads import run_blocks, threads_for, use_threads
 from ._validation import (
@@ -188,6 +188,18 @@ def _rows_of(emission, X, clamp):
     return log_emissions_of
 
 
+def log_space_only(startprob, transmat):
+    """Whether a chain must take the exact log-space route for every sequence.
+
+    True when a start or transition probability is subnormal (positive, below
+    about 2.2e-308): the scaled kernels' products with it keep only a few bits,
+    an error a later step can amplify into the log-likelihood, while the
+    log-space route takes its logarithm, which is exact. EM never produces
+    such values (its M-step sets them to 0); a model set by hand can hold them.
+    """
+    return has_subnormal(startprob, transmat)
+
+
 def resolve_unsettled(ws, ll, startprob, transmat, xi=None):
     """Settle the sequences the scaled kernels left as NaN, exactly.
 
@@ -292,6 +304,10 @@ def _run_forward(ws, startprob, transmat, alpha, scale, smooth=False):
     ``smooth``, the backward pass: posteriors in ``alpha``), and the
     sequences it leaves unsettled settled by :func:`resolve_unsettled`."""
     k = ws.frame.shape[1]
+    xi = np.zeros((k, k)) if smooth else None  # posteriors wanted, counts not
+    if log_space_only(startprob, transmat):
+        ws.ll[:] = np.nan
+        return resolve_unsettled(ws, ws.ll, startprob, transmat, xi)
     _forward_backward(
         ws.frame,
         ws.shift,
@@ -305,7 +321,6 @@ def _run_forward(ws, startprob, transmat, alpha, scale, smooth=False):
         scale,
         smooth,
     )
-    xi = np.zeros((k, k)) if smooth else None  # posteriors wanted, counts not
     return resolve_unsettled(ws, ws.ll, startprob, transmat, xi)
 
 
@@ -341,6 +356,9 @@ def _direct(log_emissions, starts, startprob, transmat, post, smooth=True):
     """
     k = log_emissions.shape[1]
     ll = np.empty(starts.shape[0] - 1)
+    if log_space_only(startprob, transmat):
+        ll[:] = np.nan  # every sequence for the frame route, which settles it
+        return ll, 1
     smooth = smooth and post.shape[0] > 0
     no_scale = _no_rows(k)[1]  # no frame shift, no normalisers kept
     status = _forward_backward(
@@ -517,6 +535,11 @@ def e_step(ws, startprob, transmat):
 
     ``ws.post`` holds the posteriors on return.
     """
+    if log_space_only(startprob, transmat):
+        ws.ll[:] = np.nan
+        xi = np.zeros_like(transmat)
+        resolve_unsettled(ws, ws.ll, startprob, transmat, xi)
+        return ws.ll, xi, ws.post[ws.starts[:-1]].sum(axis=0)
     _forward_backward(
         ws.frame,
         ws.shift,
@@ -637,10 +660,33 @@ def first_impossible(ll):
     return int(bad[0]) if bad.size else None
 
 
-def raise_if_impossible(ll, what="the data"):
-    """Raise ``ValueError`` when a sequence has zero probability under the model."""
-    if math.isfinite(float(ll.sum())):  # the common case, in one reduction
+def _total(ll):
+    """``ll.sum()`` as a float, ``+inf`` (no warning) when it overflows."""
+    with np.errstate(over="ignore", invalid="ignore"):
+        return float(ll.sum())
+
+
+def raise_if_overflow(ll, what="the data"):
+    """Raise ``ValueError`` when a log-likelihood (or their sum) is ``+inf``:
+    log-emissions so large that the probabilities overflow float64."""
+    total = _total(ll)
+    if total < np.inf and not math.isnan(total):
         return
+    up = np.flatnonzero(ll == np.inf)
+    where = f"sequence {int(up[0])} of {what}" if up.size else f"{what} as a whole"
+    if up.size or total == np.inf:
+        raise ValueError(
+            f"the log-likelihood of {where} overflows float64 (+inf): the "
+            f"values of {what} are so large that the probabilities overflow"
+        )
+
+
+def raise_if_impossible(ll, what="the data"):
+    """Raise ``ValueError`` when a sequence has zero probability under the model
+    (or a log-likelihood overflows, see :func:`raise_if_overflow`)."""
+    if math.isfinite(_total(ll)):  # the common case, in one reduction
+        return
+    raise_if_overflow(ll, what)
     bad = first_impossible(ll)
     if bad is not None:
         raise ValueError(
@@ -691,6 +737,7 @@ def forward(log_emissions, startprob, transmat, lengths=None):
     ll = direct_log_likelihoods(le, starts, sp, tm)
     if ll is None:
         check_finite(le, "log_emissions", allow_neg_inf=True)
+    raise_if_overflow(ll, "log_emissions")
     return float(ll.sum())
 
 

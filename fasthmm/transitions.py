@@ -26,6 +26,19 @@ from .emissions._base import names_by_letter
 INIT_CONCENTRATION = 1.0
 
 
+def flush_subnormal(probs):
+    """Probabilities below the smallest normal float64 (about 2.2e-308) set to 0.
+
+    EM drives the probability of a transition the data never takes towards 0
+    and can land in the subnormal range, where products lose precision and
+    inference would have to take the slow exact route. Such an entry carries
+    less than 2.2e-308 of its row: setting it to 0 changes no row sum and no
+    log-likelihood in float64, and from then on it is a structural zero (EM
+    keeps zeros at zero).
+    """
+    return np.where(probs < np.finfo(np.float64).tiny, 0.0, probs)
+
+
 def require_set(params):
     """Raise :class:`NotFittedError` naming the chain parameters not set.
 
@@ -156,9 +169,13 @@ class Transitions:
         """
         startprob, transmat = self.startprob, self.transmat
         if "s" in letters:
-            startprob = dirichlet_map(start_counts, self.startprob_prior, startprob)
+            startprob = flush_subnormal(
+                dirichlet_map(start_counts, self.startprob_prior, startprob)
+            )
         if "t" in letters:
-            transmat = dirichlet_map(trans_counts, self.transmat_prior, transmat)
+            transmat = flush_subnormal(
+                dirichlet_map(trans_counts, self.transmat_prior, transmat)
+            )
         return self._replace(startprob, transmat)
 
     def log_prior(self):

@@ -21,9 +21,24 @@ import numpy as np
 from numba import njit
 
 NEG_INF = -np.inf
+TINY = np.finfo(np.float64).tiny  # smallest normal float64
 #: A shifted sum below this is recomputed term by term (lost terms are below
 #: ``2**-1074`` each, so above it the sum is exact to ``K * 2**-174``).
 EXACT_BELOW = 2.0**-900
+
+
+@njit(cache=True, nogil=True)
+def has_subnormal(startprob, transmat):
+    """Whether a start or transition probability is positive but below the
+    smallest normal float64 (about 2.2e-308): such a chain takes this route
+    for every sequence (see :func:`fasthmm.inference.log_space_only`)."""
+    for v in startprob.flat:
+        if 0.0 < v < TINY:
+            return True
+    for v in transmat.flat:
+        if 0.0 < v < TINY:
+            return True
+    return False
 
 
 @njit(cache=True, inline="always", nogil=True)
@@ -49,6 +64,37 @@ def _shifted(v, n, out):
     for i in range(n):
         out[i] = np.exp(v[i] - m) if m > NEG_INF else 0.0
     return m
+
+
+@njit(cache=True, inline="always", nogil=True)
+def _combined(a, b, n, out):
+    """``out[:n] = a[:n] + b[:n] - c``, taken from differences; returns ``c``.
+
+    ``c = a[m] + b[m]`` for the index ``m`` of the largest sum, and
+    ``out[j] = (a[j] - a[m]) + (b[j] - b[m])``: a huge common term (log-emissions
+    of -1e16) is removed from each operand before the two are added, so the
+    small differences it would swamp (``log 0.5``) survive. ``-inf`` and all
+    ``out`` ``-inf`` when no sum is finite.
+    """
+    m = -1
+    best = NEG_INF
+    for j in range(n):
+        s = a[j] + b[j]
+        if s > best:
+            best = s
+            m = j
+    if m < 0:
+        for j in range(n):
+            out[j] = NEG_INF
+        return NEG_INF
+    am = a[m]
+    bm = b[m]
+    for j in range(n):
+        if a[j] == NEG_INF or b[j] == NEG_INF:
+            out[j] = NEG_INF
+        else:
+            out[j] = (a[j] - am) + (b[j] - bm)
+    return am + bm
 
 
 @njit(cache=True, nogil=True)
@@ -89,6 +135,7 @@ def log_space_sequence(log_emissions, init, transmat, post, lo, hi, smooth, xi):
     v = np.empty(k)
     q = np.empty(k)
     r = np.empty(k)
+    pred = np.empty((n, k))  # log p(z_t | x_0..x_t-1), within a constant
     total = 0.0
     for t in range(n):
         if t > 0:
@@ -110,14 +157,16 @@ def log_space_sequence(log_emissions, init, transmat, post, lo, hi, smooth, xi):
                 for i in range(k):
                     v[i] = la[t - 1, i] + log_t[i, j]
                 p = _log_sum_exp(v, k)
-            la[t, j] = p + log_emissions[t, j]
+            pred[t, j] = p
+        # la[t] = pred + log_emissions[t] - c0, from differences (see _combined)
+        c0 = _combined(pred[t], log_emissions[t], k, la[t])
         c = _log_sum_exp(la[t], k)
-        if c == NEG_INF:
+        if c == NEG_INF or c0 == NEG_INF:
             post[lo:hi] = 0.0
             return NEG_INF
         for j in range(k):
             la[t, j] -= c
-        total += c
+        total += c0 + c
     if not smooth:
         for t in range(n):
             for j in range(k):
@@ -131,8 +180,15 @@ def log_space_sequence(log_emissions, init, transmat, post, lo, hi, smooth, xi):
         post[hi - 1, j] = np.exp(la[n - 1, j])
         lb[j] = 0.0
     for t in range(n - 2, -1, -1):
+        # w = log_emissions[t + 1] + lb, less a constant (cancelled by g
+        # below), shifted by its largest term among the states the forward
+        # pass reaches at t + 1 (pred[t + 1] > -inf; the others carry nothing)
         for j in range(k):
-            w[j] = log_emissions[t + 1, j] + lb[j]
+            v[j] = lb[j] + pred[t + 1, j]
+        _combined(log_emissions[t + 1], v, k, w)
+        for j in range(k):
+            p = pred[t + 1, j]
+            w[j] = w[j] - p if p > NEG_INF else NEG_INF
         # r[i] = sum_j T[i, j] exp(w[j] - mw)
         mw = _shifted(w, k, q)
         for i in range(k):

@@ -82,9 +82,28 @@ def check_covars(covars, covariance_type, n, n_features, group_size, name="covar
             raise ValueError(
                 f"{name} must be positive ({covariance_type!r} covariances)"
             )
+        scales = cv
     else:
-        check_positive_definite(cv, name)
+        chol = check_positive_definite(cv, name)
+        scales = np.diagonal(chol, axis1=-2, axis2=-1) ** 2
+    _check_invertible(scales, name)
     return cv
+
+
+def _check_invertible(scales, name):
+    """Raise ``ValueError`` when a density's precision or log-determinant
+    would not be finite: ``scales`` (variances, or squared Cholesky
+    diagonals) so small or so large that their inverse or logarithm
+    overflows."""
+    with np.errstate(divide="ignore", over="ignore"):
+        inverse = 1.0 / scales
+        log_det = np.log(scales).sum(axis=-1)
+    if not (np.isfinite(inverse).all() and np.isfinite(log_det).all()):
+        raise ValueError(
+            f"{name} is too close to singular (smallest scale "
+            f"{float(scales.min())!r}): its inverse or log-determinant is not "
+            "finite in float64"
+        )
 
 
 def density_terms(means, covars, covariance_type, group_size):
@@ -383,14 +402,20 @@ def log_prior(
     return float(np.sum(-0.5 * nu * log_det - 0.5 * trace))
 
 
+def data_covariance(X, ridge):
+    """Covariance of the samples plus ``ridge`` on the diagonal, (d, d).
+
+    One sample has no covariance: the identity (plus ``ridge``) stands in.
+    """
+    d = X.shape[1]
+    if X.shape[0] < 2:
+        return np.eye(d) * (1.0 + ridge)
+    return np.atleast_2d(np.cov(X.T)) + ridge * np.eye(d)
+
+
 def initial_covars(X, covariance_type, n, group_size, min_covar):
     """Covariances of the whole data set (plus ``min_covar``), one per component."""
-    d = X.shape[1]
-    cv = (
-        np.atleast_2d(np.cov(X.T)) + min_covar * np.eye(d)
-        if X.shape[0] > 1
-        else (np.eye(d) * (1.0 + min_covar))
-    )
+    cv = data_covariance(X, min_covar)
     if covariance_type == "spherical":
         return np.full(n, np.diagonal(cv).mean())
     if covariance_type == "diag":

@@ -251,7 +251,7 @@ class VariationalGaussianEmission(Emission):
                 self.dof_prior, float(d), shapes["dof"]
             )
             dof = counts.sum() if self._tied else counts
-            data_cov = np.atleast_2d(np.cov(X.T)) + INIT_RIDGE * np.eye(d)
+            data_cov = cov.data_covariance(X, INIT_RIDGE)
             if self.covariance_type == "full":
                 scale = data_cov[None] * dof[:, None, None]
                 default = np.eye(d) * DEFAULT_SCALE_PRIOR
