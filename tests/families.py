@@ -44,6 +44,8 @@ from reference import (
 
 import fasthmm
 import fasthmm._registry
+import fasthmm.em
+import fasthmm.hsmm.em
 
 COVARIANCE_TYPES = ("spherical", "diag", "full", "tied")
 
@@ -266,9 +268,13 @@ class Chain:
         log-emissions ``le`` (T, K) and the model's public chain parameters.
     path_score : callable (le, model, path) -> float
         log p(x, z = path) of one sequence.
+    expected_stats : callable (params, X, starts) -> fasthmm.stats.Stats
+        The E-step of the models' fit.
     unsupported : frozenset of str
-        Model methods that raise NotImplementedError for this chain; every
-        contract test about such a method is skipped (:meth:`Family.require`).
+        Model methods that raise NotImplementedError for this chain, and
+        internal routes its models do not take ("workspace route": the HMM
+        kernels' workspace); every test of one is skipped
+        (:meth:`Family.require`).
     """
 
     min_components: int
@@ -277,6 +283,7 @@ class Chain:
     labels: object
     brute_force: object
     path_score: object
+    expected_stats: object
     unsupported: frozenset = frozenset()
 
 
@@ -308,6 +315,7 @@ MARKOV = Chain(
     path_score=lambda le, model, path: path_score(
         le, model.startprob_, model.transmat_, path
     ),
+    expected_stats=fasthmm.em.expected_stats,
 )
 
 
@@ -371,7 +379,10 @@ SEMI_MARKOV = Chain(
     path_score=lambda le, model, path: semi_markov_path_score(
         le, model.startprob_, model.transmat_, np.asarray(model.durationprob_), path
     ),
-    unsupported=frozenset({"partial_fit", "stream", "sample_posterior"}),
+    expected_stats=fasthmm.hsmm.em.expected_stats,
+    unsupported=frozenset(
+        {"partial_fit", "stream", "sample_posterior", "workspace route"}
+    ),
 )
 
 
@@ -434,7 +445,7 @@ class Family:
         return self.name
 
     def supports(self, method):
-        """Whether the family's models offer ``method``."""
+        """Whether the family's models offer ``method`` (or take a route)."""
         return method not in self.chain.unsupported
 
     def require(self, method):
