@@ -14,7 +14,7 @@ from ._registry import families as _families
 from ._validation import NotFittedError
 from ._version import __version__
 from .base import BaseHMM, ConvergenceMonitor
-from .hsmm import CategoricalHSMM, GaussianHSMM, PoissonHSMM
+from .hsmm import models as _hsmm_models  # noqa: F401  (semi-Markov families)
 from .inference import (
     forward,
     forward_backward,
@@ -34,12 +34,9 @@ globals().update({cls.__name__: cls for cls in _families().values()})
 __all__ = [
     *(cls.__name__ for cls in _families().values()),
     "BaseHMM",
-    "CategoricalHSMM",
     "ConvergenceMonitor",
-    "GaussianHSMM",
     "HMMTagger",
     "NotFittedError",
-    "PoissonHSMM",
     "SelectionResult",
     "forward",
     "forward_backward",

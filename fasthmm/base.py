@@ -142,6 +142,12 @@ class BaseHMM(HmmlearnAPI):
     #: The ``monitor_`` a fit fills (hmmlearn's namespace uses its own).
     _monitor_class = ConvergenceMonitor
 
+    @classmethod
+    def _shared_defaults(cls):
+        """Constructor arguments of the chain and the fit, name -> default, in
+        order: the generated constructor's (see :func:`family_signature`)."""
+        return SHARED_DEFAULTS
+
     def __init_subclass__(cls, family=None, **kwargs):
         """Register the class and give it its constructor.
 
@@ -783,7 +789,8 @@ SHARED_DEFAULTS = {
 def family_signature(cls):
     """The constructor signature of a model class whose ``__init__`` is generated.
 
-    The shared arguments (:data:`SHARED_DEFAULTS`) with the hyper-parameters
+    The shared arguments (``cls._shared_defaults()``, by default
+    :data:`SHARED_DEFAULTS`) with the hyper-parameters
     of ``cls._emission_class`` placed among them: each where the emission's
     ``model_args_after`` says (hyper-parameter -> the argument it follows;
     ``"*"``: it and every argument after it keyword-only), else after the previous hyper-parameter of the
@@ -793,8 +800,9 @@ def family_signature(cls):
     P = inspect.Parameter
     hyper = list(inspect.signature(cls._emission_class.__init__).parameters.values())
     hyper = [p for p in hyper[1:] if p.name not in ("n_components", "params")]
-    names = [*SHARED_DEFAULTS, "*"]
-    defaults = dict(SHARED_DEFAULTS, params=cls._all_letters())
+    shared = cls._shared_defaults()
+    names = [*shared, "*"]
+    defaults = dict(shared, params=cls._all_letters())
     defaults["init_params"] = defaults["params"]
     placed = getattr(cls._emission_class, "model_args_after", {})
     previous = "transmat_prior"

@@ -368,6 +368,8 @@ def cmd_fit(args):
         kwargs["covariance_type"] = args.covariance_type
     if "n_mix" in takes:
         kwargs["n_mix"] = args.n_mix
+    if "max_duration" in takes and args.max_duration is not None:
+        kwargs["max_duration"] = args.max_duration
     model = cls(**kwargs)
     previous = set_progress("off" if args.quiet else "line")
     try:
@@ -506,6 +508,12 @@ def build_parser():
         help="gaussian and gmm models",
     )
     p.add_argument("--n-mix", type=int, default=1, help="gmm mixture components")
+    p.add_argument(
+        "--max-duration",
+        type=int,
+        default=None,
+        help="*-hsmm models: longest segment in steps (default 20)",
+    )
     p.add_argument("--n-iter", type=int, default=100, help="maximum EM iterations")
     p.add_argument("--tol", type=float, default=1e-4, help="convergence threshold")
     p.add_argument("--seed", type=int, default=0, help="random seed")

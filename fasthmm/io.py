@@ -514,7 +514,9 @@ def _build(archive, entries, header, name):
     _check_fitted_shapes(model, fitted, entries, name)
     for attr in fitted:
         setattr(model, attr, _read_entry(archive, entries, f"param/{attr}", name))
-    if fitted and all(getattr(model, n, None) is not None for n in cls._param_names()):
+    if fitted and all(
+        getattr(model, n, None) is not None for n in model._param_names()
+    ):
         _checked_model(name, "fitted parameters", model._checked_params)
     _restore_monitor(model.monitor_, header.get("monitor", {}))
     return model

@@ -10,14 +10,18 @@ matplotlib as usual. State ``k`` has the same colour in every function
 - :func:`transition_matrix`: the transition matrix as a heatmap;
 - :func:`convergence`: the EM objective per iteration;
 - :func:`selection`: AIC and BIC against the number of states;
-- :func:`emission_densities`: each state's emission density of one feature.
+- :func:`emission_densities`: each state's emission density of one feature;
+- :func:`segments`: the decoded segments as bars, one row per state;
+- :func:`durations`: each state's distribution of segment durations.
 """
 
 import numpy as np
 
 __all__ = [
     "convergence",
+    "durations",
     "emission_densities",
+    "segments",
     "selection",
     "states",
     "transition_matrix",
@@ -316,4 +320,69 @@ def emission_densities(model, X=None, *, feature=0, state=None, ax=None):
             f"CategoricalHMM models, got {type(model).__name__}"
         )
     ax.legend(fontsize="small")
+    return ax
+
+
+def segments(model, X, lengths=None, *, ax=None):
+    """The decoded segments (runs of one state) as horizontal bars.
+
+    Works for any model: a semi-Markov model's segments are its best
+    segmentation, an HMM's the runs of its Viterbi path.
+
+    Returns
+    -------
+    ax : matplotlib Axes
+        One bar per segment, on the row of its state, from the row of ``X``
+        where it starts (left edge) for as many steps as it lasts (width),
+        in its state's colour; segments never cross a sequence boundary.
+    """
+    from .hsmm import segments as runs
+
+    ax = _axes(ax)
+    starts, lasts, labels = runs(model.predict(X, lengths), lengths)
+    ax.barh(
+        labels,
+        lasts,
+        left=starts,
+        height=0.8,
+        color=[_colour(k) for k in labels],
+    )
+    ax.set_yticks(range(model.n_components))
+    ax.set_xlabel("step")
+    ax.set_ylabel("state")
+    return ax
+
+
+def durations(model, *, max_duration=None, ax=None):
+    """Each state's distribution of segment durations, P(d) for d = 1, 2, ...
+
+    A semi-Markov model's ``durationprob_``; for an HMM, the geometric
+    distribution its self-transitions imply, ``(1 - a_kk) a_kk**(d - 1)``.
+
+    Parameters
+    ----------
+    max_duration : int, optional
+        Longest duration drawn (default: the model's ``max_duration``, or
+        20 for an HMM).
+
+    Returns
+    -------
+    ax : matplotlib Axes
+        One line per state (in order), duration d = 1..max_duration against
+        its probability.
+    """
+    ax = _axes(ax)
+    pmf = getattr(model, "durationprob_", None)
+    if pmf is None:
+        stay = np.diag(np.asarray(model.transmat_, dtype=float))[:, None]
+        d = np.arange(1, (20 if max_duration is None else max_duration) + 1)
+        pmf = (1.0 - stay) * stay ** (d - 1)
+    else:
+        pmf = np.asarray(pmf, dtype=float)[:, :max_duration]
+    d = np.arange(1, pmf.shape[1] + 1)
+    for k, row in enumerate(pmf):
+        ax.plot(d, row, marker=".", color=_colour(k), label=f"state {k}")
+    ax.set_xlabel("duration (steps)")
+    ax.set_ylabel("probability")
+    ax.legend()
     return ax

@@ -22,23 +22,30 @@ contract test (and the validation, I/O and fuzz tests) from its own file.
 
 import importlib.util
 import math
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 import numpy as np
 from exponential_family import ExponentialHMM
 from reference import (
+    brute_force,
     categorical_loglik,
     gaussian_loglik,
     gmm_full_covars,
     logsumexp,
+    path_score,
     random_covars,
     random_spd,
     random_stochastic,
+    segmentation_score,
+    segmentations,
+    semi_markov_path_score,
 )
 
 import fasthmm
 import fasthmm._registry
+import fasthmm.em
+import fasthmm.hsmm.em
 
 COVARIANCE_TYPES = ("spherical", "diag", "full", "tied")
 
@@ -233,6 +240,152 @@ def _dirichlet_prior(rng, shape):
     return 1.0 + 3.0 * rng.random(shape)
 
 
+# -- hidden chains: what a family's model is built on ----------------------------
+
+
+def _all_methods():
+    from models_helpers import X_METHODS
+
+    return frozenset(X_METHODS) | {"sample", "partial_fit", "stream"}
+
+
+@dataclass(frozen=True)
+class Chain:
+    """The hidden chain of a family's models, for the contract tests.
+
+    Attributes
+    ----------
+    min_components : int
+        Fewest states a model can have.
+    params : callable (rng, k, options) -> dict
+        Random chain parameters, by public attribute name.
+    priors : callable (rng, k, options) -> dict
+        Random values for every prior on the chain.
+    labels : callable (rng, k, n, options) -> (n,) int
+        Random state labels the chain can produce.
+    brute_force : callable (le, model) -> (ll, best, posteriors)
+        Exact quantities of one sequence by enumeration, from the
+        log-emissions ``le`` (T, K) and the model's public chain parameters.
+    path_score : callable (le, model, path) -> float
+        log p(x, z = path) of one sequence.
+    expected_stats : callable (params, X, starts) -> fasthmm.stats.Stats
+        The E-step of the models' fit.
+    unsupported : frozenset of str
+        Model methods that raise NotImplementedError for this chain, and
+        internal routes its models do not take ("workspace route": the HMM
+        kernels' workspace); every test of one is skipped
+        (:meth:`Family.require`).
+    """
+
+    min_components: int
+    params: object
+    priors: object
+    labels: object
+    brute_force: object
+    path_score: object
+    expected_stats: object
+    unsupported: frozenset = frozenset()
+
+
+def _markov_params(rng, k, opts):
+    return {
+        "startprob_": random_stochastic(rng, (k,)),
+        "transmat_": random_stochastic(rng, (k, k)),
+    }
+
+
+def _markov_priors(rng, k, opts):
+    return {
+        "startprob_prior": _dirichlet_prior(rng, (k,)),
+        "transmat_prior": _dirichlet_prior(rng, (k, k)),
+    }
+
+
+def _markov_brute_force(le, model):
+    exact = brute_force(le, model.startprob_, model.transmat_)
+    return exact["ll"], exact["best"], exact["posteriors"]
+
+
+MARKOV = Chain(
+    min_components=1,
+    params=_markov_params,
+    priors=_markov_priors,
+    labels=lambda rng, k, n, opts: rng.integers(0, k, size=n),
+    brute_force=_markov_brute_force,
+    path_score=lambda le, model, path: path_score(
+        le, model.startprob_, model.transmat_, path
+    ),
+    expected_stats=fasthmm.em.expected_stats,
+)
+
+
+def _semi_markov_params(rng, k, opts):
+    """Zero-diagonal jumps and durations of the kind in ``opts["duration"]``."""
+    transmat = np.zeros((k, k))
+    off = ~np.eye(k, dtype=bool)
+    transmat[off] = rng.dirichlet(np.ones(k - 1), size=k).ravel()
+    params = {"startprob_": random_stochastic(rng, (k,)), "transmat_": transmat}
+    kind = opts.get("duration", "nonparametric")
+    if kind == "nonparametric":
+        params["durationprob_"] = random_stochastic(rng, (k, opts["max_duration"]))
+    else:
+        params["duration_lambda_"] = rng.uniform(0.2, 3.0, k)
+        if kind == "negbinom":
+            params["duration_shape_"] = rng.uniform(0.5, 5.0, k)
+    return params
+
+
+def _semi_markov_priors(rng, k, opts):
+    priors = _markov_priors(rng, k, opts)
+    if opts.get("duration", "nonparametric") == "nonparametric":
+        priors["durationprob_prior"] = _dirichlet_prior(rng, (k, opts["max_duration"]))
+    return priors
+
+
+def _semi_markov_labels(rng, k, n, opts):
+    """Runs of 1..max_duration steps, no state twice in a row."""
+    out, state = [], int(rng.integers(k))
+    while len(out) < n:
+        out += [state] * int(rng.integers(1, opts["max_duration"] + 1))
+        state = (state + int(rng.integers(1, k))) % k
+    return np.array(out[:n])
+
+
+def _semi_markov_brute_force(le, model):
+    pmf = np.asarray(model.durationprob_)
+    scores = np.array(
+        [
+            segmentation_score(le, model.startprob_, model.transmat_, pmf, seg)
+            for seg in segmentations(*le.shape, pmf.shape[1])
+        ]
+    )
+    paths = [
+        np.concatenate([[j] * d for j, d in seg])
+        for seg in segmentations(*le.shape, pmf.shape[1])
+    ]
+    ll = logsumexp(scores)
+    post = np.zeros(le.shape)
+    for path, score in zip(paths, scores):
+        post[np.arange(len(path)), path] += np.exp(score - ll)
+    return ll, float(scores.max()), post
+
+
+SEMI_MARKOV = Chain(
+    min_components=2,
+    params=_semi_markov_params,
+    priors=_semi_markov_priors,
+    labels=_semi_markov_labels,
+    brute_force=_semi_markov_brute_force,
+    path_score=lambda le, model, path: semi_markov_path_score(
+        le, model.startprob_, model.transmat_, np.asarray(model.durationprob_), path
+    ),
+    expected_stats=fasthmm.hsmm.em.expected_stats,
+    unsupported=frozenset(
+        {"partial_fit", "stream", "sample_posterior", "workspace route"}
+    ),
+)
+
+
 # -- the registry -------------------------------------------------------------
 
 
@@ -268,6 +421,9 @@ class Family:
         Emission parameters that must stay strictly positive.
     samples_per_state : int
         Data-initialised fits get at least this many samples per state.
+    chain : Chain
+        The hidden chain (:data:`MARKOV` for an HMM, :data:`SEMI_MARKOV` for
+        a hidden semi-Markov model).
     """
 
     name: str
@@ -283,9 +439,29 @@ class Family:
     stochastic: tuple = ()
     positive: tuple = ()
     samples_per_state: int = 1
+    chain: Chain = MARKOV
 
     def __repr__(self):
         return self.name
+
+    def supports(self, method):
+        """Whether the family's models offer ``method`` (or take a route)."""
+        return method not in self.chain.unsupported
+
+    def require(self, method):
+        """Skip the calling test if the family's models do not offer ``method``."""
+        if not self.supports(method):
+            import pytest
+
+            pytest.skip(f"{self.cls.__name__} does not offer {method}")
+
+    def n_states(self, k):
+        """``k``, raised to the fewest states the family's models can have."""
+        return max(k, self.chain.min_components)
+
+    def labels(self, rng, k, n, options=None):
+        """Random state labels the family's chain can produce."""
+        return self.chain.labels(rng, k, n, {**self.options, **(options or {})})
 
     @property
     def letters(self):
@@ -299,11 +475,11 @@ class Family:
         d = self.n_features if d is None else d
         opts = {**self.options, **(options or {})}
         kwargs.setdefault("init_params", "")
-        if self.cls is fasthmm.CategoricalHMM:
+        if self.cls in (fasthmm.CategoricalHMM, fasthmm.CategoricalHSMM):
             kwargs.setdefault("n_features", d)
         model = self.cls(k, **opts, **kwargs)
-        model.startprob_ = random_stochastic(rng, (k,))
-        model.transmat_ = random_stochastic(rng, (k, k))
+        for name, value in self.chain.params(rng, k, opts).items():
+            setattr(model, name, value)
         for name, value in self.emission(rng, k, d, opts).items():
             setattr(model, name, value)
         return model
@@ -313,8 +489,9 @@ class Family:
         return self.cls(k, **{**self.options, **(options or {})}, **kwargs)
 
     def sample(self, rng, k, n, d=None, options=None):
-        """``n`` samples drawn by ``model.sample`` from a random model."""
-        X, _ = self.make(rng, k, d, options).sample(n, random_state=rng)
+        """``n`` samples drawn by ``model.sample`` from a random model (of at
+        least :meth:`n_states` states)."""
+        X, _ = self.make(rng, self.n_states(k), d, options).sample(n, random_state=rng)
         return X
 
     def random_data(self, rng, n, d=None, options=None):
@@ -324,11 +501,8 @@ class Family:
     def random_priors(self, rng, k, d=None, options=None):
         """Random priors on every parameter (start, transitions, emission)."""
         d = self.n_features if d is None else d
-        return {
-            "startprob_prior": _dirichlet_prior(rng, (k,)),
-            "transmat_prior": _dirichlet_prior(rng, (k, k)),
-            **self.priors(rng, k, d, {**self.options, **(options or {})}),
-        }
+        opts = {**self.options, **(options or {})}
+        return {**self.chain.priors(rng, k, opts), **self.priors(rng, k, d, opts)}
 
 
 def _gaussian(cov):
@@ -342,6 +516,36 @@ def _gaussian(cov):
         priors=_gaussian_priors,
         data=_gaussian_data,
         reference=_gaussian_reference,
+    )
+
+
+def _categorical():
+    return Family(
+        name="categorical",
+        cls=fasthmm.CategoricalHMM,
+        options={},
+        n_features=3,
+        feature_range=(2, 5),
+        emission=_categorical_emission,
+        priors=_categorical_priors,
+        data=_categorical_data,
+        reference=_categorical_reference,
+        stochastic=("emissionprob_",),
+    )
+
+
+def _poisson():
+    return Family(
+        name="poisson",
+        cls=fasthmm.PoissonHMM,
+        options={},
+        n_features=2,
+        feature_range=(1, 3),
+        emission=_poisson_emission,
+        priors=_poisson_priors,
+        data=_poisson_data,
+        reference=_poisson_reference,
+        positive=("lambdas_",),
     )
 
 
@@ -363,31 +567,9 @@ def _gmm(cov):
 
 
 BUILT_IN = (
-    Family(
-        name="categorical",
-        cls=fasthmm.CategoricalHMM,
-        options={},
-        n_features=3,
-        feature_range=(2, 5),
-        emission=_categorical_emission,
-        priors=_categorical_priors,
-        data=_categorical_data,
-        reference=_categorical_reference,
-        stochastic=("emissionprob_",),
-    ),
+    _categorical(),
     *(_gaussian(cov) for cov in COVARIANCE_TYPES),
-    Family(
-        name="poisson",
-        cls=fasthmm.PoissonHMM,
-        options={},
-        n_features=2,
-        feature_range=(1, 3),
-        emission=_poisson_emission,
-        priors=_poisson_priors,
-        data=_poisson_data,
-        reference=_poisson_reference,
-        positive=("lambdas_",),
-    ),
+    _poisson(),
     *(_gmm(cov) for cov in COVARIANCE_TYPES),
     Family(
         name="multinomial",
@@ -400,6 +582,21 @@ BUILT_IN = (
         data=_multinomial_data,
         reference=_multinomial_reference,
         stochastic=("emissionprob_",),
+    ),
+    *(
+        replace(
+            base,
+            name=f"{base.name}-hsmm",
+            cls=cls,
+            options={**base.options, "max_duration": 4},
+            variants={"duration": ("nonparametric", "poisson", "negbinom")},
+            chain=SEMI_MARKOV,
+        )
+        for base, cls in (
+            (_gaussian("diag"), fasthmm.GaussianHSMM),
+            (_categorical(), fasthmm.CategoricalHSMM),
+            (_poisson(), fasthmm.PoissonHSMM),
+        )
     ),
     # A family defined outside fasthmm, by the recipe in docs/architecture.md.
     Family(

@@ -130,6 +130,51 @@ def brute_force(log_emissions, startprob, transmat):
     return out
 
 
+def segmentations(n, k, dmax, prev=-1):
+    """Every list of (state, duration) covering n steps, no state twice in a row."""
+    if n == 0:
+        yield []
+        return
+    for j in range(k):
+        if j == prev:
+            continue
+        for d in range(1, min(dmax, n) + 1):
+            for rest in segmentations(n - d, k, dmax, j):
+                yield [(j, d)] + rest
+
+
+def segmentation_score(le, startprob, transmat, pmf, seg):
+    """log p(x, segmentation) of one sequence: the last segment right-censored
+    (its factor is P(duration >= observed))."""
+    surv = np.cumsum(pmf[:, ::-1], axis=1)[:, ::-1]
+    lp, t = safe_log(startprob[seg[0][0]]), 0
+    for m, (j, d) in enumerate(seg):
+        lp += le[t : t + d, j].sum()
+        last = m == len(seg) - 1
+        lp += safe_log(surv[j, d - 1] if last else pmf[j, d - 1])
+        if not last:
+            lp += safe_log(transmat[j, seg[m + 1][0]])
+        t += d
+    return lp
+
+
+def runs(path):
+    """The (state, duration) runs of a state path."""
+    path = np.asarray(path)
+    cut = np.flatnonzero(np.diff(path)) + 1
+    bounds = np.concatenate([[0], cut, [len(path)]])
+    return [(int(path[a]), int(b - a)) for a, b in zip(bounds[:-1], bounds[1:])]
+
+
+def semi_markov_path_score(le, startprob, transmat, pmf, path):
+    """log p(x, z = path) of one sequence under a semi-Markov chain (``-inf``
+    when a run is longer than ``pmf.shape[1]``)."""
+    seg = runs(path)
+    if max(d for _, d in seg) > pmf.shape[1]:
+        return -np.inf
+    return segmentation_score(np.asarray(le, float), startprob, transmat, pmf, seg)
+
+
 # --------------------------------------------------------------------------
 # Log-space recursions
 # --------------------------------------------------------------------------

@@ -79,6 +79,23 @@ def test_no_command_prints_plain_help(capsys):
     assert "fit" in out and "decode" in out and "``" not in out
 
 
+@pytest.mark.parametrize("max_duration", [None, 6])
+def test_fit_a_semi_markov_model_with_its_max_duration(files, max_duration):
+    tmp, X, lengths = files
+    m = str(tmp / "hsmm.npz")
+    extra = [] if max_duration is None else ["--max-duration", str(max_duration)]
+    assert main(["fit", str(tmp / "data.npy"), "--lengths", str(tmp / "lengths.txt"),
+                 "--model", "gaussian-hsmm", "-k", "2", "--n-iter", "3", "-o", m,
+                 "-q", *extra]) == 0  # fmt: skip
+    model = fasthmm.load(m)
+    kwargs = {} if max_duration is None else {"max_duration": max_duration}
+    expected = fasthmm.GaussianHSMM(2, n_iter=3, tol=1e-4, random_state=0, **kwargs)
+    expected.fit(X, lengths)
+    assert model.max_duration == expected.max_duration
+    np.testing.assert_array_equal(model.durationprob_, expected.durationprob_)
+    np.testing.assert_array_equal(model.means_, expected.means_)
+
+
 def test_commands_in_process(files, capsys):
     tmp, X, lengths = files
     m = str(tmp / "m.npz")

@@ -127,10 +127,16 @@ def gaussian_covars(draw, ct, k, d):
     return spd(draw, d)
 
 
+def offered(kind, method):
+    """Whether ``kind``'s models offer ``method`` (its entry's chain says)."""
+    return kind not in OTHERS or OTHERS[kind].supports(method)
+
+
 @st.composite
-def valid_models(draw):
-    """(model, kind, n_features) with valid hand-set parameters."""
-    kind = draw(st.sampled_from(KINDS))
+def valid_models(draw, method=None):
+    """(model, kind, n_features) with valid hand-set parameters, of a kind
+    whose models offer ``method``."""
+    kind = draw(st.sampled_from([k for k in KINDS if offered(k, method)]))
     k = draw(st.integers(1, 3))
     d = draw(st.integers(1, 3))
     common = dict(
@@ -148,7 +154,7 @@ def valid_models(draw):
         lo, hi = family.feature_range
         d = draw(st.integers(lo, hi))
         rng = np.random.default_rng(draw(st.integers(0, 2**32 - 1)))
-        model = family.make(rng, k, d, init_params="", **common)
+        model = family.make(rng, family.n_states(k), d, init_params="", **common)
         params = {}
     elif kind == "categorical":
         n_features = draw(st.integers(1, 4))
@@ -201,9 +207,9 @@ CORRUPTIONS = (
 
 
 @st.composite
-def models_maybe_corrupt(draw):
+def models_maybe_corrupt(draw, method=None):
     """A valid model, or one with one parameter corrupted."""
-    model, kind, d = draw(valid_models())
+    model, kind, d = draw(valid_models(method))
     if draw(st.booleans()):
         name = draw(st.sampled_from(model._param_names()))
         how = draw(st.sampled_from(CORRUPTIONS))
@@ -436,7 +442,7 @@ def _call(model, method, X, lengths, extra):
 @FUZZ
 @given(data=st.data())
 def test_model_methods_fail_cleanly_or_give_valid_results(method, data):
-    model, kind, d = data.draw(models_maybe_corrupt(), label="model")
+    model, kind, d = data.draw(models_maybe_corrupt(method), label="model")
     k = model.n_components
     X, n = data.draw(samples_for(kind, d, k), label="X")
     lengths = data.draw(lengths_for(n), label="lengths")

@@ -24,7 +24,8 @@ from reference import (
     log_forward_backward,
     logsumexp,
     random_covars,
-    safe_log,
+    segmentation_score,
+    segmentations,
 )
 
 import fasthmm
@@ -38,36 +39,16 @@ KINDS = ("nonparametric", "poisson", "negbinom")
 
 
 # -- references ---------------------------------------------------------------
-def _segmentations(n, k, dmax, prev=-1):
-    """Every list of (state, duration) covering n steps, no state twice in a row."""
-    if n == 0:
-        yield []
-        return
-    for j in range(k):
-        if j == prev:
-            continue
-        for d in range(1, min(dmax, n) + 1):
-            for rest in _segmentations(n - d, k, dmax, j):
-                yield [(j, d)] + rest
-
-
 def brute_force(le, startprob, transmat, pmf):
     """Log-likelihood, posteriors, start / jump / full-duration counts, and the
     best segmentation, by enumerating every segmentation of one sequence."""
     n, k = le.shape
     dmax = pmf.shape[1]
     surv = np.cumsum(pmf[:, ::-1], axis=1)[:, ::-1]
-    items = []
-    for seg in _segmentations(n, k, dmax):
-        lp, t = safe_log(startprob[seg[0][0]]), 0
-        for m, (j, d) in enumerate(seg):
-            lp += le[t : t + d, j].sum()
-            last = m == len(seg) - 1
-            lp += safe_log(surv[j, d - 1] if last else pmf[j, d - 1])
-            if not last:
-                lp += safe_log(transmat[j, seg[m + 1][0]])
-            t += d
-        items.append((seg, lp))
+    items = [
+        (seg, segmentation_score(le, startprob, transmat, pmf, seg))
+        for seg in segmentations(n, k, dmax)
+    ]
     scores = np.array([lp for _, lp in items])
     ll = logsumexp(scores)
     post = np.zeros((n, k))
@@ -573,3 +554,15 @@ def test_not_offered_features_say_so():
     m, X = _fitted()
     with pytest.raises(NotImplementedError, match="stream"):
         m.stream()
+
+
+@pytest.mark.parametrize("kind", KINDS)
+def test_load_checks_the_parameters_of_every_duration_kind(kind, tmp_path):
+    # The parameter list held both parametric kinds' names, so a
+    # nonparametric model never looked complete and load skipped its checks.
+    model, _ = family_model("poisson", np.random.default_rng(3), 2, 3, kind)
+    assert all(getattr(model, n) is not None for n in model._param_names())
+    model.transmat_ = np.array([[0.5, 0.5], [1.0, 0.0]])
+    model.save(tmp_path / "m.npz")
+    with pytest.raises(ValueError, match="zero diagonal"):
+        fasthmm.load(tmp_path / "m.npz")

@@ -85,6 +85,7 @@ def model_cases():
         )
     # Every other family of the registry, from its test entry.
     covered = {type(model) for _, model, _, _ in cases}
+    rng = np.random.default_rng(0)  # the entries' data take a Generator
     for family in FAMILIES:
         if family.cls not in covered:
             covered.add(family.cls)

@@ -172,3 +172,39 @@ def test_states_reads_a_dataset_and_a_dataframe():
         ax_series.collections[0].get_offsets()[:, 0], quakes.time
     )
     assert ax_series.get_ylabel() == "count" and ax_post.get_xlabel() == "when"
+
+
+def test_segments_are_the_runs_of_the_decoded_path():
+    rng = np.random.default_rng(0)
+    X = np.concatenate([rng.normal(0, 1, (30, 1)), rng.normal(6, 1, (20, 1))] * 2)
+    lengths = [60, 40]
+    model = fasthmm.GaussianHSMM(2, max_duration=40, random_state=0).fit(X, lengths)
+    ax = plot.segments(model, X, lengths)
+    # Runs of the Viterbi path, cut at the sequence boundary, written out.
+    path, expected = model.predict(X, lengths), []
+    for t, state in enumerate(path):
+        if t in (0, 60) or state != path[t - 1]:
+            expected.append([t, 0, state])
+        expected[-1][1] += 1
+    bars = [
+        (p.get_x(), p.get_width(), p.get_y() + p.get_height() / 2) for p in ax.patches
+    ]
+    np.testing.assert_allclose(bars, expected)
+    colours = [p.get_facecolor() for p in ax.patches]
+    want = matplotlib.colors.to_rgba_array([f"C{s}" for _, _, s in expected])
+    np.testing.assert_allclose(colours, want)
+
+
+def test_durations_of_a_semi_markov_model_and_of_an_hmm():
+    hsmm = fasthmm.PoissonHSMM(2, max_duration=5, init_params="")
+    hsmm.durationprob_ = np.array([[0.1, 0.2, 0.3, 0.4, 0.0], [1.0, 0, 0, 0, 0]])
+    lines = plot.durations(hsmm).get_lines()
+    assert len(lines) == 2
+    for line, row in zip(lines, hsmm.durationprob_):
+        np.testing.assert_array_equal(line.get_xdata(), [1, 2, 3, 4, 5])
+        np.testing.assert_array_equal(line.get_ydata(), row)
+    hmm = fasthmm.GaussianHMM(2)
+    hmm.transmat_ = np.array([[0.9, 0.1], [0.5, 0.5]])
+    lines = plot.durations(hmm, max_duration=3).get_lines()
+    np.testing.assert_allclose(lines[0].get_ydata(), [0.1, 0.09, 0.081])
+    np.testing.assert_allclose(lines[1].get_ydata(), [0.5, 0.25, 0.125])

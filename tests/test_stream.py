@@ -89,6 +89,7 @@ def _assert_path(model_path, stream_path, le, startprob, transmat, lp):
     lag=st.integers(0, 6),
 )
 def test_any_split_gives_the_batch_results(family, seed, k, n, lag):
+    family.require("stream")
     rng = np.random.default_rng(seed)
     model = family.make(rng, k)
     X = family.sample(rng, k, n) if rng.random() < 0.5 else family.random_data(rng, n)
@@ -204,6 +205,7 @@ def test_forcing_happens_when_paths_do_not_coalesce():
 
 @families
 def test_save_resume_and_reset(family):
+    family.require("stream")
     rng = np.random.default_rng(7)
     model = family.make(rng, 3)
     X = np.asarray(family.sample(rng, 3, 40)).reshape(40, -1)

@@ -7,6 +7,8 @@ emission, ``save`` / :func:`fasthmm.load`, ``aic`` / ``bic`` and
 ``log_emissions`` are :class:`fasthmm.base.BaseHMM`'s.
 """
 
+import functools
+
 import numpy as np
 
 from .._threads import adaptive as adaptive_threads
@@ -23,6 +25,16 @@ from . import durations
 from .chain import SemiMarkovChain, check_positive
 from .em import expected_stats
 from .inference import forward_backward, segments, viterbi
+
+
+class _class_or_instance:
+    """A method that receives the instance it is called on, or the class."""
+
+    def __init__(self, function):
+        self.function = function
+
+    def __get__(self, instance, owner):
+        return functools.partial(self.function, owner if instance is None else instance)
 
 
 class BaseHSMM(BaseHMM):
@@ -74,17 +86,24 @@ class BaseHSMM(BaseHMM):
 
     _transitions_class = SemiMarkovChain
 
-    @classmethod
-    def _param_names(cls):
-        # Parametric duration parameters before durationprob_, which is
-        # derived from them (load sets them first).
+    @_class_or_instance
+    def _param_names(owner):
+        """The parameter attributes. Of a model: those of its ``duration``
+        kind (parametric ones before ``durationprob_``, which is derived from
+        them and which load sets last); of the class: those of every kind."""
+        kind = getattr(owner, "duration", None)
+        if isinstance(owner, type) or kind not in durations.KINDS:
+            duration = ("duration_lambda_", "duration_shape_")
+        else:
+            duration = tuple(
+                n for n in durations.names_of(kind) if n != "durationprob_"
+            )
         return (
-            "startprob_",
-            "transmat_",
-            "duration_lambda_",
-            "duration_shape_",
-            "durationprob_",
-        ) + tuple(cls._emission_class.attribute_names())
+            ("startprob_", "transmat_")
+            + duration
+            + ("durationprob_",)
+            + tuple(owner._emission_class.attribute_names())
+        )
 
     @property
     def durationprob_(self):
@@ -114,6 +133,19 @@ class BaseHSMM(BaseHMM):
                 f"derived from {' and '.join(durations.names_of(self.duration))}: "
                 "set those instead"
             )
+
+    @classmethod
+    def _shared_defaults(cls):
+        # max_duration and duration follow n_components; durationprob_prior
+        # follows transmat_prior.
+        out = {}
+        for name, value in super()._shared_defaults().items():
+            out[name] = value
+            if name == "n_components":
+                out.update(n_components=2, max_duration=20, duration="nonparametric")
+            elif name == "transmat_prior":
+                out["durationprob_prior"] = 1.0
+        return out
 
     # -- components -------------------------------------------------------------
     def _check_chain_priors(self):

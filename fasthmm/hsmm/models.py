@@ -4,7 +4,7 @@ from ..emissions import CategoricalEmission, GaussianEmission, PoissonEmission
 from .base import BaseHSMM
 
 
-class GaussianHSMM(BaseHSMM):
+class GaussianHSMM(BaseHSMM, family="gaussian-hsmm"):
     """Hidden semi-Markov model with multivariate Gaussian emissions.
 
     Parameters
@@ -29,33 +29,8 @@ class GaussianHSMM(BaseHSMM):
 
     _emission_class = GaussianEmission
 
-    def __init__(
-        self,
-        n_components=2,
-        max_duration=20,
-        duration="nonparametric",
-        covariance_type="diag",
-        min_covar=1e-3,
-        startprob_prior=1.0,
-        transmat_prior=1.0,
-        durationprob_prior=1.0,
-        means_prior=0,
-        means_weight=0,
-        covars_prior=1e-2,
-        covars_weight=1,
-        algorithm="viterbi",
-        random_state=None,
-        n_iter=10,
-        tol=1e-2,
-        verbose=False,
-        params="stdmc",
-        init_params="stdmc",
-        implementation="log",
-    ):
-        self._store_constructor_args(locals())
 
-
-class CategoricalHSMM(BaseHSMM):
+class CategoricalHSMM(BaseHSMM, family="categorical-hsmm"):
     """Hidden semi-Markov model with categorical (discrete-symbol) emissions.
 
     Parameters
@@ -78,33 +53,11 @@ class CategoricalHSMM(BaseHSMM):
 
     _emission_class = CategoricalEmission
 
-    def __init__(
-        self,
-        n_components=2,
-        max_duration=20,
-        duration="nonparametric",
-        startprob_prior=1.0,
-        transmat_prior=1.0,
-        durationprob_prior=1.0,
-        *,
-        emissionprob_prior=1.0,
-        n_features=None,
-        algorithm="viterbi",
-        random_state=None,
-        n_iter=10,
-        tol=1e-2,
-        verbose=False,
-        params="stde",
-        init_params="stde",
-        implementation="log",
-    ):
-        self._store_constructor_args(locals())
-
     def _after_fit(self, emission):
         self.n_features = emission.n_features
 
 
-class PoissonHSMM(BaseHSMM):
+class PoissonHSMM(BaseHSMM, family="poisson-hsmm"):
     """Hidden semi-Markov model with independent Poisson emissions per feature.
 
     Parameters
@@ -126,24 +79,3 @@ class PoissonHSMM(BaseHSMM):
     """
 
     _emission_class = PoissonEmission
-
-    def __init__(
-        self,
-        n_components=2,
-        max_duration=20,
-        duration="nonparametric",
-        startprob_prior=1.0,
-        transmat_prior=1.0,
-        durationprob_prior=1.0,
-        lambdas_prior=0.0,
-        lambdas_weight=0.0,
-        algorithm="viterbi",
-        random_state=None,
-        n_iter=10,
-        tol=1e-2,
-        verbose=False,
-        params="stdl",
-        init_params="stdl",
-        implementation="log",
-    ):
-        self._store_constructor_args(locals())
