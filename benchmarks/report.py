@@ -423,3 +423,93 @@ def load_lines(out):
     if out.get("wall_s") is not None:
         lines.append(f"benchmark wall time {out['wall_s']:.0f} s")
     return lines
+
+
+QUICK_REFS = {
+    "hmmlearn-log": "hmmlearn log",
+    "hmmlearn-scaling": "hmmlearn scaling",
+    "naive": "naive NumPy",
+}
+
+
+def _size(params):
+    return f"K={params['n_components']} {params['n_sequences']}x{params['n_steps']}"
+
+
+def first_call_s(rows):
+    """Per workload, what fasthmm's first calls took beyond their run time:
+    compile time (empty Numba cache) or cache loading, summed over the
+    operations of its first size (later sizes reuse the same kernels)."""
+    out = {}
+    for r in rows:
+        if r["implementation"] != "fasthmm" or "/" in r["operation"]:
+            continue
+        first = out.setdefault(r["workload"], {"label": r["label"], "s": 0.0})
+        if r["label"] == first["label"]:
+            first["s"] += max(0.0, r["warmup_s"] - r["median_s"])
+    return {w: v["s"] for w, v in out.items()}
+
+
+def quick_lines(out):
+    """The quick run in one table: per model, size and operation fasthmm's
+    time and each reference's speed next to it, then the first-call cost."""
+    rows = [r for r in out["results"] if "/" not in r["operation"]]
+    cells = {
+        (r["workload"], r["label"], r["operation"], r["implementation"]): r
+        for r in rows
+    }
+    refs = [i for i in QUICK_REFS if any(r["implementation"] == i for r in rows)]
+    table_rows, busy, prev = [], False, None
+    for r in rows:
+        if r["implementation"] != "fasthmm":
+            continue
+        key = (r["workload"], r["label"], r["operation"])
+        others = [cells.get((*key, i)) for i in refs]
+        bad = [o["implementation"] for o in others if o and o["agrees"] is False]
+        loaded = any((o.get("other_load") or 0) > BUSY for o in [r, *others] if o)
+        busy = busy or loaded
+        check = ("MISMATCH " + ", ".join(bad) if bad else "ok") + " BUSY" * loaded
+        model = r["workload"] if r["workload"] != prev else ""
+        prev = r["workload"]
+        table_rows.append(
+            [model, _size(r["params"]), r["operation"], ms(r["median_s"])]
+            + [
+                "-"
+                if o is None
+                else speed_words(o["median_s"] / r["median_s"])
+                + "*" * (o["scale"] != 1)
+                for o in others
+            ]
+            + [check]
+        )
+    header = ["model", "size", "operation", "fasthmm ms"]
+    header += [f"vs {QUICK_REFS[i]}" for i in refs] + ["check"]
+    lines = [
+        "",
+        "== fasthmm's median time per call, and how much faster it is than each "
+        "reference on the same call",
+        *table(header, table_rows, "<<<" + ">" * (len(header) - 4) + "<"),
+    ]
+    first = first_call_s(out["results"])
+    if first:
+        lines += [
+            "",
+            "first calls of each model (compiling, or loading Numba's cache), not "
+            "counted above: " + ", ".join(f"{w} {s:.1f} s" for w, s in first.items()),
+        ]
+    lines += [
+        "",
+        "sizes: K states, sequences x steps; em = one EM iteration "
+        "(fit with n_iter=1); naive NumPy has no EM.",
+        "check: hmmlearn's and naive's results agree with fasthmm's (1e-8).",
+    ]
+    if any(r["scale"] != 1 for r in rows):
+        lines.append("* timed on the first samples and scaled to the whole input.")
+    if busy:
+        lines.append(
+            f"BUSY: other processes used > {BUSY} CPUs while that row was timed."
+        )
+    return lines + [
+        "More: python -m benchmarks (full run, ~10 min), --startup (cold-cache "
+        "compile time per kernel), --list (workloads)."
+    ]

@@ -3,7 +3,7 @@ negative share."""
 
 import pytest
 
-from benchmarks.report import speed_words, split_lines
+from benchmarks.report import first_call_s, quick_lines, speed_words, split_lines
 
 
 @pytest.mark.parametrize(
@@ -48,3 +48,46 @@ def test_split_shows_the_rest_and_its_share():
     ]
     text = "\n".join(split_lines(rows, None))
     assert "(20%)" in text.split("rest")[-1]
+
+
+def _quick_row(impl, operation, k, median_s, warmup_s=None, agrees=True):
+    return {
+        "workload": "poisson",
+        "label": f"K={k}",
+        "params": {"n_components": k, "n_sequences": 10, "n_steps": 1000},
+        "operation": operation,
+        "implementation": impl,
+        "scale": 1.0,
+        "median_s": median_s,
+        "warmup_s": median_s if warmup_s is None else warmup_s,
+        "agrees": None if impl == "fasthmm" else agrees,
+        "other_load": 0.0,
+    }
+
+
+def test_first_calls_count_only_the_first_size_beyond_run_time():
+    rows = [
+        _quick_row("fasthmm", "score", 4, 0.001, warmup_s=2.001),
+        _quick_row("fasthmm", "decode", 4, 0.002, warmup_s=1.002),
+        _quick_row("fasthmm", "score", 16, 0.003, warmup_s=0.5),  # noise, later size
+        _quick_row("hmmlearn-log", "score", 4, 0.01, warmup_s=9.0),
+    ]
+    assert first_call_s(rows) == {"poisson": pytest.approx(3.0)}
+
+
+def test_quick_table_puts_each_reference_beside_fasthmm():
+    rows = [
+        _quick_row("fasthmm", "score", 4, 0.001, warmup_s=1.0),
+        _quick_row("hmmlearn-log", "score", 4, 0.004),
+        _quick_row("hmmlearn-scaling", "score", 4, 0.0005),
+        _quick_row("naive", "score", 4, 0.002, agrees=False),
+    ]
+    lines = quick_lines({"results": rows})
+    header = next(x for x in lines if x.startswith("model"))
+    row = next(x for x in lines if x.startswith("poisson"))
+    assert header.split("  ")[-1].strip() == "check"
+    assert "vs hmmlearn log" in header and "vs naive NumPy" in header
+    assert "4.0x faster" in row and "2.0x slower" in row and "2.0x faster" in row
+    assert row.index("4.0x faster") < row.index("2.0x slower") < row.index("2.0x f")
+    assert "MISMATCH naive" in row
+    assert any("first calls" in x and "poisson 1.0 s" in x for x in lines)
