@@ -291,3 +291,30 @@ def test_fit_with_a_quarter_of_rows_missing_recovers_the_parameters():
     for got, ref in zip(missing, complete):
         assert got <= 2.0 * ref + 0.05
     assert missing[1] < dropped[1]
+
+
+def test_labelled_fit_uses_the_observed_entries():
+    """A fully labelled fit (states=) with missing entries: each mean is the
+    mean of the observed entries of its state and feature, each variance
+    their variance (diag, no prior but the floor), and the transition counts
+    include the pairs through missing rows."""
+    rng = np.random.default_rng(8)
+    X = rng.standard_normal((300, 3)) * [1.0, 2.0, 0.5]
+    states = rng.integers(0, 2, 300)
+    X[states == 1] += 3.0
+    X[rng.random(300) < 0.2] = np.nan
+    X[rng.random((300, 3)) < 0.1] = np.nan
+    model = fasthmm.GaussianHMM(
+        2, covars_prior=0.0, covars_weight=0.0, min_covar=0.0, missing="marginalize"
+    )
+    model.fit(X, states=states)
+    for s in range(2):
+        rows = X[states == s]
+        np.testing.assert_allclose(model.means_[s], np.nanmean(rows, axis=0))
+        np.testing.assert_allclose(model.covars_[s], np.nanvar(rows, axis=0))
+    counts = np.zeros((2, 2))
+    np.add.at(counts, (states[:-1], states[1:]), 1)
+    np.testing.assert_allclose(model.transmat_, counts / counts.sum(1, keepdims=True))
+    ll, post = model.score_samples(X)
+    assert ll == pytest.approx(model.score(X))
+    np.testing.assert_allclose(post, model.predict_proba(X))
