@@ -101,6 +101,16 @@ def _ints(model):
     return isinstance(model, (fasthmm.CategoricalHMM, fasthmm.CategoricalHSMM))
 
 
+def _problem(family, seed, n, n_rows, n_entries):
+    """A random model of the family (missing="marginalize"), ``n`` samples
+    with gaps, and their reference log-emissions."""
+    rng = np.random.default_rng(seed)
+    k = family.n_states(2)
+    model = family.make(rng, k, missing="marginalize")
+    X = _with_gaps(rng, family.sample(rng, k, n), model, n_rows, n_entries)
+    return model, X, reference_log_emissions(family, model, X)
+
+
 @pytest.mark.parametrize("family", FAMILIES, ids=IDS)
 def test_default_rejects_nan_naming_the_option(family):
     rng = np.random.default_rng(0)
@@ -125,11 +135,7 @@ def test_missing_is_a_checked_constructor_argument():
 
 @pytest.mark.parametrize("family", FAMILIES, ids=IDS)
 def test_score_is_the_forward_over_marginal_log_emissions(family):
-    rng = np.random.default_rng(1)
-    k = family.n_states(2)
-    model = family.make(rng, k, missing="marginalize")
-    X = _with_gaps(rng, family.sample(rng, k, 40), model, n_rows=6, n_entries=6)
-    le = reference_log_emissions(family, model, X)
+    model, X, le = _problem(family, seed=1, n=40, n_rows=6, n_entries=6)
     np.testing.assert_allclose(model.log_emissions(X), le, rtol=1e-9, atol=1e-9)
     if family.chain is MARKOV:
         expected = fasthmm.forward(le, model.startprob_, model.transmat_)
@@ -148,11 +154,7 @@ def test_score_is_the_forward_over_marginal_log_emissions(family):
 
 @pytest.mark.parametrize("family", FAMILIES, ids=IDS)
 def test_tiny_models_match_brute_force(family):
-    rng = np.random.default_rng(2)
-    k = family.n_states(2)
-    model = family.make(rng, k, missing="marginalize")
-    X = _with_gaps(rng, family.sample(rng, k, 6), model, n_rows=2, n_entries=1)
-    le = reference_log_emissions(family, model, X)
+    model, X, le = _problem(family, seed=2, n=6, n_rows=2, n_entries=1)
     ll, best, post = family.chain.brute_force(le, model)
     assert model.score(X) == pytest.approx(ll, rel=1e-10)
     np.testing.assert_allclose(model.predict_proba(X), post, atol=1e-10)
