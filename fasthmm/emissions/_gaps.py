@@ -16,7 +16,12 @@ the family is called once per group, on plain arrays of observed values:
 * each group of partly observed rows goes to :meth:`Emission.marginal`
   (the family over the observed features: the marginal density) and
   :meth:`Emission.add_partial_stats` (their contribution to the
-  statistics). Families without them accept only whole missing rows.
+  statistics). Families without them accept only whole missing rows. A
+  :attr:`Emission.separable` family (log-density a sum over features) takes
+  them without grouping: one marginal per feature over the rows observing
+  it, and one call of :meth:`Emission.add_partial_stats` for every partly
+  observed row, so that many patterns of missing entries cost no more than
+  a few.
 
 Each function takes the emission, the family's own (unrouted) method bound
 to it, and the method's arguments.
@@ -33,6 +38,17 @@ def log_likelihood(emission, family, X, out=None):
     out = family(filled(X, emission.observed_form), out)
     out[gaps.empty] = 0.0
     values = plain(X)
+    if emission.separable and gaps.partial:  # a sum over the observed features
+        rows = gaps.partial_rows
+        seen = ~np.isnan(values[rows])
+        some = filled(X, emission.observed_form)[rows]
+        total = np.zeros((rows.size, out.shape[1]))
+        for j in range(values.shape[1]):
+            part = emission.marginal(np.array([j]))
+            ll = part.log_likelihood(np.ascontiguousarray(some[:, j : j + 1]))
+            total += np.where(seen[:, j : j + 1], ll, 0.0)
+        out[rows] = total
+        return out
     for features, rows in gaps.partial:
         part = emission.marginal(features)
         out[rows] = part.log_likelihood(values[np.ix_(rows, features)])
@@ -56,6 +72,11 @@ def suff_stats(emission, family, X, weights):
     stats = family(filled(X, emission.observed_form), observed)
     emission.add_feature_weights(stats)
     values = plain(X)
+    if emission.separable and gaps.partial:  # every partly observed row at once
+        rows = gaps.partial_rows
+        every = np.arange(values.shape[1])
+        emission.add_partial_stats(stats, every, values[rows], weights[rows])
+        return stats
     for features, rows in gaps.partial:
         emission.add_partial_stats(
             stats, features, values[np.ix_(rows, features)], weights[rows]
