@@ -91,6 +91,8 @@ def initialize(emission, family, X, letters, random_state):
     else from every row with an observed entry, its missing entries filled
     with the mean of the feature's observed values.
     """
+    if not set(letters) & set(emission.param_names):
+        return {}  # nothing of the family's to initialise: X is not read
     return family(observed_rows(emission, X), letters, random_state)
 
 
