@@ -88,6 +88,7 @@ class Gaps:
         self.empty = np.flatnonzero(counts == d)
         self.n_observed_rows = n - self.empty.size
         self.partial = []
+        self.observed = None  # the partly observed values, by pattern (cache)
         some = self.partial_rows = np.flatnonzero((counts > 0) & (counts < d))
         if some.size == 0:
             return

@@ -49,10 +49,17 @@ def log_likelihood(emission, family, X, out=None):
             total += np.where(seen[:, j : j + 1], ll, 0.0)
         out[rows] = total
         return out
-    for features, rows in gaps.partial:
-        part = emission.marginal(features)
-        out[rows] = part.log_likelihood(values[np.ix_(rows, features)])
+    for (features, rows), observed in zip(gaps.partial, _observed(gaps, values)):
+        out[rows] = emission.marginal(features).log_likelihood(observed)
     return out
+
+
+def _observed(gaps, values):
+    """The observed values of each pattern's rows, (rows, features) blocks
+    gathered once per array (``gaps`` belongs to it)."""
+    if gaps.observed is None:
+        gaps.observed = [values[np.ix_(rows, f)] for f, rows in gaps.partial]
+    return gaps.observed
 
 
 def likelihood(emission, family, X, out):
@@ -77,10 +84,8 @@ def suff_stats(emission, family, X, weights):
         every = np.arange(values.shape[1])
         emission.add_partial_stats(stats, every, values[rows], weights[rows])
         return stats
-    for features, rows in gaps.partial:
-        emission.add_partial_stats(
-            stats, features, values[np.ix_(rows, features)], weights[rows]
-        )
+    for (features, rows), observed in zip(gaps.partial, _observed(gaps, values)):
+        emission.add_partial_stats(stats, features, observed, weights[rows])
     return stats
 
 
