@@ -36,9 +36,13 @@ model keeps its previous parameters when the fit raises.
 import math
 import operator
 
-import numpy as np
-
-from ._batches import INIT_SAMPLE_ROWS, INIT_SLICES, sample_ranges
+from ._batches import (
+    INIT_SAMPLE_ROWS,
+    INIT_SLICES,
+    implied_n_features,
+    joined,
+    sample_ranges,
+)
 from ._validation import check_lengths, check_sequences
 from .em import ConvergenceMonitor, expected_stats, run_em
 from .emissions import Emission
@@ -87,7 +91,7 @@ def _load(index, loader, emission):
 def _summary(part, emission):
     """(n_rows, n_features implied by the partition's samples)."""
     X, _ = part
-    return X.shape[0], emission._n_features_of(X)
+    return X.shape[0], implied_n_features(emission, X)
 
 
 def _checked(part, emission, index):
@@ -102,7 +106,7 @@ def _checked(part, emission, index):
 def _sample(part, size, n_slices):
     X, _ = part
     ranges = sample_ranges(X.shape[0], size, n_slices)
-    return np.concatenate([X[lo:hi] for lo, hi in ranges], axis=0)
+    return joined([X[lo:hi] for lo, hi in ranges])
 
 
 def _stats(params, part, index):
@@ -228,7 +232,7 @@ def fit(model, client, partitions):
         samples = client.gather(
             [client.submit(_sample, p, size, n_slices, pure=False) for p in parts]
         )
-        sample = np.concatenate(samples, axis=0)
+        sample = joined(samples)
         per_row = sample.size // sample.shape[0]
         params = model._initialized(emission, sample, n_values=n_rows * per_row)
 

@@ -1,0 +1,375 @@
+"""Missing observations (``missing="marginalize"``) on every route beyond the
+in-memory calls: blocks of a memmap, online ``partial_fit``, posterior
+sampling, streams (filter, fixed-lag smoother, online Viterbi, save/resume),
+the semi-Markov and variational models, save/load and the command line.
+
+The reference throughout is independent of fasthmm's routes: the plain NumPy
+log-emissions of the family (``tests/families.py``) with the rows that are
+missing set to 0 (their emission factor is 1), and for partly observed
+Gaussian rows the product of the univariate densities of the observed
+entries; then the log-space forward-backward and Viterbi of
+``tests/reference.py``, or enumeration over every state path (or
+segmentation) for tiny models. A route with NaN is also compared with the
+in-memory call on the same data, which the reference checks first.
+"""
+
+import numpy as np
+import pytest
+from families import BY_NAME, representatives
+from reference import batch_reference, log_forward_backward, log_viterbi
+
+import fasthmm
+
+#: One family per model class (HMMs and HSMMs).
+FAMILIES = representatives(extra=("gaussian-diag",))
+HMM_FAMILIES = {n: f for n, f in FAMILIES.items() if f.supports("partial_fit")}
+K = 2
+
+
+# -- data with missing rows and their reference log-emissions -------------------
+
+
+def gapped_data(family, rng, n, frac=0.3, lengths=None):
+    """(X as floats with NaN rows, the complete X, the missing-row mask)."""
+    X = np.asarray(family.sample(rng, K, n), dtype=np.float64)
+    X = X.reshape(n, -1)
+    gone = rng.random(n) < frac
+    gone[0] = True  # a sequence may start with a missing row
+    Xn = X.copy()
+    Xn[gone] = np.nan
+    return Xn, X, gone
+
+
+def reference_log_emissions(family, model, X_complete, gone):
+    """The family's NumPy log-emissions, 0 on the missing rows."""
+    le = np.array(family.reference(model, X_complete), dtype=np.float64)
+    le[gone] = 0.0
+    return le
+
+
+def marginalizing(family, rng, **kwargs):
+    """A random model of the family (parameters set by hand) that integrates
+    NaN out."""
+    return family.make(rng, family.n_states(K), missing="marginalize", **kwargs)
+
+
+def gaussian_diag_partial_reference(model, X):
+    """log p(observed entries of x_t | z_t = k) for diagonal Gaussians, any
+    pattern of NaN (0 for a row with nothing observed)."""
+    means, var = model.means_, np.array([np.diag(c) for c in model.covars_])
+    out = np.zeros((X.shape[0], model.n_components))
+    for t, x in enumerate(X):
+        seen = ~np.isnan(x)
+        for k in range(model.n_components):
+            m, v = means[k, seen], var[k, seen]
+            out[t, k] = -0.5 * np.sum(np.log(2 * np.pi * v) + (x[seen] - m) ** 2 / v)
+    return out
+
+
+# -- the in-memory answer is the reference -------------------------------------
+
+
+@pytest.mark.parametrize("name", sorted(FAMILIES))
+def test_in_memory_answers_equal_the_forward_over_log_emissions_with_zero_rows(name):
+    family = FAMILIES[name]
+    rng = np.random.default_rng(1)
+    model = marginalizing(family, rng)
+    lengths = [9, 14]
+    Xn, X, gone = gapped_data(family, rng, sum(lengths))
+    le = reference_log_emissions(family, model, X, gone)
+    np.testing.assert_allclose(model.log_emissions(Xn, lengths), le, atol=1e-10)
+    if family.chain.min_components == 1:  # the functional API is the HMM's
+        ll, post = fasthmm.forward_backward(
+            le, model.startprob_, model.transmat_, lengths
+        )
+        np.testing.assert_allclose(model.score(Xn, lengths), float(np.sum(ll)))
+        np.testing.assert_allclose(model.predict_proba(Xn, lengths), post, atol=1e-9)
+    # enumeration over every state path (segmentation) of a short sequence
+    short = slice(0, 5)
+    ll, best, post = family.chain.brute_force(le[short], model)
+    np.testing.assert_allclose(model.score(Xn[short]), ll, rtol=1e-10)
+    np.testing.assert_allclose(model.predict_proba(Xn[short]), post, atol=1e-10)
+    np.testing.assert_allclose(model.decode(Xn[short])[0], best, rtol=1e-10)
+
+
+# -- blocks of a memmap --------------------------------------------------------
+
+
+def _memmap(tmp_path, X):
+    path = tmp_path / "X.npy"
+    np.save(path, X)
+    return np.load(path, mmap_mode="r")
+
+
+@pytest.mark.parametrize("name", sorted(HMM_FAMILIES))
+def test_blocks_with_nan_equal_the_in_memory_route(name, tmp_path):
+    family = HMM_FAMILIES[name]
+    rng = np.random.default_rng(2)
+    lengths = [int(n) for n in rng.integers(10, 30, 6)]
+    Xn, X, gone = gapped_data(family, rng, sum(lengths))
+    model = marginalizing(family, np.random.default_rng(20), n_iter=3, tol=-np.inf)
+    budget = 8 * 40 * (3 * K + 3 * Xn.shape[1] + 4)  # about 40 rows a block
+    blocked = marginalizing(family, np.random.default_rng(20), memory_budget=budget)
+    mm = _memmap(tmp_path, Xn)
+    assert blocked._blocks(mm, lengths).n_blocks > 1  # the walked route
+    le = reference_log_emissions(family, model, X, gone)
+    ref = batch_reference(le, model.startprob_, model.transmat_, lengths)
+    np.testing.assert_allclose(blocked.score(mm, lengths), sum(ref["ll"]), rtol=1e-10)
+    np.testing.assert_allclose(
+        blocked.predict_proba(mm, lengths), ref["posteriors"], atol=1e-9
+    )
+    np.testing.assert_allclose(
+        blocked.decode(mm, lengths)[0], sum(ref["best"]), rtol=1e-10
+    )
+    # BIC counts the rows with an observed entry, as the in-memory call
+    np.testing.assert_allclose(
+        blocked.bic(mm, lengths), model.bic(Xn, lengths), rtol=1e-10
+    )
+    # EM over the blocks: the in-memory fit from the same start
+    model.fit(Xn, lengths)
+    blocked.set_params(n_iter=3, tol=-np.inf).fit(mm, lengths)
+    for attr in ("startprob_", "transmat_"):
+        np.testing.assert_allclose(
+            getattr(blocked, attr), getattr(model, attr), rtol=1e-8, atol=1e-12
+        )
+    np.testing.assert_allclose(
+        blocked.monitor_.history, model.monitor_.history, rtol=1e-10
+    )
+
+
+@pytest.mark.parametrize("name", ["gaussian-diag", "categorical"])
+def test_a_blocked_fit_initialised_from_data_with_nan_equals_the_in_memory_fit(
+    name, tmp_path
+):
+    """The initialisation sample keeps its missing rows marked as missing."""
+    family = BY_NAME[name]
+    rng = np.random.default_rng(3)
+    lengths = [40, 35, 50, 45]
+    Xn, _, _ = gapped_data(family, rng, sum(lengths))
+    kwargs = dict(missing="marginalize", n_iter=4, tol=-np.inf, random_state=0)
+    if name == "categorical":
+        kwargs["n_features"] = family.n_features
+    local = family.unfitted(K, **kwargs).fit(Xn, lengths)
+    blocked = family.unfitted(K, memory_budget=8 * 60 * 20, **kwargs)
+    mm = _memmap(tmp_path, Xn)
+    assert blocked._blocks(mm, lengths).n_blocks > 1
+    blocked.fit(mm, lengths)
+    np.testing.assert_allclose(
+        blocked.monitor_.history, local.monitor_.history, rtol=1e-9
+    )
+    np.testing.assert_allclose(blocked.transmat_, local.transmat_, rtol=1e-8)
+
+
+# -- online partial_fit ----------------------------------------------------------
+
+
+@pytest.mark.parametrize("name", sorted(HMM_FAMILIES))
+def test_partial_fit_with_nan_is_the_em_step_of_the_reference(name):
+    """The first stepwise update from given parameters is one EM step: its
+    transition matrix is the reference's expected transition counts,
+    normalised (the M-step without priors), over rows set to 0."""
+    family = HMM_FAMILIES[name]
+    rng = np.random.default_rng(4)
+    lengths = [12, 20, 15]
+    Xn, X, gone = gapped_data(family, rng, sum(lengths))
+    model = marginalizing(family, rng, params="t")
+    le = reference_log_emissions(family, model, X, gone)
+    ref = batch_reference(le, model.startprob_, model.transmat_, lengths)
+    model.partial_fit(Xn, lengths)
+    xi = ref["xi"]
+    np.testing.assert_allclose(
+        model.transmat_, xi / xi.sum(axis=1, keepdims=True), rtol=1e-8
+    )
+
+
+# -- sample_posterior ------------------------------------------------------------
+
+
+def test_posterior_draws_with_nan_follow_the_reference_posteriors():
+    family = BY_NAME["gaussian-diag"]
+    rng = np.random.default_rng(5)
+    model = marginalizing(family, rng)
+    Xn, X, gone = gapped_data(family, rng, 10, frac=0.4)
+    le = reference_log_emissions(family, model, X, gone)
+    _, post, _ = log_forward_backward(le, model.startprob_, model.transmat_)
+    n = 4000
+    draws = model.sample_posterior(Xn, n_samples=n, random_state=0)
+    assert draws.shape == (n, 10)
+    freq = np.stack([(draws == k).mean(axis=0) for k in range(K)], axis=1)
+    # five standard errors of a frequency
+    tol = 5 * np.sqrt(post * (1 - post) / n) + 1e-12
+    assert np.all(np.abs(freq - post) <= tol)
+
+
+# -- streams ---------------------------------------------------------------------
+
+
+def _stream_reference(model, le):
+    ll, post, filt = log_forward_backward(le, model.startprob_, model.transmat_)
+    _, path = log_viterbi(le, model.startprob_, model.transmat_)
+    return ll, post, filt, path
+
+
+@pytest.mark.parametrize("name", ["gaussian-diag", "categorical", "poisson"])
+@pytest.mark.parametrize("one_at_a_time", [True, False])
+def test_a_stream_steps_through_nan_rows_with_emission_factor_one(name, one_at_a_time):
+    family = BY_NAME[name]
+    rng = np.random.default_rng(6)
+    model = marginalizing(family, rng)
+    Xn, X, gone = gapped_data(family, rng, 25, frac=0.35)
+    le = reference_log_emissions(family, model, X, gone)
+    ll, post, filt, path = _stream_reference(model, le)
+    lag = 3
+    stream = model.stream(lag=lag)
+    filtered, smoothed, states = [], [], []
+    chunks = [Xn[t : t + 1] for t in range(25)] if one_at_a_time else [Xn[:7], Xn[7:]]
+    for x in chunks:
+        if one_at_a_time and name == "categorical":
+            x = float(x[0, 0])  # one symbol, NaN when missing
+        elif one_at_a_time:
+            x = x[0]  # one observation: a 1-D array of n_features values
+        filtered.append(stream.push(x))
+        smoothed.append(stream.smoothed)
+        states.append(stream.states)
+    tail, rest = stream.flush()
+    np.testing.assert_allclose(np.concatenate(filtered), filt, atol=1e-10)
+    np.testing.assert_allclose(np.concatenate([*smoothed, tail]), post, atol=1e-10)
+    np.testing.assert_array_equal(np.concatenate([*states, rest]), path)
+    np.testing.assert_allclose(stream.log_likelihood, ll, rtol=1e-10)
+
+
+def test_a_stream_integrates_out_single_missing_entries():
+    family = BY_NAME["gaussian-diag"]
+    rng = np.random.default_rng(7)
+    model = family.make(rng, K, d=3, missing="marginalize")
+    X = family.sample(rng, K, 20, d=3)
+    X[rng.random(X.shape) < 0.3] = np.nan
+    X[4] = np.nan
+    le = gaussian_diag_partial_reference(model, X)
+    ll, post, filt, path = _stream_reference(model, le)
+    stream = model.stream(lag=2)
+    filtered = [stream.push(x) for x in X]
+    np.testing.assert_allclose(np.concatenate(filtered), filt, atol=1e-10)
+    _, rest = stream.flush()
+    np.testing.assert_allclose(stream.log_likelihood, ll, rtol=1e-10)
+
+
+def test_a_stream_saved_and_resumed_across_nan_rows_gives_the_same_answers():
+    family = BY_NAME["gaussian-diag"]
+    rng = np.random.default_rng(8)
+    model = marginalizing(family, rng)
+    Xn, X, gone = gapped_data(family, rng, 30, frac=0.4)
+    Xn[10:13] = np.nan  # the save falls inside a run of missing rows
+    X_full = X.copy()
+    gone[10:13] = True
+    le = reference_log_emissions(family, model, X_full, gone)
+    ll, post, filt, path = _stream_reference(model, le)
+    first = model.stream(lag=2)
+    out = [first.push(x) for x in Xn[:12]]
+    smoothed = [first.smoothed]
+    states = [first.states]
+    state = first.get_state()
+    resumed = model.stream(lag=2).set_state(state)
+    for x in Xn[12:]:
+        out.append(resumed.push(x))
+    np.testing.assert_allclose(np.concatenate(out), filt, atol=1e-10)
+    _, rest = resumed.flush()
+    np.testing.assert_allclose(resumed.log_likelihood, ll, rtol=1e-10)
+    assert smoothed and states  # outputs of the saved stream were readable
+
+
+# -- semi-Markov models ----------------------------------------------------------
+
+
+@pytest.mark.parametrize("name", ["gaussian-diag-hsmm", "categorical-hsmm"])
+def test_a_semi_markov_fit_with_nan_rows_never_decreases_its_objective(name):
+    family = BY_NAME[name]
+    rng = np.random.default_rng(9)
+    lengths = [30, 25]
+    Xn, _, _ = gapped_data(family, rng, sum(lengths))
+    model = marginalizing(family, rng, n_iter=6, tol=-np.inf)
+    model.fit(Xn, lengths)
+    history = np.array(model.monitor_.history)
+    assert np.all(np.diff(history) >= -1e-8 * np.abs(history[1:]))
+    np.testing.assert_allclose(model.score(Xn, lengths), history[-1], rtol=1e-6)
+
+
+# -- variational models ----------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    "cls", [fasthmm.VariationalGaussianHMM, fasthmm.VariationalCategoricalHMM]
+)
+def test_variational_models_step_through_nan_rows(cls):
+    rng = np.random.default_rng(10)
+    gaussian = cls is fasthmm.VariationalGaussianHMM
+    name = "gaussian-diag" if gaussian else "categorical"
+    lengths = [40, 30]
+    Xn, X, gone = gapped_data(BY_NAME[name], rng, sum(lengths))
+    kwargs = {} if gaussian else {"n_features": 3}
+    model = cls(K, n_iter=8, tol=-np.inf, random_state=0, missing="marginalize")
+    model.set_params(**kwargs)
+    model.fit(Xn, lengths)
+    history = np.array(model.monitor_.history)
+    assert np.all(np.isfinite(history))
+    assert np.all(np.diff(history) >= -1e-8 * np.abs(history[1:]))
+    le = model.log_emissions(Xn, lengths)
+    np.testing.assert_array_equal(le[gone], 0.0)
+    np.testing.assert_allclose(le[~gone], model.log_emissions(X, lengths)[~gone])
+
+
+# -- save/load and the command line ------------------------------------------------
+
+
+def test_save_and_load_keep_the_option(tmp_path):
+    family = BY_NAME["gaussian-full"]
+    rng = np.random.default_rng(11)
+    model = marginalizing(family, rng)
+    Xn, _, _ = gapped_data(family, rng, 30)
+    Xn[3, 0] = 1.5  # a partly observed row
+    model.save(tmp_path / "m.npz")
+    loaded = fasthmm.load(tmp_path / "m.npz")
+    assert loaded.missing == "marginalize"
+    assert loaded.score(Xn) == model.score(Xn)
+
+
+def _csv_with_gaps(path, X, token):
+    with open(path, "w") as f:
+        f.write("a,b\n")
+        for row in X:
+            f.write(",".join(token if np.isnan(v) else repr(float(v)) for v in row))
+            f.write("\n")
+
+
+@pytest.mark.parametrize("token", ["", "NA", "NaN", "nan"])
+def test_the_command_line_reads_missing_cells_only_when_asked(tmp_path, capsys, token):
+    from fasthmm.cli import main
+
+    rng = np.random.default_rng(12)
+    X = np.concatenate([rng.normal(0, 1, (40, 2)), rng.normal(4, 1, (40, 2))])
+    X[rng.random(X.shape) < 0.15] = np.nan
+    X[7] = np.nan
+    _csv_with_gaps(tmp_path / "d.csv", X, token)
+    out = str(tmp_path / "m.npz")
+    assert main(["fit", str(tmp_path / "d.csv"), "-k", "2", "-q", "-o", out]) == 1
+    assert "--missing marginalize" in capsys.readouterr().err
+    code = main(["fit", str(tmp_path / "d.csv"), "-k", "2", "-q", "-o", out,
+                 "--missing", "marginalize"])  # fmt: skip
+    assert code == 0, capsys.readouterr().err
+    model = fasthmm.load(out)
+    assert model.missing == "marginalize"
+    expected = fasthmm.GaussianHMM(
+        2, n_iter=100, tol=1e-4, random_state=0, missing="marginalize"
+    ).fit(X)
+    np.testing.assert_allclose(model.means_, expected.means_, rtol=1e-10)
+    capsys.readouterr()
+    # score and decode read the gaps as the saved model says
+    assert main(["score", str(tmp_path / "d.csv"), out]) == 0
+    first = capsys.readouterr().out.splitlines()[0]
+    assert float(first.split()[-1]) == pytest.approx(expected.score(X), rel=1e-9)
+    assert main(["decode", str(tmp_path / "d.csv"), out]) == 0
+    states = np.array(capsys.readouterr().out.split(), dtype=int)
+    np.testing.assert_array_equal(states, expected.predict(X))
+    # --missing raise on a model saved with marginalize: the gaps are an error
+    assert main(["score", str(tmp_path / "d.csv"), out, "--missing", "raise"]) == 1
+    assert "--missing marginalize" in capsys.readouterr().err
