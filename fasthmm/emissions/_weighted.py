@@ -54,3 +54,19 @@ def weighted_sums(X, weights, second=None):
         moments = np.empty((n, d, d))
         _km.weighted_full(X, weights, rows, n_blocks, post, obs, moments)
     return post, obs, moments
+
+
+def add_observed_sums(stats, features, X, weights, second=False):
+    """Add posterior-weighted sums over observed entries, in place.
+
+    ``stats["post"]`` gets the rows' mass, ``stats["post_features"]`` that
+    mass on the observed features only, ``stats["obs"]`` (and, with
+    ``second``, ``stats["second"]`` of squares) the sums of the observed
+    values. Shared by every family with independent features.
+    """
+    post, obs, moments = weighted_sums(X, weights, "diagonal" if second else None)
+    stats["post"] += post
+    stats["post_features"][:, features] += post[:, None]
+    stats["obs"][:, features] += obs
+    if second:
+        stats["second"][:, features] += moments

@@ -38,7 +38,10 @@ class CategoricalEmission(ProbabilityRowsEmission):
         )
 
     def check_X(self, X):
-        return check_symbols(X, "X", self.n_features)
+        return check_symbols(X, "X", self.n_features, self.missing)
+
+    def observed_form(self, X):
+        return X.astype(np.int64)
 
     def _n_features_of(self, X):
         return int(X.max()) + 1
