@@ -295,19 +295,27 @@ def _read_lengths(path):
 
 
 def _read_data(args, missing="raise"):
-    """(X, lengths) of the command's data; ``missing`` the model's option."""
+    """(X, lengths) of the command's data; ``missing`` the model's option
+    (None: read missing values as NaN, for :func:`_refuse_missing` later)."""
     if args.lengths is not None and args.id_column is not None:
         raise CommandError("give --lengths or --id-column, not both")
-    allowed = missing == "marginalize"
+    allowed = missing != "raise"
     X, lengths = _read_table(args.data, args.id_column, args.columns, allowed)
-    if not allowed and np.isnan(X).any():
-        row = int(np.flatnonzero(np.isnan(X.reshape(len(X), -1)).any(axis=1))[0])
-        raise CommandError(
-            f"{args.data}: sample {row} holds a missing value (NaN); {MISSING_HINT}"
-        )
+    if missing == "raise":
+        _refuse_missing(args.data, X)
     if args.lengths is not None:
         lengths = _read_lengths(args.lengths)
     return X, lengths
+
+
+def _refuse_missing(path, X):
+    """A missing value (NaN) of ``X`` is an error naming ``--missing``."""
+    gaps = np.isnan(X.reshape(len(X), -1)).any(axis=1)
+    if gaps.any():
+        raise CommandError(
+            f"{path}: sample {int(np.flatnonzero(gaps)[0])} holds a missing value "
+            f"(NaN); {MISSING_HINT}"
+        )
 
 
 def _rows_read(path, X, lengths):
@@ -426,10 +434,12 @@ def cmd_fit(args):
 def _loaded_with_data(args):
     """(model, X, lengths): the model file, with ``--missing`` (when given)
     replacing its saved option, and the data read as that option says."""
+    X, lengths = _read_data(args, missing=None)
     model = _load(args.model_file)
     if args.missing is not None:
         model.set_params(missing=args.missing)
-    X, lengths = _read_data(args, getattr(model, "missing", "raise"))
+    if getattr(model, "missing", "raise") == "raise":
+        _refuse_missing(args.data, X)
     return model, X, lengths
 
 
