@@ -65,13 +65,13 @@ def joined(parts):
     """Checked samples of several pieces, concatenated row-wise.
 
     Samples with missing entries keep their mark
-    (:class:`fasthmm._missing.Gapped`) when any piece has it, so that the
+    (:class:`fasthmm._missing.Gapped`) when a piece has it, so that the
     emission integrates them out (a plain concatenation would drop it).
 
     Parameters
     ----------
     parts : list of ndarray
-        Checked samples of the same family, each (n_i, ...) .
+        Checked samples of the same family, each of shape (n_i, ...).
 
     Returns
     -------
