@@ -39,6 +39,7 @@ class Gapped(np.ndarray):
 
     def __array_finalize__(self, obj):
         self._gaps = None  # a slice or copy groups its own rows
+        self._filled = None
 
 
 def is_gapped(X):
@@ -70,6 +71,8 @@ class Gaps:
         One entry per pattern of partly observed rows: ``features``
         (ndarray of int64) the observed features, ``rows`` (ndarray of int64,
         in order) the rows with that pattern.
+    incomplete : ndarray of int64
+        Rows with a missing entry, in order.
     n_observed_rows : int
         Rows with at least one observed entry.
     """
@@ -79,6 +82,7 @@ class Gaps:
         self.n_samples, self.n_features = n, d
         counts = missing.sum(axis=1)
         self.complete = np.flatnonzero(counts == 0)
+        self.incomplete = np.flatnonzero(counts > 0)
         self.empty = np.flatnonzero(counts == d)
         self.n_observed_rows = n - self.empty.size
         self.partial = []
@@ -122,6 +126,27 @@ def gaps_of(X):
     if isinstance(X, Gapped):
         X._gaps = gaps
     return gaps
+
+
+def filled(X, form):
+    """The samples with every missing entry replaced by an observed value of
+    its feature (the largest; 0 for a feature never observed), in the form
+    ``form`` gives (a family's checked form); computed once per array.
+
+    The families compute every row of it as if complete, which costs no
+    gathering of rows; what the missing entries would add is then set aside
+    (their rows' log-emissions overwritten, their weights zero).
+    """
+    cached = getattr(X, "_filled", None)
+    if cached is not None:
+        return cached
+    values = plain(X)
+    observed = ~np.isnan(values)
+    top = np.max(np.where(observed, values, -np.inf), axis=0)
+    out = form(np.where(observed, values, np.where(np.isfinite(top), top, 0.0)))
+    if isinstance(X, Gapped):
+        X._filled = out
+    return out
 
 
 def n_observed_rows(X):

@@ -626,7 +626,11 @@ class BaseHMM(HmmlearnAPI):
 
     @adaptive_threads
     def bic(self, X, lengths=None):
-        """Bayesian information criterion (lower is better)."""
+        """Bayesian information criterion (lower is better).
+
+        ``-2 log L + p log n``, with ``n`` the number of samples observed
+        (with ``missing="marginalize"``, a row of NaN is not counted).
+        """
         ll, params, n_samples = self._log_likelihood(X, lengths)
         return -2.0 * ll + self._n_free_parameters(params) * float(np.log(n_samples))
 

@@ -9,7 +9,10 @@ the family is called once per group, on plain arrays of observed values:
 * a row with nothing observed has log-emission 0 (its emission factor is 1)
   and adds nothing to the emission's statistics; the chain still steps
   through it, so its posteriors count in the start and transition counts;
-* complete rows go to the family's own method, as they would without NaN;
+* complete rows go to the family's own method, as they would without NaN
+  (the family runs over all rows at once, missing entries filled with
+  observed values, :func:`fasthmm._missing.filled`, and the rows with a
+  missing entry are then overwritten, or weighted 0: no rows are gathered);
 * each group of partly observed rows goes to :meth:`Emission.marginal`
   (the family over the observed features: the marginal density) and
   :meth:`Emission.add_partial_stats` (their contribution to the
@@ -21,19 +24,15 @@ to it, and the method's arguments.
 
 import numpy as np
 
-from .._missing import gaps_of, plain
+from .._missing import filled, gaps_of, plain
 
 
 def log_likelihood(emission, family, X, out=None):
     """Log-emissions of samples with missing entries (see the module)."""
-    gaps, values = gaps_of(X), plain(X)
-    if out is None:
-        out = np.empty((values.shape[0], emission.n_components))
-    if gaps.complete.size == values.shape[0]:
-        return family(emission.observed_form(values), out)
+    gaps = gaps_of(X)
+    out = family(filled(X, emission.observed_form), out)
     out[gaps.empty] = 0.0
-    if gaps.complete.size:
-        out[gaps.complete] = family(emission.observed_form(values[gaps.complete]))
+    values = plain(X)
     for features, rows in gaps.partial:
         part = emission.marginal(features)
         out[rows] = part.log_likelihood(values[np.ix_(rows, features)])
@@ -42,29 +41,21 @@ def log_likelihood(emission, family, X, out=None):
 
 def likelihood(emission, family, X, out):
     """The probability fast path (1 for a missing row), or None."""
-    gaps, values = gaps_of(X), plain(X)
-    if gaps.partial:
+    gaps = gaps_of(X)
+    if gaps.partial or family(filled(X, emission.observed_form), out) is None:
         return None
-    if gaps.complete.size == values.shape[0]:
-        return family(emission.observed_form(values), out)
-    part = np.empty((gaps.complete.size, emission.n_components))
-    if family(emission.observed_form(values[gaps.complete]), part) is None:
-        return None
-    out[gaps.complete] = part
     out[gaps.empty] = 1.0
     return out
 
 
 def suff_stats(emission, family, X, weights):
     """Statistics of the observed entries only (see the module)."""
-    gaps, values = gaps_of(X), plain(X)
-    rows = gaps.complete
-    if rows.size:
-        stats = family(emission.observed_form(values[rows]), weights[rows])
-    else:  # nothing complete: the family's statistics of no data
-        filler = np.nan_to_num(values[:1])
-        stats = family(emission.observed_form(filler), np.zeros_like(weights[:1]))
+    gaps = gaps_of(X)
+    observed = np.array(weights, dtype=np.float64, order="C")
+    observed[gaps.incomplete] = 0.0
+    stats = family(filled(X, emission.observed_form), observed)
     emission.add_feature_weights(stats)
+    values = plain(X)
     for features, rows in gaps.partial:
         emission.add_partial_stats(
             stats, features, values[np.ix_(rows, features)], weights[rows]
