@@ -101,8 +101,8 @@ def test_in_memory_answers_equal_the_forward_over_log_emissions_with_zero_rows(n
 # -- blocks of a memmap --------------------------------------------------------
 
 
-def _memmap(tmp_path, X):
-    path = tmp_path / "X.npy"
+def _memmap(tmp_path, X, name="X"):
+    path = tmp_path / f"{name}.npy"
     np.save(path, X)
     return np.load(path, mmap_mode="r")
 
@@ -396,3 +396,55 @@ def test_the_command_line_reads_missing_cells_only_when_asked(tmp_path, capsys, 
     # --missing raise on a model saved with marginalize: the gaps are an error
     assert main(["score", str(tmp_path / "d.csv"), out, "--missing", "raise"]) == 1
     assert "--missing marginalize" in capsys.readouterr().err
+
+
+@pytest.mark.parametrize("name", ["gaussian-full", "poisson"])
+def test_a_labelled_fit_over_blocks_with_nan_equals_the_in_memory_one(name, tmp_path):
+    """Fully labelled (closed form) and partly labelled (EM with known states)."""
+    family = BY_NAME[name]
+    rng = np.random.default_rng(13)
+    lengths = [30, 45, 25, 40]
+    Xn, _, _ = gapped_data(family, rng, sum(lengths))
+    Xn[rng.random(Xn.shape) < 0.1] = np.nan  # single entries too
+    labels = rng.integers(0, K, sum(lengths))
+    mm = _memmap(tmp_path, Xn)
+    for states in (labels, np.where(rng.random(labels.size) < 0.5, labels, -1)):
+        kwargs = dict(missing="marginalize", n_iter=3, tol=-np.inf, random_state=0)
+        local = family.unfitted(K, **kwargs).fit(Xn, lengths, states=states)
+        blocked = family.unfitted(K, memory_budget=8 * 60 * 30, **kwargs)
+        assert blocked._blocks(mm, lengths).n_blocks > 1
+        blocked.fit(mm, lengths, states=states)
+        np.testing.assert_allclose(blocked.transmat_, local.transmat_, rtol=1e-9)
+        for attr in family.cls._param_names():
+            np.testing.assert_allclose(
+                getattr(blocked, attr), getattr(local, attr), rtol=1e-8, atol=1e-12
+            )
+
+
+def test_partial_fit_over_blocks_with_nan_equals_the_in_memory_step(tmp_path):
+    family = BY_NAME["gaussian-diag"]
+    rng = np.random.default_rng(14)
+    batches = [gapped_data(family, rng, 120)[0] for _ in range(3)]
+    kwargs = dict(missing="marginalize", random_state=0)
+    local = family.unfitted(K, **kwargs)
+    blocked = family.unfitted(K, memory_budget=8 * 30 * 20, **kwargs)
+    for i, X in enumerate(batches):
+        lengths = [30, 30, 60]
+        local.partial_fit(X, lengths)
+        mm = _memmap(tmp_path, X, name=f"batch{i}")
+        assert blocked._blocks(mm, lengths).n_blocks > 1
+        blocked.partial_fit(mm, lengths)
+        for attr in ("startprob_", "transmat_", "means_", "covars_"):
+            np.testing.assert_allclose(
+                getattr(blocked, attr), getattr(local, attr), rtol=1e-8, atol=1e-12
+            )
+
+
+def test_a_variational_model_names_the_limit_on_partly_observed_rows():
+    rng = np.random.default_rng(15)
+    X = rng.standard_normal((50, 2))
+    X[3, 0] = np.nan
+    model = fasthmm.VariationalGaussianHMM(2, n_iter=2, missing="marginalize")
+    with pytest.raises(ValueError, match="single missing entries"):
+        model.fit(X)
+    assert not hasattr(model, "means_") or model.means_ is None
