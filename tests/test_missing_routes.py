@@ -16,6 +16,8 @@ in-memory call on the same data, which the reference checks first.
 import numpy as np
 import pytest
 from families import BY_NAME, representatives
+from hypothesis import given, settings
+from hypothesis import strategies as st
 from reference import batch_reference, log_forward_backward, log_viterbi
 
 import fasthmm
@@ -448,3 +450,58 @@ def test_a_variational_model_names_the_limit_on_partly_observed_rows():
     with pytest.raises(ValueError, match="single missing entries"):
         model.fit(X)
     assert not hasattr(model, "means_") or model.means_ is None
+
+
+def test_a_semi_markov_model_integrates_out_single_entries_as_enumeration():
+    family = BY_NAME["gaussian-diag-hsmm"]
+    rng = np.random.default_rng(16)
+    model = family.make(rng, K, d=3, missing="marginalize")
+    X = family.sample(rng, K, 6, d=3)
+    X[rng.random(X.shape) < 0.3] = np.nan
+    X[2] = np.nan
+    le = gaussian_diag_partial_reference(model, X)
+    ll, best, post = family.chain.brute_force(le, model)
+    np.testing.assert_allclose(model.score(X), ll, rtol=1e-10)
+    np.testing.assert_allclose(model.predict_proba(X), post, atol=1e-10)
+    np.testing.assert_allclose(model.decode(X)[0], best, rtol=1e-10)
+
+
+@settings(max_examples=25, deadline=None)
+@given(
+    seed=st.integers(0, 2**32 - 1),
+    n=st.integers(1, 30),
+    frac=st.floats(0.0, 1.0),
+    lag=st.integers(0, 4),
+    cut=st.integers(0, 30),
+)
+def test_a_stream_fed_in_two_chunks_with_nan_equals_the_batch_calls(
+    seed, n, frac, lag, cut
+):
+    """Any pattern of missing entries (whole rows and single entries), any
+    split: filtered rows, smoothed rows and the path equal filter_proba,
+    predict_proba and decode on the whole sequence."""
+    family = BY_NAME["gaussian-diag"]
+    rng = np.random.default_rng(seed)
+    model = marginalizing(family, rng)
+    X = family.sample(rng, K, n).astype(np.float64)
+    X[rng.random(X.shape) < frac] = np.nan
+    stream = model.stream(lag=lag)
+    cut = min(cut, n)
+    filtered, smoothed, states = [], [], []
+    for chunk in (X[:cut], X[cut:]):
+        if chunk.shape[0]:
+            filtered.append(stream.push(chunk))
+            smoothed.append(stream.smoothed)
+            states.append(stream.states)
+    tail, rest = stream.flush()
+    np.testing.assert_allclose(
+        np.concatenate(filtered), model.filter_proba(X), atol=1e-10
+    )
+    last = n - min(lag, n)  # the rows the flush smooths over the whole sequence
+    np.testing.assert_allclose(
+        np.concatenate([*smoothed, tail])[last:],
+        model.predict_proba(X)[last:],
+        atol=1e-10,
+    )
+    np.testing.assert_array_equal(np.concatenate([*states, rest]), model.predict(X))
+    np.testing.assert_allclose(stream.log_likelihood, model.score(X), rtol=1e-10)
