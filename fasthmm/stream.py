@@ -14,6 +14,9 @@ a categorical or Gaussian model takes a compiled path with its checks done
 inside the kernels (any rejected observation is checked again by the
 family's own ``check_X``, so the error names what is wrong); other families
 and chunks go through the emission's ``check_X`` and ``log_likelihood``.
+With ``missing="marginalize"``, one observation with nothing observed (NaN,
+or a row of NaN) is pushed directly as a row of log-emissions 0 (its
+emission factor is 1), for every family.
 """
 
 import numpy as np
@@ -64,6 +67,10 @@ class _LogEmissionRows:
             return _ks.push_log_emissions(x, fstate, counters, back, states, out)
         return None
 
+    @staticmethod
+    def gap(x, fstate, counters, back, states, out):
+        return None
+
     def checked(self, x):
         if _ndim(x) == 1:
             x = np.reshape(x, (1, -1))
@@ -89,6 +96,8 @@ class _EmissionRows:
         # multi-feature model; otherwise a 1-D array is a chunk, as in fit.
         symbols = isinstance(emission, CategoricalEmission)
         self.width = 1 if symbols else d
+        # a row of NaN: log-emissions 0 (with missing="marginalize")
+        self.zeros = np.zeros(self.k) if emission.missing == "marginalize" else None
         self.fast = self._no_fast_path
         if type(emission) is CategoricalEmission:
             with np.errstate(divide="ignore"):
@@ -113,6 +122,25 @@ class _EmissionRows:
     @staticmethod
     def _no_fast_path(x, fstate, counters, back, states, out):
         return None
+
+    def gap(self, x, fstate, counters, back, states, out):
+        """Push one observation with nothing observed (NaN, or a row of NaN)
+        when the model integrates missing values out: its emission factor is
+        1, a row of log-emissions 0. None for anything else."""
+        if self.zeros is None:
+            return None
+        if isinstance(x, (float, np.floating)):
+            missing = self.width == 1 and np.isnan(x)
+        else:
+            missing = (
+                type(x) is np.ndarray
+                and x.dtype == np.float64
+                and x.shape == (self.width,)
+                and bool(np.isnan(x).all())
+            )
+        if not missing:
+            return None
+        return _ks.push_log_emissions(self.zeros, fstate, counters, back, states, out)
 
     def _categorical(self, x, fstate, counters, back, states, out):
         if (type(x) is int or isinstance(x, np.integer)) and 0 <= x < len(self.table):
@@ -483,9 +511,10 @@ class Stream:
         if not self._flushed:
             # One observation of a known form: one kernel call, which checks it.
             out = np.empty(self._shape1)
-            n = self._rows.fast(
-                x, self._f, self._counters, self._back, self._states_buf, out
-            )
+            state = (self._f, self._counters, self._back, self._states_buf, out)
+            n = self._rows.fast(x, *state)
+            if n is None or n < 0:  # a missing observation, pushed as such
+                n = self._rows.gap(x, *state)
             if n is not None and n >= 0:
                 self._n_states = n
                 self._last = out

@@ -505,3 +505,19 @@ def test_a_stream_fed_in_two_chunks_with_nan_equals_the_batch_calls(
     )
     np.testing.assert_array_equal(np.concatenate([*states, rest]), model.predict(X))
     np.testing.assert_allclose(stream.log_likelihood, model.score(X), rtol=1e-10)
+
+
+@pytest.mark.parametrize("name", ["gaussian-diag", "categorical"])
+def test_a_stream_of_a_model_that_raises_on_nan_rejects_a_missing_row(name):
+    family = BY_NAME[name]
+    model = family.make(np.random.default_rng(17), K)
+    stream = model.stream(lag=1)
+    first = family.sample(np.random.default_rng(18), K, 3).astype(np.float64)
+    stream.push(first)
+    before = stream.get_state()
+    row = np.nan if name == "categorical" else np.full(family.n_features, np.nan)
+    with pytest.raises(ValueError, match='missing="marginalize"'):
+        stream.push(row)
+    after = stream.get_state()
+    for key in before:
+        np.testing.assert_array_equal(after[key], before[key])
