@@ -479,7 +479,7 @@ def cmd_info(args):
     model = _load(args.model_file)
     m = model.monitor_
     rows = [("class", type(model).__name__)]
-    for name in ("n_components", "n_features", "covariance_type", "n_mix"):
+    for name in ("n_components", "n_features", "covariance_type", "n_mix", "missing"):
         if hasattr(model, name):
             rows.append((name, getattr(model, name)))
     last = f"{m.history[-1]:.10g}" if m.history else "-"

@@ -395,6 +395,11 @@ def test_the_command_line_reads_missing_cells_only_when_asked(tmp_path, capsys, 
     assert main(["decode", str(tmp_path / "d.csv"), out]) == 0
     states = np.array(capsys.readouterr().out.split(), dtype=int)
     np.testing.assert_array_equal(states, expected.predict(X))
+    assert main(["info", out]) == 0
+    assert any(
+        line.split() == ["missing", "marginalize"]
+        for line in capsys.readouterr().out.splitlines()
+    )
     # --missing raise on a model saved with marginalize: the gaps are an error
     assert main(["score", str(tmp_path / "d.csv"), out, "--missing", "raise"]) == 1
     assert "--missing marginalize" in capsys.readouterr().err
