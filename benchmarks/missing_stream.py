@@ -3,9 +3,10 @@
 Microseconds per ``stream.push`` of one observation (median of ``--repeat``
 runs of 3000 pushes) for a diagonal GaussianHMM (K=3, D=2) and a
 CategoricalHMM (K=3, 4 symbols), both with ``missing="marginalize"``: an
-observed row, a row with nothing observed (NaN: a row of log-emissions 0,
-pushed on the compiled one-observation path) and, for the Gaussian, a row
-with one entry missing (the checked path: the marginal density).
+observed row, a row with nothing observed (NaN: a row of log-emissions 0)
+and, for the Gaussian, a row with one entry missing (the marginal density,
+through the diagonal Gaussian's one-observation kernel with the terms of the
+observed features, kept per pattern).
 """
 
 import argparse

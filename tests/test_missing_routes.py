@@ -13,12 +13,19 @@ segmentation) for tiny models. A route with NaN is also compared with the
 in-memory call on the same data, which the reference checks first.
 """
 
+import math
+
 import numpy as np
 import pytest
 from families import BY_NAME, representatives
 from hypothesis import given, settings
 from hypothesis import strategies as st
-from reference import batch_reference, log_forward_backward, log_viterbi
+from reference import (
+    batch_reference,
+    full_covars,
+    log_forward_backward,
+    log_viterbi,
+)
 
 import fasthmm
 
@@ -59,18 +66,24 @@ def marginalizing(family, rng, **kwargs):
     return family.make(rng, family.n_states(K), missing="marginalize", **kwargs)
 
 
-def gaussian_diag_partial_reference(model, X):
-    """log p(observed entries of x_t | z_t = k) for diagonal Gaussians, any
-    pattern of NaN (0 for a row with nothing observed)."""
-    means, var = model.means_, np.asarray(model.covars_)
-    if var.ndim == 3:  # (K, d, d): the diagonals
-        var = np.diagonal(var, axis1=1, axis2=2)
-    out = np.zeros((X.shape[0], model.n_components))
+def gaussian_partial_reference(model, X):
+    """log p(observed entries of x_t | z_t = k) for Gaussians of any
+    covariance type, any pattern of NaN (0 for a row with nothing observed):
+    the marginal Gaussian of the observed entries, in NumPy."""
+    k, d = model.means_.shape
+    covars = full_covars(model.covars_, model.covariance_type, k, d)
+    out = np.zeros((X.shape[0], k))
     for t, x in enumerate(X):
         seen = ~np.isnan(x)
-        for k in range(model.n_components):
-            m, v = means[k, seen], var[k, seen]
-            out[t, k] = -0.5 * np.sum(np.log(2 * np.pi * v) + (x[seen] - m) ** 2 / v)
+        for j in range(k):
+            diff = x[seen] - model.means_[j, seen]
+            c = covars[j][np.ix_(seen, seen)]
+            _, logdet = np.linalg.slogdet(c)
+            out[t, j] = -0.5 * (
+                seen.sum() * np.log(2 * np.pi)
+                + logdet
+                + diff @ np.linalg.solve(c, diff)
+            )
     return out
 
 
@@ -253,14 +266,15 @@ def test_a_stream_steps_through_nan_rows_with_emission_factor_one(name, one_at_a
     np.testing.assert_allclose(stream.log_likelihood, ll, rtol=1e-10)
 
 
-def test_a_stream_integrates_out_single_missing_entries():
-    family = BY_NAME["gaussian-diag"]
+@pytest.mark.parametrize("cov", ["diag", "spherical", "full", "tied"])
+def test_a_stream_integrates_out_single_missing_entries(cov):
+    family = BY_NAME[f"gaussian-{cov}"]
     rng = np.random.default_rng(7)
     model = family.make(rng, K, d=3, missing="marginalize")
     X = family.sample(rng, K, 20, d=3)
     X[rng.random(X.shape) < 0.3] = np.nan
     X[4] = np.nan
-    le = gaussian_diag_partial_reference(model, X)
+    le = gaussian_partial_reference(model, X)
     ll, post, filt, path = _stream_reference(model, le, 2)
     stream = model.stream(lag=2)
     filtered, smoothed, states = [], [], []
@@ -464,7 +478,7 @@ def test_a_semi_markov_model_integrates_out_single_entries_as_enumeration():
     X = family.sample(rng, K, 6, d=3)
     X[rng.random(X.shape) < 0.3] = np.nan
     X[2] = np.nan
-    le = gaussian_diag_partial_reference(model, X)
+    le = gaussian_partial_reference(model, X)
     ll, best, post = family.chain.brute_force(le, model)
     np.testing.assert_allclose(model.score(X), ll, rtol=1e-10)
     np.testing.assert_allclose(model.predict_proba(X), post, atol=1e-10)
@@ -526,3 +540,26 @@ def test_a_stream_of_a_model_that_raises_on_nan_rejects_a_missing_row(name):
     after = stream.get_state()
     for key in before:
         np.testing.assert_array_equal(after[key], before[key])
+
+
+def test_a_poisson_stream_integrates_out_single_missing_counts():
+    family = BY_NAME["poisson"]
+    rng = np.random.default_rng(19)
+    model = family.make(rng, K, d=3, missing="marginalize")
+    X = family.sample(rng, K, 20, d=3).astype(np.float64)
+    X[rng.random(X.shape) < 0.3] = np.nan
+    lam = model.lambdas_
+    le = np.zeros((20, K))
+    for t, x in enumerate(X):
+        for j in np.flatnonzero(~np.isnan(x)):
+            le[t] += x[j] * np.log(lam[:, j]) - lam[:, j] - math.lgamma(x[j] + 1)
+    ll, post, filt, path = _stream_reference(model, le, 1)
+    stream = model.stream(lag=1)
+    filtered = [stream.push(x) for x in X]
+    np.testing.assert_allclose(np.concatenate(filtered), filt, atol=1e-10)
+    np.testing.assert_allclose(stream.log_likelihood, ll, rtol=1e-10)
+    before = stream.get_state()
+    with pytest.raises(ValueError, match="X"):  # the family's check names it
+        stream.push(np.array([np.nan, -1.0, 2.0]))
+    for key, value in stream.get_state().items():
+        np.testing.assert_array_equal(value, before[key])
