@@ -67,6 +67,8 @@ class Gaps:
         Rows with every feature observed, in order.
     empty : ndarray of int64
         Rows with no feature observed.
+    partial_rows : ndarray of int64
+        Rows with some but not every feature observed, in order.
     partial : list of (features, rows)
         One entry per pattern of partly observed rows: ``features``
         (ndarray of int64) the observed features, ``rows`` (ndarray of int64,
@@ -86,7 +88,8 @@ class Gaps:
         self.empty = np.flatnonzero(counts == d)
         self.n_observed_rows = n - self.empty.size
         self.partial = []
-        some = np.flatnonzero((counts > 0) & (counts < d))
+        self.observed = None  # the partly observed values, by pattern (cache)
+        some = self.partial_rows = np.flatnonzero((counts > 0) & (counts < d))
         if some.size == 0:
             return
         sub = missing[some]

@@ -320,3 +320,36 @@ def test_labelled_fit_uses_the_observed_entries():
     ll, post = model.score_samples(X)
     assert ll == pytest.approx(model.score(X))
     np.testing.assert_allclose(post, model.predict_proba(X))
+
+
+@pytest.mark.parametrize("family", FAMILIES, ids=IDS)
+def test_many_patterns_of_missing_entries(family):
+    """Four features, 30% of the entries missing at random (many patterns,
+    rows taken feature by feature for separable families): log-emissions
+    equal the SciPy marginals, and one EM step does not decrease."""
+    rng = np.random.default_rng(9)
+    k = family.n_states(2)
+    model = family.make(rng, k, d=4, missing="marginalize", n_iter=2, tol=-np.inf)
+    if not _partial_ok(model):
+        pytest.skip(f"{family.name} takes whole missing rows only")
+    X = np.array(family.sample(rng, k, 80, d=4), dtype=float)
+    X[rng.random(X.shape) < 0.3] = np.nan
+    le = reference_log_emissions(family, model, X)
+    np.testing.assert_allclose(model.log_emissions(X), le, rtol=1e-9, atol=1e-9)
+    model.fit(X)
+    assert model.monitor_.history[1] >= model.monitor_.history[0] - 1e-9
+
+
+def test_nothing_observed():
+    """Every entry missing: a fit that must initialise from X says so; a fit
+    from parameters set by hand keeps them (no emission statistics) and the
+    score is 0 (nothing observed)."""
+    X = np.full((20, 2), np.nan)
+    with pytest.raises(ValueError, match="every entry is missing"):
+        fasthmm.GaussianHMM(2, missing="marginalize").fit(X)
+    model = fasthmm.GaussianHMM(2, missing="marginalize", init_params="", n_iter=3)
+    model.startprob_, model.transmat_ = [0.5, 0.5], [[0.9, 0.1], [0.1, 0.9]]
+    model.means_, model.covars_ = [[0.0, 0.0], [1.0, 1.0]], np.ones((2, 2))
+    model.fit(X)
+    np.testing.assert_array_equal(model.means_, [[0.0, 0.0], [1.0, 1.0]])
+    assert model.score(X) == 0.0

@@ -46,6 +46,7 @@ from .._validation import (
     check_allocation,
     trailing_size,
 )
+from ._weighted import add_observed_sums
 
 
 def names_by_letter(component):
@@ -191,6 +192,11 @@ class Emission:
     #: mixture component): the M-step then weighs each feature by the
     #: posterior mass of the rows that observe it (``"post_features"``).
     independent_features = False
+    #: True when, moreover, the log-density is a sum over the features (no
+    #: mixture) and :meth:`add_partial_stats` adds sums over observed
+    #: entries: partly observed rows are then taken feature by feature, not
+    #: pattern by pattern (see :mod:`._gaps`).
+    separable = False
 
     def __init_subclass__(cls, **kwargs):
         super().__init_subclass__(**kwargs)
@@ -283,13 +289,22 @@ class Emission:
             The statistics of the batch's complete rows (as
             :meth:`suff_stats` returns them, with :meth:`add_feature_weights`).
         features : ndarray of int64
-            The features these rows observe.
+            The features these rows observe (a :attr:`separable` family: every
+            feature, in one call for all partly observed rows).
         X : ndarray of shape (n_rows, features.size)
-            Their observed values.
+            Their values (a :attr:`separable` family: NaN where missing).
         weights : ndarray of shape (n_rows, n_components)
+
+        Notes
+        -----
+        The default serves :attr:`separable` families whose statistics are
+        ``"post"``, ``"post_features"``, ``"obs"`` and, if present,
+        ``"second"`` (squares): the sums over observed entries.
         """
-        self.marginal(features)  # raises for a family without marginals
-        raise NotImplementedError
+        if not self.separable:
+            self.marginal(features)  # raises for a family without marginals
+            raise NotImplementedError
+        add_observed_sums(stats, features, X, weights, second="second" in stats)
 
     def add_feature_weights(self, stats):
         """Give ``stats`` the per-feature posterior mass ``"post_features"``

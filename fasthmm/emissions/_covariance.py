@@ -543,25 +543,25 @@ def add_conditional_moments(stats, features, X, weights, means, covars):
     """
     n, d = means.shape
     o = features
-    m = np.setdiff1d(np.arange(d), o)
+    missing = np.ones(d, dtype=bool)
+    missing[o] = False
+    m = np.flatnonzero(missing)
     gain = np.linalg.solve(covars[:, o][:, :, o], covars[:, o][:, :, m])
     cond = covars[:, m][:, :, m] - np.einsum(
         "nom,nol->nml", covars[:, o][:, :, m], gain
     )
     post = weights.sum(axis=0)
     stats["post"] += post
-    obs, second = stats["obs"], stats["second"]
-    oo, om, mm = np.ix_(o, o), np.ix_(o, m), np.ix_(m, m)
     chunk = max(1, CONDITIONAL_CHUNK // (n * d))
     for lo in range(0, X.shape[0], chunk):
         x, w = X[lo : lo + chunk], weights[lo : lo + chunk]
+        # each row completed by its conditional mean under each component
+        full = np.empty((x.shape[0], n, d))
+        full[:, :, o] = x[:, None, :]
         resid = x[:, None, :] - means[None, :, o]
-        xm = means[None, :, m] + np.einsum("gno,nom->gnm", resid, gain)
-        obs[:, o] += w.T @ x
-        obs[:, m] += np.einsum("gn,gnm->nm", w, xm)
-        second[:, oo[0], oo[1]] += np.einsum("gn,go,gp->nop", w, x, x)
-        cross = np.einsum("gn,go,gnm->nom", w, x, xm)
-        second[:, om[0], om[1]] += cross
-        second[:, om[1].T, om[0].T] += np.swapaxes(cross, 1, 2)
-        second[:, mm[0], mm[1]] += np.einsum("gn,gnm,gnl->nml", w, xm, xm)
-    second[:, mm[0], mm[1]] += post[:, None, None] * cond
+        full[:, :, m] = means[None, :, m] + np.einsum("gno,nom->gnm", resid, gain)
+        weighted = (full * w[:, :, None]).transpose(1, 2, 0)  # (n, d, rows)
+        stats["obs"] += weighted.sum(axis=2)
+        stats["second"] += np.matmul(weighted, full.transpose(1, 0, 2))
+    mm = np.ix_(m, m)
+    stats["second"][:, mm[0], mm[1]] += post[:, None, None] * cond

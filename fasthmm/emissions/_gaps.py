@@ -16,7 +16,12 @@ the family is called once per group, on plain arrays of observed values:
 * each group of partly observed rows goes to :meth:`Emission.marginal`
   (the family over the observed features: the marginal density) and
   :meth:`Emission.add_partial_stats` (their contribution to the
-  statistics). Families without them accept only whole missing rows.
+  statistics). Families without them accept only whole missing rows. A
+  :attr:`Emission.separable` family (log-density a sum over features) takes
+  them without grouping: one marginal per feature over the rows observing
+  it, and one call of :meth:`Emission.add_partial_stats` for every partly
+  observed row, so that many patterns of missing entries cost no more than
+  a few.
 
 Each function takes the emission, the family's own (unrouted) method bound
 to it, and the method's arguments.
@@ -33,10 +38,28 @@ def log_likelihood(emission, family, X, out=None):
     out = family(filled(X, emission.observed_form), out)
     out[gaps.empty] = 0.0
     values = plain(X)
-    for features, rows in gaps.partial:
-        part = emission.marginal(features)
-        out[rows] = part.log_likelihood(values[np.ix_(rows, features)])
+    if emission.separable and gaps.partial:  # a sum over the observed features
+        rows = gaps.partial_rows
+        seen = ~np.isnan(values[rows])
+        some = filled(X, emission.observed_form)[rows]
+        total = np.zeros((rows.size, out.shape[1]))
+        for j in range(values.shape[1]):
+            part = emission.marginal(np.array([j]))
+            ll = part.log_likelihood(np.ascontiguousarray(some[:, j : j + 1]))
+            total += np.where(seen[:, j : j + 1], ll, 0.0)
+        out[rows] = total
+        return out
+    for (features, rows), observed in zip(gaps.partial, _observed(gaps, values)):
+        out[rows] = emission.marginal(features).log_likelihood(observed)
     return out
+
+
+def _observed(gaps, values):
+    """The observed values of each pattern's rows, (rows, features) blocks
+    gathered once per array (``gaps`` belongs to it)."""
+    if gaps.observed is None:
+        gaps.observed = [values[np.ix_(rows, f)] for f, rows in gaps.partial]
+    return gaps.observed
 
 
 def likelihood(emission, family, X, out):
@@ -56,10 +79,13 @@ def suff_stats(emission, family, X, weights):
     stats = family(filled(X, emission.observed_form), observed)
     emission.add_feature_weights(stats)
     values = plain(X)
-    for features, rows in gaps.partial:
-        emission.add_partial_stats(
-            stats, features, values[np.ix_(rows, features)], weights[rows]
-        )
+    if emission.separable and gaps.partial:  # every partly observed row at once
+        rows = gaps.partial_rows
+        every = np.arange(values.shape[1])
+        emission.add_partial_stats(stats, every, values[rows], weights[rows])
+        return stats
+    for (features, rows), observed in zip(gaps.partial, _observed(gaps, values)):
+        emission.add_partial_stats(stats, features, observed, weights[rows])
     return stats
 
 
@@ -70,6 +96,8 @@ def initialize(emission, family, X, letters, random_state):
     else from every row with an observed entry, its missing entries filled
     with the mean of the feature's observed values.
     """
+    if not set(letters) & set(emission.param_names):
+        return {}  # nothing of the family's to initialise: X is not read
     return family(observed_rows(emission, X), letters, random_state)
 
 

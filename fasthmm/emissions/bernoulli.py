@@ -5,7 +5,7 @@ import numpy as np
 from .._missing import plain
 from .._validation import check_counts, check_prior, check_shape
 from ._base import Emission, broadcast_prior, feature_weights
-from ._weighted import add_observed_sums, weighted_sums
+from ._weighted import weighted_sums
 
 #: A state whose prior counts plus posterior mass are at most this keeps its
 #: probabilities.
@@ -40,7 +40,7 @@ class BernoulliEmission(Emission):
 
     param_names = {"e": "emissionprob_"}
     feature_param = "emissionprob_"
-    independent_features = True
+    independent_features = separable = True
 
     def __init__(
         self, n_components, params, emissionprob_alpha=1.0, emissionprob_beta=1.0
@@ -80,9 +80,6 @@ class BernoulliEmission(Emission):
         )
         part._n_features = features.size
         return part
-
-    def add_partial_stats(self, stats, features, X, weights):
-        add_observed_sums(stats, features, X, weights)
 
     def log_likelihood(self, X, out=None):
         """``sum_j x_j log p_j + (1 - x_j) log(1 - p_j)``, never NaN.

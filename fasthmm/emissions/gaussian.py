@@ -102,6 +102,8 @@ class GaussianEmission(Emission):
     def independent_features(self):
         return self.covariance_type in ("spherical", "diag")
 
+    separable = independent_features
+
     def marginal(self, features):
         part = self.updated(
             {
@@ -115,6 +117,8 @@ class GaussianEmission(Emission):
         return part
 
     def add_partial_stats(self, stats, features, X, weights):
+        if self.separable:
+            return super().add_partial_stats(stats, features, X, weights)
         cov.add_partial_stats(
             stats,
             features,

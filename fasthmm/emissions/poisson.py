@@ -8,7 +8,7 @@ from .._kernels.checks import value_range
 from .._kernels.poisson import poisson_log_density, table_row_sums
 from .._validation import check_counts, check_prior, check_shape
 from ._base import Emission, broadcast_prior, feature_weights
-from ._weighted import add_observed_sums, weighted_sums
+from ._weighted import weighted_sums
 
 #: Smallest rate the M-step (and initialisation) produce. A state that never
 #: sees a non-zero count in a feature would otherwise get a rate of exactly 0,
@@ -78,7 +78,7 @@ class PoissonEmission(Emission):
 
     param_names = {"l": "lambdas_"}
     feature_param = "lambdas_"
-    independent_features = True
+    independent_features = separable = True
 
     def __init__(self, n_components, params, lambdas_prior=0.0, lambdas_weight=0.0):
         super().__init__(n_components, params)
@@ -106,9 +106,6 @@ class PoissonEmission(Emission):
         part = self.updated({"lambdas_": self.params["lambdas_"][:, features]})
         part._n_features = features.size
         return part
-
-    def add_partial_stats(self, stats, features, X, weights):
-        add_observed_sums(stats, features, X, weights)
 
     def log_likelihood(self, X, out=None):
         lam = self.params["lambdas_"]
