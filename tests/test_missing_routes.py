@@ -66,6 +66,17 @@ def marginalizing(family, rng, **kwargs):
     return family.make(rng, family.n_states(K), missing="marginalize", **kwargs)
 
 
+def partly_observed(family, seed, n, d=3):
+    """(model with missing="marginalize", float samples with 30% of the
+    entries and row 2 missing) of a family, from ``seed``."""
+    rng = np.random.default_rng(seed)
+    model = family.make(rng, K, d=d, missing="marginalize")
+    X = family.sample(rng, K, n, d=d).astype(np.float64)
+    X[rng.random(X.shape) < 0.3] = np.nan
+    X[2] = np.nan
+    return model, X
+
+
 def gaussian_partial_reference(model, X):
     """log p(observed entries of x_t | z_t = k) for Gaussians of any
     covariance type, any pattern of NaN (0 for a row with nothing observed):
@@ -238,6 +249,36 @@ def _stream_reference(model, le, lag):
     return ll, smoothed, filt, path
 
 
+def _run_stream(model, rows, lag, save_at=None):
+    """(log-likelihood, smoothed, filtered, path) of pushing ``rows`` one push
+    each into a new stream of ``model`` and flushing it; at push ``save_at``
+    the stream is saved and resumed on a new stream of the same model."""
+    stream = model.stream(lag=lag)
+    filtered, smoothed, states = [], [], []
+    for t, x in enumerate(rows):
+        if t == save_at:
+            saved = {name: np.copy(a) for name, a in stream.get_state().items()}
+            stream = model.stream(lag=lag).set_state(saved)
+        filtered.append(stream.push(x))
+        smoothed.append(stream.smoothed)
+        states.append(stream.states)
+    tail, rest = stream.flush()
+    return (
+        stream.log_likelihood,
+        np.concatenate([*smoothed, tail]),
+        np.concatenate(filtered),
+        np.concatenate([*states, rest]),
+    )
+
+
+def _assert_same_stream(actual, expected):
+    ll, smoothed, filtered, path = actual
+    np.testing.assert_allclose(filtered, expected[2], atol=1e-10)
+    np.testing.assert_allclose(smoothed, expected[1], atol=1e-10)
+    np.testing.assert_array_equal(path, expected[3])
+    np.testing.assert_allclose(ll, expected[0], rtol=1e-10)
+
+
 @pytest.mark.parametrize("name", ["gaussian-diag", "categorical", "poisson"])
 @pytest.mark.parametrize("one_at_a_time", [True, False])
 def test_a_stream_steps_through_nan_rows_with_emission_factor_one(name, one_at_a_time):
@@ -246,47 +287,20 @@ def test_a_stream_steps_through_nan_rows_with_emission_factor_one(name, one_at_a
     model = marginalizing(family, rng)
     Xn, X, gone = gapped_data(family, rng, 25, frac=0.35)
     le = reference_log_emissions(family, model, X, gone)
-    lag = 3
-    ll, post, filt, path = _stream_reference(model, le, lag)
-    stream = model.stream(lag=lag)
-    filtered, smoothed, states = [], [], []
-    chunks = [Xn[t : t + 1] for t in range(25)] if one_at_a_time else [Xn[:7], Xn[7:]]
-    for x in chunks:
-        if one_at_a_time and name == "categorical":
-            x = float(x[0, 0])  # one symbol, NaN when missing
-        elif one_at_a_time:
-            x = x[0]  # one observation: a 1-D array of n_features values
-        filtered.append(stream.push(x))
-        smoothed.append(stream.smoothed)
-        states.append(stream.states)
-    tail, rest = stream.flush()
-    np.testing.assert_allclose(np.concatenate(filtered), filt, atol=1e-10)
-    np.testing.assert_allclose(np.concatenate([*smoothed, tail]), post, atol=1e-10)
-    np.testing.assert_array_equal(np.concatenate([*states, rest]), path)
-    np.testing.assert_allclose(stream.log_likelihood, ll, rtol=1e-10)
+    if not one_at_a_time:
+        rows = [Xn[:7], Xn[7:]]
+    elif name == "categorical":
+        rows = [float(x) for x in Xn[:, 0]]  # one symbol, NaN when missing
+    else:
+        rows = list(Xn)  # one observation: a 1-D array of n_features values
+    _assert_same_stream(_run_stream(model, rows, 3), _stream_reference(model, le, 3))
 
 
 @pytest.mark.parametrize("cov", ["diag", "spherical", "full", "tied"])
 def test_a_stream_integrates_out_single_missing_entries(cov):
-    family = BY_NAME[f"gaussian-{cov}"]
-    rng = np.random.default_rng(7)
-    model = family.make(rng, K, d=3, missing="marginalize")
-    X = family.sample(rng, K, 20, d=3)
-    X[rng.random(X.shape) < 0.3] = np.nan
-    X[4] = np.nan
+    model, X = partly_observed(BY_NAME[f"gaussian-{cov}"], 7, 20)
     le = gaussian_partial_reference(model, X)
-    ll, post, filt, path = _stream_reference(model, le, 2)
-    stream = model.stream(lag=2)
-    filtered, smoothed, states = [], [], []
-    for x in X:
-        filtered.append(stream.push(x))
-        smoothed.append(stream.smoothed)
-        states.append(stream.states)
-    tail, rest = stream.flush()
-    np.testing.assert_allclose(np.concatenate(filtered), filt, atol=1e-10)
-    np.testing.assert_allclose(np.concatenate([*smoothed, tail]), post, atol=1e-10)
-    np.testing.assert_array_equal(np.concatenate([*states, rest]), path)
-    np.testing.assert_allclose(stream.log_likelihood, ll, rtol=1e-10)
+    _assert_same_stream(_run_stream(model, X, 2), _stream_reference(model, le, 2))
 
 
 def test_a_stream_saved_and_resumed_across_nan_rows_gives_the_same_answers():
@@ -298,21 +312,9 @@ def test_a_stream_saved_and_resumed_across_nan_rows_gives_the_same_answers():
     X_full = X.copy()
     gone[10:13] = True
     le = reference_log_emissions(family, model, X_full, gone)
-    ll, post, filt, path = _stream_reference(model, le, 2)
-    stream = model.stream(lag=2)
-    filtered, smoothed, states = [], [], []
-    for t, x in enumerate(Xn):
-        if t == 12:  # save, and resume on a new stream of the same model
-            saved = {name: np.copy(a) for name, a in stream.get_state().items()}
-            stream = model.stream(lag=2).set_state(saved)
-        filtered.append(stream.push(x))
-        smoothed.append(stream.smoothed)
-        states.append(stream.states)
-    tail, rest = stream.flush()
-    np.testing.assert_allclose(np.concatenate(filtered), filt, atol=1e-10)
-    np.testing.assert_allclose(np.concatenate([*smoothed, tail]), post, atol=1e-10)
-    np.testing.assert_array_equal(np.concatenate([*states, rest]), path)
-    np.testing.assert_allclose(stream.log_likelihood, ll, rtol=1e-10)
+    _assert_same_stream(
+        _run_stream(model, Xn, 2, save_at=12), _stream_reference(model, le, 2)
+    )
 
 
 # -- semi-Markov models ----------------------------------------------------------
@@ -473,11 +475,7 @@ def test_a_variational_model_names_the_limit_on_partly_observed_rows():
 
 def test_a_semi_markov_model_integrates_out_single_entries_as_enumeration():
     family = BY_NAME["gaussian-diag-hsmm"]
-    rng = np.random.default_rng(16)
-    model = family.make(rng, K, d=3, missing="marginalize")
-    X = family.sample(rng, K, 6, d=3)
-    X[rng.random(X.shape) < 0.3] = np.nan
-    X[2] = np.nan
+    model, X = partly_observed(family, 16, 6)
     le = gaussian_partial_reference(model, X)
     ll, best, post = family.chain.brute_force(le, model)
     np.testing.assert_allclose(model.score(X), ll, rtol=1e-10)
@@ -504,26 +502,15 @@ def test_a_stream_fed_in_two_chunks_with_nan_equals_the_batch_calls(
     model = marginalizing(family, rng)
     X = family.sample(rng, K, n).astype(np.float64)
     X[rng.random(X.shape) < frac] = np.nan
-    stream = model.stream(lag=lag)
-    cut = min(cut, n)
-    filtered, smoothed, states = [], [], []
-    for chunk in (X[:cut], X[cut:]):
-        if chunk.shape[0]:
-            filtered.append(stream.push(chunk))
-            smoothed.append(stream.smoothed)
-            states.append(stream.states)
-    tail, rest = stream.flush()
-    np.testing.assert_allclose(
-        np.concatenate(filtered), model.filter_proba(X), atol=1e-10
-    )
+    chunks = [c for c in (X[: min(cut, n)], X[min(cut, n) :]) if c.shape[0]]
+    ll, smoothed, filtered, path = _run_stream(model, chunks, lag)
+    np.testing.assert_allclose(filtered, model.filter_proba(X), atol=1e-10)
     last = n - min(lag, n)  # the rows the flush smooths over the whole sequence
     np.testing.assert_allclose(
-        np.concatenate([*smoothed, tail])[last:],
-        model.predict_proba(X)[last:],
-        atol=1e-10,
+        smoothed[last:], model.predict_proba(X)[last:], atol=1e-10
     )
-    np.testing.assert_array_equal(np.concatenate([*states, rest]), model.predict(X))
-    np.testing.assert_allclose(stream.log_likelihood, model.score(X), rtol=1e-10)
+    np.testing.assert_array_equal(path, model.predict(X))
+    np.testing.assert_allclose(ll, model.score(X), rtol=1e-10)
 
 
 @pytest.mark.parametrize("name", ["gaussian-diag", "categorical"])
@@ -543,21 +530,15 @@ def test_a_stream_of_a_model_that_raises_on_nan_rejects_a_missing_row(name):
 
 
 def test_a_poisson_stream_integrates_out_single_missing_counts():
-    family = BY_NAME["poisson"]
-    rng = np.random.default_rng(19)
-    model = family.make(rng, K, d=3, missing="marginalize")
-    X = family.sample(rng, K, 20, d=3).astype(np.float64)
-    X[rng.random(X.shape) < 0.3] = np.nan
+    model, X = partly_observed(BY_NAME["poisson"], 19, 20)
     lam = model.lambdas_
     le = np.zeros((20, K))
     for t, x in enumerate(X):
         for j in np.flatnonzero(~np.isnan(x)):
             le[t] += x[j] * np.log(lam[:, j]) - lam[:, j] - math.lgamma(x[j] + 1)
-    ll, post, filt, path = _stream_reference(model, le, 1)
+    _assert_same_stream(_run_stream(model, X, 1), _stream_reference(model, le, 1))
     stream = model.stream(lag=1)
-    filtered = [stream.push(x) for x in X]
-    np.testing.assert_allclose(np.concatenate(filtered), filt, atol=1e-10)
-    np.testing.assert_allclose(stream.log_likelihood, ll, rtol=1e-10)
+    stream.push(X[:5])
     before = stream.get_state()
     with pytest.raises(ValueError, match="X"):  # the family's check names it
         stream.push(np.array([np.nan, -1.0, 2.0]))
