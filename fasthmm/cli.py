@@ -532,7 +532,8 @@ def _data_args(p):
         choices=["raise", "marginalize"],
         default=None,
         help="marginalize: read empty cells, NA and NaN as missing values and "
-        "integrate them out (missing at random); raise: they are an error "
+        "integrate them out (missing at random; an empty line is skipped, so "
+        "a one-column table writes NA); raise: they are an error "
         "(default for fit; decode and score use the model file's setting)",
     )
 
