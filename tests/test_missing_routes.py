@@ -357,6 +357,12 @@ def test_variational_models_step_through_nan_rows(cls):
     le = model.log_emissions(Xn, lengths)
     np.testing.assert_array_equal(le[gone], 0.0)
     np.testing.assert_allclose(le[~gone], model.log_emissions(X, lengths)[~gone])
+    # inference runs at the posterior means: the forward-backward over them
+    ref = batch_reference(le, model.startprob_, model.transmat_, lengths)
+    np.testing.assert_allclose(model.score(Xn, lengths), sum(ref["ll"]), rtol=1e-10)
+    np.testing.assert_allclose(
+        model.predict_proba(Xn, lengths), ref["posteriors"], atol=1e-9
+    )
 
 
 # -- save/load and the command line ------------------------------------------------
