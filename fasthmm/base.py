@@ -386,7 +386,8 @@ class BaseHMM(HmmlearnAPI):
         blocks = self._blocks(X, lengths)
         if blocks is not None:
             params = self._checked_params()
-            return blocks.log_likelihood(params), params, blocks.n_rows
+            ll = blocks.log_likelihood(params)
+            return ll, params, blocks.n_observed_rows
         params, X, starts = self._checked_batch(X, lengths)
         t = params.transitions
         ll = emission_log_likelihoods(
