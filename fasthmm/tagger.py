@@ -32,7 +32,7 @@ from ._validation import NotFittedError
 from ._version import __version__
 
 FORMAT_NAME = "fasthmm-tagger"
-FORMAT_VERSION = 1
+FORMAT_VERSION = 2  # 2: suffix-node keys chr(class + 1) + suffix
 HEADER_KEY = "__fasthmm_header__"
 TRANS_FLOOR = 1e-6  # weight of the uniform distribution in p(k | i, j)
 _ARRAYS = (
@@ -285,7 +285,7 @@ class HMMTagger:
         firsts = np.zeros(len(flat), dtype=bool)
         firsts[starts[:-1]] = True
         keys, probs = words.build_nodes(
-            [flat[i] for i in rare],
+            np.array(flat, dtype=str)[rare],
             firsts[rare],
             y[rare],
             n_labels,
@@ -313,10 +313,10 @@ class HMMTagger:
         self._lower_index = {
             w: i for i, w in enumerate(self.lower_vocabulary_.tolist())
         }
-        self._nodes = words.node_index(self.node_keys_)
+        self._nodes = words.NodeIndex(self.node_keys_)
         self._log_trans = np.log(self.trans_)
-        vocab = self.vocabulary_.tolist()
-        q = self._unknown(vocab, np.zeros(len(vocab), dtype=bool))
+        self._label_names = self.labels_.astype(object)
+        q = self._unknown(self.vocabulary_, np.zeros(self.vocabulary_.size, bool))
         self._known_scores = self._scores(self.word_counts_, q)
         self._known_cand = None
 
@@ -358,27 +358,27 @@ class HMMTagger:
         cand, n_cand = (a[ids] for a in self._known_cand[1:])
         unknown = np.flatnonzero(ids < 0)
         if unknown.size:
-            firsts = set(starts[:-1].tolist())
-            pairs = {}
-            rows = [
-                pairs.setdefault((flat[i], i in firsts), len(pairs))
-                for i in unknown.tolist()
-            ]
-            types = [t for t, _ in pairs]
-            q = self._unknown(types, [f for _, f in pairs])
+            first = np.zeros(n, dtype=bool)
+            first[np.unique(starts)[:-1]] = True
+            types, wid = _encode([flat[i] for i in unknown.tolist()])
+            # distinct (word, first of its sentence) pairs of the unknown tokens
+            pairs, rows = np.unique(wid * 2 + first[unknown], return_inverse=True)
+            types, firsts = types[pairs // 2], pairs % 2 == 1
+            q = self._unknown(types, firsts)
             counts = np.zeros_like(q)
             if self.lowercase:
-                get = self._lower_index.get
+                lowered = np.char.lower(types).tolist()
                 j = np.fromiter(
-                    (get(t.lower(), -1) for t in types),
+                    map(self._lower_index.get, lowered, itertools.repeat(-1)),
                     dtype=np.int64,
-                    count=len(types),
+                    count=len(lowered),
                 )
                 counts[j >= 0] = self.lower_counts_[j[j >= 0]]
             new = self._scores(counts, q)
             new_cand, new_n = self._candidates(new)
             if new_cand.shape[1] > cand.shape[1]:
                 cand = np.pad(cand, ((0, 0), (0, new_cand.shape[1] - cand.shape[1])))
+            rows = rows.ravel()
             scores[unknown] = new[rows]
             cand[unknown, : new_cand.shape[1]] = new_cand[rows]
             n_cand[unknown] = new_n[rows]
@@ -427,8 +427,7 @@ class HMMTagger:
         flat, starts = _flatten(sentences, "sentences")
         if not flat:
             return [[] for _ in sentences]
-        names = self.labels_.tolist()
-        labels = [names[i] for i in self._decode(flat, starts).tolist()]
+        labels = self._label_names[self._decode(flat, starts)].tolist()
         return _split(labels, starts)
 
     def predict_proba(self, sentences):
@@ -522,6 +521,12 @@ class HMMTagger:
                 header = json.loads(str(archive[HEADER_KEY]))
                 if header.get("format") != FORMAT_NAME:
                     raise ValueError(f"header format is {header.get('format')!r}")
+                if header.get("format_version", 0) < FORMAT_VERSION:
+                    raise ValueError(
+                        f"written in format version {header.get('format_version')} by "
+                        "an earlier fasthmm, whose suffix table this one does not "
+                        "read: fit the tagger again"
+                    )
                 if header.get("format_version", 0) > FORMAT_VERSION:
                     raise ValueError(
                         f"written in format version {header['format_version']}; "

@@ -4,10 +4,13 @@ bad input. Tiny inputs only (the corpus benchmark is ``--tagger``)."""
 
 import io
 import itertools
+import re
 
 import numba
 import numpy as np
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from fasthmm import HMMTagger
 from fasthmm._kernels.tagger import marginals_pairs, viterbi_pairs
@@ -16,6 +19,7 @@ from fasthmm._tagger_chain import (
     transition_probs,
     trigram_counts,
 )
+from fasthmm._tagger_words import SHAPES, NodeIndex, build_nodes, shapes
 
 
 def _random_chain(rng, k):
@@ -274,3 +278,101 @@ def test_bad_parameters_and_unfitted():
         HMMTagger().predict([["a"]])
     with pytest.raises(TypeError, match=r"sentences\[0\]\[0\] must be a string"):
         HMMTagger().fit(*TRAIN).predict([[None]])
+
+
+# ---------------------------------------------------------------------------
+# The vectorised unknown-word model against plain per-word Python.
+
+_LETTERS = re.compile(r"[^\W\d_]").search
+_DIGITS = re.compile(r"\d").search
+
+
+def _shape_reference(word, first):
+    """The shape class of one word, written with str methods and re."""
+    if "@" in word or "://" in word or word.startswith("www."):
+        return "link"
+    letter = _LETTERS(word) is not None
+    if _DIGITS(word):
+        return "digits and letters" if letter else "number"
+    if not letter:
+        return "symbols"
+    if word[0].isupper():
+        if len(word) > 1 and word.isupper():
+            return "all caps"
+        return "capitalised, first word" if first else "capitalised"
+    if word.islower():
+        return "hyphenated" if "-" in word else "lower"
+    return "mixed case"
+
+
+TRICKY = [
+    "dog", "Dog", "DOG", "D", "dOg", "e-mail", "E-mail", "x@y.com", "http://a.b",
+    "www.x.org", "wwwx", "1999", "3rd", "½", "²", "٣", "Ünïcödé", "ÉCOLE", "ǅemal",
+    "ǅ", "_", "__init__", "a_b", "...", "-", "--", "", "İstanbul", "ß", "ﬁne",
+    "Straße", "日本", "日本語です", "Ω", "ω", "3-D", "U.S.", "a" * 60 + "ing",
+]  # fmt: skip
+
+
+@settings(max_examples=60, deadline=None)
+@given(
+    st.lists(
+        st.text(
+            st.characters(blacklist_categories=("Cs",), blacklist_characters="\x00"),
+            max_size=12,
+        ),
+        min_size=1,
+        max_size=30,
+    ),
+    st.data(),
+)
+def test_shapes_equal_per_word_python(random_words, data):
+    words = TRICKY + random_words
+    firsts = np.array(data.draw(st.lists(st.booleans(), min_size=len(words),
+                                         max_size=len(words))))  # fmt: skip
+    got = shapes(np.array(words, dtype=str), firsts)
+    want = [SHAPES.index(_shape_reference(w, f)) for w, f in zip(words, firsts)]
+    assert got.tolist() == want
+
+
+def _nodes_reference(words, firsts, labels, k, max_suffix, theta, base):
+    """Successive abstraction per node key, one token at a time."""
+    counts = {}
+    for w, f, y in zip(words, firsts, labels):
+        head = chr(SHAPES.index(_shape_reference(w, f)) + 1)
+        low = w.lower()
+        for m in range(min(len(low), max_suffix) + 1):
+            key = head + (low[len(low) - m :] if m else "")
+            counts.setdefault(key, np.zeros(k))[y] += 1
+    probs = {}
+    for key in sorted(counts, key=len):
+        prior = probs[key[0] + key[2:]] if len(key) > 1 else base
+        phat = counts[key] / counts[key].sum()
+        probs[key] = (phat + theta * prior) / (1 + theta)
+    return probs
+
+
+def test_suffix_nodes_and_lookup_equal_per_token_python():
+    rng = np.random.default_rng(0)
+    pool = TRICKY + ["walked", "talked", "Walked", "running", "sing", "ring", "s"]
+    words = [pool[i] for i in rng.integers(0, len(pool), 300)]
+    firsts = rng.random(300) < 0.3
+    labels = rng.integers(0, 4, 300)
+    base = np.array([0.1, 0.2, 0.3, 0.4])
+    keys, probs = build_nodes(np.array(words), firsts, labels, 4, 3, 0.7, base)
+    want = _nodes_reference(words, firsts, labels, 4, 3, 0.7, base)
+    assert sorted(keys.tolist()) == sorted(want)
+    for key, row in zip(keys.tolist(), probs):
+        np.testing.assert_allclose(row, want[key], rtol=1e-12)
+    # lookup: the deepest key seen, for new words too
+    queries = ["talking", "Ring", "RING", "xyz", "e-mailing", "9", "", "unseen-x"]
+    qfirst = np.array([False, True, False, False, False, True, False, False])
+    found = NodeIndex(keys).deepest(np.array(queries), qfirst, 3)
+    for w, f, row in zip(queries, qfirst, found):
+        head = chr(SHAPES.index(_shape_reference(w, f)) + 1)
+        low = w.lower()
+        seen = [
+            head + (low[len(low) - m :] if m else "")
+            for m in range(min(len(low), 3) + 1)
+            if head + (low[len(low) - m :] if m else "") in want
+        ]
+        assert (keys[row] if row >= 0 else None) == (seen[-1] if seen else None)
