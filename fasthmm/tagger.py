@@ -47,7 +47,11 @@ _ARRAYS = (
     "node_keys_",
     "node_probs_",
     "rare_probs_",
+    "state_label_",
+    "state_word_",
 )
+LEXICAL_MIN_COUNT = 10  # a word's label seen fewer times gets no state of its own
+LEXICAL_MAX_SHARE = 0.995  # a word is ambiguous when its commonest label has less
 
 
 def _flatten(sentences, name):
@@ -102,6 +106,50 @@ def _split(items, starts):
     return [items[a:b] for a, b in zip(starts[:-1].tolist(), starts[1:].tolist())]
 
 
+def _lexical_states(w, y, word_counts, n_lexical):
+    """States of the label chain: the labels, then (word, label) pairs for the
+    ``n_lexical`` most frequent ambiguous words.
+
+    Parameters
+    ----------
+    w : (n_tokens,) int64
+        Word id of each token.
+    y : (n_tokens,) int64
+        Label of each token.
+    word_counts : (V, K) float64
+        Label counts of each word.
+    n_lexical : int
+
+    Returns
+    -------
+    states : (n_tokens,) int64
+        The state of each token: its label, or for the chosen words' labels
+        seen at least ``LEXICAL_MIN_COUNT`` times, ``K +`` the pair's index.
+    state_label : (S,) int64
+        The label of each state.
+    state_word : (S,) int64
+        The word of each state (-1: a label's own state).
+    """
+    n_labels = word_counts.shape[1]
+    freq = word_counts.sum(axis=1)
+    ambiguous = word_counts.max(axis=1) < LEXICAL_MAX_SHARE * freq
+    by_freq = np.argsort(-freq, kind="stable")
+    chosen = by_freq[ambiguous[by_freq]][:n_lexical]
+    own = word_counts[chosen] >= LEXICAL_MIN_COUNT  # (n_chosen, K)
+    table = np.full(own.shape, -1, dtype=np.int64)
+    table[own] = n_labels + np.arange(own.sum())
+    row = np.full(word_counts.shape[0], -1, dtype=np.int64)
+    row[chosen] = np.arange(chosen.size)
+    states = y.copy()
+    hit = np.flatnonzero(row[w] >= 0)
+    pair = table[row[w[hit]], y[hit]]
+    states[hit[pair >= 0]] = pair[pair >= 0]
+    words_of, labels_of = np.nonzero(own)
+    state_label = np.concatenate([np.arange(n_labels), labels_of])
+    state_word = np.concatenate([np.full(n_labels, -1), chosen[words_of]])
+    return states, state_label.astype(np.int64), state_word.astype(np.int64)
+
+
 def _check_real(value, name, minimum, allow_none=False):
     if value is None and allow_none:
         return
@@ -143,6 +191,14 @@ class HMMTagger:
     lambdas : sequence of float or None, default None
         Interpolation weights of the label chain, unigram first
         (``order + 1`` of them); None: TnT's deleted interpolation.
+    lexicalised : int, default 50
+        The most frequent words whose label is ambiguous (the commonest one
+        under 99.5% of their occurrences; "that", "have", "to" in English)
+        get chain states of their own, one per label they were seen with at
+        least 10 times: the chain then learns, for instance, that "have"
+        before a participle is an auxiliary (a *lexicalised* HMM). Each one
+        adds its labels to the states ``S``; decoding costs grow with the
+        candidates per token, the transition tables with ``S**3``. 0: none.
 
     Attributes
     ----------
@@ -150,11 +206,16 @@ class HMMTagger:
         The labels, sorted.
     lambdas_ : (order + 1,) float64
         Interpolation weights used, unigram first.
-    trans_ : (K + 1, K + 1, K + 1) float64
-        ``p(k | i, j)``; index ``K`` is the sentence boundary.
+    state_label_ : (S,) int64
+        The label of each state of the chain (the first ``K`` are the labels
+        themselves, in order).
+    state_word_ : (S,) str array
+        The word of each lexicalised state ("" for the first ``K``).
+    trans_ : (S + 1, S + 1, S + 1) float64
+        ``p(k | i, j)`` between states; index ``S`` is the sentence boundary.
     vocabulary_ : (V,) str array
-        The words seen in training; ``word_counts_`` (V, K) their
-        label counts.
+        The words seen in training; ``word_counts_`` (V, S) their
+        state counts.
     """
 
     def __init__(
@@ -169,6 +230,7 @@ class HMMTagger:
         beam=1000.0,
         decoder="viterbi",
         lambdas=None,
+        lexicalised=50,
     ):
         self.order = order
         self.rare_max = rare_max
@@ -179,20 +241,21 @@ class HMMTagger:
         self.beam = beam
         self.decoder = decoder
         self.lambdas = lambdas
+        self.lexicalised = lexicalised
 
     # ------------------------------------------------------------------ params
     def get_params(self):
         """The constructor arguments as a dict."""
         names = (
             "order rare_max max_suffix theta known_weight lowercase beam decoder "
-            "lambdas"
+            "lambdas lexicalised"
         ).split()
         return {n: getattr(self, n) for n in names}
 
     def _check_params(self):
         if self.order not in (1, 2) or isinstance(self.order, bool):
             raise ValueError(f"order must be 1 or 2; got {self.order!r}")
-        for name in ("rare_max", "max_suffix"):
+        for name in ("rare_max", "max_suffix", "lexicalised"):
             value = getattr(self, name)
             if isinstance(value, bool) or not isinstance(value, (int, np.integer)):
                 raise TypeError(f"{name} must be an int; got {type(value).__name__}")
@@ -257,7 +320,13 @@ class HMMTagger:
         return self
 
     def _fit_counts(self, flat, y, starts, labels):
-        n_labels = labels.size
+        vocab, w = _encode(flat)
+        base_counts = np.zeros((vocab.size, labels.size))
+        np.add.at(base_counts, (w, y), 1.0)
+        y, state_label, state_word = _lexical_states(
+            w, y, base_counts, self.lexicalised
+        )
+        n_labels = state_label.size  # from here on, "labels" are the states
         counts = chain.trigram_counts(y, starts, n_labels)
         lambdas = (
             chain.deleted_interpolation(counts, self.order)
@@ -268,18 +337,23 @@ class HMMTagger:
         # and weighted 0 would otherwise leave some sentences no path at all)
         trans = (1 - TRANS_FLOOR) * chain.transition_probs(counts, lambdas)
         trans += TRANS_FLOOR / trans.shape[0]
-        vocab, w = _encode(flat)
         word_counts = np.zeros((vocab.size, n_labels))
         np.add.at(word_counts, (w, y), 1.0)
         lower, lw = _encode([v.lower() for v in vocab.tolist()])
         lower_counts = np.zeros((lower.size, n_labels))
         np.add.at(lower_counts, lw, word_counts)
         label_probs = np.bincount(y, minlength=n_labels) / y.size
-        theta = np.std(label_probs, ddof=1) if self.theta is None else self.theta
+        # the unknown-word model never gives a word's own states
+        plain_probs = np.where(state_word < 0, label_probs, 0.0)
+        plain_probs /= plain_probs.sum()
+        if self.theta is None:  # TnT: the spread of the label probabilities
+            theta = np.std(base_counts.sum(axis=0) / y.size, ddof=1)
+        else:
+            theta = self.theta
         freq = word_counts.sum(axis=1)
         rare = np.flatnonzero(freq[w] <= self.rare_max)
         rare_counts = np.bincount(y[rare], minlength=n_labels).astype(np.float64)
-        rare_probs = (rare_counts / max(rare.size, 1) + theta * label_probs) / (
+        rare_probs = (rare_counts / max(rare.size, 1) + theta * plain_probs) / (
             1 + theta
         )
         firsts = np.zeros(len(flat), dtype=bool)
@@ -305,6 +379,8 @@ class HMMTagger:
             "node_keys_": keys,
             "node_probs_": probs,
             "rare_probs_": rare_probs,
+            "state_label_": state_label,
+            "state_word_": np.where(state_word < 0, "", vocab[state_word]),
         }
 
     def _prepare(self):
@@ -335,8 +411,10 @@ class HMMTagger:
         kw = self.known_weight
         total = counts.sum(axis=1, keepdims=True)
         p = np.where(total > 0, (counts + kw * q) / np.maximum(total + kw, 1e-300), q)
-        with np.errstate(divide="ignore"):
-            return np.log(p) - np.log(self.label_probs_)
+        with np.errstate(divide="ignore", invalid="ignore"):
+            # a state never seen (a label whose every occurrence went to
+            # lexicalised states) scores -inf, not -inf - -inf
+            return np.where(p > 0, np.log(p) - np.log(self.label_probs_), -np.inf)
 
     # ----------------------------------------------------------------- predict
     def _check_fitted(self):
@@ -346,16 +424,15 @@ class HMMTagger:
             )
 
     def _emissions(self, flat, starts):
-        """Emission scores ``(n_tokens, K)`` of the tokens and their candidate
-        labels (``cand``, ``n_cand`` as the kernels take them)."""
+        """Candidate states of the tokens and their emission scores
+        (``scores``, ``cand``, ``n_cand`` as the kernels take them)."""
         n = len(flat)
         ids = np.fromiter(
             map(self._index.get, flat, itertools.repeat(-1, n)), dtype=np.int64, count=n
         )
-        scores = self._known_scores[ids]
         if self._known_cand is None or self._known_cand[0] != self.beam:
             self._known_cand = (self.beam, *self._candidates(self._known_scores))
-        cand, n_cand = (a[ids] for a in self._known_cand[1:])
+        scores, cand, n_cand = (a[ids] for a in self._known_cand[1:])
         unknown = np.flatnonzero(ids < 0)
         if unknown.size:
             first = np.zeros(n, dtype=bool)
@@ -374,42 +451,51 @@ class HMMTagger:
                     count=len(lowered),
                 )
                 counts[j >= 0] = self.lower_counts_[j[j >= 0]]
-            new = self._scores(counts, q)
-            new_cand, new_n = self._candidates(new)
-            if new_cand.shape[1] > cand.shape[1]:
-                cand = np.pad(cand, ((0, 0), (0, new_cand.shape[1] - cand.shape[1])))
+            new_scores, new_cand, new_n = self._candidates(self._scores(counts, q))
+            wider = new_cand.shape[1] - cand.shape[1]
+            if wider > 0:
+                cand = np.pad(cand, ((0, 0), (0, wider)))
+                scores = np.pad(scores, ((0, 0), (0, wider)), constant_values=-np.inf)
             rows = rows.ravel()
-            scores[unknown] = new[rows]
+            scores[unknown, : new_cand.shape[1]] = new_scores[rows]
             cand[unknown, : new_cand.shape[1]] = new_cand[rows]
             n_cand[unknown] = new_n[rows]
         return scores, cand, n_cand
 
     def _candidates(self, scores):
+        """The states in the beam of each row of ``scores`` (n, S): their
+        scores (n, W), ids (n, W) and number (n,)."""
         if self.beam is None:
             keep = np.isfinite(scores)
         else:
             keep = scores >= scores.max(axis=1, keepdims=True) - np.log(self.beam)
         n_cand = keep.sum(axis=1).astype(np.int64)
         cand = np.argsort(~keep, axis=1, kind="stable")[:, : n_cand.max(initial=1)]
-        return cand.astype(np.int64), n_cand
+        cand_scores = np.take_along_axis(scores, cand, axis=1)
+        cand_scores[np.arange(cand.shape[1]) >= n_cand[:, None]] = -np.inf
+        return cand_scores, cand.astype(np.int64), n_cand
 
     def _decode(self, flat, starts):
-        """Label ids of the tokens (int64, ``(n_tokens,)``)."""
+        """Label ids (in ``labels_``) of the tokens (int64, ``(n_tokens,)``)."""
         scores, cand, n_cand = self._emissions(flat, starts)
         bounds = np.unique(starts)  # empty sentences dropped
         out = np.zeros(len(flat), dtype=np.int64)
         if self.decoder == "viterbi":
             viterbi_pairs(self._log_trans, scores, cand, n_cand, bounds, out)
-        else:
-            post = self._marginals(scores, cand, n_cand, bounds)
-            out = np.argmax(post, axis=1)
-        return out
+            return self.state_label_[out]
+        return np.argmax(self._marginals(scores, cand, n_cand, bounds), axis=1)
 
     def _marginals(self, scores, cand, n_cand, bounds):
+        """Posterior marginals of the labels (n_tokens, K): those of the
+        candidate states summed per label."""
         frame = np.exp(scores - scores.max(axis=1, keepdims=True))
         post = np.zeros_like(scores)
         marginals_pairs(self.trans_, frame, cand, n_cand, bounds, post)
-        return post
+        out = np.zeros((scores.shape[0], self.labels_.size))
+        inside = np.arange(cand.shape[1]) < n_cand[:, None]
+        rows = np.broadcast_to(np.arange(cand.shape[0])[:, None], cand.shape)
+        np.add.at(out, (rows[inside], self.state_label_[cand[inside]]), post[inside])
+        return out
 
     def predict(self, sentences):
         """Labels of each token.
@@ -478,7 +564,7 @@ class HMMTagger:
         params = self.get_params()
         if params["lambdas"] is not None:
             params["lambdas"] = [float(v) for v in params["lambdas"]]
-        for name in ("rare_max", "max_suffix", "order"):
+        for name in ("rare_max", "max_suffix", "order", "lexicalised"):
             params[name] = int(params[name])
         for name in ("theta", "known_weight", "beam"):
             if params[name] is not None:

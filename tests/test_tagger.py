@@ -87,10 +87,15 @@ def test_pair_viterbi_and_marginals_equal_brute_force(seed):
     cand, n_cand = _all_candidates(scores.shape[0], k)
     starts = np.concatenate([[0], np.cumsum(lengths)]).astype(np.int64)
     out = np.zeros(scores.shape[0], dtype=np.int64)
-    viterbi_pairs(np.log(trans), scores, cand, n_cand, starts, out)
+    # the candidates in reverse order: scores are given per candidate
+    cand = cand[:, ::-1].copy()
+    cand_scores = np.take_along_axis(scores, cand, axis=1)
+    viterbi_pairs(np.log(trans), cand_scores, cand, n_cand, starts, out)
+    frame = np.exp(cand_scores - cand_scores.max(axis=1, keepdims=True))
+    post_cand = np.zeros_like(scores)
+    marginals_pairs(trans, frame, cand, n_cand, starts, post_cand)
     post = np.zeros_like(scores)
-    frame = np.exp(scores - scores.max(axis=1, keepdims=True))
-    marginals_pairs(trans, frame, cand, n_cand, starts, post)
+    np.put_along_axis(post, cand, post_cand, axis=1)
     for lo, hi in zip(starts[:-1], starts[1:]):
         best, marg = _brute_force(np.log(trans), scores[lo:hi])
         np.testing.assert_array_equal(out[lo:hi], best)
@@ -114,7 +119,8 @@ def test_pair_viterbi_with_candidates_equals_direct_viterbi(seed):
     n_cand = allowed.sum(axis=1).astype(np.int64)
     starts = np.concatenate([[0], np.cumsum(lengths)]).astype(np.int64)
     out = np.zeros(scores.shape[0], dtype=np.int64)
-    viterbi_pairs(log_trans, scores, cand, n_cand, starts, out)
+    cand_scores = np.take_along_axis(scores, cand, axis=1)
+    viterbi_pairs(log_trans, cand_scores, cand, n_cand, starts, out)
     for lo, hi in zip(starts[:-1], starts[1:]):
         want = _direct_viterbi(log_trans, scores[lo:hi], allowed[lo:hi])
         got = out[lo:hi]
@@ -376,3 +382,77 @@ def test_suffix_nodes_and_lookup_equal_per_token_python():
             if head + (low[len(low) - m :] if m else "") in want
         ]
         assert (keys[row] if row >= 0 else None) == (seen[-1] if seen else None)
+
+
+# ---------------------------------------------------------------------------
+# Lexicalised states
+
+
+def _lexical_corpus(rng):
+    """'that' as DET or SCONJ (ambiguous, frequent), 'the' always DET."""
+    sentences, tags = [], []
+    for _ in range(40):
+        if rng.random() < 0.5:
+            sentences.append(["I", "know", "that", "dogs", "bark"])
+            tags.append(["PRON", "VERB", "SCONJ", "NOUN", "VERB"])
+        else:
+            sentences.append(["that", "dog", "saw", "the", "cat"])
+            tags.append(["DET", "NOUN", "VERB", "DET", "NOUN"])
+    sentences.append(["that", "is", "it"])  # PRON only once: no state of its own
+    tags.append(["PRON", "AUX", "PRON"])
+    sentences.append(["because", "a", "dog", "bark"])
+    tags.append(["SCONJ", "DET", "NOUN", "VERB"])
+    return sentences, tags
+
+
+def test_lexicalised_states_are_the_frequent_ambiguous_words_labels():
+    sentences, tags = _lexical_corpus(np.random.default_rng(0))
+    tagger = HMMTagger(lexicalised=1).fit(sentences, tags)
+    k = tagger.labels_.size
+    extra = {
+        (str(tagger.state_word_[s]), str(tagger.labels_[tagger.state_label_[s]]))
+        for s in range(k, tagger.state_label_.size)
+    }
+    # 'that': DET and SCONJ seen >= 10 times each; PRON once stays a plain label.
+    # 'dog', 'the', ... are not ambiguous; only one word was asked for.
+    assert extra == {("that", "DET"), ("that", "SCONJ")}
+    np.testing.assert_array_equal(tagger.state_label_[:k], np.arange(k))
+    assert HMMTagger(lexicalised=0).fit(sentences, tags).state_label_.size == k
+
+
+def test_a_label_seen_only_in_lexicalised_states_scores_no_nan():
+    # every SCONJ is 'that': the plain SCONJ state is never seen
+    sentences, tags = _lexical_corpus(np.random.default_rng(0))
+    sentences, tags = sentences[:-1], tags[:-1]
+    tagger = HMMTagger(lexicalised=1).fit(sentences, tags)
+    assert not np.isnan(tagger._known_scores).any()
+    for decoder in ("viterbi", "posterior"):
+        tagger.decoder = decoder
+        assert tagger.predict([["I", "know", "that", "dogs", "bark"]]) == [
+            ["PRON", "VERB", "SCONJ", "NOUN", "VERB"]
+        ]
+
+
+def test_lexicalised_chain_equals_a_plain_chain_on_word_tagged_labels():
+    # The same chain as a plain tagger trained on tags rewritten "that|TAG"
+    # for the lexicalised pairs: the trigram statistics are the same up to
+    # the order of the states.
+    sentences, tags = _lexical_corpus(np.random.default_rng(1))
+    lex = HMMTagger(lexicalised=1).fit(sentences, tags)
+    names = [
+        str(lex.labels_[lab]) + (f"|{w}" if w else "")
+        for lab, w in zip(lex.state_label_, lex.state_word_.tolist())
+    ]
+    rewritten = [
+        [f"{t}|{w}" if f"{t}|{w}" in names else t for w, t in zip(s, ts)]
+        for s, ts in zip(sentences, tags)
+    ]
+    plain = HMMTagger(lexicalised=0).fit(sentences, rewritten)
+    order = [plain.labels_.tolist().index(n) for n in names] + [len(names)]
+    np.testing.assert_allclose(lex.lambdas_, plain.lambdas_, rtol=1e-12)
+    np.testing.assert_allclose(
+        lex.trans_, plain.trans_[np.ix_(order, order, order)], rtol=1e-12
+    )
+    # and the tagger uses them: 'that' before a noun, after 'know'
+    assert lex.predict([["I", "know", "that", "cats", "bark"]])[0][2] == "SCONJ"
+    assert lex.predict([["that", "cat", "saw", "the", "dog"]])[0][0] == "DET"
