@@ -150,12 +150,20 @@ def _lexical_states(w, y, word_counts, n_lexical):
     return states, state_label.astype(np.int64), state_word.astype(np.int64)
 
 
-def _check_real(value, name, minimum, allow_none=False):
+def _lower_table(vocab, word_counts):
+    """The lowercased words (str array) and their summed counts."""
+    lower, lw = _encode(np.char.lower(vocab).tolist())
+    lower_counts = np.zeros((lower.size, word_counts.shape[1]))
+    np.add.at(lower_counts, lw, word_counts)
+    return lower, lower_counts
+
+
+def _check_real(value, name, minimum, allow_none=False, allow_inf=False):
     if value is None and allow_none:
         return
     if isinstance(value, bool) or not isinstance(value, (int, float, np.number)):
         raise TypeError(f"{name} must be a number; got {type(value).__name__}")
-    if not np.isfinite(value) or value < minimum:
+    if np.isnan(value) or (not allow_inf and np.isinf(value)) or value < minimum:
         raise ValueError(f"{name} must be a finite number >= {minimum}; got {value!r}")
 
 
@@ -279,8 +287,9 @@ class HMMTagger:
                 )
 
     # --------------------------------------------------------------------- fit
-    def fit(self, sentences, tags):
-        """Train from labelled sentences, in one pass over the counts.
+    def fit(self, sentences, tags, unlabelled=None, *, n_iter=10, tol=0.01):
+        """Train from labelled sentences, in one pass over the counts; with
+        ``unlabelled``, then by EM on unlabelled text.
 
         Parameters
         ----------
@@ -288,12 +297,30 @@ class HMMTagger:
             Tokens.
         tags : list of list of str
             One label per token, same lengths as ``sentences``.
+        unlabelled : list of list of str, optional
+            Sentences without labels (semi-supervised training). EM, from the
+            supervised tagger, re-estimates the word-label counts on both
+            texts (labelled counts plus the expected counts of the unlabelled
+            text; words seen only there join the vocabulary); the label chain
+            stays the supervised one. ``monitor_.history`` holds the EM
+            objective of each iteration (never decreasing). See
+            :mod:`fasthmm._tagger_em` for the model EM fits.
+        n_iter, tol : int, float
+            EM's iteration limit and convergence threshold (on the objective).
 
         Returns
         -------
         self
         """
         self._check_params()
+        u_flat, u_starts = (
+            _flatten(unlabelled, "unlabelled") if unlabelled is not None else ([], None)
+        )
+        if isinstance(n_iter, bool) or not isinstance(n_iter, (int, np.integer)):
+            raise TypeError(f"n_iter must be an int; got {type(n_iter).__name__}")
+        if n_iter < 1:
+            raise ValueError(f"n_iter must be >= 1; got {n_iter}")
+        _check_real(tol, "tol", -np.inf, allow_inf=True)
         flat, starts = _flatten(sentences, "sentences")
         flat_tags, tag_starts = _flatten(tags, "tags")
         if len(sentences) != len(tags):
@@ -314,10 +341,55 @@ class HMMTagger:
         labels, y = np.unique(np.array(flat_tags, dtype=str), return_inverse=True)
         y = y.ravel().astype(np.int64)  # few distinct labels: a quick sort
         fitted = self._fit_counts(flat, y, starts, labels)
-        for name, value in fitted.items():
-            setattr(self, name, value)
-        self._prepare()
+        states = fitted.pop("states")
+        backup = dict(self.__dict__)
+        try:
+            for name, value in fitted.items():
+                setattr(self, name, value)
+            self._prepare()
+            if u_flat:
+                self._fit_unlabelled(states, starts, u_flat, u_starts, n_iter, tol)
+        except BaseException:  # a failed fit leaves the tagger as it was
+            self.__dict__.clear()
+            self.__dict__.update(backup)
+            raise
         return self
+
+    def _fit_unlabelled(self, states, starts, flat, u_starts, n_iter, tol):
+        """EM on the unlabelled tokens ``flat`` (see :mod:`fasthmm._tagger_em`)."""
+        from . import _tagger_em
+
+        n = len(flat)
+        ids = np.fromiter(
+            map(self._index.get, flat, itertools.repeat(-1, n)), dtype=np.int64, count=n
+        )
+        unseen = np.flatnonzero(ids < 0)
+        new, new_ids = _encode([flat[i] for i in unseen.tolist()])
+        ids[unseen] = self.vocabulary_.size + new_ids
+        new_scores = self._unknown_scores(new, np.zeros(new.size, dtype=bool))
+        word_probs = np.exp(np.vstack([self._known_scores, new_scores]))
+        word_probs *= self.label_probs_
+        counts = np.vstack(
+            [self.word_counts_, np.zeros((new.size, self.state_label_.size))]
+        )
+        lengths = np.diff(u_starts)
+        monitor, expected = _tagger_em.run(
+            states,
+            starts,
+            word_probs,
+            counts,
+            ids,
+            lengths[lengths > 0],
+            n_iter,
+            tol,
+        )
+        self.vocabulary_ = np.concatenate([self.vocabulary_, new])
+        self.word_counts_ = counts + expected
+        self.lower_vocabulary_, self.lower_counts_ = _lower_table(
+            self.vocabulary_, self.word_counts_
+        )
+        self.monitor_ = monitor
+        self._prepare()
 
     def _fit_counts(self, flat, y, starts, labels):
         vocab, w = _encode(flat)
@@ -339,9 +411,7 @@ class HMMTagger:
         trans += TRANS_FLOOR / trans.shape[0]
         word_counts = np.zeros((vocab.size, n_labels))
         np.add.at(word_counts, (w, y), 1.0)
-        lower, lw = _encode([v.lower() for v in vocab.tolist()])
-        lower_counts = np.zeros((lower.size, n_labels))
-        np.add.at(lower_counts, lw, word_counts)
+        lower, lower_counts = _lower_table(vocab, word_counts)
         label_probs = np.bincount(y, minlength=n_labels) / y.size
         # the unknown-word model never gives a word's own states
         plain_probs = np.where(state_word < 0, label_probs, 0.0)
@@ -381,6 +451,7 @@ class HMMTagger:
             "rare_probs_": rare_probs,
             "state_label_": state_label,
             "state_word_": np.where(state_word < 0, "", vocab[state_word]),
+            "states": y,
         }
 
     def _prepare(self):
@@ -440,18 +511,9 @@ class HMMTagger:
             types, wid = _encode([flat[i] for i in unknown.tolist()])
             # distinct (word, first of its sentence) pairs of the unknown tokens
             pairs, rows = np.unique(wid * 2 + first[unknown], return_inverse=True)
-            types, firsts = types[pairs // 2], pairs % 2 == 1
-            q = self._unknown(types, firsts)
-            counts = np.zeros_like(q)
-            if self.lowercase:
-                lowered = np.char.lower(types).tolist()
-                j = np.fromiter(
-                    map(self._lower_index.get, lowered, itertools.repeat(-1)),
-                    dtype=np.int64,
-                    count=len(lowered),
-                )
-                counts[j >= 0] = self.lower_counts_[j[j >= 0]]
-            new_scores, new_cand, new_n = self._candidates(self._scores(counts, q))
+            new_scores, new_cand, new_n = self._candidates(
+                self._unknown_scores(types[pairs // 2], pairs % 2 == 1)
+            )
             wider = new_cand.shape[1] - cand.shape[1]
             if wider > 0:
                 cand = np.pad(cand, ((0, 0), (0, wider)))
@@ -461,6 +523,21 @@ class HMMTagger:
             cand[unknown, : new_cand.shape[1]] = new_cand[rows]
             n_cand[unknown] = new_n[rows]
         return scores, cand, n_cand
+
+    def _unknown_scores(self, types, firsts):
+        """Emission scores (n, S) of words not in the vocabulary (``types``,
+        str array; ``firsts``: whether each starts its sentence)."""
+        q = self._unknown(types, firsts)
+        counts = np.zeros_like(q)
+        if self.lowercase:
+            lowered = np.char.lower(types).tolist()
+            j = np.fromiter(
+                map(self._lower_index.get, lowered, itertools.repeat(-1)),
+                dtype=np.int64,
+                count=len(lowered),
+            )
+            counts[j >= 0] = self.lower_counts_[j[j >= 0]]
+        return self._scores(counts, q)
 
     def _candidates(self, scores):
         """The states in the beam of each row of ``scores`` (n, S): their

@@ -456,3 +456,72 @@ def test_lexicalised_chain_equals_a_plain_chain_on_word_tagged_labels():
     # and the tagger uses them: 'that' before a noun, after 'know'
     assert lex.predict([["I", "know", "that", "cats", "bark"]])[0][2] == "SCONJ"
     assert lex.predict([["that", "cat", "saw", "the", "dog"]])[0][0] == "DET"
+
+
+# ---------------------------------------------------------------------------
+# Semi-supervised training
+
+UNLABELLED = [
+    ["the", "cat", "walked", "home"],
+    ["a", "dog", "yelled", "."],
+    ["The", "birds", "sang", "loudly"],
+]
+
+
+@pytest.mark.parametrize("unlabelled", [[], [[]], [[], []]])
+def test_empty_unlabelled_text_changes_nothing(unlabelled):
+    plain = HMMTagger().fit(*TRAIN)
+    semi = HMMTagger().fit(*TRAIN, unlabelled=unlabelled)
+    for name in ("trans_", "word_counts_", "vocabulary_", "node_probs_"):
+        np.testing.assert_array_equal(getattr(semi, name), getattr(plain, name))
+    assert not hasattr(semi, "monitor_")
+    assert semi.predict(UNLABELLED) == plain.predict(UNLABELLED)
+
+
+def test_unlabelled_text_adds_its_expected_counts():
+    plain = HMMTagger().fit(*TRAIN)
+    semi = HMMTagger().fit(*TRAIN, unlabelled=UNLABELLED, n_iter=3)
+    n_train = sum(map(len, TRAIN[0]))
+    n_new = sum(map(len, UNLABELLED))
+    assert semi.word_counts_.sum() == pytest.approx(n_train + n_new, rel=1e-12)
+    # labelled words absent from the unlabelled text keep their counts
+    v = plain.vocabulary_.size
+    untouched = ~np.isin(plain.vocabulary_, [w for s in UNLABELLED for w in s])
+    np.testing.assert_array_equal(
+        semi.word_counts_[:v][untouched], plain.word_counts_[untouched]
+    )
+    assert set(semi.vocabulary_[v:]) == {"birds", "sang", "yelled"}
+    assert semi.is_known([["birds"]]) == [[True]]
+    np.testing.assert_array_equal(semi.trans_, plain.trans_)
+
+
+@settings(max_examples=25, deadline=None)
+@given(
+    st.lists(
+        st.lists(
+            st.sampled_from(["the", "a", "dog", "cat", "walked", "new", "Zorp", "."]),
+            min_size=1,
+            max_size=6,
+        ),
+        min_size=1,
+        max_size=6,
+    ),
+    st.sampled_from([0, 1]),
+    st.sampled_from([1, 2]),
+)
+def test_em_objective_never_decreases_on_unlabelled_text(unlabelled, lexical, order):
+    tagger = HMMTagger(order=order, lexicalised=lexical).fit(
+        *TRAIN, unlabelled=unlabelled, n_iter=8, tol=-np.inf
+    )
+    history = np.array(tagger.monitor_.history)
+    assert np.all(np.diff(history) >= -1e-9 * np.abs(history[:-1]))
+
+
+def test_semi_supervised_bad_input_leaves_the_tagger_as_it_was():
+    tagger = HMMTagger().fit(*TRAIN)
+    before = tagger.word_counts_.copy()
+    with pytest.raises(TypeError, match=r"unlabelled\[0\] must be a list"):
+        tagger.fit(*TRAIN, unlabelled=["a dog"])
+    with pytest.raises(ValueError, match="n_iter must be >= 1"):
+        tagger.fit(*TRAIN, unlabelled=UNLABELLED, n_iter=0)
+    np.testing.assert_array_equal(tagger.word_counts_, before)
