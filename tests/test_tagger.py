@@ -12,6 +12,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+import fasthmm
 from fasthmm import HMMTagger
 from fasthmm._kernels.tagger import marginals_pairs, viterbi_pairs
 from fasthmm._tagger_chain import (
@@ -236,6 +237,23 @@ def test_save_load_round_trip():
     assert loaded.get_params() == tagger.get_params()
     for name in ("trans_", "lambdas_", "word_counts_", "node_probs_", "labels_"):
         np.testing.assert_array_equal(getattr(loaded, name), getattr(tagger, name))
+    test = [["a", "cat", "yelled", "Home"], ["dogs"]]
+    assert loaded.predict(test) == tagger.predict(test)
+
+
+@pytest.mark.parametrize("to_file", [True, False])
+def test_fasthmm_load_opens_tagger_files(tmp_path, to_file):
+    tagger = HMMTagger(lexicalised=1).fit(*TRAIN)
+    if to_file:
+        where = tmp_path / "tagger.npz"
+        tagger.save(where)
+    else:
+        where = io.BytesIO()
+        tagger.save(where)
+        where.seek(0)
+    loaded = fasthmm.load(where)
+    assert isinstance(loaded, HMMTagger)
+    assert loaded.get_params() == tagger.get_params()
     test = [["a", "cat", "yelled", "Home"], ["dogs"]]
     assert loaded.predict(test) == tagger.predict(test)
 
