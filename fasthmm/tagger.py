@@ -3,8 +3,10 @@
 ``fit(sentences, tags)`` on lists of lists of strings, ``predict(sentences)``
 returns lists of lists of labels. The model:
 
-* a first- or second-order label chain with TnT's deleted interpolation
-  (:mod:`fasthmm._tagger_chain`);
+* a first- or second-order chain with TnT's deleted interpolation
+  (:mod:`fasthmm._tagger_chain`) over *states*: the labels, and for the most
+  frequent ambiguous words one state per label they take (a lexicalised
+  HMM; ``lexicalised``);
 * emission scores ``log p(label | word) - log p(label)`` (Bayes' rule; the
   ``p(word)`` it leaves out is the same for every label), where
   ``p(label | word)`` of a word seen ``c`` times in training is
@@ -16,7 +18,9 @@ returns lists of lists of labels. The model:
 * decoding by the second-order Viterbi kernel over label pairs
   (:mod:`fasthmm._kernels.tagger`), each token restricted to the labels
   whose emission probability is within a factor ``beam`` of its best; or by
-  the label with the largest posterior marginal (``decoder="posterior"``).
+  the label with the largest posterior marginal (``decoder="posterior"``);
+* optionally, EM on unlabelled text from the supervised start
+  (:mod:`fasthmm._tagger_em`).
 """
 
 import itertools
