@@ -36,15 +36,13 @@ from ._validation import NotFittedError
 from ._version import __version__
 
 FORMAT_NAME = "fasthmm-tagger"
-FORMAT_VERSION = 2  # 2: suffix-node keys chr(class + 1) + suffix
+FORMAT_VERSION = 2  # 2: states (lexicalised), suffix-node keys chr(class + 1) + suffix
 HEADER_KEY = "__fasthmm_header__"
 TRANS_FLOOR = 1e-6  # weight of the uniform distribution in p(k | i, j)
 _ARRAYS = (
     "labels_",
     "vocabulary_",
     "word_counts_",
-    "lower_vocabulary_",
-    "lower_counts_",
     "label_probs_",
     "lambdas_",
     "trans_",
@@ -389,9 +387,6 @@ class HMMTagger:
         )
         self.vocabulary_ = np.concatenate([self.vocabulary_, new])
         self.word_counts_ = counts + expected
-        self.lower_vocabulary_, self.lower_counts_ = _lower_table(
-            self.vocabulary_, self.word_counts_
-        )
         self.monitor_ = monitor
         self._prepare()
 
@@ -415,7 +410,6 @@ class HMMTagger:
         trans += TRANS_FLOOR / trans.shape[0]
         word_counts = np.zeros((vocab.size, n_labels))
         np.add.at(word_counts, (w, y), 1.0)
-        lower, lower_counts = _lower_table(vocab, word_counts)
         label_probs = np.bincount(y, minlength=n_labels) / y.size
         # the unknown-word model never gives a word's own states
         plain_probs = np.where(state_word < 0, label_probs, 0.0)
@@ -426,17 +420,19 @@ class HMMTagger:
             theta = self.theta
         freq = word_counts.sum(axis=1)
         rare = np.flatnonzero(freq[w] <= self.rare_max)
-        rare_counts = np.bincount(y[rare], minlength=n_labels).astype(np.float64)
-        rare_probs = (rare_counts / max(rare.size, 1) + theta * plain_probs) / (
-            1 + theta
-        )
+        # the unknown-word model gives labels (the first K states)
+        rare_labels = state_label[y[rare]]
+        rare_counts = np.bincount(rare_labels, minlength=labels.size).astype(float)
+        rare_probs = (
+            rare_counts / max(rare.size, 1) + theta * plain_probs[: labels.size]
+        ) / (1 + theta)
         firsts = np.zeros(len(flat), dtype=bool)
         firsts[starts[:-1]] = True
         keys, probs = words.build_nodes(
             np.array(flat, dtype=str)[rare],
             firsts[rare],
-            y[rare],
-            n_labels,
+            rare_labels,
+            labels.size,
             self.max_suffix,
             theta,
             rare_probs,
@@ -447,8 +443,6 @@ class HMMTagger:
             "trans_": trans,
             "vocabulary_": vocab,
             "word_counts_": word_counts,
-            "lower_vocabulary_": lower,
-            "lower_counts_": lower_counts,
             "label_probs_": label_probs,
             "node_keys_": keys,
             "node_probs_": probs,
@@ -461,6 +455,9 @@ class HMMTagger:
     def _prepare(self):
         """Derived tables: lookups and the emission scores of known words."""
         self._index = {w: i for i, w in enumerate(self.vocabulary_.tolist())}
+        self.lower_vocabulary_, self.lower_counts_ = _lower_table(
+            self.vocabulary_, self.word_counts_
+        )
         self._lower_index = {
             w: i for i, w in enumerate(self.lower_vocabulary_.tolist())
         }
@@ -472,7 +469,10 @@ class HMMTagger:
         self._known_cand = None
 
     def _unknown(self, tokens, firsts):
-        return words.unknown_probs(
+        """The unknown-word model's ``p(state | word)`` (n, S): zero for the
+        lexicalised states."""
+        q = np.zeros((len(tokens), self.state_label_.size))
+        q[:, : self.labels_.size] = words.unknown_probs(
             tokens,
             firsts,
             self._nodes,
@@ -480,6 +480,7 @@ class HMMTagger:
             self.rare_probs_,
             self.max_suffix,
         )
+        return q
 
     def _scores(self, counts, q):
         """``log p(label | word) - log p(label)`` from counts and ``q``."""
@@ -661,10 +662,10 @@ class HMMTagger:
         arrays = {f"param/{n}": getattr(self, n) for n in _ARRAYS}
         arrays[HEADER_KEY] = np.array(json.dumps(header))
         if hasattr(path, "write"):
-            np.savez(path, **arrays)
+            np.savez_compressed(path, **arrays)
         else:
             with open(os.fspath(path), "wb") as f:
-                np.savez(f, **arrays)
+                np.savez_compressed(f, **arrays)
 
     @classmethod
     def load(cls, path):
