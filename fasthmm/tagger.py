@@ -468,10 +468,12 @@ class HMMTagger:
         self._known_scores = self._scores(self.word_counts_, q)
         self._known_cand = None
 
-    def _unknown(self, tokens, firsts):
-        """The unknown-word model's ``p(state | word)`` (n, S): zero for the
-        lexicalised states."""
-        q = np.zeros((len(tokens), self.state_label_.size))
+    def _unknown(self, tokens, firsts, width=None):
+        """The unknown-word model's ``p(state | word)`` (n, width) for the
+        first ``width`` states (default all S): zero for the lexicalised
+        states."""
+        width = self.state_label_.size if width is None else width
+        q = np.zeros((len(tokens), width))
         q[:, : self.labels_.size] = words.unknown_probs(
             tokens,
             firsts,
@@ -483,14 +485,16 @@ class HMMTagger:
         return q
 
     def _scores(self, counts, q):
-        """``log p(label | word) - log p(label)`` from counts and ``q``."""
+        """``log p(label | word) - log p(label)`` from counts and ``q`` (the
+        first ``q.shape[1]`` states)."""
         kw = self.known_weight
         total = counts.sum(axis=1, keepdims=True)
         p = np.where(total > 0, (counts + kw * q) / np.maximum(total + kw, 1e-300), q)
         with np.errstate(divide="ignore", invalid="ignore"):
             # a state never seen (a label whose every occurrence went to
             # lexicalised states) scores -inf, not -inf - -inf
-            return np.where(p > 0, np.log(p) - np.log(self.label_probs_), -np.inf)
+            log_prior = np.log(self.label_probs_[: p.shape[1]])
+            return np.where(p > 0, np.log(p) - log_prior, -np.inf)
 
     # ----------------------------------------------------------------- predict
     def _check_fitted(self):
@@ -517,7 +521,7 @@ class HMMTagger:
             # distinct (word, first of its sentence) pairs of the unknown tokens
             pairs, rows = np.unique(wid * 2 + first[unknown], return_inverse=True)
             new_scores, new_cand, new_n = self._candidates(
-                self._unknown_scores(types[pairs // 2], pairs % 2 == 1)
+                self._unknown_scores(types[pairs // 2], pairs % 2 == 1, narrow=True)
             )
             wider = new_cand.shape[1] - cand.shape[1]
             if wider > 0:
@@ -529,11 +533,14 @@ class HMMTagger:
             n_cand[unknown] = new_n[rows]
         return scores, cand, n_cand
 
-    def _unknown_scores(self, types, firsts):
+    def _unknown_scores(self, types, firsts, narrow=False):
         """Emission scores (n, S) of words not in the vocabulary (``types``,
-        str array; ``firsts``: whether each starts its sentence)."""
-        q = self._unknown(types, firsts)
-        counts = np.zeros_like(q)
+        str array; ``firsts``: whether each starts its sentence). ``narrow``:
+        only the K label states' columns (the others score -inf) unless a
+        lowercased form brings counts of lexicalised states."""
+        n_labels = self.labels_.size
+        width = self.state_label_.size
+        rows = found = np.zeros(0, dtype=np.int64)
         if self.lowercase:
             lowered = np.char.lower(types).tolist()
             j = np.fromiter(
@@ -541,7 +548,13 @@ class HMMTagger:
                 dtype=np.int64,
                 count=len(lowered),
             )
-            counts[j >= 0] = self.lower_counts_[j[j >= 0]]
+            rows = np.flatnonzero(j >= 0)
+            found = self.lower_counts_[j[rows]]
+        if narrow and not found[:, n_labels:].any():
+            width = n_labels
+        q = self._unknown(types, firsts, width)
+        counts = np.zeros_like(q)
+        counts[rows] = found[:, :width]
         return self._scores(counts, q)
 
     def _candidates(self, scores):

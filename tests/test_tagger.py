@@ -543,3 +543,21 @@ def test_semi_supervised_bad_input_leaves_the_tagger_as_it_was():
     with pytest.raises(ValueError, match="n_iter must be >= 1"):
         tagger.fit(*TRAIN, unlabelled=UNLABELLED, n_iter=0)
     np.testing.assert_array_equal(tagger.word_counts_, before)
+
+
+def test_unknown_words_scores_narrow_equal_wide():
+    sentences, tags = _lexical_corpus(np.random.default_rng(0))
+    tagger = HMMTagger(lexicalised=1).fit(sentences, tags)
+    k = tagger.labels_.size
+    types = np.array(["barks", "That", "THAT", "Dogs", "zzz"])
+    firsts = np.array([False, True, False, False, False])
+    wide = tagger._unknown_scores(types, firsts)
+    narrow = tagger._unknown_scores(types, firsts, narrow=True)
+    # "THAT" lowercases to the lexicalised "that": all states are kept
+    np.testing.assert_array_equal(narrow, wide)
+    assert np.isfinite(wide[2, k:]).any()
+    keep = [0, 3, 4]
+    narrow = tagger._unknown_scores(types[keep], firsts[keep], narrow=True)
+    np.testing.assert_array_equal(narrow, wide[keep, :k])
+    assert np.isneginf(wide[keep, k:]).all()
+    assert tagger.predict([["I", "know", "THAT", "dogs", "bark"]])[0][2] == "SCONJ"
