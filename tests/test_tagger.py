@@ -472,8 +472,18 @@ def test_lexicalised_chain_equals_a_plain_chain_on_word_tagged_labels():
         lex.trans_, plain.trans_[np.ix_(order, order, order)], rtol=1e-12
     )
     # and the tagger uses them: 'that' before a noun, after 'know'
-    assert lex.predict([["I", "know", "that", "cats", "bark"]])[0][2] == "SCONJ"
-    assert lex.predict([["that", "cat", "saw", "the", "dog"]])[0][0] == "DET"
+    test = [["I", "know", "that", "cats", "bark"], ["that", "cat", "saw", "the", "dog"]]
+    assert lex.predict(test)[0][2] == "SCONJ"
+    assert lex.predict(test)[1][0] == "DET"
+    # posteriors are over the labels: the states of a label summed
+    post = lex.predict_proba(test)
+    assert post[0].shape == (5, lex.labels_.size)
+    for p in post:
+        np.testing.assert_allclose(p.sum(axis=1), 1.0, rtol=1e-12)
+    lex.decoder = "posterior"
+    assert lex.predict(test) == [
+        lex.labels_[np.argmax(p, axis=1)].tolist() for p in post
+    ]
 
 
 # ---------------------------------------------------------------------------
