@@ -213,3 +213,77 @@ def varying_viterbi(
             best = back[t, best]
             states[t - 1] = best
     return valid
+
+
+@njit(cache=True, nogil=True)
+def logistic_terms(coef, y, w, want, grad, info):
+    """One pass of a weighted multinomial logistic regression (the M-step of
+    input-driven transitions, one row of ``transcoef_`` at a time).
+
+    Parameters
+    ----------
+    coef : ndarray of shape (n_components, n_inputs)
+        Coefficients of each destination state; the last row is the
+        reference (zero).
+    y : ndarray of shape (n_steps, n_components)
+        Expected counts of each destination (rows of zeros are skipped).
+    w : ndarray of shape (n_steps, n_inputs)
+    want : bool
+        Also fill ``grad`` and ``info``.
+    grad : ndarray of shape ((n_components - 1) * n_inputs,)
+        Output: the gradient with respect to ``coef[:-1]`` (row-major).
+    info : ndarray of shape (len(grad), len(grad))
+        Output: minus the Hessian (the information matrix).
+
+    Returns
+    -------
+    float
+        ``sum_t sum_j y[t, j] log softmax_j(coef @ w[t])``.
+    """
+    n, k = y.shape
+    d = w.shape[1]
+    m = k - 1
+    z = np.empty(k)
+    p = np.empty(k)
+    total = 0.0
+    if want:
+        grad[:] = 0.0
+        info[:, :] = 0.0
+    for t in range(n):
+        nt = 0.0
+        for j in range(k):
+            nt += y[t, j]
+        if nt == 0.0:
+            continue
+        top = NEG_INF
+        for j in range(k):
+            v = 0.0
+            for c in range(d):
+                v += coef[j, c] * w[t, c]
+            z[j] = v
+            top = max(top, v)
+        s = 0.0
+        for j in range(k):
+            p[j] = np.exp(z[j] - top)
+            s += p[j]
+        lse = top + np.log(s)
+        for j in range(k):
+            if y[t, j] != 0.0:
+                total += y[t, j] * (z[j] - lse)
+        if not want:
+            continue
+        for j in range(k):
+            p[j] /= s
+        for j in range(m):
+            r = y[t, j] - nt * p[j]
+            for c in range(d):
+                grad[j * d + c] += r * w[t, c]
+            for q in range(m):
+                h = nt * p[j] * ((1.0 if j == q else 0.0) - p[q])
+                if h == 0.0:
+                    continue
+                for a in range(d):
+                    ha = h * w[t, a]
+                    for b in range(d):
+                        info[j * d + a, q * d + b] += ha * w[t, b]
+    return total
