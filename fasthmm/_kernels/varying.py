@@ -305,3 +305,37 @@ def logistic_terms(coef, y, w, want, grad, info):
                         info[q * d + b, j * d + a] = v
                         e += 1
     return total
+
+
+@njit(cache=True, nogil=True)
+def step_log_transmats(transcoef, w, out):
+    """Per-step log transition matrices of input-driven transitions.
+
+    ``out[t, i, j] = log softmax_j(transcoef[i, j] @ w[t])``, one pass over
+    the rows (no temporaries).
+
+    Parameters
+    ----------
+    transcoef : ndarray of shape (n_components, n_components, n_inputs)
+    w : ndarray of shape (n_samples, n_inputs)
+    out : ndarray of shape (n_samples, n_components, n_components)
+        Output.
+    """
+    n, d = w.shape
+    k = transcoef.shape[0]
+    z = np.empty(k)
+    for t in range(n):
+        for i in range(k):
+            top = NEG_INF
+            for j in range(k):
+                v = 0.0
+                for c in range(d):
+                    v += transcoef[i, j, c] * w[t, c]
+                z[j] = v
+                top = max(top, v)
+            s = 0.0
+            for j in range(k):
+                s += np.exp(z[j] - top)
+            lse = top + np.log(s)
+            for j in range(k):
+                out[t, i, j] = z[j] - lse
