@@ -203,95 +203,102 @@ def varying_viterbi(
 
 
 @njit(cache=True, nogil=True)
-def logistic_terms(coef, y, w, want, grad, info):
-    """One pass of a weighted multinomial logistic regression (the M-step of
-    input-driven transitions, one row of ``transcoef_`` at a time).
+def logistic_terms(transcoef, xi, w, active, want, values, grad, info):
+    """One pass over the steps of the weighted multinomial logistic
+    regressions of every row of ``transcoef_`` (the M-step of input-driven
+    transitions): each step's counts ``xi[t]`` are read once, for all rows.
 
     Parameters
     ----------
-    coef : ndarray of shape (n_components, n_inputs)
-        Coefficients of each destination state; the last row is the
-        reference (zero).
-    y : ndarray of shape (n_steps, n_components)
-        Expected counts of each destination (rows of zeros are skipped).
+    transcoef : ndarray of shape (n_components, n_components, n_inputs)
+        Coefficients; ``transcoef[i, -1]`` is the reference (zero).
+    xi : ndarray of shape (n_steps, n_components, n_components)
+        Expected transition counts of each step (rows of zeros add nothing).
     w : ndarray of shape (n_steps, n_inputs)
+    active : ndarray of shape (n_components,), int64
+        Rows to evaluate (others are left as they are in the outputs).
     want : bool
         Also fill ``grad`` and ``info``.
-    grad : ndarray of shape ((n_components - 1) * n_inputs,)
-        Output: the gradient with respect to ``coef[:-1]`` (row-major).
-    info : ndarray of shape (len(grad), len(grad))
-        Output: minus the Hessian (the information matrix).
-
-    Returns
-    -------
-    float
-        ``sum_t sum_j y[t, j] log softmax_j(coef @ w[t])``.
+    values : ndarray of shape (n_components,)
+        Output: ``sum_t sum_j xi[t, i, j] log softmax_j(transcoef[i] @ w[t])``.
+    grad : ndarray of shape (n_components, (n_components - 1) * n_inputs)
+        Output: the gradient of row ``i`` with respect to
+        ``transcoef[i, :-1]`` (row-major).
+    info : ndarray of shape (n_components, grad.shape[1], grad.shape[1])
+        Output: minus the Hessian of row ``i`` (the information matrix).
     """
-    n, k = y.shape
+    n, k = xi.shape[0], xi.shape[1]
     d = w.shape[1]
     m = k - 1
     z = np.empty(k)
     p = np.empty(k)
-    # info[(j, a), (q, b)] = sum_t h_t(j, q) w_ta w_tb: sums of h_t(j, q)
+    # info[i, (j, a), (q, b)] = sum_t h_t(j, q) w_ta w_tb: sums of h_t(j, q)
     # times the products a <= b only, for q >= j; expanded at the end.
     n_pairs = d * (d + 1) // 2
     ww = np.empty(n_pairs)
-    acc = np.zeros((m, m, n_pairs))
-    total = 0.0
-    if want:
-        grad[:] = 0.0
+    acc = np.zeros((k, m, m, n_pairs))
+    for i in range(k):
+        if active[i]:
+            values[i] = 0.0
+            if want:
+                grad[i, :] = 0.0
     for t in range(n):
-        nt = 0.0
-        for j in range(k):
-            nt += y[t, j]
-        if nt == 0.0:
-            continue
-        top = NEG_INF
-        for j in range(k):
-            v = 0.0
-            for c in range(d):
-                v += coef[j, c] * w[t, c]
-            z[j] = v
-            top = max(top, v)
-        s = 0.0
-        for j in range(k):
-            p[j] = np.exp(z[j] - top)
-            s += p[j]
-        lse = top + np.log(s)
-        for j in range(k):
-            if y[t, j] != 0.0:
-                total += y[t, j] * (z[j] - lse)
-        if not want:
-            continue
-        for j in range(k):
-            p[j] /= s
         e = 0
         for a in range(d):
             for b in range(a, d):
                 ww[e] = w[t, a] * w[t, b]
                 e += 1
-        for j in range(m):
-            r = y[t, j] - nt * p[j]
-            for c in range(d):
-                grad[j * d + c] += r * w[t, c]
-            pj = nt * p[j]
-            for q in range(j, m):
-                h = pj * ((1.0 if j == q else 0.0) - p[q])
-                for e in range(n_pairs):
-                    acc[j, q, e] += h * ww[e]
+        for i in range(k):
+            if not active[i]:
+                continue
+            nt = 0.0
+            for j in range(k):
+                nt += xi[t, i, j]
+            if nt == 0.0:
+                continue
+            top = NEG_INF
+            for j in range(k):
+                v = 0.0
+                for c in range(d):
+                    v += transcoef[i, j, c] * w[t, c]
+                z[j] = v
+                top = max(top, v)
+            s = 0.0
+            for j in range(k):
+                p[j] = np.exp(z[j] - top)
+                s += p[j]
+            lse = top + np.log(s)
+            for j in range(k):
+                if xi[t, i, j] != 0.0:
+                    values[i] += xi[t, i, j] * (z[j] - lse)
+            if not want:
+                continue
+            for j in range(k):
+                p[j] /= s
+            for j in range(m):
+                r = xi[t, i, j] - nt * p[j]
+                for c in range(d):
+                    grad[i, j * d + c] += r * w[t, c]
+                pj = nt * p[j]
+                for q in range(j, m):
+                    h = pj * ((1.0 if j == q else 0.0) - p[q])
+                    for e in range(n_pairs):
+                        acc[i, j, q, e] += h * ww[e]
     if want:
-        for j in range(m):
-            for q in range(j, m):
-                e = 0
-                for a in range(d):
-                    for b in range(a, d):
-                        v = acc[j, q, e]
-                        info[j * d + a, q * d + b] = v
-                        info[j * d + b, q * d + a] = v
-                        info[q * d + a, j * d + b] = v
-                        info[q * d + b, j * d + a] = v
-                        e += 1
-    return total
+        for i in range(k):
+            if not active[i]:
+                continue
+            for j in range(m):
+                for q in range(j, m):
+                    e = 0
+                    for a in range(d):
+                        for b in range(a, d):
+                            v = acc[i, j, q, e]
+                            info[i, j * d + a, q * d + b] = v
+                            info[i, j * d + b, q * d + a] = v
+                            info[i, q * d + a, j * d + b] = v
+                            info[i, q * d + b, j * d + a] = v
+                            e += 1
 
 
 @njit(cache=True, nogil=True)
