@@ -38,7 +38,10 @@ NEWTON_STEPS = 25
 HALVINGS = 40
 #: Relative gain (actual or predicted by the Newton decrement) below which
 #: a row's regression stops.
-_TOL = 1e-12
+_TOL = 1e-10
+#: A step that gained more than this fraction of the step before it is
+#: slow: the next pass recomputes the information matrices.
+_SLOW = 0.1
 
 
 @dataclass(frozen=True)
@@ -91,11 +94,11 @@ def log_transmats(transcoef, w):
     return out
 
 
-def _objectives(coef, xi, w, prior, active, values, grad, info):
+def _objectives(coef, xi, w, prior, active, level, values, grad, info):
     """Each active row's expected log-likelihood plus log prior, with its
-    gradient and information filled (see
+    gradient (and, at ``level`` 2, its information) filled (see
     :func:`fasthmm._kernels.varying.logistic_terms`); shape (n_components,)."""
-    logistic_terms(coef, xi, w, active, np.bool_(True), values, grad, info)
+    logistic_terms(coef, xi, w, active, np.int64(level), values, grad, info)
     return values - 0.5 * prior * np.square(coef).sum(axis=(1, 2))
 
 
@@ -109,9 +112,14 @@ def logistic_rows(transcoef, xi, w, prior, steps=NEWTON_STEPS):
     objective (a step that cannot be made to is not taken), so no row ends
     worse than it started. A row stops when the Newton decrement (the gain
     its quadratic model predicts) or its actual gain is negligible, so from
-    a warm start (the previous EM iteration's coefficients) it takes one or
-    two steps. The rows share each pass over the steps
-    (:func:`fasthmm._kernels.varying.logistic_terms`).
+    a warm start (the previous EM iteration's coefficients) it takes a few
+    steps. The rows share each pass over the steps
+    (:func:`fasthmm._kernels.varying.logistic_terms`), and the information
+    matrices (the costly part of a pass) are recomputed only when the
+    previous ones stop serving: after a halved step, or when a step gained
+    more than a tenth of the step before it (slow convergence); otherwise
+    the steps reuse them (a chord Newton method, converging fast near the
+    optimum, still never lowering the objective).
 
     Parameters
     ----------
@@ -134,8 +142,10 @@ def logistic_rows(transcoef, xi, w, prior, steps=NEWTON_STEPS):
     coef = np.array(transcoef, dtype=np.float64, order="C")
     values, grad, info = np.zeros(k), np.zeros((k, m)), np.zeros((k, m, m))
     active = np.ones(k, dtype=np.int64)
-    best = _objectives(coef, xi, w, prior, active, values, grad, info)
+    best = _objectives(coef, xi, w, prior, active, 2, values, grad, info)
     eye = prior * np.eye(m)
+    last = np.full(k, np.inf)
+    level = 1
     for _ in range(steps):
         step = np.zeros((k, k - 1, d))
         for i in np.flatnonzero(active):
@@ -155,7 +165,7 @@ def logistic_rows(transcoef, xi, w, prior, steps=NEWTON_STEPS):
             cand[:, :-1] = coef[:, :-1] + (size * pending)[:, None, None] * step
             finite = np.isfinite(cand).all(axis=(1, 2))
             tried = pending & finite
-            value = _objectives(cand, xi, w, prior, tried, values, grad, info)
+            value = _objectives(cand, xi, w, prior, tried, level, values, grad, info)
             ok = (tried == 1) & (value >= best)
             gain[ok] = value[ok] - best[ok]
             best[ok] = value[ok]
@@ -167,6 +177,11 @@ def logistic_rows(transcoef, xi, w, prior, steps=NEWTON_STEPS):
         active[gain <= _TOL * (1.0 + np.abs(best))] = 0
         if not active.any():
             break
+        live = active == 1
+        halved = bool(np.any(size[live] < 1.0))
+        slow = bool(np.any(gain[live] > _SLOW * last[live]))
+        level = 2 if halved or slow else 1
+        last = gain
     return coef
 
 

@@ -14,7 +14,7 @@ from hypothesis import strategies as st
 import fasthmm
 from fasthmm import inference
 from fasthmm.em import expected_stats
-from fasthmm.input_transitions import logistic_row
+from fasthmm.input_transitions import logistic_row, logistic_rows
 from tests.reference import (
     brute_force_steps,
     gaussian_loglik,
@@ -189,6 +189,34 @@ def test_logistic_row_reaches_the_optimum():
         assert ours >= -best.fun - 1e-7
         assert ours >= _logistic_objective(start, y, W, prior)
         assert np.all(fitted[-1] == 0.0)
+
+
+def test_logistic_rows_reach_each_rows_optimum_from_far_starts():
+    """All rows in one pass (shared, chord Newton steps with halving) still
+    reach each row's own optimum (BFGS on the NumPy objective) and never end
+    below their start, from starts far enough to need halved steps."""
+    optimize = pytest.importorskip("scipy.optimize")
+    rng = np.random.default_rng(11)
+    k, d, n = 4, 3, 300
+    W = inputs_of(n, d, rng)
+    xi = rng.random((n, k, k)) * (rng.random((n, k, 1)) < 0.7)
+    xi[0] = 0.0
+    start = rng.normal(scale=4.0, size=(k, k, d))
+    start[:, -1, :] = 0.0
+    for prior in (0.0, 0.5):
+        fitted = logistic_rows(start, xi, W, prior)
+        assert np.all(fitted[:, -1, :] == 0.0)
+        for i in range(k):
+            y = xi[:, i, :]
+
+            def minus(flat, y=y, prior=prior):
+                coef = np.vstack([flat.reshape(k - 1, d), np.zeros((1, d))])
+                return -_logistic_objective(coef, y, W, prior)
+
+            best = optimize.minimize(minus, np.zeros((k - 1) * d), method="BFGS")
+            ours = _logistic_objective(fitted[i], y, W, prior)
+            assert ours >= -best.fun - 1e-6
+            assert ours >= _logistic_objective(start[i], y, W, prior)
 
 
 def test_blocks_and_threads_give_the_same_fit(monkeypatch):

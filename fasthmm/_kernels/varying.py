@@ -203,7 +203,7 @@ def varying_viterbi(
 
 
 @njit(cache=True, nogil=True)
-def logistic_terms(transcoef, xi, w, active, want, values, grad, info):
+def logistic_terms(transcoef, xi, w, active, level, values, grad, info):
     """One pass over the steps of the weighted multinomial logistic
     regressions of every row of ``transcoef_`` (the M-step of input-driven
     transitions): each step's counts ``xi[t]`` are read once, for all rows.
@@ -217,8 +217,10 @@ def logistic_terms(transcoef, xi, w, active, want, values, grad, info):
     w : ndarray of shape (n_steps, n_inputs)
     active : ndarray of shape (n_components,), int64
         Rows to evaluate (others are left as they are in the outputs).
-    want : bool
-        Also fill ``grad`` and ``info``.
+    level : int
+        0: the values only; 1: also ``grad``; 2: also ``info`` (the only
+        part that costs ``O(n_components**2 * n_inputs**2)`` per step and
+        row; untouched below 2).
     values : ndarray of shape (n_components,)
         Output: ``sum_t sum_j xi[t, i, j] log softmax_j(transcoef[i] @ w[t])``.
     grad : ndarray of shape (n_components, (n_components - 1) * n_inputs)
@@ -237,6 +239,8 @@ def logistic_terms(transcoef, xi, w, active, want, values, grad, info):
     n_pairs = d * (d + 1) // 2
     ww = np.empty(n_pairs)
     acc = np.zeros((k, m, m, n_pairs))
+    want = level >= 1
+    hessian = level >= 2
     for i in range(k):
         if active[i]:
             values[i] = 0.0
@@ -279,12 +283,14 @@ def logistic_terms(transcoef, xi, w, active, want, values, grad, info):
                 r = xi[t, i, j] - nt * p[j]
                 for c in range(d):
                     grad[i, j * d + c] += r * w[t, c]
+                if not hessian:
+                    continue
                 pj = nt * p[j]
                 for q in range(j, m):
                     h = pj * ((1.0 if j == q else 0.0) - p[q])
                     for e in range(n_pairs):
                         acc[i, j, q, e] += h * ww[e]
-    if want:
+    if hessian:
         for i in range(k):
             if not active[i]:
                 continue
