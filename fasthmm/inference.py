@@ -53,6 +53,15 @@ class PerStep:
 
     def __init__(self, log):
         self.log = log
+        self._probs = None
+
+    @property
+    def probs(self):
+        """The matrices as probabilities, ``exp(log)`` (computed once, on
+        first use: the forward-backward needs them, Viterbi does not)."""
+        if self._probs is None:
+            self._probs = np.exp(self.log)
+        return self._probs
 
 
 def _workspace_log_emissions(ws):
@@ -100,7 +109,7 @@ def varying_pass(log_emissions, starts, startprob, steps, post, smooth, xi=None)
     ll = np.empty(starts.shape[0] - 1)
     invalid = np.zeros(n_blocks, dtype=np.int64)
     out_xi = np.empty((0, k, k)) if xi is None else xi
-    args = (le, log_sp, steps.log, starts, blocks)
+    args = (le, log_sp, steps.log, steps.probs, starts, blocks)
     after = (ll, post, np.bool_(smooth), out_xi, invalid)
     if use_threads(n, k * k):
         run_blocks(V.varying_block, args, after, n_blocks)

@@ -3,10 +3,11 @@
 Input-driven transitions (:mod:`fasthmm.input_transitions`) give a transition
 matrix per step, ``log_transmats[t]`` for the step into row ``t`` (row 0 of
 each sequence unused). They arrive as logarithms (a log-softmax of the
-inputs' linear predictors), so these kernels work in log space throughout:
-no shift, no normaliser floor, nothing to settle again, exact whatever the
-range of the log-emissions. A step costs ``K**2`` exponentials, the same
-order as computing its transition matrix from the inputs.
+inputs' linear predictors) and as probabilities. The forward-backward runs
+scaled in probability space (multiply-adds only, as the stationary
+kernels); a sequence it cannot answer to rounding (extreme log-emissions or
+transitions) runs again in log space, exact whatever the range. Viterbi
+runs in log space (max-plus: no exponentials).
 
 The stationary kernels (:mod:`fasthmm._kernels.direct`) are untouched: a
 model without transition inputs never reaches this module.
@@ -18,6 +19,182 @@ from numba import njit
 from .logspace import _log_sum_exp
 
 NEG_INF = -np.inf
+#: Smallest normaliser of a step the scaled recursion accepts: below it the
+#: terms it sums could be subnormal (imprecise), and the sequence runs in
+#: log space instead.
+SCALED_FLOOR = 1e-250
+
+
+@njit(cache=True, nogil=True)
+def _scaled_sequence(
+    log_emissions, log_startprob, transmats, lo, hi, ll, s, post, smooth, xi
+):
+    """Forward(-backward) of rows ``lo:hi`` in probability space, scaled at
+    every step (each emission row shifted by its maximum, each filtered row
+    normalised), with the per-step matrices ``transmats`` (probabilities).
+
+    Returns False, leaving the sequence to :func:`_log_sequence`, when it
+    cannot answer to rounding: a log-emission that is NaN, ``+inf`` or a
+    row of ``-inf``, a normaliser below :data:`SCALED_FLOOR` (its terms
+    could be subnormal) or a backward row above ``1 / SCALED_FLOOR``.
+    Otherwise fills ``ll[s]``, ``post[lo:hi]`` and, when it has rows,
+    ``xi[lo:hi]`` (as :func:`varying_block`).
+    """
+    k = log_emissions.shape[1]
+    n = hi - lo
+    alpha = np.empty((n, k))
+    em = np.empty((n, k))
+    scale = np.empty(n)
+    total = 0.0
+    for t in range(n):
+        top = NEG_INF
+        for j in range(k):
+            e = log_emissions[lo + t, j]
+            if not e < np.inf:
+                return False
+            top = max(top, e)
+        if not top > NEG_INF:
+            return False
+        for j in range(k):
+            em[t, j] = np.exp(log_emissions[lo + t, j] - top)
+        if t == 0:
+            for j in range(k):
+                alpha[0, j] = np.exp(log_startprob[j]) * em[0, j]
+        else:
+            for j in range(k):
+                alpha[t, j] = 0.0
+            for i in range(k):
+                a = alpha[t - 1, i]
+                if a == 0.0:
+                    continue
+                for j in range(k):
+                    alpha[t, j] += a * transmats[lo + t, i, j]
+            for j in range(k):
+                alpha[t, j] *= em[t, j]
+        c = 0.0
+        for j in range(k):
+            c += alpha[t, j]
+        if not c >= SCALED_FLOOR:
+            return False
+        for j in range(k):
+            alpha[t, j] /= c
+        scale[t] = c
+        total += np.log(c) + top
+    if not smooth:
+        ll[s] = total
+        post[lo:hi] = alpha
+        return True
+    counts = xi.shape[0] > 0
+    beta = np.ones(k)
+    g = np.empty(k)
+    nb = np.empty(k)
+    big = 1.0 / SCALED_FLOOR
+    for j in range(k):
+        post[hi - 1, j] = alpha[n - 1, j]
+    if counts:
+        xi[lo] = 0.0
+    for t in range(n - 1, 0, -1):
+        inv = 1.0 / scale[t]
+        for j in range(k):
+            g[j] = em[t, j] * beta[j] * inv
+        for i in range(k):
+            v = 0.0
+            a = alpha[t - 1, i]
+            for j in range(k):
+                q = transmats[lo + t, i, j] * g[j]
+                v += q
+                if counts:
+                    xi[lo + t, i, j] = a * q
+            nb[i] = v
+        for i in range(k):
+            if not nb[i] <= big:
+                return False
+            beta[i] = nb[i]
+            post[lo + t - 1, i] = alpha[t - 1, i] * nb[i]
+    ll[s] = total
+    return True
+
+
+@njit(cache=True, nogil=True)
+def _log_sequence(
+    log_emissions, log_startprob, log_transmats, lo, hi, ll, s, post, smooth, xi
+):
+    """Forward(-backward) of rows ``lo:hi`` in log space (exact whatever the
+    range of the log-emissions); fills as :func:`_scaled_sequence`.
+
+    Returns
+    -------
+    valid : bool
+        False when the log-emissions hold NaN or ``+inf``.
+    """
+    k = log_emissions.shape[1]
+    counts = xi.shape[0] > 0
+    v = np.empty(k)
+    valid = True
+    n = hi - lo
+    la = np.empty((n, k))
+    total = 0.0
+    for t in range(n):
+        for j in range(k):
+            e = log_emissions[lo + t, j]
+            valid &= e < np.inf
+            if t == 0:
+                la[t, j] = log_startprob[j] + e
+            else:
+                for i in range(k):
+                    v[i] = la[t - 1, i] + log_transmats[lo + t, i, j]
+                la[t, j] = _log_sum_exp(v, k) + e
+        c = _log_sum_exp(la[t], k)
+        total += c
+        if not c > NEG_INF:
+            break
+        for j in range(k):
+            la[t, j] -= c
+    if not (valid and total > NEG_INF):
+        ll[s] = total if valid else np.nan
+        post[lo:hi] = 0.0
+        if counts:
+            xi[lo:hi] = 0.0
+        return valid
+    ll[s] = total
+    if not smooth:
+        for t in range(n):
+            for j in range(k):
+                post[lo + t, j] = np.exp(la[t, j])
+        return valid
+    lb = np.zeros(k)
+    nb = np.empty(k)
+    w = np.empty(k)
+    for j in range(k):
+        post[hi - 1, j] = np.exp(la[n - 1, j])
+    if counts:
+        xi[lo] = 0.0
+    for t in range(n - 1, 0, -1):
+        for j in range(k):
+            w[j] = log_emissions[lo + t, j] + lb[j]
+        for i in range(k):
+            for j in range(k):
+                v[j] = log_transmats[lo + t, i, j] + w[j]
+            nb[i] = _log_sum_exp(v, k)
+        # log p(x_{t:} | z_{t-1}) up to a constant: shift by its max.
+        m = NEG_INF
+        for i in range(k):
+            if la[t - 1, i] > NEG_INF and nb[i] > m:
+                m = nb[i]
+        for i in range(k):
+            v[i] = la[t - 1, i] + nb[i] - m
+        z = _log_sum_exp(v, k)
+        for i in range(k):
+            post[lo + t - 1, i] = np.exp(v[i] - z)
+        if counts:
+            # xi = alpha_{t-1}(i) A_t(i, j) e_t(j) beta_t(j) / p(x).
+            for i in range(k):
+                a = la[t - 1, i] - m - z
+                for j in range(k):
+                    xi[lo + t, i, j] = np.exp(a + log_transmats[lo + t, i, j] + w[j])
+        for i in range(k):
+            lb[i] = nb[i] - m
+    return valid
 
 
 @njit(cache=True, nogil=True)
@@ -25,6 +202,7 @@ def varying_block(
     log_emissions,
     log_startprob,
     log_transmats,
+    transmats,
     starts,
     blocks,
     b0,
@@ -35,8 +213,10 @@ def varying_block(
     xi,
     invalid,
 ):
-    """Forward(-backward) of the sequences of blocks ``b0:b1`` in log space,
-    with a transition matrix per step.
+    """Forward(-backward) of the sequences of blocks ``b0:b1`` with a
+    transition matrix per step: scaled in probability space
+    (:func:`_scaled_sequence`), a sequence it cannot answer to rounding in
+    log space (:func:`_log_sequence`).
 
     Parameters
     ----------
@@ -45,6 +225,8 @@ def varying_block(
     log_transmats : ndarray of shape (n_samples, n_components, n_components)
         ``log p(z_t = j | z_{t-1} = i)`` in ``[t, i, j]``; rows that start a
         sequence are not read.
+    transmats : ndarray of shape (n_samples, n_components, n_components)
+        The same as probabilities (``exp(log_transmats)``).
     starts : ndarray of shape (n_sequences + 1,)
     blocks : ndarray of shape (n_blocks + 1,)
         Sequence indices where the blocks begin.
@@ -61,80 +243,16 @@ def varying_block(
     invalid : ndarray of shape (n_blocks,), int64
         Output: 1 for a block whose log-emissions hold NaN or ``+inf``.
     """
-    k = log_emissions.shape[1]
-    counts = xi.shape[0] > 0
-    v = np.empty(k)
     for b in range(b0, b1):
         valid = True
         for s in range(blocks[b], blocks[b + 1]):
             lo = starts[s]
             hi = starts[s + 1]
-            n = hi - lo
-            la = np.empty((n, k))
-            total = 0.0
-            for t in range(n):
-                for j in range(k):
-                    e = log_emissions[lo + t, j]
-                    valid &= e < np.inf
-                    if t == 0:
-                        la[t, j] = log_startprob[j] + e
-                    else:
-                        for i in range(k):
-                            v[i] = la[t - 1, i] + log_transmats[lo + t, i, j]
-                        la[t, j] = _log_sum_exp(v, k) + e
-                c = _log_sum_exp(la[t], k)
-                total += c
-                if not c > NEG_INF:
-                    break
-                for j in range(k):
-                    la[t, j] -= c
-            if not (valid and total > NEG_INF):
-                ll[s] = total if valid else np.nan
-                post[lo:hi] = 0.0
-                if counts:
-                    xi[lo:hi] = 0.0
-                continue
-            ll[s] = total
-            if not smooth:
-                for t in range(n):
-                    for j in range(k):
-                        post[lo + t, j] = np.exp(la[t, j])
-                continue
-            lb = np.zeros(k)
-            nb = np.empty(k)
-            w = np.empty(k)
-            for j in range(k):
-                post[hi - 1, j] = np.exp(la[n - 1, j])
-            if counts:
-                xi[lo] = 0.0
-            for t in range(n - 1, 0, -1):
-                for j in range(k):
-                    w[j] = log_emissions[lo + t, j] + lb[j]
-                for i in range(k):
-                    for j in range(k):
-                        v[j] = log_transmats[lo + t, i, j] + w[j]
-                    nb[i] = _log_sum_exp(v, k)
-                # log p(x_{t:} | z_{t-1}) up to a constant: shift by its max.
-                m = NEG_INF
-                for i in range(k):
-                    if la[t - 1, i] > NEG_INF and nb[i] > m:
-                        m = nb[i]
-                z = NEG_INF
-                for i in range(k):
-                    v[i] = la[t - 1, i] + nb[i] - m
-                z = _log_sum_exp(v, k)
-                for i in range(k):
-                    post[lo + t - 1, i] = np.exp(v[i] - z)
-                if counts:
-                    # xi = alpha_{t-1}(i) A_t(i, j) e_t(j) beta_t(j) / p(x).
-                    for i in range(k):
-                        a = la[t - 1, i] - m - z
-                        for j in range(k):
-                            xi[lo + t, i, j] = np.exp(
-                                a + log_transmats[lo + t, i, j] + w[j]
-                            )
-                for i in range(k):
-                    lb[i] = nb[i] - m
+            tail = (lo, hi, ll, s, post, smooth, xi)
+            if not _scaled_sequence(log_emissions, log_startprob, transmats, *tail):
+                valid &= _log_sequence(
+                    log_emissions, log_startprob, log_transmats, *tail
+                )
         invalid[b] = 0 if valid else 1
 
 
