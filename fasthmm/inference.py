@@ -49,16 +49,18 @@ class PerStep:
     log : ndarray of shape (n_samples, n_components, n_components)
         ``log p(z_t = j | z_{t-1} = i)`` in ``[t, i, j]`` (rows that start a
         sequence unused).
+    probs : ndarray of the same shape, optional
+        ``exp(log)``, when the caller has it.
     """
 
-    def __init__(self, log):
+    def __init__(self, log, probs=None):
         self.log = log
-        self._probs = None
+        self._probs = probs
 
     @property
     def probs(self):
-        """The matrices as probabilities, ``exp(log)`` (computed once, on
-        first use: the forward-backward needs them, Viterbi does not)."""
+        """The matrices as probabilities, ``exp(log)`` (given, or computed
+        once on first use)."""
         if self._probs is None:
             self._probs = np.exp(self.log)
         return self._probs

@@ -74,24 +74,29 @@ class StepCounts:
         return self.xi.sum(axis=0)
 
 
-def log_transmats(transcoef, w):
-    """Per-step log transition matrices.
+def log_transmats(transcoef, w, probs=False):
+    """Per-step log transition matrices (and, with ``probs``, the same as
+    probabilities, from the same pass).
 
     Parameters
     ----------
     transcoef : ndarray of shape (n_components, n_components, n_inputs)
     w : ndarray of shape (n_samples, n_inputs)
+    probs : bool
 
     Returns
     -------
     ndarray of shape (n_samples, n_components, n_components)
-        ``[t, i, j] = log softmax_j(transcoef[i, j] @ w[t])``.
+        ``[t, i, j] = log softmax_j(transcoef[i, j] @ w[t])``; with
+        ``probs``, a pair (logs, probabilities).
     """
     k = transcoef.shape[0]
-    out = np.empty((w.shape[0], k, k))
+    n = w.shape[0]
+    out = np.empty((n, k, k))
+    prob = np.empty((n if probs else 0, k, k))
     coef = np.ascontiguousarray(transcoef, dtype=np.float64)
-    step_log_transmats(coef, np.ascontiguousarray(w, dtype=np.float64), out)
-    return out
+    step_log_transmats(coef, np.ascontiguousarray(w, dtype=np.float64), out, prob)
+    return (out, prob) if probs else out
 
 
 def _objectives(coef, xi, w, prior, active, level, values, grad, info):
@@ -281,7 +286,7 @@ class InputTransitions:
                 "transition_inputs"
             )
         if self._steps is None:
-            self._steps = PerStep(log_transmats(self.transcoef, self.w))
+            self._steps = PerStep(*log_transmats(self.transcoef, self.w, probs=True))
         return self._steps
 
     def bound(self, w):
@@ -407,7 +412,7 @@ class InputTransitions:
         if first_state is not None:
             start = np.zeros(k)
             start[first_state] = 1.0
-        probs = np.exp(self.transmat.log)
+        probs = self.transmat.probs
         u = random_state.random(n_samples)
         states = np.empty(n_samples, dtype=np.int64)
         states[0] = min(np.searchsorted(np.cumsum(start), u[0], "right"), k - 1)

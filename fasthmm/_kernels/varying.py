@@ -426,11 +426,11 @@ def logistic_terms(transcoef, xi, w, active, level, values, grad, info):
 
 
 @njit(cache=True, nogil=True)
-def step_log_transmats(transcoef, w, out):
-    """Per-step log transition matrices of input-driven transitions.
+def step_log_transmats(transcoef, w, out, probs):
+    """Per-step transition matrices of input-driven transitions, in logs and
+    (when ``probs`` has rows) as probabilities, one pass over the rows.
 
-    ``out[t, i, j] = log softmax_j(transcoef[i, j] @ w[t])``, one pass over
-    the rows (no temporaries).
+    ``out[t, i, j] = log softmax_j(transcoef[i, j] @ w[t])``.
 
     Parameters
     ----------
@@ -438,10 +438,14 @@ def step_log_transmats(transcoef, w, out):
     w : ndarray of shape (n_samples, n_inputs)
     out : ndarray of shape (n_samples, n_components, n_components)
         Output.
+    probs : ndarray of shape (n_samples, n_components, n_components) or (0, K, K)
+        Output when it has rows: ``exp(out)``.
     """
     n, d = w.shape
     k = transcoef.shape[0]
+    both = probs.shape[0] > 0
     z = np.empty(k)
+    p = np.empty(k)
     for t in range(n):
         for i in range(k):
             top = NEG_INF
@@ -453,7 +457,11 @@ def step_log_transmats(transcoef, w, out):
                 top = max(top, v)
             s = 0.0
             for j in range(k):
-                s += np.exp(z[j] - top)
+                p[j] = np.exp(z[j] - top)
+                s += p[j]
             lse = top + np.log(s)
             for j in range(k):
                 out[t, i, j] = z[j] - lse
+            if both:
+                for j in range(k):
+                    probs[t, i, j] = p[j] / s
