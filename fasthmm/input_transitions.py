@@ -33,9 +33,15 @@ from .emissions._base import names_by_letter
 from .inference import PerStep
 from .transitions import INIT_CONCENTRATION, flush_subnormal, require_set
 
-#: Newton iterations per row and M-step, and halvings per Newton step.
+#: Newton iterations per row (to convergence), and halvings per Newton step.
 NEWTON_STEPS = 25
 HALVINGS = 40
+#: Newton iterations per row in an EM iteration's M-step: a generalised EM
+#: step (each still raises the objective; from the previous iteration's
+#: coefficients near convergence, the few steps reach the row's optimum),
+#: so that the first iterations, far from it, do not pay for an exact
+#: maximisation their E-step will move anyway.
+EM_NEWTON_STEPS = 3
 #: Relative gain (actual or predicted by the Newton decrement) below which
 #: a row's regression stops.
 _TOL = 1e-10
@@ -367,7 +373,8 @@ class InputTransitions:
 
     def m_step(self, start_counts, trans_counts, letters):
         """MAP update: Dirichlet for ``startprob``, a logistic regression per
-        row for ``transcoef`` (:func:`logistic_rows`).
+        row for ``transcoef`` (:func:`logistic_rows`, at most
+        :data:`EM_NEWTON_STEPS` Newton steps).
 
         Parameters
         ----------
@@ -383,7 +390,8 @@ class InputTransitions:
         if "t" in letters:
             xi = np.ascontiguousarray(trans_counts.xi, dtype=np.float64)
             w = np.ascontiguousarray(trans_counts.w, dtype=np.float64)
-            coef = logistic_rows(coef, xi, w, float(self.transcoef_prior))
+            prior = float(self.transcoef_prior)
+            coef = logistic_rows(coef, xi, w, prior, EM_NEWTON_STEPS)
         return self._replace(startprob, coef)
 
     def log_prior(self):
