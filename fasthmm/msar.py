@@ -1,0 +1,666 @@
+"""Hamilton's (1989) Markov-switching autoregression: ``MarkovSwitchingAR``.
+
+The model (one feature) is
+
+    y_t - mu[s_t] = sum_{i=1..order} phi[s_t, i] (y_{t-i} - mu[s_{t-i}]) + e_t,
+    e_t ~ N(0, sigma2[s_t]),
+
+with ``s_t`` a K-state Markov chain. ``y_t`` depends on the regimes
+``s_t, ..., s_{t-order}``, so the model is an HMM over the tuple of the last
+``order + 1`` regimes, run exactly by :class:`fasthmm.expanded.TupleChain`
+(O(K^(order+1)) per step). The first ``order`` observations of each
+sequence are conditioned on, as in statsmodels' ``MarkovAutoregression``.
+"""
+
+import numpy as np
+
+from . import _registry
+from ._validation import (
+    NotFittedError,
+    as_float_array,
+    check_allocation,
+    check_choice,
+    check_int,
+    check_lengths,
+    check_letters,
+    check_random_state,
+    check_real,
+    check_sequences,
+    check_shape,
+    check_startprob,
+    check_transmat,
+)
+from .em import ConvergenceMonitor
+from .expanded import TupleChain
+from .io import save_model
+
+__all__ = ["MarkovSwitchingAR"]
+
+STARTS = ("learned", "stationary")
+LETTERS = "stmav"
+PARAM_NAMES = ("startprob_", "transmat_", "means_", "ar_coef_", "variances_")
+#: Rows of the M-step's sums handled at a time (bounds their scratch memory).
+ROW_BLOCK = 1 << 12
+#: Step halvings tried by the transition M-step of ``start="stationary"``.
+MAX_HALVINGS = 40
+
+
+def stationary_distribution(transmat):
+    """The distribution ``pi`` with ``pi @ transmat = pi`` (least squares, as
+    statsmodels' steady state), clipped at zero and normalised."""
+    k = transmat.shape[0]
+    a = np.vstack([np.eye(k) - transmat.T, np.ones((1, k))])
+    pi = np.linalg.pinv(a)[:, -1]
+    pi = np.maximum(pi, 0.0)
+    return pi / pi.sum()
+
+
+class _Data:
+    """One batch: the scored rows of every sequence and their lags.
+
+    Attributes
+    ----------
+    y : ndarray (n_samples,)
+    starts : ndarray (n_sequences + 1,)
+        Sequence offsets in ``y``.
+    scored : ndarray of int (n_scored,)
+        Rows of ``y`` that are scored (all but each sequence's first ``order``).
+    scored_starts : ndarray (n_sequences + 1,)
+        Sequence offsets among the scored rows.
+    lags : ndarray (n_scored, order)
+        ``lags[:, i - 1]`` is ``y_{t-i}``.
+    """
+
+    def __init__(self, y, starts, order):
+        self.y, self.starts = y, starts
+        lengths = np.diff(starts)
+        self.scored = np.concatenate(
+            [np.arange(lo + order, hi) for lo, hi in zip(starts[:-1], starts[1:])]
+        )
+        self.scored_starts = np.concatenate([[0], np.cumsum(lengths - order)])
+        self.lags = np.stack([y[self.scored - i] for i in range(1, order + 1)], axis=1)
+
+
+class MarkovSwitchingAR:
+    """Markov-switching autoregression in Hamilton's form (switching mean).
+
+    Parameters
+    ----------
+    n_components : int
+        Number of regimes K.
+    order : int (>= 1)
+        Autoregressive order p; the hidden state is the tuple of the last
+        p + 1 regimes (K^(p+1) states, O(K^(p+1)) work per step).
+    switching_ar : bool
+        Each regime has its own AR coefficients (True), or all share them.
+    switching_variance : bool
+        Each regime has its own innovation variance, or all share one.
+    start : {"learned", "stationary"}
+        Distribution of each sequence's first regime: ``startprob_``, learned
+        by EM as in every model ("learned"), or the stationary distribution of
+        ``transmat_`` ("stationary", statsmodels' default; ``startprob_`` is
+        then derived from ``transmat_`` and not a free parameter).
+    min_covar : float
+        Floor of the variances in the M-step.
+    random_state : None, int, RandomState or Generator
+        Used by :meth:`sample`.
+    n_iter : int
+    tol : float
+        EM stops when the log-likelihood improves by less than ``tol``.
+    verbose : bool
+    params, init_params : str
+        Letters of the parameters EM updates / initialises from data:
+        "s" startprob_, "t" transmat_, "m" means_, "a" ar_coef_,
+        "v" variances_.
+
+    Attributes
+    ----------
+    startprob_ : ndarray (n_components,)
+        Distribution of the regime of each sequence's first observation.
+    transmat_ : ndarray (n_components, n_components)
+    means_ : ndarray (n_components,)
+    ar_coef_ : ndarray (n_components, order)
+        ``ar_coef_[k, i - 1]`` multiplies the deviation at lag i in regime k
+        (equal rows when ``switching_ar=False``).
+    variances_ : ndarray (n_components,)
+        (equal entries when ``switching_variance=False``).
+    monitor_ : ConvergenceMonitor
+
+    Notes
+    -----
+    The first ``order`` observations of each sequence are conditioned on,
+    not scored (statsmodels' convention): :meth:`score` is the log-density of
+    the others given them. Their regimes are still inferred exactly (they are
+    the older entries of the first tuple): :meth:`predict_proba` and
+    :meth:`decode` cover every row; :meth:`filter_proba` gives for them the
+    prior distribution (no observation has been scored yet).
+
+    EM is an ECM algorithm: given the tuple posteriors, the AR coefficients
+    (given the means and variances), then the means (given the rest), then
+    the variances are each set to their exact conditional maximum, so the
+    log-likelihood never decreases. With ``start="stationary"`` the start
+    distribution depends on ``transmat_``; the transition step maximises the
+    expected transition counts plus that start term, taking the
+    count-ratio update and halving the step towards the previous matrix
+    until the term does not decrease (statsmodels' EM uses the count ratios
+    alone, which can decrease the likelihood).
+    """
+
+    _registry_name = "MarkovSwitchingAR"
+
+    def __init__(
+        self,
+        n_components=2,
+        order=1,
+        switching_ar=True,
+        switching_variance=False,
+        start="learned",
+        min_covar=1e-8,
+        random_state=None,
+        n_iter=100,
+        tol=1e-2,
+        verbose=False,
+        params=LETTERS,
+        init_params=LETTERS,
+    ):
+        self.n_components = n_components
+        self.order = order
+        self.switching_ar = switching_ar
+        self.switching_variance = switching_variance
+        self.start = start
+        self.min_covar = min_covar
+        self.random_state = random_state
+        self.n_iter = n_iter
+        self.tol = tol
+        self.verbose = verbose
+        self.params = params
+        self.init_params = init_params
+        self.monitor_ = ConvergenceMonitor(tol, n_iter, verbose)
+
+    # -- estimator plumbing -------------------------------------------------
+    @classmethod
+    def _constructor_args(cls):
+        return [
+            "n_components",
+            "order",
+            "switching_ar",
+            "switching_variance",
+            "start",
+            "min_covar",
+            "random_state",
+            "n_iter",
+            "tol",
+            "verbose",
+            "params",
+            "init_params",
+        ]
+
+    _emission_class = None
+
+    @staticmethod
+    def _param_names():
+        return PARAM_NAMES
+
+    def get_params(self, deep=True):
+        """Constructor arguments, as in scikit-learn."""
+        return {name: getattr(self, name) for name in self._constructor_args()}
+
+    def set_params(self, **kwargs):
+        """Set constructor arguments, as in scikit-learn."""
+        for key, value in kwargs.items():
+            if key not in self._constructor_args():
+                raise ValueError(f"invalid parameter {key!r} for MarkovSwitchingAR")
+            setattr(self, key, value)
+        return self
+
+    def __repr__(self):
+        args = ", ".join(f"{k}={v!r}" for k, v in self.get_params().items())
+        return f"MarkovSwitchingAR({args})"
+
+    def _check_hyperparameters(self):
+        k = check_int(self.n_components, "n_components", 1)
+        p = check_int(self.order, "order", 1)
+        check_allocation((k ** (p + 1),), "order", p, "a tuple state per row")
+        for name in ("switching_ar", "switching_variance", "verbose"):
+            if not isinstance(getattr(self, name), (bool, np.bool_)):
+                raise TypeError(
+                    f"{name} must be True or False, got {getattr(self, name)!r}"
+                )
+        check_choice(self.start, "start", STARTS)
+        check_real(self.min_covar, "min_covar", 0.0)
+        check_int(self.n_iter, "n_iter", 0)
+        check_real(self.tol, "tol", allow_inf=True)
+        check_letters(self.params, "params", LETTERS)
+        check_letters(self.init_params, "init_params", LETTERS)
+        return k, p
+
+    def _current_params(self):
+        return {name: getattr(self, name, None) for name in PARAM_NAMES}
+
+    def _checked_params(self, params=None):
+        """The parameters (default: the model's), checked, as a dict of float64
+        arrays; ``startprob_`` is the stationary distribution when
+        ``start="stationary"``."""
+        k, p = self._check_hyperparameters()
+        params = self._current_params() if params is None else params
+        needed = PARAM_NAMES[self.start == "stationary" :]
+        missing = [name for name in needed if params.get(name) is None]
+        if missing:
+            raise NotFittedError(
+                f"This MarkovSwitchingAR has no {', '.join(missing)}: call fit first "
+                "or set them"
+            )
+        out = {"transmat_": check_transmat(params["transmat_"], k, "transmat_")}
+        if self.start == "stationary":
+            out["startprob_"] = stationary_distribution(out["transmat_"])
+        else:
+            out["startprob_"] = check_startprob(params["startprob_"], k, "startprob_")
+        out["means_"] = check_shape(params["means_"], "means_", (k,))
+        out["ar_coef_"] = check_shape(params["ar_coef_"], "ar_coef_", (k, p))
+        var = check_shape(params["variances_"], "variances_", (k,))
+        if np.any(var <= 0):
+            raise ValueError(f"variances_ must be positive, got {var}")
+        out["variances_"] = var
+        for name, flag, what in (
+            ("ar_coef_", self.switching_ar, "switching_ar"),
+            ("variances_", self.switching_variance, "switching_variance"),
+        ):
+            if not flag and np.any(out[name] != out[name][:1]):
+                raise ValueError(
+                    f"{name} must hold the same value for every regime when "
+                    f"{what}=False, got {out[name]}"
+                )
+        return out
+
+    def _chain(self):
+        return TupleChain(self.n_components, self.order + 1)
+
+    def _read(self, X, lengths):
+        """``_Data`` of a batch: one feature, finite, each sequence longer
+        than ``order``."""
+        X, lengths = check_sequences(X, lengths)
+        y = as_float_array(X, "X")
+        if y.ndim == 2 and y.shape[1] == 1:
+            y = y[:, 0]
+        if y.ndim != 1:
+            raise ValueError(
+                f"X must hold one feature (shape (n_samples,) or (n_samples, 1)), "
+                f"got shape {y.shape}"
+            )
+        starts = check_lengths(lengths, y.shape[0])
+        short = np.flatnonzero(np.diff(starts) <= self.order)
+        if short.size:
+            raise ValueError(
+                f"every sequence needs more than order = {self.order} observations "
+                f"(the first order are conditioned on); sequence {int(short[0])} has "
+                f"{int(np.diff(starts)[short[0]])}"
+            )
+        return _Data(np.ascontiguousarray(y), starts, self.order)
+
+    # -- the expanded-state log-densities ----------------------------------
+    def _log_emissions(self, params, data, rows=slice(None)):
+        """Log-density of each scored row given each tuple, (n_rows, K^(p+1))."""
+        resid = self._residuals(params, data, rows)
+        var = params["variances_"][self._chain().digits()[:, 0]]
+        return -0.5 * (resid**2 / var + np.log(2 * np.pi * var))
+
+    def _residuals(self, params, data, rows=slice(None)):
+        """Innovation of each scored row under each tuple, (n_rows, K^(p+1))."""
+        dig = self._chain().digits()
+        mu, phi = params["means_"], params["ar_coef_"]
+        y = data.y[data.scored[rows]]
+        resid = y[:, None] - mu[dig[:, 0]][None, :]
+        lags = data.lags[rows]
+        for i in range(self.order):
+            resid -= phi[dig[:, 0], i] * (lags[:, i : i + 1] - mu[dig[:, i + 1]])
+        return resid
+
+    def _pass(self, params, data, smooth=True):
+        return self._chain().forward_backward(
+            self._log_emissions(params, data),
+            data.scored_starts,
+            params["startprob_"],
+            params["transmat_"],
+            smooth,
+        )
+
+    def _per_row(self, data, scored_rows, first_rows):
+        """Regime probabilities of every row (n_samples, K) from those of the
+        scored rows and, per sequence, the (order, K) rows conditioned on
+        (oldest first)."""
+        out = np.empty((len(data.y), self.n_components))
+        out[data.scored] = scored_rows
+        for s, lo in enumerate(data.starts[:-1]):
+            out[lo : lo + self.order] = first_rows[s]
+        return out
+
+    def _first_marginals(self, tuple_probs):
+        """(n_sequences, order, K): the older regimes of each first tuple."""
+        chain = self._chain()
+        return np.stack(
+            [
+                chain.regime_marginals(tuple_probs, position=self.order - j)
+                for j in range(self.order)
+            ],
+            axis=1,
+        )
+
+    # -- inference ------------------------------------------------------------
+    def score(self, X, lengths=None):
+        """Log-likelihood of X given each sequence's first ``order`` rows."""
+        params = self._checked_params()
+        return float(
+            self._pass(params, self._read(X, lengths), smooth=False).loglik.sum()
+        )
+
+    def score_samples(self, X, lengths=None):
+        """``(log-likelihood, posteriors)``; posteriors (n_samples, K)."""
+        params = self._checked_params()
+        data = self._read(X, lengths)
+        res = self._pass(params, data)
+        chain = self._chain()
+        first = res.posteriors[data.scored_starts[:-1]]
+        post = self._per_row(
+            data, chain.regime_marginals(res.posteriors), self._first_marginals(first)
+        )
+        return float(res.loglik.sum()), post
+
+    def predict_proba(self, X, lengths=None):
+        """Smoothed regime probabilities of every row, (n_samples, K)."""
+        return self.score_samples(X, lengths)[1]
+
+    def filter_proba(self, X, lengths=None):
+        """Filtered regime probabilities P(s_t | y_0..y_t), (n_samples, K).
+
+        The first ``order`` rows of each sequence, conditioned on, get the
+        prior distribution of their regimes.
+        """
+        params = self._checked_params()
+        data = self._read(X, lengths)
+        res = self._pass(params, data, smooth=False)
+        chain = self._chain()
+        prior = chain.first_prior(params["startprob_"], params["transmat_"])
+        n_seq = len(data.starts) - 1
+        first = self._first_marginals(np.tile(prior, (n_seq, 1)))
+        return self._per_row(data, chain.regime_marginals(res.posteriors), first)
+
+    def decode(self, X, lengths=None, algorithm="viterbi"):
+        """Most likely regime path (Viterbi over the tuple states).
+
+        Returns
+        -------
+        logprob : float
+            Log-probability of the path with the scored rows.
+        states : ndarray of int64 (n_samples,)
+        """
+        check_choice(algorithm, "algorithm", ("viterbi", "map"))
+        params = self._checked_params()
+        data = self._read(X, lengths)
+        if algorithm == "map":
+            ll, post = self.score_samples(X, lengths)
+            return ll, post.argmax(axis=1)
+        logprob, path = self._chain().viterbi(
+            self._log_emissions(params, data),
+            data.scored_starts,
+            params["startprob_"],
+            params["transmat_"],
+        )
+        dig = self._chain().digits()
+        states = np.empty(len(data.y), dtype=np.int64)
+        states[data.scored] = dig[path, 0]
+        for s, lo in enumerate(data.starts[:-1]):
+            first = dig[path[data.scored_starts[s]]]
+            states[lo : lo + self.order] = first[::-1][: self.order]
+        return float(logprob.sum()), states
+
+    def predict(self, X, lengths=None):
+        """The Viterbi regime path, (n_samples,)."""
+        return self.decode(X, lengths)[1]
+
+    def get_stationary_distribution(self):
+        """Stationary distribution of ``transmat_``."""
+        return stationary_distribution(self._checked_params()["transmat_"])
+
+    # -- sampling ---------------------------------------------------------------
+    def sample(self, n_samples=1, random_state=None):
+        """Draw one sequence.
+
+        The first regime follows ``startprob_``; the deviations before the
+        first observation are taken as zero, so the first ``order`` rows use
+        the lags that exist.
+
+        Returns
+        -------
+        X : ndarray (n_samples, 1)
+        states : ndarray of int64 (n_samples,)
+        """
+        n = check_int(n_samples, "n_samples", 1)
+        params = self._checked_params()
+        rng = check_random_state(
+            self.random_state if random_state is None else random_state
+        )
+        k = self.n_components
+        states = np.empty(n, dtype=np.int64)
+        states[0] = rng.choice(k, p=params["startprob_"])
+        for t in range(1, n):
+            states[t] = rng.choice(k, p=params["transmat_"][states[t - 1]])
+        mu, phi = params["means_"], params["ar_coef_"]
+        dev = np.zeros(n)
+        sd = np.sqrt(params["variances_"])
+        for t in range(n):
+            s = states[t]
+            lags = dev[max(t - self.order, 0) : t][::-1]
+            dev[t] = phi[s, : len(lags)] @ lags + sd[s] * rng.standard_normal()
+        return (mu[states] + dev)[:, None], states
+
+    # -- learning -------------------------------------------------------------
+    def fit(self, X, lengths=None):
+        """Estimate the parameters by EM (an ECM scheme: see the class notes).
+
+        The fit is atomic: if it raises, the model keeps its parameters.
+        """
+        self._check_hyperparameters()
+        data = self._read(X, lengths)
+        params = self._initialized(data)
+        params = self._checked_params(params)
+        monitor = ConvergenceMonitor(self.tol, self.n_iter, self.verbose)
+        for _ in range(self.n_iter):
+            res = self._pass(params, data)
+            new = self._m_step(params, data, res)
+            monitor.report(float(res.loglik.sum()))
+            params = new
+            if monitor.converged:
+                break
+        for name, value in params.items():
+            if not np.all(np.isfinite(value)):
+                raise ValueError(
+                    f"fit stopped: the M-step produced a non-finite {name}; the "
+                    "model's parameters are unchanged (rescale X?)"
+                )
+        for name, value in params.items():
+            setattr(self, name, value)
+        self.monitor_ = monitor
+        return self
+
+    def _initialized(self, data):
+        """Current parameters, with those named in ``init_params`` (or unset)
+        set from the data: means at quantiles of y, one pooled AR(p) fit by
+        least squares, a persistent chain."""
+        k, p = self.n_components, self.order
+        params = self._current_params()
+        todo = {
+            letter
+            for letter, name in zip(LETTERS, PARAM_NAMES)
+            if letter in self.init_params or params[name] is None
+        }
+        y = data.y[data.scored]
+        if "m" in todo:
+            params["means_"] = np.quantile(data.y, (np.arange(k) + 0.5) / k)
+        if todo & {"a", "v"}:
+            centred = data.lags - data.lags.mean(axis=0)
+            target = y - y.mean()
+            coef = np.linalg.lstsq(centred, target, rcond=None)[0]
+            if "a" in todo:
+                params["ar_coef_"] = np.tile(coef, (k, 1))
+            if "v" in todo:
+                var = max(np.var(target - centred @ coef), self.min_covar, 1e-12)
+                params["variances_"] = np.full(k, var)
+        if "t" in todo:
+            params["transmat_"] = (
+                np.full((k, k), 0.1 / (k - 1)) + np.eye(k) * (0.9 - 0.1 / (k - 1))
+                if k > 1
+                else np.ones((1, 1))
+            )
+        if "s" in todo:
+            params["startprob_"] = np.full(k, 1.0 / k)
+        return params
+
+    def _m_step(self, params, data, res):
+        """New parameters from one E-step (each block only if in ``params``)."""
+        new = {name: value.copy() for name, value in params.items()}
+        weights = res.posteriors
+        if "a" in self.params:
+            new["ar_coef_"] = self._ar_step(new, data, weights)
+        if "m" in self.params:
+            new["means_"] = self._mean_step(new, data, weights)
+        if "v" in self.params:
+            new["variances_"] = self._variance_step(new, data, weights)
+        if "t" in self.params:
+            new["transmat_"] = self._transition_step(params, res)
+        if self.start == "stationary":
+            new["startprob_"] = stationary_distribution(new["transmat_"])
+        elif "s" in self.params:
+            new["startprob_"] = res.start_counts / res.start_counts.sum()
+        return new
+
+    def _blocks(self, data):
+        n = len(data.scored)
+        return [slice(lo, min(lo + ROW_BLOCK, n)) for lo in range(0, n, ROW_BLOCK)]
+
+    def _ar_step(self, params, data, weights):
+        """AR coefficients maximising the expected log-density given the means
+        and variances: weighted least squares of the deviation on its lags."""
+        k, p = self.n_components, self.order
+        dig = self._chain().digits()
+        mu = params["means_"]
+        w_scale = 1.0 / params["variances_"][dig[:, 0]]
+        gram = np.zeros((k, p, p))
+        rhs = np.zeros((k, p))
+        for rows in self._blocks(data):
+            w = weights[rows] * w_scale
+            z = data.y[data.scored[rows]][:, None] - mu[dig[:, 0]]
+            x = data.lags[rows][:, None, :] - mu[dig[:, 1:]][None, :, :]
+            np.add.at(gram, dig[:, 0], np.einsum("ts,tsi,tsj->sij", w, x, x))
+            np.add.at(rhs, dig[:, 0], np.einsum("ts,tsi,ts->si", w, x, z))
+        old = params["ar_coef_"]
+        if not self.switching_ar:
+            coef = _solve(gram.sum(axis=0), rhs.sum(axis=0), old[0])
+            return np.tile(coef, (k, 1))
+        return np.stack([_solve(gram[j], rhs[j], old[j]) for j in range(k)])
+
+    def _mean_step(self, params, data, weights):
+        """Means maximising the expected log-density given the AR coefficients
+        and variances: the innovation is linear in the means, a(tuple) @ mu."""
+        k = self.n_components
+        dig = self._chain().digits()
+        phi = params["ar_coef_"][dig[:, 0]]  # (S, p)
+        design = np.eye(k)[dig[:, 0]]
+        for i in range(self.order):
+            design -= phi[:, i : i + 1] * np.eye(k)[dig[:, i + 1]]
+        w_scale = 1.0 / params["variances_"][dig[:, 0]]
+        mass = np.zeros(len(dig))
+        rhs = np.zeros(len(dig))
+        for rows in self._blocks(data):
+            w = weights[rows] * w_scale
+            r = data.y[data.scored[rows]][:, None] - data.lags[rows] @ phi.T
+            mass += w.sum(axis=0)
+            rhs += (w * r).sum(axis=0)
+        gram = (design * mass[:, None]).T @ design
+        return _solve(gram, design.T @ rhs, params["means_"])
+
+    def _variance_step(self, params, data, weights):
+        """Variances maximising the expected log-density given the rest."""
+        k = self.n_components
+        current = self._chain().digits()[:, 0]
+        ss = np.zeros(k)
+        mass = np.zeros(k)
+        for rows in self._blocks(data):
+            w = weights[rows]
+            np.add.at(
+                ss, current, (w * self._residuals(params, data, rows) ** 2).sum(0)
+            )
+            np.add.at(mass, current, w.sum(axis=0))
+        if not self.switching_variance:
+            ss, mass = np.full(k, ss.sum()), np.full(k, mass.sum())
+        old = params["variances_"]
+        with np.errstate(invalid="ignore", divide="ignore"):
+            var = np.where(mass > 0, ss / mass, old)
+        return np.maximum(var, self.min_covar)
+
+    def _transition_step(self, params, res):
+        """``transmat_`` from the expected regime transitions (rows with no
+        mass kept); with ``start="stationary"`` a step that does not lower the
+        expected counts' log-probability plus the log start probability."""
+        old = params["transmat_"]
+        counts = res.counts
+        total = counts.sum(axis=1, keepdims=True)
+        with np.errstate(invalid="ignore", divide="ignore"):
+            candidate = np.where(total > 0, counts / total, old)
+        if self.start != "stationary":
+            return candidate
+
+        def q(trans):
+            pi = stationary_distribution(trans)
+            return _xlogy(counts, trans) + _xlogy(res.start_counts, pi)
+
+        base = q(old)
+        step = candidate - old
+        for _ in range(MAX_HALVINGS):
+            trial = old + step
+            if q(trial) >= base:
+                return trial
+            step = step / 2
+        return old
+
+    def _n_free_parameters(self):
+        k, p = self.n_components, self.order
+        return (
+            k * (k - 1)
+            + (k - 1) * (self.start == "learned")
+            + k
+            + p * (k if self.switching_ar else 1)
+            + (k if self.switching_variance else 1)
+        )
+
+    def aic(self, X, lengths=None):
+        """Akaike information criterion (lower is better)."""
+        return -2.0 * self.score(X, lengths) + 2.0 * self._n_free_parameters()
+
+    def bic(self, X, lengths=None):
+        """Bayesian information criterion (lower is better); the number of
+        scored observations is the sample size."""
+        data = self._read(X, lengths)
+        return -2.0 * self.score(X, lengths) + self._n_free_parameters() * np.log(
+            len(data.scored)
+        )
+
+    def save(self, path):
+        """Write the model to one ``.npz`` file (see :func:`fasthmm.load`)."""
+        save_model(self, path)
+
+
+def _solve(gram, rhs, old):
+    """Least-squares solution of ``gram @ x = rhs``; ``old`` when ``gram`` has
+    no weight (a regime without posterior mass)."""
+    if not np.any(gram):
+        return old.copy()
+    return np.linalg.lstsq(gram, rhs, rcond=None)[0]
+
+
+def _xlogy(x, y):
+    """``sum(x * log(y))`` with 0 log 0 = 0 (and -inf where x > 0 = y)."""
+    with np.errstate(divide="ignore", invalid="ignore"):
+        return float(np.where(x > 0, x * np.log(y), 0.0).sum())
+
+
+_registry.register(MarkovSwitchingAR)
