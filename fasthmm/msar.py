@@ -486,7 +486,7 @@ class MarkovSwitchingAR:
         """Current parameters, with those named in ``init_params`` (or unset)
         set from the data: means at quantiles of y, one pooled AR(p) fit by
         least squares, a persistent chain."""
-        k, p = self.n_components, self.order
+        k = self.n_components
         params = self._current_params()
         todo = {
             letter
