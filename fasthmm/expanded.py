@@ -59,13 +59,20 @@ class TupleChain:
         self.n_regimes = n_regimes
         self.memory = memory
         self.n_states = n_regimes**memory
+        states = np.arange(self.n_states)
+        self._digits = np.stack(
+            [
+                (states // n_regimes ** (memory - 1 - i)) % n_regimes
+                for i in range(memory)
+            ],
+            axis=1,
+        )
+        self._digits.flags.writeable = False
 
     def digits(self):
         """Regimes of every tuple state, shape (K ** m, m): column ``i`` is
-        ``s_{t-i}``."""
-        k, m = self.n_regimes, self.memory
-        states = np.arange(self.n_states)
-        return np.stack([(states // k ** (m - 1 - i)) % k for i in range(m)], axis=1)
+        ``s_{t-i}`` (read-only)."""
+        return self._digits
 
     def first_prior(self, startprob, transmat):
         """Distribution of a sequence's first tuple ``(s_{m-1}, ..., s_0)``

@@ -12,6 +12,8 @@ with ``s_t`` a K-state Markov chain. ``y_t`` depends on the regimes
 sequence are conditioned on, as in statsmodels' ``MarkovAutoregression``.
 """
 
+import functools
+
 import numpy as np
 
 from . import _registry
@@ -46,11 +48,15 @@ MAX_HALVINGS = 40
 
 
 def stationary_distribution(transmat):
-    """The distribution ``pi`` with ``pi @ transmat = pi`` (least squares, as
-    statsmodels' steady state), clipped at zero and normalised."""
+    """The distribution ``pi`` with ``pi @ transmat = pi`` and sum one (for a
+    chain with several, the least-squares one, as statsmodels' steady state),
+    clipped at zero and normalised."""
     k = transmat.shape[0]
-    a = np.vstack([np.eye(k) - transmat.T, np.ones((1, k))])
-    pi = np.linalg.pinv(a)[:, -1]
+    try:  # (I - P + 1 1')' pi = 1: regular when the chain has one class
+        pi = np.linalg.solve((np.eye(k) - transmat + 1.0).T, np.ones(k))
+    except np.linalg.LinAlgError:
+        a = np.vstack([np.eye(k) - transmat.T, np.ones((1, k))])
+        pi = np.linalg.pinv(a)[:, -1]
     pi = np.maximum(pi, 0.0)
     return pi / pi.sum()
 
@@ -273,7 +279,7 @@ class MarkovSwitchingAR:
         return out
 
     def _chain(self):
-        return TupleChain(self.n_components, self.order + 1)
+        return _tuple_chain(self.n_components, self.order + 1)
 
     def _read(self, X, lengths):
         """``_Data`` of a batch: one feature, finite, each sequence longer
@@ -518,13 +524,13 @@ class MarkovSwitchingAR:
     def _m_step(self, params, data, res):
         """New parameters from one E-step (each block only if in ``params``)."""
         new = {name: value.copy() for name, value in params.items()}
-        weights = res.posteriors
+        moments = self._moments(data, res.posteriors)
         if "a" in self.params:
-            new["ar_coef_"] = self._ar_step(new, data, weights)
+            new["ar_coef_"] = self._ar_step(new, moments)
         if "m" in self.params:
-            new["means_"] = self._mean_step(new, data, weights)
+            new["means_"] = self._mean_step(new, moments)
         if "v" in self.params:
-            new["variances_"] = self._variance_step(new, data, weights)
+            new["variances_"] = self._variance_step(new, moments)
         if "t" in self.params:
             new["transmat_"] = self._transition_step(params, res)
         if self.start == "stationary":
@@ -533,63 +539,85 @@ class MarkovSwitchingAR:
             new["startprob_"] = res.start_counts / res.start_counts.sum()
         return new
 
-    def _blocks(self, data):
-        n = len(data.scored)
-        return [slice(lo, min(lo + ROW_BLOCK, n)) for lo in range(0, n, ROW_BLOCK)]
+    def _moments(self, data, weights):
+        """Posterior-weighted second moments of ``f_t = (1, y_t, y_{t-1}, ...,
+        y_{t-p})`` per tuple state, shape (K^(p+1), p + 2, p + 2).
 
-    def _ar_step(self, params, data, weights):
+        Every innovation, deviation and lag deviation of the model is linear
+        in ``f_t`` with coefficients fixed by the tuple, so these moments are
+        all the M-step needs (one matrix product over the rows).
+        """
+        n, q = len(data.scored), self.order + 2
+        out = np.zeros((weights.shape[1], q * q))
+        for lo in range(0, n, ROW_BLOCK):
+            rows = slice(lo, min(lo + ROW_BLOCK, n))
+            f = np.column_stack(
+                [np.ones(rows.stop - lo), data.y[data.scored[rows]], data.lags[rows]]
+            )
+            out += weights[rows].T @ (f[:, :, None] * f[:, None, :]).reshape(-1, q * q)
+        return out.reshape(-1, q, q)
+
+    def _coefficients(self, params):
+        """Per tuple state: the regimes (S, p + 1), the coefficients on f_t
+        of the deviations ``y_{t-i} - mu[s_{t-i}]`` (S, p + 1, p + 2), and
+        the weights ``1 / variance[s_t]`` (S,)."""
+        dig = self._chain().digits()
+        p = self.order
+        dev = np.zeros((len(dig), p + 1, p + 2))
+        dev[:, :, 0] = -params["means_"][dig]
+        dev[:, np.arange(p + 1), np.arange(1, p + 2)] = 1.0
+        return dig, dev, 1.0 / params["variances_"][dig[:, 0]]
+
+    def _ar_step(self, params, moments):
         """AR coefficients maximising the expected log-density given the means
         and variances: weighted least squares of the deviation on its lags."""
-        k, p = self.n_components, self.order
-        dig = self._chain().digits()
-        mu = params["means_"]
-        w_scale = 1.0 / params["variances_"][dig[:, 0]]
-        gram = np.zeros((k, p, p))
-        rhs = np.zeros((k, p))
-        for rows in self._blocks(data):
-            w = weights[rows] * w_scale
-            z = data.y[data.scored[rows]][:, None] - mu[dig[:, 0]]
-            x = data.lags[rows][:, None, :] - mu[dig[:, 1:]][None, :, :]
-            np.add.at(gram, dig[:, 0], np.einsum("ts,tsi,tsj->sij", w, x, x))
-            np.add.at(rhs, dig[:, 0], np.einsum("ts,tsi,ts->si", w, x, z))
+        k = self.n_components
+        dig, dev, scale = self._coefficients(params)
+        m = np.einsum("sip,spq,sjq->sij", dev, moments, dev) * scale[:, None, None]
+        gram = np.zeros((k, self.order, self.order))
+        rhs = np.zeros((k, self.order))
+        np.add.at(gram, dig[:, 0], m[:, 1:, 1:])
+        np.add.at(rhs, dig[:, 0], m[:, 1:, 0])
         old = params["ar_coef_"]
         if not self.switching_ar:
             coef = _solve(gram.sum(axis=0), rhs.sum(axis=0), old[0])
             return np.tile(coef, (k, 1))
         return np.stack([_solve(gram[j], rhs[j], old[j]) for j in range(k)])
 
-    def _mean_step(self, params, data, weights):
-        """Means maximising the expected log-density given the AR coefficients
-        and variances: the innovation is linear in the means, a(tuple) @ mu."""
+    def _innovation(self, params):
+        """Per tuple state (S,): the innovation is ``resp @ f_t - design @ mu``
+        with ``resp`` (S, p + 2) and ``design`` (S, K)."""
         k = self.n_components
         dig = self._chain().digits()
         phi = params["ar_coef_"][dig[:, 0]]  # (S, p)
+        resp = np.zeros((len(dig), self.order + 2))
+        resp[:, 1] = 1.0
+        resp[:, 2:] = -phi
         design = np.eye(k)[dig[:, 0]]
         for i in range(self.order):
             design -= phi[:, i : i + 1] * np.eye(k)[dig[:, i + 1]]
-        w_scale = 1.0 / params["variances_"][dig[:, 0]]
-        mass = np.zeros(len(dig))
-        rhs = np.zeros(len(dig))
-        for rows in self._blocks(data):
-            w = weights[rows] * w_scale
-            r = data.y[data.scored[rows]][:, None] - data.lags[rows] @ phi.T
-            mass += w.sum(axis=0)
-            rhs += (w * r).sum(axis=0)
-        gram = (design * mass[:, None]).T @ design
-        return _solve(gram, design.T @ rhs, params["means_"])
+        return resp, design
 
-    def _variance_step(self, params, data, weights):
+    def _mean_step(self, params, moments):
+        """Means maximising the expected log-density given the AR coefficients
+        and variances: the innovation is linear in the means."""
+        resp, design = self._innovation(params)
+        scale = self._coefficients(params)[2]
+        mass = moments[:, 0, 0] * scale
+        sums = np.einsum("sq,sq->s", moments[:, 0, :], resp) * scale
+        gram = (design * mass[:, None]).T @ design
+        return _solve(gram, design.T @ sums, params["means_"])
+
+    def _variance_step(self, params, moments):
         """Variances maximising the expected log-density given the rest."""
         k = self.n_components
+        resp, design = self._innovation(params)
+        coef = resp.copy()
+        coef[:, 0] -= design @ params["means_"]
+        ss_tuple = np.einsum("sp,spq,sq->s", coef, moments, coef)
         current = self._chain().digits()[:, 0]
-        ss = np.zeros(k)
-        mass = np.zeros(k)
-        for rows in self._blocks(data):
-            w = weights[rows]
-            np.add.at(
-                ss, current, (w * self._residuals(params, data, rows) ** 2).sum(0)
-            )
-            np.add.at(mass, current, w.sum(axis=0))
+        ss = np.bincount(current, ss_tuple, minlength=k)
+        mass = np.bincount(current, moments[:, 0, 0], minlength=k)
         if not self.switching_variance:
             ss, mass = np.full(k, ss.sum()), np.full(k, mass.sum())
         old = params["variances_"]
@@ -649,12 +677,21 @@ class MarkovSwitchingAR:
         save_model(self, path)
 
 
+@functools.lru_cache(maxsize=16)
+def _tuple_chain(n_regimes, memory):
+    """One :class:`TupleChain` per shape (its digits computed once)."""
+    return TupleChain(n_regimes, memory)
+
+
 def _solve(gram, rhs, old):
     """Least-squares solution of ``gram @ x = rhs``; ``old`` when ``gram`` has
     no weight (a regime without posterior mass)."""
     if not np.any(gram):
         return old.copy()
-    return np.linalg.lstsq(gram, rhs, rcond=None)[0]
+    try:
+        return np.linalg.solve(gram, rhs)
+    except np.linalg.LinAlgError:
+        return np.linalg.lstsq(gram, rhs, rcond=None)[0]
 
 
 def _xlogy(x, y):
