@@ -70,68 +70,69 @@ def _to_statsmodels(model):
 
 
 def run(quick, repeat, log):
-    """One row per series."""
+    """One row per series, and the first fit's time (compilation)."""
+    series, first_fit = _series()
+    rows = []
+    for name, y in series[: 2 if quick else 3]:
+        log(f"regime: {name} ...")
+        rows.append(_measure(name, y, repeat))
+    return {"rows": rows, "first_fit_s": first_fit}
+
+
+def _measure(name, y, repeat):
+    import warnings
+
     import fasthmm
 
     from .suites import time_calls
 
-    MarkovAutoregression = _statsmodels()
-    rows = []
-    series, first_fit = _series()
-    for name, y in series[: 2 if quick else 3]:
-        log(f"regime: {name} ...")
-        sm_model = MarkovAutoregression(y, k_regimes=2, order=4, switching_ar=False)
+    sm_model = _statsmodels()(y, k_regimes=2, order=4, switching_ar=False)
 
-        def fit_fast():
-            return fasthmm.MarkovSwitchingAR(
-                2, 4, switching_ar=False, start="stationary", n_iter=2000, tol=1e-8
-            ).fit(y)
+    def fit_fast():
+        return fasthmm.MarkovSwitchingAR(
+            2, 4, switching_ar=False, start="stationary", n_iter=2000, tol=1e-8
+        ).fit(y)
 
-        fitted = fit_fast()
-        params = _to_statsmodels(fitted)
-        one = fasthmm.MarkovSwitchingAR(
-            2, 4, switching_ar=False, start="stationary", n_iter=1, init_params=""
-        )
+    fitted = fit_fast()
+    params = _to_statsmodels(fitted)
+    one = fasthmm.MarkovSwitchingAR(
+        2, 4, switching_ar=False, start="stationary", n_iter=1, init_params=""
+    )
 
-        def em_fast():
-            for attr in fitted._param_names():
-                setattr(one, attr, getattr(fitted, attr))
-            return one.fit(y)
+    def em_fast():
+        for attr in fitted._param_names():
+            setattr(one, attr, getattr(fitted, attr))
+        return one.fit(y)
 
-        def fit_sm():
-            import warnings
+    def fit_sm():
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            return sm_model.fit(disp=False)
 
-            with warnings.catch_warnings():
-                warnings.simplefilter("ignore")
-                return sm_model.fit(disp=False)
-
-        calls = [
-            (lambda: fitted.score(y), None),
-            (lambda: sm_model.loglike(params), None),
-            (em_fast, None),
-            (lambda: sm_model._em_iteration(params), None),
-            (fit_fast, None),
-            (fit_sm, None),
-        ]
-        times, _, results = time_calls(calls, repeat=repeat)
-        med = [float(np.median(t)) for t in times]
-        rows.append(
-            {
-                "series": name,
-                "n": len(y),
-                "score_s": med[0],
-                "sm_score_s": med[1],
-                "em_s": med[2],
-                "sm_em_s": med[3],
-                "fit_s": med[4],
-                "sm_fit_s": med[5],
-                "iterations": int(results[4].monitor_.iter),
-                "llf": float(results[4].score(y)),
-                "sm_llf": float(results[5].llf),
-                "score_difference": abs(float(results[0]) - float(results[1])),
-            }
-        )
-    return {"rows": rows, "first_fit_s": first_fit}
+    calls = [
+        (lambda: fitted.score(y), None),
+        (lambda: sm_model.loglike(params), None),
+        (em_fast, None),
+        (lambda: sm_model._em_iteration(params), None),
+        (fit_fast, None),
+        (fit_sm, None),
+    ]
+    times, _, results = time_calls(calls, repeat=repeat)
+    med = [float(np.median(t)) for t in times]
+    return {
+        "series": name,
+        "n": len(y),
+        "score_s": med[0],
+        "sm_score_s": med[1],
+        "em_s": med[2],
+        "sm_em_s": med[3],
+        "fit_s": med[4],
+        "sm_fit_s": med[5],
+        "iterations": int(results[4].monitor_.iter),
+        "llf": float(results[4].score(y)),
+        "sm_llf": float(results[5].llf),
+        "score_difference": abs(float(results[0]) - float(results[1])),
+    }
 
 
 def lines(out):

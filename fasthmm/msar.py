@@ -34,6 +34,7 @@ from ._validation import (
 )
 from .em import ConvergenceMonitor
 from .expanded import TupleChain
+from .forecast import check_steps, refuse_future, state_forecast, stationary_transmats
 from .io import save_model
 
 __all__ = ["MarkovSwitchingAR"]
@@ -426,6 +427,86 @@ class MarkovSwitchingAR:
     def get_stationary_distribution(self):
         """Stationary distribution of ``transmat_``."""
         return stationary_distribution(self._checked_params()["transmat_"])
+
+    # -- forecasts --------------------------------------------------------------
+    def _filtered_last(self, X, lengths):
+        """(params, data, filtered tuple probabilities of each sequence's last
+        row, shape (n_sequences, K^(p+1)))."""
+        params = self._checked_params()
+        data = self._read(X, lengths)
+        res = self._pass(params, data, smooth=False)
+        return params, data, res.posteriors[data.scored_starts[1:] - 1]
+
+    def forecast_proba(
+        self, X, lengths=None, steps=1, *, future_transition_inputs=None
+    ):
+        """Regime distributions of the steps after the end of each sequence.
+
+        Returns
+        -------
+        proba : ndarray (n_sequences, steps, n_components)
+            ``proba[n, h - 1] = p(s_{T_n + h} | sequence n)``: the filtered
+            regime of the last row carried through ``transmat_`` (exact).
+        """
+        steps = check_steps(steps)
+        refuse_future(
+            future_transition_inputs, "future_transition_inputs", "transitions"
+        )
+        params, _, last = self._filtered_last(X, lengths)
+        filtered = self._chain().regime_marginals(last)
+        trans = stationary_transmats(params["transmat_"], len(last), steps)
+        return state_forecast(filtered, trans).proba
+
+    def forecast(
+        self,
+        X,
+        lengths=None,
+        steps=1,
+        *,
+        future_inputs=None,
+        future_transition_inputs=None,
+    ):
+        """Predictive mean ``E[y_{T+h} | sequence]`` after the end of each
+        sequence, exact.
+
+        Given the last ``order + 1`` regimes the deviations ``y_{T-i} -
+        mu[s_{T-i}]`` are known; the recursion carries, over the tuple
+        states, their probabilities and the expected deviations (the AR
+        coefficients switch with the regime, so the expected deviation
+        depends on the regime path, not on the current regime alone).
+
+        Returns
+        -------
+        means : ndarray (n_sequences, steps, 1)
+        """
+        steps = check_steps(steps)
+        refuse_future(future_inputs, "future_inputs", "emissions")
+        refuse_future(
+            future_transition_inputs, "future_transition_inputs", "transitions"
+        )
+        params, data, prob = self._filtered_last(X, lengths)
+        k, p = self.n_components, self.order
+        n, n_states = prob.shape
+        r = n_states // k
+        dig = self._chain().digits()
+        mu, phi = params["means_"], params["ar_coef_"]
+        # into[a, q] = transmat[s_t, a], s_t the first digit of the older part q
+        into = params["transmat_"][np.arange(r) // (r // k)].T
+        ends = data.starts[1:] - 1
+        recent = np.stack([data.y[ends - i] for i in range(p)], axis=1)  # (n, p)
+        # dev[:, state, i] = E[(y_{t-i} - mu[s_{t-i}]) 1{tuple = state}]
+        dev = prob[:, :, None] * (recent[:, None, :] - mu[dig[:, :p]][None])
+        out = np.empty((n, steps, 1))
+        for h in range(steps):
+            older_prob = prob.reshape(n, r, k).sum(axis=2)  # drop the oldest
+            older_dev = dev.reshape(n, r, k, p).sum(axis=2)
+            prob = (into[None] * older_prob[:, None, :]).reshape(n, n_states)
+            new = np.empty((n, k, r, p))
+            new[..., 0] = into[None] * np.einsum("nqi,ai->naq", older_dev, phi)
+            new[..., 1:] = into[None, :, :, None] * older_dev[:, None, :, : p - 1]
+            dev = new.reshape(n, n_states, p)
+            out[:, h, 0] = prob @ mu[dig[:, 0]] + dev[:, :, 0].sum(axis=1)
+        return out
 
     # -- sampling ---------------------------------------------------------------
     def sample(self, n_samples=1, random_state=None):

@@ -84,7 +84,7 @@ def brute_force(model, y):
 def dense_reference(model, y):
     """Log-space forward-backward over the expanded state, written densely:
     (log-likelihood, smoothed, filtered) regime probabilities of the scored
-    rows."""
+    rows, and the filtered tuples (s_t, ..., s_{t-order}) of the last row."""
     k, p = model.n_components, model.order
     tuples = list(itertools.product(range(k), repeat=p + 1))  # (s_t, ..., s_{t-p})
     P = model.transmat_
@@ -106,7 +106,7 @@ def dense_reference(model, y):
     now = np.array([tp[0] for tp in tuples])
     smoothed = np.stack([gamma[:, now == j].sum(1) for j in range(k)], axis=1)
     filtered = np.stack([filt[:, now == j].sum(1) for j in range(k)], axis=1)
-    return ll, smoothed, filtered
+    return ll, smoothed, filtered, dict(zip(tuples, filt[-1]))
 
 
 # -- the chain ----------------------------------------------------------------------
@@ -200,7 +200,7 @@ def test_model_equals_dense_log_space_reference_over_several_sequences(k, order)
     total = 0.0
     lo = 0
     for s in seqs:
-        ll, smoothed, filtered = dense_reference(model, s)
+        ll, smoothed, filtered, _ = dense_reference(model, s)
         total += ll
         np.testing.assert_allclose(post[lo + order : lo + len(s)], smoothed, atol=1e-11)
         np.testing.assert_allclose(filt[lo + order : lo + len(s)], filtered, atol=1e-11)
@@ -231,6 +231,49 @@ def test_em_objective_never_decreases(seed, k, order, sw_ar, sw_var, start):
     assert np.all(np.diff(history) >= -1e-8 * np.abs(history[1:]))
     final = model.score(X, [40, 25])
     assert final >= history[-1] - 1e-8 * abs(final)
+
+
+def forecast_by_paths(model, y, steps):
+    """E[y_{T+h}] and p(s_{T+h}) by enumerating the last tuple and every
+    future regime path, the deviations following the AR recursion."""
+    k, p = model.n_components, model.order
+    mu, phi, P = model.means_, model.ar_coef_, model.transmat_
+    last = dense_reference(model, y)[3]
+    means = np.zeros(steps)
+    proba = np.zeros((steps, k))
+    for tup, w in last.items():
+        for future in itertools.product(range(k), repeat=steps):
+            regimes = list(tup[::-1]) + list(future)  # oldest first
+            weight = w * np.prod(
+                [P[a, b] for a, b in zip(regimes[p:], regimes[p + 1 :])]
+            )
+            dev = [y[len(y) - 1 - i] - mu[tup[i]] for i in range(p)][
+                ::-1
+            ]  # oldest first
+            for h, a in enumerate(future):
+                d = sum(phi[a, i] * dev[-1 - i] for i in range(p))
+                dev.append(d)
+                means[h] += weight * (mu[a] + d)
+                proba[h, a] += weight
+    return means, proba
+
+
+@pytest.mark.parametrize("k,order", [(2, 1), (2, 2), (3, 2)])
+def test_forecast_equals_enumeration_of_future_paths(k, order):
+    rng = np.random.default_rng(40 + k + order)
+    model = random_model(rng, k, order)
+    seqs = [rng.normal(size=n) * 2 for n in (7, 9)]
+    means = model.forecast(seqs, steps=3)
+    proba = model.forecast_proba(seqs, steps=3)
+    assert means.shape == (2, 3, 1) and proba.shape == (2, 3, k)
+    for n, y in enumerate(seqs):
+        ref_means, ref_proba = forecast_by_paths(model, y, 3)
+        np.testing.assert_allclose(means[n, :, 0], ref_means, atol=1e-11)
+        np.testing.assert_allclose(proba[n], ref_proba, atol=1e-11)
+    with pytest.raises(ValueError, match="future_inputs"):
+        model.forecast(seqs, future_inputs=np.zeros((2, 1, 1)))
+    with pytest.raises((ValueError, TypeError), match="steps"):
+        model.forecast(seqs, steps=0)
 
 
 def test_sampling_continues_the_autoregression():
