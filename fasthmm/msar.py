@@ -33,6 +33,7 @@ from ._validation import (
     check_transmat,
 )
 from .em import ConvergenceMonitor
+from .emissions._weighted import weighted_sums
 from .expanded import TupleChain
 from .forecast import check_steps, refuse_future, state_forecast, stationary_transmats
 from .io import save_model
@@ -42,8 +43,6 @@ __all__ = ["MarkovSwitchingAR"]
 STARTS = ("learned", "stationary")
 LETTERS = "stmav"
 PARAM_NAMES = ("startprob_", "transmat_", "means_", "ar_coef_", "variances_")
-#: Rows of the M-step's sums handled at a time (bounds their scratch memory).
-ROW_BLOCK = 1 << 12
 #: Step halvings tried by the transition M-step of ``start="stationary"``.
 MAX_HALVINGS = 40
 
@@ -76,6 +75,8 @@ class _Data:
         Sequence offsets among the scored rows.
     lags : ndarray (n_scored, order)
         ``lags[:, i - 1]`` is ``y_{t-i}``.
+    regressors : ndarray (n_scored, order + 1)
+        ``y_t`` and its lags.
     """
 
     def __init__(self, y, starts, order):
@@ -86,6 +87,7 @@ class _Data:
         )
         self.scored_starts = np.concatenate([[0], np.cumsum(lengths - order)])
         self.lags = np.stack([y[self.scored - i] for i in range(1, order + 1)], axis=1)
+        self.regressors = np.column_stack([y[self.scored], self.lags])
 
 
 class MarkovSwitchingAR:
@@ -305,22 +307,19 @@ class MarkovSwitchingAR:
         return _Data(np.ascontiguousarray(y), starts, self.order)
 
     # -- the expanded-state log-densities ----------------------------------
-    def _log_emissions(self, params, data, rows=slice(None)):
+    def _log_emissions(self, params, data):
         """Log-density of each scored row given each tuple, (n_rows, K^(p+1))."""
-        resid = self._residuals(params, data, rows)
+        resid = self._residuals(params, data)
         var = params["variances_"][self._chain().digits()[:, 0]]
-        return -0.5 * (resid**2 / var + np.log(2 * np.pi * var))
-
-    def _residuals(self, params, data, rows=slice(None)):
-        """Innovation of each scored row under each tuple, (n_rows, K^(p+1))."""
-        dig = self._chain().digits()
-        mu, phi = params["means_"], params["ar_coef_"]
-        y = data.y[data.scored[rows]]
-        resid = y[:, None] - mu[dig[:, 0]][None, :]
-        lags = data.lags[rows]
-        for i in range(self.order):
-            resid -= phi[dig[:, 0], i] * (lags[:, i : i + 1] - mu[dig[:, i + 1]])
+        resid *= resid
+        resid *= -0.5 / var
+        resid -= 0.5 * np.log(2 * np.pi * var)
         return resid
+
+    def _residuals(self, params, data):
+        """Innovation of each scored row under each tuple, (n_rows, K^(p+1))."""
+        resp, design = self._innovation(params)
+        return data.regressors @ resp[:, 1:].T - design @ params["means_"]
 
     def _pass(self, params, data, smooth=True):
         return self._chain().forward_backward(
@@ -626,17 +625,15 @@ class MarkovSwitchingAR:
 
         Every innovation, deviation and lag deviation of the model is linear
         in ``f_t`` with coefficients fixed by the tuple, so these moments are
-        all the M-step needs (one matrix product over the rows).
+        all the M-step needs (the Gaussian emissions' weighted-sums kernel).
         """
-        n, q = len(data.scored), self.order + 2
-        out = np.zeros((weights.shape[1], q * q))
-        for lo in range(0, n, ROW_BLOCK):
-            rows = slice(lo, min(lo + ROW_BLOCK, n))
-            f = np.column_stack(
-                [np.ones(rows.stop - lo), data.y[data.scored[rows]], data.lags[rows]]
-            )
-            out += weights[rows].T @ (f[:, :, None] * f[:, None, :]).reshape(-1, q * q)
-        return out.reshape(-1, q, q)
+        mass, first, second = weighted_sums(data.regressors, weights, "full")
+        q = self.order + 2
+        out = np.empty((len(mass), q, q))
+        out[:, 0, 0] = mass
+        out[:, 0, 1:] = out[:, 1:, 0] = first
+        out[:, 1:, 1:] = second
+        return out
 
     def _coefficients(self, params):
         """Per tuple state: the regimes (S, p + 1), the coefficients on f_t
