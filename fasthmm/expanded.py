@@ -35,12 +35,23 @@ class TuplePass(NamedTuple):
         transitions inside each sequence's first tuple (zero when filtered).
     start_counts : ndarray (K,)
         Expected first regimes: the oldest regime of each first tuple.
+    step_counts : ndarray (n_mats, K, K)
+        The transitions into each row (per-step matrices), or their sum
+        over the rows after the first tuples (one matrix).
+    first_counts : ndarray (n_sequences, m - 1, K, K)
+        The transitions into the rows 1, ..., m - 1 of each sequence (inside
+        its first tuple).
+    first_regimes : ndarray (n_sequences, K)
+        The posterior of each sequence's first regime.
     """
 
     loglik: np.ndarray
     posteriors: np.ndarray
     counts: np.ndarray
     start_counts: np.ndarray
+    step_counts: np.ndarray
+    first_counts: np.ndarray
+    first_regimes: np.ndarray
 
 
 class TupleChain:
@@ -78,14 +89,22 @@ class TupleChain:
         """Distribution of a sequence's first tuple ``(s_{m-1}, ..., s_0)``
         when ``s_0`` follows ``startprob`` and the chain ``transmat``.
 
+        Parameters
+        ----------
+        startprob : ndarray (..., K)
+        transmat : ndarray (K, K), or (..., m - 1, K, K): the matrices into
+            the rows 1, ..., m - 1.
+
         Returns
         -------
-        prior : ndarray (K ** m,)
+        prior : ndarray (..., K ** m)
         """
-        dig = self.digits()
-        prior = startprob[dig[:, -1]].copy()
-        for i in range(self.memory - 1):
-            prior *= transmat[dig[:, i + 1], dig[:, i]]
+        dig, m = self._digits, self.memory
+        startprob, transmat = np.asarray(startprob), np.asarray(transmat)
+        prior = startprob[..., dig[:, -1]]
+        for i in range(m - 1):
+            into = transmat if transmat.ndim == 2 else transmat[..., m - 2 - i, :, :]
+            prior = prior * into[..., dig[:, i + 1], dig[:, i]]
         return prior
 
     def dense_transmat(self, transmat):
@@ -101,7 +120,25 @@ class TupleChain:
         axes = tuple(1 + i for i in range(m) if i != position)
         return shaped.sum(axis=axes)
 
-    def forward_backward(self, log_emissions, starts, startprob, transmat, smooth=True):
+    def _inputs(self, starts, startprob, transmat, first):
+        """Per-sequence start distributions, the first tuples' priors and the
+        (n_mats, K, K) transitions, as float64 C arrays."""
+        n_seq = len(starts) - 1
+        transmat = np.asarray(transmat, dtype=np.float64)
+        if first is None:
+            first = transmat  # stationary: the same matrix inside the first tuple
+        startprob = np.broadcast_to(
+            np.asarray(startprob, dtype=np.float64), (n_seq, self.n_regimes)
+        )
+        prior = np.ascontiguousarray(
+            np.broadcast_to(self.first_prior(startprob, first), (n_seq, self.n_states))
+        )
+        mats = np.ascontiguousarray(transmat.reshape(-1, *transmat.shape[-2:]))
+        return startprob, first, prior, mats
+
+    def forward_backward(
+        self, log_emissions, starts, startprob, transmat, smooth=True, first=None
+    ):
         """Log-likelihoods, tuple posteriors and regime counts.
 
         Parameters
@@ -109,11 +146,15 @@ class TupleChain:
         log_emissions : ndarray (n_rows, K ** m)
             Log-density of each row given each tuple state.
         starts : ndarray of int (n_sequences + 1,)
-        startprob : ndarray (K,)
+        startprob : ndarray (K,) or (n_sequences, K)
             Distribution of the oldest regime of each sequence's first tuple.
-        transmat : ndarray (K, K)
+        transmat : ndarray (K, K), or (n_rows, K, K): the matrix into each
+            row (input-driven transitions).
         smooth : bool
             False: filtered probabilities, no counts.
+        first : ndarray (n_sequences, m - 1, K, K), optional
+            With per-row matrices: those into the rows of each sequence's
+            first tuple that precede its first row here.
 
         Returns
         -------
@@ -121,36 +162,46 @@ class TupleChain:
         """
         log_emissions = np.ascontiguousarray(log_emissions, dtype=np.float64)
         starts = np.ascontiguousarray(starts, dtype=np.int64)
-        transmat = np.ascontiguousarray(transmat, dtype=np.float64)
-        prior = np.ascontiguousarray(
-            self.first_prior(np.asarray(startprob, np.float64), transmat)
-        )
-        n_seq = len(starts) - 1
-        k = self.n_regimes
+        startprob, first, prior, mats = self._inputs(starts, startprob, transmat, first)
+        n_seq, k, m = len(starts) - 1, self.n_regimes, self.memory
         loglik = np.empty(n_seq)
         post = np.empty_like(log_emissions)
-        counts = np.zeros((k, k))
+        step_counts = np.zeros_like(mats)
         _kernels.forward_backward(
             log_emissions,
             starts,
             prior,
-            transmat,
+            mats,
             np.bool_(smooth),
             loglik,
             post,
-            counts,
+            step_counts,
         )
-        start_counts = np.zeros(k)
+        first_counts = np.zeros((n_seq, m - 1, k, k))
+        first_regimes = np.zeros((n_seq, k))
         if smooth:
-            first = post[starts[:-1]].sum(axis=0)
-            dig = self.digits()
-            np.add.at(start_counts, dig[:, -1], first)
-            for i in range(self.memory - 1):
-                np.add.at(counts, (dig[:, i + 1], dig[:, i]), first)
-        return TuplePass(loglik, post, counts, start_counts)
+            dig = self._digits
+            head = post[starts[:-1]]
+            for s in range(n_seq):
+                np.add.at(first_regimes[s], dig[:, -1], head[s])
+                for i in range(m - 1):
+                    np.add.at(
+                        first_counts[s, m - 2 - i], (dig[:, i + 1], dig[:, i]), head[s]
+                    )
+        counts = step_counts.sum(axis=0) + first_counts.sum(axis=(0, 1))
+        return TuplePass(
+            loglik,
+            post,
+            counts,
+            first_regimes.sum(axis=0),
+            step_counts,
+            first_counts,
+            first_regimes,
+        )
 
-    def viterbi(self, log_emissions, starts, startprob, transmat):
-        """Most likely tuple path of each sequence.
+    def viterbi(self, log_emissions, starts, startprob, transmat, first=None):
+        """Most likely tuple path of each sequence (arguments as in
+        :meth:`forward_backward`).
 
         Returns
         -------
@@ -161,20 +212,10 @@ class TupleChain:
         """
         log_emissions = np.ascontiguousarray(log_emissions, dtype=np.float64)
         starts = np.ascontiguousarray(starts, dtype=np.int64)
-        transmat = np.asarray(transmat, dtype=np.float64)
+        _, _, prior, mats = self._inputs(starts, startprob, transmat, first)
         with np.errstate(divide="ignore"):
-            log_prior = np.log(
-                self.first_prior(np.asarray(startprob, np.float64), transmat)
-            )
-            log_transmat = np.log(transmat)
+            log_prior, log_mats = np.log(prior), np.log(mats)
         logprob = np.empty(len(starts) - 1)
         path = np.empty(len(log_emissions), dtype=np.int64)
-        _kernels.viterbi(
-            log_emissions,
-            starts,
-            np.ascontiguousarray(log_prior),
-            np.ascontiguousarray(log_transmat),
-            logprob,
-            path,
-        )
+        _kernels.viterbi(log_emissions, starts, log_prior, log_mats, logprob, path)
         return logprob, path

@@ -6,7 +6,8 @@ significant digit: ``i = s_t * R + q`` with ``R = K ** (m - 1)`` and ``q`` the
 number of the ``m - 1`` older regimes. The only predecessors of ``i`` are the
 K states ``j = q * K + b`` (``b``: the regime that leaves the window), all
 with the probability ``transmat[q // D, s_t]`` (``D = K ** (m - 2)``: the
-previous regime ``s_{t-1}`` is ``q``'s first digit). So one forward step is
+previous regime ``s_{t-1}`` is ``q``'s first digit; the matrix may change
+from step to step: input-driven transitions). So one forward step is
 
     c[q] = sum_b alpha_prev[q * K + b]                 (K^m additions)
     alpha[a * R + q] = c[q] * transmat[q // D, a] * e[t, a * R + q]
@@ -38,18 +39,21 @@ def forward_backward(
     log_emissions : ndarray (n_rows, K ** m)
     starts : ndarray of int64 (n_sequences + 1,)
         Row offsets of the sequences.
-    prior : ndarray (K ** m,)
+    prior : ndarray (n_sequences, K ** m)
         Distribution of each sequence's first tuple.
-    transmat : ndarray (K, K)
+    transmat : ndarray (n_mats, K, K)
+        One matrix for every step (n_mats = 1), or the matrix into each row
+        (n_mats = n_rows; the first row of a sequence does not use its own).
     smooth : bool
         False: ``post`` receives the filtered rows and ``counts`` is untouched.
     loglik : ndarray (n_sequences,), out
     post : ndarray (n_rows, K ** m), out
         Smoothed (or filtered) tuple probabilities.
-    counts : ndarray (K, K), out
-        Expected transitions between consecutive steps, added to.
+    counts : ndarray (n_mats, K, K), out
+        Expected transitions into each row (or summed, n_mats = 1), added to.
     """
-    k = transmat.shape[0]
+    k = transmat.shape[1]
+    step = 1 if transmat.shape[0] > 1 else 0
     n_states = log_emissions.shape[1]
     r = n_states // k
     d = r // k
@@ -66,17 +70,18 @@ def forward_backward(
                 e[i] = np.exp(log_emissions[t, i] - shift)
             if t == lo:
                 for i in range(n_states):
-                    post[t, i] = prior[i] * e[i]
+                    post[t, i] = prior[s, i] * e[i]
             else:
                 for q in range(r):
                     acc = 0.0
                     for b in range(k):
                         acc += post[t - 1, q * k + b]
                     c[q] = acc
+                tm = transmat[t * step]
                 for a in range(k):
                     for q in range(r):
                         i = a * r + q
-                        post[t, i] = c[q] * transmat[q // d, a] * e[i]
+                        post[t, i] = c[q] * tm[q // d, a] * e[i]
             z = post[t].sum()
             norm[t - lo] = z
             total += np.log(z) + shift
@@ -97,12 +102,14 @@ def forward_backward(
                 c[q] = acc
             for i in range(n_states):
                 post[t, i] *= beta[i]
+            tm = transmat[t * step]
+            cm = counts[t * step]
             for q in range(r):
                 acc = 0.0
                 for a in range(k):
-                    w = transmat[q // d, a] * e[a * r + q]
+                    w = tm[q // d, a] * e[a * r + q]
                     acc += w
-                    counts[q // d, a] += c[q] * w
+                    cm[q // d, a] += c[q] * w
                 for b in range(k):
                     beta[q * k + b] = acc
         for i in range(n_states):
@@ -117,13 +124,15 @@ def viterbi(log_emissions, starts, log_prior, log_transmat, logprob, path):
     ----------
     log_emissions : ndarray (n_rows, K ** m)
     starts : ndarray of int64 (n_sequences + 1,)
-    log_prior : ndarray (K ** m,)
-    log_transmat : ndarray (K, K)
+    log_prior : ndarray (n_sequences, K ** m)
+    log_transmat : ndarray (n_mats, K, K)
+        As ``transmat`` in :func:`forward_backward`.
     logprob : ndarray (n_sequences,), out
     path : ndarray of int64 (n_rows,), out
         Tuple states; ties go to the lowest state.
     """
-    k = log_transmat.shape[0]
+    k = log_transmat.shape[1]
+    step = 1 if log_transmat.shape[0] > 1 else 0
     n_states = log_emissions.shape[1]
     r = n_states // k
     d = r // k
@@ -133,7 +142,7 @@ def viterbi(log_emissions, starts, log_prior, log_transmat, logprob, path):
         lo, hi = starts[s], starts[s + 1]
         back = np.empty((hi - lo, r), dtype=np.int64)
         for i in range(n_states):
-            delta[i] = log_prior[i] + log_emissions[lo, i]
+            delta[i] = log_prior[s, i] + log_emissions[lo, i]
         for t in range(lo + 1, hi):
             for q in range(r):
                 arg = 0
@@ -144,10 +153,11 @@ def viterbi(log_emissions, starts, log_prior, log_transmat, logprob, path):
                         arg = b
                 best[q] = top
                 back[t - lo, q] = arg
+            lt = log_transmat[t * step]
             for a in range(k):
                 for q in range(r):
                     i = a * r + q
-                    delta[i] = best[q] + log_transmat[q // d, a] + log_emissions[t, i]
+                    delta[i] = best[q] + lt[q // d, a] + log_emissions[t, i]
         arg = 0
         for i in range(1, n_states):
             if delta[i] > delta[arg]:
