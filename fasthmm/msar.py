@@ -22,6 +22,7 @@ from ._validation import (
     as_float_array,
     check_allocation,
     check_choice,
+    check_inputs,
     check_int,
     check_lengths,
     check_letters,
@@ -36,6 +37,7 @@ from .em import ConvergenceMonitor
 from .emissions._weighted import weighted_sums
 from .expanded import TupleChain
 from .forecast import check_steps, refuse_future, state_forecast, stationary_transmats
+from .input_transitions import log_transmats, logistic_row
 from .io import save_model
 
 __all__ = ["MarkovSwitchingAR"]
@@ -77,10 +79,12 @@ class _Data:
         ``lags[:, i - 1]`` is ``y_{t-i}``.
     regressors : ndarray (n_scored, order + 1)
         ``y_t`` and its lags.
+    w : ndarray (n_samples, n_transition_inputs) or None
+        The transition inputs (row ``u`` drives the transition into ``u``).
     """
 
-    def __init__(self, y, starts, order):
-        self.y, self.starts = y, starts
+    def __init__(self, y, starts, order, w=None):
+        self.y, self.starts, self.w = y, starts, w
         lengths = np.diff(starts)
         self.scored = np.concatenate(
             [np.arange(lo + order, hi) for lo, hi in zip(starts[:-1], starts[1:])]
@@ -164,6 +168,7 @@ class MarkovSwitchingAR:
         switching_ar=True,
         switching_variance=False,
         start="learned",
+        transition_inputs=False,
         min_covar=1e-8,
         random_state=None,
         n_iter=100,
@@ -177,6 +182,7 @@ class MarkovSwitchingAR:
         self.switching_ar = switching_ar
         self.switching_variance = switching_variance
         self.start = start
+        self.transition_inputs = transition_inputs
         self.min_covar = min_covar
         self.random_state = random_state
         self.n_iter = n_iter
@@ -195,6 +201,7 @@ class MarkovSwitchingAR:
             "switching_ar",
             "switching_variance",
             "start",
+            "transition_inputs",
             "min_covar",
             "random_state",
             "n_iter",
@@ -206,8 +213,9 @@ class MarkovSwitchingAR:
 
     _emission_class = None
 
-    @staticmethod
-    def _param_names():
+    def _param_names(self):
+        if self.transition_inputs:
+            return tuple("transcoef_" if n == "transmat_" else n for n in PARAM_NAMES)
         return PARAM_NAMES
 
     def get_params(self, deep=True):
@@ -230,7 +238,12 @@ class MarkovSwitchingAR:
         k = check_int(self.n_components, "n_components", 1)
         p = check_int(self.order, "order", 1)
         check_allocation((k ** (p + 1),), "order", p, "a tuple state per row")
-        for name in ("switching_ar", "switching_variance", "verbose"):
+        for name in (
+            "switching_ar",
+            "switching_variance",
+            "transition_inputs",
+            "verbose",
+        ):
             if not isinstance(getattr(self, name), (bool, np.bool_)):
                 raise TypeError(
                     f"{name} must be True or False, got {getattr(self, name)!r}"
@@ -244,7 +257,7 @@ class MarkovSwitchingAR:
         return k, p
 
     def _current_params(self):
-        return {name: getattr(self, name, None) for name in PARAM_NAMES}
+        return {name: getattr(self, name, None) for name in self._param_names()}
 
     def _checked_params(self, params=None):
         """The parameters (default: the model's), checked, as a dict of float64
@@ -252,18 +265,23 @@ class MarkovSwitchingAR:
         ``start="stationary"``."""
         k, p = self._check_hyperparameters()
         params = self._current_params() if params is None else params
-        needed = PARAM_NAMES[self.start == "stationary" :]
+        needed = self._param_names()[self.start == "stationary" :]
         missing = [name for name in needed if params.get(name) is None]
         if missing:
             raise NotFittedError(
                 f"This MarkovSwitchingAR has no {', '.join(missing)}: call fit first "
                 "or set them"
             )
-        out = {"transmat_": check_transmat(params["transmat_"], k, "transmat_")}
-        if self.start == "stationary":
-            out["startprob_"] = stationary_distribution(out["transmat_"])
+        if self.transition_inputs:
+            out = {"transcoef_": _check_transcoef(params["transcoef_"], k)}
         else:
+            out = {"transmat_": check_transmat(params["transmat_"], k, "transmat_")}
+        if self.start == "learned":
             out["startprob_"] = check_startprob(params["startprob_"], k, "startprob_")
+        elif not self.transition_inputs:
+            out["startprob_"] = stationary_distribution(out["transmat_"])
+        else:  # per sequence, from the transitions of its first row
+            out["startprob_"] = None
         out["means_"] = check_shape(params["means_"], "means_", (k,))
         out["ar_coef_"] = check_shape(params["ar_coef_"], "ar_coef_", (k, p))
         var = check_shape(params["variances_"], "variances_", (k,))
@@ -284,9 +302,10 @@ class MarkovSwitchingAR:
     def _chain(self):
         return _tuple_chain(self.n_components, self.order + 1)
 
-    def _read(self, X, lengths):
+    def _read(self, X, lengths, transition_inputs=None):
         """``_Data`` of a batch: one feature, finite, each sequence longer
-        than ``order``."""
+        than ``order``; the transition inputs aligned with it."""
+        given_X, given_lengths = X, lengths
         X, lengths = check_sequences(X, lengths)
         y = as_float_array(X, "X")
         if y.ndim == 2 and y.shape[1] == 1:
@@ -304,7 +323,40 @@ class MarkovSwitchingAR:
                 f"(the first order are conditioned on); sequence {int(short[0])} has "
                 f"{int(np.diff(starts)[short[0]])}"
             )
-        return _Data(np.ascontiguousarray(y), starts, self.order)
+        w = check_inputs(
+            transition_inputs, given_X, given_lengths, len(y), "transition_inputs"
+        )
+        if self.transition_inputs and w is None:
+            raise ValueError(
+                "transition_inputs is missing: this model was built with "
+                "transition_inputs=True (its transitions depend on them)"
+            )
+        if not self.transition_inputs and w is not None:
+            raise ValueError(
+                "transition_inputs given, but this model's transitions use no "
+                "inputs (build it with transition_inputs=True)"
+            )
+        return _Data(np.ascontiguousarray(y), starts, self.order, w)
+
+    def _chain_args(self, params, data):
+        """(startprob, transmat, first) of :meth:`TupleChain.forward_backward`:
+        one matrix, or with transition inputs the matrix into every scored
+        row and into the rows of each first tuple."""
+        if not self.transition_inputs:
+            return params["startprob_"], params["transmat_"], None
+        coef = params["transcoef_"]
+        if coef.shape[2] != data.w.shape[1]:
+            raise ValueError(
+                f"transition_inputs must have {coef.shape[2]} columns (as "
+                f"transcoef_), got {data.w.shape[1]}"
+            )
+        mats = np.exp(log_transmats(coef, data.w))
+        heads = data.starts[:-1]
+        first = np.stack([mats[lo + 1 : lo + self.order + 1] for lo in heads])
+        startprob = params["startprob_"]
+        if self.start == "stationary":  # statsmodels: from the first row's matrix
+            startprob = np.stack([stationary_distribution(mats[lo]) for lo in heads])
+        return startprob, mats[data.scored], first
 
     # -- the expanded-state log-densities ----------------------------------
     def _log_emissions(self, params, data):
@@ -322,12 +374,14 @@ class MarkovSwitchingAR:
         return data.regressors @ resp[:, 1:].T - design @ params["means_"]
 
     def _pass(self, params, data, smooth=True):
+        startprob, transmat, first = self._chain_args(params, data)
         return self._chain().forward_backward(
             self._log_emissions(params, data),
             data.scored_starts,
-            params["startprob_"],
-            params["transmat_"],
+            startprob,
+            transmat,
             smooth,
+            first,
         )
 
     def _per_row(self, data, scored_rows, first_rows):
@@ -352,17 +406,16 @@ class MarkovSwitchingAR:
         )
 
     # -- inference ------------------------------------------------------------
-    def score(self, X, lengths=None):
+    def score(self, X, lengths=None, *, transition_inputs=None):
         """Log-likelihood of X given each sequence's first ``order`` rows."""
         params = self._checked_params()
-        return float(
-            self._pass(params, self._read(X, lengths), smooth=False).loglik.sum()
-        )
+        data = self._read(X, lengths, transition_inputs)
+        return float(self._pass(params, data, smooth=False).loglik.sum())
 
-    def score_samples(self, X, lengths=None):
+    def score_samples(self, X, lengths=None, *, transition_inputs=None):
         """``(log-likelihood, posteriors)``; posteriors (n_samples, K)."""
         params = self._checked_params()
-        data = self._read(X, lengths)
+        data = self._read(X, lengths, transition_inputs)
         res = self._pass(params, data)
         chain = self._chain()
         first = res.posteriors[data.scored_starts[:-1]]
@@ -371,26 +424,28 @@ class MarkovSwitchingAR:
         )
         return float(res.loglik.sum()), post
 
-    def predict_proba(self, X, lengths=None):
+    def predict_proba(self, X, lengths=None, *, transition_inputs=None):
         """Smoothed regime probabilities of every row, (n_samples, K)."""
-        return self.score_samples(X, lengths)[1]
+        return self.score_samples(X, lengths, transition_inputs=transition_inputs)[1]
 
-    def filter_proba(self, X, lengths=None):
+    def filter_proba(self, X, lengths=None, *, transition_inputs=None):
         """Filtered regime probabilities P(s_t | y_0..y_t), (n_samples, K).
 
         The first ``order`` rows of each sequence, conditioned on, get the
         prior distribution of their regimes.
         """
         params = self._checked_params()
-        data = self._read(X, lengths)
+        data = self._read(X, lengths, transition_inputs)
         res = self._pass(params, data, smooth=False)
         chain = self._chain()
-        prior = chain.first_prior(params["startprob_"], params["transmat_"])
+        startprob, transmat, first = self._chain_args(params, data)
         n_seq = len(data.starts) - 1
-        first = self._first_marginals(np.tile(prior, (n_seq, 1)))
+        startprob = np.broadcast_to(startprob, (n_seq, self.n_components))
+        prior = chain.first_prior(startprob, transmat if first is None else first)
+        first = self._first_marginals(prior)
         return self._per_row(data, chain.regime_marginals(res.posteriors), first)
 
-    def decode(self, X, lengths=None, algorithm="viterbi"):
+    def decode(self, X, lengths=None, algorithm="viterbi", *, transition_inputs=None):
         """Most likely regime path (Viterbi over the tuple states).
 
         Returns
@@ -401,15 +456,16 @@ class MarkovSwitchingAR:
         """
         check_choice(algorithm, "algorithm", ("viterbi", "map"))
         params = self._checked_params()
-        data = self._read(X, lengths)
+        data = self._read(X, lengths, transition_inputs)
         if algorithm == "map":
-            ll, post = self.score_samples(X, lengths)
+            ll, post = self.score_samples(
+                X, lengths, transition_inputs=transition_inputs
+            )
             return ll, post.argmax(axis=1)
         logprob, path = self._chain().viterbi(
             self._log_emissions(params, data),
             data.scored_starts,
-            params["startprob_"],
-            params["transmat_"],
+            *self._chain_args(params, data),
         )
         dig = self._chain().digits()
         states = np.empty(len(data.y), dtype=np.int64)
@@ -419,22 +475,31 @@ class MarkovSwitchingAR:
             states[lo : lo + self.order] = first[::-1][: self.order]
         return float(logprob.sum()), states
 
-    def predict(self, X, lengths=None):
+    def predict(self, X, lengths=None, *, transition_inputs=None):
         """The Viterbi regime path, (n_samples,)."""
-        return self.decode(X, lengths)[1]
+        return self.decode(X, lengths, transition_inputs=transition_inputs)[1]
 
     def get_stationary_distribution(self):
         """Stationary distribution of ``transmat_``."""
+        self._refuse_inputs("get_stationary_distribution")
         return stationary_distribution(self._checked_params()["transmat_"])
 
     # -- forecasts --------------------------------------------------------------
     def _filtered_last(self, X, lengths):
         """(params, data, filtered tuple probabilities of each sequence's last
         row, shape (n_sequences, K^(p+1)))."""
+        self._refuse_inputs("forecasts")
         params = self._checked_params()
         data = self._read(X, lengths)
         res = self._pass(params, data, smooth=False)
         return params, data, res.posteriors[data.scored_starts[1:] - 1]
+
+    def _refuse_inputs(self, what):
+        if self.transition_inputs:
+            raise ValueError(
+                f"{what} of a MarkovSwitchingAR with transition_inputs=True are not "
+                "available (they need the future transition inputs)"
+            )
 
     def forecast_proba(
         self, X, lengths=None, steps=1, *, future_transition_inputs=None
@@ -521,6 +586,7 @@ class MarkovSwitchingAR:
         states : ndarray of int64 (n_samples,)
         """
         n = check_int(n_samples, "n_samples", 1)
+        self._refuse_inputs("samples")
         params = self._checked_params()
         rng = check_random_state(
             self.random_state if random_state is None else random_state
@@ -540,13 +606,13 @@ class MarkovSwitchingAR:
         return (mu[states] + dev)[:, None], states
 
     # -- learning -------------------------------------------------------------
-    def fit(self, X, lengths=None):
+    def fit(self, X, lengths=None, *, transition_inputs=None):
         """Estimate the parameters by EM (an ECM scheme: see the class notes).
 
         The fit is atomic: if it raises, the model keeps its parameters.
         """
         self._check_hyperparameters()
-        data = self._read(X, lengths)
+        data = self._read(X, lengths, transition_inputs)
         params = self._initialized(data)
         params = self._checked_params(params)
         monitor = ConvergenceMonitor(self.tol, self.n_iter, self.verbose)
@@ -558,7 +624,7 @@ class MarkovSwitchingAR:
             if monitor.converged:
                 break
         for name, value in params.items():
-            if not np.all(np.isfinite(value)):
+            if value is not None and not np.all(np.isfinite(value)):
                 raise ValueError(
                     f"fit stopped: the M-step produced a non-finite {name}; the "
                     "model's parameters are unchanged (rescale X?)"
@@ -576,7 +642,7 @@ class MarkovSwitchingAR:
         params = self._current_params()
         todo = {
             letter
-            for letter, name in zip(LETTERS, PARAM_NAMES)
+            for letter, name in zip(LETTERS, self._param_names())
             if letter in self.init_params or params[name] is None
         }
         y = data.y[data.scored]
@@ -591,7 +657,9 @@ class MarkovSwitchingAR:
             if "v" in todo:
                 var = max(np.var(target - centred @ coef), self.min_covar, 1e-12)
                 params["variances_"] = np.full(k, var)
-        if "t" in todo:
+        if "t" in todo and self.transition_inputs:
+            params["transcoef_"] = _persistent_transcoef(k, data.w)
+        elif "t" in todo:
             params["transmat_"] = (
                 np.full((k, k), 0.1 / (k - 1)) + np.eye(k) * (0.9 - 0.1 / (k - 1))
                 if k > 1
@@ -603,7 +671,7 @@ class MarkovSwitchingAR:
 
     def _m_step(self, params, data, res):
         """New parameters from one E-step (each block only if in ``params``)."""
-        new = {name: value.copy() for name, value in params.items()}
+        new = {n: None if v is None else v.copy() for n, v in params.items()}
         moments = self._moments(data, res.posteriors)
         if "a" in self.params:
             new["ar_coef_"] = self._ar_step(new, moments)
@@ -611,9 +679,11 @@ class MarkovSwitchingAR:
             new["means_"] = self._mean_step(new, moments)
         if "v" in self.params:
             new["variances_"] = self._variance_step(new, moments)
-        if "t" in self.params:
+        if "t" in self.params and self.transition_inputs:
+            new["transcoef_"] = self._transcoef_step(params, data, res)
+        elif "t" in self.params:
             new["transmat_"] = self._transition_step(params, res)
-        if self.start == "stationary":
+        if self.start == "stationary" and not self.transition_inputs:
             new["startprob_"] = stationary_distribution(new["transmat_"])
         elif "s" in self.params:
             new["startprob_"] = res.start_counts / res.start_counts.sum()
@@ -728,27 +798,65 @@ class MarkovSwitchingAR:
             step = step / 2
         return old
 
+    def _transcoef_step(self, params, data, res):
+        """``transcoef_`` by a weighted multinomial logistic regression per
+        row on the expected transitions into every row (Newton steps that
+        never lower it); with ``start="stationary"`` the step is halved towards
+        the previous coefficients until the expected transitions'
+        log-probability plus the log start probabilities does not decrease."""
+        k, p = self.n_components, self.order
+        xi = np.zeros((len(data.y), k, k))
+        xi[data.scored] = res.step_counts
+        heads = data.starts[:-1]
+        for s, lo in enumerate(heads):
+            xi[lo + 1 : lo + p + 1] += res.first_counts[s]
+        rows = np.ones(len(data.y), dtype=bool)
+        rows[heads] = False
+        y, w = xi[rows], data.w[rows]
+        old = params["transcoef_"]
+        candidate = np.stack(
+            [logistic_row(old[i].copy(), y[:, i, :], w, 0.0) for i in range(k)]
+        )
+        if self.start != "stationary":
+            return candidate
+
+        def q(coef):
+            logp = log_transmats(coef, data.w)
+            value = _xlogy(y, np.exp(logp[rows]))
+            for s, lo in enumerate(heads):
+                pi = stationary_distribution(np.exp(logp[lo]))
+                value += _xlogy(res.first_regimes[s], pi)
+            return value
+
+        base, step = q(old), candidate - old
+        for _ in range(MAX_HALVINGS):
+            if q(old + step) >= base:
+                return old + step
+            step = step / 2
+        return old
+
     def _n_free_parameters(self):
         k, p = self.n_components, self.order
+        per_row = np.shape(self.transcoef_)[-1] if self.transition_inputs else 1
         return (
-            k * (k - 1)
+            k * (k - 1) * per_row
             + (k - 1) * (self.start == "learned")
             + k
             + p * (k if self.switching_ar else 1)
             + (k if self.switching_variance else 1)
         )
 
-    def aic(self, X, lengths=None):
+    def aic(self, X, lengths=None, *, transition_inputs=None):
         """Akaike information criterion (lower is better)."""
-        return -2.0 * self.score(X, lengths) + 2.0 * self._n_free_parameters()
+        ll = self.score(X, lengths, transition_inputs=transition_inputs)
+        return -2.0 * ll + 2.0 * self._n_free_parameters()
 
-    def bic(self, X, lengths=None):
+    def bic(self, X, lengths=None, *, transition_inputs=None):
         """Bayesian information criterion (lower is better); the number of
         scored observations is the sample size."""
-        data = self._read(X, lengths)
-        return -2.0 * self.score(X, lengths) + self._n_free_parameters() * np.log(
-            len(data.scored)
-        )
+        data = self._read(X, lengths, transition_inputs)
+        ll = self.score(X, lengths, transition_inputs=transition_inputs)
+        return -2.0 * ll + self._n_free_parameters() * np.log(len(data.scored))
 
     def save(self, path):
         """Write the model to one ``.npz`` file (see :func:`fasthmm.load`)."""
@@ -759,6 +867,34 @@ class MarkovSwitchingAR:
 def _tuple_chain(n_regimes, memory):
     """One :class:`TupleChain` per shape (its digits computed once)."""
     return TupleChain(n_regimes, memory)
+
+
+def _check_transcoef(value, k):
+    """``transcoef_``: finite, shape (K, K, n_transition_inputs), the last
+    column (the reference state) zero."""
+    coef = as_float_array(value, "transcoef_", ndim=3)
+    if coef.shape[:2] != (k, k) or coef.shape[2] < 1:
+        raise ValueError(
+            f"transcoef_ must have shape ({k}, {k}, n_transition_inputs), got "
+            f"shape {coef.shape}"
+        )
+    if np.any(coef[:, -1, :] != 0):
+        raise ValueError("transcoef_[:, -1, :] must be zero (the reference state)")
+    return coef
+
+
+def _persistent_transcoef(k, w):
+    """Start coefficients: a stay probability of 0.9 through a constant
+    column of ``w`` when there is one, else uniform transitions."""
+    coef = np.zeros((k, k, w.shape[1]))
+    constant = np.flatnonzero(np.all(w == w[:1], axis=0) & (w[0] != 0))
+    if k > 1 and constant.size:
+        c = constant[0]
+        logit = np.log(0.9 * (k - 1) / 0.1) / w[0, c]
+        for i in range(k - 1):
+            coef[i, i, c] = logit
+        coef[k - 1, : k - 1, c] = -logit
+    return coef
 
 
 def _solve(gram, rhs, old):
