@@ -47,6 +47,9 @@ LETTERS = "stmav"
 PARAM_NAMES = ("startprob_", "transmat_", "means_", "ar_coef_", "variances_")
 #: Step halvings tried by the transition M-step of ``start="stationary"``.
 MAX_HALVINGS = 40
+#: Gradient steps on the transition term per M-step (input-driven
+#: transitions with ``start="stationary"``).
+ASCENT_STEPS = 3
 
 
 def stationary_distribution(transmat):
@@ -831,9 +834,11 @@ class MarkovSwitchingAR:
         base, step = q(old), candidate - old
         for _ in range(MAX_HALVINGS):
             if q(old + step) >= base:
-                return old + step
+                old = old + step
+                break
             step = step / 2
-        return old
+        # the logistic step ignores the start term: gradient steps on the whole
+        return _ascend(q, old, free=(slice(None), slice(0, k - 1)))
 
     def _n_free_parameters(self):
         k, p = self.n_components, self.order
@@ -867,6 +872,34 @@ class MarkovSwitchingAR:
 def _tuple_chain(n_regimes, memory):
     """One :class:`TupleChain` per shape (its digits computed once)."""
     return TupleChain(n_regimes, memory)
+
+
+def _ascend(q, x, free, steps=ASCENT_STEPS, h=1e-6):
+    """A few steepest-ascent steps on ``q`` over the entries ``x[free]``
+    (central-difference gradient, step halved until ``q`` increases): the
+    result is never worse than ``x``."""
+    best = q(x)
+    for _ in range(steps):
+        grad = np.zeros_like(x)
+        view = grad[free]
+        base = x[free]
+        for idx in np.ndindex(base.shape):
+            up, down = x.copy(), x.copy()
+            up[free][idx] += h
+            down[free][idx] -= h
+            view[idx] = (q(up) - q(down)) / (2 * h)
+        grad[free] = view
+        size = 1.0 / max(1.0, float(np.abs(grad).max()))
+        for _ in range(MAX_HALVINGS):
+            trial = x + size * grad
+            value = q(trial)
+            if value > best:
+                x, best = trial, value
+                break
+            size /= 2
+        else:
+            break
+    return x
 
 
 def _check_transcoef(value, k):
