@@ -33,6 +33,7 @@ from ._validation import (
     check_startprob,
     check_transmat,
 )
+from .base import BaseHMM
 from .em import ConvergenceMonitor
 from .emissions._weighted import weighted_sums
 from .expanded import TupleChain
@@ -221,21 +222,10 @@ class MarkovSwitchingAR:
             return tuple("transcoef_" if n == "transmat_" else n for n in PARAM_NAMES)
         return PARAM_NAMES
 
-    def get_params(self, deep=True):
-        """Constructor arguments, as in scikit-learn."""
-        return {name: getattr(self, name) for name in self._constructor_args()}
-
-    def set_params(self, **kwargs):
-        """Set constructor arguments, as in scikit-learn."""
-        for key, value in kwargs.items():
-            if key not in self._constructor_args():
-                raise ValueError(f"invalid parameter {key!r} for MarkovSwitchingAR")
-            setattr(self, key, value)
-        return self
-
-    def __repr__(self):
-        args = ", ".join(f"{k}={v!r}" for k, v in self.get_params().items())
-        return f"MarkovSwitchingAR({args})"
+    # scikit-learn's estimator protocol, as every model has it
+    get_params = BaseHMM.get_params
+    set_params = BaseHMM.set_params
+    __repr__ = BaseHMM.__repr__
 
     def _check_hyperparameters(self):
         k = check_int(self.n_components, "n_components", 1)
