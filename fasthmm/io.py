@@ -554,9 +554,10 @@ def _decode_param(key, value, archive, entries, name):
 
 def _declared_sizes(model, fitted, entries):
     """The sizes a fitted array's axes may have: ``n_components``, the
-    ``n_*`` and ``max_*`` constructor arguments that are ints (``n_features``,
-    ``n_mix``, ``max_duration``, ...) and the number of features the
-    emission's feature parameter holds.
+    ``n_*`` and ``max_*`` constructor arguments and ``order`` when they are
+    ints (``n_features``, ``n_mix``, ``max_duration``, ...), the number of
+    features the emission's feature parameter holds and the number of
+    transition inputs of ``transcoef_``.
     """
     sizes = {
         v
@@ -570,6 +571,8 @@ def _declared_sizes(model, fitted, entries):
     feature = getattr(model._emission_class, "feature_param", None)
     if feature in fitted and entries[f"param/{feature}"].shape:
         sizes.add(entries[f"param/{feature}"].shape[-1])
+    if "transcoef_" in fitted and len(entries["param/transcoef_"].shape) == 3:
+        sizes.add(entries["param/transcoef_"].shape[-1])  # n_transition_inputs
     return sizes
 
 

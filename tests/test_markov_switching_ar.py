@@ -362,6 +362,19 @@ def test_save_load_round_trip():
     assert loaded.score(y) == model.score(y)
 
 
+def test_save_load_round_trip_with_transition_inputs():
+    rng = np.random.default_rng(8)
+    model = random_tvtp_model(rng, 2, 1, "stationary", n_w=3)
+    y = rng.normal(size=30)
+    w = np.column_stack([np.ones(30), rng.normal(size=(30, 2))])
+    buf = io.BytesIO()
+    model.save(buf)
+    buf.seek(0)
+    loaded = fasthmm.load(buf)
+    assert loaded.transcoef_.shape == (2, 2, 3)
+    assert loaded.score(y, transition_inputs=w) == model.score(y, transition_inputs=w)
+
+
 def test_bad_input_is_refused_by_name_and_a_failed_fit_changes_nothing():
     rng = np.random.default_rng(7)
     with pytest.raises(NotFittedError):
