@@ -337,6 +337,44 @@ def test_forecast_equals_enumeration_of_future_paths(k, order):
         model.forecast(seqs, steps=0)
 
 
+def test_forecast_with_transition_inputs_equals_enumeration_of_whole_paths():
+    """Every regime path over the observed and the future rows, weighted by
+    its probability (per-row matrices) and the observed densities."""
+    rng = np.random.default_rng(17)
+    k, p, n, steps = 2, 2, 5, 2
+    model = random_tvtp_model(rng, k, p, "stationary")
+    y = rng.normal(size=n) * 2
+    w = np.column_stack([np.ones(n + steps), rng.normal(size=n + steps)])
+    mats = softmax_transmats(model.transcoef_, w)
+    pi = stationary(mats[0])
+    mu, phi = model.means_, model.ar_coef_
+    total, means, proba = 0.0, np.zeros(steps), np.zeros((steps, k))
+    for path in itertools.product(range(k), repeat=n + steps):
+        path = np.array(path)
+        weight = pi[path[0]] * np.prod(
+            mats[np.arange(1, n + steps), path[:-1], path[1:]]
+        )
+        for t in range(p, n):
+            weight *= np.exp(log_density(model, y, t, path[t - np.arange(p + 1)]))
+        dev = list(y - mu[path[:n]])
+        for h in range(steps):
+            a = path[n + h]
+            dev.append(sum(phi[a, i] * dev[-1 - i] for i in range(p)))
+            means[h] += weight * (mu[a] + dev[-1])
+            proba[h, a] += weight
+        total += weight
+    got = model.forecast(
+        y, steps=steps, transition_inputs=w[:n], future_transition_inputs=w[n:]
+    )
+    np.testing.assert_allclose(got[0, :, 0], means / total, atol=1e-11)
+    got = model.forecast_proba(
+        y, steps=steps, transition_inputs=w[:n], future_transition_inputs=w[n:]
+    )
+    np.testing.assert_allclose(got[0], proba / total, atol=1e-11)
+    with pytest.raises(ValueError, match="future_transition_inputs"):
+        model.forecast(y, steps=steps, transition_inputs=w[:n])
+
+
 def test_sampling_continues_the_autoregression():
     rng = np.random.default_rng(5)
     model = random_model(rng, 2, 2)
