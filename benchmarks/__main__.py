@@ -73,6 +73,11 @@ def parse_args(argv=None):
         help="instead: fit with missing observations (none, 25%% of rows, 25%% of rows partly) against missing='raise' on complete data (benchmarks/missing.py)",
     )
     add(
+        "--regime",
+        action="store_true",
+        help="instead: MarkovSwitchingAR order 4 against statsmodels' MarkovAutoregression (the [bench] extra): score, EM iteration and fit on GNP, GDP and a 5000-step series",
+    )
+    add(
         "--tagger",
         action="store_true",
         help="instead: HMMTagger against NLTK's TnT and PerceptronTagger (the [tagging] extra) on UD English EWT, train -> dev; --quick leaves out the perceptron",
@@ -127,6 +132,7 @@ SECTIONS = (
     "scaling",
     "hsmm",
     "missing",
+    "regime",
     "inputs",
 )
 
@@ -185,6 +191,7 @@ def main(argv=None):
                 or args.floor
                 or args.peers
                 or args.hsmm
+                or args.regime
                 or args.inputs
                 or args.startup
                 or args.tagger
@@ -223,6 +230,10 @@ def main(argv=None):
         from . import missing
 
         out["missing"] = missing.run(args.quick, repeat, log)
+    elif args.regime:
+        from . import regime
+
+        out["regime"] = regime.run(args.quick, repeat, log)
     elif args.inputs:
         from . import inputs
 
