@@ -702,6 +702,32 @@ class BaseHMM(HmmlearnAPI):
         refuse_future(future_inputs, "future_inputs", "emissions")
         return chain.proba @ params.emission.state_means()
 
+    def _forecast_draws(self, params, X, starts, chain, n_draws, rng, future_inputs):
+        """Continuations of each sequence drawn from the model.
+
+        The state at the end drawn from ``chain.filtered``, the chain run on
+        through ``chain.transmats``, one observation drawn per step from the
+        emission; :func:`fasthmm.plot.forecast` takes its quantile bands
+        from them. Arguments as in :meth:`_forecast_means`; a model whose
+        observations depend on the past overrides it.
+
+        Returns
+        -------
+        draws : ndarray of shape (n_sequences, n_draws, steps, n_features)
+        """
+        refuse_future(future_inputs, "future_inputs", "emissions")
+        n, steps, k = chain.proba.shape
+        out = None
+        for s in range(n):
+            z = _draw_rows(np.broadcast_to(chain.filtered[s], (n_draws, k)), rng)
+            for h in range(steps):
+                z = _draw_rows(chain.transmats[s, h][z], rng)
+                x = params.emission.sample(z, rng)
+                if out is None:
+                    out = np.empty((n, n_draws, steps, x.shape[1]), dtype=np.float64)
+                out[s, :, h] = x
+        return out
+
     def sample(self, n_samples=1, random_state=None, currstate=None):
         """Draw a sequence from the model.
 
@@ -944,6 +970,13 @@ SHARED_DEFAULTS = {
     "init_params": None,
     "implementation": "log",
 }
+
+
+def _draw_rows(probs, rng):
+    """One index per row of ``probs`` (rows of probabilities), by inversion."""
+    cum = np.cumsum(probs, axis=1)
+    u = rng.random(probs.shape[0])[:, None] * cum[:, -1:]
+    return np.minimum((u >= cum).sum(axis=1), probs.shape[1] - 1)
 
 
 def family_signature(cls):

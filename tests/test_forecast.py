@@ -332,3 +332,28 @@ def test_check_future_shapes():
         check_future([np.ones((3, 2))] * 3, "future_inputs", 2, 3)
     with pytest.raises(ValueError, match="future_inputs"):
         check_future(np.ones((2, 3, 2)), "future_inputs", 2, 3, n_columns=1)
+
+
+def test_drawn_continuations_follow_the_exact_mixture():
+    """The draws behind the plot's fan: one step ahead of a 1-D Gaussian
+    model, their empirical CDF against the exact mixture of normal CDFs."""
+    from math import erf, sqrt
+
+    rng = np.random.default_rng(15)
+    model = gaussian_model(rng, 3, 1, "diag", spread=3.0)
+    X = model.sample(30, random_state=2)[0]
+    params, Xc, starts, chain = model._state_forecast(X, None, 2, None)
+    draws = model._forecast_draws(
+        params, Xc, starts, chain, 40_000, np.random.RandomState(0), None
+    )
+    assert draws.shape == (1, 40_000, 2, 1)
+    sd = np.sqrt(np.asarray(model.covars_).reshape(3))
+    for h in range(2):
+        w = model.forecast_proba(X, steps=2)[0, h]
+        for x in np.linspace(-6, 6, 13):
+            exact = sum(
+                w[k] * 0.5 * (1 + erf((x - model.means_[k, 0]) / (sd[k] * sqrt(2))))
+                for k in range(3)
+            )
+            empirical = np.mean(draws[0, :, h, 0] <= x)
+            assert abs(empirical - exact) < 0.01, (h, x, empirical, exact)
