@@ -114,38 +114,38 @@ def test_forecast_means_by_monte_carlo():
     assert np.all(np.abs(got[0] - mc_mean) < 5 * mc_se), (got[0], mc_mean, mc_se)
 
 
-def _gmm(rng):
-    model = fasthmm.GMMHMM(2, n_mix=3, covariance_type="diag", init_params="")
+def _with_chain(model, rng, **emission):
+    """``model`` (2 states) with a random chain and the given emission values."""
     model.startprob_ = random_stochastic(rng, (2,))
     model.transmat_ = random_stochastic(rng, (2, 2))
-    model.weights_ = random_stochastic(rng, (2, 3))
-    model.means_ = 3 * rng.standard_normal((2, 3, 2))
-    model.covars_ = rng.uniform(0.5, 1.5, (2, 3, 2))
+    for name, value in emission.items():
+        setattr(model, name, value)
     return model
+
+
+def _gmm(rng):
+    return _with_chain(
+        fasthmm.GMMHMM(2, n_mix=3, covariance_type="diag", init_params=""),
+        rng,
+        weights_=random_stochastic(rng, (2, 3)),
+        means_=3 * rng.standard_normal((2, 3, 2)),
+        covars_=rng.uniform(0.5, 1.5, (2, 3, 2)),
+    )
 
 
 def _poisson(rng):
     model = fasthmm.PoissonHMM(2, init_params="")
-    model.startprob_ = random_stochastic(rng, (2,))
-    model.transmat_ = random_stochastic(rng, (2, 2))
-    model.lambdas_ = rng.uniform(0.5, 8.0, (2, 3))
-    return model
+    return _with_chain(model, rng, lambdas_=rng.uniform(0.5, 8.0, (2, 3)))
 
 
 def _bernoulli(rng):
     model = fasthmm.BernoulliHMM(2, init_params="")
-    model.startprob_ = random_stochastic(rng, (2,))
-    model.transmat_ = random_stochastic(rng, (2, 2))
-    model.emissionprob_ = rng.uniform(0.1, 0.9, (2, 4))
-    return model
+    return _with_chain(model, rng, emissionprob_=rng.uniform(0.1, 0.9, (2, 4)))
 
 
 def _multinomial(rng):
     model = fasthmm.MultinomialHMM(2, n_trials=5, init_params="")
-    model.startprob_ = random_stochastic(rng, (2,))
-    model.transmat_ = random_stochastic(rng, (2, 2))
-    model.emissionprob_ = random_stochastic(rng, (2, 3))
-    return model
+    return _with_chain(model, rng, emissionprob_=random_stochastic(rng, (2, 3)))
 
 
 @pytest.mark.parametrize("make", [_gmm, _poisson, _bernoulli, _multinomial])
