@@ -357,3 +357,31 @@ def test_drawn_continuations_follow_the_exact_mixture():
             )
             empirical = np.mean(draws[0, :, h, 0] <= x)
             assert abs(empirical - exact) < 0.01, (h, x, empirical, exact)
+
+
+def test_stream_forecasts_equal_the_batch_forecasts():
+    rng = np.random.default_rng(16)
+    model = gaussian_model(rng, 3, 2, "diag")
+    X, _ = model.sample(40, random_state=1)
+    stream = model.stream()
+    with pytest.raises(ValueError, match="push"):
+        stream.forecast_proba(2)
+    for t in (1, 7, 40):
+        stream.push(X[stream.n_pushed : t])
+        np.testing.assert_allclose(
+            stream.forecast_proba(3),
+            model.forecast_proba(X[:t], steps=3)[0],
+            atol=1e-12,
+        )
+        np.testing.assert_allclose(
+            stream.forecast(3), model.forecast(X[:t], steps=3)[0], atol=1e-12
+        )
+    with pytest.raises(ValueError, match="steps"):
+        stream.forecast(0)
+    functional = fasthmm.stream_filter(model.startprob_, model.transmat_)
+    functional.push(model.log_emissions(X))
+    np.testing.assert_allclose(
+        functional.forecast_proba(2), model.forecast_proba(X, steps=2)[0], atol=1e-12
+    )
+    with pytest.raises(TypeError, match="forecast_proba"):
+        functional.forecast(2)
