@@ -628,16 +628,21 @@ class BaseHMM(HmmlearnAPI):
         """(params, X, starts, :class:`~fasthmm.forecast.StateForecast`) of the
         public forecast methods, from checked arguments."""
         steps = check_steps(steps)
-        params, X, starts = self._checked_batch(X, lengths)
+        # X larger than memory is walked in blocks when the means need no X.
+        walk = type(self)._forecast_means is BaseHMM._forecast_means
+        blocks = self._blocks(X, lengths) if walk else None
+        if blocks is not None:
+            params, X, starts = self._checked_params(), None, blocks.starts
+        else:
+            params, X, starts = self._checked_batch(X, lengths)
         transmats = self._forecast_transmats(
             params, starts.shape[0] - 1, steps, future_transition_inputs
         )
-        return (
-            params,
-            X,
-            starts,
-            state_forecast(self._filtered_last(params, X, starts), transmats),
-        )
+        if blocks is not None:
+            filtered = blocks.filtered_last(params)
+        else:
+            filtered = self._filtered_last(params, X, starts)
+        return params, X, starts, state_forecast(filtered, transmats)
 
     def _filtered_last(self, params, X, starts):
         """``p(z_T | x_1..x_T)`` of each sequence's last row, shape
@@ -681,6 +686,9 @@ class BaseHMM(HmmlearnAPI):
             ``params.emission``).
         X : ndarray of shape (n_samples, n_features)
             The checked observations (what the emission's ``check_X`` gives).
+            A model that overrides this hook always receives them; with the
+            default hook, X larger than the memory budget is walked in blocks
+            and X is None.
         starts : ndarray of shape (n_sequences + 1,), int64
             Sequence bounds: sequence ``n`` is ``X[starts[n]:starts[n + 1]]``.
         chain : fasthmm.forecast.StateForecast
