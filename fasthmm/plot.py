@@ -398,7 +398,7 @@ def forecast(
     *,
     time=None,
     feature=0,
-    quantiles=(0.05, 0.25, 0.75, 0.95),
+    quantiles=None,
     n_draws=2000,
     history=None,
     random_state=None,
@@ -429,9 +429,12 @@ def forecast(
         Default: the Dataset's ``time``, else the row number.
     feature : int
         The feature drawn.
-    quantiles : sequence of float in (0, 1)
+    quantiles : sequence of float in (0, 1), optional
         Paired from the outside in (first with last, ...): each pair is a
         band, the outer ones lighter. Empty: no bands (and no draws).
+        Default: (0.05, 0.25, 0.75, 0.95) for a model that can draw
+        continuations, none for the others (semi-Markov models, and models
+        that forecast their own way without drawing).
     n_draws : int
     history : int, optional
         Number of observed rows drawn before the forecast (default all).
@@ -453,6 +456,8 @@ def forecast(
 
     steps = check_steps(steps)
     n_draws = check_int(n_draws, "n_draws", 1)
+    if quantiles is None:
+        quantiles = (0.05, 0.25, 0.75, 0.95) if _draws_continuations(model) else ()
     qs = np.asarray(quantiles, dtype=float).ravel()
     if qs.size and (np.any(qs <= 0) or np.any(qs >= 1) or qs.size % 2):
         raise ValueError(
@@ -499,20 +504,37 @@ def forecast(
     return ax
 
 
+def _draws_continuations(model):
+    """Whether ``model`` draws continuations for the fan: a BaseHMM whose
+    forecast means are the default mixture (i.i.d. emissions), or which
+    draws its own. Semi-Markov models (no chain of the states alone) and
+    models that forecast their own way do not."""
+    from .base import BaseHMM
+    from .hsmm.base import BaseHSMM
+
+    if not isinstance(model, BaseHMM) or isinstance(model, BaseHSMM):
+        return False
+    cls = type(model)
+    return (
+        cls._forecast_means is BaseHMM._forecast_means
+        or cls._forecast_draws is not BaseHMM._forecast_draws
+    )
+
+
 def _forecast_draws(model, X, steps, n_draws, random_state, future_args):
     """Continuations of one sequence drawn from the model (see
     :meth:`fasthmm.BaseHMM._forecast_draws`)."""
     from ._validation import check_random_state
 
-    params, X, starts, chain = model._state_forecast(
-        X, None, steps, future_args["future_transition_inputs"]
-    )
-    if chain.transmats is None:
+    if not _draws_continuations(model):
         raise NotImplementedError(
-            f"quantile bands need continuations drawn from the model, not "
+            "quantile bands need continuations drawn from the model, not "
             f"available for {type(model).__name__}: pass quantiles=() for the "
             "mean alone"
         )
+    params, X, starts, chain = model._state_forecast(
+        X, None, steps, future_args["future_transition_inputs"]
+    )
     rng = check_random_state(
         model.random_state if random_state is None else random_state
     )

@@ -237,3 +237,15 @@ def test_forecast_fan_of_a_dataset_continues_its_time():
     assert not ax.collections
     with pytest.raises(ValueError, match="quantiles"):
         plot.forecast(model, data, quantiles=(0.1, 0.5, 1.2))
+
+
+def test_forecast_fan_of_a_semi_markov_model_draws_the_mean_alone():
+    rng = np.random.RandomState(1)
+    X = np.concatenate([rng.normal(0, 1, (30, 1)), rng.normal(5, 1, (30, 1))])
+    model = fasthmm.GaussianHSMM(2, max_duration=10, n_iter=5, random_state=0).fit(X)
+    ax = plot.forecast(model, X, steps=3)
+    (_, mean) = ax.get_lines()
+    np.testing.assert_allclose(mean.get_ydata(), model.forecast(X, steps=3)[0, :, 0])
+    assert not ax.collections
+    with pytest.raises(NotImplementedError, match="quantiles=()"):
+        plot.forecast(model, X, steps=3, quantiles=(0.1, 0.9))
