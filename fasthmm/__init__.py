@@ -15,6 +15,7 @@ from ._registry import families as _families
 from ._validation import NotFittedError
 from ._version import __version__
 from .base import BaseHMM, ConvergenceMonitor
+from .forecast import forecast_states
 from .hsmm import models as _hsmm_models  # noqa: F401  (semi-Markov families)
 from .inference import (
     forward,
@@ -42,6 +43,7 @@ __all__ = [
     "forward",
     "forward_backward",
     "forward_filter",
+    "forecast_states",
     "load",
     "select_n_components",
     "set_progress",
