@@ -753,7 +753,7 @@ class BaseHMM(HmmlearnAPI):
     # -- forecasts ------------------------------------------------------------
     @adaptive_threads
     def forecast_proba(
-        self, X, lengths=None, steps=1, *, future_transition_inputs=None
+        self, X, lengths=None, steps=1, *, inputs=None, future_transition_inputs=None
     ):
         """State distributions of the steps after the end of each sequence.
 
@@ -767,6 +767,9 @@ class BaseHMM(HmmlearnAPI):
         lengths : array-like of int, optional
         steps : int >= 1
             Number of steps after the end of each sequence.
+        inputs : array-like, optional
+            The inputs of X's rows, for a model whose emissions use them
+            (as in :meth:`score`).
         future_transition_inputs : array-like, optional
             For a model whose transitions depend on inputs: their values in
             the steps after the end, shape (n_sequences, steps,
@@ -779,9 +782,9 @@ class BaseHMM(HmmlearnAPI):
         proba : ndarray of shape (n_sequences, steps, n_components)
             ``proba[n, h - 1] = p(z_{T_n + h} | sequence n)``.
         """
-        return self._state_forecast(X, lengths, steps, future_transition_inputs)[
-            -1
-        ].proba
+        return self._state_forecast(
+            X, lengths, steps, future_transition_inputs, inputs
+        )[-1].proba
 
     @adaptive_threads
     def forecast(
@@ -790,6 +793,7 @@ class BaseHMM(HmmlearnAPI):
         lengths=None,
         steps=1,
         *,
+        inputs=None,
         future_inputs=None,
         future_transition_inputs=None,
     ):
@@ -801,7 +805,7 @@ class BaseHMM(HmmlearnAPI):
 
         Parameters
         ----------
-        X, lengths, steps, future_transition_inputs :
+        X, lengths, steps, inputs, future_transition_inputs :
             As in :meth:`forecast_proba`.
         future_inputs : array-like, optional
             For a model whose emissions depend on inputs: their values in the
@@ -818,21 +822,21 @@ class BaseHMM(HmmlearnAPI):
             probabilities are ``forecast_proba(...) @ emissionprob_``.
         """
         params, X, starts, chain = self._state_forecast(
-            X, lengths, steps, future_transition_inputs
+            X, lengths, steps, future_transition_inputs, inputs
         )
         return self._forecast_means(params, X, starts, chain, future_inputs)
 
-    def _state_forecast(self, X, lengths, steps, future_transition_inputs):
+    def _state_forecast(self, X, lengths, steps, future_transition_inputs, inputs=None):
         """(params, X, starts, :class:`~fasthmm.forecast.StateForecast`) of the
         public forecast methods, from checked arguments."""
         steps = check_steps(steps)
         # X larger than memory is walked in blocks when the means need no X.
         walk = type(self)._forecast_means is BaseHMM._forecast_means
-        blocks = self._blocks(X, lengths) if walk else None
+        blocks = self._blocks(X, lengths, inputs) if walk else None
         if blocks is not None:
             params, X, starts = self._checked_params(), None, blocks.starts
         else:
-            params, X, starts = self._checked_batch(X, lengths)
+            params, X, starts = self._checked_batch(X, lengths, inputs)
         transmats = self._forecast_transmats(
             params, starts.shape[0] - 1, steps, future_transition_inputs
         )

@@ -11,8 +11,9 @@ from collections import namedtuple
 import numpy as np
 
 from ._validation import check_inputs, check_real_samples
-from .base import BaseHMM
+from .base import BaseHMM, _draw_rows
 from .emissions.regression import AutoregressionEmission, RegressionEmission, design
+from .forecast import check_future, refuse_future
 
 #: What :meth:`ARHMM.sample` hands to its emission draw: the inputs and the
 #: rows before the first one drawn.
@@ -49,6 +50,63 @@ class _SwitchingRegression(BaseHMM):
 
     def _order(self):
         return 0
+
+    # -- forecasts ------------------------------------------------------------
+    def _future_inputs(self, emission, future_inputs, n_sequences, steps):
+        """Checked future inputs, (n_sequences, steps, n_inputs)."""
+        m = emission.n_inputs
+        if m == 0:
+            refuse_future(future_inputs, "future_inputs", "emissions")
+            return np.zeros((n_sequences, steps, 0))
+        if future_inputs is None:
+            raise ValueError(
+                f"future_inputs is required: this model's emissions use {m} "
+                f"inputs; pass their values in the steps after the end, shape "
+                f"({n_sequences}, {steps}, {m})"
+            )
+        return check_future(future_inputs, "future_inputs", n_sequences, steps, m)
+
+    def _forecast_means(self, params, X, starts, chain, future_inputs):
+        """Exact predictive means through the regime-conditional means
+        (:func:`regime_means`)."""
+        emission = params.emission
+        n, steps, _ = chain.proba.shape
+        U = self._future_inputs(emission, future_inputs, n, steps)
+        Y = emission._split(X)[0]
+        out = np.empty((n, steps, emission.n_features))
+        for s in range(n):
+            cond = regime_means(
+                emission,
+                chain.proba[s],
+                chain.transmats[s],
+                Y[starts[s] : starts[s + 1]],
+                U[s],
+            )
+            out[s] = np.einsum("hk,hkd->hd", chain.proba[s], cond)
+        return out
+
+    def _forecast_draws(self, params, X, starts, chain, n_draws, rng, future_inputs):
+        """Continuations drawn from the model: states from the filtered end
+        on, observations given them (and, for autoregression, the rows
+        drawn before them)."""
+        emission = params.emission
+        n, steps, k = chain.proba.shape
+        U = self._future_inputs(emission, future_inputs, n, steps)
+        Y = emission._split(X)[0]
+        out = np.empty((n, n_draws, steps, emission.n_features))
+        for s in range(n):
+            paths = np.empty((n_draws, steps), dtype=np.int64)
+            z = _draw_rows(np.broadcast_to(chain.filtered[s], (n_draws, k)), rng)
+            for h in range(steps):
+                z = _draw_rows(chain.transmats[s, h][z], rng)
+                paths[:, h] = z
+            past = Y[starts[s] : starts[s + 1]]
+            for i in range(n_draws):
+                out[s, i] = self._continuation(emission, paths[i], U[s], past, rng)
+        return out
+
+    def _continuation(self, emission, states, U, past, rng):
+        return emission.sample(states, rng, U)
 
 
 class RegressionHMM(_SwitchingRegression, family="regression"):
@@ -211,6 +269,11 @@ class ARHMM(_SwitchingRegression, family="ar"):
             "predict_proba take whole sequences"
         )
 
+    def _continuation(self, emission, states, U, past, rng):
+        return autoregression_path(
+            emission, states, U, last_rows(past, self.order), rng
+        )
+
     def _sample_emissions(self, params, states, rng, inputs):
         if not isinstance(inputs, _SampleArgs):
             inputs = _SampleArgs(inputs, None)
@@ -267,3 +330,65 @@ def autoregression_path(emission, states, U, initial, random_state):
         s = states[t]
         history[order + t] += W[s] @ np.concatenate([lags, Z[t]])
     return history[order:]
+
+
+def last_rows(Y, order):
+    """The last ``order`` rows of ``Y`` (oldest first), zeros standing in for
+    rows before its start (as the design's lags)."""
+    out = np.zeros((order, Y.shape[1]))
+    m = min(order, Y.shape[0])
+    if m:
+        out[order - m :] = Y[Y.shape[0] - m :]
+    return out
+
+
+def regime_means(emission, proba, transmats, observed, future_U):
+    """Regime-conditional predictive means of the steps after a sequence.
+
+    ``m[h - 1, k] = E[x_{T+h} | z_{T+h} = k, x_1..x_T]``, by the recursion
+
+    ``m[h, k] = c_k + B_k u_{T+h} + sum_l A_{k,l} E[x_{T+h-l} | z_{T+h} = k]``
+
+    where a lag inside the data is its observed value, and a lag after it is
+    ``sum_j p(z_{T+h-l} = j | z_{T+h} = k) m[h - l, j]`` (given its own
+    state, an observation is independent of the later states). Exact; a
+    switching regression (order 0) gives ``c_k + B_k u_{T+h}``.
+
+    Parameters
+    ----------
+    emission : RegressionEmission
+    proba : ndarray of shape (steps, n_components)
+        ``p(z_{T+h} | x_1..x_T)`` (the forecast state distributions).
+    transmats : ndarray of shape (steps, n_components, n_components)
+        ``transmats[h]`` leads from step ``h`` to ``h + 1`` after the end.
+    observed : ndarray of shape (T, n_features)
+    future_U : ndarray of shape (steps, n_inputs)
+
+    Returns
+    -------
+    means : ndarray of shape (steps, n_components, n_features)
+    """
+    order, d = emission.order, emission.n_features
+    steps, k = proba.shape
+    W = emission._weights()
+    A = W[:, :, : order * d].reshape(k, d, order, d)
+    rest = W[:, :, order * d :]
+    Z = emission._regressors(future_U)
+    past = last_rows(observed, order)
+    means = np.empty((steps, k, d))
+    for h in range(1, steps + 1):
+        mean = np.einsum("kdq,q->kd", rest, Z[h - 1])
+        P = np.eye(k)
+        for lag in range(1, order + 1):
+            a = h - lag
+            if a >= 1:
+                P = transmats[a] @ P  # p(z_{T+h} = k | z_{T+a} = j)
+                joint = proba[a - 1][:, None] * P
+                total = joint.sum(axis=0)
+                cond = joint / np.where(total > 0, total, 1.0)
+                lagged = cond.T @ means[a - 1]
+            else:
+                lagged = np.broadcast_to(past[order + a - 1], (k, d))
+            mean += np.einsum("kde,ke->kd", A[:, :, lag - 1, :], lagged)
+        means[h - 1] = mean
+    return means
