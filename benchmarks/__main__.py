@@ -68,6 +68,11 @@ def parse_args(argv=None):
         help="instead: GaussianHSMM EM iteration and Viterbi, K = 4, 16 and max_duration 20, 100, against plain NumPy and GaussianHMM",
     )
     add(
+        "--regime",
+        action="store_true",
+        help="instead: MarkovSwitchingAR order 4 against statsmodels' MarkovAutoregression (the [bench] extra): score, EM iteration and fit on GNP, GDP and a 5000-step series",
+    )
+    add(
         "--tagger",
         action="store_true",
         help="instead: HMMTagger against NLTK's TnT and PerceptronTagger (the [tagging] extra) on UD English EWT, train -> dev; --quick leaves out the perceptron",
@@ -116,6 +121,7 @@ SECTIONS = (
     "stream",
     "scaling",
     "hsmm",
+    "regime",
 )
 
 
@@ -173,6 +179,7 @@ def main(argv=None):
                 or args.floor
                 or args.peers
                 or args.hsmm
+                or args.regime
                 or args.startup
                 or args.tagger
             )
@@ -205,6 +212,10 @@ def main(argv=None):
         from . import hsmm
 
         out["hsmm"] = hsmm.run(args.quick, repeat, log)
+    elif args.regime:
+        from . import regime
+
+        out["regime"] = regime.run(args.quick, repeat, log)
     elif args.tagger:
         from . import tagger
 

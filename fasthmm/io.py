@@ -561,13 +561,13 @@ def _declared_sizes(model, fitted, entries):
     sizes = {
         v
         for arg, v in model.get_params().items()
-        if arg.startswith(("n_", "max_"))
+        if (arg.startswith(("n_", "max_")) or arg == "order")
         and arg != "n_iter"
         and isinstance(v, numbers.Integral)
         and not isinstance(v, bool)
         and v > 0
     }
-    feature = model._emission_class.feature_param
+    feature = getattr(model._emission_class, "feature_param", None)
     if feature in fitted and entries[f"param/{feature}"].shape:
         sizes.add(entries[f"param/{feature}"].shape[-1])
     # n_transition_inputs; the regressors of RegressionHMM / ARHMM

@@ -482,7 +482,8 @@ def forecast(
         "future_inputs": future_inputs,
         "future_transition_inputs": future_transition_inputs,
     }
-    mean = model.forecast(X, steps=steps, **future_args)[0, :, feature]
+    given = {name: value for name, value in future_args.items() if value is not None}
+    mean = model.forecast(X, steps=steps, **given)[0, :, feature]
     ax = _axes(ax)
     first = (
         0 if history is None else max(0, X.shape[0] - check_int(history, "history", 1))

@@ -249,3 +249,24 @@ def test_forecast_fan_of_a_semi_markov_model_draws_the_mean_alone():
     assert not ax.collections
     with pytest.raises(NotImplementedError, match="quantiles=()"):
         plot.forecast(model, X, steps=3, quantiles=(0.1, 0.9))
+
+
+def test_forecast_fan_of_hamiltons_model_draws_its_exact_mean():
+    data = datasets.load_us_gdp()
+    model = fasthmm.MarkovSwitchingAR(2, order=2, n_iter=5, random_state=0).fit(data.X)
+    ax = plot.forecast(model, data, steps=4)
+    (_, mean) = ax.get_lines()
+    np.testing.assert_allclose(
+        mean.get_ydata(), model.forecast(data.X, steps=4)[0, :, 0]
+    )
+    assert not ax.collections  # it forecasts its own way and draws no bands
+
+
+def test_forecast_fan_of_an_autoregression_draws_its_continuations():
+    rng = np.random.RandomState(2)
+    X = np.cumsum(rng.normal(size=(80, 1)), axis=0)
+    model = fasthmm.ARHMM(2, order=1, n_iter=5, random_state=0).fit(X)
+    ax = plot.forecast(model, X, steps=4, n_draws=300, random_state=0)
+    (_, mean) = ax.get_lines()
+    np.testing.assert_allclose(mean.get_ydata(), model.forecast(X, steps=4)[0, :, 0])
+    assert len(ax.collections) == 2
