@@ -270,3 +270,20 @@ def test_forecast_fan_of_an_autoregression_draws_its_continuations():
     (_, mean) = ax.get_lines()
     np.testing.assert_allclose(mean.get_ydata(), model.forecast(X, steps=4)[0, :, 0])
     assert len(ax.collections) == 2
+
+
+def test_forecast_fan_with_input_driven_transitions():
+    rng = np.random.RandomState(3)
+    X = np.concatenate([rng.normal(0, 1, (40, 1)), rng.normal(4, 1, (40, 1))])
+    W = np.column_stack([np.ones(80), rng.normal(size=80)])
+    model = fasthmm.GaussianHMM(2, transition_inputs=True, n_iter=5, random_state=0)
+    model.fit(X, transition_inputs=W)
+    future = np.column_stack([np.ones(4), np.linspace(-2, 2, 4)])
+    ax = plot.forecast(model, X, steps=4, n_draws=300, random_state=0,
+                       transition_inputs=W, future_transition_inputs=future)  # fmt: skip
+    (_, mean) = ax.get_lines()
+    expected = model.forecast(
+        X, steps=4, transition_inputs=W, future_transition_inputs=future
+    )
+    np.testing.assert_allclose(mean.get_ydata(), expected[0, :, 0])
+    assert len(ax.collections) == 2
