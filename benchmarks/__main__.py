@@ -105,6 +105,11 @@ def parse_args(argv=None):
         action="store_true",
         help="instead: the first-hour script in fresh processes, cold (empty Numba cache) and warm, beside hmmlearn, with compile time per kernel and the machine's yardstick (benchmarks/startup.py)",
     )
+    add(
+        "--inputs",
+        action="store_true",
+        help="instead: GaussianHMM with input-driven transitions (transition_inputs=True) against the stationary chain, K = 2, 4, 8 on 100 x 1000 steps: EM iteration, E-step, M-step, score, decode",
+    )
     add("--list", action="store_true", help="list the workloads and exit")
     return p.parse_args(argv)
 
@@ -122,6 +127,7 @@ SECTIONS = (
     "scaling",
     "hsmm",
     "regime",
+    "inputs",
 )
 
 
@@ -180,6 +186,7 @@ def main(argv=None):
                 or args.peers
                 or args.hsmm
                 or args.regime
+                or args.inputs
                 or args.startup
                 or args.tagger
             )
@@ -216,6 +223,10 @@ def main(argv=None):
         from . import regime
 
         out["regime"] = regime.run(args.quick, repeat, log)
+    elif args.inputs:
+        from . import inputs
+
+        out["inputs"] = inputs.run(args.quick, repeat, log)
     elif args.tagger:
         from . import tagger
 

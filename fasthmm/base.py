@@ -555,7 +555,8 @@ class BaseHMM(HmmlearnAPI):
         lengths : array-like of int, optional
             Checked against ``X`` only (each row depends on its sample alone).
         inputs, transition_inputs : array-like, optional
-            As in :meth:`score` (``transition_inputs`` is checked, not used).
+            As in :meth:`score` (``transition_inputs`` is checked when
+            given, not used).
 
         Returns
         -------
@@ -563,7 +564,9 @@ class BaseHMM(HmmlearnAPI):
             Rows in the order of ``X`` (a list of sequences is concatenated).
             ``-inf`` where a state cannot emit a sample.
         """
-        params, X, _ = self._checked_batch(X, lengths, inputs, transition_inputs)
+        params = self._checked_params()
+        chain = _CHAIN_UNCHECKED if transition_inputs is None else transition_inputs
+        X, _, _ = self._read_batch(params.emission, X, lengths, inputs, chain)
         return np.array(params.emission.log_likelihood(X), dtype=np.float64)
 
     @adaptive_threads

@@ -27,7 +27,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from ._dirichlet import dirichlet_log_prior, dirichlet_map
-from ._kernels.varying import logistic_terms
+from ._kernels.varying import logistic_terms, step_log_transmats
 from ._validation import as_float_array, check_random_state, check_startprob
 from .emissions._base import names_by_letter
 from .inference import PerStep
@@ -83,15 +83,11 @@ def log_transmats(transcoef, w):
     ndarray of shape (n_samples, n_components, n_components)
         ``[t, i, j] = log softmax_j(transcoef[i, j] @ w[t])``.
     """
-    k, _, d = transcoef.shape
-    logits = np.zeros((w.shape[0], k, k))
-    for c in range(d):  # d passes, no matrix product of a thin matrix
-        logits += w[:, c, None, None] * transcoef[None, :, :, c]
-    top = logits.max(axis=2, keepdims=True)
-    top = np.where(np.isfinite(top), top, 0.0)
-    with np.errstate(over="ignore", invalid="ignore", divide="ignore"):
-        lse = np.log(np.exp(logits - top).sum(axis=2, keepdims=True)) + top
-        return np.ascontiguousarray(logits - lse)
+    k = transcoef.shape[0]
+    out = np.empty((w.shape[0], k, k))
+    coef = np.ascontiguousarray(transcoef, dtype=np.float64)
+    step_log_transmats(coef, np.ascontiguousarray(w, dtype=np.float64), out)
+    return out
 
 
 def _row_objective(coef, y, w, prior, grad=_NO_GRAD, info=_NO_INFO):

@@ -245,10 +245,14 @@ def logistic_terms(coef, y, w, want, grad, info):
     m = k - 1
     z = np.empty(k)
     p = np.empty(k)
+    # info[(j, a), (q, b)] = sum_t h_t(j, q) w_ta w_tb: sums of h_t(j, q)
+    # times the products a <= b only, for q >= j; expanded at the end.
+    n_pairs = d * (d + 1) // 2
+    ww = np.empty(n_pairs)
+    acc = np.zeros((m, m, n_pairs))
     total = 0.0
     if want:
         grad[:] = 0.0
-        info[:, :] = 0.0
     for t in range(n):
         nt = 0.0
         for j in range(k):
@@ -274,16 +278,64 @@ def logistic_terms(coef, y, w, want, grad, info):
             continue
         for j in range(k):
             p[j] /= s
+        e = 0
+        for a in range(d):
+            for b in range(a, d):
+                ww[e] = w[t, a] * w[t, b]
+                e += 1
         for j in range(m):
             r = y[t, j] - nt * p[j]
             for c in range(d):
                 grad[j * d + c] += r * w[t, c]
-            for q in range(m):
-                h = nt * p[j] * ((1.0 if j == q else 0.0) - p[q])
-                if h == 0.0:
-                    continue
+            pj = nt * p[j]
+            for q in range(j, m):
+                h = pj * ((1.0 if j == q else 0.0) - p[q])
+                for e in range(n_pairs):
+                    acc[j, q, e] += h * ww[e]
+    if want:
+        for j in range(m):
+            for q in range(j, m):
+                e = 0
                 for a in range(d):
-                    ha = h * w[t, a]
-                    for b in range(d):
-                        info[j * d + a, q * d + b] += ha * w[t, b]
+                    for b in range(a, d):
+                        v = acc[j, q, e]
+                        info[j * d + a, q * d + b] = v
+                        info[j * d + b, q * d + a] = v
+                        info[q * d + a, j * d + b] = v
+                        info[q * d + b, j * d + a] = v
+                        e += 1
     return total
+
+
+@njit(cache=True, nogil=True)
+def step_log_transmats(transcoef, w, out):
+    """Per-step log transition matrices of input-driven transitions.
+
+    ``out[t, i, j] = log softmax_j(transcoef[i, j] @ w[t])``, one pass over
+    the rows (no temporaries).
+
+    Parameters
+    ----------
+    transcoef : ndarray of shape (n_components, n_components, n_inputs)
+    w : ndarray of shape (n_samples, n_inputs)
+    out : ndarray of shape (n_samples, n_components, n_components)
+        Output.
+    """
+    n, d = w.shape
+    k = transcoef.shape[0]
+    z = np.empty(k)
+    for t in range(n):
+        for i in range(k):
+            top = NEG_INF
+            for j in range(k):
+                v = 0.0
+                for c in range(d):
+                    v += transcoef[i, j, c] * w[t, c]
+                z[j] = v
+                top = max(top, v)
+            s = 0.0
+            for j in range(k):
+                s += np.exp(z[j] - top)
+            lse = top + np.log(s)
+            for j in range(k):
+                out[t, i, j] = z[j] - lse
