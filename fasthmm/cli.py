@@ -432,11 +432,25 @@ def cmd_forecast(args):
     _check_output(args.output, OUTPUT_TYPES)
     X, lengths = _read_data(args)
     model = _load(args.model_file)
+    kw = _read_inputs(args)
+    n = 1 if lengths is None else len(lengths)
+    for name in ("future_inputs", "future_transition_inputs"):
+        path = getattr(args, name)
+        if path is not None:
+            table = _read_table(path)[0]
+            if table.shape[0] != n * args.steps:
+                raise CommandError(
+                    f"{path}: --{name.replace('_', '-')} needs one row per "
+                    f"sequence and step ({n} x {args.steps} = {n * args.steps} "
+                    f"rows, sequence by sequence), got {table.shape[0]}"
+                )
+            kw[name] = table.reshape(n, args.steps, -1)
     if args.proba:
-        out = model.forecast_proba(X, lengths, steps=args.steps)
+        kw.pop("future_inputs", None)  # the states need no emission inputs
+        out = model.forecast_proba(X, lengths, steps=args.steps, **kw)
         names = [f"p{k}" for k in range(out.shape[2])]
     else:
-        out = model.forecast(X, lengths, steps=args.steps)
+        out = model.forecast(X, lengths, steps=args.steps, **kw)
         names = [f"x{j}" for j in range(out.shape[2])]
     n, steps = out.shape[:2]
     sequence = np.repeat(np.arange(n), steps)
@@ -604,6 +618,13 @@ def build_parser():
     p.add_argument(
         "--proba", action="store_true", help="write p(state) of each step instead"
     )
+    for flag, what in (("inputs", "emissions"), ("transition-inputs", "transitions")):
+        p.add_argument(
+            f"--future-{flag}",
+            metavar="FILE",
+            help=f"covariates of the {what} in the steps after the end: one "
+            "row per sequence and step, sequence by sequence",
+        )
     p.add_argument("-o", "--output", help=".npy, .csv or .txt (default: stdout)")
     p.set_defaults(run=cmd_forecast)
 
