@@ -344,8 +344,8 @@ class RegressionEmission(Emission):
         """k-means on the observations, then each cluster's least squares
         (coefficients) and the pooled residual covariance."""
         Y, U, flag = self._split(X)
-        if flag is not None and np.any(flag > 0):
-            Y, U = Y[flag > 0], U[flag > 0]
+        if flag is not None and np.count_nonzero(flag) >= self.n_components:
+            Y, U = Y[flag > 0], U[flag > 0]  # else all rows: a guess all the same
         k, d = self.n_components, Y.shape[1]
         new = {}
         if "m" in letters:
