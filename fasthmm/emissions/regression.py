@@ -177,23 +177,23 @@ class RegressionEmission(Emission):
 
     def check_X(self, X):
         tagged = X.n_regressors if isinstance(X, Design) else None
-        arr = np.asarray(check_real_samples(np.asarray(X), "X"))
-        p = self.n_regressors
-        if tagged is not None and p is not None and tagged != p:
-            lags = self.order * (self.n_features or 0)
-            raise ValueError(
-                f"inputs must have {p - lags} columns (as the model's coef_, "
-                f"{p} regressors), got {tagged - lags}"
-            )
-        if tagged is not None:
-            self._n_regressors = tagged
-            p = tagged
+        arr = check_real_samples(X, "X")
+        p = self.n_regressors if tagged is None else tagged
         d = self.n_features
-        if d is not None and p is not None and arr.shape[1] != d + p + self._flag:
+        if d is not None and p is not None and arr.shape[1] - p - self._flag != d:
             raise ValueError(
                 f"X must have n_features = {d} columns (as the model's "
                 f"parameters), got {arr.shape[1] - p - self._flag}"
             )
+        fitted = self.n_regressors
+        if tagged is not None and fitted is not None and tagged != fitted:
+            lags = self.order * d
+            raise ValueError(
+                f"inputs must have {fitted - lags} columns (as the model's coef_), "
+                f"got {tagged - lags}"
+            )
+        if tagged is not None:
+            self._n_regressors = tagged
         return arr
 
     # -- likelihood ---------------------------------------------------------
