@@ -68,6 +68,11 @@ def parse_args(argv=None):
         help="instead: GaussianHSMM EM iteration and Viterbi, K = 4, 16 and max_duration 20, 100, against plain NumPy and GaussianHMM",
     )
     add(
+        "--switching",
+        action="store_true",
+        help="instead: one EM iteration of RegressionHMM and ARHMM (orders 1, 2) against GaussianHMM on the same data, K = 4, 16 (benchmarks/switching.py)",
+    )
+    add(
         "--tagger",
         action="store_true",
         help="instead: HMMTagger against NLTK's TnT and PerceptronTagger (the [tagging] extra) on UD English EWT, train -> dev; --quick leaves out the perceptron",
@@ -116,6 +121,7 @@ SECTIONS = (
     "stream",
     "scaling",
     "hsmm",
+    "switching",
 )
 
 
@@ -173,6 +179,7 @@ def main(argv=None):
                 or args.floor
                 or args.peers
                 or args.hsmm
+                or args.switching
                 or args.startup
                 or args.tagger
             )
@@ -205,6 +212,10 @@ def main(argv=None):
         from . import hsmm
 
         out["hsmm"] = hsmm.run(args.quick, repeat, log)
+    elif args.switching:
+        from . import switching
+
+        out["switching"] = switching.run(args.quick, repeat, log)
     elif args.tagger:
         from . import tagger
 
