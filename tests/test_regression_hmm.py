@@ -213,6 +213,12 @@ def test_bad_input_names_the_argument():
         m.score(X[:, :1], inputs=U)
     with pytest.raises(TypeError, match="fit_intercept"):
         fasthmm.RegressionHMM(2, fit_intercept="yes").fit(X, inputs=U)
+    with pytest.raises(ValueError, match="coef_weight must be a scalar"):
+        fasthmm.RegressionHMM(2, coef_weight=[1.0, 2.0]).fit(X, inputs=U)
+    with pytest.raises(ValueError, match="coef_weight must be >= 0"):
+        fasthmm.RegressionHMM(2, coef_weight=-1.0).fit(X, inputs=U)
+    with pytest.raises(ValueError, match="coef_prior must be"):
+        fasthmm.RegressionHMM(2, coef_prior=np.ones((3, 3, 3))).fit(X, inputs=U)
     before = m.coef_.copy()
     with pytest.raises(ValueError):
         m.fit(X, inputs=U[:-1])

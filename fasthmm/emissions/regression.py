@@ -60,9 +60,9 @@ class RegressionEmission(Emission):
     coef_prior, coef_weight : float or ndarray
         Normal prior on ``coef_``: mean ``coef_prior`` (broadcast to
         ``coef_``'s shape), precision ``coef_weight / covariance`` on every
-        coefficient (a ridge penalty ``coef_weight`` on each equation, in the
-        covariance's metric); ``coef_weight=0`` (default) is no prior. The
-        intercept has no prior.
+        coefficient (a ridge penalty ``coef_weight``, a scalar >= 0, on each
+        equation, in the covariance's metric); ``coef_weight=0`` (default) is
+        no prior. The intercept has no prior.
     covars_prior, covars_weight : float or ndarray
         The covariance prior of :class:`fasthmm.GaussianHMM`.
     """
@@ -96,7 +96,9 @@ class RegressionEmission(Emission):
             )
         self.fit_intercept = bool(fit_intercept)
         self.coef_prior = check_prior(coef_prior, "coef_prior")
-        self.coef_weight = check_prior(coef_weight, "coef_weight", kind="weight")
+        self.coef_weight = check_prior(
+            coef_weight, "coef_weight", (), strict=True, kind="weight"
+        )
         self.covars_prior = check_prior(covars_prior, "covars_prior")
         self.covars_weight = check_prior(covars_weight, "covars_weight")
         self._n_regressors = None
