@@ -73,6 +73,11 @@ def parse_args(argv=None):
         help="instead: MarkovSwitchingAR order 4 against statsmodels' MarkovAutoregression (the [bench] extra): score, EM iteration and fit on GNP, GDP and a 5000-step series",
     )
     add(
+        "--switching",
+        action="store_true",
+        help="instead: one EM iteration of RegressionHMM and ARHMM (orders 1, 2) against GaussianHMM on the same data, K = 4, 16 (benchmarks/switching.py)",
+    )
+    add(
         "--tagger",
         action="store_true",
         help="instead: HMMTagger against NLTK's TnT and PerceptronTagger (the [tagging] extra) on UD English EWT, train -> dev; --quick leaves out the perceptron",
@@ -128,6 +133,7 @@ SECTIONS = (
     "hsmm",
     "regime",
     "inputs",
+    "switching",
 )
 
 
@@ -187,6 +193,7 @@ def main(argv=None):
                 or args.hsmm
                 or args.regime
                 or args.inputs
+                or args.switching
                 or args.startup
                 or args.tagger
             )
@@ -227,6 +234,10 @@ def main(argv=None):
         from . import inputs
 
         out["inputs"] = inputs.run(args.quick, repeat, log)
+    elif args.switching:
+        from . import switching
+
+        out["switching"] = switching.run(args.quick, repeat, log)
     elif args.tagger:
         from . import tagger
 

@@ -420,7 +420,7 @@ class BaseHMM(HmmlearnAPI):
             X = emission.check_X(X)
             return X, check_lengths(lengths, X.shape[0])
         n = row_count(X)
-        if n is None:  # not an array of rows: the emission's check says why
+        if not n:  # not an array of rows, or none: the emission's check says why
             X = emission.check_X(X)
             n = X.shape[0]
         starts = check_lengths(lengths, n)

@@ -42,7 +42,9 @@ def _budget(model, X, rows):
 
 
 def _close(a, b):
-    np.testing.assert_allclose(a, b, rtol=RTOL, atol=RTOL * np.max(np.abs(b)))
+    np.testing.assert_allclose(
+        a, b, rtol=RTOL, atol=RTOL * np.max(np.abs(b), initial=0)
+    )
 
 
 @pytest.mark.parametrize("family", FAMILIES, ids=repr)

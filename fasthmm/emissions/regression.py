@@ -60,9 +60,9 @@ class RegressionEmission(Emission):
     coef_prior, coef_weight : float or ndarray
         Normal prior on ``coef_``: mean ``coef_prior`` (broadcast to
         ``coef_``'s shape), precision ``coef_weight / covariance`` on every
-        coefficient (a ridge penalty ``coef_weight`` on each equation, in the
-        covariance's metric); ``coef_weight=0`` (default) is no prior. The
-        intercept has no prior.
+        coefficient (a ridge penalty ``coef_weight``, a scalar >= 0, on each
+        equation, in the covariance's metric); ``coef_weight=0`` (default) is
+        no prior. The intercept has no prior.
     covars_prior, covars_weight : float or ndarray
         The covariance prior of :class:`fasthmm.GaussianHMM`.
     """
@@ -96,7 +96,9 @@ class RegressionEmission(Emission):
             )
         self.fit_intercept = bool(fit_intercept)
         self.coef_prior = check_prior(coef_prior, "coef_prior")
-        self.coef_weight = check_prior(coef_weight, "coef_weight", kind="weight")
+        self.coef_weight = check_prior(
+            coef_weight, "coef_weight", (), strict=True, kind="weight"
+        )
         self.covars_prior = check_prior(covars_prior, "covars_prior")
         self.covars_weight = check_prior(covars_weight, "covars_weight")
         self._n_regressors = None
@@ -177,23 +179,23 @@ class RegressionEmission(Emission):
 
     def check_X(self, X):
         tagged = X.n_regressors if isinstance(X, Design) else None
-        arr = np.asarray(check_real_samples(np.asarray(X), "X"))
-        p = self.n_regressors
-        if tagged is not None and p is not None and tagged != p:
-            lags = self.order * (self.n_features or 0)
-            raise ValueError(
-                f"inputs must have {p - lags} columns (as the model's coef_, "
-                f"{p} regressors), got {tagged - lags}"
-            )
-        if tagged is not None:
-            self._n_regressors = tagged
-            p = tagged
+        arr = check_real_samples(X, "X")
+        p = self.n_regressors if tagged is None else tagged
         d = self.n_features
-        if d is not None and p is not None and arr.shape[1] != d + p + self._flag:
+        if d is not None and p is not None and arr.shape[1] - p - self._flag != d:
             raise ValueError(
                 f"X must have n_features = {d} columns (as the model's "
                 f"parameters), got {arr.shape[1] - p - self._flag}"
             )
+        fitted = self.n_regressors
+        if tagged is not None and fitted is not None and tagged != fitted:
+            lags = self.order * d
+            raise ValueError(
+                f"inputs must have {fitted - lags} columns (as the model's coef_), "
+                f"got {tagged - lags}"
+            )
+        if tagged is not None:
+            self._n_regressors = tagged
         return arr
 
     # -- likelihood ---------------------------------------------------------
@@ -344,8 +346,8 @@ class RegressionEmission(Emission):
         """k-means on the observations, then each cluster's least squares
         (coefficients) and the pooled residual covariance."""
         Y, U, flag = self._split(X)
-        if flag is not None and np.any(flag > 0):
-            Y, U = Y[flag > 0], U[flag > 0]
+        if flag is not None and np.count_nonzero(flag) >= self.n_components:
+            Y, U = Y[flag > 0], U[flag > 0]  # else all rows: a guess all the same
         k, d = self.n_components, Y.shape[1]
         new = {}
         if "m" in letters:
