@@ -554,9 +554,10 @@ def _decode_param(key, value, archive, entries, name):
 
 def _declared_sizes(model, fitted, entries):
     """The sizes a fitted array's axes may have: ``n_components``, the
-    ``n_*`` and ``max_*`` constructor arguments that are ints (``n_features``,
-    ``n_mix``, ``max_duration``, ...) and the number of features the
-    emission's feature parameter holds.
+    ``n_*`` and ``max_*`` constructor arguments and ``order`` when they are
+    ints (``n_features``, ``n_mix``, ``max_duration``, ...), the number of
+    features the emission's feature parameter holds and the number of
+    transition inputs of ``transcoef_``.
     """
     sizes = {
         v

@@ -33,10 +33,17 @@ from ._validation import (
     check_startprob,
     check_transmat,
 )
+from .base import BaseHMM
 from .em import ConvergenceMonitor
 from .emissions._weighted import weighted_sums
 from .expanded import TupleChain
-from .forecast import check_steps, refuse_future, state_forecast, stationary_transmats
+from .forecast import (
+    check_future,
+    check_steps,
+    refuse_future,
+    state_forecast,
+    stationary_transmats,
+)
 from .input_transitions import log_transmats, logistic_row
 from .io import save_model
 
@@ -47,6 +54,9 @@ LETTERS = "stmav"
 PARAM_NAMES = ("startprob_", "transmat_", "means_", "ar_coef_", "variances_")
 #: Step halvings tried by the transition M-step of ``start="stationary"``.
 MAX_HALVINGS = 40
+#: Gradient steps on the transition term per M-step (input-driven
+#: transitions with ``start="stationary"``).
+ASCENT_STEPS = 3
 
 
 def stationary_distribution(transmat):
@@ -218,21 +228,10 @@ class MarkovSwitchingAR:
             return tuple("transcoef_" if n == "transmat_" else n for n in PARAM_NAMES)
         return PARAM_NAMES
 
-    def get_params(self, deep=True):
-        """Constructor arguments, as in scikit-learn."""
-        return {name: getattr(self, name) for name in self._constructor_args()}
-
-    def set_params(self, **kwargs):
-        """Set constructor arguments, as in scikit-learn."""
-        for key, value in kwargs.items():
-            if key not in self._constructor_args():
-                raise ValueError(f"invalid parameter {key!r} for MarkovSwitchingAR")
-            setattr(self, key, value)
-        return self
-
-    def __repr__(self):
-        args = ", ".join(f"{k}={v!r}" for k, v in self.get_params().items())
-        return f"MarkovSwitchingAR({args})"
+    # scikit-learn's estimator protocol, as every model has it
+    get_params = BaseHMM.get_params
+    set_params = BaseHMM.set_params
+    __repr__ = BaseHMM.__repr__
 
     def _check_hyperparameters(self):
         k = check_int(self.n_components, "n_components", 1)
@@ -485,41 +484,62 @@ class MarkovSwitchingAR:
         return stationary_distribution(self._checked_params()["transmat_"])
 
     # -- forecasts --------------------------------------------------------------
-    def _filtered_last(self, X, lengths):
+    def _forecast_chain(self, X, lengths, steps, transition_inputs, future):
         """(params, data, filtered tuple probabilities of each sequence's last
-        row, shape (n_sequences, K^(p+1)))."""
-        self._refuse_inputs("forecasts")
+        row (n_sequences, K^(p+1)), transition matrices into each future
+        step (n_sequences, steps, K, K))."""
+        steps = check_steps(steps)
         params = self._checked_params()
-        data = self._read(X, lengths)
+        data = self._read(X, lengths, transition_inputs)
         res = self._pass(params, data, smooth=False)
-        return params, data, res.posteriors[data.scored_starts[1:] - 1]
-
-    def _refuse_inputs(self, what):
-        if self.transition_inputs:
-            raise ValueError(
-                f"{what} of a MarkovSwitchingAR with transition_inputs=True are not "
-                "available (they need the future transition inputs)"
+        last = res.posteriors[data.scored_starts[1:] - 1]
+        n, k = len(last), self.n_components
+        if not self.transition_inputs:
+            refuse_future(future, "future_transition_inputs", "transitions")
+            return (
+                params,
+                data,
+                last,
+                stationary_transmats(params["transmat_"], n, steps),
             )
+        coef = params["transcoef_"]
+        if future is None:
+            raise ValueError(
+                "future_transition_inputs is missing: this model's transitions "
+                "depend on inputs, give their values in the steps to forecast"
+            )
+        w = check_future(future, "future_transition_inputs", n, steps, coef.shape[2])
+        mats = np.exp(log_transmats(coef, w.reshape(n * steps, -1)))
+        return params, data, last, mats.reshape(n, steps, k, k)
 
     def forecast_proba(
-        self, X, lengths=None, steps=1, *, future_transition_inputs=None
+        self,
+        X,
+        lengths=None,
+        steps=1,
+        *,
+        transition_inputs=None,
+        future_transition_inputs=None,
     ):
         """Regime distributions of the steps after the end of each sequence.
+
+        Parameters
+        ----------
+        future_transition_inputs : array-like, optional
+            With ``transition_inputs=True``: the transition inputs of the
+            steps after the end, (n_sequences, steps, n_transition_inputs),
+            (steps, n_transition_inputs) for one sequence, or a list.
 
         Returns
         -------
         proba : ndarray (n_sequences, steps, n_components)
             ``proba[n, h - 1] = p(s_{T_n + h} | sequence n)``: the filtered
-            regime of the last row carried through ``transmat_`` (exact).
+            regime of the last row carried through the transitions (exact).
         """
-        steps = check_steps(steps)
-        refuse_future(
-            future_transition_inputs, "future_transition_inputs", "transitions"
+        _, _, last, mats = self._forecast_chain(
+            X, lengths, steps, transition_inputs, future_transition_inputs
         )
-        params, _, last = self._filtered_last(X, lengths)
-        filtered = self._chain().regime_marginals(last)
-        trans = stationary_transmats(params["transmat_"], len(last), steps)
-        return state_forecast(filtered, trans).proba
+        return state_forecast(self._chain().regime_marginals(last), mats).proba
 
     def forecast(
         self,
@@ -528,6 +548,7 @@ class MarkovSwitchingAR:
         steps=1,
         *,
         future_inputs=None,
+        transition_inputs=None,
         future_transition_inputs=None,
     ):
         """Predictive mean ``E[y_{T+h} | sequence]`` after the end of each
@@ -538,39 +559,45 @@ class MarkovSwitchingAR:
         states, their probabilities and the expected deviations (the AR
         coefficients switch with the regime, so the expected deviation
         depends on the regime path, not on the current regime alone).
+        Arguments as in :meth:`forecast_proba`.
 
         Returns
         -------
         means : ndarray (n_sequences, steps, 1)
         """
-        steps = check_steps(steps)
         refuse_future(future_inputs, "future_inputs", "emissions")
-        refuse_future(
-            future_transition_inputs, "future_transition_inputs", "transitions"
+        params, data, prob, mats = self._forecast_chain(
+            X, lengths, steps, transition_inputs, future_transition_inputs
         )
-        params, data, prob = self._filtered_last(X, lengths)
         k, p = self.n_components, self.order
         n, n_states = prob.shape
         r = n_states // k
         dig = self._chain().digits()
         mu, phi = params["means_"], params["ar_coef_"]
-        # into[a, q] = transmat[s_t, a], s_t the first digit of the older part q
-        into = params["transmat_"][np.arange(r) // (r // k)].T
         ends = data.starts[1:] - 1
         recent = np.stack([data.y[ends - i] for i in range(p)], axis=1)  # (n, p)
         # dev[:, state, i] = E[(y_{t-i} - mu[s_{t-i}]) 1{tuple = state}]
         dev = prob[:, :, None] * (recent[:, None, :] - mu[dig[:, :p]][None])
-        out = np.empty((n, steps, 1))
-        for h in range(steps):
+        out = np.empty((n, mats.shape[1], 1))
+        for h in range(mats.shape[1]):
+            # into[n, a, q] = p(s_{t+1} = a | s_t), s_t the first digit of q
+            into = mats[:, h][:, np.arange(r) // (r // k)].transpose(0, 2, 1)
             older_prob = prob.reshape(n, r, k).sum(axis=2)  # drop the oldest
             older_dev = dev.reshape(n, r, k, p).sum(axis=2)
-            prob = (into[None] * older_prob[:, None, :]).reshape(n, n_states)
+            prob = (into * older_prob[:, None, :]).reshape(n, n_states)
             new = np.empty((n, k, r, p))
-            new[..., 0] = into[None] * np.einsum("nqi,ai->naq", older_dev, phi)
-            new[..., 1:] = into[None, :, :, None] * older_dev[:, None, :, : p - 1]
+            new[..., 0] = into * np.einsum("nqi,ai->naq", older_dev, phi)
+            new[..., 1:] = into[..., None] * older_dev[:, None, :, : p - 1]
             dev = new.reshape(n, n_states, p)
             out[:, h, 0] = prob @ mu[dig[:, 0]] + dev[:, :, 0].sum(axis=1)
         return out
+
+    def _refuse_inputs(self, what):
+        if self.transition_inputs:
+            raise ValueError(
+                f"{what} of a MarkovSwitchingAR with transition_inputs=True are not "
+                "available (they need the transition inputs of every step)"
+            )
 
     # -- sampling ---------------------------------------------------------------
     def sample(self, n_samples=1, random_state=None):
@@ -831,9 +858,11 @@ class MarkovSwitchingAR:
         base, step = q(old), candidate - old
         for _ in range(MAX_HALVINGS):
             if q(old + step) >= base:
-                return old + step
+                old = old + step
+                break
             step = step / 2
-        return old
+        # the logistic step ignores the start term: gradient steps on the whole
+        return _ascend(q, old, free=(slice(None), slice(0, k - 1)))
 
     def _n_free_parameters(self):
         k, p = self.n_components, self.order
@@ -867,6 +896,34 @@ class MarkovSwitchingAR:
 def _tuple_chain(n_regimes, memory):
     """One :class:`TupleChain` per shape (its digits computed once)."""
     return TupleChain(n_regimes, memory)
+
+
+def _ascend(q, x, free, steps=ASCENT_STEPS, h=1e-6):
+    """A few steepest-ascent steps on ``q`` over the entries ``x[free]``
+    (central-difference gradient, step halved until ``q`` increases): the
+    result is never worse than ``x``."""
+    best = q(x)
+    for _ in range(steps):
+        grad = np.zeros_like(x)
+        view = grad[free]
+        base = x[free]
+        for idx in np.ndindex(base.shape):
+            up, down = x.copy(), x.copy()
+            up[free][idx] += h
+            down[free][idx] -= h
+            view[idx] = (q(up) - q(down)) / (2 * h)
+        grad[free] = view
+        size = 1.0 / max(1.0, float(np.abs(grad).max()))
+        for _ in range(MAX_HALVINGS):
+            trial = x + size * grad
+            value = q(trial)
+            if value > best:
+                x, best = trial, value
+                break
+            size /= 2
+        else:
+            break
+    return x
 
 
 def _check_transcoef(value, k):

@@ -55,17 +55,34 @@ def log_density(model, y, t, regimes):
     return -0.5 * ((y[t] - mean) ** 2 / var[s] + np.log(var[s]) + LOG_2PI)
 
 
-def brute_force(model, y):
-    """Enumerate every regime path of one sequence."""
+def softmax_transmats(transcoef, w):
+    """p(s_u = j | s_{u-1} = i, w_u), shape (n, K, K), written plainly."""
+    logits = np.einsum("ijd,nd->nij", transcoef, w)
+    e = np.exp(logits - logits.max(axis=2, keepdims=True))
+    return e / e.sum(axis=2, keepdims=True)
+
+
+def stationary(P):
+    vals, vecs = np.linalg.eig(P.T)
+    v = np.real(vecs[:, np.argmin(np.abs(vals - 1))])
+    return v / v.sum()
+
+
+def brute_force(model, y, w=None):
+    """Enumerate every regime path of one sequence (row u of ``w`` drives
+    the transition into row u)."""
     k, p, n = model.n_components, model.order, len(y)
-    pi = model.startprob_
-    if model.start == "stationary":
-        pi = model.get_stationary_distribution()
+    if w is None:
+        mats = np.broadcast_to(model.transmat_, (n, k, k))
+    else:
+        mats = softmax_transmats(model.transcoef_, w)
+    pi = model.startprob_ if model.start == "learned" else stationary(mats[0])
     paths = np.array(list(itertools.product(range(k), repeat=n)))
     scores = np.empty(len(paths))
     for row, path in enumerate(paths):
         score = (
-            safe_log(pi[path[0]]) + safe_log(model.transmat_[path[:-1], path[1:]]).sum()
+            safe_log(pi[path[0]])
+            + safe_log(mats[np.arange(1, n), path[:-1], path[1:]]).sum()
         )
         for t in range(p, n):
             score += log_density(model, y, t, path[t - np.arange(p + 1)])
@@ -188,6 +205,50 @@ def test_model_equals_brute_force_over_regime_paths(k, order, sw_ar, sw_var, sta
     np.testing.assert_allclose(model._pass(params, data).counts, counts, atol=1e-11)
 
 
+def random_tvtp_model(rng, k, order, start, n_w=2):
+    model = random_model(rng, k, order, start=start)
+    model.set_params(transition_inputs=True)
+    del model.transmat_
+    coef = rng.normal(size=(k, k, n_w))
+    coef[:, -1] = 0.0
+    model.transcoef_ = coef
+    return model
+
+
+@pytest.mark.parametrize("k,order,start", [(2, 1, "learned"), (2, 2, "stationary")])
+def test_transition_inputs_equal_brute_force(k, order, start):
+    rng = np.random.default_rng(11 + order)
+    model = random_tvtp_model(rng, k, order, start)
+    y = rng.normal(size=6) * 2
+    w = np.column_stack([np.ones(6), rng.normal(size=6)])
+    ll, post, counts, best = brute_force(model, y, w)
+    assert model.score(y, transition_inputs=w) == pytest.approx(ll, rel=1e-11)
+    np.testing.assert_allclose(
+        model.predict_proba(y, transition_inputs=w), post, atol=1e-11
+    )
+    logprob, _ = model.decode(y, transition_inputs=w)
+    assert logprob == pytest.approx(best, rel=1e-11)
+    with pytest.raises(ValueError, match="transition_inputs"):
+        model.score(y)
+    with pytest.raises(ValueError, match="transition_inputs"):
+        model.score(y, transition_inputs=w[:5])
+    with pytest.raises(ValueError, match="transition_inputs"):
+        random_model(rng, k, order).score(y, transition_inputs=w)
+
+
+@settings(max_examples=6, deadline=None)
+@given(seed=st.integers(0, 2**31 - 1), start=st.sampled_from(["learned", "stationary"]))
+def test_em_with_transition_inputs_never_decreases(seed, start):
+    rng = np.random.default_rng(seed)
+    model = random_tvtp_model(rng, 2, 2, start)
+    y = rng.normal(size=70) * 2
+    w = np.column_stack([np.ones(70), rng.normal(size=70)])
+    model.set_params(init_params="", n_iter=8, tol=-np.inf)
+    model.fit(y, [30, 40], transition_inputs=w)
+    history = np.array(model.monitor_.history)
+    assert np.all(np.diff(history) >= -1e-8 * np.abs(history[1:]))
+
+
 @pytest.mark.parametrize("k,order", [(2, 2), (3, 1), (2, 4)])
 def test_model_equals_dense_log_space_reference_over_several_sequences(k, order):
     rng = np.random.default_rng(100 + k * order)
@@ -276,6 +337,44 @@ def test_forecast_equals_enumeration_of_future_paths(k, order):
         model.forecast(seqs, steps=0)
 
 
+def test_forecast_with_transition_inputs_equals_enumeration_of_whole_paths():
+    """Every regime path over the observed and the future rows, weighted by
+    its probability (per-row matrices) and the observed densities."""
+    rng = np.random.default_rng(17)
+    k, p, n, steps = 2, 2, 5, 2
+    model = random_tvtp_model(rng, k, p, "stationary")
+    y = rng.normal(size=n) * 2
+    w = np.column_stack([np.ones(n + steps), rng.normal(size=n + steps)])
+    mats = softmax_transmats(model.transcoef_, w)
+    pi = stationary(mats[0])
+    mu, phi = model.means_, model.ar_coef_
+    total, means, proba = 0.0, np.zeros(steps), np.zeros((steps, k))
+    for path in itertools.product(range(k), repeat=n + steps):
+        path = np.array(path)
+        weight = pi[path[0]] * np.prod(
+            mats[np.arange(1, n + steps), path[:-1], path[1:]]
+        )
+        for t in range(p, n):
+            weight *= np.exp(log_density(model, y, t, path[t - np.arange(p + 1)]))
+        dev = list(y - mu[path[:n]])
+        for h in range(steps):
+            a = path[n + h]
+            dev.append(sum(phi[a, i] * dev[-1 - i] for i in range(p)))
+            means[h] += weight * (mu[a] + dev[-1])
+            proba[h, a] += weight
+        total += weight
+    got = model.forecast(
+        y, steps=steps, transition_inputs=w[:n], future_transition_inputs=w[n:]
+    )
+    np.testing.assert_allclose(got[0, :, 0], means / total, atol=1e-11)
+    got = model.forecast_proba(
+        y, steps=steps, transition_inputs=w[:n], future_transition_inputs=w[n:]
+    )
+    np.testing.assert_allclose(got[0], proba / total, atol=1e-11)
+    with pytest.raises(ValueError, match="future_transition_inputs"):
+        model.forecast(y, steps=steps, transition_inputs=w[:n])
+
+
 def test_sampling_continues_the_autoregression():
     rng = np.random.default_rng(5)
     model = random_model(rng, 2, 2)
@@ -299,6 +398,19 @@ def test_save_load_round_trip():
     loaded = fasthmm.load(buf)
     assert isinstance(loaded, MarkovSwitchingAR) and loaded.order == 3
     assert loaded.score(y) == model.score(y)
+
+
+def test_save_load_round_trip_with_transition_inputs():
+    rng = np.random.default_rng(8)
+    model = random_tvtp_model(rng, 2, 1, "stationary", n_w=3)
+    y = rng.normal(size=30)
+    w = np.column_stack([np.ones(30), rng.normal(size=(30, 2))])
+    buf = io.BytesIO()
+    model.save(buf)
+    buf.seek(0)
+    loaded = fasthmm.load(buf)
+    assert loaded.transcoef_.shape == (2, 2, 3)
+    assert loaded.score(y, transition_inputs=w) == model.score(y, transition_inputs=w)
 
 
 def test_bad_input_is_refused_by_name_and_a_failed_fit_changes_nothing():
@@ -467,3 +579,69 @@ def test_em_from_several_starts_reaches_the_published_optimum(sm, seed):
     model.transmat_ = np.array([[stay[0], 1 - stay[0]], [1 - stay[1], stay[1]]])
     model.fit(y)
     assert model.score(y) >= -181.26339 - 1e-5
+
+
+FILARDO = np.r_[
+    4.35941747, -1.6493936, 1.7702123, 0.9945672, 0.517298, -0.865888,
+    np.exp(-0.362469) ** 2, 0.189474, 0.079344, 0.110944, 0.122251,
+]  # fmt: skip
+
+
+@pytest.fixture(scope="module")
+def filardo(sm):
+    import pandas as pd
+
+    data = pd.read_csv(sm.current_path / "results" / "mar_filardo.csv")
+    y = data["dlip"].iloc[1:].to_numpy()
+    w = np.column_stack([np.ones(len(y)), data["dmdlleading"].iloc[:-1].to_numpy()])
+    return data, y, w
+
+
+def filardo_model(**kwargs):
+    model = MarkovSwitchingAR(
+        2, 4, switching_ar=False, start="stationary", transition_inputs=True, **kwargs
+    )
+    coef = np.zeros((2, 2, 2))
+    coef[0, 0], coef[1, 0] = FILARDO[[0, 2]], FILARDO[[1, 3]]
+    model.transcoef_ = coef
+    model.means_ = FILARDO[4:6]
+    model.variances_ = np.full(2, FILARDO[6])
+    model.ar_coef_ = np.tile(FILARDO[7:], (2, 1))
+    return model
+
+
+def test_filardo_time_varying_transitions(filardo):
+    data, y, w = filardo
+    model = filardo_model()
+    assert model.score(y, transition_inputs=w) == pytest.approx(-586.5718, abs=1e-4)
+    from statsmodels.tsa.regime_switching.markov_autoregression import (
+        MarkovAutoregression,
+    )
+
+    res = MarkovAutoregression(
+        y, k_regimes=2, order=4, switching_ar=False, exog_tvtp=w
+    ).smooth(FILARDO)
+    assert model.score(y, transition_inputs=w) == pytest.approx(res.llf, abs=1e-6)
+    np.testing.assert_allclose(
+        model.filter_proba(y, transition_inputs=w)[4:, 0],
+        data["filtered_0"].iloc[5:],
+        atol=1e-5,
+    )
+    np.testing.assert_allclose(
+        model.predict_proba(y, transition_inputs=w)[4:, 0],
+        data["smoothed_0"].iloc[5:],
+        atol=1e-5,
+    )
+
+
+@pytest.mark.parametrize("stay", [0.7, 0.95])
+def test_filardo_em_from_several_starts_reaches_the_published_optimum(filardo, stay):
+    _, y, w = filardo
+    model = filardo_model(n_iter=300, tol=1e-10, init_params="av")
+    model.means_ = np.array([-1.0, 1.0])
+    coef = np.zeros((2, 2, 2))
+    coef[0, 0, 0] = np.log(stay / (1 - stay))
+    coef[1, 0, 0] = -coef[0, 0, 0]
+    model.transcoef_ = coef
+    model.fit(y, transition_inputs=w)
+    assert model.score(y, transition_inputs=w) >= -586.5718 - 1e-4

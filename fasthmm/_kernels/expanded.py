@@ -28,6 +28,20 @@ import numpy as np
 from numba import njit
 
 
+@njit(cache=True, nogil=True, inline="always")
+def _sizes(log_emissions, transmat):
+    """(K, matrix index step: 1 per row or 0, K^m, R = K^(m-1), D = K^(m-2))."""
+    k = transmat.shape[1]
+    n_states = log_emissions.shape[1]
+    return (
+        k,
+        1 if transmat.shape[0] > 1 else 0,
+        n_states,
+        n_states // k,
+        n_states // k // k,
+    )
+
+
 @njit(cache=True, nogil=True)
 def forward_backward(
     log_emissions, starts, prior, transmat, smooth, loglik, post, counts
@@ -52,11 +66,7 @@ def forward_backward(
     counts : ndarray (n_mats, K, K), out
         Expected transitions into each row (or summed, n_mats = 1), added to.
     """
-    k = transmat.shape[1]
-    step = 1 if transmat.shape[0] > 1 else 0
-    n_states = log_emissions.shape[1]
-    r = n_states // k
-    d = r // k
+    k, step, n_states, r, d = _sizes(log_emissions, transmat)
     c = np.empty(r)
     beta = np.empty(n_states)
     e = np.empty(n_states)
@@ -131,11 +141,7 @@ def viterbi(log_emissions, starts, log_prior, log_transmat, logprob, path):
     path : ndarray of int64 (n_rows,), out
         Tuple states; ties go to the lowest state.
     """
-    k = log_transmat.shape[1]
-    step = 1 if log_transmat.shape[0] > 1 else 0
-    n_states = log_emissions.shape[1]
-    r = n_states // k
-    d = r // k
+    k, step, n_states, r, d = _sizes(log_emissions, log_transmat)
     delta = np.empty(n_states)
     best = np.empty(r)
     for s in range(starts.shape[0] - 1):
