@@ -133,8 +133,8 @@ class MarkovSwitchingAR:
     verbose : bool
     params, init_params : str
         Letters of the parameters EM updates / initialises from data:
-        "s" startprob_, "t" transmat_, "m" means_, "a" ar_coef_,
-        "v" variances_.
+        "s" ``startprob_``, "t" ``transmat_``, "m" ``means_``, "a"
+        ``ar_coef_``, "v" ``variances_``.
 
     Attributes
     ----------
