@@ -68,6 +68,11 @@ def parse_args(argv=None):
         help="instead: GaussianHSMM EM iteration and Viterbi, K = 4, 16 and max_duration 20, 100, against plain NumPy and GaussianHMM",
     )
     add(
+        "--regime",
+        action="store_true",
+        help="instead: MarkovSwitchingAR order 4 against statsmodels' MarkovAutoregression (the [bench] extra): score, EM iteration and fit on GNP, GDP and a 5000-step series",
+    )
+    add(
         "--switching",
         action="store_true",
         help="instead: one EM iteration of RegressionHMM and ARHMM (orders 1, 2) against GaussianHMM on the same data, K = 4, 16 (benchmarks/switching.py)",
@@ -105,6 +110,11 @@ def parse_args(argv=None):
         action="store_true",
         help="instead: the first-hour script in fresh processes, cold (empty Numba cache) and warm, beside hmmlearn, with compile time per kernel and the machine's yardstick (benchmarks/startup.py)",
     )
+    add(
+        "--inputs",
+        action="store_true",
+        help="instead: GaussianHMM with input-driven transitions (transition_inputs=True) against the stationary chain, K = 2, 4, 8 on 100 x 1000 steps: EM iteration, E-step, M-step, score, decode",
+    )
     add("--list", action="store_true", help="list the workloads and exit")
     return p.parse_args(argv)
 
@@ -121,6 +131,8 @@ SECTIONS = (
     "stream",
     "scaling",
     "hsmm",
+    "regime",
+    "inputs",
     "switching",
 )
 
@@ -179,6 +191,8 @@ def main(argv=None):
                 or args.floor
                 or args.peers
                 or args.hsmm
+                or args.regime
+                or args.inputs
                 or args.switching
                 or args.startup
                 or args.tagger
@@ -212,6 +226,14 @@ def main(argv=None):
         from . import hsmm
 
         out["hsmm"] = hsmm.run(args.quick, repeat, log)
+    elif args.regime:
+        from . import regime
+
+        out["regime"] = regime.run(args.quick, repeat, log)
+    elif args.inputs:
+        from . import inputs
+
+        out["inputs"] = inputs.run(args.quick, repeat, log)
     elif args.switching:
         from . import switching
 

@@ -25,6 +25,7 @@ from .inference import (
     viterbi,
 )
 from .io import load_model as load
+from .msar import MarkovSwitchingAR
 from .selection import SelectionResult, select_n_components
 from .tagger import HMMTagger
 from .variational import VariationalCategoricalHMM, VariationalGaussianHMM
@@ -38,6 +39,7 @@ __all__ = [
     "BaseHMM",
     "ConvergenceMonitor",
     "HMMTagger",
+    "MarkovSwitchingAR",
     "NotFittedError",
     "SelectionResult",
     "forward",

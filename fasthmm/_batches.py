@@ -412,9 +412,9 @@ class Blocks:
     def filtered_last(self, params):
         """Filtered state of each sequence's last row, shape (n_sequences,
         n_components), by the forward pass block by block."""
-        t = params.transitions
         out = np.empty((self.starts.shape[0] - 1, self.n_components))
         for i, (X, starts, lo, ws) in enumerate(self.walk_loaded(params)):
+            t = self.bound(params, lo, X.shape[0]).transitions
             ll = forward_pass(ws, t.startprob, t.transmat)
             raise_if_impossible(ll, self._where(lo, lo + X.shape[0]))
             out[self.bounds[i] : self.bounds[i + 1]] = ws.post[starts[1:] - 1]

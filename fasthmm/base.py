@@ -44,6 +44,7 @@ from .em import (
 )
 from .emissions._base import InvalidParameter
 from .forecast import (
+    check_future,
     check_steps,
     refuse_future,
     state_forecast,
@@ -60,7 +61,7 @@ from .inference import (
     raise_if_impossible,
     viterbi_decode,
 )
-from .input_transitions import InputTransitions
+from .input_transitions import InputTransitions, log_transmats
 from .io import save_model
 from .transitions import Transitions
 
@@ -554,7 +555,8 @@ class BaseHMM(HmmlearnAPI):
         lengths : array-like of int, optional
             Checked against ``X`` only (each row depends on its sample alone).
         inputs, transition_inputs : array-like, optional
-            As in :meth:`score` (``transition_inputs`` is checked, not used).
+            As in :meth:`score` (``transition_inputs`` is checked when
+            given, not used).
 
         Returns
         -------
@@ -562,7 +564,9 @@ class BaseHMM(HmmlearnAPI):
             Rows in the order of ``X`` (a list of sequences is concatenated).
             ``-inf`` where a state cannot emit a sample.
         """
-        params, X, _ = self._checked_batch(X, lengths, inputs, transition_inputs)
+        params = self._checked_params()
+        chain = _CHAIN_UNCHECKED if transition_inputs is None else transition_inputs
+        X, _, _ = self._read_batch(params.emission, X, lengths, inputs, chain)
         return np.array(params.emission.log_likelihood(X), dtype=np.float64)
 
     @adaptive_threads
@@ -753,7 +757,14 @@ class BaseHMM(HmmlearnAPI):
     # -- forecasts ------------------------------------------------------------
     @adaptive_threads
     def forecast_proba(
-        self, X, lengths=None, steps=1, *, inputs=None, future_transition_inputs=None
+        self,
+        X,
+        lengths=None,
+        steps=1,
+        *,
+        inputs=None,
+        transition_inputs=None,
+        future_transition_inputs=None,
     ):
         """State distributions of the steps after the end of each sequence.
 
@@ -767,15 +778,16 @@ class BaseHMM(HmmlearnAPI):
         lengths : array-like of int, optional
         steps : int >= 1
             Number of steps after the end of each sequence.
-        inputs : array-like, optional
-            The inputs of X's rows, for a model whose emissions use them
-            (as in :meth:`score`).
+        inputs, transition_inputs : array-like, optional
+            Of the rows of X, as in :meth:`score`.
         future_transition_inputs : array-like, optional
-            For a model whose transitions depend on inputs: their values in
-            the steps after the end, shape (n_sequences, steps,
-            n_transition_inputs), or (steps, n_transition_inputs) for one
-            sequence, or a list of one such array per sequence. Refused by
-            a model whose transitions use no inputs.
+            For a model built with ``transition_inputs=True`` (required
+            then): the transition inputs of the steps after the end, row
+            ``h - 1`` driving the transition into step ``h``; shape
+            (n_sequences, steps, n_transition_inputs), or (steps,
+            n_transition_inputs) for one sequence, or a list of one such
+            array per sequence. Refused by a model whose transitions use no
+            inputs.
 
         Returns
         -------
@@ -783,7 +795,7 @@ class BaseHMM(HmmlearnAPI):
             ``proba[n, h - 1] = p(z_{T_n + h} | sequence n)``.
         """
         return self._state_forecast(
-            X, lengths, steps, future_transition_inputs, inputs
+            X, lengths, steps, future_transition_inputs, inputs, transition_inputs
         )[-1].proba
 
     @adaptive_threads
@@ -794,6 +806,7 @@ class BaseHMM(HmmlearnAPI):
         steps=1,
         *,
         inputs=None,
+        transition_inputs=None,
         future_inputs=None,
         future_transition_inputs=None,
     ):
@@ -805,7 +818,7 @@ class BaseHMM(HmmlearnAPI):
 
         Parameters
         ----------
-        X, lengths, steps, inputs, future_transition_inputs :
+        X, lengths, steps, inputs, transition_inputs, future_transition_inputs :
             As in :meth:`forecast_proba`.
         future_inputs : array-like, optional
             For a model whose emissions depend on inputs: their values in the
@@ -822,21 +835,31 @@ class BaseHMM(HmmlearnAPI):
             probabilities are ``forecast_proba(...) @ emissionprob_``.
         """
         params, X, starts, chain = self._state_forecast(
-            X, lengths, steps, future_transition_inputs, inputs
+            X, lengths, steps, future_transition_inputs, inputs, transition_inputs
         )
         return self._forecast_means(params, X, starts, chain, future_inputs)
 
-    def _state_forecast(self, X, lengths, steps, future_transition_inputs, inputs=None):
+    def _state_forecast(
+        self,
+        X,
+        lengths,
+        steps,
+        future_transition_inputs,
+        inputs=None,
+        transition_inputs=None,
+    ):
         """(params, X, starts, :class:`~fasthmm.forecast.StateForecast`) of the
         public forecast methods, from checked arguments."""
         steps = check_steps(steps)
         # X larger than memory is walked in blocks when the means need no X.
         walk = type(self)._forecast_means is BaseHMM._forecast_means
-        blocks = self._blocks(X, lengths, inputs) if walk else None
+        blocks = self._blocks(X, lengths, inputs, transition_inputs) if walk else None
         if blocks is not None:
             params, X, starts = self._checked_params(), None, blocks.starts
         else:
-            params, X, starts = self._checked_batch(X, lengths, inputs)
+            params, X, starts = self._checked_batch(
+                X, lengths, inputs, transition_inputs
+            )
         transmats = self._forecast_transmats(
             params, starts.shape[0] - 1, steps, future_transition_inputs
         )
@@ -857,9 +880,9 @@ class BaseHMM(HmmlearnAPI):
     def _forecast_transmats(self, params, n_sequences, steps, future_transition_inputs):
         """Transition matrices of the steps after the end of each sequence.
 
-        A hook: a model whose transitions depend on inputs overrides it and
-        builds them from ``future_transition_inputs`` (checked with
-        :func:`fasthmm.forecast.check_future`).
+        Stationary: ``transmat_`` at every step. With
+        ``transition_inputs=True``: softmax over rows of ``transcoef_ @ w``
+        for each row ``w`` of ``future_transition_inputs`` (required then).
 
         Returns
         -------
@@ -867,10 +890,29 @@ class BaseHMM(HmmlearnAPI):
             ``transmats[n, h]`` leads into step ``h + 1`` after the end of
             sequence ``n``; a broadcast view for a stationary chain.
         """
-        refuse_future(
-            future_transition_inputs, "future_transition_inputs", "transitions"
+        if not self.transition_inputs:
+            refuse_future(
+                future_transition_inputs, "future_transition_inputs", "transitions"
+            )
+            return stationary_transmats(params.transitions.transmat, n_sequences, steps)
+        if future_transition_inputs is None:
+            raise ValueError(
+                f"this {type(self).__name__} has input-driven transitions "
+                "(transition_inputs=True): pass future_transition_inputs=, the "
+                "transition inputs of the steps after the end, shape "
+                "(n_sequences, steps, n_transition_inputs)"
+            )
+        chain = params.transitions
+        w = check_future(
+            future_transition_inputs,
+            "future_transition_inputs",
+            n_sequences,
+            steps,
+            chain.n_inputs,
         )
-        return stationary_transmats(params.transitions.transmat, n_sequences, steps)
+        k = self.n_components
+        log = log_transmats(chain.transcoef, w.reshape(n_sequences * steps, -1))
+        return np.exp(log).reshape(n_sequences, steps, k, k)
 
     def _forecast_means(self, params, X, starts, chain, future_inputs):
         """Predictive means of the steps after the end of each sequence.

@@ -277,6 +277,17 @@ def _read_data(args):
     return X, lengths
 
 
+def _read_inputs(args):
+    """``inputs=`` / ``transition_inputs=`` from --inputs / --transition-inputs
+    (tables aligned with the data's rows), as keywords for the model."""
+    kw = {}
+    for name in ("inputs", "transition_inputs"):
+        path = getattr(args, name, None)
+        if path is not None:
+            kw[name] = _read_table(path)[0]
+    return kw
+
+
 def _rows_read(path, X, lengths):
     """What was read, for the summary lines: '80 rows in 4 sequences of f.csv'."""
     n_seq = 1 if lengths is None else len(lengths)
@@ -357,6 +368,7 @@ def cmd_fit(args):
 
     _check_output(args.output)
     X, lengths = _read_data(args)
+    inputs = _read_inputs(args)
     cls = MODELS[args.model]
     kwargs = dict(
         n_components=args.n_components,
@@ -371,10 +383,12 @@ def cmd_fit(args):
         kwargs["n_mix"] = args.n_mix
     if "max_duration" in takes and args.max_duration is not None:
         kwargs["max_duration"] = args.max_duration
+    if "transition_inputs" in inputs:
+        kwargs["transition_inputs"] = True
     model = cls(**kwargs)
     previous = set_progress("off" if args.quiet else "line")
     try:
-        model.fit(X, lengths)
+        model.fit(X, lengths, **inputs)
     finally:
         set_progress(previous)
     with _writing(args.output):
@@ -384,20 +398,21 @@ def cmd_fit(args):
         f"{cls.__name__} with {model.n_components} states fitted on "
         f"{_rows_read(args.data, X, lengths)}: {m.iter} EM iterations, "
         f"converged={m.converged}, log-likelihood "
-        f"{model.score(X, lengths):.6g}; written to {args.output}"
+        f"{model.score(X, lengths, **inputs):.6g}; written to {args.output}"
     )
 
 
 def cmd_decode(args):
     _check_output(args.output, OUTPUT_TYPES)
     X, lengths = _read_data(args)
+    inputs = _read_inputs(args)
     model = _load(args.model_file)
     if args.posteriors:
-        post = model.predict_proba(X, lengths)
+        post = model.predict_proba(X, lengths, **inputs)
         names = [f"p{k}" for k in range(post.shape[1])]
         _write(args.output, [post], names, integer=False)
     else:
-        _, states = model.decode(X, lengths, algorithm=args.algorithm)
+        _, states = model.decode(X, lengths, algorithm=args.algorithm, **inputs)
         _write(args.output, [states], ["state"], integer=True)
     # stdout may hold the states: the count goes to stderr.
     print(f"decoded {_rows_read(args.data, X, lengths)}", file=sys.stderr)
@@ -405,10 +420,11 @@ def cmd_decode(args):
 
 def cmd_score(args):
     X, lengths = _read_data(args)
+    inputs = _read_inputs(args)
     model = _load(args.model_file)
-    print(f"log-likelihood {model.score(X, lengths):.10g}")
-    print(f"AIC {model.aic(X, lengths):.10g}")
-    print(f"BIC {model.bic(X, lengths):.10g}")
+    print(f"log-likelihood {model.score(X, lengths, **inputs):.10g}")
+    print(f"AIC {model.aic(X, lengths, **inputs):.10g}")
+    print(f"BIC {model.bic(X, lengths, **inputs):.10g}")
     print(f"read {_rows_read(args.data, X, lengths)}")
 
 
@@ -416,11 +432,25 @@ def cmd_forecast(args):
     _check_output(args.output, OUTPUT_TYPES)
     X, lengths = _read_data(args)
     model = _load(args.model_file)
+    kw = _read_inputs(args)
+    n = 1 if lengths is None else len(lengths)
+    for name in ("future_inputs", "future_transition_inputs"):
+        path = getattr(args, name)
+        if path is not None:
+            table = _read_table(path)[0]
+            if table.shape[0] != n * args.steps:
+                raise CommandError(
+                    f"{path}: --{name.replace('_', '-')} needs one row per "
+                    f"sequence and step ({n} x {args.steps} = {n * args.steps} "
+                    f"rows, sequence by sequence), got {table.shape[0]}"
+                )
+            kw[name] = table.reshape(n, args.steps, -1)
     if args.proba:
-        out = model.forecast_proba(X, lengths, steps=args.steps)
+        kw.pop("future_inputs", None)  # the states need no emission inputs
+        out = model.forecast_proba(X, lengths, steps=args.steps, **kw)
         names = [f"p{k}" for k in range(out.shape[2])]
     else:
-        out = model.forecast(X, lengths, steps=args.steps)
+        out = model.forecast(X, lengths, steps=args.steps, **kw)
         names = [f"x{j}" for j in range(out.shape[2])]
     n, steps = out.shape[:2]
     sequence = np.repeat(np.arange(n), steps)
@@ -434,7 +464,8 @@ def cmd_forecast(args):
 def cmd_sample(args):
     _check_output(args.output, OUTPUT_TYPES)
     model = _load(args.model_file)
-    X, states = model.sample(args.n_samples, random_state=args.seed)
+    inputs = _read_inputs(args)
+    X, states = model.sample(args.n_samples, random_state=args.seed, **inputs)
     X = X.reshape(len(X), -1)
     names = [f"x{j}" for j in range(X.shape[1])] + ["state"]
     integer = np.all(X == np.round(X))
@@ -455,6 +486,9 @@ def cmd_info(args):
         print(f"{label:<16}{value}")
     startprob = getattr(model, "startprob_", None)
     transmat = getattr(model, "transmat_", None)
+    coef = getattr(model, "transcoef_", None)
+    if getattr(model, "transition_inputs", False) and coef is not None:
+        print(f"{'transcoef_':<16}shape {np.shape(coef)} (input-driven transitions)")
     with np.printoptions(precision=4, suppress=True):
         print(f"{'startprob_':<16}{'not set' if startprob is None else startprob}")
         if transmat is None:
@@ -492,6 +526,23 @@ def _data_args(p):
         type=_column_list,
         help="feature columns, comma-separated header names or 0-based indices "
         "(default: every column except the --id-column)",
+    )
+    _inputs_args(p)
+
+
+def _inputs_args(p):
+    p.add_argument(
+        "--inputs",
+        metavar="FILE",
+        help="covariates of the emissions, one row per row of the data "
+        "(.npy, .csv or .txt), for models whose emissions use them",
+    )
+    p.add_argument(
+        "--transition-inputs",
+        metavar="FILE",
+        help="covariates of the transitions, one row per row of the data; "
+        "fit then builds the model with transition_inputs=True (add a "
+        "column of ones for an intercept)",
     )
 
 
@@ -567,6 +618,13 @@ def build_parser():
     p.add_argument(
         "--proba", action="store_true", help="write p(state) of each step instead"
     )
+    for flag, what in (("inputs", "emissions"), ("transition-inputs", "transitions")):
+        p.add_argument(
+            f"--future-{flag}",
+            metavar="FILE",
+            help=f"covariates of the {what} in the steps after the end: one "
+            "row per sequence and step, sequence by sequence",
+        )
     p.add_argument("-o", "--output", help=".npy, .csv or .txt (default: stdout)")
     p.set_defaults(run=cmd_forecast)
 
@@ -575,6 +633,7 @@ def build_parser():
     p.add_argument("-n", "--n-samples", type=int, default=100)
     p.add_argument("--seed", type=int, default=None)
     p.add_argument("-o", "--output", help=".npy, .csv or .txt (default: stdout)")
+    _inputs_args(p)
     p.set_defaults(run=cmd_sample)
 
     p = sub.add_parser("info", help="describe a saved model", formatter_class=fmt)

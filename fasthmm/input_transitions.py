@@ -27,6 +27,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from ._dirichlet import dirichlet_log_prior, dirichlet_map
+from ._kernels.varying import logistic_terms, step_log_transmats
 from ._validation import as_float_array, check_random_state, check_startprob
 from .emissions._base import names_by_letter
 from .inference import PerStep
@@ -35,6 +36,8 @@ from .transitions import INIT_CONCENTRATION, flush_subnormal, require_set
 #: Newton iterations per row and M-step, and halvings per Newton step.
 NEWTON_STEPS = 25
 HALVINGS = 40
+_NO_GRAD = np.empty(0)
+_NO_INFO = np.empty((0, 0))
 
 
 @dataclass(frozen=True)
@@ -80,22 +83,19 @@ def log_transmats(transcoef, w):
     ndarray of shape (n_samples, n_components, n_components)
         ``[t, i, j] = log softmax_j(transcoef[i, j] @ w[t])``.
     """
-    k, _, d = transcoef.shape
-    logits = (w @ transcoef.reshape(k * k, d).T).reshape(-1, k, k)
-    top = logits.max(axis=2, keepdims=True)
-    top = np.where(np.isfinite(top), top, 0.0)
-    with np.errstate(over="ignore", invalid="ignore", divide="ignore"):
-        lse = np.log(np.exp(logits - top).sum(axis=2, keepdims=True)) + top
-        return np.ascontiguousarray(logits - lse)
+    k = transcoef.shape[0]
+    out = np.empty((w.shape[0], k, k))
+    coef = np.ascontiguousarray(transcoef, dtype=np.float64)
+    step_log_transmats(coef, np.ascontiguousarray(w, dtype=np.float64), out)
+    return out
 
 
-def _row_objective(coef, y, n, w, prior):
-    """sum_t sum_j y[t, j] log p_t(j) - prior / 2 ||coef||^2 for one row."""
-    logits = w @ coef.T
-    top = logits.max(axis=1, keepdims=True)
-    with np.errstate(over="ignore", invalid="ignore"):
-        lse = np.log(np.exp(logits - top).sum(axis=1)) + top[:, 0]
-        value = float((y * logits).sum() - (n * lse).sum())
+def _row_objective(coef, y, w, prior, grad=_NO_GRAD, info=_NO_INFO):
+    """``sum_t sum_j y[t, j] log p_t(j) - prior / 2 ||coef||^2`` for one row
+    (with ``grad`` and ``info`` of the right sizes: filled, see
+    :func:`fasthmm._kernels.varying.logistic_terms`)."""
+    want = grad.shape[0] > 0
+    value = logistic_terms(coef, y, w, np.bool_(want), grad, info)
     return value - 0.5 * prior * float((coef**2).sum())
 
 
@@ -112,9 +112,9 @@ def logistic_row(coef, y, w, prior, steps=NEWTON_STEPS):
     ----------
     coef : ndarray of shape (n_components, n_inputs)
         Start; ``coef[-1]`` is zero.
-    y : ndarray of shape (n_steps, n_components)
+    y : ndarray of shape (n_steps, n_components), C-contiguous
         Expected counts of each destination state (the weights).
-    w : ndarray of shape (n_steps, n_inputs)
+    w : ndarray of shape (n_steps, n_inputs), C-contiguous
     prior : float
         L2 precision (>= 0).
     steps : int
@@ -125,36 +125,32 @@ def logistic_row(coef, y, w, prior, steps=NEWTON_STEPS):
     ndarray of shape (n_components, n_inputs)
     """
     k, d = coef.shape
-    m = k - 1
-    n = y.sum(axis=1)
-    best = _row_objective(coef, y, n, w, prior)
+    m = (k - 1) * d
+    coef = np.ascontiguousarray(coef, dtype=np.float64)
+    grad, info = np.empty(m), np.empty((m, m))
+    best = _row_objective(coef, y, w, prior, grad, info)
     for _ in range(steps):
-        logits = w @ coef.T
-        p = np.exp(logits - logits.max(axis=1, keepdims=True))
-        p /= p.sum(axis=1, keepdims=True)
-        grad = ((y - n[:, None] * p)[:, :m].T @ w - prior * coef[:m]).ravel()
-        info = np.empty((m, d, m, d))
-        for j in range(m):
-            for q in range(j, m):
-                c = n * p[:, j] * ((j == q) - p[:, q])
-                block = (w * c[:, None]).T @ w
-                info[j, :, q, :] = block
-                info[q, :, j, :] = block.T
-        info = info.reshape(m * d, m * d) + prior * np.eye(m * d)
-        step = np.linalg.lstsq(info, grad, rcond=None)[0].reshape(m, d)
+        grad -= prior * coef[:-1].ravel()
+        info += prior * np.eye(m)
+        step = np.linalg.lstsq(info, grad, rcond=None)[0].reshape(k - 1, d)
         if not np.all(np.isfinite(step)):
             break
         size, moved = 1.0, False
         for _ in range(HALVINGS):
             cand = coef.copy()
-            cand[:m] += size * step
-            value = _row_objective(cand, y, n, w, prior)
+            cand[:-1] += size * step
+            # The full step is usually taken: its pass gives the next
+            # Newton step's gradient and information too.
+            terms = (grad, info) if size == 1.0 else ()
+            value = _row_objective(cand, y, w, prior, *terms)
             if np.all(np.isfinite(cand)) and value >= best:
                 moved = True
                 break
             size *= 0.5
         if not moved:
             break
+        if size != 1.0:
+            _row_objective(cand, y, w, prior, grad, info)
         gain = value - best
         coef, best = cand, value
         if gain <= 1e-12 * (1.0 + abs(best)):
@@ -328,13 +324,11 @@ class InputTransitions:
             )
         if "t" in letters:
             coef = coef.copy()
-            xi, w = trans_counts.xi, trans_counts.w
+            xi, w = trans_counts.xi, np.ascontiguousarray(trans_counts.w)
             prior = float(self.transcoef_prior)
             for i in range(self.n_components):
-                y = xi[:, i, :]
-                rows = y.sum(axis=1) > 0
-                if rows.any():
-                    coef[i] = logistic_row(coef[i], y[rows], w[rows], prior)
+                y = np.ascontiguousarray(xi[:, i, :])
+                coef[i] = logistic_row(coef[i], y, w, prior)
         return self._replace(startprob, coef)
 
     def log_prior(self):

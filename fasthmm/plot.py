@@ -402,6 +402,8 @@ def forecast(
     n_draws=2000,
     history=None,
     random_state=None,
+    inputs=None,
+    transition_inputs=None,
     future_inputs=None,
     future_transition_inputs=None,
     ax=None,
@@ -440,8 +442,8 @@ def forecast(
         Number of observed rows drawn before the forecast (default all).
     random_state : None, int, RandomState or Generator
         Default: the model's ``random_state``.
-    future_inputs, future_transition_inputs : array-like, optional
-        As in :meth:`~fasthmm.BaseHMM.forecast`.
+    inputs, transition_inputs, future_inputs, future_transition_inputs :
+        As in :meth:`~fasthmm.BaseHMM.forecast` (optional).
     ax : matplotlib Axes, optional
 
     Returns
@@ -475,10 +477,13 @@ def forecast(
     step = t[-1] - t[-2] if t.shape[0] > 1 else 1.0
     future = t[-1] + step * np.arange(1, steps + 1)
     future_args = {
+        "inputs": inputs,
+        "transition_inputs": transition_inputs,
         "future_inputs": future_inputs,
         "future_transition_inputs": future_transition_inputs,
     }
-    mean = model.forecast(X, steps=steps, **future_args)[0, :, feature]
+    given = {name: value for name, value in future_args.items() if value is not None}
+    mean = model.forecast(X, steps=steps, **given)[0, :, feature]
     ax = _axes(ax)
     first = (
         0 if history is None else max(0, X.shape[0] - check_int(history, "history", 1))
@@ -533,7 +538,12 @@ def _forecast_draws(model, X, steps, n_draws, random_state, future_args):
             "mean alone"
         )
     params, X, starts, chain = model._state_forecast(
-        X, None, steps, future_args["future_transition_inputs"]
+        X,
+        None,
+        steps,
+        future_args["future_transition_inputs"],
+        future_args["inputs"],
+        future_args["transition_inputs"],
     )
     rng = check_random_state(
         model.random_state if random_state is None else random_state

@@ -407,3 +407,29 @@ def test_forecast_writes_the_api_forecasts(files, capsys):
     assert main(["forecast", str(tmp / "data.npy"), str(tmp / "m.npz"),
                  "--steps", "0"]) == 1  # fmt: skip
     assert "steps must be >= 1" in capsys.readouterr().err
+
+
+def test_forecast_takes_future_transition_inputs(files, capsys):
+    tmp, X, lengths = files
+    rng = np.random.RandomState(4)
+    W = np.column_stack([np.ones(len(X)), rng.normal(size=len(X))])
+    future = np.column_stack([np.ones(8), np.linspace(-1, 1, 8)])  # 4 x 2 steps
+    np.save(tmp / "w.npy", W)
+    np.save(tmp / "future.npy", future)
+    model = fasthmm.GaussianHMM(2, transition_inputs=True, n_iter=3, random_state=0)
+    model.fit(X, lengths, transition_inputs=W).save(tmp / "m.npz")
+    args = ["forecast", str(tmp / "data.npy"), str(tmp / "m.npz"), "--lengths",
+            str(tmp / "lengths.txt"), "--transition-inputs", str(tmp / "w.npy"),
+            "--steps", "2"]  # fmt: skip
+    assert main([*args, "--future-transition-inputs", str(tmp / "future.npy")]) == 0
+    printed = np.loadtxt(capsys.readouterr().out.splitlines(), delimiter=",")
+    expected = model.forecast(
+        X, lengths, steps=2, transition_inputs=W,
+        future_transition_inputs=future.reshape(4, 2, 2),
+    )  # fmt: skip
+    np.testing.assert_allclose(printed[:, 2:], expected.reshape(8, 2), rtol=1e-9)
+    np.save(tmp / "short.npy", future[:5])
+    assert main([*args, "--future-transition-inputs", str(tmp / "short.npy")]) == 1
+    assert "one row per sequence and step" in capsys.readouterr().err
+    assert main(args) == 1
+    assert "future_transition_inputs" in capsys.readouterr().err

@@ -385,3 +385,48 @@ def test_stream_forecasts_equal_the_batch_forecasts():
     )
     with pytest.raises(TypeError, match="forecast_proba"):
         functional.forecast(2)
+
+
+def test_input_driven_transitions_forecast_equals_enumeration():
+    """With transition_inputs=True the future transitions are those of the
+    future transition inputs: enumerate every path over the sequence and
+    the future rows (log-emission 0) with the per-step matrices."""
+    from reference import brute_force_steps, softmax_transmats
+
+    rng = np.random.default_rng(17)
+    k, d, steps = 3, 2, 3
+    model = fasthmm.GaussianHMM(k, transition_inputs=True, init_params="")
+    model.startprob_ = random_stochastic(rng, (k,))
+    coef = rng.normal(size=(k, k, d))
+    coef[:, -1, :] = 0.0
+    model.transcoef_ = coef
+    model.means_ = 2.0 * rng.normal(size=(k, 1))
+    model.covars_ = rng.uniform(0.5, 2.0, size=(k, 1))
+    lengths = [4, 2]
+    X = rng.normal(size=(6, 1))
+    W = np.column_stack([np.ones(6), rng.normal(size=6)])
+    future = np.stack([np.column_stack([np.ones(steps), rng.normal(size=steps)])
+                       for _ in lengths])  # fmt: skip
+    got = model.forecast_proba(
+        X, lengths, steps=steps, transition_inputs=W, future_transition_inputs=future
+    )
+    le = model.log_emissions(X, transition_inputs=W)
+    for n, (rows, w) in enumerate(zip(split(le, lengths), split(W, lengths))):
+        extended = np.vstack([rows, np.zeros((steps, k))])
+        A = softmax_transmats(coef, np.vstack([w, future[n]]))
+        _, post, *_ = brute_force_steps(extended, model.startprob_, A)
+        np.testing.assert_allclose(got[n], post[-steps:], rtol=0, atol=1e-10)
+    np.testing.assert_allclose(
+        model.forecast(X, lengths, steps=steps, transition_inputs=W,
+                       future_transition_inputs=list(future)),
+        got @ model.means_,
+        atol=1e-12,
+    )  # fmt: skip
+    with pytest.raises(ValueError, match="future_transition_inputs="):
+        model.forecast_proba(X, lengths, steps=steps, transition_inputs=W)
+    with pytest.raises(ValueError, match="future_transition_inputs must have shape"):
+        model.forecast_proba(
+            X, lengths, steps=2, transition_inputs=W, future_transition_inputs=future
+        )
+    with pytest.raises(ValueError, match="transition_inputs"):
+        model.forecast_proba(X, lengths, steps=steps, future_transition_inputs=future)

@@ -212,3 +212,27 @@ def test_partitions_return_their_transition_inputs():
         remote.monitor_.history, local.monitor_.history, rtol=1e-10
     )
     np.testing.assert_allclose(remote.transcoef_, local.transcoef_, atol=1e-8)
+
+
+def test_the_command_line_reads_transition_inputs(tmp_path, capsys):
+    from fasthmm import cli
+
+    rng = np.random.default_rng(5)
+    n = 150
+    W = np.column_stack([np.ones(n), rng.normal(size=n)])
+    X = rng.normal(size=(n, 1)) + 3 * (rng.random((n, 1)) < 0.4)
+    np.save(tmp_path / "w.npy", W)
+    np.save(tmp_path / "x.npy", X)
+    x, w, m = (str(tmp_path / f) for f in ("x.npy", "w.npy", "m.npz"))
+    args = ["-k", "2", "--n-iter", "5", "-q", "-o", m]
+    assert cli.main(["fit", x, "--transition-inputs", w, *args]) == 0
+    model = fasthmm.load(m)
+    assert model.transition_inputs and model.transcoef_.shape == (2, 2, 2)
+    capsys.readouterr()
+    assert cli.main(["score", x, m, "--transition-inputs", w]) == 0
+    line = capsys.readouterr().out.splitlines()[0]
+    assert float(line.split()[-1]) == pytest.approx(
+        model.score(X, transition_inputs=W), rel=1e-9
+    )
+    assert cli.main(["score", x, m]) == 1
+    assert "pass transition_inputs=" in capsys.readouterr().err

@@ -249,3 +249,41 @@ def test_forecast_fan_of_a_semi_markov_model_draws_the_mean_alone():
     assert not ax.collections
     with pytest.raises(NotImplementedError, match="quantiles=()"):
         plot.forecast(model, X, steps=3, quantiles=(0.1, 0.9))
+
+
+def test_forecast_fan_of_hamiltons_model_draws_its_exact_mean():
+    data = datasets.load_us_gdp()
+    model = fasthmm.MarkovSwitchingAR(2, order=2, n_iter=5, random_state=0).fit(data.X)
+    ax = plot.forecast(model, data, steps=4)
+    (_, mean) = ax.get_lines()
+    np.testing.assert_allclose(
+        mean.get_ydata(), model.forecast(data.X, steps=4)[0, :, 0]
+    )
+    assert not ax.collections  # it forecasts its own way and draws no bands
+
+
+def test_forecast_fan_of_an_autoregression_draws_its_continuations():
+    rng = np.random.RandomState(2)
+    X = np.cumsum(rng.normal(size=(80, 1)), axis=0)
+    model = fasthmm.ARHMM(2, order=1, n_iter=5, random_state=0).fit(X)
+    ax = plot.forecast(model, X, steps=4, n_draws=300, random_state=0)
+    (_, mean) = ax.get_lines()
+    np.testing.assert_allclose(mean.get_ydata(), model.forecast(X, steps=4)[0, :, 0])
+    assert len(ax.collections) == 2
+
+
+def test_forecast_fan_with_input_driven_transitions():
+    rng = np.random.RandomState(3)
+    X = np.concatenate([rng.normal(0, 1, (40, 1)), rng.normal(4, 1, (40, 1))])
+    W = np.column_stack([np.ones(80), rng.normal(size=80)])
+    model = fasthmm.GaussianHMM(2, transition_inputs=True, n_iter=5, random_state=0)
+    model.fit(X, transition_inputs=W)
+    future = np.column_stack([np.ones(4), np.linspace(-2, 2, 4)])
+    ax = plot.forecast(model, X, steps=4, n_draws=300, random_state=0,
+                       transition_inputs=W, future_transition_inputs=future)  # fmt: skip
+    (_, mean) = ax.get_lines()
+    expected = model.forecast(
+        X, steps=4, transition_inputs=W, future_transition_inputs=future
+    )
+    np.testing.assert_allclose(mean.get_ydata(), expected[0, :, 0])
+    assert len(ax.collections) == 2

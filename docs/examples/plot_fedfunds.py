@@ -7,7 +7,8 @@ Federal Reserve steers. A mean that switches between two regimes (the
 model statsmodels calls ``MarkovRegression``) is a two-state Gaussian HMM
 with one variance for both states: it separates the high rates of
 1973-1985 from the rest. Then the regimes and the rate are forecast after
-the end of the data, with a fan of quantile bands.
+the end of the data, with a fan of quantile bands, and under scenarios of
+the output gap when it drives the transitions.
 """
 
 import matplotlib.pyplot as plt
@@ -51,22 +52,34 @@ ax.figure.savefig("fedfunds_forecast.png", dpi=100)
 # %%
 # What to try next
 # ----------------
-# Forecast from every quarter of the past: the one-step forecast of quarter
-# t uses the rows before it only (statsmodels calls these "predicted"
-# probabilities). Their errors show what a switching mean misses: the rate
-# moves slowly, and the model forecasts the regime's mean, not the last
-# value. An autoregression (``fasthmm.ARHMM``) carries the last values on.
-starts = np.arange(40, X.shape[0])
-prefixes = [X[:t] for t in starts]
-one_step = model.forecast(prefixes, steps=1)[:, 0, 0]
-error = X[starts, 0] - one_step
-naive = X[starts, 0] - X[starts - 1, 0]
-print("RMSE of one-step forecasts: switching mean", np.sqrt(np.mean(error**2)).round(2))
-print("RMSE of the last value as forecast:", np.sqrt(np.mean(naive**2)).round(2))
-fig, axis = plt.subplots(figsize=(7, 2.5))
-axis.plot(time[starts], X[starts, 0], color="0.2", label="rate")
-axis.plot(time[starts], one_step, label="one-step forecast")
+# Scenarios. With transition probabilities driven by inputs
+# (``transition_inputs=True``; here a constant and the output gap), the
+# regimes ahead depend on inputs not yet observed: the forecast takes an
+# assumed path of them, ``future_transition_inputs``, one row per step.
+# A wide positive output gap (an overheating economy) makes the high-rate
+# regime likelier, and the forecast climbs faster.
+W = np.column_stack([np.ones(len(X)), rates.inputs[:, 0]])
+tvtp = fasthmm.GaussianHMM(
+    2, covariance_type="tied", transition_inputs=True, n_iter=200, random_state=0
+).fit(X, transition_inputs=W)
+future_time = time[-1] + 0.25 * np.arange(1, 13)
+fig, axis = plt.subplots(figsize=(7, 3))
+axis.plot(time[-40:], X[-40:, 0], color="0.2", label="rate")
+for gap in (-5.0, 0.0, 3.0):
+    future = np.column_stack([np.ones(12), np.full(12, gap)])
+    path = tvtp.forecast(
+        X, steps=12, transition_inputs=W, future_transition_inputs=future
+    )
+    print(f"output gap {gap:+.0f}%: forecast", path[0, [0, -1], 0].round(2))
+    axis.plot(future_time, path[0, :, 0], marker=".", label=f"output gap {gap:+.0f}%")
 axis.set_xlabel("year")
+axis.set_ylabel("rate, % a year")
 axis.legend(fontsize="small")
-fig.savefig("fedfunds_one_step.png", dpi=100)
+fig.savefig("fedfunds_scenarios.png", dpi=100)
+
+# %%
+# The rate moves slowly, and a switching mean forecasts the regime's mean,
+# not the last value: a switching autoregression (``fasthmm.ARHMM``, in the
+# example "A regime-switching autoregression of the federal funds rate")
+# carries the last values on.
 plt.close("all")

@@ -213,3 +213,129 @@ def varying_viterbi(
             best = back[t, best]
             states[t - 1] = best
     return valid
+
+
+@njit(cache=True, nogil=True)
+def logistic_terms(coef, y, w, want, grad, info):
+    """One pass of a weighted multinomial logistic regression (the M-step of
+    input-driven transitions, one row of ``transcoef_`` at a time).
+
+    Parameters
+    ----------
+    coef : ndarray of shape (n_components, n_inputs)
+        Coefficients of each destination state; the last row is the
+        reference (zero).
+    y : ndarray of shape (n_steps, n_components)
+        Expected counts of each destination (rows of zeros are skipped).
+    w : ndarray of shape (n_steps, n_inputs)
+    want : bool
+        Also fill ``grad`` and ``info``.
+    grad : ndarray of shape ((n_components - 1) * n_inputs,)
+        Output: the gradient with respect to ``coef[:-1]`` (row-major).
+    info : ndarray of shape (len(grad), len(grad))
+        Output: minus the Hessian (the information matrix).
+
+    Returns
+    -------
+    float
+        ``sum_t sum_j y[t, j] log softmax_j(coef @ w[t])``.
+    """
+    n, k = y.shape
+    d = w.shape[1]
+    m = k - 1
+    z = np.empty(k)
+    p = np.empty(k)
+    # info[(j, a), (q, b)] = sum_t h_t(j, q) w_ta w_tb: sums of h_t(j, q)
+    # times the products a <= b only, for q >= j; expanded at the end.
+    n_pairs = d * (d + 1) // 2
+    ww = np.empty(n_pairs)
+    acc = np.zeros((m, m, n_pairs))
+    total = 0.0
+    if want:
+        grad[:] = 0.0
+    for t in range(n):
+        nt = 0.0
+        for j in range(k):
+            nt += y[t, j]
+        if nt == 0.0:
+            continue
+        top = NEG_INF
+        for j in range(k):
+            v = 0.0
+            for c in range(d):
+                v += coef[j, c] * w[t, c]
+            z[j] = v
+            top = max(top, v)
+        s = 0.0
+        for j in range(k):
+            p[j] = np.exp(z[j] - top)
+            s += p[j]
+        lse = top + np.log(s)
+        for j in range(k):
+            if y[t, j] != 0.0:
+                total += y[t, j] * (z[j] - lse)
+        if not want:
+            continue
+        for j in range(k):
+            p[j] /= s
+        e = 0
+        for a in range(d):
+            for b in range(a, d):
+                ww[e] = w[t, a] * w[t, b]
+                e += 1
+        for j in range(m):
+            r = y[t, j] - nt * p[j]
+            for c in range(d):
+                grad[j * d + c] += r * w[t, c]
+            pj = nt * p[j]
+            for q in range(j, m):
+                h = pj * ((1.0 if j == q else 0.0) - p[q])
+                for e in range(n_pairs):
+                    acc[j, q, e] += h * ww[e]
+    if want:
+        for j in range(m):
+            for q in range(j, m):
+                e = 0
+                for a in range(d):
+                    for b in range(a, d):
+                        v = acc[j, q, e]
+                        info[j * d + a, q * d + b] = v
+                        info[j * d + b, q * d + a] = v
+                        info[q * d + a, j * d + b] = v
+                        info[q * d + b, j * d + a] = v
+                        e += 1
+    return total
+
+
+@njit(cache=True, nogil=True)
+def step_log_transmats(transcoef, w, out):
+    """Per-step log transition matrices of input-driven transitions.
+
+    ``out[t, i, j] = log softmax_j(transcoef[i, j] @ w[t])``, one pass over
+    the rows (no temporaries).
+
+    Parameters
+    ----------
+    transcoef : ndarray of shape (n_components, n_components, n_inputs)
+    w : ndarray of shape (n_samples, n_inputs)
+    out : ndarray of shape (n_samples, n_components, n_components)
+        Output.
+    """
+    n, d = w.shape
+    k = transcoef.shape[0]
+    z = np.empty(k)
+    for t in range(n):
+        for i in range(k):
+            top = NEG_INF
+            for j in range(k):
+                v = 0.0
+                for c in range(d):
+                    v += transcoef[i, j, c] * w[t, c]
+                z[j] = v
+                top = max(top, v)
+            s = 0.0
+            for j in range(k):
+                s += np.exp(z[j] - top)
+            lse = top + np.log(s)
+            for j in range(k):
+                out[t, i, j] = z[j] - lse
