@@ -17,7 +17,7 @@ covariance, and the covariance is then the MAP of the residual scatter.
 
 import numpy as np
 
-from .._kernels import gaussian as _kg
+from .._kernels import regression as _kr
 from .._kmeans import kmeans
 from .._validation import check_prior, check_real_samples, check_shape
 from . import _covariance as cov
@@ -199,48 +199,52 @@ class RegressionEmission(Emission):
         return arr
 
     # -- likelihood ---------------------------------------------------------
-    def residuals(self, Y, Z, k):
-        """``Y - Z @ W_k^T`` for state ``k``, C-contiguous (n_samples, d)."""
-        return np.ascontiguousarray(Y - Z @ self._weights()[k].T)
-
     def log_likelihood(self, X, out=None):
-        Y, U, flag = self._split(X)
-        Z = self._regressors(U)
-        n, k = X.shape[0], self.n_components
+        k, d = self.n_components, self.n_features
         if out is None:
-            out = np.empty((n, k))
+            out = np.empty((X.shape[0], k))
         diagonal, factors, log_norm = cov.density_terms(
-            np.zeros((k, Y.shape[1])),
-            self._stacked(),
-            self.covariance_type,
-            k,
+            np.zeros((k, d)), self._stacked(), self.covariance_type, k
         )
-        kernel = _kg.diag_log_density if diagonal else _kg.cholesky_log_density
-        zero, column = np.zeros((1, Y.shape[1])), np.empty((n, 1))
-        for s in range(k):
-            kernel(
-                self.residuals(Y, Z, s),
-                zero,
-                np.ascontiguousarray(factors[s : s + 1]),
-                np.ascontiguousarray(log_norm[s : s + 1]),
-                column,
-            )
-            out[:, s] = column[:, 0]
-        if flag is not None:
-            out[flag == 0.0] = 0.0
+        kernel = _kr.diag_log_density if diagonal else _kr.cholesky_log_density
+        flag = np.int64(d + self.n_regressors if self.order else -1)
+        kernel(
+            np.ascontiguousarray(X, dtype=np.float64),
+            np.int64(d),
+            np.ascontiguousarray(self.params["coef_"], dtype=np.float64),
+            np.ascontiguousarray(self.params["intercept_"], dtype=np.float64),
+            factors,
+            log_norm,
+            flag,
+            out,
+        )
         return out
 
     # -- learning -----------------------------------------------------------
     def suff_stats(self, X, weights):
-        """Weighted moments of ``v_t = [z_t, y_t]`` (regressors, then the
-        observations) per state: ``"post"`` (K,), ``"obs"`` (K, q + d),
-        ``"second"`` (K, q + d, q + d); rows not scored get weight 0."""
-        Y, U, flag = self._split(X)
-        if flag is not None:
-            weights = weights * flag[:, None]
-        V = np.hstack([self._regressors(U), Y])
-        post, obs, second = weighted_sums(V, weights, "full")
+        """Weighted moments of the design's columns per state: ``"post"``
+        (K,), ``"obs"`` (K, n_columns), ``"second"`` (K, n_columns,
+        n_columns); rows not scored weigh 0. The design is used as it is
+        (no copy): :meth:`_moments` picks the regressors and observations."""
+        if self.order:
+            weights = weights * X[:, self.n_features + self.n_regressors][:, None]
+        post, obs, second = weighted_sums(X, weights, "full")
         return {"post": post, "obs": obs, "second": second}
+
+    def _moments(self, stats):
+        """(post, M): ``M`` (K, q + d, q + d) the weighted moments of
+        ``[z_t, y_t]``, ``z_t`` the regressors with a 1 appended when fitting
+        an intercept (its moments are ``post`` and ``obs``)."""
+        post, obs, second = stats["post"], stats["obs"], stats["second"]
+        k, m = obs.shape
+        full = np.empty((k, m + 1, m + 1))
+        full[:, :m, :m] = second
+        full[:, m, :m] = full[:, :m, m] = obs
+        full[:, m, m] = post
+        d, p = self.n_features, self.n_regressors
+        one = [m] if self.fit_intercept else []
+        order = np.array([*range(d, d + p), *one, *range(d)], dtype=np.int64)
+        return post, full[:, order][:, :, order]
 
     def _prior_terms(self, q):
         """Ridge matrix (q, q) and prior mean (K, d, q) of the coefficients
@@ -283,7 +287,7 @@ class RegressionEmission(Emission):
         )
 
     def m_step(self, stats, letters):
-        post, second = stats["post"], stats["second"]
+        post, second = self._moments(stats)
         d = self.n_features
         q = second.shape[1] - d
         W = self._weights()
@@ -344,30 +348,30 @@ class RegressionEmission(Emission):
 
     def initialize(self, X, letters, random_state):
         """k-means on the observations, then each cluster's least squares
-        (coefficients) and the pooled residual covariance."""
-        Y, U, flag = self._split(X)
-        if flag is not None and np.count_nonzero(flag) >= self.n_components:
-            Y, U = Y[flag > 0], U[flag > 0]  # else all rows: a guess all the same
-        k, d = self.n_components, Y.shape[1]
+        (coefficients) and the covariance of the observations."""
+        if not set(letters) & set(self.param_names):
+            return {}
+        k, d = self.n_components, self.n_features
+        flag = self._split(X)[2]
+        if flag is not None and np.count_nonzero(flag) >= k:
+            X = X[flag > 0]  # the scored rows (else all: a guess all the same)
+        Y = X[:, :d]
         new = {}
         if "m" in letters:
             centers = kmeans(Y, k, random_state)
             labels = np.argmin(((Y[:, None, :] - centers[None]) ** 2).sum(-1), axis=1)
-            Z = self._regressors(U)
-            q = Z.shape[1]
-            onehot = np.eye(k)[labels]
-            stats = self.suff_stats_of(Z, Y, onehot)
-            ridge = 1e-8 * np.eye(q)
-            W = np.empty((k, d, q))
+            post, obs, second = weighted_sums(X, np.eye(k)[labels], "full")
+            _, M = self._moments({"post": post, "obs": obs, "second": second})
+            q = M.shape[1] - d
+            W = np.zeros((k, d, q))
             for s in range(k):
-                if stats[0][s] < 1:  # an empty cluster: its centre, no slopes
-                    W[s] = 0.0
+                if post[s] < 1:  # an empty cluster: its centre, no slopes
                     if self.fit_intercept:
                         W[s, :, -1] = centers[s]
                     continue
-                zz = stats[1][s, :q, :q] + ridge
-                W[s] = np.linalg.lstsq(zz, stats[1][s, :q, q:], rcond=None)[0].T
-            p = U.shape[1]
+                zz = M[s, :q, :q] + 1e-8 * np.eye(q)
+                W[s] = np.linalg.lstsq(zz, M[s, :q, q:], rcond=None)[0].T
+            p = self.n_regressors
             new["coef_"] = np.ascontiguousarray(W[:, :, :p])
             new["intercept_"] = (
                 np.ascontiguousarray(W[:, :, p])
@@ -379,12 +383,6 @@ class RegressionEmission(Emission):
                 cov.initial_covars(Y, self.covariance_type, k, k, self.min_covar)
             )
         return new
-
-    @staticmethod
-    def suff_stats_of(Z, Y, weights):
-        """(post, second) of ``[Z, Y]`` under ``weights`` (see :meth:`suff_stats`)."""
-        post, _, second = weighted_sums(np.hstack([Z, Y]), weights, "full")
-        return post, second
 
     def n_free_parameters(self, letters):
         k, d = self.n_components, self.n_features
