@@ -414,6 +414,8 @@ class BaseHMM(HmmlearnAPI):
         return X, starts, w
 
     def _designed(self, emission, X, lengths, inputs):
+        """(X through :meth:`_design` and the emission's check, starts); a
+        model that uses no inputs and gets none takes the checks of old."""
         raw_X, raw_lengths = X, lengths
         X, lengths = check_sequences(X, lengths)
         if inputs is None and type(self)._design is BaseHMM._design:

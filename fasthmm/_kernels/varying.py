@@ -15,22 +15,9 @@ model without transition inputs never reaches this module.
 import numpy as np
 from numba import njit
 
+from .logspace import _log_sum_exp
+
 NEG_INF = -np.inf
-
-
-@njit(cache=True, inline="always", nogil=True)
-def _lse(v, n):
-    """``log(sum(exp(v[:n])))``, ``-inf`` when every entry is ``-inf``."""
-    m = NEG_INF
-    for i in range(n):
-        if v[i] > m:
-            m = v[i]
-    if m == NEG_INF:
-        return NEG_INF
-    s = 0.0
-    for i in range(n):
-        s += np.exp(v[i] - m)
-    return m + np.log(s)
 
 
 @njit(cache=True, nogil=True)
@@ -94,8 +81,8 @@ def varying_block(
                     else:
                         for i in range(k):
                             v[i] = la[t - 1, i] + log_transmats[lo + t, i, j]
-                        la[t, j] = _lse(v, k) + e
-                c = _lse(la[t], k)
+                        la[t, j] = _log_sum_exp(v, k) + e
+                c = _log_sum_exp(la[t], k)
                 total += c
                 if not c > NEG_INF:
                     break
@@ -126,7 +113,7 @@ def varying_block(
                 for i in range(k):
                     for j in range(k):
                         v[j] = log_transmats[lo + t, i, j] + w[j]
-                    nb[i] = _lse(v, k)
+                    nb[i] = _log_sum_exp(v, k)
                 # log p(x_{t:} | z_{t-1}) up to a constant: shift by its max.
                 m = NEG_INF
                 for i in range(k):
@@ -135,7 +122,7 @@ def varying_block(
                 z = NEG_INF
                 for i in range(k):
                     v[i] = la[t - 1, i] + nb[i] - m
-                z = _lse(v, k)
+                z = _log_sum_exp(v, k)
                 for i in range(k):
                     post[lo + t - 1, i] = np.exp(v[i] - z)
                 if counts:
