@@ -148,6 +148,8 @@ class RegressionHMM(_SwitchingRegression, family="regression"):
         (n_components,) "spherical", (n_components, n_features) "diag",
         (n_components, n_features, n_features) "full", (n_features,
         n_features) "tied".
+    n_inputs : int
+        Number of input columns ``inputs=`` must have (read off ``coef_``).
 
     Notes
     -----
