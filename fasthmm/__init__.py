@@ -9,11 +9,13 @@ prefer_passive_waiting()  # before Numba starts its OpenMP threads
 # models defines and registers the families; hmm and vhmm are hmmlearn's
 # namespaces (their classes registered for fasthmm.load).
 from . import hmm, models, vhmm  # noqa: F401
+from . import switching as _switching  # noqa: F401  (RegressionHMM, ARHMM)
 from ._progress import set_progress
 from ._registry import families as _families
 from ._validation import NotFittedError
 from ._version import __version__
 from .base import BaseHMM, ConvergenceMonitor
+from .forecast import forecast_states
 from .hsmm import models as _hsmm_models  # noqa: F401  (semi-Markov families)
 from .inference import (
     forward,
@@ -23,6 +25,7 @@ from .inference import (
     viterbi,
 )
 from .io import load_model as load
+from .msar import MarkovSwitchingAR
 from .selection import SelectionResult, select_n_components
 from .tagger import HMMTagger
 from .variational import VariationalCategoricalHMM, VariationalGaussianHMM
@@ -36,11 +39,13 @@ __all__ = [
     "BaseHMM",
     "ConvergenceMonitor",
     "HMMTagger",
+    "MarkovSwitchingAR",
     "NotFittedError",
     "SelectionResult",
     "forward",
     "forward_backward",
     "forward_filter",
+    "forecast_states",
     "load",
     "select_n_components",
     "set_progress",
