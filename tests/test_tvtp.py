@@ -4,6 +4,7 @@ routes (blocks, threads), save/load, bad input, and statsmodels' Markov
 switching regression with time-varying transition probabilities."""
 
 import io
+import itertools
 import re
 
 import numpy as np
@@ -102,6 +103,64 @@ def test_long_sequences_equal_the_log_space_reference():
     assert model.score(X, lengths, transition_inputs=W) == pytest.approx(
         total, rel=1e-12
     )
+
+
+def test_sequences_the_scaled_recursion_cannot_answer_run_in_log_space():
+    """Transitions into state 1 of probability exp(-800) (0 as a float) and a
+    row only state 1 explains: the probability-space recursion cannot answer
+    that sequence and the log-space one must; a plain sequence in the same
+    batch takes the scaled one. Both equal the enumeration of every path in
+    log space (log transition probabilities written as log-softmax)."""
+    from scipy.special import logsumexp
+
+    model = fasthmm.GaussianHMM(2, transition_inputs=True)
+    model.startprob_ = np.array([0.5, 0.5])
+    coef = np.zeros((2, 2, 1))
+    coef[:, 0, 0] = 800.0
+    model.transcoef_ = coef
+    model.means_ = np.array([[0.0], [10.0]])
+    model.covars_ = np.array([[0.01], [0.01]])
+    X = np.array([[0.0], [0.1], [10.0], [9.9], [0.0], [0.2], [-0.1], [0.1]])
+    W = np.ones((8, 1))
+    lengths = [4, 4]
+    le = gaussian_loglik(X, model.means_, model.covars_, "diag")
+    z = np.einsum("ijc,tc->tij", coef, W)
+    log_a = z - logsumexp(z, axis=2, keepdims=True)
+    stats = expected_stats(model._checked_params(), X, np.array([0, 4, 8]), w=W)
+    post = model.predict_proba(X, lengths, transition_inputs=W)
+    total = 0.0
+    for lo in (0, 4):
+        paths = np.array(list(itertools.product(range(2), repeat=4)))
+        scores = np.array(
+            [
+                np.log(0.5)
+                + le[lo, p[0]]
+                + sum(
+                    log_a[lo + t, p[t - 1], p[t]] + le[lo + t, p[t]] for t in (1, 2, 3)
+                )
+                for p in paths
+            ]
+        )
+        ll = logsumexp(scores)
+        weights = np.exp(scores - ll)
+        total += ll
+        for t in range(4):
+            ref = [weights[paths[:, t] == j].sum() for j in range(2)]
+            np.testing.assert_allclose(post[lo + t], ref, atol=1e-10)
+        for t in (1, 2, 3):
+            ref = [
+                [
+                    weights[(paths[:, t - 1] == i) & (paths[:, t] == j)].sum()
+                    for j in (0, 1)
+                ]
+                for i in (0, 1)
+            ]
+            np.testing.assert_allclose(stats.trans.xi[lo + t], ref, atol=1e-10)
+    assert np.isfinite(total)
+    assert model.score(X, lengths, transition_inputs=W) == pytest.approx(
+        total, rel=1e-12
+    )
+    assert stats.log_likelihood == pytest.approx(total, rel=1e-12)
 
 
 def test_constant_inputs_give_the_stationary_model():
