@@ -321,6 +321,25 @@ def varying_viterbi(
 
 
 @njit(cache=True, nogil=True)
+def _softmax_terms(coef, w, z, p):
+    """Logits ``z[j] = coef[j] @ w`` and ``p[j] = exp(z[j] - max(z))``
+    (filled); returns ``(sum(p), log sum(exp(z)))``."""
+    k, d = coef.shape
+    top = NEG_INF
+    for j in range(k):
+        v = 0.0
+        for c in range(d):
+            v += coef[j, c] * w[c]
+        z[j] = v
+        top = max(top, v)
+    s = 0.0
+    for j in range(k):
+        p[j] = np.exp(z[j] - top)
+        s += p[j]
+    return s, top + np.log(s)
+
+
+@njit(cache=True, nogil=True)
 def logistic_terms(transcoef, xi, w, active, level, values, grad, info):
     """One pass over the steps of the weighted multinomial logistic
     regressions of every row of ``transcoef_`` (the M-step of input-driven
@@ -378,18 +397,7 @@ def logistic_terms(transcoef, xi, w, active, level, values, grad, info):
                 nt += xi[t, i, j]
             if nt == 0.0:
                 continue
-            top = NEG_INF
-            for j in range(k):
-                v = 0.0
-                for c in range(d):
-                    v += transcoef[i, j, c] * w[t, c]
-                z[j] = v
-                top = max(top, v)
-            s = 0.0
-            for j in range(k):
-                p[j] = np.exp(z[j] - top)
-                s += p[j]
-            lse = top + np.log(s)
+            s, lse = _softmax_terms(transcoef[i], w[t], z, p)
             for j in range(k):
                 if xi[t, i, j] != 0.0:
                     values[i] += xi[t, i, j] * (z[j] - lse)
@@ -441,25 +449,14 @@ def step_log_transmats(transcoef, w, out, probs):
     probs : ndarray of shape (n_samples, n_components, n_components) or (0, K, K)
         Output when it has rows: ``exp(out)``.
     """
-    n, d = w.shape
+    n = w.shape[0]
     k = transcoef.shape[0]
     both = probs.shape[0] > 0
     z = np.empty(k)
     p = np.empty(k)
     for t in range(n):
         for i in range(k):
-            top = NEG_INF
-            for j in range(k):
-                v = 0.0
-                for c in range(d):
-                    v += transcoef[i, j, c] * w[t, c]
-                z[j] = v
-                top = max(top, v)
-            s = 0.0
-            for j in range(k):
-                p[j] = np.exp(z[j] - top)
-                s += p[j]
-            lse = top + np.log(s)
+            s, lse = _softmax_terms(transcoef[i], w[t], z, p)
             for j in range(k):
                 out[t, i, j] = z[j] - lse
             if both:
