@@ -287,9 +287,9 @@ def check_scaling(params, X, starts):
     if ll is None:
         return  # NaN or +inf: the model's own checks report it
     predicted = np.empty_like(filtered)
-    predicted[1:] = filtered[:-1] @ t.transmat
-    predicted[starts[:-1]] = t.startprob
-    with np.errstate(divide="ignore", invalid="ignore"):
+    with np.errstate(under="ignore", divide="ignore", invalid="ignore"):
+        predicted[1:] = filtered[:-1] @ t.transmat
+        predicted[starts[:-1]] = t.startprob
         terms = np.log(predicted) + log_emissions
         top = terms.max(axis=1, keepdims=True)
         log_norm = top[:, 0] + np.log(np.exp(terms - top).sum(axis=1))
