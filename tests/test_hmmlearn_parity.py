@@ -347,6 +347,23 @@ def test_hmmlearn_variational_pickle_loads():
     _decode_logprob_equal(loaded, theirs, X)
 
 
+@pytest.mark.filterwarnings("ignore::UserWarning")
+def test_pickle_of_early_hmmlearn_without_n_features_and_implementation_loads():
+    """hmmlearn before 0.2.5 stored neither ``implementation`` nor
+    ``n_features`` (pyAudioAnalysis ships such a "diag" GaussianHMM): both
+    are derived, and the model scores and decodes as hmmlearn's."""
+    (_, theirs), X = fit_both("GaussianHMM-diag", 3)
+    state = dict(vars(theirs))
+    for name in ("implementation", "n_features"):
+        state.pop(name)
+    loaded = hmm.GaussianHMM.__new__(hmm.GaussianHMM)
+    loaded.__setstate__(state)
+    assert loaded.implementation == "log" and loaded.n_features == X.shape[1]
+    assert loaded.score(X) == pytest.approx(theirs.score(X), rel=1e-10)
+    np.testing.assert_array_equal(loaded.predict(X), theirs.predict(X))
+    np.testing.assert_array_equal(loaded.covars_, theirs.covars_)
+
+
 def test_unmappable_pickle_raises_naming_the_parameter():
     model = hmm.GaussianHMM(2)
     state = {
