@@ -447,12 +447,16 @@ class HmmlearnCovars:
         if stored is None:
             raise AttributeError("covars_")
         stored = np.asarray(stored, dtype=np.float64)
-        k, ct, d = self.n_components, self.covariance_type, self.n_features or 1
-        if ct == "spherical":  # hmmlearn's fill_covars
-            return np.ravel(stored)[:, None, None] * np.eye(d)
+        k, ct = self.n_components, self.covariance_type
+        # hmmlearn's fill_covars: only "spherical" reads n_features, the
+        # others take the number of features from what is stored
+        if ct == "spherical":
+            return np.ravel(stored)[:, None, None] * np.eye(self.n_features or 1)
         if ct == "tied":
             return np.array(np.broadcast_to(stored, (k,) + stored.shape))
-        return expand_full(stored, ct, k, d, 1).copy()
+        if ct == "diag" and stored.ndim == 2:
+            return stored[:, :, None] * np.eye(stored.shape[1])
+        return stored.copy()
 
     @covars_.setter
     def covars_(self, value):

@@ -225,6 +225,28 @@ def test_spherical_covars_getter_has_hmmlearns_shapes():
     assert by_hand[0].shape == (k, d, d)
 
 
+def test_covars_getter_takes_features_from_what_is_stored_as_hmmlearn():
+    """hmmlearn's own model-selection example sets ``n_features = 4`` on a
+    one-feature model and samples from it: hmmlearn's getter reads the number
+    of features of "diag", "full" and "tied" covariances from what is stored
+    (only "spherical" reads ``n_features``)."""
+    hl = _hmmlearn()
+    drawn = []
+    for lib in (hmm, hl):
+        model = lib.GaussianHMM(4, init_params="")
+        model.n_features = 4
+        model.startprob_ = np.full(4, 0.25)
+        model.transmat_ = np.array(
+            [[0.3, 0.4, 0.2, 0.1], [0.1, 0.2, 0.3, 0.4], [0.5, 0.2, 0.1, 0.2]]
+            + [[0.25] * 4]
+        )
+        model.means_ = np.array([[-2.5], [0.0], [2.5], [5.0]])
+        model.covars_ = np.full((4, 1), 0.5)
+        drawn.append((model.covars_,) + model.sample(40, random_state=546))
+    for ours, theirs in zip(*drawn):
+        np.testing.assert_array_equal(ours, theirs)
+
+
 def _outlier_model(lib, implementation):
     model = lib.GaussianHMM(
         2,
