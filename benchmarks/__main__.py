@@ -60,12 +60,17 @@ def parse_args(argv=None):
     add(
         "--vocabulary",
         action="store_true",
-        help="instead: one CategoricalHMM EM iteration for 1k, 10k and 100k symbols against hmmlearn",
+        help="instead: one CategoricalHMM EM iteration for 1k, 10k and 100k symbols (200k tokens), and 100k symbols with 20k tokens, against hmmlearn",
     )
     add(
         "--hsmm",
         action="store_true",
         help="instead: GaussianHSMM EM iteration and Viterbi, K = 4, 16 and max_duration 20, 100, against plain NumPy and GaussianHMM",
+    )
+    add(
+        "--missing",
+        action="store_true",
+        help="instead: fit with missing observations (none, 25%% of rows, 25%% of rows partly) against missing='raise' on complete data (benchmarks/missing.py)",
     )
     add(
         "--tagger",
@@ -116,6 +121,7 @@ SECTIONS = (
     "stream",
     "scaling",
     "hsmm",
+    "missing",
 )
 
 
@@ -175,6 +181,7 @@ def main(argv=None):
                 or args.hsmm
                 or args.startup
                 or args.tagger
+                or args.missing
             )
         ),
     }
@@ -205,6 +212,10 @@ def main(argv=None):
         from . import hsmm
 
         out["hsmm"] = hsmm.run(args.quick, repeat, log)
+    elif args.missing:
+        from . import missing
+
+        out["missing"] = missing.run(args.quick, repeat, log)
     elif args.tagger:
         from . import tagger
 

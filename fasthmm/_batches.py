@@ -19,6 +19,7 @@ is not counted.
 
 import numpy as np
 
+from ._missing import is_gapped, marked, n_observed_rows, plain
 from ._validation import check_int, check_labels, check_lengths
 from .em import Params, expected_stats, labelled_stats, maximize, objective, run_em
 from .emissions import Emission
@@ -58,6 +59,41 @@ def sample_ranges(n_rows, size=INIT_SAMPLE_ROWS, n_slices=INIT_SLICES):
     width = size // n_slices
     firsts = np.linspace(0, n_rows - width, n_slices).astype(np.int64)
     return [(int(a), int(a) + width) for a in firsts]
+
+
+def joined(parts):
+    """Checked samples of several pieces, concatenated row-wise.
+
+    Samples with missing entries keep their mark
+    (:class:`fasthmm._missing.Gapped`) when a piece has it, so that the
+    emission integrates them out (a plain concatenation would drop it).
+
+    Parameters
+    ----------
+    parts : list of ndarray
+        Checked samples of the same family, each of shape (n_i, ...).
+
+    Returns
+    -------
+    ndarray of shape (sum of n_i, ...)
+    """
+    if len(parts) == 1:
+        return parts[0]
+    out = np.concatenate([plain(p) for p in parts], axis=0)
+    return marked(out, any(is_gapped(p) for p in parts))
+
+
+def implied_n_features(emission, X):
+    """``n_features`` implied by checked samples ``X``: their number of
+    columns, or for a family that reads it off the values (the number of
+    symbols), the observed values only (0 when nothing is observed)."""
+    if is_gapped(X) and type(emission)._n_features_of is not Emission._n_features_of:
+        if n_observed_rows(X) == 0:
+            return 0
+        from .emissions._gaps import observed_rows
+
+        X = observed_rows(emission, X)
+    return emission._n_features_of(X)
 
 
 def bytes_per_row(n_components, n_features):
@@ -242,10 +278,12 @@ class Blocks:
 
     def sample(self, emission):
         """The initialisation sample (see :func:`sample_ranges`), checked."""
-        parts = [
-            self.checked_rows(emission, lo, hi) for lo, hi in sample_ranges(self.n_rows)
-        ]
-        return parts[0] if len(parts) == 1 else np.concatenate(parts, axis=0)
+        return joined(
+            [
+                self.checked_rows(emission, lo, hi)
+                for lo, hi in sample_ranges(self.n_rows)
+            ]
+        )
 
     # -- what the model methods need ------------------------------------------
     def prepare(self, emission):
@@ -265,7 +303,7 @@ class Blocks:
         n_features = 0
         for i in range(self.n_blocks):
             X, _, _ = self.block(emission, i)
-            n_features = max(n_features, emission._n_features_of(X))
+            n_features = max(n_features, implied_n_features(emission, X))
         emission._n_features = n_features
         return emission
 
@@ -324,11 +362,18 @@ class Blocks:
         )
 
     def log_likelihood(self, params):
-        """Summed log-likelihood (forward pass only), block by block."""
+        """Summed log-likelihood (forward pass only), block by block.
+
+        Also sets :attr:`n_observed_rows`: the rows with an observed entry
+        (the sample size of BIC).
+        """
         t = params.transitions
         total = 0.0
-        for _, _, _, ws in self.walk_loaded(params):
+        observed = 0
+        for X, _, _, ws in self.walk_loaded(params):
             total += float(sequence_log_likelihoods(ws, t.startprob, t.transmat).sum())
+            observed += n_observed_rows(X)
+        self.n_observed_rows = observed
         return total
 
     def walk_loaded(self, params):

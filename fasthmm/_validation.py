@@ -21,6 +21,7 @@ from ._kernels.checks import (
     value_range,
     value_range_serial,
 )
+from ._missing import marked
 
 STOCHASTIC_ATOL = 1e-6
 MAX_EXACT_INT = 2.0**53
@@ -426,14 +427,58 @@ def check_letters(value, name, allowed):
     return value
 
 
-def check_real_samples(X, name="X", n_features=None):
+#: What the error about NaN in samples adds, under ``missing="raise"``.
+NAN_HINT = (
+    'pass missing="marginalize" to the model to treat NaN as missing '
+    "observations and integrate them out"
+)
+
+
+def check_sample_values(arr, name, missing="raise"):
+    """One scan of samples for NaN and infinities; returns whether NaN was found.
+
+    Parameters
+    ----------
+    arr : ndarray of float64
+    name : str
+    missing : {"raise", "marginalize"}
+        The model's ``missing`` argument: NaN is an error (whose message names
+        the option) or a missing observation. Infinities are always an error.
+
+    Returns
+    -------
+    has_nan : bool
+    """
+    if arr.size == 0:
+        return False
+    scan = value_range if arr.size >= PARALLEL_SCAN else value_range_serial
+    has_nan, lo, hi = scan(arr.reshape(-1))
+    if has_nan and missing == "raise":
+        raise ValueError(f"{name} must not contain NaN ({NAN_HINT})")
+    if hi == np.inf or lo == -np.inf:
+        raise ValueError(f"{name} must be finite, found inf")
+    return bool(has_nan)
+
+
+def check_real_samples(X, name="X", n_features=None, missing="raise"):
     """Check real-valued samples; 1-D input is read as one feature.
+
+    Parameters
+    ----------
+    X : array-like
+    name : str
+    n_features : int, optional
+    missing : {"raise", "marginalize"}
+        Whether NaN is an error or a missing entry (see
+        :mod:`fasthmm._missing`).
 
     Returns
     -------
     X : ndarray of shape (n_samples, n_features), float64
+        A :class:`fasthmm._missing.Gapped` view when it holds NaN.
     """
-    arr = as_float_array(X, name, ndim=(1, 2))
+    arr = as_float_array(X, name, ndim=(1, 2), scan=False)
+    has_nan = check_sample_values(arr, name, missing)
     if arr.ndim == 1:
         arr = arr.reshape(-1, 1)
     if arr.shape[0] < 1 or arr.shape[1] < 1:
@@ -445,10 +490,10 @@ def check_real_samples(X, name="X", n_features=None):
             f"{name} must have n_features = {n_features} columns (as the model's "
             f"parameters), got shape {arr.shape}"
         )
-    return arr
+    return marked(arr, has_nan)
 
 
-def check_symbols(X, name="X", n_features=None):
+def check_symbols(X, name="X", n_features=None, missing="raise"):
     """Check categorical symbols: non-negative integers below ``n_features``.
 
     Accepts shape (n_samples,) or (n_samples, 1).
@@ -456,18 +501,22 @@ def check_symbols(X, name="X", n_features=None):
     Returns
     -------
     X : ndarray of shape (n_samples,), int64
+        Float64 with NaN, as a :class:`fasthmm._missing.Gapped` view, when
+        ``missing="marginalize"`` and a symbol is missing.
     """
-    return _check_counts(X, name, upper=n_features, single_column=True)
+    return _check_counts(X, name, upper=n_features, single_column=True, missing=missing)
 
 
-def check_counts(X, name="X", n_features=None):
+def check_counts(X, name="X", n_features=None, missing="raise"):
     """Check count data: non-negative integers, shape (n_samples, n_features).
 
     Returns
     -------
     X : ndarray of shape (n_samples, n_features), int64 values as float64
+        A :class:`fasthmm._missing.Gapped` view when ``missing="marginalize"``
+        and it holds NaN.
     """
-    arr = _check_counts(X, name, upper=None, single_column=False)
+    arr = _check_counts(X, name, upper=None, single_column=False, missing=missing)
     if n_features is not None and arr.shape[1] != n_features:
         raise ValueError(
             f"{name} must have n_features = {n_features} columns (as the model's "
@@ -476,14 +525,18 @@ def check_counts(X, name="X", n_features=None):
     return arr
 
 
-def _check_counts(X, name, upper, single_column):
+def _check_counts(X, name, upper, single_column, missing="raise"):
     arr = as_float_array(X, name, ndim=(1, 2), scan=False)
     # One parallel pass over the values (most of a short fit's checks); NaN
-    # and infinities get as_float_array's message, as for any other array.
+    # and infinities get check_sample_values' message.
     scan = integer_range if arr.size >= PARALLEL_SCAN else integer_range_serial
     integers, lo, hi = scan(arr.reshape(-1)) if arr.size else (True, 0, 0)
+    has_nan = False
     if not (integers and -np.inf < lo and hi < np.inf):
-        as_float_array(arr, name)
+        has_nan = check_sample_values(arr, name, missing)
+        if has_nan:  # missing entries: the observed ones must be integers
+            kept = arr[~np.isnan(arr)]
+            integers, lo, hi = scan(kept) if kept.size else (True, 0.0, 0.0)
     if arr.ndim == 2:
         if single_column and arr.shape[1] != 1:
             raise ValueError(
@@ -509,8 +562,10 @@ def _check_counts(X, name, upper, single_column):
             f"n_features = {upper} (symbols must be in [0, {upper}))"
         )
     if single_column:
+        if has_nan:
+            return marked(np.ascontiguousarray(arr.reshape(-1)), True)
         return np.ascontiguousarray(arr.reshape(-1), dtype=np.int64)
-    return arr if arr.ndim == 2 else arr.reshape(-1, 1)
+    return marked(arr if arr.ndim == 2 else arr.reshape(-1, 1), has_nan)
 
 
 def check_labels(states, n_samples, n_components, name="states", starts=None):

@@ -17,6 +17,7 @@ import numpy as np
 from . import _batches, _registry, online
 from ._hmmlearn_api import HmmlearnAPI, letters_to_initialize
 from ._kernels import hmm as _kernels
+from ._missing import MISSING_CHOICES, n_observed_rows
 from ._threads import adaptive as adaptive_threads
 from ._validation import (
     NotFittedError,
@@ -66,10 +67,16 @@ DECODERS = ("viterbi", "map")
 IMPLEMENTATIONS = ("log", "scaling")
 
 #: Constructor arguments fasthmm adds to hmmlearn's, with their defaults: the
-#: working-memory budget of data walked in blocks (:mod:`fasthmm._batches`) and
-#: the step sizes of :meth:`BaseHMM.partial_fit`. Declared here once and added
-#: to every model class's signature as keyword-only arguments.
-ADDED_ARGS = {"memory_budget": None, "learning_offset": 10.0, "learning_decay": 0.7}
+#: working-memory budget of data walked in blocks (:mod:`fasthmm._batches`),
+#: the step sizes of :meth:`BaseHMM.partial_fit` and what NaN in X means
+#: (:mod:`fasthmm._missing`). Declared here once and added to every model
+#: class's signature as keyword-only arguments.
+ADDED_ARGS = {
+    "memory_budget": None,
+    "learning_offset": 10.0,
+    "learning_decay": 0.7,
+    "missing": "raise",
+}
 
 #: Constructor arguments every model shares; the others belong to its emission.
 SHARED_ARGS = (
@@ -126,6 +133,15 @@ class BaseHMM(HmmlearnAPI):
         ``(learning_offset + t) ** -learning_decay`` at update ``t``; default 10.
     learning_decay : float in (0.5, 1]
         Default 0.7.
+    missing : {"raise", "marginalize"}
+        What NaN in X means. "raise" (default): an error. "marginalize": an
+        observation missing at random, integrated out exactly: a row of NaN
+        contributes no emission factor (the chain still steps through it),
+        and a partly observed row the marginal density of its observed
+        entries (families with independent features, and Gaussian
+        covariances). Integer-valued families mark a missing value by NaN in
+        a float array. ``score`` is then the log-likelihood of the observed
+        entries, and EM stays exact and monotone.
 
     Attributes
     ----------
@@ -259,6 +275,7 @@ class BaseHMM(HmmlearnAPI):
         check_letters(self.init_params, "init_params", self._all_letters())
         _batches.budget_of(self)
         online.check_learning_rate(self.learning_offset, self.learning_decay)
+        check_choice(self.missing, "missing", MISSING_CHOICES)
         # The emission checks its own hyper-parameters as it is built.
         return self._emission(self._current_params() if params is None else params)
 
@@ -305,7 +322,9 @@ class BaseHMM(HmmlearnAPI):
 
     def _emission(self, params):
         args = {name: getattr(self, name) for name in self._emission_args}
-        return self._emission_class(self.n_components, params, **args)
+        emission = self._emission_class(self.n_components, params, **args)
+        emission.missing = getattr(self, "missing", "raise")
+        return emission
 
     def _checked(self, params, emission):
         """Checked :class:`~fasthmm.em.Params`: transitions from ``params``, and
@@ -367,13 +386,14 @@ class BaseHMM(HmmlearnAPI):
         blocks = self._blocks(X, lengths)
         if blocks is not None:
             params = self._checked_params()
-            return blocks.log_likelihood(params), params, blocks.n_rows
+            ll = blocks.log_likelihood(params)
+            return ll, params, blocks.n_observed_rows
         params, X, starts = self._checked_batch(X, lengths)
         t = params.transitions
         ll = emission_log_likelihoods(
             params.emission, X, starts, t.startprob, t.transmat
         )
-        return float(ll.sum()), params, int(starts[-1])
+        return float(ll.sum()), params, n_observed_rows(X)
 
     @adaptive_threads
     def log_emissions(self, X, lengths=None):
@@ -606,7 +626,11 @@ class BaseHMM(HmmlearnAPI):
 
     @adaptive_threads
     def bic(self, X, lengths=None):
-        """Bayesian information criterion (lower is better)."""
+        """Bayesian information criterion (lower is better).
+
+        ``-2 log L + p log n``, with ``n`` the number of samples observed
+        (with ``missing="marginalize"``, a row of NaN is not counted).
+        """
         ll, params, n_samples = self._log_likelihood(X, lengths)
         return -2.0 * ll + self._n_free_parameters(params) * float(np.log(n_samples))
 

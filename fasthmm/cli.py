@@ -35,7 +35,9 @@ Data files: .npy arrays, or .csv / .txt tables (UTF-8) with one row per
 sample (a first row that is not all numbers is read as a header naming the
 columns). Every column is a feature unless --columns selects the features
 (by header name or 0-based index: --columns a,b), so leave out a time or
-label column with it. Several sequences: concatenate them and give --lengths
+label column with it. Missing values (an empty .csv cell, NA, NaN) are read
+only with --missing marginalize, which integrates them out. Several
+sequences: concatenate them and give --lengths
 FILE (one integer per line, or a .npy), or mark them with --id-column COLUMN
 (rows with the same id, numbers or text, in runs, form one sequence; the id
 column is never a feature).
@@ -71,11 +73,21 @@ TEXT_TYPES = (".csv", ".txt", ".tsv", ".dat")
 OUTPUT_TYPES = (".npy", ".csv", ".txt")
 
 
-def _read_table(path, id_column=None, columns=None):
+#: What a text table's cell holds when a value is missing (case ignored; an
+#: empty cell too), read as NaN with ``--missing marginalize``.
+MISSING_TOKENS = ("", "na", "nan", "n/a")
+
+#: What an error about a missing value adds without ``--missing marginalize``.
+MISSING_HINT = "pass --missing marginalize to integrate missing values out"
+
+
+def _read_table(path, id_column=None, columns=None, missing=False):
     """(X, lengths or None) from a .npy, .csv or .txt file.
 
     ``columns`` (a list of header names or indices) selects the feature
-    columns; by default every column but ``id_column`` is one.
+    columns; by default every column but ``id_column`` is one. With
+    ``missing``, the feature columns may hold missing values (read as NaN);
+    otherwise a missing cell of a text table is an error naming ``--missing``.
     """
     if not os.path.isfile(path):
         raise CommandError(f"{path}: no such file")
@@ -83,7 +95,7 @@ def _read_table(path, id_column=None, columns=None):
     if ext == ".npy":
         table = _NpyTable(path)
     elif ext in TEXT_TYPES:
-        table = _TextTable(path, "," if ext == ".csv" else None)
+        table = _TextTable(path, "," if ext == ".csv" else None, missing)
     else:
         raise CommandError(
             f"{path}: unknown file type {ext or '(none)'!r}; use .npy, .csv or .txt"
@@ -122,6 +134,15 @@ def _is_number(token):
     except ValueError:
         return False
     return True
+
+
+def _is_missing(token):
+    return token.strip().lower() in MISSING_TOKENS
+
+
+def _number_or_missing(token):
+    """A cell of a table read with missing values: NaN when missing."""
+    return np.nan if _is_missing(token) else float(token)
 
 
 class _NpyTable:
@@ -164,8 +185,8 @@ class _TextTable:
     header row (a first row that is not all numbers), ``#`` comments.
     """
 
-    def __init__(self, path, delimiter):
-        self.path, self.delimiter = path, delimiter
+    def __init__(self, path, delimiter, missing=False):
+        self.path, self.delimiter, self.missing = path, delimiter, missing
         try:
             with open(path, encoding="utf-8-sig") as f:
                 lines = f.read().splitlines()
@@ -175,7 +196,8 @@ class _TextTable:
         if not rows:
             raise CommandError(f"{path}: holds no samples")
         first = self._tokens(lines[rows[0]])
-        self.header = None if all(_is_number(t) for t in first) else first
+        number = (lambda t: _is_number(t) or _is_missing(t)) if missing else _is_number
+        self.header = None if all(number(t) for t in first) else first
         if self.header is not None:
             rows = rows[1:]
             if not rows:
@@ -198,6 +220,9 @@ class _TextTable:
         return _column_index(column, self.header, self.n_columns, self.path)
 
     def _load(self, columns, dtype):
+        numbers = dtype is float
+        # With --missing marginalize, a missing cell of a feature is NaN.
+        converters = _number_or_missing if numbers and self.missing else None
         with warnings.catch_warnings():
             warnings.simplefilter("error")  # a warning is reported as an error
             try:
@@ -207,12 +232,14 @@ class _TextTable:
                     usecols=columns,
                     dtype=dtype,
                     ndmin=2,
+                    converters=converters,
                 )
             except (ValueError, IndexError, Warning) as exc:
-                what = "numbers" if dtype is float else "ids"
+                what = "numbers" if numbers else "ids"
+                hint = "" if self.missing or not numbers else f" ({MISSING_HINT})"
                 raise CommandError(
                     f"{self.path}: cannot read {self._names(columns)} as "
-                    f"{what}: {_first_line(exc)}"
+                    f"{what}: {_first_line(exc)}{hint}"
                 ) from None
 
     def _names(self, columns):
@@ -267,13 +294,28 @@ def _read_lengths(path):
     return values.astype(np.int64)
 
 
-def _read_data(args):
+def _read_data(args, missing="raise"):
+    """(X, lengths) of the command's data; ``missing`` the model's option
+    (None: read missing values as NaN, for :func:`_refuse_missing` later)."""
     if args.lengths is not None and args.id_column is not None:
         raise CommandError("give --lengths or --id-column, not both")
-    X, lengths = _read_table(args.data, args.id_column, args.columns)
+    allowed = missing != "raise"
+    X, lengths = _read_table(args.data, args.id_column, args.columns, allowed)
+    if missing == "raise":
+        _refuse_missing(args.data, X)
     if args.lengths is not None:
         lengths = _read_lengths(args.lengths)
     return X, lengths
+
+
+def _refuse_missing(path, X):
+    """A missing value (NaN) of ``X`` is an error naming ``--missing``."""
+    gaps = np.isnan(X.reshape(len(X), -1)).any(axis=1)
+    if gaps.any():
+        raise CommandError(
+            f"{path}: sample {int(np.flatnonzero(gaps)[0])} holds a missing value "
+            f"(NaN); {MISSING_HINT}"
+        )
 
 
 def _rows_read(path, X, lengths):
@@ -355,13 +397,15 @@ def _first_line(exc):
 def cmd_fit(args):
 
     _check_output(args.output)
-    X, lengths = _read_data(args)
+    missing = args.missing or "raise"
+    X, lengths = _read_data(args, missing)
     cls = MODELS[args.model]
     kwargs = dict(
         n_components=args.n_components,
         n_iter=args.n_iter,
         tol=args.tol,
         random_state=args.seed,
+        missing=missing,
     )
     takes = cls._constructor_args()
     if "covariance_type" in takes:
@@ -387,10 +431,21 @@ def cmd_fit(args):
     )
 
 
+def _loaded_with_data(args):
+    """(model, X, lengths): the model file, with ``--missing`` (when given)
+    replacing its saved option, and the data read as that option says."""
+    X, lengths = _read_data(args, missing=None)
+    model = _load(args.model_file)
+    if args.missing is not None:
+        model.set_params(missing=args.missing)
+    if getattr(model, "missing", "raise") == "raise":
+        _refuse_missing(args.data, X)
+    return model, X, lengths
+
+
 def cmd_decode(args):
     _check_output(args.output, OUTPUT_TYPES)
-    X, lengths = _read_data(args)
-    model = _load(args.model_file)
+    model, X, lengths = _loaded_with_data(args)
     if args.posteriors:
         post = model.predict_proba(X, lengths)
         names = [f"p{k}" for k in range(post.shape[1])]
@@ -403,8 +458,7 @@ def cmd_decode(args):
 
 
 def cmd_score(args):
-    X, lengths = _read_data(args)
-    model = _load(args.model_file)
+    model, X, lengths = _loaded_with_data(args)
     print(f"log-likelihood {model.score(X, lengths):.10g}")
     print(f"AIC {model.aic(X, lengths):.10g}")
     print(f"BIC {model.bic(X, lengths):.10g}")
@@ -425,7 +479,7 @@ def cmd_info(args):
     model = _load(args.model_file)
     m = model.monitor_
     rows = [("class", type(model).__name__)]
-    for name in ("n_components", "n_features", "covariance_type", "n_mix"):
+    for name in ("n_components", "n_features", "covariance_type", "n_mix", "missing"):
         if hasattr(model, name):
             rows.append((name, getattr(model, name)))
     last = f"{m.history[-1]:.10g}" if m.history else "-"
@@ -472,6 +526,15 @@ def _data_args(p):
         type=_column_list,
         help="feature columns, comma-separated header names or 0-based indices "
         "(default: every column except the --id-column)",
+    )
+    p.add_argument(
+        "--missing",
+        choices=["raise", "marginalize"],
+        default=None,
+        help="marginalize: read empty cells, NA and NaN as missing values and "
+        "integrate them out (missing at random; an empty line is skipped, so "
+        "a one-column table writes NA); raise: they are an error "
+        "(default for fit; decode and score use the model file's setting)",
     )
 
 

@@ -36,9 +36,14 @@ model keeps its previous parameters when the fit raises.
 import math
 import operator
 
-import numpy as np
-
-from ._batches import INIT_SAMPLE_ROWS, INIT_SLICES, sample_ranges
+from ._batches import (
+    INIT_SAMPLE_ROWS,
+    INIT_SLICES,
+    implied_n_features,
+    joined,
+    sample_ranges,
+)
+from ._missing import gaps_of, is_gapped, marked
 from ._validation import check_lengths, check_sequences
 from .em import ConvergenceMonitor, expected_stats, run_em
 from .emissions import Emission
@@ -81,32 +86,44 @@ def _load(index, loader, emission):
         starts = check_lengths(lengths, X.shape[0])
     except (ValueError, TypeError) as exc:
         raise type(exc)(f"partition {index}: {exc}") from None
+    # Missing entries: their grouping travels with the partition (dask's
+    # transport of an array drops the mark that the emission reads).
+    return X, starts, gaps_of(X) if is_gapped(X) else None
+
+
+def _data(part):
+    """(X, starts) of a loaded partition, its missing entries marked."""
+    X, starts, gaps = part
+    if gaps is not None and not is_gapped(X):
+        X = marked(X, True)
+        X._gaps = gaps  # grouped once, on loading
     return X, starts
 
 
 def _summary(part, emission):
     """(n_rows, n_features implied by the partition's samples)."""
-    X, _ = part
-    return X.shape[0], emission._n_features_of(X)
+    X, _ = _data(part)
+    return X.shape[0], implied_n_features(emission, X)
 
 
 def _checked(part, emission, index):
     """Check partition ``index`` against the agreed ``n_features``."""
     try:
-        emission.check_X(part[0])
+        emission.check_X(_data(part)[0])
     except (ValueError, TypeError) as exc:
         raise type(exc)(f"partition {index}: {exc}") from None
     return True
 
 
 def _sample(part, size, n_slices):
-    X, _ = part
+    """(rows of the initialisation sample, whether they may miss entries)."""
+    X, _ = _data(part)
     ranges = sample_ranges(X.shape[0], size, n_slices)
-    return np.concatenate([X[lo:hi] for lo, hi in ranges], axis=0)
+    return joined([X[lo:hi] for lo, hi in ranges]), is_gapped(X)
 
 
 def _stats(params, part, index):
-    X, starts = part
+    X, starts = _data(part)
     try:
         return expected_stats(params, X, starts)
     except ValueError as exc:
@@ -228,7 +245,7 @@ def fit(model, client, partitions):
         samples = client.gather(
             [client.submit(_sample, p, size, n_slices, pure=False) for p in parts]
         )
-        sample = np.concatenate(samples, axis=0)
+        sample = joined([marked(rows, gapped) for rows, gapped in samples])
         per_row = sample.size // sample.shape[0]
         params = model._initialized(emission, sample, n_values=n_rows * per_row)
 

@@ -464,9 +464,11 @@ def load_model(path):
 
     Returns
     -------
-    model : fasthmm.base.BaseHMM
+    model : fasthmm.base.BaseHMM or fasthmm.HMMTagger
         An instance of the saved class, with the saved constructor arguments,
-        fitted parameters and ``monitor_`` history.
+        fitted parameters and ``monitor_`` history; a file written by
+        :meth:`fasthmm.HMMTagger.save` gives the tagger
+        (:meth:`fasthmm.HMMTagger.load`).
 
     Raises
     ------
@@ -482,10 +484,31 @@ def load_model(path):
         When there is no such file.
     """
     name = _display_name(path)
+    start = path.tell() if hasattr(path, "tell") else None
     with _open_archive(path, name) as archive:
         entries = _entry_headers(archive, name)
-        header = _read_header(archive, entries, name)
-        return _build(archive, entries, header, name)
+        if not _is_tagger_file(archive, entries, name):
+            header = _read_header(archive, entries, name)
+            return _build(archive, entries, header, name)
+    from .tagger import HMMTagger
+
+    if start is not None:
+        path.seek(start)
+    return HMMTagger.load(path)
+
+
+def _is_tagger_file(archive, entries, name):
+    """Whether the archive was written by :meth:`fasthmm.HMMTagger.save`."""
+    from .tagger import FORMAT_NAME as TAGGER_FORMAT
+
+    entry = entries.get(HEADER_KEY)
+    if entry is None or entry.shape != ():
+        return False
+    try:
+        header = json.loads(str(_read_entry(archive, entries, HEADER_KEY, name, "U")))
+    except (ValueError, RecursionError):
+        return False
+    return isinstance(header, dict) and header.get("format") == TAGGER_FORMAT
 
 
 def _build(archive, entries, header, name):

@@ -224,8 +224,8 @@ class MultinomialHMM(BaseHMM, family="multinomial"):
     _emission_class = MultinomialEmission
 
     def _after_check_X(self, X):
-        if self.n_trials is None:
-            self.n_trials = X.sum(axis=1).astype(np.int64)
+        if self.n_trials is None:  # a missing sample (NaN) counts 0 draws
+            self.n_trials = np.nansum(np.asarray(X), axis=1).astype(np.int64)
 
 
 class BernoulliHMM(BaseHMM, family="bernoulli"):

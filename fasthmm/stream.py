@@ -14,6 +14,10 @@ a categorical or Gaussian model takes a compiled path with its checks done
 inside the kernels (any rejected observation is checked again by the
 family's own ``check_X``, so the error names what is wrong); other families
 and chunks go through the emission's ``check_X`` and ``log_likelihood``.
+With ``missing="marginalize"``, one observation with missing entries is
+pushed directly too, for every family: with nothing observed (NaN, or a row
+of NaN) as a row of log-emissions 0 (its emission factor is 1), partly
+observed as the marginal density of its observed entries.
 """
 
 import numpy as np
@@ -33,6 +37,9 @@ from .emissions.gaussian import GaussianEmission
 #: Rows a resumed stream may claim to have seen (far beyond any real stream;
 #: keeps the time arithmetic of the kernels clear of int64 overflow).
 _MAX_ROWS = 2**62
+
+#: Patterns of observed features whose marginal family a stream keeps.
+MAX_PATTERNS = 64
 
 _ERRORS = {
     _ks.CHECK: "was rejected",
@@ -64,6 +71,10 @@ class _LogEmissionRows:
             return _ks.push_log_emissions(x, fstate, counters, back, states, out)
         return None
 
+    @staticmethod
+    def gap(x, fstate, counters, back, states, out):
+        return None
+
     def checked(self, x):
         if _ndim(x) == 1:
             x = np.reshape(x, (1, -1))
@@ -89,6 +100,10 @@ class _EmissionRows:
         # multi-feature model; otherwise a 1-D array is a chunk, as in fit.
         symbols = isinstance(emission, CategoricalEmission)
         self.width = 1 if symbols else d
+        # a row of NaN: log-emissions 0 (with missing="marginalize"); the
+        # family over the observed features of each pattern met so far
+        self.zeros = np.zeros(self.k) if emission.missing == "marginalize" else None
+        self.marginals = {}
         self.fast = self._no_fast_path
         if type(emission) is CategoricalEmission:
             with np.errstate(divide="ignore"):
@@ -96,23 +111,69 @@ class _EmissionRows:
                     np.log(emission.params["emissionprob_"].T)
                 )
             self.fast = self._categorical
-        elif type(emission) is GaussianEmission:
-            diagonal, factors, log_norm = cov.density_terms(
-                emission.params["means_"],
-                emission._stacked(),
-                emission.covariance_type,
-                emission._group,
-            )
-            if diagonal:
-                self.terms = np.column_stack(
-                    [emission.params["means_"], factors, log_norm]
-                )
+        else:
+            self.terms = _diag_terms(emission)
+            if self.terms is not None:
                 self.shape = (d,)
                 self.fast = self._gaussian_diag
 
     @staticmethod
     def _no_fast_path(x, fstate, counters, back, states, out):
         return None
+
+    def gap(self, x, fstate, counters, back, states, out):
+        """Push one observation with missing entries (NaN) when the model
+        integrates missing values out: with nothing observed, a row of
+        log-emissions 0 (emission factor 1); partly observed, the marginal
+        density of its observed entries (the family's :meth:`marginal`, kept
+        per pattern). None for anything else, and for values the family's
+        checks reject (the checked path then reports them)."""
+        if self.zeros is None:
+            return None
+        if isinstance(x, (float, np.floating)):
+            row = np.array([x]) if self.width == 1 else None
+        elif (
+            type(x) is np.ndarray and x.dtype == np.float64 and x.shape == (self.width,)
+        ):
+            row = x
+        else:
+            row = None
+        if row is None:
+            return None
+        seen = ~np.isnan(row)
+        if seen.all():
+            return None
+        state = (fstate, counters, back, states, out)
+        if not seen.any():
+            return _ks.push_log_emissions(self.zeros, *state)
+        part, terms = self._marginal(seen)
+        if part is None:
+            return None
+        values = np.ascontiguousarray(row[seen])
+        if terms is not None:  # diagonal Gaussians: the compiled path
+            return _ks.push_diag_gaussian(values, terms, *state)
+        try:
+            values = part.check_X(values.reshape(1, -1))
+        except (ValueError, TypeError):
+            return None
+        le = np.ascontiguousarray(part.log_likelihood(values)[0])
+        return _ks.push_log_emissions(le, *state)
+
+    def _marginal(self, seen):
+        """(the family over the features ``seen`` observes, its diagonal
+        Gaussian terms or None), kept per pattern; (None, None) for a family
+        without marginals (the checked path reports it)."""
+        key = seen.tobytes()
+        found = self.marginals.get(key)
+        if found is None:
+            try:
+                part = self.emission.marginal(np.flatnonzero(seen))
+            except ValueError:
+                return None, None
+            if len(self.marginals) >= MAX_PATTERNS:
+                self.marginals.clear()
+            found = self.marginals[key] = (part, _diag_terms(part))
+        return found
 
     def _categorical(self, x, fstate, counters, back, states, out):
         if (type(x) is int or isinstance(x, np.integer)) and 0 <= x < len(self.table):
@@ -135,6 +196,23 @@ class _EmissionRows:
         X = self.emission.check_X(x)
         le = self.emission.log_likelihood(X)
         return np.ascontiguousarray(le, dtype=np.float64)
+
+
+def _diag_terms(emission):
+    """The terms of :func:`fasthmm._kernels.stream.push_diag_gaussian`
+    (means, precisions, log normalisers side by side) of a Gaussian emission
+    with diagonal (or spherical) covariances; None for any other."""
+    if type(emission) is not GaussianEmission:
+        return None
+    diagonal, factors, log_norm = cov.density_terms(
+        emission.params["means_"],
+        emission._stacked(),
+        emission.covariance_type,
+        emission._group,
+    )
+    if not diagonal:
+        return None
+    return np.column_stack([emission.params["means_"], factors, log_norm])
 
 
 def _ndim(x):
@@ -483,9 +561,10 @@ class Stream:
         if not self._flushed:
             # One observation of a known form: one kernel call, which checks it.
             out = np.empty(self._shape1)
-            n = self._rows.fast(
-                x, self._f, self._counters, self._back, self._states_buf, out
-            )
+            state = (self._f, self._counters, self._back, self._states_buf, out)
+            n = self._rows.fast(x, *state)
+            if n is None or n < 0:  # a missing observation, pushed as such
+                n = self._rows.gap(x, *state)
             if n is not None and n >= 0:
                 self._n_states = n
                 self._last = out

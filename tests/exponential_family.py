@@ -52,7 +52,7 @@ class ExponentialEmission(Emission):
         return rates
 
     def check_X(self, X):
-        X = check_real_samples(X, "X", self.n_features)
+        X = check_real_samples(X, "X", self.n_features, self.missing)
         if np.any(X < 0):
             raise ValueError("X must be >= 0 (waiting times)")
         return X

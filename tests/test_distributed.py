@@ -94,6 +94,32 @@ def test_initialised_from_data_as_local(client):
     _assert_same_fit(remote, local)
 
 
+def load_gapped_part(name, seed, n_seq):
+    """A partition with missing entries (NaN): whole rows, and for
+    multi-feature families single entries too."""
+    X, lengths = load_part(name, seed, n_seq)
+    rng = np.random.default_rng(200 + seed)
+    X = np.asarray(X, dtype=np.float64)
+    X[rng.random(X.shape[0]) < 0.2] = np.nan
+    if X.ndim == 2 and X.shape[1] > 1:
+        X[rng.random(X.shape) < 0.1] = np.nan
+    return X, lengths
+
+
+@pytest.mark.parametrize("name", ["gaussian-full", "categorical"])
+def test_partitions_with_missing_entries_fit_as_local(client, name):
+    # The partitions' checked data keeps its missing entries marked on the
+    # workers and in the initialisation sample gathered from them.
+    parts = [functools.partial(load_gapped_part, name, i, 3 + i) for i in range(3)]
+    options = {**BY_NAME[name].options, "missing": "marginalize"}
+    if name == "categorical":
+        options["n_features"] = BY_NAME[name].n_features
+    kw = dict(n_iter=4, tol=-np.inf, random_state=3, **options)
+    local = _local(BY_NAME[name].cls(3, **kw), parts)
+    remote = fd.fit(BY_NAME[name].cls(3, **kw), client, parts)
+    _assert_same_fit(remote, local)
+
+
 def _worker_pids(client):
     return sorted(client.run(os.getpid, wait=True).values())
 

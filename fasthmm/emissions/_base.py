@@ -22,18 +22,31 @@ A family declares :attr:`Emission.param_names` (letter -> attribute) and its
 hyper-parameters as keyword arguments of ``__init__``; the model class passes
 its constructor arguments of the same names (see
 :class:`fasthmm.base.BaseHMM`).
+
+Missing observations: a family writes :meth:`log_likelihood`,
+:meth:`likelihood`, :meth:`suff_stats` and :meth:`initialize` for observed
+data only. Given samples with missing entries (``missing="marginalize"``,
+a :class:`fasthmm._missing.Gapped` array), these methods are routed through
+:mod:`fasthmm.emissions._gaps`, which calls the family on the observed values
+alone; a family that can integrate out single entries adds
+:meth:`marginal` and :meth:`add_partial_stats` (and, when its features are
+independent, :attr:`independent_features`: its statistics then carry
+per-feature weights, ``"post_features"``).
 """
 
 import copy
+import functools
 
 import numpy as np
 
+from .._missing import is_gapped
 from .._validation import (
     NotFittedError,
     as_float_array,
     check_allocation,
     trailing_size,
 )
+from ._weighted import add_observed_sums
 
 
 def names_by_letter(component):
@@ -95,6 +108,39 @@ class InvalidParameter(ValueError):
         self.name = name
 
 
+#: The methods that read samples: a family's own versions are wrapped so
+#: that samples with missing entries go through :mod:`._gaps`.
+ROUTED_METHODS = ("log_likelihood", "likelihood", "suff_stats", "initialize")
+
+
+def _routed(name, method):
+    """``method`` of a family, sending :class:`~fasthmm._missing.Gapped`
+    samples to :mod:`._gaps` (which calls ``method`` on observed values)."""
+    from . import _gaps
+
+    route = getattr(_gaps, name)
+
+    @functools.wraps(method)
+    def wrapper(self, X, *args, **kwargs):
+        if is_gapped(X):
+            return route(self, functools.partial(method, self), X, *args, **kwargs)
+        result = method(self, X, *args, **kwargs)
+        if name == "suff_stats" and self.missing != "raise":
+            self.add_feature_weights(result)  # the same keys with or without NaN
+        return result
+
+    wrapper.routes_missing = True
+    return wrapper
+
+
+def feature_weights(stats):
+    """Posterior mass behind each feature's sums, shape (n, n_features) or
+    (n, 1): ``"post_features"`` when the statistics carry it (missing
+    entries), else ``"post"`` as a column."""
+    found = stats.get("post_features")
+    return stats["post"][:, None] if found is None else found
+
+
 class Emission:
     """Base class of the emission families.
 
@@ -139,6 +185,26 @@ class Emission:
     #: namespace turns it on (see :mod:`fasthmm._hmmlearn_compat`).
     hmmlearn_m_step = False
 
+    #: The model's ``missing`` argument (set by the model): "raise" or
+    #: "marginalize" (see :mod:`fasthmm._missing`).
+    missing = "raise"
+    #: True when the features are independent given the state (and the
+    #: mixture component): the M-step then weighs each feature by the
+    #: posterior mass of the rows that observe it (``"post_features"``).
+    independent_features = False
+    #: True when, moreover, the log-density is a sum over the features (no
+    #: mixture) and :meth:`add_partial_stats` adds sums over observed
+    #: entries: partly observed rows are then taken feature by feature, not
+    #: pattern by pattern (see :mod:`._gaps`).
+    separable = False
+
+    def __init_subclass__(cls, **kwargs):
+        super().__init_subclass__(**kwargs)
+        for name in ROUTED_METHODS:
+            method = cls.__dict__.get(name)
+            if method is not None and not getattr(method, "routes_missing", False):
+                setattr(cls, name, _routed(name, method))
+
     def __init__(self, n_components, params, n_features=None):
         self.n_components = n_components
         self.params = {name: params.get(name) for name in self.attribute_names()}
@@ -167,6 +233,10 @@ class Emission:
     def with_data(self, X):
         """The emission, with ``n_features`` inferred from ``X`` if still unknown."""
         if self.n_features is None:
+            if is_gapped(X):
+                from ._gaps import observed_rows
+
+                X = observed_rows(self, X)
             d = self._n_features_of(X)
             # before anything of that size is made (symbols: the largest + 1)
             check_allocation(
@@ -176,8 +246,73 @@ class Emission:
         return self
 
     def _n_features_of(self, X):
-        """``n_features`` implied by checked samples."""
+        """``n_features`` implied by checked samples (observed values only)."""
         return X.shape[1]
+
+    # -- missing observations -------------------------------------------------
+    def observed_form(self, X):
+        """Observed rows (plain float64 taken from checked samples with missing
+        entries) in the form :meth:`check_X` gives complete data; default: as
+        they are (categorical symbols: int64)."""
+        return X
+
+    def marginal(self, features):
+        """The family over the observed ``features`` alone (the marginal
+        distribution of those entries in every state).
+
+        Parameters
+        ----------
+        features : ndarray of int64
+            Indices of the observed features, increasing.
+
+        Returns
+        -------
+        Emission
+            Of the same family, with ``n_features == features.size``.
+
+        Raises
+        ------
+        ValueError
+            For a family that accepts only whole missing rows.
+        """
+        raise ValueError(
+            f"{type(self).__name__} cannot integrate out single missing "
+            "entries: a row must be all NaN (missing) or all observed"
+        )
+
+    def add_partial_stats(self, stats, features, X, weights):
+        """Add the statistics of partly observed rows to ``stats``, in place.
+
+        Parameters
+        ----------
+        stats : dict
+            The statistics of the batch's complete rows (as
+            :meth:`suff_stats` returns them, with :meth:`add_feature_weights`).
+        features : ndarray of int64
+            The features these rows observe (a :attr:`separable` family: every
+            feature, in one call for all partly observed rows).
+        X : ndarray of shape (n_rows, features.size)
+            Their values (a :attr:`separable` family: NaN where missing).
+        weights : ndarray of shape (n_rows, n_components)
+
+        Notes
+        -----
+        The default serves :attr:`separable` families whose statistics are
+        ``"post"``, ``"post_features"``, ``"obs"`` and, if present,
+        ``"second"`` (squares): the sums over observed entries.
+        """
+        if not self.separable:
+            self.marginal(features)  # raises for a family without marginals
+            raise NotImplementedError
+        add_observed_sums(stats, features, X, weights, second="second" in stats)
+
+    def add_feature_weights(self, stats):
+        """Give ``stats`` the per-feature posterior mass ``"post_features"``
+        (``"post"`` repeated per feature) when :attr:`independent_features`
+        and it has none yet; in place."""
+        if self.independent_features and "post_features" not in stats:
+            post = stats["post"]
+            stats["post_features"] = np.repeat(post[:, None], self.n_features, axis=1)
 
     def updated(self, new_params):
         """A copy holding ``new_params`` in place of the current values.

@@ -28,7 +28,7 @@ from .._validation import (
     check_positive_definite,
     check_shape,
 )
-from ._weighted import weighted_sums
+from ._weighted import add_observed_sums, weighted_sums
 
 COVARIANCE_TYPES = ("spherical", "diag", "full", "tied")
 LOG_2PI = np.log(2.0 * np.pi)
@@ -232,20 +232,34 @@ def means_m_step(post, obs, means_prior, means_weight, old_means):
 
     Parameters
     ----------
-    post : ndarray of shape (n,)
-        Posterior mass of each component.
+    post : ndarray of shape (n,) or (n, n_features)
+        Posterior mass of each component (per feature: of the rows that
+        observe it).
     obs : ndarray of shape (n, n_features)
         Posterior-weighted sums of the samples.
     """
     n, d = obs.shape
     m0 = broadcast_prior(means_prior, (n, d), "means_prior")
     w = broadcast_prior(means_weight, (n,), "means_weight")
-    denom = w + post
+    denom = w[:, None] + _columns(post)
     empty = denom <= EMPTY_MASS
-    means = (w[:, None] * m0 + obs) / np.where(empty, 1.0, denom)[:, None]
+    means = (w[:, None] * m0 + obs) / np.where(empty, 1.0, denom)
     if old_means is not None and empty.any():
-        means[empty] = old_means[empty]
+        means = np.where(empty, old_means, means)
     return means
+
+
+def post_of(stats):
+    """The posterior mass the M-step divides by: per feature,
+    ``"post_features"`` (n, n_features), when the statistics carry it
+    (missing entries), else ``"post"`` (n,)."""
+    return stats.get("post_features", stats["post"])
+
+
+def _columns(post):
+    """Posterior mass as (n, 1), or per feature (n, n_features) as given
+    (missing entries: the mass of the rows that observe each feature)."""
+    return post[:, None] if post.ndim == 1 else post
 
 
 def covars_m_step(
@@ -268,7 +282,8 @@ def covars_m_step(
     Parameters
     ----------
     covariance_type : str
-    post : ndarray of shape (n,)
+    post : ndarray of shape (n,), or (n, n_features) for spherical / diag
+        Posterior mass (per feature: of the rows observing it).
     obs : ndarray of shape (n, n_features)
     second : ndarray
         :func:`suff_stats`' ``"second"``.
@@ -291,17 +306,20 @@ def covars_m_step(
     diff = means - broadcast_prior(means_prior, (n, d), "means_prior")
     w = broadcast_prior(means_weight, (n,), "means_weight")
     if covariance_type in ("spherical", "diag"):
-        scatter = w[:, None] * diff**2 + second - 2.0 * c * obs + c**2 * post[:, None]
+        scatter = w[:, None] * diff**2 + second - 2.0 * c * obs + c**2 * _columns(post)
         if covariance_type == "spherical":
             beta = broadcast_prior(covars_prior, (n,), "covars_prior")[:, None]
         else:
             beta = broadcast_prior(covars_prior, (n, d), "covars_prior")
         num = beta + scatter
-        if covariance_type == "spherical":
+        if covariance_type == "spherical" and post.ndim == 2:  # per feature
+            num = num.sum(axis=1)
+            denom = d * _nu(covariance_type, covars_weight, d, (n,)) + post.sum(axis=1)
+        elif covariance_type == "spherical":
             num = num.mean(axis=1)
             denom = _nu(covariance_type, covars_weight, d, (n,)) + post
         else:
-            denom = _nu_columns(covariance_type, covars_weight, d, n) + post[:, None]
+            denom = _nu_columns(covariance_type, covars_weight, d, n) + _columns(post)
         empty = np.broadcast_to(denom <= EMPTY_MASS, num.shape)
         covars = np.maximum(num / np.where(empty, 1.0, denom), min_covar)
         if old_covars is not None and empty.any():
@@ -452,3 +470,98 @@ def sample(means, covars, covariance_type, group_size, components, random_state)
     eps = random_state.standard_normal((components.shape[0], d))
     X = means[components] + np.einsum("nij,nj->ni", chol[components], eps)
     return X
+
+
+# -- missing entries ------------------------------------------------------------
+
+
+def marginal_covars(covars, covariance_type, features):
+    """Covariances of the marginal over ``features`` (a stack as above)."""
+    if covariance_type == "spherical":
+        return covars
+    if covariance_type == "diag":
+        return np.ascontiguousarray(covars[:, features])
+    return np.ascontiguousarray(covars[:, features][:, :, features])
+
+
+#: Entries of the per-component arrays (rows x components x features) of
+#: :func:`add_conditional_moments`, per chunk of rows.
+CONDITIONAL_CHUNK = 2**20
+
+
+def add_partial_stats(
+    stats, features, X, weights, covariance_type, means, covars, group_size
+):
+    """Add the statistics of rows observing only ``features``, in place.
+
+    Spherical / diag: the sums over the observed entries, with per-feature
+    weights (``stats["post_features"]``). Full / tied: the exact E-step of
+    the missing entries, :func:`add_conditional_moments`.
+
+    Parameters
+    ----------
+    stats : dict
+        :func:`suff_stats`' keys (plus ``"post_features"`` for spherical /
+        diag) over ``n`` components.
+    features : ndarray of int64
+    X : ndarray of shape (n_rows, features.size)
+    weights : ndarray of shape (n_rows, n)
+    covariance_type : str
+    means : ndarray of shape (n, n_features)
+    covars : ndarray
+        The stack of covariances (tied: shape (n // group_size, d, d)).
+    group_size : int
+    """
+    if covariance_type in ("spherical", "diag"):
+        add_observed_sums(stats, features, X, weights, second=True)
+        return
+    n, d = means.shape
+    full = expand_full(covars, covariance_type, n, d, group_size)
+    add_conditional_moments(stats, features, X, weights, means, full)
+
+
+def add_conditional_moments(stats, features, X, weights, means, covars):
+    """Add expected sums of ``x`` and ``x x^T`` of rows with missing entries.
+
+    Given a component (mean ``mu``, full covariance ``S``) and the observed
+    entries ``x_o``, the missing ones are Gaussian with mean
+    ``mu_m + S_mo S_oo^-1 (x_o - mu_o)`` and covariance
+    ``S_mm - S_mo S_oo^-1 S_om``: the exact E-step of EM for Gaussians with
+    missing values, so that the M-step of complete data maximises the
+    expected log-likelihood and EM stays monotone.
+
+    Parameters
+    ----------
+    stats : dict
+        ``"post"`` (n,), ``"obs"`` (n, d), ``"second"`` (n, d, d); in place.
+    features : ndarray of int64
+        The observed features.
+    X : ndarray of shape (n_rows, features.size)
+    weights : ndarray of shape (n_rows, n)
+    means : ndarray of shape (n, d)
+    covars : ndarray of shape (n, d, d)
+    """
+    n, d = means.shape
+    o = features
+    missing = np.ones(d, dtype=bool)
+    missing[o] = False
+    m = np.flatnonzero(missing)
+    gain = np.linalg.solve(covars[:, o][:, :, o], covars[:, o][:, :, m])
+    cond = covars[:, m][:, :, m] - np.einsum(
+        "nom,nol->nml", covars[:, o][:, :, m], gain
+    )
+    post = weights.sum(axis=0)
+    stats["post"] += post
+    chunk = max(1, CONDITIONAL_CHUNK // (n * d))
+    for lo in range(0, X.shape[0], chunk):
+        x, w = X[lo : lo + chunk], weights[lo : lo + chunk]
+        # each row completed by its conditional mean under each component
+        full = np.empty((x.shape[0], n, d))
+        full[:, :, o] = x[:, None, :]
+        resid = x[:, None, :] - means[None, :, o]
+        full[:, :, m] = means[None, :, m] + np.einsum("gno,nom->gnm", resid, gain)
+        weighted = (full * w[:, :, None]).transpose(1, 2, 0)  # (n, d, rows)
+        stats["obs"] += weighted.sum(axis=2)
+        stats["second"] += np.matmul(weighted, full.transpose(1, 0, 2))
+    mm = np.ix_(m, m)
+    stats["second"][:, mm[0], mm[1]] += post[:, None, None] * cond

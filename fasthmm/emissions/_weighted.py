@@ -54,3 +54,32 @@ def weighted_sums(X, weights, second=None):
         moments = np.empty((n, d, d))
         _km.weighted_full(X, weights, rows, n_blocks, post, obs, moments)
     return post, obs, moments
+
+
+def add_observed_sums(stats, features, X, weights, second=False):
+    """Add posterior-weighted sums over observed entries, in place.
+
+    ``stats["post"]`` gets the rows' mass, ``stats["post_features"]`` the
+    mass of the rows observing each feature, ``stats["obs"]`` (and, with
+    ``second``, ``stats["second"]``) the sums of the observed values (and of
+    their squares). Shared by every family with independent features.
+
+    Parameters
+    ----------
+    stats : dict
+    features : ndarray of int64
+        The features (columns of ``stats``' arrays) ``X`` holds.
+    X : ndarray of shape (n_rows, features.size)
+        Their values, NaN where missing (weighed 0).
+    weights : ndarray of shape (n_rows, n)
+    second : bool
+    """
+    seen = ~np.isnan(X)
+    values = np.where(seen, X, 0.0)
+    post, obs, moments = weighted_sums(values, weights, "diagonal" if second else None)
+    _, mass, _ = weighted_sums(seen.astype(np.float64), weights)
+    stats["post"] += post
+    stats["post_features"][:, features] += mass
+    stats["obs"][:, features] += obs
+    if second:
+        stats["second"][:, features] += moments

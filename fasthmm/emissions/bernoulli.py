@@ -2,8 +2,9 @@
 
 import numpy as np
 
+from .._missing import plain
 from .._validation import check_counts, check_prior, check_shape
-from ._base import Emission, broadcast_prior
+from ._base import Emission, broadcast_prior, feature_weights
 from ._weighted import weighted_sums
 
 #: A state whose prior counts plus posterior mass are at most this keeps its
@@ -39,6 +40,7 @@ class BernoulliEmission(Emission):
 
     param_names = {"e": "emissionprob_"}
     feature_param = "emissionprob_"
+    independent_features = separable = True
 
     def __init__(
         self, n_components, params, emissionprob_alpha=1.0, emissionprob_beta=1.0
@@ -66,10 +68,18 @@ class BernoulliEmission(Emission):
         return p
 
     def check_X(self, X):
-        X = check_counts(X, "X", self.n_features)
-        if X.size and X.max() > 1:
-            raise ValueError(f"X must hold 0 or 1 (binary features), got {X.max():g}")
+        X = check_counts(X, "X", self.n_features, self.missing)
+        top = np.nanmax(plain(X), initial=0.0)  # NaN: a missing entry
+        if top > 1:
+            raise ValueError(f"X must hold 0 or 1 (binary features), got {top:g}")
         return X
+
+    def marginal(self, features):
+        part = self.updated(
+            {"emissionprob_": self.params["emissionprob_"][:, features]}
+        )
+        part._n_features = features.size
+        return part
 
     def log_likelihood(self, X, out=None):
         """``sum_j x_j log p_j + (1 - x_j) log(1 - p_j)``, never NaN.
@@ -108,7 +118,7 @@ class BernoulliEmission(Emission):
         if "e" not in letters:
             return {}
         alpha, beta = self._alpha, self._beta
-        denom = alpha + beta - 2.0 + stats["post"][:, None]
+        denom = alpha + beta - 2.0 + feature_weights(stats)
         empty = denom <= EMPTY_MASS
         p = np.clip((alpha - 1.0 + stats["obs"]) / np.where(empty, 1.0, denom), 0, 1)
         old = self.params["emissionprob_"]

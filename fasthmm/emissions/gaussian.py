@@ -96,7 +96,39 @@ class GaussianEmission(Emission):
         return covars[0] if self.covariance_type == "tied" else covars
 
     def check_X(self, X):
-        return check_real_samples(X, "X", self.n_features)
+        return check_real_samples(X, "X", self.n_features, self.missing)
+
+    @property
+    def independent_features(self):
+        return self.covariance_type in ("spherical", "diag")
+
+    separable = independent_features
+
+    def marginal(self, features):
+        part = self.updated(
+            {
+                "means_": np.ascontiguousarray(self.params["means_"][:, features]),
+                "covars_": self._public(
+                    cov.marginal_covars(self._stacked(), self.covariance_type, features)
+                ),
+            }
+        )
+        part._n_features = features.size
+        return part
+
+    def add_partial_stats(self, stats, features, X, weights):
+        if self.separable:
+            return super().add_partial_stats(stats, features, X, weights)
+        cov.add_partial_stats(
+            stats,
+            features,
+            X,
+            weights,
+            self.covariance_type,
+            self.params["means_"],
+            self._stacked(),
+            self._group,
+        )
 
     def log_likelihood(self, X, out=None):
         return cov.log_density(
@@ -132,13 +164,17 @@ class GaussianEmission(Emission):
         means = self.params["means_"]
         if "m" in letters:
             means = cov.means_m_step(
-                stats["post"], stats["obs"], self.means_prior, self.means_weight, means
+                cov.post_of(stats),
+                stats["obs"],
+                self.means_prior,
+                self.means_weight,
+                means,
             )
             new["means_"] = means
         if "c" in letters:
             covars = cov.covars_m_step(
                 self.covariance_type,
-                stats["post"],
+                cov.post_of(stats),
                 stats["obs"],
                 stats["second"],
                 means,

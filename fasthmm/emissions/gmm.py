@@ -232,7 +232,34 @@ class GMMEmission(Emission):
         return self._public_covars(flat)
 
     def check_X(self, X):
-        return check_real_samples(X, "X", self.n_features)
+        return check_real_samples(X, "X", self.n_features, self.missing)
+
+    @property
+    def independent_features(self):
+        return self.covariance_type in ("spherical", "diag")
+
+    def marginal(self, features):
+        part = self.updated({"means_": self.params["means_"][:, :, features]})
+        part._n_features = features.size
+        flat = cov.marginal_covars(self._flat_covars(), self.covariance_type, features)
+        return part.updated({"covars_": part._public_covars(flat)})
+
+    def add_partial_stats(self, stats, features, X, weights):
+        part = self.marginal(features)
+        rows = self._chunk_rows()
+        for lo in range(0, X.shape[0], rows):
+            x = X[lo : lo + rows]
+            resp = part._responsibilities(x, weights[lo : lo + rows])
+            cov.add_partial_stats(
+                stats,
+                features,
+                x,
+                resp,
+                self.covariance_type,
+                self._flat_means(),
+                self._flat_covars(),
+                self.n_mix,
+            )
 
     # -- densities ----------------------------------------------------------------
     def _component_log_density(self, X):
@@ -358,13 +385,13 @@ class GMMEmission(Emission):
         means = old_means = self._flat_means()
         if "m" in letters:
             means = cov.means_m_step(
-                stats["post"], stats["obs"], means_prior, means_weight, means
+                cov.post_of(stats), stats["obs"], means_prior, means_weight, means
             )
             new["means_"] = means.reshape(k, m, -1)
         if "c" in letters:
             flat = cov.covars_m_step(
                 self.covariance_type,
-                stats["post"],
+                cov.post_of(stats),
                 stats["obs"],
                 stats["second"],
                 means,

@@ -2,6 +2,7 @@
 
 import numpy as np
 
+from .._missing import gaps_of, is_gapped, plain
 from .._validation import (
     as_float_array,
     check_counts,
@@ -59,17 +60,28 @@ class MultinomialEmission(ProbabilityRowsEmission):
         self.n_trials = check_n_trials(n_trials)
 
     def check_X(self, X):
-        X = check_counts(X, "X", self.n_features)
+        X = check_counts(X, "X", self.n_features, self.missing)
+        if is_gapped(X):  # only whole rows: the counts of a row add up to n_trials
+            gaps = gaps_of(X)
+            if gaps.partial:
+                row = int(gaps.partial[0][1][0])
+                raise ValueError(
+                    f"X: sample {row} is partly missing; a multinomial sample "
+                    "must be missing whole (every count NaN) or observed whole"
+                )
         if self.n_trials is not None:
-            totals = X.sum(axis=1)
+            totals = np.nansum(plain(X), axis=1)
             n = np.asarray(self.n_trials)
             if n.ndim == 1 and n.shape[0] != X.shape[0]:
                 raise ValueError(
                     f"n_trials holds {n.shape[0]} values, one per sample, but X "
                     f"has {X.shape[0]} samples"
                 )
-            if np.any(totals != n):
-                row = int(np.flatnonzero(totals != n)[0])
+            wrong = totals != n
+            if is_gapped(X):
+                wrong[gaps.empty] = False
+            if np.any(wrong):
+                row = int(np.flatnonzero(wrong)[0])
                 raise ValueError(
                     f"X: every sample must count n_trials draws; sample {row} sums "
                     f"to {totals[row]:g}, n_trials is "

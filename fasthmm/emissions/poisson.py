@@ -7,7 +7,7 @@ import numpy as np
 from .._kernels.checks import value_range
 from .._kernels.poisson import poisson_log_density, table_row_sums
 from .._validation import check_counts, check_prior, check_shape
-from ._base import Emission, broadcast_prior
+from ._base import Emission, broadcast_prior, feature_weights
 from ._weighted import weighted_sums
 
 #: Smallest rate the M-step (and initialisation) produce. A state that never
@@ -78,6 +78,7 @@ class PoissonEmission(Emission):
 
     param_names = {"l": "lambdas_"}
     feature_param = "lambdas_"
+    independent_features = separable = True
 
     def __init__(self, n_components, params, lambdas_prior=0.0, lambdas_weight=0.0):
         super().__init__(n_components, params)
@@ -99,7 +100,12 @@ class PoissonEmission(Emission):
         return lam
 
     def check_X(self, X):
-        return check_counts(X, "X", self.n_features)
+        return check_counts(X, "X", self.n_features, self.missing)
+
+    def marginal(self, features):
+        part = self.updated({"lambdas_": self.params["lambdas_"][:, features]})
+        part._n_features = features.size
+        return part
 
     def log_likelihood(self, X, out=None):
         lam = self.params["lambdas_"]
@@ -135,7 +141,7 @@ class PoissonEmission(Emission):
         if "l" not in letters:
             return {}
         alpha, beta = self._alpha, self._beta
-        denom = beta + stats["post"][:, None]
+        denom = beta + feature_weights(stats)
         empty = denom <= EMPTY_MASS
         lam = (alpha + stats["obs"]) / np.where(empty, 1.0, denom)
         lam = np.maximum(lam, 0.0 if self.hmmlearn_m_step else MIN_LAMBDA)

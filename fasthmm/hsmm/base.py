@@ -11,6 +11,7 @@ import functools
 
 import numpy as np
 
+from .._missing import n_observed_rows
 from .._threads import adaptive as adaptive_threads
 from .._validation import (
     check_choice,
@@ -203,7 +204,7 @@ class BaseHSMM(BaseHMM):
 
     def _log_likelihood(self, X, lengths):
         res, params, X = self._pass(X, lengths, smooth=False)
-        return float(res.log_likelihood.sum()), params, X.shape[0]
+        return float(res.log_likelihood.sum()), params, n_observed_rows(X)
 
     @adaptive_threads
     def score_samples(self, X, lengths=None):

@@ -171,7 +171,7 @@ class VariationalGaussianEmission(Emission):
         return arr
 
     def check_X(self, X):
-        return check_real_samples(X, "X", self.n_features)
+        return check_real_samples(X, "X", self.n_features, self.missing)
 
     # -- the posterior as seen by the E-step --------------------------------------
     def _stacked_scale(self):

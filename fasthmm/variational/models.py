@@ -88,9 +88,9 @@ class VariationalBaseHMM(BaseHMM):
     def _checked_params(self):
         """The point estimate at the posterior means (checked posteriors)."""
         params = super()._checked_params()
-        return Params(
-            params.transitions.point_estimate(), params.emission.point_estimate()
-        )
+        emission = params.emission.point_estimate()
+        emission.missing = params.emission.missing  # NaN read as the model says
+        return Params(params.transitions.point_estimate(), emission)
 
 
 class VariationalCategoricalHMM(VariationalBaseHMM):
