@@ -105,6 +105,11 @@ def parse_args(argv=None):
         action="store_true",
         help="instead: the first-hour script in fresh processes, cold (empty Numba cache) and warm, beside hmmlearn, with compile time per kernel and the machine's yardstick (benchmarks/startup.py)",
     )
+    add(
+        "--inputs",
+        action="store_true",
+        help="instead: GaussianHMM with input-driven transitions (transition_inputs=True) against the stationary chain, K = 2, 4, 8 on 100 x 1000 steps: EM iteration, E-step, M-step, score, decode",
+    )
     add("--list", action="store_true", help="list the workloads and exit")
     return p.parse_args(argv)
 
@@ -122,6 +127,7 @@ SECTIONS = (
     "scaling",
     "hsmm",
     "missing",
+    "inputs",
 )
 
 
@@ -179,6 +185,7 @@ def main(argv=None):
                 or args.floor
                 or args.peers
                 or args.hsmm
+                or args.inputs
                 or args.startup
                 or args.tagger
                 or args.missing
@@ -216,6 +223,10 @@ def main(argv=None):
         from . import missing
 
         out["missing"] = missing.run(args.quick, repeat, log)
+    elif args.inputs:
+        from . import inputs
+
+        out["inputs"] = inputs.run(args.quick, repeat, log)
     elif args.tagger:
         from . import tagger
 
