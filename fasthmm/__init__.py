@@ -49,7 +49,7 @@ _SUBMODULES = ("datasets", "hmm", "hsmm", "plot", "tagger", "variational", "vhmm
 # The modules that define model classes: families() and fasthmm.load import
 # them when asked, so that every family and every saved kind is found.
 _registry.import_on_demand(
-    "fasthmm" + module for module in (*_LAZY.values(), ".hmm", ".vhmm")
+    "fasthmm" + module for module in (".hsmm.models", ".variational", ".hmm", ".vhmm")
 )
 
 # The families defined so far (fasthmm.models registers them): GaussianHMM,
