@@ -73,6 +73,16 @@ def parse_args(argv=None):
         help="instead: fit with missing observations (none, 25%% of rows, 25%% of rows partly) against missing='raise' on complete data (benchmarks/missing.py)",
     )
     add(
+        "--regime",
+        action="store_true",
+        help="instead: MarkovSwitchingAR order 4 against statsmodels' MarkovAutoregression (the [bench] extra): score, EM iteration and fit on GNP, GDP and a 5000-step series",
+    )
+    add(
+        "--switching",
+        action="store_true",
+        help="instead: one EM iteration of RegressionHMM and ARHMM (orders 1, 2) against GaussianHMM on the same data, K = 4, 16 (benchmarks/switching.py)",
+    )
+    add(
         "--tagger",
         action="store_true",
         help="instead: HMMTagger against NLTK's TnT and PerceptronTagger (the [tagging] extra) on UD English EWT, train -> dev; --quick leaves out the perceptron",
@@ -127,7 +137,9 @@ SECTIONS = (
     "scaling",
     "hsmm",
     "missing",
+    "regime",
     "inputs",
+    "switching",
 )
 
 
@@ -185,7 +197,9 @@ def main(argv=None):
                 or args.floor
                 or args.peers
                 or args.hsmm
+                or args.regime
                 or args.inputs
+                or args.switching
                 or args.startup
                 or args.tagger
                 or args.missing
@@ -223,10 +237,18 @@ def main(argv=None):
         from . import missing
 
         out["missing"] = missing.run(args.quick, repeat, log)
+    elif args.regime:
+        from . import regime
+
+        out["regime"] = regime.run(args.quick, repeat, log)
     elif args.inputs:
         from . import inputs
 
         out["inputs"] = inputs.run(args.quick, repeat, log)
+    elif args.switching:
+        from . import switching
+
+        out["switching"] = switching.run(args.quick, repeat, log)
     elif args.tagger:
         from . import tagger
 

@@ -22,6 +22,7 @@ from ._progress import set_progress
 from ._validation import NotFittedError
 from ._version import __version__
 from .base import BaseHMM, ConvergenceMonitor
+from .forecast import forecast_states
 from .inference import (
     forward,
     forward_backward,
@@ -36,6 +37,9 @@ _LAZY = {
     "GaussianHSMM": ".hsmm.models",
     "CategoricalHSMM": ".hsmm.models",
     "PoissonHSMM": ".hsmm.models",
+    "RegressionHMM": ".switching",
+    "ARHMM": ".switching",
+    "MarkovSwitchingAR": ".msar",
     "HMMTagger": ".tagger",
     "SelectionResult": ".selection",
     "select_n_components": ".selection",
@@ -49,7 +53,15 @@ _SUBMODULES = ("datasets", "hmm", "hsmm", "plot", "tagger", "variational", "vhmm
 # The modules that define model classes: families() and fasthmm.load import
 # them when asked, so that every family and every saved kind is found.
 _registry.import_on_demand(
-    "fasthmm" + module for module in (".hsmm.models", ".variational", ".hmm", ".vhmm")
+    "fasthmm" + module
+    for module in (
+        ".switching",
+        ".hsmm.models",
+        ".msar",
+        ".variational",
+        ".hmm",
+        ".vhmm",
+    )
 )
 
 # The families defined so far (fasthmm.models registers them): GaussianHMM,
@@ -87,6 +99,7 @@ __all__ = [
     "forward",
     "forward_backward",
     "forward_filter",
+    "forecast_states",
     "load",
     "set_progress",
     "stream_filter",

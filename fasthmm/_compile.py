@@ -103,6 +103,11 @@ def _family_tasks(rng, n, lengths):
         ("VariationalCategoricalHMM", fasthmm.VariationalCategoricalHMM(2), symbols),
         ("VariationalGaussianHMM", fasthmm.VariationalGaussianHMM(2), gauss),
     ]
+    # the regression kernels (ARHMM runs the same ones)
+    tasks += [
+        (f"RegressionHMM({cov})", fasthmm.RegressionHMM(2, covariance_type=cov), gauss)
+        for cov in ("diag", "full")
+    ]
     for _, model, _ in tasks:
         model.set_params(n_iter=2, random_state=0)
     return [(name, model, X, lengths) for name, model, X in tasks]
@@ -202,10 +207,21 @@ def compile_all(log=None):
         step("long sequence", _functional_routes, rng, 2, long_)
         X = rng.normal(size=(long_[0], 1))
         step("long sequence fit", _gaussian_fit, X, long_)
+        step("MarkovSwitchingAR", _switching_ar_routes, rng.normal(size=60))
     finally:
         _threads.MIN_PARALLEL_WORK = threshold
         logger.setLevel(level)
     return failed
+
+
+def _switching_ar_routes(y):
+    """MarkovSwitchingAR: fit, scores, posteriors, Viterbi (the tuple
+    chain's two kernels)."""
+    from .msar import MarkovSwitchingAR
+
+    model = MarkovSwitchingAR(2, 2, n_iter=2).fit(y, [25, 35])
+    model.score_samples(y, [25, 35])
+    model.decode(y, [25, 35])
 
 
 def _gaussian_fit(X, lengths):

@@ -44,6 +44,13 @@ from .em import (
     run_em,
 )
 from .emissions._base import InvalidParameter
+from .forecast import (
+    check_future,
+    check_steps,
+    refuse_future,
+    state_forecast,
+    stationary_transmats,
+)
 from .inference import (
     Clamp,
     PerStep,
@@ -55,7 +62,7 @@ from .inference import (
     raise_if_impossible,
     viterbi_decode,
 )
-from .input_transitions import InputTransitions
+from .input_transitions import InputTransitions, log_transmats
 from .io import save_model
 from .transitions import Transitions
 
@@ -431,7 +438,7 @@ class BaseHMM(HmmlearnAPI):
             X = emission.check_X(X)
             return X, check_lengths(lengths, X.shape[0])
         n = row_count(X)
-        if n is None:  # not an array of rows: the emission's check says why
+        if not n:  # not an array of rows, or none: the emission's check says why
             X = emission.check_X(X)
             n = X.shape[0]
         starts = check_lengths(lengths, n)
@@ -522,9 +529,13 @@ class BaseHMM(HmmlearnAPI):
     def _loaded_workspace(self, X, lengths, inputs=None, transition_inputs=None):
         """Checked params and a workspace holding the frame of X."""
         params, X, starts = self._checked_batch(X, lengths, inputs, transition_inputs)
+        return params, self._workspace(params, X, starts)
+
+    def _workspace(self, params, X, starts):
+        """A workspace holding the frame of checked X."""
         ws = Workspace(starts, self.n_components)
         ws.load(params.emission, X)
-        return params, ws
+        return ws
 
     # -- inference ------------------------------------------------------------
     def _forward(self, X, lengths, inputs=None, transition_inputs=None):
@@ -761,6 +772,232 @@ class BaseHMM(HmmlearnAPI):
         states = np.empty(uniforms.shape, dtype=np.int64)
         _kernels.backward_sample_batch(ws.post, transmat, ws.starts, uniforms, states)
         return states
+
+    # -- forecasts ------------------------------------------------------------
+    @adaptive_threads
+    def forecast_proba(
+        self,
+        X,
+        lengths=None,
+        steps=1,
+        *,
+        inputs=None,
+        transition_inputs=None,
+        future_transition_inputs=None,
+    ):
+        """State distributions of the steps after the end of each sequence.
+
+        The filtered state of each sequence's last row, ``p(z_T | x_1..x_T)``
+        (the last row of :meth:`filter_proba`), carried through the
+        transitions: exact, no observation after the end.
+
+        Parameters
+        ----------
+        X : array-like of shape (n_samples, n_features), or a list of sequences
+        lengths : array-like of int, optional
+        steps : int >= 1
+            Number of steps after the end of each sequence.
+        inputs, transition_inputs : array-like, optional
+            Of the rows of X, as in :meth:`score`.
+        future_transition_inputs : array-like, optional
+            For a model built with ``transition_inputs=True`` (required
+            then): the transition inputs of the steps after the end, row
+            ``h - 1`` driving the transition into step ``h``; shape
+            (n_sequences, steps, n_transition_inputs), or (steps,
+            n_transition_inputs) for one sequence, or a list of one such
+            array per sequence. Refused by a model whose transitions use no
+            inputs.
+
+        Returns
+        -------
+        proba : ndarray of shape (n_sequences, steps, n_components)
+            ``proba[n, h - 1] = p(z_{T_n + h} | sequence n)``.
+        """
+        return self._state_forecast(
+            X, lengths, steps, future_transition_inputs, inputs, transition_inputs
+        )[-1].proba
+
+    @adaptive_threads
+    def forecast(
+        self,
+        X,
+        lengths=None,
+        steps=1,
+        *,
+        inputs=None,
+        transition_inputs=None,
+        future_inputs=None,
+        future_transition_inputs=None,
+    ):
+        """Predictive mean of the observations after the end of each sequence.
+
+        ``E[x_{T+h} | x_1..x_T]``: each state's emission mean weighted by
+        :meth:`forecast_proba` (for autoregressive emissions, the exact
+        regime-conditional means of the autoregression).
+
+        Parameters
+        ----------
+        X, lengths, steps, inputs, transition_inputs, future_transition_inputs :
+            As in :meth:`forecast_proba`.
+        future_inputs : array-like, optional
+            For a model whose emissions depend on inputs: their values in the
+            steps after the end, shaped as ``future_transition_inputs``.
+
+        Returns
+        -------
+        means : ndarray of shape (n_sequences, steps, n_features)
+
+        Raises
+        ------
+        TypeError
+            For symbols (categorical emissions), which have no mean: their
+            probabilities are ``forecast_proba(...) @ emissionprob_``.
+        """
+        params, X, starts, chain = self._state_forecast(
+            X, lengths, steps, future_transition_inputs, inputs, transition_inputs
+        )
+        return self._forecast_means(params, X, starts, chain, future_inputs)
+
+    def _state_forecast(
+        self,
+        X,
+        lengths,
+        steps,
+        future_transition_inputs,
+        inputs=None,
+        transition_inputs=None,
+    ):
+        """(params, X, starts, :class:`~fasthmm.forecast.StateForecast`) of the
+        public forecast methods, from checked arguments."""
+        steps = check_steps(steps)
+        # X larger than memory is walked in blocks when the means need no X.
+        walk = type(self)._forecast_means is BaseHMM._forecast_means
+        blocks = self._blocks(X, lengths, inputs, transition_inputs) if walk else None
+        if blocks is not None:
+            params, X, starts = self._checked_params(), None, blocks.starts
+        else:
+            params, X, starts = self._checked_batch(
+                X, lengths, inputs, transition_inputs
+            )
+        transmats = self._forecast_transmats(
+            params, starts.shape[0] - 1, steps, future_transition_inputs
+        )
+        if blocks is not None:
+            filtered = blocks.filtered_last(params)
+        else:
+            filtered = self._filtered_last(params, X, starts)
+        return params, X, starts, state_forecast(filtered, transmats)
+
+    def _filtered_last(self, params, X, starts):
+        """``p(z_T | x_1..x_T)`` of each sequence's last row, shape
+        (n_sequences, n_components), from checked data."""
+        ws = self._workspace(params, X, starts)
+        t = params.transitions
+        raise_if_impossible(forward_pass(ws, t.startprob, t.transmat), "X")
+        return ws.post[starts[1:] - 1]
+
+    def _forecast_transmats(self, params, n_sequences, steps, future_transition_inputs):
+        """Transition matrices of the steps after the end of each sequence.
+
+        Stationary: ``transmat_`` at every step. With
+        ``transition_inputs=True``: softmax over rows of ``transcoef_ @ w``
+        for each row ``w`` of ``future_transition_inputs`` (required then).
+
+        Returns
+        -------
+        transmats : ndarray of shape (n_sequences, steps, n_components, n_components)
+            ``transmats[n, h]`` leads into step ``h + 1`` after the end of
+            sequence ``n``; a broadcast view for a stationary chain.
+        """
+        if not self.transition_inputs:
+            refuse_future(
+                future_transition_inputs, "future_transition_inputs", "transitions"
+            )
+            return stationary_transmats(params.transitions.transmat, n_sequences, steps)
+        if future_transition_inputs is None:
+            raise ValueError(
+                f"this {type(self).__name__} has input-driven transitions "
+                "(transition_inputs=True): pass future_transition_inputs=, the "
+                "transition inputs of the steps after the end, shape "
+                "(n_sequences, steps, n_transition_inputs)"
+            )
+        chain = params.transitions
+        w = check_future(
+            future_transition_inputs,
+            "future_transition_inputs",
+            n_sequences,
+            steps,
+            chain.n_inputs,
+        )
+        k = self.n_components
+        log = log_transmats(chain.transcoef, w.reshape(n_sequences * steps, -1))
+        return np.exp(log).reshape(n_sequences, steps, k, k)
+
+    def _forecast_means(self, params, X, starts, chain, future_inputs):
+        """Predictive means of the steps after the end of each sequence.
+
+        The hook of :meth:`forecast`. The default mixes each state's emission
+        mean (:meth:`~fasthmm.emissions.Emission.state_means`) over
+        ``chain.proba``. A model whose emission mean depends on the past or on
+        inputs (regression, autoregression) overrides it with its exact
+        recursion.
+
+        Parameters
+        ----------
+        params : fasthmm.em.Params
+            The checked parameters (``params.transitions``,
+            ``params.emission``).
+        X : ndarray of shape (n_samples, n_features)
+            The checked observations (what the emission's ``check_X`` gives).
+            A model that overrides this hook always receives them; with the
+            default hook, X larger than the memory budget is walked in blocks
+            and X is None.
+        starts : ndarray of shape (n_sequences + 1,), int64
+            Sequence bounds: sequence ``n`` is ``X[starts[n]:starts[n + 1]]``.
+        chain : fasthmm.forecast.StateForecast
+            ``chain.filtered`` (n_sequences, n_components), the filtered
+            state of each last row; ``chain.transmats`` (n_sequences, steps,
+            n_components, n_components), the transitions into each future
+            step; ``chain.proba`` (n_sequences, steps, n_components), the
+            forecast state distributions.
+        future_inputs : None or array-like
+            As the user gave it (check it with
+            :func:`fasthmm.forecast.check_future`); a model using no inputs
+            refuses it.
+
+        Returns
+        -------
+        means : ndarray of shape (n_sequences, steps, n_features)
+            ``E[x_{T+h} | x_1..x_T]`` at ``[n, h - 1]``.
+        """
+        refuse_future(future_inputs, "future_inputs", "emissions")
+        return chain.proba @ params.emission.state_means()
+
+    def _forecast_draws(self, params, X, starts, chain, n_draws, rng, future_inputs):
+        """Continuations of each sequence drawn from the model.
+
+        The state at the end drawn from ``chain.filtered``, the chain run on
+        through ``chain.transmats``, one observation drawn per step from the
+        emission; :func:`fasthmm.plot.forecast` takes its quantile bands
+        from them. Arguments as in :meth:`_forecast_means`; a model whose
+        observations depend on the past overrides it.
+
+        Returns
+        -------
+        draws : ndarray of shape (n_sequences, n_draws, steps, n_features)
+        """
+        refuse_future(future_inputs, "future_inputs", "emissions")
+        n, steps, k = chain.proba.shape
+        out = None
+        for s in range(n):
+            z = _draw_rows(np.broadcast_to(chain.filtered[s], (n_draws, k)), rng)
+            for h in range(steps):
+                z = _draw_rows(chain.transmats[s, h][z], rng)
+                x = params.emission.sample(z, rng)
+                if out is None:
+                    out = np.empty((n, n_draws, steps, x.shape[1]), dtype=np.float64)
+                out[s, :, h] = x
+        return out
 
     def sample(
         self,
@@ -1040,6 +1277,13 @@ SHARED_DEFAULTS = {
     "init_params": None,
     "implementation": "log",
 }
+
+
+def _draw_rows(probs, rng):
+    """One index per row of ``probs`` (rows of probabilities), by inversion."""
+    cum = np.cumsum(probs, axis=1)
+    u = rng.random(probs.shape[0])[:, None] * cum[:, -1:]
+    return np.minimum((u >= cum).sum(axis=1), probs.shape[1] - 1)
 
 
 def family_signature(cls):

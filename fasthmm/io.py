@@ -577,25 +577,28 @@ def _decode_param(key, value, archive, entries, name):
 
 def _declared_sizes(model, fitted, entries):
     """The sizes a fitted array's axes may have: ``n_components``, the
-    ``n_*`` and ``max_*`` constructor arguments that are ints (``n_features``,
-    ``n_mix``, ``max_duration``, ...) and the number of features the
-    emission's feature parameter holds.
+    ``n_*`` and ``max_*`` constructor arguments and ``order`` when they are
+    ints (``n_features``, ``n_mix``, ``max_duration``, ...), the number of
+    features the emission's feature parameter holds and the number of
+    transition inputs of ``transcoef_``.
     """
     sizes = {
         v
         for arg, v in model.get_params().items()
-        if arg.startswith(("n_", "max_"))
+        if (arg.startswith(("n_", "max_")) or arg == "order")
         and arg != "n_iter"
         and isinstance(v, numbers.Integral)
         and not isinstance(v, bool)
         and v > 0
     }
-    feature = model._emission_class.feature_param
+    feature = getattr(model._emission_class, "feature_param", None)
     if feature in fitted and entries[f"param/{feature}"].shape:
         sizes.add(entries[f"param/{feature}"].shape[-1])
-    coef = entries.get("param/transcoef_") if "transcoef_" in fitted else None
-    if coef is not None and len(coef.shape) == 3:  # n_transition_inputs
-        sizes.add(coef.shape[2])
+    # n_transition_inputs; the regressors of RegressionHMM / ARHMM
+    for name in ("transcoef_", "coef_"):
+        coef = entries.get(f"param/{name}") if name in fitted else None
+        if coef is not None and len(coef.shape) == 3:
+            sizes.add(coef.shape[2])
     return sizes
 
 

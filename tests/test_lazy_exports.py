@@ -18,6 +18,8 @@ LAZY_MODULES = [
     "fasthmm.hmm",
     "fasthmm.vhmm",
     "fasthmm.hsmm",
+    "fasthmm.msar",
+    "fasthmm.switching",
     "fasthmm.tagger",
     "fasthmm.variational",
     "fasthmm.selection",
@@ -123,14 +125,18 @@ def test_registry_finds_every_family_without_their_modules_imported():
         import fasthmm
         from fasthmm import _registry
         lazy = {k: v.__name__ for k, v in _registry.families().items()}
+        classes = sorted(_registry.model_classes())
         import fasthmm.hsmm, fasthmm.variational, fasthmm.hmm, fasthmm.vhmm
+        import fasthmm.switching, fasthmm.msar
         every = {k: v.__name__ for k, v in _registry.families().items()}
-        print(json.dumps([lazy, every]))
+        print(json.dumps([lazy, every, classes, sorted(_registry.model_classes())]))
         """
     )
-    lazy, every = out
+    lazy, every, classes, every_class = out
     assert lazy == every
-    assert {"gaussian", "gaussian-hsmm", "categorical-hsmm"} <= set(lazy)
+    assert classes == every_class
+    assert {"MarkovSwitchingAR", "hmm.GaussianHMM", "GaussianHSMM"} <= set(classes)
+    assert {"gaussian", "gaussian-hsmm", "regression", "ar"} <= set(lazy)
 
 
 def test_load_opens_every_saved_kind_in_a_fresh_process(tmp_path):

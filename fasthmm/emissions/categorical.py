@@ -37,6 +37,13 @@ class CategoricalEmission(ProbabilityRowsEmission):
             emissionprob_prior,
         )
 
+    def state_means(self):
+        raise TypeError(
+            "a categorical observation is a symbol, which has no mean: the "
+            "probabilities of each future symbol are "
+            "forecast_proba(X, lengths, steps) @ emissionprob_"
+        )
+
     def check_X(self, X):
         return check_symbols(X, "X", self.n_features, self.missing)
 

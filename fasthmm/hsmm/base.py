@@ -19,7 +19,14 @@ from .._validation import (
 )
 from ..base import DECODERS, BaseHMM, class_or_instance
 from ..em import ConvergenceMonitor, run_em
-from ..inference import Clamp, raise_if_impossible
+from ..forecast import (
+    StateForecast,
+    check_steps,
+    propagate,
+    refuse_future,
+    stationary_transmats,
+)
+from ..inference import Clamp, direct_posteriors, raise_if_impossible
 from . import durations
 from .chain import SemiMarkovChain, check_positive
 from .em import expected_stats
@@ -308,6 +315,42 @@ class BaseHSMM(BaseHMM):
             lambda p: expected_stats(p, X, starts, clamp), params, self.params, monitor
         )
         return self._commit(params, monitor)
+
+    # -- forecasts --------------------------------------------------------------
+    def _state_forecast(
+        self,
+        X,
+        lengths,
+        steps,
+        future_transition_inputs,
+        inputs=None,
+        transition_inputs=None,
+    ):
+        """Forecasts over the expanded chain of
+        :meth:`~fasthmm.hsmm.chain.SemiMarkovChain.expanded`: the state after
+        the end depends on how long the last segment has lasted, which its
+        filtered (state, steps in segment) distribution holds. Exact; costs
+        O(T (n_components max_duration)^2). ``transmats`` of the returned
+        forecast is None (the states alone are not a Markov chain)."""
+        steps = check_steps(steps)
+        refuse_future(
+            future_transition_inputs, "future_transition_inputs", "transitions"
+        )
+        params, X, starts = self._checked_batch(X, lengths, inputs, transition_inputs)
+        start, trans = params.transitions.expanded()
+        k, dmax = self.n_components, self.max_duration
+        le = np.repeat(params.emission.log_likelihood(X), dmax, axis=1)
+        ll, filtered = direct_posteriors(le, starts, start, trans, smooth=False)
+        raise_if_impossible(ll, "X")
+        n = starts.shape[0] - 1
+        last = filtered[starts[1:] - 1]
+        proba = propagate(last, stationary_transmats(trans, n, steps))
+        marginal = StateForecast(
+            last.reshape(n, k, dmax).sum(axis=2),
+            None,
+            proba.reshape(n, steps, k, dmax).sum(axis=3),
+        )
+        return params, X, starts, marginal
 
     def _not_offered(self, what):
         raise NotImplementedError(
