@@ -41,8 +41,9 @@ class PerStep:
     """Transition matrices that change at every step (input-driven chains).
 
     What a bound :class:`fasthmm.input_transitions.InputTransitions` gives as
-    its ``transmat``; every route given one runs the log-space kernels of
-    :mod:`fasthmm._kernels.varying` instead of the stationary ones.
+    its ``transmat``; every route given one runs the kernels of
+    :mod:`fasthmm._kernels.varying` instead of the stationary ones (a scaled
+    forward-backward with a log-space fallback, a log-space Viterbi).
 
     Parameters
     ----------
