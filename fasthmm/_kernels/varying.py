@@ -372,10 +372,13 @@ def logistic_terms(transcoef, xi, w, active, level, values, grad, info):
     z = np.empty(k)
     p = np.empty(k)
     # info[i, (j, a), (q, b)] = sum_t h_t(j, q) w_ta w_tb: sums of h_t(j, q)
-    # times the products a <= b only, for q >= j; expanded at the end.
+    # (q >= j, flattened: the long inner loop) times the products a <= b
+    # only; expanded at the end.
     n_pairs = d * (d + 1) // 2
+    n_jq = m * (m + 1) // 2
     ww = np.empty(n_pairs)
-    acc = np.zeros((k, m, m, n_pairs))
+    hv = np.empty(n_jq)
+    acc = np.zeros((k, n_pairs, n_jq))
     want = level >= 1
     hessian = level >= 2
     for i in range(k):
@@ -409,28 +412,35 @@ def logistic_terms(transcoef, xi, w, active, level, values, grad, info):
                 r = xi[t, i, j] - nt * p[j]
                 for c in range(d):
                     grad[i, j * d + c] += r * w[t, c]
-                if not hessian:
-                    continue
+            if not hessian:
+                continue
+            u = 0
+            for j in range(m):
                 pj = nt * p[j]
                 for q in range(j, m):
-                    h = pj * ((1.0 if j == q else 0.0) - p[q])
-                    for e in range(n_pairs):
-                        acc[i, j, q, e] += h * ww[e]
+                    hv[u] = pj * ((1.0 if j == q else 0.0) - p[q])
+                    u += 1
+            for e in range(n_pairs):
+                we = ww[e]
+                for u in range(n_jq):
+                    acc[i, e, u] += we * hv[u]
     if hessian:
         for i in range(k):
             if not active[i]:
                 continue
+            u = 0
             for j in range(m):
                 for q in range(j, m):
                     e = 0
                     for a in range(d):
                         for b in range(a, d):
-                            v = acc[i, j, q, e]
+                            v = acc[i, e, u]
                             info[i, j * d + a, q * d + b] = v
                             info[i, j * d + b, q * d + a] = v
                             info[i, q * d + a, j * d + b] = v
                             info[i, q * d + b, j * d + a] = v
                             e += 1
+                    u += 1
 
 
 @njit(cache=True, nogil=True)
