@@ -23,6 +23,7 @@ log prior, so the EM objective never decreases.
 """
 
 from dataclasses import dataclass
+from functools import partial
 
 import numpy as np
 
@@ -292,7 +293,8 @@ class InputTransitions:
                 "transition_inputs"
             )
         if self._steps is None:
-            self._steps = PerStep(*log_transmats(self.transcoef, self.w, probs=True))
+            make = partial(log_transmats, self.transcoef, self.w)  # picklable
+            self._steps = PerStep(make=make)
         return self._steps
 
     def bound(self, w):

@@ -320,7 +320,7 @@ def varying_viterbi(
     return valid
 
 
-@njit(cache=True, nogil=True)
+@njit(cache=True, nogil=True, inline="always")
 def _softmax_terms(coef, w, z, p):
     """Logits ``z[j] = coef[j] @ w`` and ``p[j] = exp(z[j] - max(z))``
     (filled); returns ``(sum(p), log sum(exp(z)))``."""
