@@ -633,9 +633,6 @@ def backward_rows(emissions, from_log, transmat_t, beta, lo, hi):
     values = np.empty(n_rows * k if from_log else 0)
     bits = np.empty(values.shape[0], dtype=np.int64)
     shift = np.empty(n_rows if from_log else 0)
-    e = emissions.reshape(emissions.size)
-    if from_log:
-        e = values
     off = 0
     work = np.empty((1, k))
     for j in range(k):
@@ -648,9 +645,13 @@ def backward_rows(emissions, from_log, transmat_t, beta, lo, hi):
             load_chunk(emissions, t0, t1, values, shift, bits)
         for r in range(t1 - 1, max(t0, lo + 1) - 1, -1):
             # beta_{r-1} = transmat @ (e_r * beta_r), then scaled.
-            base = (r - off) * k
-            for j in range(k):
-                work[0, j] = e[base + j] * beta[r, j]
+            if from_log:
+                base = (r - off) * k
+                for j in range(k):
+                    work[0, j] = values[base + j] * beta[r, j]
+            else:
+                for j in range(k):
+                    work[0, j] = emissions[r, j] * beta[r, j]
             t = r - 1
             vecmat_rows(work, 0, transmat_t, beta, t)
             m = 0.0
@@ -770,9 +771,11 @@ def two_way_sequence(
         a = chunks[c]
         b = min(chunks[c + 1], n - 1)
         m = max(0, b - a)
-        # Rows a+1..b (each step's next row), as the forward pass saw them.
-        values = np.empty(m * k)
+        # Rows a+1..b (each step's next row) exponentiated as the forward
+        # pass saw them, times beta: w[u, j] = e_{a+1+u, j} * beta_{a+1+u, j}.
+        w = np.empty((m, k))
         if from_log:
+            values = w.reshape(m * k)
             load_chunk(
                 emissions,
                 a + 1,
@@ -781,20 +784,22 @@ def two_way_sequence(
                 np.empty(m),
                 np.empty(m * k, dtype=np.int64),
             )
+            for u in range(m):
+                for j in range(k):
+                    w[u, j] = w[u, j] * beta[a + 1 + u, j]
         else:
             for u in range(m):
                 for j in range(k):
-                    values[u * k + j] = emissions[a + 1 + u, j]
+                    w[u, j] = emissions[a + 1 + u, j] * beta[a + 1 + u, j]
         for t in range(a, a + m):
             g = 1.0 / (scale[t + 1] * norm[t + 1])
-            base = (t - a) * k
+            u = t - a
             for i in range(k):
                 f = post[t, i] * g
                 if f == 0.0:
                     continue
                 for j in range(k):
-                    w = transmat[i, j] * (values[base + j] * beta[t + 1, j])
-                    xi[i, j] = fma(f, w, xi[i, j])
+                    xi[i, j] = fma(f, transmat[i, j] * w[u, j], xi[i, j])
     for c in prange(n_chunks):
         for t in range(chunks[c], chunks[c + 1]):
             z = norm[t]
