@@ -567,10 +567,11 @@ def long_sequence_e_step(ws, s, startprob, transmat):
 
     Runs :func:`fasthmm._kernels.direct.two_way_sequence` (forward and
     backward passes at once, then chunks of time in parallel) over the
-    sequence's rows as loaded (log-emissions read a chunk at a time, or the
-    frame of probabilities), or the one-thread kernel where that method
-    cannot settle the sequence (zero or extreme normalisers). Which method
-    runs depends only on the data, never on the thread count.
+    sequence's frame of probabilities (built here from log-emissions, once:
+    the passes then read it three times without exponentiating again), or
+    the one-thread kernel where that method cannot settle the sequence (zero
+    or extreme normalisers). Which method runs depends only on the data,
+    never on the thread count.
 
     Returns
     -------
@@ -579,29 +580,23 @@ def long_sequence_e_step(ws, s, startprob, transmat):
     """
     lo, hi = int(ws.starts[s]), int(ws.starts[s + 1])
     n, k = hi - lo, ws.frame.shape[1]
-    rows, shift = ws.frame[lo:hi], ws.shift[lo:hi]
+    frame, shift = ws.frame[lo:hi], ws.shift[lo:hi]
+    if ws.from_log:
+        frame, shift = np.empty((n, k)), np.empty(n)
+        K.exp_shift_from(ws.frame[lo:hi], frame, shift)
     if ws.beta is None or ws.beta.shape[0] < n:
         ws.beta = np.empty((n, k))
     post, scale = ws.post[lo:hi], ws.scale[lo:hi]
     chunks = np.append(np.arange(0, n, TIME_CHUNK), n).astype(np.int64)
     xi_chunks = np.empty((chunks.shape[0] - 1, k, k))
     ll = D.two_way_sequence(
-        rows,
-        shift,
-        ws.from_log,
-        startprob,
-        transmat,
-        post,
-        scale,
-        ws.beta[:n],
-        chunks,
-        xi_chunks,
+        frame, shift, startprob, transmat, post, scale, ws.beta[:n], chunks, xi_chunks
     )
     xi = xi_chunks.sum(axis=0)
     if np.isnan(ll) or not np.all(np.isfinite(xi)):
         xi = np.zeros((k, k))
         ll = D.forward_backward_one(
-            rows, shift, startprob, transmat, 0, n, post, scale, xi, ws.from_log
+            frame, shift, startprob, transmat, 0, n, post, scale, xi
         )
     ws.ll[s] = ll
     return xi

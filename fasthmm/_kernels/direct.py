@@ -439,13 +439,11 @@ def forward_block(
         invalid[b] = 0 if valid else 1
 
 
-def forward_backward_one(
-    emissions, shift, startprob, transmat, lo, hi, post, scale, xi, from_log=False
-):
-    """Forward-backward of rows ``lo:hi`` (of a frame, or of log-emissions
-    when ``from_log``) on one thread, as the E-step runs a sequence
-    (:func:`forward_block`), whatever its length. A Python function: it
-    calls :func:`forward_block` with the E-step's own signature.
+def forward_backward_one(frame, shift, startprob, transmat, lo, hi, post, scale, xi):
+    """Forward-backward of rows ``lo:hi`` of a frame on one thread, as the
+    E-step runs a sequence (:func:`forward_block`), whatever its length. A
+    Python function: it calls :func:`forward_block` with the E-step's own
+    signature.
 
     Adds the sequence's expected transition counts to ``xi``.
 
@@ -456,13 +454,13 @@ def forward_backward_one(
         :data:`~fasthmm._kernels.hmm.NORMALISER_FLOOR` (see
         :func:`forward_block`).
     """
-    k = emissions.shape[1]
+    k = frame.shape[1]
     ll = np.empty(1)
     counts = np.empty((1, k, k))
     forward_block(
-        emissions,
+        frame,
         shift,
-        bool(from_log),
+        False,
         startprob,
         transmat,
         np.ascontiguousarray(transmat.T),
@@ -602,21 +600,18 @@ def viterbi_batch(log_emissions, startprob, transmat, starts, blocks, back, stat
 
 
 @njit(cache=True, nogil=True)
-def backward_rows(emissions, from_log, transmat_t, beta, lo, hi):
-    """Backward pass over rows ``lo:hi`` that needs nothing from the forward
-    pass: the second thread of :func:`two_way_sequence`.
+def backward_rows(frame, transmat_t, beta, lo, hi):
+    """Backward pass over rows ``lo:hi`` of a frame that needs nothing from
+    the forward pass: the second thread of :func:`two_way_sequence`.
 
     ``beta[t]`` is proportional to p(x_{t+1..hi-1} | z_t), scaled to a
     maximum of 1 at every step (over all states, since the forward pass is
-    not known yet). Log-emissions are exponentiated a chunk at a time from
-    the last chunk back (:func:`load_chunk`), as :func:`smooth_sequence`
-    reads them.
+    not known yet).
 
     Parameters
     ----------
-    emissions : ndarray of shape (n_samples, n_components)
-        Log-emissions when ``from_log``, else a frame of probabilities.
-    from_log : bool
+    frame : ndarray of shape (n_samples, n_components)
+        The shifted emission probabilities.
     transmat_t : ndarray of shape (n_components, n_components)
         The transposed transition matrix, C-contiguous.
     beta : ndarray of shape (n_samples, n_components)
@@ -628,74 +623,46 @@ def backward_rows(emissions, from_log, transmat_t, beta, lo, hi):
     ok : bool
         False when a step's row underflowed to zero (or overflowed).
     """
-    k = emissions.shape[1]
-    n_rows = chunk_rows(k) if from_log else hi - lo
-    values = np.empty(n_rows * k if from_log else 0)
-    bits = np.empty(values.shape[0], dtype=np.int64)
-    shift = np.empty(n_rows if from_log else 0)
-    off = 0
+    k = frame.shape[1]
     work = np.empty((1, k))
     for j in range(k):
         beta[hi - 1, j] = 1.0
-    last = lo + ((hi - 1 - lo) // n_rows) * n_rows
-    for t0 in range(last, lo - 1, -n_rows):
-        t1 = min(hi, t0 + n_rows)
-        if from_log:
-            off = t0
-            load_chunk(emissions, t0, t1, values, shift, bits)
-        for r in range(t1 - 1, max(t0, lo + 1) - 1, -1):
-            # beta_{r-1} = transmat @ (e_r * beta_r), then scaled.
-            if from_log:
-                base = (r - off) * k
-                for j in range(k):
-                    work[0, j] = values[base + j] * beta[r, j]
-            else:
-                for j in range(k):
-                    work[0, j] = emissions[r, j] * beta[r, j]
-            t = r - 1
-            vecmat_rows(work, 0, transmat_t, beta, t)
-            m = 0.0
-            for i in range(k):
-                m = max(m, beta[t, i])
-            if not (m > 0.0 and m < np.inf):
-                return False
-            inv = 1.0 / m
-            for i in range(k):
-                beta[t, i] *= inv
+    for t in range(hi - 2, lo - 1, -1):
+        # beta_t = transmat @ (e_{t+1} * beta_{t+1}), then scaled.
+        for j in range(k):
+            work[0, j] = frame[t + 1, j] * beta[t + 1, j]
+        vecmat_rows(work, 0, transmat_t, beta, t)
+        m = 0.0
+        for i in range(k):
+            m = max(m, beta[t, i])
+        if not (m > 0.0 and m < np.inf):
+            return False
+        inv = 1.0 / m
+        for i in range(k):
+            beta[t, i] *= inv
     return True
 
 
 @njit(cache=True, parallel=True, nogil=True)
 def two_way_sequence(
-    emissions,
-    frame_shift,
-    from_log,
-    startprob,
-    transmat,
-    post,
-    scale,
-    beta,
-    chunks,
-    xi_chunks,
+    frame, shift, startprob, transmat, post, scale, beta, chunks, xi_chunks
 ):
     """Forward-backward of one long sequence on two threads, then in chunks.
 
-    The forward pass (:func:`forward_block`: filtered rows into ``post``) and
-    :func:`backward_rows` run at the same time; the expected transition
-    counts and then the posteriors are computed in the chunks of time
-    ``chunks`` (each chunk's log-emissions exponentiated again into its own
-    scratch), each chunk's counts into its own row of ``xi_chunks`` (summed
-    in order by the caller). The chunks depend only on the length, so the
-    result is the same for any number of threads.
+    The forward pass (:func:`forward_block` over the frame: filtered rows
+    into ``post``) and :func:`backward_rows` run at the same time; the
+    expected transition counts and then the posteriors are computed in the
+    chunks of time ``chunks``, each chunk's counts into its own row of
+    ``xi_chunks`` (summed in order by the caller). The chunks depend only on
+    the length, so the result is the same for any number of threads.
 
     Parameters
     ----------
-    emissions : ndarray of shape (n, n_components)
-        The sequence's log-emissions when ``from_log`` (checked: no NaN or
-        ``+inf``), else its frame of probabilities.
-    frame_shift : ndarray of shape (n,)
-        The frame's shift (unused when ``from_log``).
-    from_log : bool
+    frame : ndarray of shape (n, n_components)
+        The sequence's shifted emission probabilities
+        (:func:`fasthmm._kernels.hmm.exp_shift_from`).
+    shift : ndarray of shape (n,)
+        The frame's shift.
     startprob : ndarray of shape (n_components,)
     transmat : ndarray of shape (n_components, n_components)
     post : ndarray of shape (n, n_components)
@@ -717,16 +684,17 @@ def two_way_sequence(
         the caller then runs :func:`forward_backward_one`, which handles
         those cases. The outputs are then undefined.
     """
-    n, k = emissions.shape
+    n, k = frame.shape
     transmat_t = np.ascontiguousarray(transmat.T)
     results = np.empty(2)
     for task in prange(2):
         if task == 0:
             ll = np.empty(1)
+            # np.int64 / np.bool_: the E-step's own signature of forward_block.
             forward_block(
-                emissions,
-                frame_shift,
-                from_log,
+                frame,
+                shift,
+                np.bool_(False),
                 startprob,
                 transmat,
                 transmat_t,
@@ -744,7 +712,7 @@ def two_way_sequence(
             )
             results[0] = ll[0]
         else:
-            ok = backward_rows(emissions, from_log, transmat_t, beta, 0, n)
+            ok = backward_rows(frame, transmat_t, beta, 0, n)
             results[1] = 1.0 if ok else 0.0
     if np.isnan(results[0]) or results[1] == 0.0:
         return np.nan
@@ -768,38 +736,15 @@ def two_way_sequence(
     for c in prange(n_chunks):
         xi = xi_chunks[c]
         xi[:, :] = 0.0
-        a = chunks[c]
-        b = min(chunks[c + 1], n - 1)
-        m = max(0, b - a)
-        # Rows a+1..b (each step's next row) exponentiated as the forward
-        # pass saw them, times beta: w[u, j] = e_{a+1+u, j} * beta_{a+1+u, j}.
-        w = np.empty((m, k))
-        if from_log:
-            values = w.reshape(m * k)
-            load_chunk(
-                emissions,
-                a + 1,
-                a + 1 + m,
-                values,
-                np.empty(m),
-                np.empty(m * k, dtype=np.int64),
-            )
-            for u in range(m):
-                for j in range(k):
-                    w[u, j] = w[u, j] * beta[a + 1 + u, j]
-        else:
-            for u in range(m):
-                for j in range(k):
-                    w[u, j] = emissions[a + 1 + u, j] * beta[a + 1 + u, j]
-        for t in range(a, a + m):
+        for t in range(chunks[c], min(chunks[c + 1], n - 1)):
             g = 1.0 / (scale[t + 1] * norm[t + 1])
-            u = t - a
             for i in range(k):
                 f = post[t, i] * g
                 if f == 0.0:
                     continue
                 for j in range(k):
-                    xi[i, j] = fma(f, transmat[i, j] * w[u, j], xi[i, j])
+                    w = transmat[i, j] * (frame[t + 1, j] * beta[t + 1, j])
+                    xi[i, j] = fma(f, w, xi[i, j])
     for c in prange(n_chunks):
         for t in range(chunks[c], chunks[c + 1]):
             z = norm[t]
