@@ -37,7 +37,7 @@ shifted by its largest term ``log(predicted) + log-emission``, so no step
 loses precision unless the observation is impossible. Filtered probabilities
 are kept in float64: one below about 1e-308 is zero from then on. Viterbi
 scores and back-pointers are computed exactly as
-:func:`fasthmm._kernels.hmm.viterbi_sequence` computes them (same operations,
+:func:`fasthmm._kernels.direct.viterbi_block` computes them (same operations,
 same tie-breaking towards lower states), so the emitted path is the batch
 path.
 """
@@ -210,7 +210,7 @@ def _smooth_back(ring, transmat_t, t_end, t_lo, all_rows, beta, beta_next, out):
 
 @njit(cache=True, nogil=True)
 def _viterbi_step(le_row, chain, first, rows, back_row):
-    """One Viterbi step into ``rows[DELTA]``, as ``viterbi_sequence`` does it."""
+    """One Viterbi step into ``rows[DELTA]``, as ``direct.viterbi_block`` does it."""
     k = le_row.shape[0]
     delta = rows[DELTA]
     if first:
