@@ -50,34 +50,6 @@ def _lengths_across_chunks(k):
     return [1, c - 1, c, c + 1, 1, 2 * c + 3, 2]
 
 
-def _viterbi_logs(sp, tm):
-    """The logarithms :func:`viterbi_decode` takes (Numba's up to SMALL_K
-    states, NumPy's above)."""
-    if tm.shape[0] <= SMALL_K:
-        return direct.logs(sp, tm)
-    with np.errstate(divide="ignore"):
-        return np.log(sp), np.log(tm)
-
-
-def _numpy_viterbi(le, sp, tm, starts):
-    """Viterbi in NumPy: each candidate ``delta[i] + log_tm[i, j]``, the first
-    (lowest) state of the largest, plus the log-emission."""
-    log_sp, log_tm = _viterbi_logs(sp, tm)
-    lp, states = np.empty(len(starts) - 1), np.empty(le.shape[0], dtype=np.int64)
-    for s in range(len(starts) - 1):
-        lo, hi = starts[s], starts[s + 1]
-        delta, back = log_sp + le[lo], np.zeros((hi - lo, len(sp)), dtype=np.int64)
-        for t in range(lo + 1, hi):
-            cand = delta[:, None] + log_tm
-            back[t - lo] = cand.argmax(axis=0)
-            delta = cand.max(axis=0) + le[t]
-        states[hi - 1] = delta.argmax()
-        lp[s] = delta[states[hi - 1]]
-        for t in range(hi - 1, lo, -1):
-            states[t - 1] = back[t - lo, states[t]]
-    return lp, states
-
-
 @given(
     seed=st.integers(0, 2**32 - 1),
     k=st.integers(1, 2 * SMALL_K + 2),
@@ -389,34 +361,6 @@ def _e_step_route(le, sp, tm, starts):
     ws.load_log_emissions(le)
     ll, _, _ = e_step(ws, sp, tm)
     return ll, ws.post
-
-
-def _viterbi_logs(sp, tm):
-    """The logarithms :func:`viterbi_decode` takes (Numba's up to SMALL_K
-    states, NumPy's above)."""
-    if tm.shape[0] <= SMALL_K:
-        return direct.logs(sp, tm)
-    with np.errstate(divide="ignore"):
-        return np.log(sp), np.log(tm)
-
-
-def _numpy_viterbi(le, sp, tm, starts):
-    """Viterbi in NumPy: each candidate ``delta[i] + log_tm[i, j]``, the first
-    (lowest) state of the largest, plus the log-emission."""
-    log_sp, log_tm = _viterbi_logs(sp, tm)
-    lp, states = np.empty(len(starts) - 1), np.empty(le.shape[0], dtype=np.int64)
-    for s in range(len(starts) - 1):
-        lo, hi = starts[s], starts[s + 1]
-        delta, back = log_sp + le[lo], np.zeros((hi - lo, len(sp)), dtype=np.int64)
-        for t in range(lo + 1, hi):
-            cand = delta[:, None] + log_tm
-            back[t - lo] = cand.argmax(axis=0)
-            delta = cand.max(axis=0) + le[t]
-        states[hi - 1] = delta.argmax()
-        lp[s] = delta[states[hi - 1]]
-        for t in range(hi - 1, lo, -1):
-            states[t - 1] = back[t - lo, states[t]]
-    return lp, states
 
 
 @given(
