@@ -60,7 +60,7 @@ def parse_args(argv=None):
     add(
         "--vocabulary",
         action="store_true",
-        help="instead: one CategoricalHMM EM iteration for 1k, 10k and 100k symbols against hmmlearn",
+        help="instead: one CategoricalHMM EM iteration for 1k, 10k and 100k symbols (200k tokens), and 100k symbols with 20k tokens, against hmmlearn",
     )
     add(
         "--hsmm",
@@ -71,6 +71,11 @@ def parse_args(argv=None):
         "--missing",
         action="store_true",
         help="instead: fit with missing observations (none, 25%% of rows, 25%% of rows partly) against missing='raise' on complete data (benchmarks/missing.py)",
+    )
+    add(
+        "--regime",
+        action="store_true",
+        help="instead: MarkovSwitchingAR order 4 against statsmodels' MarkovAutoregression (the [bench] extra): score, EM iteration and fit on GNP, GDP and a 5000-step series",
     )
     add(
         "--tagger",
@@ -105,6 +110,11 @@ def parse_args(argv=None):
         action="store_true",
         help="instead: the first-hour script in fresh processes, cold (empty Numba cache) and warm, beside hmmlearn, with compile time per kernel and the machine's yardstick (benchmarks/startup.py)",
     )
+    add(
+        "--inputs",
+        action="store_true",
+        help="instead: GaussianHMM with input-driven transitions (transition_inputs=True) against the stationary chain, K = 2, 4, 8 on 100 x 1000 steps: EM iteration, E-step, M-step, score, decode",
+    )
     add("--list", action="store_true", help="list the workloads and exit")
     return p.parse_args(argv)
 
@@ -122,6 +132,8 @@ SECTIONS = (
     "scaling",
     "hsmm",
     "missing",
+    "regime",
+    "inputs",
 )
 
 
@@ -179,6 +191,8 @@ def main(argv=None):
                 or args.floor
                 or args.peers
                 or args.hsmm
+                or args.regime
+                or args.inputs
                 or args.startup
                 or args.tagger
                 or args.missing
@@ -216,6 +230,14 @@ def main(argv=None):
         from . import missing
 
         out["missing"] = missing.run(args.quick, repeat, log)
+    elif args.regime:
+        from . import regime
+
+        out["regime"] = regime.run(args.quick, repeat, log)
+    elif args.inputs:
+        from . import inputs
+
+        out["inputs"] = inputs.run(args.quick, repeat, log)
     elif args.tagger:
         from . import tagger
 

@@ -127,6 +127,7 @@ def _fasthmm(train, dev, repeat, log):
         ("fasthmm HMMTagger (Viterbi)", {}),
         ("fasthmm HMMTagger (posterior)", {"decoder": "posterior"}),
         ("fasthmm HMMTagger (first order)", {"order": 1}),
+        ("fasthmm HMMTagger (lexicalised=0)", {"lexicalised": 0}),
     ):
         log(f"{name} ...")
         tagger, fit_s = _timed(lambda kw=kwargs: HMMTagger(**kw).fit(*train), 1)
@@ -218,12 +219,12 @@ def lines(out):
         f"== part-of-speech tagging, UD English EWT: trained on train "
         f"({out['train_tokens']:,} tokens), measured on dev ({out['dev_tokens']:,} "
         f"tokens, {out['dev_unknown']:,} of them unseen in training)",
-        f"{'tagger':<32} {'accuracy':>9} {'unknown':>8} {'tokens/s':>10} "
+        f"{'tagger':<34} {'accuracy':>9} {'unknown':>8} {'tokens/s':>10} "
         f"{'tag s':>7} {'train s':>8}",
     ]
     for r in out["rows"]:
         text.append(
-            f"{r['tagger']:<32} {r['accuracy']:9.2%} {r['unknown_accuracy']:8.2%} "
+            f"{r['tagger']:<34} {r['accuracy']:9.2%} {r['unknown_accuracy']:8.2%} "
             f"{r['tokens_per_s']:10,.0f} {r['tag_s']:7.3f} {r['fit_s']:8.2f}"
         )
     first = out.get("first_calls", {})

@@ -14,6 +14,7 @@ from ._registry import families as _families
 from ._validation import NotFittedError
 from ._version import __version__
 from .base import BaseHMM, ConvergenceMonitor
+from .forecast import forecast_states
 from .hsmm import models as _hsmm_models  # noqa: F401  (semi-Markov families)
 from .inference import (
     forward,
@@ -23,6 +24,7 @@ from .inference import (
     viterbi,
 )
 from .io import load_model as load
+from .msar import MarkovSwitchingAR
 from .selection import SelectionResult, select_n_components
 from .tagger import HMMTagger
 from .variational import VariationalCategoricalHMM, VariationalGaussianHMM
@@ -36,11 +38,13 @@ __all__ = [
     "BaseHMM",
     "ConvergenceMonitor",
     "HMMTagger",
+    "MarkovSwitchingAR",
     "NotFittedError",
     "SelectionResult",
     "forward",
     "forward_backward",
     "forward_filter",
+    "forecast_states",
     "load",
     "select_n_components",
     "set_progress",

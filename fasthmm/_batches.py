@@ -20,7 +20,7 @@ is not counted.
 import numpy as np
 
 from ._missing import is_gapped, marked, n_observed_rows, plain
-from ._validation import check_int, check_labels, check_lengths
+from ._validation import check_int, check_labels, check_lengths, input_rows
 from .em import Params, expected_stats, labelled_stats, maximize, objective, run_em
 from .emissions import Emission
 from .inference import (
@@ -122,7 +122,30 @@ def _list_of_sequences(X):
     )
 
 
-def plan(X, lengths, n_components, budget):
+class Aligned:
+    """What rides along X's rows through the blocks: the model (whose
+    :meth:`~fasthmm.base.BaseHMM._design` builds what the emission sees) and
+    the raw ``inputs`` / ``transition_inputs`` (one array, or one per array
+    of X), sliced and checked block by block as X is."""
+
+    def __init__(self, model, inputs=None, transition_inputs=None):
+        self.model = model
+        self.inputs = inputs
+        self.transition_inputs = transition_inputs
+
+    def pieces(self, name, n_pieces):
+        """The raw arrays of ``name`` aligned with X's arrays, or None."""
+        value = getattr(self, name)
+        if value is None:
+            return None
+        if n_pieces == 1 and not isinstance(value, (list, tuple)):
+            return [value]
+        if not isinstance(value, (list, tuple)) or len(value) != n_pieces:
+            raise ValueError(f"{name} must hold one array per array of X ({n_pieces})")
+        return list(value)
+
+
+def plan(X, lengths, n_components, budget, aligned=None):
     """:class:`Blocks` over ``X`` when it must be walked, else None.
 
     X is walked in blocks when it is a NumPy array (a memmap included) or a
@@ -163,7 +186,7 @@ def plan(X, lengths, n_components, budget):
     max_rows = max(1, budget // bytes_per_row(n_components, n_features))
     if n_rows <= max_rows and not per_file:
         return None
-    return Blocks(pieces, piece_lengths, n_components, max_rows)
+    return Blocks(pieces, piece_lengths, n_components, max_rows, aligned)
 
 
 class Blocks:
@@ -180,10 +203,22 @@ class Blocks:
         Each array's sequence lengths (None: one sequence).
     n_components : int
     max_rows : int
+    aligned : Aligned, optional
+        The model and the inputs aligned with X's rows.
     """
 
-    def __init__(self, pieces, piece_lengths, n_components, max_rows):
+    def __init__(self, pieces, piece_lengths, n_components, max_rows, aligned=None):
         self.pieces = pieces
+        self.aligned = aligned
+        self.input_pieces = self.w_pieces = None
+        self.model = None if aligned is None else aligned.model
+        if aligned is not None:
+            self.input_pieces = aligned.pieces("inputs", len(pieces))
+            self.w_pieces = aligned.pieces("transition_inputs", len(pieces))
+            if self.model.transition_inputs and self.w_pieces is None:
+                self.model._transition_rows(None, None, 0, None)  # says why
+            if not self.model.transition_inputs and self.w_pieces is not None:
+                self.model._transition_rows(None, None, 0, self.w_pieces)
         self.several = len(pieces) > 1
         for i, p in enumerate(pieces):
             if p.ndim != pieces[0].ndim or p.shape[1:] != pieces[0].shape[1:]:
@@ -228,25 +263,45 @@ class Blocks:
         last = int(np.searchsorted(self.piece_rows, hi, "left")) - 1
         return f"X[{first}]" if first == last else f"X[{first}:{last + 1}]"
 
-    def _raw_rows(self, lo, hi):
-        """Rows lo:hi of X, across its arrays (a view when inside one)."""
+    def _raw_rows(self, lo, hi, pieces=None):
+        """Rows lo:hi of X (or of arrays aligned with it), across its arrays
+        (a view when inside one)."""
+        pieces = self.pieces if pieces is None else pieces
         p0 = int(np.searchsorted(self.piece_rows, lo, "right")) - 1
         parts = []
         p = p0
         while p < len(self.pieces) and self.piece_rows[p] < hi:
             a = max(lo, self.piece_rows[p]) - self.piece_rows[p]
             b = min(hi, self.piece_rows[p + 1]) - self.piece_rows[p]
-            parts.append(self.pieces[p][a:b])
+            parts.append(np.asarray(pieces[p][a:b]))
             p += 1
         if len(parts) == 1:
             return np.asarray(parts[0])
         return np.concatenate(parts, axis=0)
 
-    def checked_rows(self, emission, lo, hi):
-        """Rows lo:hi converted and checked by ``emission``; errors say where."""
+    def _aligned_rows(self, pieces, name, lo, hi):
+        if pieces is None:
+            return None
+        return input_rows(self._raw_rows(lo, hi, pieces), name, hi - lo)
+
+    def checked_rows(self, emission, lo, hi, starts=None):
+        """Rows lo:hi as ``emission`` sees them (through the model's
+        ``_design`` when inputs ride along), checked; errors say where."""
         raw = self._raw_rows(lo, hi)
         try:
-            return emission.check_X(raw)
+            if self.model is None:
+                return emission.check_X(raw)
+            if starts is None:  # a sample: its rows as one sequence
+                starts = np.array([0, hi - lo], dtype=np.int64)
+            u = self._aligned_rows(self.input_pieces, "inputs", lo, hi)
+            return emission.check_X(self.model._design(raw, starts, u))
+        except (ValueError, TypeError) as exc:
+            raise type(exc)(f"{self._where(lo, hi)}: {exc}") from None
+
+    def transition_rows(self, lo, hi):
+        """Rows lo:hi of ``transition_inputs``, checked (None without)."""
+        try:
+            return self._aligned_rows(self.w_pieces, "transition_inputs", lo, hi)
         except (ValueError, TypeError) as exc:
             raise type(exc)(f"{self._where(lo, hi)}: {exc}") from None
 
@@ -254,7 +309,8 @@ class Blocks:
         """Block ``i``: (checked X, starts from 0, first row)."""
         s0, s1 = int(self.bounds[i]), int(self.bounds[i + 1])
         lo, hi = int(self.starts[s0]), int(self.starts[s1])
-        return self.checked_rows(emission, lo, hi), self.starts[s0 : s1 + 1] - lo, lo
+        starts = self.starts[s0 : s1 + 1] - lo
+        return self.checked_rows(emission, lo, hi, starts), starts, lo
 
     def workspace(self, starts):
         """A workspace for one block, on the reused buffer."""
@@ -276,6 +332,11 @@ class Blocks:
             X, starts, lo = self.block(emission, i)
             yield X, starts, lo, self.workspace(starts)
 
+    def bound(self, params, lo, n_rows):
+        """``params`` with the chain bound to rows lo:lo + n_rows'
+        ``transition_inputs`` (unchanged without)."""
+        return params.bound(self.transition_rows(lo, lo + n_rows))
+
     def sample(self, emission):
         """The initialisation sample (see :func:`sample_ranges`), checked."""
         return joined(
@@ -284,6 +345,13 @@ class Blocks:
                 for lo, hi in sample_ranges(self.n_rows)
             ]
         )
+
+    def sample_transition_rows(self):
+        """The rows of ``transition_inputs`` of :meth:`sample` (None without)."""
+        if self.w_pieces is None:
+            return None
+        parts = [self.transition_rows(lo, hi) for lo, hi in sample_ranges(self.n_rows)]
+        return np.concatenate(parts, axis=0)
 
     # -- what the model methods need ------------------------------------------
     def prepare(self, emission):
@@ -312,8 +380,9 @@ class Blocks:
         total = None
         for X, starts, lo, ws in self.walk(params.emission):
             clamp = None if labels is None else Clamp(labels[lo : lo + X.shape[0]])
+            w = self.transition_rows(lo, lo + X.shape[0])
             try:
-                stats = expected_stats(params, X, starts, clamp, ws)
+                stats = expected_stats(params, X, starts, clamp, ws, w)
             except ValueError as exc:
                 raise ValueError(f"{self._where(lo, lo + X.shape[0])}: {exc}") from None
             total = stats if total is None else total + stats
@@ -322,7 +391,8 @@ class Blocks:
     def labelled_stats(self, params, labels):
         total = None
         for X, starts, lo, _ in self.walk(params.emission):
-            stats = labelled_stats(params, X, starts, labels[lo : lo + X.shape[0]])
+            w = self.transition_rows(lo, lo + X.shape[0])
+            stats = labelled_stats(params, X, starts, labels[lo : lo + X.shape[0]], w)
             total = stats if total is None else total + stats
         return total
 
@@ -352,6 +422,7 @@ class Blocks:
             sample,
             n_values=self.n_rows * (sample.size // sample.shape[0]),
             labelled=labelled,
+            w=self.sample_transition_rows(),
         )
         if labelled:
             params = maximize(params, self.labelled_stats(params, labels), model.params)
@@ -367,10 +438,10 @@ class Blocks:
         Also sets :attr:`n_observed_rows`: the rows with an observed entry
         (the sample size of BIC).
         """
-        t = params.transitions
         total = 0.0
         observed = 0
-        for X, _, _, ws in self.walk_loaded(params):
+        for X, _, lo, ws in self.walk_loaded(params):
+            t = self.bound(params, lo, X.shape[0]).transitions
             total += float(sequence_log_likelihoods(ws, t.startprob, t.transmat).sum())
             observed += n_observed_rows(X)
         self.n_observed_rows = observed
@@ -383,10 +454,10 @@ class Blocks:
 
     def posteriors(self, params):
         """(log-likelihood, posteriors of shape (n_rows, n_components))."""
-        t = params.transitions
         out = np.empty((self.n_rows, self.n_components))
         total = 0.0
         for X, _, lo, ws in self.walk_loaded(params):
+            t = self.bound(params, lo, X.shape[0]).transitions
             ll, _, _ = e_step(ws, t.startprob, t.transmat)
             raise_if_impossible(ll, self._where(lo, lo + X.shape[0]))
             out[lo : lo + X.shape[0]] = ws.post
@@ -395,10 +466,10 @@ class Blocks:
 
     def viterbi(self, params):
         """(log-probability of the best paths, states of shape (n_rows,))."""
-        t = params.transitions
         states = np.empty(self.n_rows, dtype=np.int64)
         total = 0.0
         for X, starts, lo, _ in self.walk(params.emission):
+            t = self.bound(params, lo, X.shape[0]).transitions
             # The log-emissions go to the reused buffer.
             rows = self._arena[: X.shape[0] * self.n_components]
             le = params.emission.log_likelihood(X, out=rows.reshape(X.shape[0], -1))

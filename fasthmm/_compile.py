@@ -202,10 +202,21 @@ def compile_all(log=None):
         step("long sequence", _functional_routes, rng, 2, long_)
         X = rng.normal(size=(long_[0], 1))
         step("long sequence fit", _gaussian_fit, X, long_)
+        step("MarkovSwitchingAR", _switching_ar_routes, rng.normal(size=60))
     finally:
         _threads.MIN_PARALLEL_WORK = threshold
         logger.setLevel(level)
     return failed
+
+
+def _switching_ar_routes(y):
+    """MarkovSwitchingAR: fit, scores, posteriors, Viterbi (the tuple
+    chain's two kernels)."""
+    from .msar import MarkovSwitchingAR
+
+    model = MarkovSwitchingAR(2, 2, n_iter=2).fit(y, [25, 35])
+    model.score_samples(y, [25, 35])
+    model.decode(y, [25, 35])
 
 
 def _gaussian_fit(X, lengths):

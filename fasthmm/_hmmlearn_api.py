@@ -46,7 +46,7 @@ def letters_to_initialize(model, emission, n_values):
     """
     letters = ""
     names = {
-        **model._transitions_class.names_by_letter(),
+        **model._chain_class().names_by_letter(),
         **emission.names_by_letter(),
     }
     for letter, attributes in names.items():

@@ -304,9 +304,15 @@ class HmmlearnSemantics(HmmlearnBase):
     :data:`INITIALIZERS`.
     """
 
-    def _initialized(self, emission, X, starts=None, *, n_values=None, labelled=False):
+    def _initialized(
+        self, emission, X, starts=None, *, n_values=None, labelled=False, w=None
+    ):
         from ._hmmlearn_api import letters_to_initialize
 
+        if w is not None:  # input-driven transitions: fasthmm's initialisation
+            return super()._initialized(
+                emission, X, starts, n_values=n_values, labelled=labelled, w=w
+            )
         n_values = None if labelled else X.size if n_values is None else n_values
         letters = letters_to_initialize(self, emission, n_values)
         rs = random_state_of(self.random_state)

@@ -5,9 +5,14 @@ tagger", section 2.2).
 Labels are ``0..K-1`` and ``K`` is the sentence boundary. Each sentence
 ``z[0..n-1]`` is padded as ``K, K, z[0], ..., z[n-1], K``; every position
 from ``z[0]`` to the closing ``K`` is a *target* with two labels of history.
+The chain may run over *states* rather than labels: :func:`lexical_states`
+gives frequent ambiguous words states of their own (a lexicalised HMM).
 """
 
 import numpy as np
+
+LEXICAL_MIN_COUNT = 10  # a word's label seen fewer times gets no state of its own
+LEXICAL_MAX_SHARE = 0.995  # a word is ambiguous when its commonest label has less
 
 
 def trigram_counts(labels, starts, n_labels):
@@ -112,3 +117,47 @@ def transition_probs(counts, lambdas):
         probs = probs + lambdas[m] * cond
         est = cond
     return np.broadcast_to(probs, (size, size, size)).copy()
+
+
+def lexical_states(w, y, word_counts, n_lexical):
+    """States of the label chain: the labels, then (word, label) pairs for the
+    ``n_lexical`` most frequent ambiguous words.
+
+    Parameters
+    ----------
+    w : (n_tokens,) int64
+        Word id of each token.
+    y : (n_tokens,) int64
+        Label of each token.
+    word_counts : (V, K) float64
+        Label counts of each word.
+    n_lexical : int
+
+    Returns
+    -------
+    states : (n_tokens,) int64
+        The state of each token: its label, or for the chosen words' labels
+        seen at least ``LEXICAL_MIN_COUNT`` times, ``K +`` the pair's index.
+    state_label : (S,) int64
+        The label of each state.
+    state_word : (S,) int64
+        The word of each state (-1: a label's own state).
+    """
+    n_labels = word_counts.shape[1]
+    freq = word_counts.sum(axis=1)
+    ambiguous = word_counts.max(axis=1) < LEXICAL_MAX_SHARE * freq
+    by_freq = np.argsort(-freq, kind="stable")
+    chosen = by_freq[ambiguous[by_freq]][:n_lexical]
+    own = word_counts[chosen] >= LEXICAL_MIN_COUNT  # (n_chosen, K)
+    table = np.full(own.shape, -1, dtype=np.int64)
+    table[own] = n_labels + np.arange(own.sum())
+    row = np.full(word_counts.shape[0], -1, dtype=np.int64)
+    row[chosen] = np.arange(chosen.size)
+    states = y.copy()
+    hit = np.flatnonzero(row[w] >= 0)
+    pair = table[row[w[hit]], y[hit]]
+    states[hit[pair >= 0]] = pair[pair >= 0]
+    words_of, labels_of = np.nonzero(own)
+    state_label = np.concatenate([np.arange(n_labels), labels_of])
+    state_word = np.concatenate([np.full(n_labels, -1), chosen[words_of]])
+    return states, state_label.astype(np.int64), state_word.astype(np.int64)

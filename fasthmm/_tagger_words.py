@@ -13,16 +13,19 @@ TnT's successive abstraction (Brants 2000, section 2.3)::
 from the empty suffix (``p(k | class)``, itself smoothed towards the label
 distribution of all rare words, then of all words) up to the longest suffix
 seen in training.
+
+Everything here works on arrays of *distinct* words at once: the words'
+characters as a ``(n_words, width)`` matrix of code points, the character
+classes looked up once per distinct character, and a node (a shape class with
+a suffix) as a short fixed-width string ``chr(class + 1) + suffix`` found by
+binary search in the sorted keys of its length.
 """
 
-import re
+import unicodedata
 
 import numpy as np
 
-_has_digit = re.compile(r"\d").search
-_has_letter = re.compile(r"[^\W\d_]").search
-
-#: Shape classes of :func:`word_shape` (their order is part of the file format).
+#: Shape classes of :func:`shapes` (their order is part of the file format).
 SHAPES = (
     "lower",
     "capitalised",
@@ -35,44 +38,160 @@ SHAPES = (
     "symbols",
     "link",
 )
-_SHAPE_ID = {name: i for i, name in enumerate(SHAPES)}
-SEP = "\x1f"  # between the shape class and the suffix in a node key
+_S = {name: i for i, name in enumerate(SHAPES)}
+
+# character flags (bits), computed once per distinct character
+_UPPER, _LOWER, _TITLE, _DIGIT, _LETTER, _HYPHEN, _AT = (1 << i for i in range(7))
 
 
-def word_shape(word, first):
-    """Index in :data:`SHAPES` of ``word`` (``first``: first of its sentence)."""
-    if "@" in word or "://" in word or word.startswith("www."):
-        return _SHAPE_ID["link"]
-    has_letter = _has_letter(word) is not None
-    if _has_digit(word):
-        return _SHAPE_ID["digits and letters" if has_letter else "number"]
-    if not has_letter:
-        return _SHAPE_ID["symbols"]
-    if word[0].isupper():
-        if len(word) > 1 and word.isupper():
-            return _SHAPE_ID["all caps"]
-        return _SHAPE_ID["capitalised, first word" if first else "capitalised"]
-    if word.islower():
-        return _SHAPE_ID["hyphenated" if "-" in word else "lower"]
-    return _SHAPE_ID["mixed case"]
+_MULTI = np.uint32(0xFFFFFFFF)  # a character whose lowercase is several
 
 
-def node_keys(word, first, max_suffix):
-    """Keys of the nodes of ``word``: its shape class with each lowercased
-    suffix of length ``0..max_suffix`` (shorter when the word is), shortest
-    first."""
-    head = f"{word_shape(word, first)}{SEP}"
-    low = word.lower()
-    return [
-        head + low[len(low) - m :] if m else head
-        for m in range(min(len(low), max_suffix) + 1)
-    ]
+def _char_info(code):
+    """Flags of one character and the code point of its lowercase."""
+    if code == 0:  # padding
+        return 0, 0
+    ch = chr(code)
+    decimal = ch.isdecimal()  # what the regular expression \d matches
+    flags = (
+        _UPPER * ch.isupper()
+        | _LOWER * ch.islower()
+        | _TITLE * (unicodedata.category(ch) == "Lt")
+        | _DIGIT * decimal
+        | _LETTER * (ch.isalnum() and not decimal)  # [^\W\d_]
+        | _HYPHEN * (ch == "-")
+        | _AT * (ch == "@")
+    )
+    low = ch.lower()
+    return flags, ord(low) if len(low) == 1 else _MULTI
 
 
-def _parent(key):
-    """The key of the node one suffix character shorter ('' for a class)."""
-    head, _, suffix = key.partition(SEP)
-    return f"{head}{SEP}{suffix[1:]}" if suffix else ""
+_TABLE_SIZE = 1024  # the first code points, looked up once
+_table = []
+
+
+def _char_table(cp):
+    """Flags (uint8) and lowercase code points (uint32) of each code point of
+    ``cp`` (same shape)."""
+    if not _table:
+        info = np.array([_char_info(c) for c in range(_TABLE_SIZE)])
+        _table.extend([info[:, 0].astype(np.uint8), info[:, 1].astype(np.uint32)])
+    # beyond the table: clipped to its last entry, then looked up one by one
+    flags, low = (np.take(t, cp, mode="clip") for t in _table)
+    rare = cp >= _TABLE_SIZE
+    if rare.any():
+        codes, inverse = np.unique(cp[rare], return_inverse=True)
+        info = np.array([_char_info(int(c)) for c in codes])[inverse.ravel()]
+        flags[rare], low[rare] = info[:, 0], info[:, 1]
+    return flags, low
+
+
+def code_points(words, min_width=1):
+    """``(n, width)`` uint32 code points of ``words`` (str array), zero-padded."""
+    words = np.asarray(words, dtype=str)
+    width = max(words.dtype.itemsize // 4, 1)
+    cp = np.ascontiguousarray(words).view(np.uint32).reshape(words.size, width)
+    if width < min_width:
+        cp = np.pad(cp, ((0, 0), (0, min_width - width)))
+    return cp
+
+
+def _contains(cp, text):
+    """Whether each row of code points holds ``text``."""
+    n = len(text)
+    if cp.shape[1] < n:
+        return np.zeros(cp.shape[0], dtype=bool)
+    hit = np.ones((cp.shape[0], cp.shape[1] - n + 1), dtype=bool)
+    for i, ch in enumerate(text):
+        hit &= cp[:, i : cp.shape[1] - n + 1 + i] == ord(ch)
+    return hit.any(axis=1)
+
+
+def shapes(words, firsts):
+    """Index in :data:`SHAPES` of each word.
+
+    Parameters
+    ----------
+    words : (n,) str array
+        Distinct words (or not: any words).
+    firsts : (n,) bool
+        Whether each word starts its sentence.
+
+    Returns
+    -------
+    (n,) int64
+    """
+    cp = code_points(words, min_width=4)
+    return _shapes(cp, _char_table(cp)[0], firsts)
+
+
+def _shapes(cp, flags, firsts):
+    """:func:`shapes` from the code points and their flags."""
+    anyf = np.bitwise_or.reduce(flags, axis=1)
+    link = (
+        (anyf & _AT > 0)
+        | _contains(cp, "://")
+        | (cp[:, :4] == np.array([ord(c) for c in "www."], np.uint32)).all(axis=1)
+    )
+    letter = anyf & _LETTER > 0
+    caps = (anyf & _UPPER > 0) & (anyf & (_LOWER | _TITLE) == 0)
+    lower = (anyf & _LOWER > 0) & (anyf & (_UPPER | _TITLE) == 0)
+    long = (cp[:, 1] > 0) if cp.shape[1] > 1 else np.zeros(cp.shape[0], bool)
+    firsts = np.asarray(firsts, dtype=bool)
+    return np.select(
+        [
+            link,
+            (anyf & _DIGIT > 0) & letter,
+            anyf & _DIGIT > 0,
+            ~letter,
+            (flags[:, 0] & _UPPER > 0) & long & caps,
+            (flags[:, 0] & _UPPER > 0) & firsts,
+            flags[:, 0] & _UPPER > 0,
+            lower & (anyf & _HYPHEN > 0),
+            lower,
+        ],
+        [
+            _S["link"],
+            _S["digits and letters"],
+            _S["number"],
+            _S["symbols"],
+            _S["all caps"],
+            _S["capitalised, first word"],
+            _S["capitalised"],
+            _S["hyphenated"],
+            _S["lower"],
+        ],
+        _S["mixed case"],
+    ).astype(np.int64)
+
+
+def node_keys(words, firsts, max_suffix):
+    """Keys of the nodes of each word, by suffix length.
+
+    Returns
+    -------
+    list of ``(rows, keys)``, one per suffix length ``m = 0..max_suffix``
+        ``keys`` (str array): ``chr(class + 1)`` followed by the last ``m``
+        characters of the lowercased word, for the words ``rows`` (int64)
+        that have at least ``m`` characters.
+    """
+    words = np.asarray(words, dtype=str)
+    cp = code_points(words, min_width=4)
+    flags, low = _char_table(cp)
+    head = _shapes(cp, flags, firsts).astype(np.uint32) + 1
+    if (low == _MULTI).any():  # e.g. U+0130, whose lowercase has two characters
+        words = np.char.lower(words)
+        low = code_points(words)
+    cp, length = low, np.char.str_len(words).astype(np.int64)
+    out = []
+    for m in range(max_suffix + 1):
+        rows = np.flatnonzero(length >= m)
+        key = np.empty((rows.size, m + 1), dtype=np.uint32)
+        key[:, 0] = head[rows]
+        ends = rows * cp.shape[1] + length[rows]  # flat index past each word
+        key[:, 1:] = cp.ravel()[ends[:, None] - m + np.arange(m)]
+        out.append((rows, key.view(f"<U{m + 1}").ravel()))
+    return out
 
 
 def build_nodes(words, firsts, labels, n_labels, max_suffix, theta, base):
@@ -80,7 +199,7 @@ def build_nodes(words, firsts, labels, n_labels, max_suffix, theta, base):
 
     Parameters
     ----------
-    words : list of str
+    words : (n,) str array
         Rare-word tokens.
     firsts : (n,) bool
         Whether each token starts its sentence.
@@ -95,35 +214,71 @@ def build_nodes(words, firsts, labels, n_labels, max_suffix, theta, base):
     Returns
     -------
     keys : (n_nodes,) str array
+        ``chr(class + 1) + suffix``, by suffix length then in sorted order.
     probs : (n_nodes, n_labels) float64
         Smoothed ``p(label | node)``, positive.
     """
-    node_of, rows = [], []
-    for r, (w, first) in enumerate(zip(words, firsts)):
-        keys = node_keys(w, bool(first), max_suffix)
-        node_of.extend(keys)
-        rows.extend([r] * len(keys))
-    index = {}
-    inverse = [index.setdefault(k, len(index)) for k in node_of]
-    keys = np.array(list(index), dtype=str)
-    counts = np.zeros((keys.size, n_labels))
-    np.add.at(
-        counts, (np.array(inverse, dtype=np.int64), np.asarray(labels)[rows]), 1.0
+    words = np.asarray(words, dtype=str)
+    firsts = np.asarray(firsts, dtype=bool)
+    labels = np.asarray(labels, dtype=np.int64)
+    # distinct (word, first) pairs and the label counts of each
+    pair, inverse = np.unique(
+        np.stack([np.unique(words, return_inverse=True)[1].ravel(), firsts]),
+        axis=1,
+        return_inverse=True,
     )
-    ml = counts / counts.sum(axis=1, keepdims=True)
-    depth = np.array([len(k) - k.index(SEP) - 1 for k in keys.tolist()])
-    parent = np.array([index.get(_parent(k), -1) for k in keys.tolist()])
-    probs = np.empty_like(ml)
-    for m in range(depth.max() + 1 if keys.size else 0):
-        at = np.flatnonzero(depth == m)
-        prior = probs[parent[at]] if m else base
-        probs[at] = (ml[at] + theta * prior) / (1.0 + theta)
-    return keys, probs
+    inverse = inverse.ravel()
+    type_words = words[np.unique(inverse, return_index=True)[1]]
+    type_counts = np.zeros((pair.shape[1], n_labels))
+    np.add.at(type_counts, (inverse, labels), 1.0)
+    keys, probs = [], []
+    prev = None  # each type's node in the previous suffix length's table
+    for rows, key in node_keys(type_words, pair[1].astype(bool), max_suffix):
+        uniq, node = np.unique(key, return_inverse=True)
+        node = node.ravel()
+        counts = np.zeros((uniq.size, n_labels))
+        np.add.at(counts, node, type_counts[rows])
+        prior = base
+        if prev is not None:  # the parent: one suffix character fewer
+            parent = np.empty(uniq.size, dtype=np.int64)
+            parent[node] = prev[rows]
+            prior = probs[-1][parent]
+        ml = counts / counts.sum(axis=1, keepdims=True)
+        probs.append((ml + theta * prior) / (1.0 + theta))
+        keys.append(uniq)
+        prev = np.full(type_words.size, -1, dtype=np.int64)
+        prev[rows] = node
+    if not keys:
+        return np.array([], dtype=str), np.zeros((0, n_labels))
+    return np.concatenate(keys), np.concatenate(probs)
 
 
-def node_index(keys):
-    """A dict from node key to row of ``probs``."""
-    return {k: i for i, k in enumerate(keys.tolist())}
+class NodeIndex:
+    """The node keys of a fitted model, sorted per suffix length for lookup."""
+
+    def __init__(self, keys):
+        keys = np.asarray(keys, dtype=str)
+        length = np.char.str_len(keys)
+        self.tables = []
+        for m in range(int(length.max(initial=0))):
+            rows = np.flatnonzero(length == m + 1)
+            order = np.argsort(keys[rows], kind="stable")
+            self.tables.append((keys[rows][order], rows[order]))
+
+    def deepest(self, words, firsts, max_suffix):
+        """Row of the deepest node of each word that was seen in training
+        (-1 where not even its class was)."""
+        found = np.full(len(words), -1, dtype=np.int64)
+        depth = min(max_suffix + 1, len(self.tables))
+        for (rows, key), (table, table_rows) in zip(
+            node_keys(words, firsts, depth - 1), self.tables[:depth]
+        ):
+            if not table.size or not key.size:
+                continue
+            pos = np.minimum(np.searchsorted(table, key), table.size - 1)
+            hit = table[pos] == key
+            found[rows[hit]] = table_rows[pos[hit]]
+        return found
 
 
 def unknown_probs(words, firsts, index, probs, base, max_suffix):
@@ -132,21 +287,20 @@ def unknown_probs(words, firsts, index, probs, base, max_suffix):
     The deepest node of the word's class and suffixes that was seen in
     training; ``base`` when its class never was.
 
+    Parameters
+    ----------
+    words : (n,) str array
+    firsts : (n,) bool
+    index : NodeIndex
+    probs : (n_nodes, n_labels) float64
+    base : (n_labels,) float64
+    max_suffix : int
+
     Returns
     -------
-    (len(words), n_labels) float64
+    (n, n_labels) float64
     """
-    found = []
-    for w, first in zip(words, firsts):
-        head, low, row = f"{word_shape(w, bool(first))}{SEP}", w.lower(), -1
-        for m in range(min(len(low), max_suffix), 0, -1):
-            row = index.get(head + low[-m:], -1)
-            if row >= 0:
-                break
-        else:
-            row = index.get(head, -1)
-        found.append(row)
-    found = np.array(found, dtype=np.int64)
+    found = index.deepest(words, firsts, max_suffix)
     out = probs[found]
     out[found < 0] = base
     return out

@@ -801,3 +801,78 @@ def check_prior(value, name, shape=None, strict=False, kind=None):
                 + (f" among its {arr.size} entries" if arr.size > 1 else "")
             )
     return arr
+
+
+def check_inputs(inputs, X, lengths, n_samples, name="inputs"):
+    """Covariates aligned with the rows of ``X``, as the kernels take them.
+
+    The one rule for ``inputs=`` and ``transition_inputs=``: an array of
+    shape (n_samples, n_inputs) aligned with X's rows, or (n_samples,) for
+    one input; when X is a list of sequences, a list of such arrays, one per
+    sequence, each with as many rows as its sequence.
+
+    Parameters
+    ----------
+    inputs : None, array-like, or list of array-like
+    X : the ``X`` the user gave (before :func:`check_sequences`)
+    lengths : the ``lengths`` the user gave
+    n_samples : int
+        Rows of the concatenated X.
+    name : str
+        The argument's name in messages.
+
+    Returns
+    -------
+    ndarray of shape (n_samples, n_inputs), float64, C-contiguous, or None
+
+    Raises
+    ------
+    ValueError, TypeError
+        Naming ``name``: wrong shape, rows not aligned with X, a list that
+        does not match X's sequences, NaN or inf.
+    """
+    if inputs is None:
+        return None
+    if _is_sequence_list(X, lengths, "X"):
+        if not isinstance(inputs, (list, tuple)):
+            raise TypeError(
+                f"{name} must be a list of arrays (one per sequence) when X is a "
+                f"list of sequences, got {type(inputs).__name__}"
+            )
+        if len(inputs) != len(X):
+            raise ValueError(
+                f"{name} must hold one array per sequence of X ({len(X)}), "
+                f"got {len(inputs)}"
+            )
+        parts = [
+            input_rows(u, f"{name}[{i}]", np.shape(x)[0])
+            for i, (u, x) in enumerate(zip(inputs, X))
+        ]
+        if len({p.shape[1] for p in parts}) != 1:
+            raise ValueError(f"the arrays of {name} must all have the same columns")
+        return np.ascontiguousarray(np.concatenate(parts, axis=0))
+    return input_rows(inputs, name, n_samples)
+
+
+def input_rows(u, name, n_rows):
+    """One array of inputs: 2-D float64 with ``n_rows`` rows, finite."""
+    arr = as_float_array(u, name, ndim=(1, 2))
+    if arr.ndim == 1:
+        arr = arr.reshape(-1, 1)
+    if arr.shape[0] != n_rows:
+        raise ValueError(
+            f"{name} must have one row per sample of X ({n_rows}), got "
+            f"{arr.shape[0]} rows"
+        )
+    if arr.shape[1] == 0:
+        raise ValueError(f"{name} must have at least one column, got 0")
+    return arr
+
+
+def row_count(X):
+    """Rows of an array-like (its first axis), or None when it has none."""
+    try:
+        shape = np.shape(X)
+    except ValueError:  # ragged
+        return None
+    return int(shape[0]) if len(shape) >= 1 else None

@@ -23,6 +23,7 @@ from ._validation import (
     NotFittedError,
     check_allocation,
     check_choice,
+    check_inputs,
     check_int,
     check_labels,
     check_lengths,
@@ -31,6 +32,7 @@ from ._validation import (
     check_random_state,
     check_real,
     check_sequences,
+    row_count,
     trailing_size,
 )
 from .em import (
@@ -42,15 +44,24 @@ from .em import (
     run_em,
 )
 from .emissions._base import InvalidParameter
+from .forecast import (
+    check_steps,
+    refuse_future,
+    state_forecast,
+    stationary_transmats,
+)
 from .inference import (
     Clamp,
+    PerStep,
     Workspace,
+    backward_sample_steps,
     emission_log_likelihoods,
     emission_posteriors,
     forward_pass,
     raise_if_impossible,
     viterbi_decode,
 )
+from .input_transitions import InputTransitions
 from .io import save_model
 from .transitions import Transitions
 
@@ -68,14 +79,17 @@ IMPLEMENTATIONS = ("log", "scaling")
 
 #: Constructor arguments fasthmm adds to hmmlearn's, with their defaults: the
 #: working-memory budget of data walked in blocks (:mod:`fasthmm._batches`),
-#: the step sizes of :meth:`BaseHMM.partial_fit` and what NaN in X means
-#: (:mod:`fasthmm._missing`). Declared here once and added to every model
-#: class's signature as keyword-only arguments.
+#: the step sizes of :meth:`BaseHMM.partial_fit`, what NaN in X means
+#: (:mod:`fasthmm._missing`) and whether inputs drive the transitions.
+#: Declared here once and added to every model class's signature as
+#: keyword-only arguments.
 ADDED_ARGS = {
     "memory_budget": None,
     "learning_offset": 10.0,
     "learning_decay": 0.7,
     "missing": "raise",
+    "transition_inputs": False,
+    "transcoef_prior": 0.0,
 }
 
 #: Constructor arguments every model shares; the others belong to its emission.
@@ -93,6 +107,21 @@ SHARED_ARGS = (
     "implementation",
     *ADDED_ARGS,
 )
+
+
+#: ``transition_inputs`` of :meth:`BaseHMM._read_batch` for callers that
+#: need X alone (the chain's inputs are not read).
+_CHAIN_UNCHECKED = object()
+
+
+class class_or_instance:
+    """A method that receives the instance it is called on, or the class."""
+
+    def __init__(self, function):
+        self.function = function
+
+    def __get__(self, instance, owner):
+        return functools.partial(self.function, owner if instance is None else instance)
 
 
 class BaseHMM(HmmlearnAPI):
@@ -142,6 +171,14 @@ class BaseHMM(HmmlearnAPI):
         covariances). Integer-valued families mark a missing value by NaN in
         a float array. ``score`` is then the log-likelihood of the observed
         entries, and EM stays exact and monotone.
+    transition_inputs : bool
+        Input-driven transitions (docs/inputs.md): the transition matrix of
+        step t is ``softmax_j(transcoef_[i, j] @ w_t)`` with ``w_t`` the row t
+        of the ``transition_inputs=`` array every method then takes; the
+        model has ``transcoef_`` instead of ``transmat_``. Default False.
+    transcoef_prior : float >= 0
+        Precision of a zero-mean Gaussian prior on ``transcoef_`` (an L2
+        penalty ``transcoef_prior / 2 * ||transcoef_||^2``); 0: none.
 
     Attributes
     ----------
@@ -232,13 +269,19 @@ class BaseHMM(HmmlearnAPI):
             cls._emission_class.param_names
         )
 
-    @classmethod
-    def _param_names(cls):
+    @class_or_instance
+    def _param_names(owner):
+        """The parameter attributes: of a model, those of its chain (with
+        ``transcoef_`` for input-driven transitions); of the class, those of
+        a stationary chain."""
+        chain = (
+            owner._transitions_class
+            if isinstance(owner, type)
+            else owner._chain_class()
+        )
         return tuple(
-            n
-            for names in cls._transitions_class.names_by_letter().values()
-            for n in names
-        ) + tuple(cls._emission_class.attribute_names())
+            n for names in chain.names_by_letter().values() for n in names
+        ) + tuple(owner._emission_class.attribute_names())
 
     @classmethod
     def _constructor_args(cls):
@@ -269,6 +312,7 @@ class BaseHMM(HmmlearnAPI):
         check_int(self.n_iter, "n_iter", 0)
         check_real(self.tol, "tol", allow_inf=True)  # tol < 0: run all n_iter
         self._check_chain_priors()
+        self._check_chain_inputs()
         check_choice(self.algorithm, "algorithm", DECODERS)
         check_choice(self.implementation, "implementation", IMPLEMENTATIONS)
         check_letters(self.params, "params", self._all_letters())
@@ -284,6 +328,21 @@ class BaseHMM(HmmlearnAPI):
         k = check_int(self.n_components, "n_components", 1)
         check_allocation((k, k), "n_components", k, "a transition matrix")
         return k
+
+    def _check_chain_inputs(self):
+        """Check ``transition_inputs`` and ``transcoef_prior``."""
+        if not isinstance(self.transition_inputs, (bool, np.bool_)):
+            raise TypeError(
+                "transition_inputs must be True or False, got "
+                f"{self.transition_inputs!r}"
+            )
+        check_real(self.transcoef_prior, "transcoef_prior", 0.0)
+        if self.transition_inputs and self._transitions_class is not Transitions:
+            raise ValueError(
+                f"transition_inputs=True is not offered by {type(self).__name__} "
+                "(its chain is not a first-order Markov chain of point "
+                "estimates)"
+            )
 
     def _check_chain_priors(self):
         k = self.n_components
@@ -312,6 +371,14 @@ class BaseHMM(HmmlearnAPI):
             self._after_fit(params.emission)
 
     def _transitions(self, params):
+        if self.transition_inputs:
+            return InputTransitions(
+                self.n_components,
+                params.get("startprob_"),
+                params.get("transcoef_"),
+                self.startprob_prior,
+                self.transcoef_prior,
+            )
         return Transitions(
             self.n_components,
             params.get("startprob_"),
@@ -319,6 +386,10 @@ class BaseHMM(HmmlearnAPI):
             self.startprob_prior,
             self.transmat_prior,
         )
+
+    def _chain_class(self):
+        """The class of this model's chain component (input-driven or not)."""
+        return InputTransitions if self.transition_inputs else self._transitions_class
 
     def _emission(self, params):
         args = {name: getattr(self, name) for name in self._emission_args}
@@ -342,11 +413,94 @@ class BaseHMM(HmmlearnAPI):
         transitions.require()  # before the emission: its error comes first
         return Params(transitions.checked(), emission.checked())
 
-    def _read_data(self, emission, X, lengths):
+    def _read_data(self, emission, X, lengths, inputs=None):
+        """Checked (X, starts): X as the emission sees it (see :meth:`_design`)."""
+        return self._read_batch(emission, X, lengths, inputs, _CHAIN_UNCHECKED)[:2]
+
+    def _read_batch(self, emission, X, lengths, inputs=None, transition_inputs=None):
+        """Checked (X, starts, w) of one batch: X as the emission sees it
+        (see :meth:`_design`), ``w`` the checked ``transition_inputs`` (None
+        for a stationary chain)."""
+        raw_X, raw_lengths = X, lengths
+        X, starts = self._designed(emission, X, lengths, inputs)
+        if transition_inputs is _CHAIN_UNCHECKED:
+            return X, starts, None
+        w = self._transition_rows(raw_X, raw_lengths, X.shape[0], transition_inputs)
+        return X, starts, w
+
+    def _designed(self, emission, X, lengths, inputs):
+        """(X through :meth:`_design` and the emission's check, starts); a
+        model that uses no inputs and gets none takes the checks of old."""
+        raw_X, raw_lengths = X, lengths
         X, lengths = check_sequences(X, lengths)
-        X = emission.check_X(X)
-        starts = check_lengths(lengths, X.shape[0])
-        return X, starts
+        if inputs is None and type(self)._design is BaseHMM._design:
+            X = emission.check_X(X)
+            return X, check_lengths(lengths, X.shape[0])
+        n = row_count(X)
+        if n is None:  # not an array of rows: the emission's check says why
+            X = emission.check_X(X)
+            n = X.shape[0]
+        starts = check_lengths(lengths, n)
+        inputs = check_inputs(inputs, raw_X, raw_lengths, n)
+        return emission.check_X(self._design(X, starts, inputs)), starts
+
+    def _design(self, X, starts, inputs):
+        """The array the emission sees wherever it sees X.
+
+        The hook of models whose emissions use ``inputs``: they return X with
+        the regressor columns built from ``inputs`` (and X itself, for
+        autoregression) appended, and the emission splits them off. Called
+        once per batch at the boundary, on every route (in memory, blocks,
+        partitions, stream chunks).
+
+        Parameters
+        ----------
+        X : array-like of shape (n_samples, ...)
+            The concatenated samples, not yet checked by the emission.
+        starts : ndarray of shape (n_sequences + 1,), int64
+        inputs : ndarray of shape (n_samples, n_inputs), float64, or None
+            Checked (:func:`fasthmm._validation.check_inputs`).
+
+        Returns
+        -------
+        X : array-like
+            Here X itself: this model's emission uses no inputs.
+        """
+        if inputs is not None:
+            raise ValueError(
+                f"inputs were given but {type(self).__name__}'s emissions use "
+                "none: leave inputs=None (for inputs that drive the "
+                "transitions, build the model with transition_inputs=True and "
+                "pass transition_inputs=)"
+            )
+        return X
+
+    def _transition_rows(self, X, lengths, n_samples, transition_inputs):
+        """Checked ``transition_inputs`` of a batch (None for a stationary chain).
+
+        Raises
+        ------
+        ValueError
+            Given to a model built without ``transition_inputs=True``, or
+            missing for one built with it.
+        """
+        if not self.transition_inputs:
+            if transition_inputs is not None:
+                raise ValueError(
+                    "transition_inputs were given but this "
+                    f"{type(self).__name__} has a stationary chain: build it "
+                    "with transition_inputs=True to use them"
+                )
+            return None
+        if transition_inputs is None:
+            raise ValueError(
+                f"this {type(self).__name__} has input-driven transitions "
+                "(transition_inputs=True): pass transition_inputs=, an array "
+                "of shape (n_samples, n_transition_inputs) aligned with X"
+            )
+        return check_inputs(
+            transition_inputs, X, lengths, n_samples, "transition_inputs"
+        )
 
     def _checked_params(self):
         """The checked parameters of a fitted model (once per public call)."""
@@ -361,34 +515,42 @@ class BaseHMM(HmmlearnAPI):
         params.emission.check_hyperparameters()
         return params
 
-    def _checked_batch(self, X, lengths):
-        """Checked (params, X, starts) for the inference methods."""
+    def _checked_batch(self, X, lengths, inputs=None, transition_inputs=None):
+        """Checked (params, X, starts) for the inference methods; the chain of
+        ``params`` is bound to the batch's ``transition_inputs`` (its
+        ``transmat`` is then per step, see :class:`fasthmm.inference.PerStep`)."""
         params = self._checked_params()
-        X, starts = self._read_data(params.emission, X, lengths)
-        return params, X, starts
+        X, starts, w = self._read_batch(
+            params.emission, X, lengths, inputs, transition_inputs
+        )
+        return params.bound(w), X, starts
 
-    def _loaded_workspace(self, X, lengths):
+    def _loaded_workspace(self, X, lengths, inputs=None, transition_inputs=None):
         """Checked params and a workspace holding the frame of X."""
-        params, X, starts = self._checked_batch(X, lengths)
+        params, X, starts = self._checked_batch(X, lengths, inputs, transition_inputs)
+        return params, self._workspace(params, X, starts)
+
+    def _workspace(self, params, X, starts):
+        """A workspace holding the frame of checked X."""
         ws = Workspace(starts, self.n_components)
         ws.load(params.emission, X)
-        return params, ws
+        return ws
 
     # -- inference ------------------------------------------------------------
-    def _forward(self, X, lengths):
-        params, ws = self._loaded_workspace(X, lengths)
+    def _forward(self, X, lengths, inputs=None, transition_inputs=None):
+        params, ws = self._loaded_workspace(X, lengths, inputs, transition_inputs)
         t = params.transitions
         ll = forward_pass(ws, t.startprob, t.transmat)
         return ll, ws, params
 
-    def _log_likelihood(self, X, lengths):
+    def _log_likelihood(self, X, lengths, inputs=None, transition_inputs=None):
         """(log-likelihood, params, n_samples) by the forward pass alone."""
-        blocks = self._blocks(X, lengths)
+        blocks = self._blocks(X, lengths, inputs, transition_inputs)
         if blocks is not None:
             params = self._checked_params()
             ll = blocks.log_likelihood(params)
             return ll, params, blocks.n_observed_rows
-        params, X, starts = self._checked_batch(X, lengths)
+        params, X, starts = self._checked_batch(X, lengths, inputs, transition_inputs)
         t = params.transitions
         ll = emission_log_likelihoods(
             params.emission, X, starts, t.startprob, t.transmat
@@ -396,7 +558,7 @@ class BaseHMM(HmmlearnAPI):
         return float(ll.sum()), params, n_observed_rows(X)
 
     @adaptive_threads
-    def log_emissions(self, X, lengths=None):
+    def log_emissions(self, X, lengths=None, *, inputs=None, transition_inputs=None):
         """Log-density of every sample under every state's emission.
 
         The matrix the inference runs on: entry ``[t, k]`` is
@@ -410,6 +572,9 @@ class BaseHMM(HmmlearnAPI):
         X : array-like of shape (n_samples, n_features), or a list of sequences
         lengths : array-like of int, optional
             Checked against ``X`` only (each row depends on its sample alone).
+        inputs, transition_inputs : array-like, optional
+            As in :meth:`score` (``transition_inputs`` is checked when
+            given, not used).
 
         Returns
         -------
@@ -417,37 +582,50 @@ class BaseHMM(HmmlearnAPI):
             Rows in the order of ``X`` (a list of sequences is concatenated).
             ``-inf`` where a state cannot emit a sample.
         """
-        params, X, _ = self._checked_batch(X, lengths)
+        params = self._checked_params()
+        chain = _CHAIN_UNCHECKED if transition_inputs is None else transition_inputs
+        X, _, _ = self._read_batch(params.emission, X, lengths, inputs, chain)
         return np.array(params.emission.log_likelihood(X), dtype=np.float64)
 
     @adaptive_threads
-    def score(self, X, lengths=None):
+    def score(self, X, lengths=None, *, inputs=None, transition_inputs=None):
         """Log-likelihood of ``X`` under the model.
 
         Parameters
         ----------
         X : array-like of shape (n_samples, n_features), or a list of sequences
         lengths : array-like of int, optional
+        inputs : array-like of shape (n_samples, n_inputs), optional
+            Covariates of the emissions, aligned with X's rows (a list of
+            arrays when X is a list); only for models whose emissions use
+            them (docs/inputs.md).
+        transition_inputs : array-like of shape (n_samples, n_transition_inputs)
+            Covariates of the transitions, aligned with X's rows (row t drives
+            the step into t; the first row of each sequence is not used);
+            required by models built with ``transition_inputs=True``, refused
+            by the others.
 
         Returns
         -------
         log_likelihood : float
         """
-        return self._log_likelihood(X, lengths)[0]
+        return self._log_likelihood(X, lengths, inputs, transition_inputs)[0]
 
     @adaptive_threads
-    def score_samples(self, X, lengths=None):
+    def score_samples(self, X, lengths=None, *, inputs=None, transition_inputs=None):
         """Log-likelihood and state posteriors.
+
+        ``inputs`` and ``transition_inputs`` as in :meth:`score`.
 
         Returns
         -------
         log_likelihood : float
         posteriors : ndarray of shape (n_samples, n_components)
         """
-        blocks = self._blocks(X, lengths)
+        blocks = self._blocks(X, lengths, inputs, transition_inputs)
         if blocks is not None:
             return blocks.posteriors(self._checked_params())
-        params, X, starts = self._checked_batch(X, lengths)
+        params, X, starts = self._checked_batch(X, lengths, inputs, transition_inputs)
         t = params.transitions
         ll, post = emission_posteriors(
             params.emission, X, starts, t.startprob, t.transmat
@@ -455,24 +633,32 @@ class BaseHMM(HmmlearnAPI):
         raise_if_impossible(ll, "X")
         return float(ll.sum()), post
 
-    def predict_proba(self, X, lengths=None):
-        """State posteriors p(z_t | x), shape (n_samples, n_components)."""
-        return self.score_samples(X, lengths)[1]
+    def predict_proba(self, X, lengths=None, *, inputs=None, transition_inputs=None):
+        """State posteriors p(z_t | x), shape (n_samples, n_components).
+
+        ``inputs`` and ``transition_inputs`` as in :meth:`score`."""
+        return self.score_samples(
+            X, lengths, inputs=inputs, transition_inputs=transition_inputs
+        )[1]
 
     @adaptive_threads
-    def filter_proba(self, X, lengths=None):
+    def filter_proba(self, X, lengths=None, *, inputs=None, transition_inputs=None):
         """Filtered state probabilities p(z_t | x_1..x_t), without look-ahead.
+
+        ``inputs`` and ``transition_inputs`` as in :meth:`score`.
 
         Returns
         -------
         filtered : ndarray of shape (n_samples, n_components)
         """
-        ll, ws, _ = self._forward(X, lengths)
+        ll, ws, _ = self._forward(X, lengths, inputs, transition_inputs)
         raise_if_impossible(ll, "X")
         return ws.post
 
     @adaptive_threads
-    def decode(self, X, lengths=None, algorithm=None):
+    def decode(
+        self, X, lengths=None, algorithm=None, *, inputs=None, transition_inputs=None
+    ):
         """Most likely states.
 
         Parameters
@@ -482,6 +668,8 @@ class BaseHMM(HmmlearnAPI):
         algorithm : {"viterbi", "map"}, optional
             Default: the model's ``algorithm``. "viterbi" gives the best joint
             path; "map" the most likely state at each step.
+        inputs, transition_inputs : array-like, optional
+            As in :meth:`score`.
 
         Returns
         -------
@@ -492,23 +680,28 @@ class BaseHMM(HmmlearnAPI):
         """
         algorithm = self.algorithm if algorithm is None else algorithm
         check_choice(algorithm, "algorithm", DECODERS)
+        kw = {"inputs": inputs, "transition_inputs": transition_inputs}
         if algorithm == "map":
-            _, post = self.score_samples(X, lengths)
+            _, post = self.score_samples(X, lengths, **kw)
             states = post.argmax(axis=1)
             return float(np.log(post[np.arange(post.shape[0]), states]).sum()), states
-        blocks = self._blocks(X, lengths)
+        blocks = self._blocks(X, lengths, **kw)
         if blocks is not None:
             return blocks.viterbi(self._checked_params())
-        params, X, starts = self._checked_batch(X, lengths)
+        params, X, starts = self._checked_batch(X, lengths, **kw)
         t = params.transitions
         log_emissions = params.emission.log_likelihood(X)
         lp, states, _ = viterbi_decode(log_emissions, t.startprob, t.transmat, starts)
         raise_if_impossible(lp, "X")
         return float(lp.sum()), states
 
-    def predict(self, X, lengths=None):
-        """Most likely states (by the model's ``algorithm``), shape (n_samples,)."""
-        return self.decode(X, lengths)[1]
+    def predict(self, X, lengths=None, *, inputs=None, transition_inputs=None):
+        """Most likely states (by the model's ``algorithm``), shape (n_samples,).
+
+        ``inputs`` and ``transition_inputs`` as in :meth:`score`."""
+        return self.decode(
+            X, lengths, inputs=inputs, transition_inputs=transition_inputs
+        )[1]
 
     def stream(self, lag=0, max_delay=None, viterbi=True):
         """A :class:`~fasthmm.stream.Stream` for live data: filtering,
@@ -536,33 +729,208 @@ class BaseHMM(HmmlearnAPI):
         from .stream import Stream, _EmissionRows, check_stream_options
 
         lag, max_delay, viterbi = check_stream_options(lag, max_delay, viterbi)
+        if self.transition_inputs:
+            raise NotImplementedError(
+                "stream is not offered for input-driven transitions "
+                "(transition_inputs=True) yet: use filter_proba on the data so far"
+            )
         params = self._checked_params()
         t = params.transitions
-        rows = _EmissionRows(params.emission)
+        rows = _EmissionRows(params.emission, self._design)
         return Stream(rows, t.startprob, t.transmat, lag, max_delay, viterbi)
 
     @adaptive_threads
-    def sample_posterior(self, X, lengths=None, n_samples=1, random_state=None):
+    def sample_posterior(
+        self,
+        X,
+        lengths=None,
+        n_samples=1,
+        random_state=None,
+        *,
+        inputs=None,
+        transition_inputs=None,
+    ):
         """State paths drawn from p(z | x) by forward filtering, backward sampling.
+
+        ``inputs`` and ``transition_inputs`` as in :meth:`score`.
 
         Returns
         -------
         states : ndarray of shape (n_samples, n_observations), int64
         """
         n_draws = check_int(n_samples, "n_samples", 1)
-        ll, ws, params = self._forward(X, lengths)
+        ll, ws, params = self._forward(X, lengths, inputs, transition_inputs)
         raise_if_impossible(ll, "X")
         rng = check_random_state(
             self.random_state if random_state is None else random_state
         )
         uniforms = rng.random((n_draws, ws.post.shape[0]))
+        transmat = params.transitions.transmat
+        if isinstance(transmat, PerStep):
+            return backward_sample_steps(ws.post, transmat.log, ws.starts, uniforms)
         states = np.empty(uniforms.shape, dtype=np.int64)
-        _kernels.backward_sample_batch(
-            ws.post, params.transitions.transmat, ws.starts, uniforms, states
-        )
+        _kernels.backward_sample_batch(ws.post, transmat, ws.starts, uniforms, states)
         return states
 
-    def sample(self, n_samples=1, random_state=None, currstate=None):
+    # -- forecasts ------------------------------------------------------------
+    @adaptive_threads
+    def forecast_proba(
+        self, X, lengths=None, steps=1, *, future_transition_inputs=None
+    ):
+        """State distributions of the steps after the end of each sequence.
+
+        The filtered state of each sequence's last row, ``p(z_T | x_1..x_T)``
+        (the last row of :meth:`filter_proba`), carried through the
+        transitions: exact, no observation after the end.
+
+        Parameters
+        ----------
+        X : array-like of shape (n_samples, n_features), or a list of sequences
+        lengths : array-like of int, optional
+        steps : int >= 1
+            Number of steps after the end of each sequence.
+        future_transition_inputs : array-like, optional
+            For a model whose transitions depend on inputs: their values in
+            the steps after the end, shape (n_sequences, steps,
+            n_transition_inputs), or (steps, n_transition_inputs) for one
+            sequence, or a list of one such array per sequence. Refused by
+            a model whose transitions use no inputs.
+
+        Returns
+        -------
+        proba : ndarray of shape (n_sequences, steps, n_components)
+            ``proba[n, h - 1] = p(z_{T_n + h} | sequence n)``.
+        """
+        return self._state_forecast(X, lengths, steps, future_transition_inputs)[
+            -1
+        ].proba
+
+    @adaptive_threads
+    def forecast(
+        self,
+        X,
+        lengths=None,
+        steps=1,
+        *,
+        future_inputs=None,
+        future_transition_inputs=None,
+    ):
+        """Predictive mean of the observations after the end of each sequence.
+
+        ``E[x_{T+h} | x_1..x_T]``: each state's emission mean weighted by
+        :meth:`forecast_proba` (for autoregressive emissions, the exact
+        regime-conditional means of the autoregression).
+
+        Parameters
+        ----------
+        X, lengths, steps, future_transition_inputs :
+            As in :meth:`forecast_proba`.
+        future_inputs : array-like, optional
+            For a model whose emissions depend on inputs: their values in the
+            steps after the end, shaped as ``future_transition_inputs``.
+
+        Returns
+        -------
+        means : ndarray of shape (n_sequences, steps, n_features)
+
+        Raises
+        ------
+        TypeError
+            For symbols (categorical emissions), which have no mean: their
+            probabilities are ``forecast_proba(...) @ emissionprob_``.
+        """
+        params, X, starts, chain = self._state_forecast(
+            X, lengths, steps, future_transition_inputs
+        )
+        return self._forecast_means(params, X, starts, chain, future_inputs)
+
+    def _state_forecast(self, X, lengths, steps, future_transition_inputs):
+        """(params, X, starts, :class:`~fasthmm.forecast.StateForecast`) of the
+        public forecast methods, from checked arguments."""
+        steps = check_steps(steps)
+        params, X, starts = self._checked_batch(X, lengths)
+        transmats = self._forecast_transmats(
+            params, starts.shape[0] - 1, steps, future_transition_inputs
+        )
+        return (
+            params,
+            X,
+            starts,
+            state_forecast(self._filtered_last(params, X, starts), transmats),
+        )
+
+    def _filtered_last(self, params, X, starts):
+        """``p(z_T | x_1..x_T)`` of each sequence's last row, shape
+        (n_sequences, n_components), from checked data."""
+        ws = self._workspace(params, X, starts)
+        t = params.transitions
+        raise_if_impossible(forward_pass(ws, t.startprob, t.transmat), "X")
+        return ws.post[starts[1:] - 1]
+
+    def _forecast_transmats(self, params, n_sequences, steps, future_transition_inputs):
+        """Transition matrices of the steps after the end of each sequence.
+
+        A hook: a model whose transitions depend on inputs overrides it and
+        builds them from ``future_transition_inputs`` (checked with
+        :func:`fasthmm.forecast.check_future`).
+
+        Returns
+        -------
+        transmats : ndarray of shape (n_sequences, steps, n_components, n_components)
+            ``transmats[n, h]`` leads into step ``h + 1`` after the end of
+            sequence ``n``; a broadcast view for a stationary chain.
+        """
+        refuse_future(
+            future_transition_inputs, "future_transition_inputs", "transitions"
+        )
+        return stationary_transmats(params.transitions.transmat, n_sequences, steps)
+
+    def _forecast_means(self, params, X, starts, chain, future_inputs):
+        """Predictive means of the steps after the end of each sequence.
+
+        The hook of :meth:`forecast`. The default mixes each state's emission
+        mean (:meth:`~fasthmm.emissions.Emission.state_means`) over
+        ``chain.proba``. A model whose emission mean depends on the past or on
+        inputs (regression, autoregression) overrides it with its exact
+        recursion.
+
+        Parameters
+        ----------
+        params : fasthmm.em.Params
+            The checked parameters (``params.transitions``,
+            ``params.emission``).
+        X : ndarray of shape (n_samples, n_features)
+            The checked observations (what the emission's ``check_X`` gives).
+        starts : ndarray of shape (n_sequences + 1,), int64
+            Sequence bounds: sequence ``n`` is ``X[starts[n]:starts[n + 1]]``.
+        chain : fasthmm.forecast.StateForecast
+            ``chain.filtered`` (n_sequences, n_components), the filtered
+            state of each last row; ``chain.transmats`` (n_sequences, steps,
+            n_components, n_components), the transitions into each future
+            step; ``chain.proba`` (n_sequences, steps, n_components), the
+            forecast state distributions.
+        future_inputs : None or array-like
+            As the user gave it (check it with
+            :func:`fasthmm.forecast.check_future`); a model using no inputs
+            refuses it.
+
+        Returns
+        -------
+        means : ndarray of shape (n_sequences, steps, n_features)
+            ``E[x_{T+h} | x_1..x_T]`` at ``[n, h - 1]``.
+        """
+        refuse_future(future_inputs, "future_inputs", "emissions")
+        return chain.proba @ params.emission.state_means()
+
+    def sample(
+        self,
+        n_samples=1,
+        random_state=None,
+        currstate=None,
+        *,
+        inputs=None,
+        transition_inputs=None,
+    ):
         """Draw a sequence from the model.
 
         Parameters
@@ -572,6 +940,8 @@ class BaseHMM(HmmlearnAPI):
             Default: the model's ``random_state``.
         currstate : int, optional
             The first state; drawn from ``startprob_`` when omitted.
+        inputs, transition_inputs : array-like of shape (n_samples, ...), optional
+            The inputs of the rows drawn, as :meth:`score` takes them.
 
         Returns
         -------
@@ -589,8 +959,15 @@ class BaseHMM(HmmlearnAPI):
                 raise ValueError(
                     f"currstate must be in [0, {self.n_components}), got {currstate}"
                 )
-        states = params.transitions.sample(n, rng, currstate)
-        return params.emission.sample(states, rng), states
+        w = self._transition_rows(None, None, n, transition_inputs)
+        states = params.bound(w).transitions.sample(n, rng, currstate)
+        return self._sample_emissions(params, states, rng, inputs), states
+
+    def _sample_emissions(self, params, states, rng, inputs):
+        """Observations drawn given ``states``: the hook of models whose
+        emissions use ``inputs`` (checked here: this model's take none)."""
+        self._design(None, None, check_inputs(inputs, None, None, len(states)))
+        return params.emission.sample(states, rng)
 
     def _n_free_parameters(self, params):
         """Free scalars of the model, trained or frozen (as hmmlearn counts)."""
@@ -619,24 +996,26 @@ class BaseHMM(HmmlearnAPI):
         save_model(self, path)
 
     @adaptive_threads
-    def aic(self, X, lengths=None):
+    def aic(self, X, lengths=None, *, inputs=None, transition_inputs=None):
         """Akaike information criterion (lower is better)."""
-        ll, params, _ = self._log_likelihood(X, lengths)
+        ll, params, _ = self._log_likelihood(X, lengths, inputs, transition_inputs)
         return -2.0 * ll + 2.0 * self._n_free_parameters(params)
 
     @adaptive_threads
-    def bic(self, X, lengths=None):
+    def bic(self, X, lengths=None, *, inputs=None, transition_inputs=None):
         """Bayesian information criterion (lower is better).
 
         ``-2 log L + p log n``, with ``n`` the number of samples observed
         (with ``missing="marginalize"``, a row of NaN is not counted).
         """
-        ll, params, n_samples = self._log_likelihood(X, lengths)
+        ll, params, n_samples = self._log_likelihood(
+            X, lengths, inputs, transition_inputs
+        )
         return -2.0 * ll + self._n_free_parameters(params) * float(np.log(n_samples))
 
     # -- learning -------------------------------------------------------------
     @adaptive_threads
-    def fit(self, X, lengths=None, *, states=None):
+    def fit(self, X, lengths=None, *, states=None, inputs=None, transition_inputs=None):
         """Estimate the parameters by EM (Baum-Welch), or from labels.
 
         Parameters
@@ -647,6 +1026,8 @@ class BaseHMM(HmmlearnAPI):
             Known states (-1 where unknown). Fully labelled data gives the
             maximum-likelihood (MAP with priors) estimate in one pass; partly
             labelled data runs EM with the known states clamped.
+        inputs, transition_inputs : array-like, optional
+            As in :meth:`score`.
 
         Returns
         -------
@@ -659,11 +1040,11 @@ class BaseHMM(HmmlearnAPI):
         arrays) is walked in blocks of whole sequences (docs/scaling.md).
         """
         emission = self._check_hyperparameters()
-        blocks = self._blocks(X, lengths)
+        blocks = self._blocks(X, lengths, inputs, transition_inputs)
         if blocks is not None:
             monitor = self._monitor_class(self.tol, self.n_iter, self.verbose)
             return self._commit(blocks.fit(self, emission, states, monitor), monitor)
-        X, starts = self._read_data(emission, X, lengths)
+        X, starts, w = self._read_batch(emission, X, lengths, inputs, transition_inputs)
         emission.with_data(X)
         k = self.n_components
         if X.shape[0] < k:
@@ -682,16 +1063,16 @@ class BaseHMM(HmmlearnAPI):
             and np.all(labels >= 0)
             and emission.closed_form_given_states
         )
-        params = self._initialized(emission, X, starts, labelled=labelled)
+        params = self._initialized(emission, X, starts, labelled=labelled, w=w)
 
         monitor = self._monitor_class(self.tol, self.n_iter, self.verbose)
         if labelled:
-            params = self._fit_labelled(X, starts, labels, params, monitor)
+            params = self._fit_labelled(X, starts, labels, params, monitor, w)
         else:
             clamp = None if labels is None else Clamp(labels)
             ws = Workspace(starts, k)  # reused by every iteration
             params = run_em(
-                lambda p: expected_stats(p, X, starts, clamp, ws),
+                lambda p: expected_stats(p, X, starts, clamp, ws, w),
                 params,
                 self.params,
                 monitor,
@@ -704,13 +1085,19 @@ class BaseHMM(HmmlearnAPI):
         self._set_params(params, monitor_=monitor, _online=None)
         return self
 
-    def _blocks(self, X, lengths):
+    def _blocks(self, X, lengths, inputs=None, transition_inputs=None):
         """:class:`fasthmm._batches.Blocks` when X must be walked, else None."""
         k = self._checked_n_components()
-        return _batches.plan(X, lengths, k, _batches.budget_of(self))
+        return _batches.plan(
+            X,
+            lengths,
+            k,
+            _batches.budget_of(self),
+            _batches.Aligned(self, inputs, transition_inputs),
+        )
 
     @adaptive_threads
-    def partial_fit(self, X, lengths=None):
+    def partial_fit(self, X, lengths=None, *, inputs=None, transition_inputs=None):
         """One step of online (stepwise) EM on a new batch of sequences.
 
         The batch's expected statistics are blended into running statistics
@@ -722,7 +1109,7 @@ class BaseHMM(HmmlearnAPI):
 
         Parameters
         ----------
-        X, lengths :
+        X, lengths, inputs, transition_inputs :
             As in :meth:`fit`.
 
         Returns
@@ -734,12 +1121,14 @@ class BaseHMM(HmmlearnAPI):
         Atomic, as :meth:`fit`. ``monitor_`` is not touched: score held-out
         data to follow progress.
         """
-        return online.partial_fit(self, X, lengths)
+        return online.partial_fit(self, X, lengths, inputs, transition_inputs)
 
     def _after_fit(self, emission):
         """Hook for attributes derived from the fit (e.g. ``n_features``)."""
 
-    def _initialized(self, emission, X, starts=None, *, n_values=None, labelled=False):
+    def _initialized(
+        self, emission, X, starts=None, *, n_values=None, labelled=False, w=None
+    ):
         """Checked parameters after initialising from X those in ``init_params``
         and (as hmmlearn) those not set.
 
@@ -751,6 +1140,8 @@ class BaseHMM(HmmlearnAPI):
         ``starts`` (sequence bounds; default: X as one sequence) matters only
         to components whose initial values depend on it (the variational
         chain's posteriors scale with the numbers of sequences and samples).
+        ``w`` holds the batch's checked ``transition_inputs`` (input-driven
+        transitions initialise their coefficients from them).
 
         A parameter that fails its check after being initialised from X is
         reported as such (X is degenerate for the model).
@@ -760,9 +1151,10 @@ class BaseHMM(HmmlearnAPI):
             starts = np.array([0, X.shape[0]], dtype=np.int64)
         n_values = None if labelled else X.size if n_values is None else n_values
         letters = letters_to_initialize(self, emission, n_values)
-        transitions = self._transitions(self._current_params()).initialized(
-            letters, starts, rng
-        )
+        transitions = self._transitions(self._current_params())
+        if w is not None:
+            transitions = transitions.bound(w)
+        transitions = transitions.initialized(letters, starts, rng)
         # Overflow on data near the float64 range (k-means distances, data
         # covariances) is not reported as a warning: it leaves a non-finite
         # parameter, which the check below reports as an error.
@@ -783,12 +1175,12 @@ class BaseHMM(HmmlearnAPI):
             ) from None
         return Params(transitions.checked(), emission)
 
-    def _fit_labelled(self, X, starts, labels, params, monitor):
+    def _fit_labelled(self, X, starts, labels, params, monitor, w=None):
         """Supervised estimate from fully labelled sequences, in one pass."""
         params = maximize(
-            params, labelled_stats(params, X, starts, labels), self.params
+            params, labelled_stats(params, X, starts, labels, w), self.params
         )
-        stats = expected_stats(params, X, starts, Clamp(labels))
+        stats = expected_stats(params, X, starts, Clamp(labels), w=w)
         monitor.report(monitor.measure(params, stats))
         return params
 

@@ -318,6 +318,17 @@ def _refuse_missing(path, X):
         )
 
 
+def _read_inputs(args):
+    """``inputs=`` / ``transition_inputs=`` from --inputs / --transition-inputs
+    (tables aligned with the data's rows), as keywords for the model."""
+    kw = {}
+    for name in ("inputs", "transition_inputs"):
+        path = getattr(args, name, None)
+        if path is not None:
+            kw[name] = _read_table(path)[0]
+    return kw
+
+
 def _rows_read(path, X, lengths):
     """What was read, for the summary lines: '80 rows in 4 sequences of f.csv'."""
     n_seq = 1 if lengths is None else len(lengths)
@@ -399,6 +410,7 @@ def cmd_fit(args):
     _check_output(args.output)
     missing = args.missing or "raise"
     X, lengths = _read_data(args, missing)
+    inputs = _read_inputs(args)
     cls = MODELS[args.model]
     kwargs = dict(
         n_components=args.n_components,
@@ -414,10 +426,12 @@ def cmd_fit(args):
         kwargs["n_mix"] = args.n_mix
     if "max_duration" in takes and args.max_duration is not None:
         kwargs["max_duration"] = args.max_duration
+    if "transition_inputs" in inputs:
+        kwargs["transition_inputs"] = True
     model = cls(**kwargs)
     previous = set_progress("off" if args.quiet else "line")
     try:
-        model.fit(X, lengths)
+        model.fit(X, lengths, **inputs)
     finally:
         set_progress(previous)
     with _writing(args.output):
@@ -427,7 +441,7 @@ def cmd_fit(args):
         f"{cls.__name__} with {model.n_components} states fitted on "
         f"{_rows_read(args.data, X, lengths)}: {m.iter} EM iterations, "
         f"converged={m.converged}, log-likelihood "
-        f"{model.score(X, lengths):.6g}; written to {args.output}"
+        f"{model.score(X, lengths, **inputs):.6g}; written to {args.output}"
     )
 
 
@@ -446,12 +460,13 @@ def _loaded_with_data(args):
 def cmd_decode(args):
     _check_output(args.output, OUTPUT_TYPES)
     model, X, lengths = _loaded_with_data(args)
+    inputs = _read_inputs(args)
     if args.posteriors:
-        post = model.predict_proba(X, lengths)
+        post = model.predict_proba(X, lengths, **inputs)
         names = [f"p{k}" for k in range(post.shape[1])]
         _write(args.output, [post], names, integer=False)
     else:
-        _, states = model.decode(X, lengths, algorithm=args.algorithm)
+        _, states = model.decode(X, lengths, algorithm=args.algorithm, **inputs)
         _write(args.output, [states], ["state"], integer=True)
     # stdout may hold the states: the count goes to stderr.
     print(f"decoded {_rows_read(args.data, X, lengths)}", file=sys.stderr)
@@ -459,16 +474,18 @@ def cmd_decode(args):
 
 def cmd_score(args):
     model, X, lengths = _loaded_with_data(args)
-    print(f"log-likelihood {model.score(X, lengths):.10g}")
-    print(f"AIC {model.aic(X, lengths):.10g}")
-    print(f"BIC {model.bic(X, lengths):.10g}")
+    inputs = _read_inputs(args)
+    print(f"log-likelihood {model.score(X, lengths, **inputs):.10g}")
+    print(f"AIC {model.aic(X, lengths, **inputs):.10g}")
+    print(f"BIC {model.bic(X, lengths, **inputs):.10g}")
     print(f"read {_rows_read(args.data, X, lengths)}")
 
 
 def cmd_sample(args):
     _check_output(args.output, OUTPUT_TYPES)
     model = _load(args.model_file)
-    X, states = model.sample(args.n_samples, random_state=args.seed)
+    inputs = _read_inputs(args)
+    X, states = model.sample(args.n_samples, random_state=args.seed, **inputs)
     X = X.reshape(len(X), -1)
     names = [f"x{j}" for j in range(X.shape[1])] + ["state"]
     integer = np.all(X == np.round(X))
@@ -489,6 +506,9 @@ def cmd_info(args):
         print(f"{label:<16}{value}")
     startprob = getattr(model, "startprob_", None)
     transmat = getattr(model, "transmat_", None)
+    coef = getattr(model, "transcoef_", None)
+    if getattr(model, "transition_inputs", False) and coef is not None:
+        print(f"{'transcoef_':<16}shape {np.shape(coef)} (input-driven transitions)")
     with np.printoptions(precision=4, suppress=True):
         print(f"{'startprob_':<16}{'not set' if startprob is None else startprob}")
         if transmat is None:
@@ -535,6 +555,23 @@ def _data_args(p):
         "integrate them out (missing at random; an empty line is skipped, so "
         "a one-column table writes NA); raise: they are an error "
         "(default for fit; decode and score use the model file's setting)",
+    )
+    _inputs_args(p)
+
+
+def _inputs_args(p):
+    p.add_argument(
+        "--inputs",
+        metavar="FILE",
+        help="covariates of the emissions, one row per row of the data "
+        "(.npy, .csv or .txt), for models whose emissions use them",
+    )
+    p.add_argument(
+        "--transition-inputs",
+        metavar="FILE",
+        help="covariates of the transitions, one row per row of the data; "
+        "fit then builds the model with transition_inputs=True (add a "
+        "column of ones for an intercept)",
     )
 
 
@@ -604,6 +641,7 @@ def build_parser():
     p.add_argument("-n", "--n-samples", type=int, default=100)
     p.add_argument("--seed", type=int, default=None)
     p.add_argument("-o", "--output", help=".npy, .csv or .txt (default: stdout)")
+    _inputs_args(p)
     p.set_defaults(run=cmd_sample)
 
     p = sub.add_parser("info", help="describe a saved model", formatter_class=fmt)

@@ -5,7 +5,10 @@
 
 1. Each partition is a zero-argument picklable callable returning
    ``(X, lengths)`` for whole sequences (for example
-   ``functools.partial(load_part, path)``). It runs on a worker, and the
+   ``functools.partial(load_part, path)``), or ``(X, lengths, inputs)``, or
+   a dict with keys ``"X"``, ``"lengths"`` and optionally ``"inputs"`` and
+   ``"transition_inputs"`` (rows aligned with X, as ``model.fit`` takes
+   them). It runs on a worker, and the
    checked result stays there (a future held by the client), so the data
    never passes through the client.
 2. The number of features (the number of symbols for categorical data) is
@@ -36,6 +39,8 @@ model keeps its previous parameters when the fit raises.
 import math
 import operator
 
+import numpy as np
+
 from ._batches import (
     INIT_SAMPLE_ROWS,
     INIT_SLICES,
@@ -44,7 +49,6 @@ from ._batches import (
     sample_ranges,
 )
 from ._missing import gaps_of, is_gapped, marked
-from ._validation import check_lengths, check_sequences
 from .em import ConvergenceMonitor, expected_stats, run_em
 from .emissions import Emission
 
@@ -65,44 +69,63 @@ def _require_distributed():
 
 
 # -- tasks run on the workers ---------------------------------------------------
-def _load(index, loader, emission):
-    """Run partition ``index``'s loader and check what it returns."""
+def _unpack(out):
+    """(X, lengths, inputs, transition_inputs) of what a loader returned, or
+    None when it is none of the accepted forms."""
+    if isinstance(out, dict) and "X" in out:
+        extra = set(out) - {"X", "lengths", "inputs", "transition_inputs"}
+        if extra:
+            return None
+        return tuple(
+            out.get(key) for key in ("X", "lengths", "inputs", "transition_inputs")
+        )
+    if isinstance(out, tuple) and len(out) in (2, 3):
+        return (*out, None, None)[:4]
+    return None
+
+
+def _load(index, loader, emission, model):
+    """Run partition ``index``'s loader and check what it returns:
+    (X as the emission sees it, starts, transition inputs or None)."""
     try:
         out = loader()
     except Exception as exc:  # noqa: BLE001 - reported with the partition's index
         raise ValueError(
             f"partition {index}: its loader raised {type(exc).__name__}: {exc}"
         ) from None
-    if not isinstance(out, tuple) or len(out) != 2:
+    unpacked = _unpack(out)
+    if unpacked is None:
         raise ValueError(
-            f"partition {index}: the loader must return a tuple (X, lengths), got "
-            f"{type(out).__name__}"
+            f"partition {index}: the loader must return a tuple (X, lengths), "
+            "(X, lengths, inputs) or a dict with keys X, lengths, inputs, "
+            f"transition_inputs, got {type(out).__name__}"
             + (f" of length {len(out)}" if isinstance(out, tuple) else "")
         )
-    X, lengths = out
+    X, lengths, inputs, transition_inputs = unpacked
     try:
-        X, lengths = check_sequences(X, lengths)
-        X = emission.check_X(X)
-        starts = check_lengths(lengths, X.shape[0])
+        X, starts, w = model._read_batch(
+            emission, X, lengths, inputs, transition_inputs
+        )
     except (ValueError, TypeError) as exc:
         raise type(exc)(f"partition {index}: {exc}") from None
     # Missing entries: their grouping travels with the partition (dask's
     # transport of an array drops the mark that the emission reads).
-    return X, starts, gaps_of(X) if is_gapped(X) else None
+    return X, starts, w, gaps_of(X) if is_gapped(X) else None
 
 
 def _data(part):
-    """(X, starts) of a loaded partition, its missing entries marked."""
-    X, starts, gaps = part
+    """(X, starts, transition inputs or None) of a loaded partition, its
+    missing entries marked."""
+    X, starts, w, gaps = part
     if gaps is not None and not is_gapped(X):
         X = marked(X, True)
         X._gaps = gaps  # grouped once, on loading
-    return X, starts
+    return X, starts, w
 
 
 def _summary(part, emission):
     """(n_rows, n_features implied by the partition's samples)."""
-    X, _ = _data(part)
+    X = _data(part)[0]
     return X.shape[0], implied_n_features(emission, X)
 
 
@@ -116,16 +139,20 @@ def _checked(part, emission, index):
 
 
 def _sample(part, size, n_slices):
-    """(rows of the initialisation sample, whether they may miss entries)."""
-    X, _ = _data(part)
+    """(rows of the initialisation sample, whether they may miss entries,
+    their transition inputs or None)."""
+    X, _, w = _data(part)
     ranges = sample_ranges(X.shape[0], size, n_slices)
-    return joined([X[lo:hi] for lo, hi in ranges]), is_gapped(X)
+    rows = joined([X[lo:hi] for lo, hi in ranges])
+    if w is not None:
+        w = np.concatenate([w[lo:hi] for lo, hi in ranges], axis=0)
+    return rows, is_gapped(X), w
 
 
 def _stats(params, part, index):
-    X, starts = _data(part)
+    X, starts, w = _data(part)
     try:
-        return expected_stats(params, X, starts)
+        return expected_stats(params, X, starts, w=w)
     except ValueError as exc:
         raise ValueError(f"partition {index}: {exc}") from None
 
@@ -191,7 +218,9 @@ def fit(model, client, partitions):
         Zero-argument picklable callables, each returning ``(X, lengths)``
         for one partition of whole sequences (``lengths`` None: one
         sequence; ``X`` may also be a list of sequences with ``lengths``
-        None, as in ``model.fit``).
+        None, as in ``model.fit``), or ``(X, lengths, inputs)``, or a dict
+        with keys ``"X"``, ``"lengths"``, ``"inputs"``,
+        ``"transition_inputs"`` (the last two optional).
 
     Returns
     -------
@@ -218,7 +247,7 @@ def fit(model, client, partitions):
     futures = []
     try:
         parts = [
-            client.submit(_load, i, loader, emission, pure=False)
+            client.submit(_load, i, loader, emission, model, pure=False)
             for i, loader in enumerate(partitions)
         ]
         futures += parts
@@ -245,9 +274,10 @@ def fit(model, client, partitions):
         samples = client.gather(
             [client.submit(_sample, p, size, n_slices, pure=False) for p in parts]
         )
-        sample = joined([marked(rows, gapped) for rows, gapped in samples])
+        sample = joined([marked(rows, gapped) for rows, gapped, _ in samples])
+        w = None if samples[0][2] is None else np.concatenate([u for *_, u in samples])
         per_row = sample.size // sample.shape[0]
-        params = model._initialized(emission, sample, n_values=n_rows * per_row)
+        params = model._initialized(emission, sample, n_values=n_rows * per_row, w=w)
 
         def e_fn(p):
             stats = [

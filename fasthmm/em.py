@@ -42,6 +42,13 @@ class Params(NamedTuple):
         evidence lower bound)."""
         return self.transitions.objective_term() + self.emission.objective_term()
 
+    def bound(self, w):
+        """The parameters with the chain bound to a batch's ``transition_inputs``
+        (``w`` None: unchanged)."""
+        if w is None:
+            return self
+        return Params(self.transitions.bound(w), self.emission)
+
     def as_dict(self):
         """Every parameter by model attribute name."""
         return {**self.transitions.params, **self.emission.params}
@@ -113,7 +120,7 @@ class ConvergenceMonitor:
         return len(self.history) >= 2 and self.history[-1] - self.history[-2] < self.tol
 
 
-def expected_stats(params, X, starts, clamp=None, ws=None):
+def expected_stats(params, X, starts, clamp=None, ws=None, w=None):
     """E-step of one batch: expected sufficient statistics under ``params``.
 
     Parameters
@@ -128,6 +135,8 @@ def expected_stats(params, X, starts, clamp=None, ws=None):
     ws : fasthmm.inference.Workspace, optional
         Scratch buffers for this batch, reused across iterations; allocated
         when omitted. Only scratch: the result does not depend on it.
+    w : ndarray of shape (n_samples, n_transition_inputs), optional
+        The batch's ``transition_inputs`` (input-driven transitions only).
 
     Returns
     -------
@@ -138,11 +147,13 @@ def expected_stats(params, X, starts, clamp=None, ws=None):
     ValueError
         When a sequence has zero probability under ``params``.
     """
-    transitions = params.transitions
+    transitions = params.bound(w).transitions
     if ws is None:
         ws = Workspace(starts, params.n_components)
     ws.load(params.emission, X, clamp)
     ll, trans, start = e_step(ws, transitions.startprob, transitions.transmat)
+    if w is not None:  # per-step counts, read by the chain's regression
+        trans = transitions.counts(trans)
     bad = first_impossible(ll)
     if bad is not None:
         raise ValueError(
@@ -169,7 +180,7 @@ def _suff_stats(emission, X, weights):
         return emission.suff_stats(X, weights)
 
 
-def labelled_stats(params, X, starts, labels):
+def labelled_stats(params, X, starts, labels, w=None):
     """Sufficient statistics of fully labelled sequences (one-hot posteriors).
 
     ``log_likelihood`` is left at 0: the objective of a labelled fit is the
@@ -182,6 +193,8 @@ def labelled_stats(params, X, starts, labels):
     starts : ndarray of shape (n_sequences + 1,), int64
     labels : ndarray of shape (n_samples,), int64
         Every state known.
+    w : ndarray of shape (n_samples, n_transition_inputs), optional
+        The batch's ``transition_inputs`` (input-driven transitions only).
 
     Returns
     -------
@@ -192,8 +205,14 @@ def labelled_stats(params, X, starts, labels):
     onehot[np.arange(X.shape[0]), labels] = 1.0
     inner = np.ones(X.shape[0] - 1, dtype=bool)
     inner[starts[1:-1] - 1] = False  # pairs that cross a sequence boundary
-    trans = np.zeros((k, k))
-    np.add.at(trans, (labels[:-1][inner], labels[1:][inner]), 1.0)
+    if w is None:
+        trans = np.zeros((k, k))
+        np.add.at(trans, (labels[:-1][inner], labels[1:][inner]), 1.0)
+    else:  # counts per step, for the chain's regression on the inputs
+        steps = np.flatnonzero(inner) + 1
+        trans = np.zeros((X.shape[0], k, k))
+        trans[steps, labels[steps - 1], labels[steps]] = 1.0
+        trans = params.bound(w).transitions.counts(trans)
     return Stats(
         start=onehot[starts[:-1]].sum(axis=0),
         trans=trans,

@@ -23,6 +23,7 @@ import numpy as np
 
 from ._kernels import direct as D
 from ._kernels import hmm as K
+from ._kernels import varying as V
 from ._kernels.logspace import has_subnormal, log_space_sequence
 from ._kernels.partition import LONG_SEQUENCE, TIME_CHUNK, block_bounds
 from ._threads import run_blocks, threads_for, use_threads
@@ -34,6 +35,80 @@ from ._validation import (
     check_startprob,
     check_transmat,
 )
+
+
+class PerStep:
+    """Transition matrices that change at every step (input-driven chains).
+
+    What a bound :class:`fasthmm.input_transitions.InputTransitions` gives as
+    its ``transmat``; every route given one runs the log-space kernels of
+    :mod:`fasthmm._kernels.varying` instead of the stationary ones.
+
+    Parameters
+    ----------
+    log : ndarray of shape (n_samples, n_components, n_components)
+        ``log p(z_t = j | z_{t-1} = i)`` in ``[t, i, j]`` (rows that start a
+        sequence unused).
+    """
+
+    def __init__(self, log):
+        self.log = log
+
+
+def _workspace_log_emissions(ws):
+    """The log-emissions of a loaded workspace, every row."""
+    if ws.from_log:
+        return ws.frame
+    n = int(ws.starts[-1])
+    return np.ascontiguousarray(ws.log_emissions_of(0, n), dtype=np.float64)
+
+
+def varying_pass(log_emissions, starts, startprob, steps, post, smooth, xi=None):
+    """Forward(-backward) with per-step transitions (:class:`PerStep`).
+
+    Runs :func:`fasthmm._kernels.varying.varying_block` over blocks of
+    sequences (on several threads for large work; each sequence's results
+    depend on its rows alone).
+
+    Parameters
+    ----------
+    log_emissions : ndarray of shape (n_samples, n_components)
+    starts : ndarray of shape (n_sequences + 1,)
+    startprob : ndarray of shape (n_components,)
+    steps : PerStep
+    post : ndarray of shape (n_samples, n_components)
+        Output: filtered rows, or posteriors with ``smooth``.
+    smooth : bool
+    xi : ndarray of shape (n_samples, n_components, n_components), optional
+        Output: per-step expected transition counts.
+
+    Returns
+    -------
+    ll : ndarray of shape (n_sequences,)
+
+    Raises
+    ------
+    ValueError
+        When the log-emissions hold NaN or ``+inf``.
+    """
+    n, k = log_emissions.shape
+    le = np.ascontiguousarray(log_emissions, dtype=np.float64)
+    with np.errstate(divide="ignore"):
+        log_sp = np.log(startprob)
+    blocks = block_bounds(starts)
+    n_blocks = blocks.shape[0] - 1
+    ll = np.empty(starts.shape[0] - 1)
+    invalid = np.zeros(n_blocks, dtype=np.int64)
+    out_xi = np.empty((0, k, k)) if xi is None else xi
+    args = (le, log_sp, steps.log, starts, blocks)
+    after = (ll, post, np.bool_(smooth), out_xi, invalid)
+    if use_threads(n, k * k):
+        run_blocks(V.varying_block, args, after, n_blocks)
+    else:
+        V.varying_block(*args, 0, n_blocks, *after)
+    if invalid.any():
+        check_finite(le, "log_emissions", allow_neg_inf=True)
+    return ll
 
 
 class Clamp:
@@ -304,6 +379,11 @@ def _run_forward(ws, startprob, transmat, alpha, scale, smooth=False):
     ``smooth``, the backward pass: posteriors in ``alpha``), and the
     sequences it leaves unsettled settled by :func:`resolve_unsettled`."""
     k = ws.frame.shape[1]
+    if isinstance(transmat, PerStep):
+        le = _workspace_log_emissions(ws)
+        out = alpha if alpha.shape[0] else np.empty(ws.post.shape)
+        ws.ll[:] = varying_pass(le, ws.starts, startprob, transmat, out, smooth)
+        return ws.ll
     xi = np.zeros((k, k)) if smooth else None  # posteriors wanted, counts not
     if log_space_only(startprob, transmat):
         ws.ll[:] = np.nan
@@ -462,6 +542,10 @@ def emission_posteriors(emission, X, starts, startprob, transmat):
     post : ndarray of shape (n_samples, n_components)
     """
     k = emission.n_components
+    if isinstance(transmat, PerStep):
+        post = np.empty((X.shape[0], k))
+        le = emission.log_likelihood(X)
+        return varying_pass(le, starts, startprob, transmat, post, True), post
     ws = Workspace(starts, k)
     if ws.long_sequences.size == 0:
         if ws.load_probabilities(emission, X):
@@ -505,6 +589,10 @@ def emission_log_likelihoods(emission, X, starts, startprob, transmat):
     -------
     ll : ndarray of shape (n_sequences,)
     """
+    if isinstance(transmat, PerStep):
+        le = emission.log_likelihood(X)
+        post = np.empty(le.shape)
+        return varying_pass(le, starts, startprob, transmat, post, False)
     ws = Workspace(starts, emission.n_components)
     if not ws.load_probabilities(emission, X):
         le = emission.log_likelihood(X, out=ws.frame)
@@ -533,8 +621,16 @@ def e_step(ws, startprob, transmat):
     start_counts : ndarray of shape (n_components,)
         Posteriors of the first state summed over sequences.
 
-    ``ws.post`` holds the posteriors on return.
+    ``ws.post`` holds the posteriors on return. With per-step transitions
+    (:class:`PerStep`), ``xi`` holds the counts of every step, shape
+    (n_samples, n_components, n_components).
     """
+    if isinstance(transmat, PerStep):
+        le = _workspace_log_emissions(ws)
+        n, k = le.shape
+        xi = np.empty((n, k, k))
+        ws.ll[:] = varying_pass(le, ws.starts, startprob, transmat, ws.post, True, xi)
+        return ws.ll, xi, ws.post[ws.starts[:-1]].sum(axis=0)
     if log_space_only(startprob, transmat):
         ws.ll[:] = np.nan
         xi = np.zeros_like(transmat)
@@ -624,6 +720,13 @@ def viterbi_decode(log_emissions, startprob, transmat, starts):
     back = np.empty((n, k), dtype=np.int32)
     states = np.empty(n, dtype=np.int64)
     lp = np.empty(starts.shape[0] - 1)
+    if isinstance(transmat, PerStep):
+        with np.errstate(divide="ignore"):
+            log_sp = np.log(startprob)
+        clean = V.varying_viterbi(le, log_sp, transmat.log, starts, back, states, lp)
+        if not clean:
+            check_finite(le, "log_emissions", allow_neg_inf=True)
+        return lp, states, True
     if k <= D.SMALL_K:
         log_sp, log_tm = D.logs(startprob, transmat)
     else:
@@ -840,3 +943,39 @@ def viterbi(log_emissions, startprob, transmat, lengths=None):
         check_finite(le, "log_emissions", allow_neg_inf=True)
     raise_if_impossible(lp, "log_emissions")
     return float(lp.sum()), states
+
+
+def backward_sample_steps(filtered, log_steps, starts, uniforms):
+    """Backward sampling of state paths with per-step transitions.
+
+    Parameters
+    ----------
+    filtered : ndarray of shape (n_samples, n_components)
+        Filtered rows p(z_t | x_1..x_t).
+    log_steps : ndarray of shape (n_samples, n_components, n_components)
+        Per-step log transition matrices (:class:`PerStep`).
+    starts : ndarray of shape (n_sequences + 1,)
+    uniforms : ndarray of shape (n_draws, n_samples)
+        Uniform draws, one per row and path.
+
+    Returns
+    -------
+    states : ndarray of shape (n_draws, n_samples), int64
+    """
+    n_draws = uniforms.shape[0]
+    k = filtered.shape[1]
+    states = np.empty(uniforms.shape, dtype=np.int64)
+
+    def draw(weights, u):
+        c = np.cumsum(weights, axis=1)
+        return np.minimum((c < u[:, None] * c[:, -1:]).sum(axis=1), k - 1)
+
+    for s in range(starts.shape[0] - 1):
+        lo, hi = int(starts[s]), int(starts[s + 1])
+        last = np.broadcast_to(filtered[hi - 1], (n_draws, k))
+        states[:, hi - 1] = draw(last, uniforms[:, hi - 1])
+        for t in range(hi - 1, lo, -1):
+            # p(z_{t-1} = i | z_t = j, x_1..x_{t-1}) ∝ filtered[t-1, i] A_t[i, j]
+            weights = filtered[t - 1] * np.exp(log_steps[t][:, states[:, t]].T)
+            states[:, t - 1] = draw(weights, uniforms[:, t - 1])
+    return states

@@ -464,9 +464,11 @@ def load_model(path):
 
     Returns
     -------
-    model : fasthmm.base.BaseHMM
+    model : fasthmm.base.BaseHMM or fasthmm.HMMTagger
         An instance of the saved class, with the saved constructor arguments,
-        fitted parameters and ``monitor_`` history.
+        fitted parameters and ``monitor_`` history; a file written by
+        :meth:`fasthmm.HMMTagger.save` gives the tagger
+        (:meth:`fasthmm.HMMTagger.load`).
 
     Raises
     ------
@@ -482,10 +484,31 @@ def load_model(path):
         When there is no such file.
     """
     name = _display_name(path)
+    start = path.tell() if hasattr(path, "tell") else None
     with _open_archive(path, name) as archive:
         entries = _entry_headers(archive, name)
-        header = _read_header(archive, entries, name)
-        return _build(archive, entries, header, name)
+        if not _is_tagger_file(archive, entries, name):
+            header = _read_header(archive, entries, name)
+            return _build(archive, entries, header, name)
+    from .tagger import HMMTagger
+
+    if start is not None:
+        path.seek(start)
+    return HMMTagger.load(path)
+
+
+def _is_tagger_file(archive, entries, name):
+    """Whether the archive was written by :meth:`fasthmm.HMMTagger.save`."""
+    from .tagger import FORMAT_NAME as TAGGER_FORMAT
+
+    entry = entries.get(HEADER_KEY)
+    if entry is None or entry.shape != ():
+        return False
+    try:
+        header = json.loads(str(_read_entry(archive, entries, HEADER_KEY, name, "U")))
+    except (ValueError, RecursionError):
+        return False
+    return isinstance(header, dict) and header.get("format") == TAGGER_FORMAT
 
 
 def _build(archive, entries, header, name):
@@ -554,22 +577,26 @@ def _decode_param(key, value, archive, entries, name):
 
 def _declared_sizes(model, fitted, entries):
     """The sizes a fitted array's axes may have: ``n_components``, the
-    ``n_*`` and ``max_*`` constructor arguments that are ints (``n_features``,
-    ``n_mix``, ``max_duration``, ...) and the number of features the
-    emission's feature parameter holds.
+    ``n_*`` and ``max_*`` constructor arguments and ``order`` when they are
+    ints (``n_features``, ``n_mix``, ``max_duration``, ...), the number of
+    features the emission's feature parameter holds and the number of
+    transition inputs of ``transcoef_``.
     """
     sizes = {
         v
         for arg, v in model.get_params().items()
-        if arg.startswith(("n_", "max_"))
+        if (arg.startswith(("n_", "max_")) or arg == "order")
         and arg != "n_iter"
         and isinstance(v, numbers.Integral)
         and not isinstance(v, bool)
         and v > 0
     }
-    feature = model._emission_class.feature_param
+    feature = getattr(model._emission_class, "feature_param", None)
     if feature in fitted and entries[f"param/{feature}"].shape:
         sizes.add(entries[f"param/{feature}"].shape[-1])
+    coef = entries.get("param/transcoef_") if "transcoef_" in fitted else None
+    if coef is not None and len(coef.shape) == 3:  # n_transition_inputs
+        sizes.add(coef.shape[2])
     return sizes
 
 

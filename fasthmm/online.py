@@ -79,13 +79,18 @@ class Running:
         return scaled(self.average, float(self.n_seen))
 
 
-def partial_fit(model, X, lengths):
+def partial_fit(model, X, lengths, inputs=None, transition_inputs=None):
     """One stepwise-EM update of ``model`` from a batch (see the module notes)."""
     emission = model._check_hyperparameters()
+    if model.transition_inputs:
+        raise NotImplementedError(
+            "partial_fit is not offered for input-driven transitions "
+            "(transition_inputs=True): use fit"
+        )
     running = getattr(model, "_online", None)
-    blocks = model._blocks(X, lengths)
+    blocks = model._blocks(X, lengths, inputs, transition_inputs)
     if blocks is None:
-        X, starts = model._read_data(emission, X, lengths)
+        X, starts = model._read_data(emission, X, lengths, inputs)
         emission.with_data(X)
         n_rows = X.shape[0]
 

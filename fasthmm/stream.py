@@ -27,8 +27,10 @@ from ._threads import rows_of, threads_for
 from ._validation import (
     as_float_array,
     check_allocation,
+    check_inputs,
     check_int,
     check_log_emissions,
+    row_count,
 )
 from .emissions import _covariance as cov
 from .emissions.categorical import CategoricalEmission
@@ -75,7 +77,11 @@ class _LogEmissionRows:
     def gap(x, fstate, counters, back, states, out):
         return None
 
-    def checked(self, x):
+    def checked(self, x, inputs=None):
+        if inputs is not None:
+            raise ValueError(
+                "inputs were given but a stream of log-emissions takes none"
+            )
         if _ndim(x) == 1:
             x = np.reshape(x, (1, -1))
         le = check_log_emissions(x, self.name)
@@ -92,8 +98,9 @@ class _EmissionRows:
 
     name = "X"
 
-    def __init__(self, emission):
+    def __init__(self, emission, design=None):
         self.emission = emission
+        self.design = design
         self.k = emission.n_components
         d = emission.n_features
         # A 1-D array of n_features values is one observation of a
@@ -175,6 +182,19 @@ class _EmissionRows:
             found = self.marginals[key] = (part, _diag_terms(part))
         return found
 
+    def _designed(self, x, inputs):
+        """The chunk as the emission sees it: the model's ``_design`` of the
+        chunk (one sequence) and its checked ``inputs``."""
+        n = row_count(x)
+        if n is None:
+            return x
+        u = check_inputs(inputs, None, None, n)
+        if self.design is None:
+            if u is not None:
+                raise ValueError("inputs were given but this stream's rows use none")
+            return x
+        return self.design(x, np.array([0, n], dtype=np.int64), u)
+
     def _categorical(self, x, fstate, counters, back, states, out):
         if (type(x) is int or isinstance(x, np.integer)) and 0 <= x < len(self.table):
             return _ks.push_symbol(x, self.table, fstate, counters, back, states, out)
@@ -187,12 +207,14 @@ class _EmissionRows:
             )
         return None
 
-    def checked(self, x):
+    def checked(self, x, inputs=None):
         nd = _ndim(x)
         if nd == 0:
             x = np.reshape(x, (1, 1))
         elif nd == 1 and self.width > 1 and np.shape(x)[0] == self.width:
             x = np.reshape(x, (1, -1))
+        if inputs is not None or self.design is not None:
+            x = self._designed(x, inputs)
         X = self.emission.check_X(x)
         le = self.emission.log_likelihood(X)
         return np.ascontiguousarray(le, dtype=np.float64)
@@ -536,7 +558,7 @@ class Stream:
         self._states_buf = np.empty(cap, dtype=np.int64)
 
     # -- data ----------------------------------------------------------------
-    def push(self, x):
+    def push(self, x, inputs=None):
         """Add observations of the current sequence.
 
         Parameters
@@ -546,6 +568,9 @@ class Stream:
             observation (a symbol; a scalar for one feature; a 1-D array of
             ``n_features`` values). For :func:`stream_filter`: log-emission
             rows of shape (n_new, n_components), or (n_components,) for one.
+        inputs : array-like of shape (n_new, n_inputs), optional
+            The inputs of the new rows, for models whose emissions use them
+            (as ``fit`` takes them, for this chunk).
 
         Returns
         -------
@@ -558,7 +583,7 @@ class Stream:
             Bad input, or an observation that is impossible under the model.
             The stream is then unchanged and can go on.
         """
-        if not self._flushed:
+        if not self._flushed and inputs is None:
             # One observation of a known form: one kernel call, which checks it.
             out = np.empty(self._shape1)
             state = (self._f, self._counters, self._back, self._states_buf, out)
@@ -571,7 +596,7 @@ class Stream:
                 self._smoothed = out if self.lag == 0 else None
                 self._states = None
                 return out
-        else:
+        elif self._flushed:
             raise ValueError(
                 "this stream's sequence was ended by flush(): call reset() to "
                 "start a new one"
@@ -579,7 +604,7 @@ class Stream:
         # Anything else, and whatever the fast path rejected: the family's
         # checks name the problem.
         with threads_for(rows_of(x), self.n_components):
-            le = self._rows.checked(x)
+            le = self._rows.checked(x, inputs)
             code = self._push(le)
         if code < 0:
             self._raise(-code, le.shape[0])

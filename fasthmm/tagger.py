@@ -3,8 +3,10 @@
 ``fit(sentences, tags)`` on lists of lists of strings, ``predict(sentences)``
 returns lists of lists of labels. The model:
 
-* a first- or second-order label chain with TnT's deleted interpolation
-  (:mod:`fasthmm._tagger_chain`);
+* a first- or second-order chain with TnT's deleted interpolation
+  (:mod:`fasthmm._tagger_chain`) over *states*: the labels, and for the most
+  frequent ambiguous words one state per label they take (a lexicalised
+  HMM; ``lexicalised``);
 * emission scores ``log p(label | word) - log p(label)`` (Bayes' rule; the
   ``p(word)`` it leaves out is the same for every label), where
   ``p(label | word)`` of a word seen ``c`` times in training is
@@ -16,7 +18,9 @@ returns lists of lists of labels. The model:
 * decoding by the second-order Viterbi kernel over label pairs
   (:mod:`fasthmm._kernels.tagger`), each token restricted to the labels
   whose emission probability is within a factor ``beam`` of its best; or by
-  the label with the largest posterior marginal (``decoder="posterior"``).
+  the label with the largest posterior marginal (``decoder="posterior"``);
+* optionally, EM on unlabelled text from the supervised start
+  (:mod:`fasthmm._tagger_em`).
 """
 
 import itertools
@@ -32,21 +36,21 @@ from ._validation import NotFittedError
 from ._version import __version__
 
 FORMAT_NAME = "fasthmm-tagger"
-FORMAT_VERSION = 1
+FORMAT_VERSION = 2  # 2: states (lexicalised), suffix-node keys chr(class + 1) + suffix
 HEADER_KEY = "__fasthmm_header__"
 TRANS_FLOOR = 1e-6  # weight of the uniform distribution in p(k | i, j)
 _ARRAYS = (
     "labels_",
     "vocabulary_",
     "word_counts_",
-    "lower_vocabulary_",
-    "lower_counts_",
     "label_probs_",
     "lambdas_",
     "trans_",
     "node_keys_",
     "node_probs_",
     "rare_probs_",
+    "state_label_",
+    "state_word_",
 )
 
 
@@ -102,12 +106,20 @@ def _split(items, starts):
     return [items[a:b] for a, b in zip(starts[:-1].tolist(), starts[1:].tolist())]
 
 
-def _check_real(value, name, minimum, allow_none=False):
+def _lower_table(vocab, word_counts):
+    """The lowercased words (str array) and their summed counts."""
+    lower, lw = _encode(np.char.lower(vocab).tolist())
+    lower_counts = np.zeros((lower.size, word_counts.shape[1]))
+    np.add.at(lower_counts, lw, word_counts)
+    return lower, lower_counts
+
+
+def _check_real(value, name, minimum, allow_none=False, allow_inf=False):
     if value is None and allow_none:
         return
     if isinstance(value, bool) or not isinstance(value, (int, float, np.number)):
         raise TypeError(f"{name} must be a number; got {type(value).__name__}")
-    if not np.isfinite(value) or value < minimum:
+    if np.isnan(value) or (not allow_inf and np.isinf(value)) or value < minimum:
         raise ValueError(f"{name} must be a finite number >= {minimum}; got {value!r}")
 
 
@@ -143,6 +155,14 @@ class HMMTagger:
     lambdas : sequence of float or None, default None
         Interpolation weights of the label chain, unigram first
         (``order + 1`` of them); None: TnT's deleted interpolation.
+    lexicalised : int, default 50
+        The most frequent words whose label is ambiguous (the commonest one
+        under 99.5% of their occurrences; "that", "have", "to" in English)
+        get chain states of their own, one per label they were seen with at
+        least 10 times: the chain then learns, for instance, that "have"
+        before a participle is an auxiliary (a *lexicalised* HMM). Each one
+        adds its labels to the states ``S``; decoding costs grow with the
+        candidates per token, the transition tables with ``S**3``. 0: none.
 
     Attributes
     ----------
@@ -150,11 +170,16 @@ class HMMTagger:
         The labels, sorted.
     lambdas_ : (order + 1,) float64
         Interpolation weights used, unigram first.
-    trans_ : (K + 1, K + 1, K + 1) float64
-        ``p(k | i, j)``; index ``K`` is the sentence boundary.
+    state_label_ : (S,) int64
+        The label of each state of the chain (the first ``K`` are the labels
+        themselves, in order).
+    state_word_ : (S,) str array
+        The word of each lexicalised state ("" for the first ``K``).
+    trans_ : (S + 1, S + 1, S + 1) float64
+        ``p(k | i, j)`` between states; index ``S`` is the sentence boundary.
     vocabulary_ : (V,) str array
-        The words seen in training; ``word_counts_`` (V, K) their
-        label counts.
+        The words seen in training; ``word_counts_`` (V, S) their
+        state counts.
     """
 
     def __init__(
@@ -169,6 +194,7 @@ class HMMTagger:
         beam=1000.0,
         decoder="viterbi",
         lambdas=None,
+        lexicalised=50,
     ):
         self.order = order
         self.rare_max = rare_max
@@ -179,20 +205,21 @@ class HMMTagger:
         self.beam = beam
         self.decoder = decoder
         self.lambdas = lambdas
+        self.lexicalised = lexicalised
 
     # ------------------------------------------------------------------ params
     def get_params(self):
         """The constructor arguments as a dict."""
         names = (
             "order rare_max max_suffix theta known_weight lowercase beam decoder "
-            "lambdas"
+            "lambdas lexicalised"
         ).split()
         return {n: getattr(self, n) for n in names}
 
     def _check_params(self):
         if self.order not in (1, 2) or isinstance(self.order, bool):
             raise ValueError(f"order must be 1 or 2; got {self.order!r}")
-        for name in ("rare_max", "max_suffix"):
+        for name in ("rare_max", "max_suffix", "lexicalised"):
             value = getattr(self, name)
             if isinstance(value, bool) or not isinstance(value, (int, np.integer)):
                 raise TypeError(f"{name} must be an int; got {type(value).__name__}")
@@ -216,8 +243,9 @@ class HMMTagger:
                 )
 
     # --------------------------------------------------------------------- fit
-    def fit(self, sentences, tags):
-        """Train from labelled sentences, in one pass over the counts.
+    def fit(self, sentences, tags, unlabelled=None, *, n_iter=10, tol=0.01):
+        """Train from labelled sentences, in one pass over the counts; with
+        ``unlabelled``, then by EM on unlabelled text.
 
         Parameters
         ----------
@@ -225,12 +253,30 @@ class HMMTagger:
             Tokens.
         tags : list of list of str
             One label per token, same lengths as ``sentences``.
+        unlabelled : list of list of str, optional
+            Sentences without labels (semi-supervised training). EM, from the
+            supervised tagger, re-estimates the word-label counts on both
+            texts (labelled counts plus the expected counts of the unlabelled
+            text; words seen only there join the vocabulary); the label chain
+            stays the supervised one. ``monitor_.history`` holds the EM
+            objective of each iteration (never decreasing). See
+            :mod:`fasthmm._tagger_em` for the model EM fits.
+        n_iter, tol : int, float
+            EM's iteration limit and convergence threshold (on the objective).
 
         Returns
         -------
         self
         """
         self._check_params()
+        u_flat, u_starts = (
+            _flatten(unlabelled, "unlabelled") if unlabelled is not None else ([], None)
+        )
+        if isinstance(n_iter, bool) or not isinstance(n_iter, (int, np.integer)):
+            raise TypeError(f"n_iter must be an int; got {type(n_iter).__name__}")
+        if n_iter < 1:
+            raise ValueError(f"n_iter must be >= 1; got {n_iter}")
+        _check_real(tol, "tol", -np.inf, allow_inf=True)
         flat, starts = _flatten(sentences, "sentences")
         flat_tags, tag_starts = _flatten(tags, "tags")
         if len(sentences) != len(tags):
@@ -251,13 +297,61 @@ class HMMTagger:
         labels, y = np.unique(np.array(flat_tags, dtype=str), return_inverse=True)
         y = y.ravel().astype(np.int64)  # few distinct labels: a quick sort
         fitted = self._fit_counts(flat, y, starts, labels)
-        for name, value in fitted.items():
-            setattr(self, name, value)
-        self._prepare()
+        states = fitted.pop("states")
+        backup = dict(self.__dict__)
+        try:
+            for name, value in fitted.items():
+                setattr(self, name, value)
+            self._prepare()
+            if u_flat:
+                self._fit_unlabelled(states, starts, u_flat, u_starts, n_iter, tol)
+        except BaseException:  # a failed fit leaves the tagger as it was
+            self.__dict__.clear()
+            self.__dict__.update(backup)
+            raise
         return self
 
+    def _fit_unlabelled(self, states, starts, flat, u_starts, n_iter, tol):
+        """EM on the unlabelled tokens ``flat`` (see :mod:`fasthmm._tagger_em`)."""
+        from . import _tagger_em
+
+        n = len(flat)
+        ids = np.fromiter(
+            map(self._index.get, flat, itertools.repeat(-1, n)), dtype=np.int64, count=n
+        )
+        unseen = np.flatnonzero(ids < 0)
+        new, new_ids = _encode([flat[i] for i in unseen.tolist()])
+        ids[unseen] = self.vocabulary_.size + new_ids
+        new_scores = self._unknown_scores(new, np.zeros(new.size, dtype=bool))
+        word_probs = np.exp(np.vstack([self._known_scores, new_scores]))
+        word_probs *= self.label_probs_
+        counts = np.vstack(
+            [self.word_counts_, np.zeros((new.size, self.state_label_.size))]
+        )
+        lengths = np.diff(u_starts)
+        monitor, expected = _tagger_em.run(
+            states,
+            starts,
+            word_probs,
+            counts,
+            ids,
+            lengths[lengths > 0],
+            n_iter,
+            tol,
+        )
+        self.vocabulary_ = np.concatenate([self.vocabulary_, new])
+        self.word_counts_ = counts + expected
+        self.monitor_ = monitor
+        self._prepare()
+
     def _fit_counts(self, flat, y, starts, labels):
-        n_labels = labels.size
+        vocab, w = _encode(flat)
+        base_counts = np.zeros((vocab.size, labels.size))
+        np.add.at(base_counts, (w, y), 1.0)
+        y, state_label, state_word = chain.lexical_states(
+            w, y, base_counts, self.lexicalised
+        )
+        n_labels = state_label.size  # from here on, "labels" are the states
         counts = chain.trigram_counts(y, starts, n_labels)
         lambdas = (
             chain.deleted_interpolation(counts, self.order)
@@ -268,27 +362,31 @@ class HMMTagger:
         # and weighted 0 would otherwise leave some sentences no path at all)
         trans = (1 - TRANS_FLOOR) * chain.transition_probs(counts, lambdas)
         trans += TRANS_FLOOR / trans.shape[0]
-        vocab, w = _encode(flat)
         word_counts = np.zeros((vocab.size, n_labels))
         np.add.at(word_counts, (w, y), 1.0)
-        lower, lw = _encode([v.lower() for v in vocab.tolist()])
-        lower_counts = np.zeros((lower.size, n_labels))
-        np.add.at(lower_counts, lw, word_counts)
         label_probs = np.bincount(y, minlength=n_labels) / y.size
-        theta = np.std(label_probs, ddof=1) if self.theta is None else self.theta
+        # the unknown-word model never gives a word's own states
+        plain_probs = np.where(state_word < 0, label_probs, 0.0)
+        plain_probs /= plain_probs.sum()
+        if self.theta is None:  # TnT: the spread of the label probabilities
+            theta = np.std(base_counts.sum(axis=0) / y.size, ddof=1)
+        else:
+            theta = self.theta
         freq = word_counts.sum(axis=1)
         rare = np.flatnonzero(freq[w] <= self.rare_max)
-        rare_counts = np.bincount(y[rare], minlength=n_labels).astype(np.float64)
-        rare_probs = (rare_counts / max(rare.size, 1) + theta * label_probs) / (
-            1 + theta
-        )
+        # the unknown-word model gives labels (the first K states)
+        rare_labels = state_label[y[rare]]
+        rare_counts = np.bincount(rare_labels, minlength=labels.size).astype(float)
+        rare_probs = (
+            rare_counts / max(rare.size, 1) + theta * plain_probs[: labels.size]
+        ) / (1 + theta)
         firsts = np.zeros(len(flat), dtype=bool)
         firsts[starts[:-1]] = True
         keys, probs = words.build_nodes(
-            [flat[i] for i in rare],
+            np.array(flat, dtype=str)[rare],
             firsts[rare],
-            y[rare],
-            n_labels,
+            rare_labels,
+            labels.size,
             self.max_suffix,
             theta,
             rare_probs,
@@ -299,29 +397,38 @@ class HMMTagger:
             "trans_": trans,
             "vocabulary_": vocab,
             "word_counts_": word_counts,
-            "lower_vocabulary_": lower,
-            "lower_counts_": lower_counts,
             "label_probs_": label_probs,
             "node_keys_": keys,
             "node_probs_": probs,
             "rare_probs_": rare_probs,
+            "state_label_": state_label,
+            "state_word_": np.where(state_word < 0, "", vocab[state_word]),
+            "states": y,
         }
 
     def _prepare(self):
         """Derived tables: lookups and the emission scores of known words."""
         self._index = {w: i for i, w in enumerate(self.vocabulary_.tolist())}
+        self.lower_vocabulary_, self.lower_counts_ = _lower_table(
+            self.vocabulary_, self.word_counts_
+        )
         self._lower_index = {
             w: i for i, w in enumerate(self.lower_vocabulary_.tolist())
         }
-        self._nodes = words.node_index(self.node_keys_)
+        self._nodes = words.NodeIndex(self.node_keys_)
         self._log_trans = np.log(self.trans_)
-        vocab = self.vocabulary_.tolist()
-        q = self._unknown(vocab, np.zeros(len(vocab), dtype=bool))
+        self._label_names = self.labels_.astype(object)
+        q = self._unknown(self.vocabulary_, np.zeros(self.vocabulary_.size, bool))
         self._known_scores = self._scores(self.word_counts_, q)
         self._known_cand = None
 
-    def _unknown(self, tokens, firsts):
-        return words.unknown_probs(
+    def _unknown(self, tokens, firsts, width=None):
+        """The unknown-word model's ``p(state | word)`` (n, width) for the
+        first ``width`` states (default all S): zero for the lexicalised
+        states."""
+        width = self.state_label_.size if width is None else width
+        q = np.zeros((len(tokens), width))
+        q[:, : self.labels_.size] = words.unknown_probs(
             tokens,
             firsts,
             self._nodes,
@@ -329,14 +436,19 @@ class HMMTagger:
             self.rare_probs_,
             self.max_suffix,
         )
+        return q
 
     def _scores(self, counts, q):
-        """``log p(label | word) - log p(label)`` from counts and ``q``."""
+        """``log p(label | word) - log p(label)`` from counts and ``q`` (the
+        first ``q.shape[1]`` states)."""
         kw = self.known_weight
         total = counts.sum(axis=1, keepdims=True)
         p = np.where(total > 0, (counts + kw * q) / np.maximum(total + kw, 1e-300), q)
-        with np.errstate(divide="ignore"):
-            return np.log(p) - np.log(self.label_probs_)
+        with np.errstate(divide="ignore", invalid="ignore"):
+            # a state never seen (a label whose every occurrence went to
+            # lexicalised states) scores -inf, not -inf - -inf
+            log_prior = np.log(self.label_probs_[: p.shape[1]])
+            return np.where(p > 0, np.log(p) - log_prior, -np.inf)
 
     # ----------------------------------------------------------------- predict
     def _check_fitted(self):
@@ -346,70 +458,93 @@ class HMMTagger:
             )
 
     def _emissions(self, flat, starts):
-        """Emission scores ``(n_tokens, K)`` of the tokens and their candidate
-        labels (``cand``, ``n_cand`` as the kernels take them)."""
+        """Candidate states of the tokens and their emission scores
+        (``scores``, ``cand``, ``n_cand`` as the kernels take them)."""
         n = len(flat)
         ids = np.fromiter(
             map(self._index.get, flat, itertools.repeat(-1, n)), dtype=np.int64, count=n
         )
-        scores = self._known_scores[ids]
         if self._known_cand is None or self._known_cand[0] != self.beam:
             self._known_cand = (self.beam, *self._candidates(self._known_scores))
-        cand, n_cand = (a[ids] for a in self._known_cand[1:])
+        scores, cand, n_cand = (a[ids] for a in self._known_cand[1:])
         unknown = np.flatnonzero(ids < 0)
         if unknown.size:
-            firsts = set(starts[:-1].tolist())
-            pairs = {}
-            rows = [
-                pairs.setdefault((flat[i], i in firsts), len(pairs))
-                for i in unknown.tolist()
-            ]
-            types = [t for t, _ in pairs]
-            q = self._unknown(types, [f for _, f in pairs])
-            counts = np.zeros_like(q)
-            if self.lowercase:
-                get = self._lower_index.get
-                j = np.fromiter(
-                    (get(t.lower(), -1) for t in types),
-                    dtype=np.int64,
-                    count=len(types),
-                )
-                counts[j >= 0] = self.lower_counts_[j[j >= 0]]
-            new = self._scores(counts, q)
-            new_cand, new_n = self._candidates(new)
-            if new_cand.shape[1] > cand.shape[1]:
-                cand = np.pad(cand, ((0, 0), (0, new_cand.shape[1] - cand.shape[1])))
-            scores[unknown] = new[rows]
+            first = np.zeros(n, dtype=bool)
+            first[np.unique(starts)[:-1]] = True
+            types, wid = _encode([flat[i] for i in unknown.tolist()])
+            # distinct (word, first of its sentence) pairs of the unknown tokens
+            pairs, rows = np.unique(wid * 2 + first[unknown], return_inverse=True)
+            new_scores, new_cand, new_n = self._candidates(
+                self._unknown_scores(types[pairs // 2], pairs % 2 == 1, narrow=True)
+            )
+            wider = new_cand.shape[1] - cand.shape[1]
+            if wider > 0:
+                cand = np.pad(cand, ((0, 0), (0, wider)))
+                scores = np.pad(scores, ((0, 0), (0, wider)), constant_values=-np.inf)
+            rows = rows.ravel()
+            scores[unknown, : new_cand.shape[1]] = new_scores[rows]
             cand[unknown, : new_cand.shape[1]] = new_cand[rows]
             n_cand[unknown] = new_n[rows]
         return scores, cand, n_cand
 
+    def _unknown_scores(self, types, firsts, narrow=False):
+        """Emission scores (n, S) of words not in the vocabulary (``types``,
+        str array; ``firsts``: whether each starts its sentence). ``narrow``:
+        only the K label states' columns (the others score -inf) unless a
+        lowercased form brings counts of lexicalised states."""
+        n_labels = self.labels_.size
+        width = self.state_label_.size
+        rows = found = np.zeros(0, dtype=np.int64)
+        if self.lowercase:
+            lowered = np.char.lower(types).tolist()
+            j = np.fromiter(
+                map(self._lower_index.get, lowered, itertools.repeat(-1)),
+                dtype=np.int64,
+                count=len(lowered),
+            )
+            rows = np.flatnonzero(j >= 0)
+            found = self.lower_counts_[j[rows]]
+        if narrow and not found[:, n_labels:].any():
+            width = n_labels
+        q = self._unknown(types, firsts, width)
+        counts = np.zeros_like(q)
+        counts[rows] = found[:, :width]
+        return self._scores(counts, q)
+
     def _candidates(self, scores):
+        """The states in the beam of each row of ``scores`` (n, S): their
+        scores (n, W), ids (n, W) and number (n,)."""
         if self.beam is None:
             keep = np.isfinite(scores)
         else:
             keep = scores >= scores.max(axis=1, keepdims=True) - np.log(self.beam)
         n_cand = keep.sum(axis=1).astype(np.int64)
         cand = np.argsort(~keep, axis=1, kind="stable")[:, : n_cand.max(initial=1)]
-        return cand.astype(np.int64), n_cand
+        cand_scores = np.take_along_axis(scores, cand, axis=1)
+        cand_scores[np.arange(cand.shape[1]) >= n_cand[:, None]] = -np.inf
+        return cand_scores, cand.astype(np.int64), n_cand
 
     def _decode(self, flat, starts):
-        """Label ids of the tokens (int64, ``(n_tokens,)``)."""
+        """Label ids (in ``labels_``) of the tokens (int64, ``(n_tokens,)``)."""
         scores, cand, n_cand = self._emissions(flat, starts)
         bounds = np.unique(starts)  # empty sentences dropped
         out = np.zeros(len(flat), dtype=np.int64)
         if self.decoder == "viterbi":
             viterbi_pairs(self._log_trans, scores, cand, n_cand, bounds, out)
-        else:
-            post = self._marginals(scores, cand, n_cand, bounds)
-            out = np.argmax(post, axis=1)
-        return out
+            return self.state_label_[out]
+        return np.argmax(self._marginals(scores, cand, n_cand, bounds), axis=1)
 
     def _marginals(self, scores, cand, n_cand, bounds):
+        """Posterior marginals of the labels (n_tokens, K): those of the
+        candidate states summed per label."""
         frame = np.exp(scores - scores.max(axis=1, keepdims=True))
         post = np.zeros_like(scores)
         marginals_pairs(self.trans_, frame, cand, n_cand, bounds, post)
-        return post
+        out = np.zeros((scores.shape[0], self.labels_.size))
+        inside = np.arange(cand.shape[1]) < n_cand[:, None]
+        rows = np.broadcast_to(np.arange(cand.shape[0])[:, None], cand.shape)
+        np.add.at(out, (rows[inside], self.state_label_[cand[inside]]), post[inside])
+        return out
 
     def predict(self, sentences):
         """Labels of each token.
@@ -427,8 +562,7 @@ class HMMTagger:
         flat, starts = _flatten(sentences, "sentences")
         if not flat:
             return [[] for _ in sentences]
-        names = self.labels_.tolist()
-        labels = [names[i] for i in self._decode(flat, starts).tolist()]
+        labels = self._label_names[self._decode(flat, starts)].tolist()
         return _split(labels, starts)
 
     def predict_proba(self, sentences):
@@ -479,7 +613,7 @@ class HMMTagger:
         params = self.get_params()
         if params["lambdas"] is not None:
             params["lambdas"] = [float(v) for v in params["lambdas"]]
-        for name in ("rare_max", "max_suffix", "order"):
+        for name in ("rare_max", "max_suffix", "order", "lexicalised"):
             params[name] = int(params[name])
         for name in ("theta", "known_weight", "beam"):
             if params[name] is not None:
@@ -495,10 +629,10 @@ class HMMTagger:
         arrays = {f"param/{n}": getattr(self, n) for n in _ARRAYS}
         arrays[HEADER_KEY] = np.array(json.dumps(header))
         if hasattr(path, "write"):
-            np.savez(path, **arrays)
+            np.savez_compressed(path, **arrays)
         else:
             with open(os.fspath(path), "wb") as f:
-                np.savez(f, **arrays)
+                np.savez_compressed(f, **arrays)
 
     @classmethod
     def load(cls, path):
@@ -522,6 +656,12 @@ class HMMTagger:
                 header = json.loads(str(archive[HEADER_KEY]))
                 if header.get("format") != FORMAT_NAME:
                     raise ValueError(f"header format is {header.get('format')!r}")
+                if header.get("format_version", 0) < FORMAT_VERSION:
+                    raise ValueError(
+                        f"written in format version {header.get('format_version')} by "
+                        "an earlier fasthmm, whose suffix table this one does not "
+                        "read: fit the tagger again"
+                    )
                 if header.get("format_version", 0) > FORMAT_VERSION:
                     raise ValueError(
                         f"written in format version {header['format_version']}; "

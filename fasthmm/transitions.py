@@ -98,6 +98,13 @@ class Transitions:
             self.transmat_prior,
         )
 
+    def bound(self, w):
+        """This chain for a batch with ``transition_inputs`` ``w``: a
+        stationary chain takes none (the model refuses them before)."""
+        if w is not None:
+            raise ValueError("transition_inputs: this chain is stationary")
+        return self
+
     def require(self):
         """Raise :class:`NotFittedError` unless every parameter is set."""
         require_set(self.params)

@@ -560,3 +560,80 @@ def gmm_full_covars(covars, covariance_type, k, m, d):
             else:
                 out[s, j] = covars[s]
     return out
+
+
+# -- chains with a transition matrix per step (input-driven transitions) -----
+
+
+def softmax_transmats(transcoef, W):
+    """Per-step transition matrices ``A[t, i, j] = softmax_j(transcoef[i, j] @ W[t])``,
+    written out with one exponential per entry."""
+    n, k = W.shape[0], transcoef.shape[0]
+    A = np.empty((n, k, k))
+    for t in range(n):
+        for i in range(k):
+            z = np.array([transcoef[i, j] @ W[t] for j in range(k)])
+            e = np.exp(z - z.max())
+            A[t, i] = e / e.sum()
+    return A
+
+
+def brute_force_steps(log_emissions, startprob, A):
+    """Enumerate every state path of one sequence with per-step transitions
+    ``A[t]`` (the step into row t; ``A[0]`` unused).
+
+    Returns
+    -------
+    ll : float
+    post : ndarray of shape (T, K)
+    xi : ndarray of shape (T, K, K)
+        ``xi[t, i, j] = p(z_{t-1} = i, z_t = j | x)``; ``xi[0] = 0``.
+    best : ndarray of shape (T,)
+        A best path (ties to the first in lexicographic order).
+    best_score : float
+    """
+    le = np.asarray(log_emissions, dtype=np.float64)
+    T, k = le.shape
+    paths = list(itertools.product(range(k), repeat=T))
+    scores = np.empty(len(paths))
+    for n, z in enumerate(paths):
+        s = safe_log(startprob[z[0]]) + le[0, z[0]]
+        for t in range(1, T):
+            s += safe_log(A[t, z[t - 1], z[t]]) + le[t, z[t]]
+        scores[n] = s
+    ll = logsumexp(scores)
+    w = np.exp(scores - ll)
+    post = np.zeros((T, k))
+    xi = np.zeros((T, k, k))
+    for n, z in enumerate(paths):
+        for t in range(T):
+            post[t, z[t]] += w[n]
+            if t:
+                xi[t, z[t - 1], z[t]] += w[n]
+    best = int(np.argmax(scores))
+    return ll, post, xi, np.array(paths[best]), float(scores[best])
+
+
+def log_forward_backward_steps(log_emissions, startprob, A):
+    """Log-space forward-backward of one sequence with per-step transitions.
+
+    Returns
+    -------
+    ll : float
+    filtered : ndarray of shape (T, K)
+    post : ndarray of shape (T, K)
+    """
+    le = np.asarray(log_emissions, dtype=np.float64)
+    T, k = le.shape
+    lA = safe_log(A)
+    la = np.empty((T, k))
+    la[0] = safe_log(startprob) + le[0]
+    for t in range(1, T):
+        la[t] = logsumexp(la[t - 1][:, None] + lA[t], axis=0) + le[t]
+    lb = np.zeros((T, k))
+    for t in range(T - 2, -1, -1):
+        lb[t] = logsumexp(lA[t + 1] + (le[t + 1] + lb[t + 1])[None, :], axis=1)
+    ll = logsumexp(la[-1])
+    filtered = np.exp(la - logsumexp(la, axis=1)[:, None])
+    post = np.exp(la + lb - ll)
+    return ll, filtered, post

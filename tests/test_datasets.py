@@ -11,6 +11,7 @@ LOADERS = {
     "earthquakes": (datasets.load_earthquakes, 107, np.int64, 1900.0, 2006.0),
     "nile": (datasets.load_nile, 100, np.float64, 1871.0, 1970.0),
     "us_gdp": (datasets.load_us_gdp, 202, np.float64, 1959.25, 2009.5),
+    "fedfunds": (datasets.load_fedfunds, 226, np.float64, 1954.5, 2010.75),
 }
 
 
@@ -22,7 +23,7 @@ def test_shape_dtype_and_time(name):
     assert data.X.shape == (n, 1) and data.X.dtype == dtype
     assert data.time.shape == (n,) and data.time.dtype == np.float64
     assert data.time[0] == first and data.time[-1] == last
-    step = 0.25 if name == "us_gdp" else 1.0
+    step = 0.25 if name in ("us_gdp", "fedfunds") else 1.0
     np.testing.assert_allclose(np.diff(data.time), step)
     assert np.all(np.isfinite(data.X))
     assert data.units and data.description
@@ -61,3 +62,17 @@ def test_each_series_fits():
         model = fasthmm.GaussianHMM(2, n_iter=20, random_state=0).fit(data.X)
         assert model.predict(data.X).shape == (data.X.shape[0],)
         assert np.isfinite(model.score(data.X))
+
+
+def test_fedfunds_is_statsmodels_series():
+    """The series and its covariates are the arrays of statsmodels' tests."""
+    pytest.importorskip("pandas")
+    reference = pytest.importorskip(
+        "statsmodels.tsa.regime_switching.tests.test_markov_regression"
+    )
+    data = datasets.load_fedfunds()
+    np.testing.assert_array_equal(data.X.ravel(), reference.fedfunds)
+    assert data.input_names == ("ogap", "inflation")
+    np.testing.assert_array_equal(data.inputs[:, 0], reference.ogap)
+    np.testing.assert_array_equal(data.inputs[:, 1], reference.inf)
+    assert np.isnan(data.inputs[:4, 1]).all() and np.isfinite(data.inputs[4:]).all()

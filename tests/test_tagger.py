@@ -4,11 +4,15 @@ bad input. Tiny inputs only (the corpus benchmark is ``--tagger``)."""
 
 import io
 import itertools
+import re
 
 import numba
 import numpy as np
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
+import fasthmm
 from fasthmm import HMMTagger
 from fasthmm._kernels.tagger import marginals_pairs, viterbi_pairs
 from fasthmm._tagger_chain import (
@@ -16,6 +20,7 @@ from fasthmm._tagger_chain import (
     transition_probs,
     trigram_counts,
 )
+from fasthmm._tagger_words import SHAPES, NodeIndex, build_nodes, shapes
 
 
 def _random_chain(rng, k):
@@ -83,10 +88,15 @@ def test_pair_viterbi_and_marginals_equal_brute_force(seed):
     cand, n_cand = _all_candidates(scores.shape[0], k)
     starts = np.concatenate([[0], np.cumsum(lengths)]).astype(np.int64)
     out = np.zeros(scores.shape[0], dtype=np.int64)
-    viterbi_pairs(np.log(trans), scores, cand, n_cand, starts, out)
+    # the candidates in reverse order: scores are given per candidate
+    cand = cand[:, ::-1].copy()
+    cand_scores = np.take_along_axis(scores, cand, axis=1)
+    viterbi_pairs(np.log(trans), cand_scores, cand, n_cand, starts, out)
+    frame = np.exp(cand_scores - cand_scores.max(axis=1, keepdims=True))
+    post_cand = np.zeros_like(scores)
+    marginals_pairs(trans, frame, cand, n_cand, starts, post_cand)
     post = np.zeros_like(scores)
-    frame = np.exp(scores - scores.max(axis=1, keepdims=True))
-    marginals_pairs(trans, frame, cand, n_cand, starts, post)
+    np.put_along_axis(post, cand, post_cand, axis=1)
     for lo, hi in zip(starts[:-1], starts[1:]):
         best, marg = _brute_force(np.log(trans), scores[lo:hi])
         np.testing.assert_array_equal(out[lo:hi], best)
@@ -110,7 +120,8 @@ def test_pair_viterbi_with_candidates_equals_direct_viterbi(seed):
     n_cand = allowed.sum(axis=1).astype(np.int64)
     starts = np.concatenate([[0], np.cumsum(lengths)]).astype(np.int64)
     out = np.zeros(scores.shape[0], dtype=np.int64)
-    viterbi_pairs(log_trans, scores, cand, n_cand, starts, out)
+    cand_scores = np.take_along_axis(scores, cand, axis=1)
+    viterbi_pairs(log_trans, cand_scores, cand, n_cand, starts, out)
     for lo, hi in zip(starts[:-1], starts[1:]):
         want = _direct_viterbi(log_trans, scores[lo:hi], allowed[lo:hi])
         got = out[lo:hi]
@@ -230,6 +241,23 @@ def test_save_load_round_trip():
     assert loaded.predict(test) == tagger.predict(test)
 
 
+@pytest.mark.parametrize("to_file", [True, False])
+def test_fasthmm_load_opens_tagger_files(tmp_path, to_file):
+    tagger = HMMTagger(lexicalised=1).fit(*TRAIN)
+    if to_file:
+        where = tmp_path / "tagger.npz"
+        tagger.save(where)
+    else:
+        where = io.BytesIO()
+        tagger.save(where)
+        where.seek(0)
+    loaded = fasthmm.load(where)
+    assert isinstance(loaded, HMMTagger)
+    assert loaded.get_params() == tagger.get_params()
+    test = [["a", "cat", "yelled", "Home"], ["dogs"]]
+    assert loaded.predict(test) == tagger.predict(test)
+
+
 def test_load_refuses_other_files(tmp_path):
     path = tmp_path / "x.npz"
     np.savez(path, a=np.arange(3))
@@ -274,3 +302,272 @@ def test_bad_parameters_and_unfitted():
         HMMTagger().predict([["a"]])
     with pytest.raises(TypeError, match=r"sentences\[0\]\[0\] must be a string"):
         HMMTagger().fit(*TRAIN).predict([[None]])
+
+
+# ---------------------------------------------------------------------------
+# The vectorised unknown-word model against plain per-word Python.
+
+_LETTERS = re.compile(r"[^\W\d_]").search
+_DIGITS = re.compile(r"\d").search
+
+
+def _shape_reference(word, first):
+    """The shape class of one word, written with str methods and re."""
+    if "@" in word or "://" in word or word.startswith("www."):
+        return "link"
+    letter = _LETTERS(word) is not None
+    if _DIGITS(word):
+        return "digits and letters" if letter else "number"
+    if not letter:
+        return "symbols"
+    if word[0].isupper():
+        if len(word) > 1 and word.isupper():
+            return "all caps"
+        return "capitalised, first word" if first else "capitalised"
+    if word.islower():
+        return "hyphenated" if "-" in word else "lower"
+    return "mixed case"
+
+
+TRICKY = [
+    "dog", "Dog", "DOG", "D", "dOg", "e-mail", "E-mail", "x@y.com", "http://a.b",
+    "www.x.org", "wwwx", "1999", "3rd", "½", "²", "٣", "Ünïcödé", "ÉCOLE", "ǅemal",
+    "ǅ", "_", "__init__", "a_b", "...", "-", "--", "", "İstanbul", "ß", "ﬁne",
+    "Straße", "日本", "日本語です", "Ω", "ω", "3-D", "U.S.", "a" * 60 + "ing",
+]  # fmt: skip
+
+
+@settings(max_examples=60, deadline=None)
+@given(
+    st.lists(
+        st.text(
+            st.characters(blacklist_categories=("Cs",), blacklist_characters="\x00"),
+            max_size=12,
+        ),
+        min_size=1,
+        max_size=30,
+    ),
+    st.data(),
+)
+def test_shapes_equal_per_word_python(random_words, data):
+    words = TRICKY + random_words
+    firsts = np.array(data.draw(st.lists(st.booleans(), min_size=len(words),
+                                         max_size=len(words))))  # fmt: skip
+    got = shapes(np.array(words, dtype=str), firsts)
+    want = [SHAPES.index(_shape_reference(w, f)) for w, f in zip(words, firsts)]
+    assert got.tolist() == want
+
+
+def _nodes_reference(words, firsts, labels, k, max_suffix, theta, base):
+    """Successive abstraction per node key, one token at a time."""
+    counts = {}
+    for w, f, y in zip(words, firsts, labels):
+        head = chr(SHAPES.index(_shape_reference(w, f)) + 1)
+        low = w.lower()
+        for m in range(min(len(low), max_suffix) + 1):
+            key = head + (low[len(low) - m :] if m else "")
+            counts.setdefault(key, np.zeros(k))[y] += 1
+    probs = {}
+    for key in sorted(counts, key=len):
+        prior = probs[key[0] + key[2:]] if len(key) > 1 else base
+        phat = counts[key] / counts[key].sum()
+        probs[key] = (phat + theta * prior) / (1 + theta)
+    return probs
+
+
+def test_suffix_nodes_and_lookup_equal_per_token_python():
+    rng = np.random.default_rng(0)
+    pool = TRICKY + ["walked", "talked", "Walked", "running", "sing", "ring", "s"]
+    words = [pool[i] for i in rng.integers(0, len(pool), 300)]
+    firsts = rng.random(300) < 0.3
+    labels = rng.integers(0, 4, 300)
+    base = np.array([0.1, 0.2, 0.3, 0.4])
+    keys, probs = build_nodes(np.array(words), firsts, labels, 4, 3, 0.7, base)
+    want = _nodes_reference(words, firsts, labels, 4, 3, 0.7, base)
+    assert sorted(keys.tolist()) == sorted(want)
+    for key, row in zip(keys.tolist(), probs):
+        np.testing.assert_allclose(row, want[key], rtol=1e-12)
+    # lookup: the deepest key seen, for new words too
+    queries = ["talking", "Ring", "RING", "xyz", "e-mailing", "9", "", "unseen-x"]
+    qfirst = np.array([False, True, False, False, False, True, False, False])
+    found = NodeIndex(keys).deepest(np.array(queries), qfirst, 3)
+    for w, f, row in zip(queries, qfirst, found):
+        head = chr(SHAPES.index(_shape_reference(w, f)) + 1)
+        low = w.lower()
+        seen = [
+            head + (low[len(low) - m :] if m else "")
+            for m in range(min(len(low), 3) + 1)
+            if head + (low[len(low) - m :] if m else "") in want
+        ]
+        assert (keys[row] if row >= 0 else None) == (seen[-1] if seen else None)
+
+
+# ---------------------------------------------------------------------------
+# Lexicalised states
+
+
+def _lexical_corpus(rng):
+    """'that' as DET or SCONJ (ambiguous, frequent), 'the' always DET."""
+    sentences, tags = [], []
+    for _ in range(40):
+        if rng.random() < 0.5:
+            sentences.append(["I", "know", "that", "dogs", "bark"])
+            tags.append(["PRON", "VERB", "SCONJ", "NOUN", "VERB"])
+        else:
+            sentences.append(["that", "dog", "saw", "the", "cat"])
+            tags.append(["DET", "NOUN", "VERB", "DET", "NOUN"])
+    sentences.append(["that", "is", "it"])  # PRON only once: no state of its own
+    tags.append(["PRON", "AUX", "PRON"])
+    sentences.append(["because", "a", "dog", "bark"])
+    tags.append(["SCONJ", "DET", "NOUN", "VERB"])
+    return sentences, tags
+
+
+def test_lexicalised_states_are_the_frequent_ambiguous_words_labels():
+    sentences, tags = _lexical_corpus(np.random.default_rng(0))
+    tagger = HMMTagger(lexicalised=1).fit(sentences, tags)
+    k = tagger.labels_.size
+    extra = {
+        (str(tagger.state_word_[s]), str(tagger.labels_[tagger.state_label_[s]]))
+        for s in range(k, tagger.state_label_.size)
+    }
+    # 'that': DET and SCONJ seen >= 10 times each; PRON once stays a plain label.
+    # 'dog', 'the', ... are not ambiguous; only one word was asked for.
+    assert extra == {("that", "DET"), ("that", "SCONJ")}
+    np.testing.assert_array_equal(tagger.state_label_[:k], np.arange(k))
+    assert HMMTagger(lexicalised=0).fit(sentences, tags).state_label_.size == k
+
+
+def test_a_label_seen_only_in_lexicalised_states_scores_no_nan():
+    # every SCONJ is 'that': the plain SCONJ state is never seen
+    sentences, tags = _lexical_corpus(np.random.default_rng(0))
+    sentences, tags = sentences[:-1], tags[:-1]
+    tagger = HMMTagger(lexicalised=1).fit(sentences, tags)
+    assert not np.isnan(tagger._known_scores).any()
+    for decoder in ("viterbi", "posterior"):
+        tagger.decoder = decoder
+        assert tagger.predict([["I", "know", "that", "dogs", "bark"]]) == [
+            ["PRON", "VERB", "SCONJ", "NOUN", "VERB"]
+        ]
+
+
+def test_lexicalised_chain_equals_a_plain_chain_on_word_tagged_labels():
+    # The same chain as a plain tagger trained on tags rewritten "that|TAG"
+    # for the lexicalised pairs: the trigram statistics are the same up to
+    # the order of the states.
+    sentences, tags = _lexical_corpus(np.random.default_rng(1))
+    lex = HMMTagger(lexicalised=1).fit(sentences, tags)
+    names = [
+        str(lex.labels_[lab]) + (f"|{w}" if w else "")
+        for lab, w in zip(lex.state_label_, lex.state_word_.tolist())
+    ]
+    rewritten = [
+        [f"{t}|{w}" if f"{t}|{w}" in names else t for w, t in zip(s, ts)]
+        for s, ts in zip(sentences, tags)
+    ]
+    plain = HMMTagger(lexicalised=0).fit(sentences, rewritten)
+    order = [plain.labels_.tolist().index(n) for n in names] + [len(names)]
+    np.testing.assert_allclose(lex.lambdas_, plain.lambdas_, rtol=1e-12)
+    np.testing.assert_allclose(
+        lex.trans_, plain.trans_[np.ix_(order, order, order)], rtol=1e-12
+    )
+    # and the tagger uses them: 'that' before a noun, after 'know'
+    test = [["I", "know", "that", "cats", "bark"], ["that", "cat", "saw", "the", "dog"]]
+    assert lex.predict(test)[0][2] == "SCONJ"
+    assert lex.predict(test)[1][0] == "DET"
+    # posteriors are over the labels: the states of a label summed
+    post = lex.predict_proba(test)
+    assert post[0].shape == (5, lex.labels_.size)
+    for p in post:
+        np.testing.assert_allclose(p.sum(axis=1), 1.0, rtol=1e-12)
+    lex.decoder = "posterior"
+    assert lex.predict(test) == [
+        lex.labels_[np.argmax(p, axis=1)].tolist() for p in post
+    ]
+
+
+# ---------------------------------------------------------------------------
+# Semi-supervised training
+
+UNLABELLED = [
+    ["the", "cat", "walked", "home"],
+    ["a", "dog", "yelled", "."],
+    ["The", "birds", "sang", "loudly"],
+]
+
+
+@pytest.mark.parametrize("unlabelled", [[], [[]], [[], []]])
+def test_empty_unlabelled_text_changes_nothing(unlabelled):
+    plain = HMMTagger().fit(*TRAIN)
+    semi = HMMTagger().fit(*TRAIN, unlabelled=unlabelled)
+    for name in ("trans_", "word_counts_", "vocabulary_", "node_probs_"):
+        np.testing.assert_array_equal(getattr(semi, name), getattr(plain, name))
+    assert not hasattr(semi, "monitor_")
+    assert semi.predict(UNLABELLED) == plain.predict(UNLABELLED)
+
+
+def test_unlabelled_text_adds_its_expected_counts():
+    plain = HMMTagger().fit(*TRAIN)
+    semi = HMMTagger().fit(*TRAIN, unlabelled=UNLABELLED, n_iter=3)
+    n_train = sum(map(len, TRAIN[0]))
+    n_new = sum(map(len, UNLABELLED))
+    assert semi.word_counts_.sum() == pytest.approx(n_train + n_new, rel=1e-12)
+    # labelled words absent from the unlabelled text keep their counts
+    v = plain.vocabulary_.size
+    untouched = ~np.isin(plain.vocabulary_, [w for s in UNLABELLED for w in s])
+    np.testing.assert_array_equal(
+        semi.word_counts_[:v][untouched], plain.word_counts_[untouched]
+    )
+    assert set(semi.vocabulary_[v:]) == {"birds", "sang", "yelled"}
+    assert semi.is_known([["birds"]]) == [[True]]
+    np.testing.assert_array_equal(semi.trans_, plain.trans_)
+
+
+@settings(max_examples=25, deadline=None)
+@given(
+    st.lists(
+        st.lists(
+            st.sampled_from(["the", "a", "dog", "cat", "walked", "new", "Zorp", "."]),
+            min_size=1,
+            max_size=6,
+        ),
+        min_size=1,
+        max_size=6,
+    ),
+    st.sampled_from([0, 1]),
+    st.sampled_from([1, 2]),
+)
+def test_em_objective_never_decreases_on_unlabelled_text(unlabelled, lexical, order):
+    tagger = HMMTagger(order=order, lexicalised=lexical).fit(
+        *TRAIN, unlabelled=unlabelled, n_iter=8, tol=-np.inf
+    )
+    history = np.array(tagger.monitor_.history)
+    assert np.all(np.diff(history) >= -1e-9 * np.abs(history[:-1]))
+
+
+def test_semi_supervised_bad_input_leaves_the_tagger_as_it_was():
+    tagger = HMMTagger().fit(*TRAIN)
+    before = tagger.word_counts_.copy()
+    with pytest.raises(TypeError, match=r"unlabelled\[0\] must be a list"):
+        tagger.fit(*TRAIN, unlabelled=["a dog"])
+    with pytest.raises(ValueError, match="n_iter must be >= 1"):
+        tagger.fit(*TRAIN, unlabelled=UNLABELLED, n_iter=0)
+    np.testing.assert_array_equal(tagger.word_counts_, before)
+
+
+def test_unknown_words_scores_narrow_equal_wide():
+    sentences, tags = _lexical_corpus(np.random.default_rng(0))
+    tagger = HMMTagger(lexicalised=1).fit(sentences, tags)
+    k = tagger.labels_.size
+    types = np.array(["barks", "That", "THAT", "Dogs", "zzz"])
+    firsts = np.array([False, True, False, False, False])
+    wide = tagger._unknown_scores(types, firsts)
+    narrow = tagger._unknown_scores(types, firsts, narrow=True)
+    # "THAT" lowercases to the lexicalised "that": all states are kept
+    np.testing.assert_array_equal(narrow, wide)
+    assert np.isfinite(wide[2, k:]).any()
+    keep = [0, 3, 4]
+    narrow = tagger._unknown_scores(types[keep], firsts[keep], narrow=True)
+    np.testing.assert_array_equal(narrow, wide[keep, :k])
+    assert np.isneginf(wide[keep, k:]).all()
+    assert tagger.predict([["I", "know", "THAT", "dogs", "bark"]])[0][2] == "SCONJ"

@@ -9,6 +9,7 @@ say where the numbers come from.
 loader                    samples    suits
 ========================  =========  ===========================================
 :func:`load_earthquakes`  107        ``PoissonHMM``: yearly counts
+:func:`load_fedfunds`     226        regimes of interest rates, forecasts
 :func:`load_nile`         100        ``GaussianHMM``: a change point
 :func:`load_us_gdp`       202        ``GaussianHMM``: expansions and recessions
 ========================  =========  ===========================================
@@ -21,7 +22,7 @@ from importlib import resources
 
 import numpy as np
 
-__all__ = ["Dataset", "load_earthquakes", "load_nile", "load_us_gdp"]
+__all__ = ["Dataset", "load_earthquakes", "load_fedfunds", "load_nile", "load_us_gdp"]
 
 
 @dataclass(frozen=True)
@@ -40,6 +41,12 @@ class Dataset:
         What one value of ``X`` measures.
     description : str
         One paragraph on the series and its source.
+    inputs : ndarray of shape (n_samples, n_inputs) or None
+        Covariates observed with the series, aligned with ``X``'s rows (NaN
+        where a covariate is not available), for models that take
+        ``inputs``; None when the data set has none.
+    input_names : tuple of str
+        The name of each column of ``inputs``.
     """
 
     X: np.ndarray
@@ -47,6 +54,8 @@ class Dataset:
     name: str
     units: str
     description: str
+    inputs: np.ndarray = None
+    input_names: tuple = ()
 
     def __repr__(self):
         return (
@@ -102,6 +111,54 @@ def load_earthquakes():
         name="earthquakes",
         units="earthquakes of magnitude 7 or more per year",
         description=_description(load_earthquakes),
+    )
+
+
+def load_fedfunds():
+    """The US effective federal funds rate, quarterly, 1954Q3-2010Q4.
+
+    The quarterly average of the effective federal funds rate, in percent a
+    year: the interest rate at which US banks lend reserves overnight, the
+    Federal Reserve's policy instrument. It moves between regimes of low
+    and high rates (the high-inflation years 1973-1985 stand out), the
+    series statsmodels and Stata use to demonstrate Markov-switching
+    regressions. Two covariates come with it as ``inputs``: the output gap
+    and inflation, the regressors of a Taylor rule.
+
+    Returns
+    -------
+    Dataset
+        ``X``: float64 of shape (226, 1); ``time``: 1954.5 (the third
+        quarter of 1954) to 2010.75 in steps of 0.25; ``inputs``: float64 of
+        shape (226, 2), the output gap (percent of potential output) and
+        inflation (annualised percent change of the GDP deflator; NaN in the
+        first four quarters), ``input_names`` ("ogap", "inflation").
+
+    Notes
+    -----
+    Source: the Federal Reserve Bank of St. Louis' FRED database (series
+    FEDFUNDS, averaged by quarter; the output gap from the Congressional
+    Budget Office's potential output, inflation from the Bureau of
+    Economic Analysis' GDP deflator), as compiled in Stata's ``usmacro``
+    example data set and copied from the arrays ``fedfunds``, ``ogap`` and
+    ``inf`` of statsmodels' tests of its Markov-switching models
+    (``statsmodels/tsa/regime_switching/tests/test_markov_regression.py``,
+    statsmodels 0.15, BSD-3-Clause).
+
+    Licence: public domain. The series are works of the U.S. federal
+    government (the Federal Reserve, the Congressional Budget Office and
+    the Bureau of Economic Analysis); the statsmodels file they were copied
+    from is distributed under the BSD 3-Clause licence.
+    """
+    cols = _read_csv("fedfunds.csv")
+    return Dataset(
+        X=cols["fedfunds"][:, None],
+        time=cols["year"] + (cols["quarter"] - 1.0) / 4.0,
+        name="fedfunds",
+        units="effective federal funds rate, percent a year",
+        description=_description(load_fedfunds),
+        inputs=np.column_stack([cols["ogap"], cols["inflation"]]),
+        input_names=("ogap", "inflation"),
     )
 
 

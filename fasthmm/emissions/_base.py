@@ -412,6 +412,23 @@ class Emission:
         """
         return None
 
+    def state_means(self):
+        """Mean of one observation under each state's emission.
+
+        What forecasts mix over the forecast state distribution
+        (:meth:`fasthmm.BaseHMM.forecast`). Families whose observations have
+        no meaningful mean (symbols) raise a ``TypeError`` that says what to
+        use instead.
+
+        Returns
+        -------
+        means : ndarray of shape (n_components, n_features)
+        """
+        raise TypeError(
+            f"{type(self).__name__} defines no mean of an observation: "
+            "forecast the states with forecast_proba instead"
+        )
+
     # -- learning -----------------------------------------------------------
     def initialize(self, X, letters, random_state):
         """Initial values, from data, of the parameters whose letters are given.

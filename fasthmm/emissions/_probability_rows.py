@@ -2,7 +2,7 @@
 over ``n_features`` outcomes per state, ``emissionprob_``, under a Dirichlet
 prior."""
 
-from .._dirichlet import dirichlet_log_prior, dirichlet_map
+from .._dirichlet import dirichlet_log_prior, dirichlet_rows
 from .._validation import check_prior, check_stochastic_rows
 from ._base import Emission
 
@@ -46,6 +46,8 @@ class ProbabilityRowsEmission(Emission):
         return self
 
     def check_param(self, name, value):
+        if value is getattr(self, "_made_valid", None):
+            return value  # the M-step's own result, valid by construction
         return check_stochastic_rows(value, (self.n_components, self.n_features), name)
 
     def initialize(self, X, letters, random_state):
@@ -58,7 +60,10 @@ class ProbabilityRowsEmission(Emission):
         if "e" not in letters:
             return {}
         current = self.params["emissionprob_"]
-        return {"emissionprob_": dirichlet_map(stats["obs"], self.prior, current)}
+        new, valid = dirichlet_rows(stats["obs"], self.prior, current)
+        # the copy that will hold it (``updated``) skips checking it again
+        self._made_valid = new if valid else None
+        return {"emissionprob_": new}
 
     def log_prior(self):
         return dirichlet_log_prior(self.params["emissionprob_"], self.prior)

@@ -102,6 +102,10 @@ class BernoulliEmission(Emission):
             out[impossible > 0] = -np.inf
         return out
 
+    def state_means(self):
+        """The probability of a 1 in each feature."""
+        return np.array(self.params["emissionprob_"], dtype=np.float64)
+
     def initialize(self, X, letters, random_state):
         """Half the feature means of ``X``, half uniform draws in [0.25, 0.75]."""
         if "e" not in letters:

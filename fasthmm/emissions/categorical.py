@@ -37,6 +37,13 @@ class CategoricalEmission(ProbabilityRowsEmission):
             emissionprob_prior,
         )
 
+    def state_means(self):
+        raise TypeError(
+            "a categorical observation is a symbol, which has no mean: the "
+            "probabilities of each future symbol are "
+            "forecast_proba(X, lengths, steps) @ emissionprob_"
+        )
+
     def check_X(self, X):
         return check_symbols(X, "X", self.n_features, self.missing)
 
@@ -46,18 +53,30 @@ class CategoricalEmission(ProbabilityRowsEmission):
     def _n_features_of(self, X):
         return int(X.max()) + 1
 
+    def _table(self, X):
+        """The transposed emission probabilities, contiguous, and the row of
+        each sample in it: with more symbols than samples, only the rows of
+        the symbols in ``X`` (never a copy of the whole (n_features, K)
+        table)."""
+        probs = self.params["emissionprob_"]
+        if X.shape[0] < self.n_features:
+            symbols, rows = np.unique(X, return_inverse=True)
+            return np.ascontiguousarray(probs[:, symbols].T), rows.ravel()
+        return np.ascontiguousarray(probs.T), X
+
     def log_likelihood(self, X, out=None):
+        table, rows = self._table(X)
         with np.errstate(divide="ignore"):
-            table = np.log(self.params["emissionprob_"].T)
-        return np.take(table, X, axis=0, out=out)
+            table = np.log(table)
+        return np.take(table, rows, axis=0, out=out)
 
     def likelihood(self, X, out):
         # A table lookup: no exp/log per step. The table is made contiguous
         # first: gathering rows of a transposed view is several times slower.
-        table = np.ascontiguousarray(self.params["emissionprob_"].T)
+        table, rows = self._table(X)
         if X.shape[0] < MIN_PARALLEL_COUNT_ROWS:  # small data: nothing to compile
-            return np.take(table, X, axis=0, out=out)
-        gather_rows(table, X, out)
+            return np.take(table, rows, axis=0, out=out)
+        gather_rows(table, rows, out)
         return out
 
     def suff_stats(self, X, weights):

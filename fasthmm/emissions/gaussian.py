@@ -140,6 +140,9 @@ class GaussianEmission(Emission):
             out=out,
         )
 
+    def state_means(self):
+        return np.array(self.params["means_"], dtype=np.float64)
+
     def initialize(self, X, letters, random_state):
         new = {}
         if "m" in letters:

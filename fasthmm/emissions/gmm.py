@@ -318,6 +318,10 @@ class GMMEmission(Emission):
         return terms
 
     # -- learning -----------------------------------------------------------------
+    def state_means(self):
+        """The mixture weights times the component means, summed per state."""
+        return np.einsum("km,kmd->kd", self.params["weights_"], self.params["means_"])
+
     def initialize(self, X, letters, random_state):
         """Initial parameters from data.
 

@@ -101,6 +101,17 @@ class MultinomialEmission(ProbabilityRowsEmission):
             out[(X > 0) @ (p == 0).T] = -np.inf
         return out
 
+    def state_means(self):
+        """Expected counts: ``n_trials * emissionprob_`` (one ``n_trials``)."""
+        n = None if self.n_trials is None else np.unique(self.n_trials)
+        if n is None or n.shape[0] != 1:
+            raise ValueError(
+                "n_trials must be one number of draws for a mean count (got "
+                f"{self.n_trials!r}): for another number n, the mean counts are "
+                "n * forecast_proba(...) @ emissionprob_"
+            )
+        return float(n[0]) * np.asarray(self.params["emissionprob_"], dtype=np.float64)
+
     def suff_stats(self, X, weights):
         return {"obs": weights.T @ X}
 

@@ -116,6 +116,9 @@ class PoissonEmission(Emission):
         poisson_log_density(X, log_lam, lam.sum(axis=1), log_factorial(X), out)
         return out
 
+    def state_means(self):
+        return np.array(self.params["lambdas_"], dtype=np.float64)
+
     def initialize(self, X, letters, random_state):
         """Rates drawn from a Gamma with the mean and variance of all counts.
 

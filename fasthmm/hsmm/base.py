@@ -7,8 +7,6 @@ emission, ``save`` / :func:`fasthmm.load`, ``aic`` / ``bic`` and
 ``log_emissions`` are :class:`fasthmm.base.BaseHMM`'s.
 """
 
-import functools
-
 import numpy as np
 
 from .._missing import n_observed_rows
@@ -19,23 +17,20 @@ from .._validation import (
     check_labels,
     check_prior,
 )
-from ..base import DECODERS, BaseHMM
+from ..base import DECODERS, BaseHMM, class_or_instance
 from ..em import ConvergenceMonitor, run_em
-from ..inference import Clamp, raise_if_impossible
+from ..forecast import (
+    StateForecast,
+    check_steps,
+    propagate,
+    refuse_future,
+    stationary_transmats,
+)
+from ..inference import Clamp, direct_posteriors, raise_if_impossible
 from . import durations
 from .chain import SemiMarkovChain, check_positive
 from .em import expected_stats
 from .inference import forward_backward, segments, viterbi
-
-
-class _class_or_instance:
-    """A method that receives the instance it is called on, or the class."""
-
-    def __init__(self, function):
-        self.function = function
-
-    def __get__(self, instance, owner):
-        return functools.partial(self.function, owner if instance is None else instance)
 
 
 class BaseHSMM(BaseHMM):
@@ -87,7 +82,7 @@ class BaseHSMM(BaseHMM):
 
     _transitions_class = SemiMarkovChain
 
-    @_class_or_instance
+    @class_or_instance
     def _param_names(owner):
         """The parameter attributes. Of a model: those of its ``duration``
         kind (parametric ones before ``durationprob_``, which is derived from
@@ -197,17 +192,17 @@ class BaseHSMM(BaseHMM):
         return weights / weights.sum()
 
     # -- inference ----------------------------------------------------------------
-    def _pass(self, X, lengths, smooth):
-        params, X, starts = self._checked_batch(X, lengths)
+    def _pass(self, X, lengths, smooth, inputs=None, transition_inputs=None):
+        params, X, starts = self._checked_batch(X, lengths, inputs, transition_inputs)
         le = params.emission.log_likelihood(X)
         return forward_backward(le, starts, params.transitions, smooth), params, X
 
-    def _log_likelihood(self, X, lengths):
-        res, params, X = self._pass(X, lengths, smooth=False)
+    def _log_likelihood(self, X, lengths, inputs=None, transition_inputs=None):
+        res, params, X = self._pass(X, lengths, False, inputs, transition_inputs)
         return float(res.log_likelihood.sum()), params, n_observed_rows(X)
 
     @adaptive_threads
-    def score_samples(self, X, lengths=None):
+    def score_samples(self, X, lengths=None, *, inputs=None, transition_inputs=None):
         """Log-likelihood and state posteriors p(z_t | X).
 
         Returns
@@ -215,24 +210,26 @@ class BaseHSMM(BaseHMM):
         log_likelihood : float
         posteriors : ndarray of shape (n_samples, n_components)
         """
-        res, _, _ = self._pass(X, lengths, smooth=True)
+        res, _, _ = self._pass(X, lengths, True, inputs, transition_inputs)
         raise_if_impossible(res.log_likelihood, "X")
         return float(res.log_likelihood.sum()), res.post
 
     @adaptive_threads
-    def filter_proba(self, X, lengths=None):
+    def filter_proba(self, X, lengths=None, *, inputs=None, transition_inputs=None):
         """Filtered state probabilities p(z_t | x_1..x_t).
 
         Returns
         -------
         filtered : ndarray of shape (n_samples, n_components)
         """
-        res, _, _ = self._pass(X, lengths, smooth=False)
+        res, _, _ = self._pass(X, lengths, False, inputs, transition_inputs)
         raise_if_impossible(res.log_likelihood, "X")
         return res.post
 
     @adaptive_threads
-    def decode(self, X, lengths=None, algorithm=None):
+    def decode(
+        self, X, lengths=None, algorithm=None, *, inputs=None, transition_inputs=None
+    ):
         """Most likely states.
 
         "viterbi" gives the best segmentation (a path whose segments all
@@ -246,13 +243,14 @@ class BaseHSMM(BaseHMM):
         """
         algorithm = self.algorithm if algorithm is None else algorithm
         check_choice(algorithm, "algorithm", DECODERS)
+        kw = {"inputs": inputs, "transition_inputs": transition_inputs}
         if algorithm == "map":
-            _, post = self.score_samples(X, lengths)
+            _, post = self.score_samples(X, lengths, **kw)
             states = post.argmax(axis=1)
             with np.errstate(divide="ignore"):
                 lp = np.log(post[np.arange(post.shape[0]), states]).sum()
             return float(lp), states
-        params, X, starts = self._checked_batch(X, lengths)
+        params, X, starts = self._checked_batch(X, lengths, **kw)
         le = params.emission.log_likelihood(X)
         lp, states = viterbi(le, starts, params.transitions)
         raise_if_impossible(lp, "X")
@@ -273,7 +271,7 @@ class BaseHSMM(BaseHMM):
 
     # -- learning -----------------------------------------------------------------
     @adaptive_threads
-    def fit(self, X, lengths=None, *, states=None):
+    def fit(self, X, lengths=None, *, states=None, inputs=None, transition_inputs=None):
         """Estimate the parameters by EM over segmentations.
 
         Parameters
@@ -297,7 +295,7 @@ class BaseHSMM(BaseHMM):
         decreases; ``monitor_.history`` records it.
         """
         emission = self._check_hyperparameters()
-        X, starts = self._read_data(emission, X, lengths)
+        X, starts, _ = self._read_batch(emission, X, lengths, inputs, transition_inputs)
         emission.with_data(X)
         k = self.n_components
         if X.shape[0] < k:
@@ -318,17 +316,47 @@ class BaseHSMM(BaseHMM):
         )
         return self._commit(params, monitor)
 
+    # -- forecasts --------------------------------------------------------------
+    def _state_forecast(self, X, lengths, steps, future_transition_inputs):
+        """Forecasts over the expanded chain of
+        :meth:`~fasthmm.hsmm.chain.SemiMarkovChain.expanded`: the state after
+        the end depends on how long the last segment has lasted, which its
+        filtered (state, steps in segment) distribution holds. Exact; costs
+        O(T (n_components max_duration)^2). ``transmats`` of the returned
+        forecast is None (the states alone are not a Markov chain)."""
+        steps = check_steps(steps)
+        refuse_future(
+            future_transition_inputs, "future_transition_inputs", "transitions"
+        )
+        params, X, starts = self._checked_batch(X, lengths)
+        start, trans = params.transitions.expanded()
+        k, dmax = self.n_components, self.max_duration
+        le = np.repeat(params.emission.log_likelihood(X), dmax, axis=1)
+        ll, filtered = direct_posteriors(le, starts, start, trans, smooth=False)
+        raise_if_impossible(ll, "X")
+        n = starts.shape[0] - 1
+        last = filtered[starts[1:] - 1]
+        proba = propagate(last, stationary_transmats(trans, n, steps))
+        marginal = StateForecast(
+            last.reshape(n, k, dmax).sum(axis=2),
+            None,
+            proba.reshape(n, steps, k, dmax).sum(axis=3),
+        )
+        return params, X, starts, marginal
+
     def _not_offered(self, what):
         raise NotImplementedError(
             f"{what} is not available for {type(self).__name__} (semi-Markov "
             "models): use fit, score, predict_proba, filter_proba or decode"
         )
 
-    def partial_fit(self, X, lengths=None):
+    def partial_fit(self, X, lengths=None, **inputs):
         self._not_offered("partial_fit")
 
     def stream(self, lag=0, max_delay=None, viterbi=True):
         self._not_offered("stream")
 
-    def sample_posterior(self, X, lengths=None, n_samples=1, random_state=None):
+    def sample_posterior(
+        self, X, lengths=None, n_samples=1, random_state=None, **inputs
+    ):
         self._not_offered("sample_posterior")

@@ -12,6 +12,7 @@ import numpy as np
 from .._dirichlet import dirichlet_log_prior, dirichlet_map
 from .._validation import (
     as_float_array,
+    check_allocation,
     check_random_state,
     check_startprob,
     check_stochastic_rows,
@@ -186,6 +187,40 @@ class SemiMarkovChain:
             + k * (k - 2)
             + durations.n_free_parameters(self.kind, k, self.max_duration)
         )
+
+    # -- expansion --------------------------------------------------------------
+    def expanded(self):
+        """The chain as a Markov chain over (state, steps spent in the segment).
+
+        Expanded state ``j * max_duration + d - 1`` is the ``d``-th step of a
+        segment of state ``j``. It stays in the segment with probability
+        ``P(duration > d | duration >= d)`` and otherwise jumps to the first
+        step of a segment drawn from ``transmat``; the first segment starts
+        at its first step. An HMM with this chain and each state's emission
+        repeated ``max_duration`` times has the semi-Markov model's
+        likelihood (the last segment right-censored) and, summed over ``d``,
+        its filtered probabilities.
+
+        Returns
+        -------
+        startprob : ndarray of shape (n_components * max_duration,)
+        transmat : ndarray of shape (n_components * max_duration,) * 2
+        """
+        k, dmax = self.n_components, self.max_duration
+        check_allocation((k * dmax, k * dmax), "max_duration", dmax, "expanded chain")
+        surv = durations.survival(self.pmf)  # P(duration >= d), d = 1..dmax
+        stay = np.zeros((k, dmax))
+        with np.errstate(divide="ignore", invalid="ignore"):
+            stay[:, :-1] = np.where(surv[:, :-1] > 0, surv[:, 1:] / surv[:, :-1], 0.0)
+        stay = np.clip(stay, 0.0, 1.0)
+        trans = np.zeros((k, dmax, k, dmax))
+        d = np.arange(dmax - 1)
+        for j in range(k):
+            trans[j, d, j, d + 1] = stay[j, :-1]
+            trans[j, :, :, 0] = (1.0 - stay[j])[:, None] * self.transmat[j]
+        start = np.zeros((k, dmax))
+        start[:, 0] = self.startprob
+        return start.ravel(), trans.reshape(k * dmax, k * dmax)
 
     # -- sampling ---------------------------------------------------------------
     def sample(self, n_samples, random_state, first_state=None):

@@ -1,0 +1,974 @@
+"""Hamilton's (1989) Markov-switching autoregression: ``MarkovSwitchingAR``.
+
+The model (one feature) is
+
+    y_t - mu[s_t] = sum_{i=1..order} phi[s_t, i] (y_{t-i} - mu[s_{t-i}]) + e_t,
+    e_t ~ N(0, sigma2[s_t]),
+
+with ``s_t`` a K-state Markov chain. ``y_t`` depends on the regimes
+``s_t, ..., s_{t-order}``, so the model is an HMM over the tuple of the last
+``order + 1`` regimes, run exactly by :class:`fasthmm.expanded.TupleChain`
+(O(K^(order+1)) per step). The first ``order`` observations of each
+sequence are conditioned on, as in statsmodels' ``MarkovAutoregression``.
+"""
+
+import functools
+
+import numpy as np
+
+from . import _registry
+from ._validation import (
+    NotFittedError,
+    as_float_array,
+    check_allocation,
+    check_choice,
+    check_inputs,
+    check_int,
+    check_lengths,
+    check_letters,
+    check_random_state,
+    check_real,
+    check_sequences,
+    check_shape,
+    check_startprob,
+    check_transmat,
+)
+from .base import BaseHMM
+from .em import ConvergenceMonitor
+from .emissions._weighted import weighted_sums
+from .expanded import TupleChain
+from .forecast import (
+    check_future,
+    check_steps,
+    refuse_future,
+    state_forecast,
+    stationary_transmats,
+)
+from .input_transitions import log_transmats, logistic_row
+from .io import save_model
+
+__all__ = ["MarkovSwitchingAR"]
+
+STARTS = ("learned", "stationary")
+LETTERS = "stmav"
+PARAM_NAMES = ("startprob_", "transmat_", "means_", "ar_coef_", "variances_")
+#: Step halvings tried by the transition M-step of ``start="stationary"``.
+MAX_HALVINGS = 40
+#: Gradient steps on the transition term per M-step (input-driven
+#: transitions with ``start="stationary"``).
+ASCENT_STEPS = 3
+
+
+def stationary_distribution(transmat):
+    """The distribution ``pi`` with ``pi @ transmat = pi`` and sum one (for a
+    chain with several, the least-squares one, as statsmodels' steady state),
+    clipped at zero and normalised."""
+    k = transmat.shape[0]
+    try:  # (I - P + 1 1')' pi = 1: regular when the chain has one class
+        pi = np.linalg.solve((np.eye(k) - transmat + 1.0).T, np.ones(k))
+    except np.linalg.LinAlgError:
+        a = np.vstack([np.eye(k) - transmat.T, np.ones((1, k))])
+        pi = np.linalg.pinv(a)[:, -1]
+    pi = np.maximum(pi, 0.0)
+    return pi / pi.sum()
+
+
+class _Data:
+    """One batch: the scored rows of every sequence and their lags.
+
+    Attributes
+    ----------
+    y : ndarray (n_samples,)
+    starts : ndarray (n_sequences + 1,)
+        Sequence offsets in ``y``.
+    scored : ndarray of int (n_scored,)
+        Rows of ``y`` that are scored (all but each sequence's first ``order``).
+    scored_starts : ndarray (n_sequences + 1,)
+        Sequence offsets among the scored rows.
+    lags : ndarray (n_scored, order)
+        ``lags[:, i - 1]`` is ``y_{t-i}``.
+    regressors : ndarray (n_scored, order + 1)
+        ``y_t`` and its lags.
+    w : ndarray (n_samples, n_transition_inputs) or None
+        The transition inputs (row ``u`` drives the transition into ``u``).
+    """
+
+    def __init__(self, y, starts, order, w=None):
+        self.y, self.starts, self.w = y, starts, w
+        lengths = np.diff(starts)
+        self.scored = np.concatenate(
+            [np.arange(lo + order, hi) for lo, hi in zip(starts[:-1], starts[1:])]
+        )
+        self.scored_starts = np.concatenate([[0], np.cumsum(lengths - order)])
+        self.lags = np.stack([y[self.scored - i] for i in range(1, order + 1)], axis=1)
+        self.regressors = np.column_stack([y[self.scored], self.lags])
+
+
+class MarkovSwitchingAR:
+    """Markov-switching autoregression in Hamilton's form (switching mean).
+
+    Parameters
+    ----------
+    n_components : int
+        Number of regimes K.
+    order : int (>= 1)
+        Autoregressive order p; the hidden state is the tuple of the last
+        p + 1 regimes (K^(p+1) states, O(K^(p+1)) work per step).
+    switching_ar : bool
+        Each regime has its own AR coefficients (True), or all share them.
+    switching_variance : bool
+        Each regime has its own innovation variance, or all share one.
+    start : {"learned", "stationary"}
+        Distribution of each sequence's first regime: ``startprob_``, learned
+        by EM as in every model ("learned"), or the stationary distribution of
+        ``transmat_`` ("stationary", statsmodels' default; ``startprob_`` is
+        then derived from ``transmat_`` and not a free parameter).
+    min_covar : float
+        Floor of the variances in the M-step.
+    random_state : None, int, RandomState or Generator
+        Used by :meth:`sample`.
+    n_iter : int
+    tol : float
+        EM stops when the log-likelihood improves by less than ``tol``.
+    verbose : bool
+    params, init_params : str
+        Letters of the parameters EM updates / initialises from data:
+        "s" ``startprob_``, "t" ``transmat_``, "m" ``means_``, "a"
+        ``ar_coef_``, "v" ``variances_``.
+
+    Attributes
+    ----------
+    startprob_ : ndarray (n_components,)
+        Distribution of the regime of each sequence's first observation.
+    transmat_ : ndarray (n_components, n_components)
+    means_ : ndarray (n_components,)
+    ar_coef_ : ndarray (n_components, order)
+        ``ar_coef_[k, i - 1]`` multiplies the deviation at lag i in regime k
+        (equal rows when ``switching_ar=False``).
+    variances_ : ndarray (n_components,)
+        (equal entries when ``switching_variance=False``).
+    monitor_ : ConvergenceMonitor
+
+    Notes
+    -----
+    The first ``order`` observations of each sequence are conditioned on,
+    not scored (statsmodels' convention): :meth:`score` is the log-density of
+    the others given them. Their regimes are still inferred exactly (they are
+    the older entries of the first tuple): :meth:`predict_proba` and
+    :meth:`decode` cover every row; :meth:`filter_proba` gives for them the
+    prior distribution (no observation has been scored yet).
+
+    EM is an ECM algorithm: given the tuple posteriors, the AR coefficients
+    (given the means and variances), then the means (given the rest), then
+    the variances are each set to their exact conditional maximum, so the
+    log-likelihood never decreases. With ``start="stationary"`` the start
+    distribution depends on ``transmat_``; the transition step maximises the
+    expected transition counts plus that start term, taking the
+    count-ratio update and halving the step towards the previous matrix
+    until the term does not decrease (statsmodels' EM uses the count ratios
+    alone, which can decrease the likelihood).
+    """
+
+    _registry_name = "MarkovSwitchingAR"
+
+    def __init__(
+        self,
+        n_components=2,
+        order=1,
+        switching_ar=True,
+        switching_variance=False,
+        start="learned",
+        transition_inputs=False,
+        min_covar=1e-8,
+        random_state=None,
+        n_iter=100,
+        tol=1e-2,
+        verbose=False,
+        params=LETTERS,
+        init_params=LETTERS,
+    ):
+        self.n_components = n_components
+        self.order = order
+        self.switching_ar = switching_ar
+        self.switching_variance = switching_variance
+        self.start = start
+        self.transition_inputs = transition_inputs
+        self.min_covar = min_covar
+        self.random_state = random_state
+        self.n_iter = n_iter
+        self.tol = tol
+        self.verbose = verbose
+        self.params = params
+        self.init_params = init_params
+        self.monitor_ = ConvergenceMonitor(tol, n_iter, verbose)
+
+    # -- estimator plumbing -------------------------------------------------
+    @classmethod
+    def _constructor_args(cls):
+        return [
+            "n_components",
+            "order",
+            "switching_ar",
+            "switching_variance",
+            "start",
+            "transition_inputs",
+            "min_covar",
+            "random_state",
+            "n_iter",
+            "tol",
+            "verbose",
+            "params",
+            "init_params",
+        ]
+
+    _emission_class = None
+
+    def _param_names(self):
+        if self.transition_inputs:
+            return tuple("transcoef_" if n == "transmat_" else n for n in PARAM_NAMES)
+        return PARAM_NAMES
+
+    # scikit-learn's estimator protocol, as every model has it
+    get_params = BaseHMM.get_params
+    set_params = BaseHMM.set_params
+    __repr__ = BaseHMM.__repr__
+
+    def _check_hyperparameters(self):
+        k = check_int(self.n_components, "n_components", 1)
+        p = check_int(self.order, "order", 1)
+        check_allocation((k ** (p + 1),), "order", p, "a tuple state per row")
+        for name in (
+            "switching_ar",
+            "switching_variance",
+            "transition_inputs",
+            "verbose",
+        ):
+            if not isinstance(getattr(self, name), (bool, np.bool_)):
+                raise TypeError(
+                    f"{name} must be True or False, got {getattr(self, name)!r}"
+                )
+        check_choice(self.start, "start", STARTS)
+        check_real(self.min_covar, "min_covar", 0.0)
+        check_int(self.n_iter, "n_iter", 0)
+        check_real(self.tol, "tol", allow_inf=True)
+        check_letters(self.params, "params", LETTERS)
+        check_letters(self.init_params, "init_params", LETTERS)
+        return k, p
+
+    def _current_params(self):
+        return {name: getattr(self, name, None) for name in self._param_names()}
+
+    def _checked_params(self, params=None):
+        """The parameters (default: the model's), checked, as a dict of float64
+        arrays; ``startprob_`` is the stationary distribution when
+        ``start="stationary"``."""
+        k, p = self._check_hyperparameters()
+        params = self._current_params() if params is None else params
+        needed = self._param_names()[self.start == "stationary" :]
+        missing = [name for name in needed if params.get(name) is None]
+        if missing:
+            raise NotFittedError(
+                f"This MarkovSwitchingAR has no {', '.join(missing)}: call fit first "
+                "or set them"
+            )
+        if self.transition_inputs:
+            out = {"transcoef_": _check_transcoef(params["transcoef_"], k)}
+        else:
+            out = {"transmat_": check_transmat(params["transmat_"], k, "transmat_")}
+        if self.start == "learned":
+            out["startprob_"] = check_startprob(params["startprob_"], k, "startprob_")
+        elif not self.transition_inputs:
+            out["startprob_"] = stationary_distribution(out["transmat_"])
+        else:  # per sequence, from the transitions of its first row
+            out["startprob_"] = None
+        out["means_"] = check_shape(params["means_"], "means_", (k,))
+        out["ar_coef_"] = check_shape(params["ar_coef_"], "ar_coef_", (k, p))
+        var = check_shape(params["variances_"], "variances_", (k,))
+        if np.any(var <= 0):
+            raise ValueError(f"variances_ must be positive, got {var}")
+        out["variances_"] = var
+        for name, flag, what in (
+            ("ar_coef_", self.switching_ar, "switching_ar"),
+            ("variances_", self.switching_variance, "switching_variance"),
+        ):
+            if not flag and np.any(out[name] != out[name][:1]):
+                raise ValueError(
+                    f"{name} must hold the same value for every regime when "
+                    f"{what}=False, got {out[name]}"
+                )
+        return out
+
+    def _chain(self):
+        return _tuple_chain(self.n_components, self.order + 1)
+
+    def _read(self, X, lengths, transition_inputs=None):
+        """``_Data`` of a batch: one feature, finite, each sequence longer
+        than ``order``; the transition inputs aligned with it."""
+        given_X, given_lengths = X, lengths
+        X, lengths = check_sequences(X, lengths)
+        y = as_float_array(X, "X")
+        if y.ndim == 2 and y.shape[1] == 1:
+            y = y[:, 0]
+        if y.ndim != 1:
+            raise ValueError(
+                f"X must hold one feature (shape (n_samples,) or (n_samples, 1)), "
+                f"got shape {y.shape}"
+            )
+        starts = check_lengths(lengths, y.shape[0])
+        short = np.flatnonzero(np.diff(starts) <= self.order)
+        if short.size:
+            raise ValueError(
+                f"every sequence needs more than order = {self.order} observations "
+                f"(the first order are conditioned on); sequence {int(short[0])} has "
+                f"{int(np.diff(starts)[short[0]])}"
+            )
+        w = check_inputs(
+            transition_inputs, given_X, given_lengths, len(y), "transition_inputs"
+        )
+        if self.transition_inputs and w is None:
+            raise ValueError(
+                "transition_inputs is missing: this model was built with "
+                "transition_inputs=True (its transitions depend on them)"
+            )
+        if not self.transition_inputs and w is not None:
+            raise ValueError(
+                "transition_inputs given, but this model's transitions use no "
+                "inputs (build it with transition_inputs=True)"
+            )
+        return _Data(np.ascontiguousarray(y), starts, self.order, w)
+
+    def _chain_args(self, params, data):
+        """(startprob, transmat, first) of :meth:`TupleChain.forward_backward`:
+        one matrix, or with transition inputs the matrix into every scored
+        row and into the rows of each first tuple."""
+        if not self.transition_inputs:
+            return params["startprob_"], params["transmat_"], None
+        coef = params["transcoef_"]
+        if coef.shape[2] != data.w.shape[1]:
+            raise ValueError(
+                f"transition_inputs must have {coef.shape[2]} columns (as "
+                f"transcoef_), got {data.w.shape[1]}"
+            )
+        mats = np.exp(log_transmats(coef, data.w))
+        heads = data.starts[:-1]
+        first = np.stack([mats[lo + 1 : lo + self.order + 1] for lo in heads])
+        startprob = params["startprob_"]
+        if self.start == "stationary":  # statsmodels: from the first row's matrix
+            startprob = np.stack([stationary_distribution(mats[lo]) for lo in heads])
+        return startprob, mats[data.scored], first
+
+    # -- the expanded-state log-densities ----------------------------------
+    def _log_emissions(self, params, data):
+        """Log-density of each scored row given each tuple, (n_rows, K^(p+1))."""
+        resid = self._residuals(params, data)
+        var = params["variances_"][self._chain().digits()[:, 0]]
+        resid *= resid
+        resid *= -0.5 / var
+        resid -= 0.5 * np.log(2 * np.pi * var)
+        return resid
+
+    def _residuals(self, params, data):
+        """Innovation of each scored row under each tuple, (n_rows, K^(p+1))."""
+        resp, design = self._innovation(params)
+        return data.regressors @ resp[:, 1:].T - design @ params["means_"]
+
+    def _pass(self, params, data, smooth=True):
+        startprob, transmat, first = self._chain_args(params, data)
+        return self._chain().forward_backward(
+            self._log_emissions(params, data),
+            data.scored_starts,
+            startprob,
+            transmat,
+            smooth,
+            first,
+        )
+
+    def _per_row(self, data, scored_rows, first_rows):
+        """Regime probabilities of every row (n_samples, K) from those of the
+        scored rows and, per sequence, the (order, K) rows conditioned on
+        (oldest first)."""
+        out = np.empty((len(data.y), self.n_components))
+        out[data.scored] = scored_rows
+        for s, lo in enumerate(data.starts[:-1]):
+            out[lo : lo + self.order] = first_rows[s]
+        return out
+
+    def _first_marginals(self, tuple_probs):
+        """(n_sequences, order, K): the older regimes of each first tuple."""
+        chain = self._chain()
+        return np.stack(
+            [
+                chain.regime_marginals(tuple_probs, position=self.order - j)
+                for j in range(self.order)
+            ],
+            axis=1,
+        )
+
+    # -- inference ------------------------------------------------------------
+    def score(self, X, lengths=None, *, transition_inputs=None):
+        """Log-likelihood of X given each sequence's first ``order`` rows."""
+        params = self._checked_params()
+        data = self._read(X, lengths, transition_inputs)
+        return float(self._pass(params, data, smooth=False).loglik.sum())
+
+    def score_samples(self, X, lengths=None, *, transition_inputs=None):
+        """``(log-likelihood, posteriors)``; posteriors (n_samples, K)."""
+        params = self._checked_params()
+        data = self._read(X, lengths, transition_inputs)
+        res = self._pass(params, data)
+        chain = self._chain()
+        first = res.posteriors[data.scored_starts[:-1]]
+        post = self._per_row(
+            data, chain.regime_marginals(res.posteriors), self._first_marginals(first)
+        )
+        return float(res.loglik.sum()), post
+
+    def predict_proba(self, X, lengths=None, *, transition_inputs=None):
+        """Smoothed regime probabilities of every row, (n_samples, K)."""
+        return self.score_samples(X, lengths, transition_inputs=transition_inputs)[1]
+
+    def filter_proba(self, X, lengths=None, *, transition_inputs=None):
+        """Filtered regime probabilities P(s_t | y_0..y_t), (n_samples, K).
+
+        The first ``order`` rows of each sequence, conditioned on, get the
+        prior distribution of their regimes.
+        """
+        params = self._checked_params()
+        data = self._read(X, lengths, transition_inputs)
+        res = self._pass(params, data, smooth=False)
+        chain = self._chain()
+        startprob, transmat, first = self._chain_args(params, data)
+        n_seq = len(data.starts) - 1
+        startprob = np.broadcast_to(startprob, (n_seq, self.n_components))
+        prior = chain.first_prior(startprob, transmat if first is None else first)
+        first = self._first_marginals(prior)
+        return self._per_row(data, chain.regime_marginals(res.posteriors), first)
+
+    def decode(self, X, lengths=None, algorithm="viterbi", *, transition_inputs=None):
+        """Most likely regime path (Viterbi over the tuple states).
+
+        Returns
+        -------
+        logprob : float
+            Log-probability of the path with the scored rows.
+        states : ndarray of int64 (n_samples,)
+        """
+        check_choice(algorithm, "algorithm", ("viterbi", "map"))
+        params = self._checked_params()
+        data = self._read(X, lengths, transition_inputs)
+        if algorithm == "map":
+            ll, post = self.score_samples(
+                X, lengths, transition_inputs=transition_inputs
+            )
+            return ll, post.argmax(axis=1)
+        logprob, path = self._chain().viterbi(
+            self._log_emissions(params, data),
+            data.scored_starts,
+            *self._chain_args(params, data),
+        )
+        dig = self._chain().digits()
+        states = np.empty(len(data.y), dtype=np.int64)
+        states[data.scored] = dig[path, 0]
+        for s, lo in enumerate(data.starts[:-1]):
+            first = dig[path[data.scored_starts[s]]]
+            states[lo : lo + self.order] = first[::-1][: self.order]
+        return float(logprob.sum()), states
+
+    def predict(self, X, lengths=None, *, transition_inputs=None):
+        """The Viterbi regime path, (n_samples,)."""
+        return self.decode(X, lengths, transition_inputs=transition_inputs)[1]
+
+    def get_stationary_distribution(self):
+        """Stationary distribution of ``transmat_``."""
+        self._refuse_inputs("get_stationary_distribution")
+        return stationary_distribution(self._checked_params()["transmat_"])
+
+    # -- forecasts --------------------------------------------------------------
+    def _forecast_chain(self, X, lengths, steps, transition_inputs, future):
+        """(params, data, filtered tuple probabilities of each sequence's last
+        row (n_sequences, K^(p+1)), transition matrices into each future
+        step (n_sequences, steps, K, K))."""
+        steps = check_steps(steps)
+        params = self._checked_params()
+        data = self._read(X, lengths, transition_inputs)
+        res = self._pass(params, data, smooth=False)
+        last = res.posteriors[data.scored_starts[1:] - 1]
+        n, k = len(last), self.n_components
+        if not self.transition_inputs:
+            refuse_future(future, "future_transition_inputs", "transitions")
+            return (
+                params,
+                data,
+                last,
+                stationary_transmats(params["transmat_"], n, steps),
+            )
+        coef = params["transcoef_"]
+        if future is None:
+            raise ValueError(
+                "future_transition_inputs is missing: this model's transitions "
+                "depend on inputs, give their values in the steps to forecast"
+            )
+        w = check_future(future, "future_transition_inputs", n, steps, coef.shape[2])
+        mats = np.exp(log_transmats(coef, w.reshape(n * steps, -1)))
+        return params, data, last, mats.reshape(n, steps, k, k)
+
+    def forecast_proba(
+        self,
+        X,
+        lengths=None,
+        steps=1,
+        *,
+        transition_inputs=None,
+        future_transition_inputs=None,
+    ):
+        """Regime distributions of the steps after the end of each sequence.
+
+        Parameters
+        ----------
+        future_transition_inputs : array-like, optional
+            With ``transition_inputs=True``: the transition inputs of the
+            steps after the end, (n_sequences, steps, n_transition_inputs),
+            (steps, n_transition_inputs) for one sequence, or a list.
+
+        Returns
+        -------
+        proba : ndarray (n_sequences, steps, n_components)
+            ``proba[n, h - 1] = p(s_{T_n + h} | sequence n)``: the filtered
+            regime of the last row carried through the transitions (exact).
+        """
+        _, _, last, mats = self._forecast_chain(
+            X, lengths, steps, transition_inputs, future_transition_inputs
+        )
+        return state_forecast(self._chain().regime_marginals(last), mats).proba
+
+    def forecast(
+        self,
+        X,
+        lengths=None,
+        steps=1,
+        *,
+        future_inputs=None,
+        transition_inputs=None,
+        future_transition_inputs=None,
+    ):
+        """Predictive mean ``E[y_{T+h} | sequence]`` after the end of each
+        sequence, exact.
+
+        Given the last ``order + 1`` regimes the deviations ``y_{T-i} -
+        mu[s_{T-i}]`` are known; the recursion carries, over the tuple
+        states, their probabilities and the expected deviations (the AR
+        coefficients switch with the regime, so the expected deviation
+        depends on the regime path, not on the current regime alone).
+        Arguments as in :meth:`forecast_proba`.
+
+        Returns
+        -------
+        means : ndarray (n_sequences, steps, 1)
+        """
+        refuse_future(future_inputs, "future_inputs", "emissions")
+        params, data, prob, mats = self._forecast_chain(
+            X, lengths, steps, transition_inputs, future_transition_inputs
+        )
+        k, p = self.n_components, self.order
+        n, n_states = prob.shape
+        r = n_states // k
+        dig = self._chain().digits()
+        mu, phi = params["means_"], params["ar_coef_"]
+        ends = data.starts[1:] - 1
+        recent = np.stack([data.y[ends - i] for i in range(p)], axis=1)  # (n, p)
+        # dev[:, state, i] = E[(y_{t-i} - mu[s_{t-i}]) 1{tuple = state}]
+        dev = prob[:, :, None] * (recent[:, None, :] - mu[dig[:, :p]][None])
+        out = np.empty((n, mats.shape[1], 1))
+        for h in range(mats.shape[1]):
+            # into[n, a, q] = p(s_{t+1} = a | s_t), s_t the first digit of q
+            into = mats[:, h][:, np.arange(r) // (r // k)].transpose(0, 2, 1)
+            older_prob = prob.reshape(n, r, k).sum(axis=2)  # drop the oldest
+            older_dev = dev.reshape(n, r, k, p).sum(axis=2)
+            prob = (into * older_prob[:, None, :]).reshape(n, n_states)
+            new = np.empty((n, k, r, p))
+            new[..., 0] = into * np.einsum("nqi,ai->naq", older_dev, phi)
+            new[..., 1:] = into[..., None] * older_dev[:, None, :, : p - 1]
+            dev = new.reshape(n, n_states, p)
+            out[:, h, 0] = prob @ mu[dig[:, 0]] + dev[:, :, 0].sum(axis=1)
+        return out
+
+    def _refuse_inputs(self, what):
+        if self.transition_inputs:
+            raise ValueError(
+                f"{what} of a MarkovSwitchingAR with transition_inputs=True are not "
+                "available (they need the transition inputs of every step)"
+            )
+
+    # -- sampling ---------------------------------------------------------------
+    def sample(self, n_samples=1, random_state=None):
+        """Draw one sequence.
+
+        The first regime follows ``startprob_``; the deviations before the
+        first observation are taken as zero, so the first ``order`` rows use
+        the lags that exist.
+
+        Returns
+        -------
+        X : ndarray (n_samples, 1)
+        states : ndarray of int64 (n_samples,)
+        """
+        n = check_int(n_samples, "n_samples", 1)
+        self._refuse_inputs("samples")
+        params = self._checked_params()
+        rng = check_random_state(
+            self.random_state if random_state is None else random_state
+        )
+        k = self.n_components
+        states = np.empty(n, dtype=np.int64)
+        states[0] = rng.choice(k, p=params["startprob_"])
+        for t in range(1, n):
+            states[t] = rng.choice(k, p=params["transmat_"][states[t - 1]])
+        mu, phi = params["means_"], params["ar_coef_"]
+        dev = np.zeros(n)
+        sd = np.sqrt(params["variances_"])
+        for t in range(n):
+            s = states[t]
+            lags = dev[max(t - self.order, 0) : t][::-1]
+            dev[t] = phi[s, : len(lags)] @ lags + sd[s] * rng.standard_normal()
+        return (mu[states] + dev)[:, None], states
+
+    # -- learning -------------------------------------------------------------
+    def fit(self, X, lengths=None, *, transition_inputs=None):
+        """Estimate the parameters by EM (an ECM scheme: see the class notes).
+
+        The fit is atomic: if it raises, the model keeps its parameters.
+        """
+        self._check_hyperparameters()
+        data = self._read(X, lengths, transition_inputs)
+        params = self._initialized(data)
+        params = self._checked_params(params)
+        monitor = ConvergenceMonitor(self.tol, self.n_iter, self.verbose)
+        for _ in range(self.n_iter):
+            res = self._pass(params, data)
+            new = self._m_step(params, data, res)
+            monitor.report(float(res.loglik.sum()))
+            params = new
+            if monitor.converged:
+                break
+        for name, value in params.items():
+            if value is not None and not np.all(np.isfinite(value)):
+                raise ValueError(
+                    f"fit stopped: the M-step produced a non-finite {name}; the "
+                    "model's parameters are unchanged (rescale X?)"
+                )
+        for name, value in params.items():
+            setattr(self, name, value)
+        self.monitor_ = monitor
+        return self
+
+    def _initialized(self, data):
+        """Current parameters, with those named in ``init_params`` (or unset)
+        set from the data: means at quantiles of y, one pooled AR(p) fit by
+        least squares, a persistent chain."""
+        k = self.n_components
+        params = self._current_params()
+        todo = {
+            letter
+            for letter, name in zip(LETTERS, self._param_names())
+            if letter in self.init_params or params[name] is None
+        }
+        y = data.y[data.scored]
+        if "m" in todo:
+            params["means_"] = np.quantile(data.y, (np.arange(k) + 0.5) / k)
+        if todo & {"a", "v"}:
+            centred = data.lags - data.lags.mean(axis=0)
+            target = y - y.mean()
+            coef = np.linalg.lstsq(centred, target, rcond=None)[0]
+            if "a" in todo:
+                params["ar_coef_"] = np.tile(coef, (k, 1))
+            if "v" in todo:
+                var = max(np.var(target - centred @ coef), self.min_covar, 1e-12)
+                params["variances_"] = np.full(k, var)
+        if "t" in todo and self.transition_inputs:
+            params["transcoef_"] = _persistent_transcoef(k, data.w)
+        elif "t" in todo:
+            params["transmat_"] = (
+                np.full((k, k), 0.1 / (k - 1)) + np.eye(k) * (0.9 - 0.1 / (k - 1))
+                if k > 1
+                else np.ones((1, 1))
+            )
+        if "s" in todo:
+            params["startprob_"] = np.full(k, 1.0 / k)
+        return params
+
+    def _m_step(self, params, data, res):
+        """New parameters from one E-step (each block only if in ``params``)."""
+        new = {n: None if v is None else v.copy() for n, v in params.items()}
+        moments = self._moments(data, res.posteriors)
+        if "a" in self.params:
+            new["ar_coef_"] = self._ar_step(new, moments)
+        if "m" in self.params:
+            new["means_"] = self._mean_step(new, moments)
+        if "v" in self.params:
+            new["variances_"] = self._variance_step(new, moments)
+        if "t" in self.params and self.transition_inputs:
+            new["transcoef_"] = self._transcoef_step(params, data, res)
+        elif "t" in self.params:
+            new["transmat_"] = self._transition_step(params, res)
+        if self.start == "stationary" and not self.transition_inputs:
+            new["startprob_"] = stationary_distribution(new["transmat_"])
+        elif "s" in self.params:
+            new["startprob_"] = res.start_counts / res.start_counts.sum()
+        return new
+
+    def _moments(self, data, weights):
+        """Posterior-weighted second moments of ``f_t = (1, y_t, y_{t-1}, ...,
+        y_{t-p})`` per tuple state, shape (K^(p+1), p + 2, p + 2).
+
+        Every innovation, deviation and lag deviation of the model is linear
+        in ``f_t`` with coefficients fixed by the tuple, so these moments are
+        all the M-step needs (the Gaussian emissions' weighted-sums kernel).
+        """
+        mass, first, second = weighted_sums(data.regressors, weights, "full")
+        q = self.order + 2
+        out = np.empty((len(mass), q, q))
+        out[:, 0, 0] = mass
+        out[:, 0, 1:] = out[:, 1:, 0] = first
+        out[:, 1:, 1:] = second
+        return out
+
+    def _coefficients(self, params):
+        """Per tuple state: the regimes (S, p + 1), the coefficients on f_t
+        of the deviations ``y_{t-i} - mu[s_{t-i}]`` (S, p + 1, p + 2), and
+        the weights ``1 / variance[s_t]`` (S,)."""
+        dig = self._chain().digits()
+        p = self.order
+        dev = np.zeros((len(dig), p + 1, p + 2))
+        dev[:, :, 0] = -params["means_"][dig]
+        dev[:, np.arange(p + 1), np.arange(1, p + 2)] = 1.0
+        return dig, dev, 1.0 / params["variances_"][dig[:, 0]]
+
+    def _ar_step(self, params, moments):
+        """AR coefficients maximising the expected log-density given the means
+        and variances: weighted least squares of the deviation on its lags."""
+        k = self.n_components
+        dig, dev, scale = self._coefficients(params)
+        m = np.einsum("sip,spq,sjq->sij", dev, moments, dev) * scale[:, None, None]
+        gram = np.zeros((k, self.order, self.order))
+        rhs = np.zeros((k, self.order))
+        np.add.at(gram, dig[:, 0], m[:, 1:, 1:])
+        np.add.at(rhs, dig[:, 0], m[:, 1:, 0])
+        old = params["ar_coef_"]
+        if not self.switching_ar:
+            coef = _solve(gram.sum(axis=0), rhs.sum(axis=0), old[0])
+            return np.tile(coef, (k, 1))
+        return np.stack([_solve(gram[j], rhs[j], old[j]) for j in range(k)])
+
+    def _innovation(self, params):
+        """Per tuple state (S,): the innovation is ``resp @ f_t - design @ mu``
+        with ``resp`` (S, p + 2) and ``design`` (S, K)."""
+        k = self.n_components
+        dig = self._chain().digits()
+        phi = params["ar_coef_"][dig[:, 0]]  # (S, p)
+        resp = np.zeros((len(dig), self.order + 2))
+        resp[:, 1] = 1.0
+        resp[:, 2:] = -phi
+        design = np.eye(k)[dig[:, 0]]
+        for i in range(self.order):
+            design -= phi[:, i : i + 1] * np.eye(k)[dig[:, i + 1]]
+        return resp, design
+
+    def _mean_step(self, params, moments):
+        """Means maximising the expected log-density given the AR coefficients
+        and variances: the innovation is linear in the means."""
+        resp, design = self._innovation(params)
+        scale = self._coefficients(params)[2]
+        mass = moments[:, 0, 0] * scale
+        sums = np.einsum("sq,sq->s", moments[:, 0, :], resp) * scale
+        gram = (design * mass[:, None]).T @ design
+        return _solve(gram, design.T @ sums, params["means_"])
+
+    def _variance_step(self, params, moments):
+        """Variances maximising the expected log-density given the rest."""
+        k = self.n_components
+        resp, design = self._innovation(params)
+        coef = resp.copy()
+        coef[:, 0] -= design @ params["means_"]
+        ss_tuple = np.einsum("sp,spq,sq->s", coef, moments, coef)
+        current = self._chain().digits()[:, 0]
+        ss = np.bincount(current, ss_tuple, minlength=k)
+        mass = np.bincount(current, moments[:, 0, 0], minlength=k)
+        if not self.switching_variance:
+            ss, mass = np.full(k, ss.sum()), np.full(k, mass.sum())
+        old = params["variances_"]
+        with np.errstate(invalid="ignore", divide="ignore"):
+            var = np.where(mass > 0, ss / mass, old)
+        return np.maximum(var, self.min_covar)
+
+    def _transition_step(self, params, res):
+        """``transmat_`` from the expected regime transitions (rows with no
+        mass kept); with ``start="stationary"`` a step that does not lower the
+        expected counts' log-probability plus the log start probability."""
+        old = params["transmat_"]
+        counts = res.counts
+        total = counts.sum(axis=1, keepdims=True)
+        with np.errstate(invalid="ignore", divide="ignore"):
+            candidate = np.where(total > 0, counts / total, old)
+        if self.start != "stationary":
+            return candidate
+
+        def q(trans):
+            pi = stationary_distribution(trans)
+            return _xlogy(counts, trans) + _xlogy(res.start_counts, pi)
+
+        base = q(old)
+        step = candidate - old
+        for _ in range(MAX_HALVINGS):
+            trial = old + step
+            if q(trial) >= base:
+                return trial
+            step = step / 2
+        return old
+
+    def _transcoef_step(self, params, data, res):
+        """``transcoef_`` by a weighted multinomial logistic regression per
+        row on the expected transitions into every row (Newton steps that
+        never lower it); with ``start="stationary"`` the step is halved towards
+        the previous coefficients until the expected transitions'
+        log-probability plus the log start probabilities does not decrease."""
+        k, p = self.n_components, self.order
+        xi = np.zeros((len(data.y), k, k))
+        xi[data.scored] = res.step_counts
+        heads = data.starts[:-1]
+        for s, lo in enumerate(heads):
+            xi[lo + 1 : lo + p + 1] += res.first_counts[s]
+        rows = np.ones(len(data.y), dtype=bool)
+        rows[heads] = False
+        y, w = xi[rows], data.w[rows]
+        old = params["transcoef_"]
+        candidate = np.stack(
+            [logistic_row(old[i].copy(), y[:, i, :], w, 0.0) for i in range(k)]
+        )
+        if self.start != "stationary":
+            return candidate
+
+        def q(coef):
+            logp = log_transmats(coef, data.w)
+            value = _xlogy(y, np.exp(logp[rows]))
+            for s, lo in enumerate(heads):
+                pi = stationary_distribution(np.exp(logp[lo]))
+                value += _xlogy(res.first_regimes[s], pi)
+            return value
+
+        base, step = q(old), candidate - old
+        for _ in range(MAX_HALVINGS):
+            if q(old + step) >= base:
+                old = old + step
+                break
+            step = step / 2
+        # the logistic step ignores the start term: gradient steps on the whole
+        return _ascend(q, old, free=(slice(None), slice(0, k - 1)))
+
+    def _n_free_parameters(self):
+        k, p = self.n_components, self.order
+        per_row = np.shape(self.transcoef_)[-1] if self.transition_inputs else 1
+        return (
+            k * (k - 1) * per_row
+            + (k - 1) * (self.start == "learned")
+            + k
+            + p * (k if self.switching_ar else 1)
+            + (k if self.switching_variance else 1)
+        )
+
+    def aic(self, X, lengths=None, *, transition_inputs=None):
+        """Akaike information criterion (lower is better)."""
+        ll = self.score(X, lengths, transition_inputs=transition_inputs)
+        return -2.0 * ll + 2.0 * self._n_free_parameters()
+
+    def bic(self, X, lengths=None, *, transition_inputs=None):
+        """Bayesian information criterion (lower is better); the number of
+        scored observations is the sample size."""
+        data = self._read(X, lengths, transition_inputs)
+        ll = self.score(X, lengths, transition_inputs=transition_inputs)
+        return -2.0 * ll + self._n_free_parameters() * np.log(len(data.scored))
+
+    def save(self, path):
+        """Write the model to one ``.npz`` file (see :func:`fasthmm.load`)."""
+        save_model(self, path)
+
+
+@functools.lru_cache(maxsize=16)
+def _tuple_chain(n_regimes, memory):
+    """One :class:`TupleChain` per shape (its digits computed once)."""
+    return TupleChain(n_regimes, memory)
+
+
+def _ascend(q, x, free, steps=ASCENT_STEPS, h=1e-6):
+    """A few steepest-ascent steps on ``q`` over the entries ``x[free]``
+    (central-difference gradient, step halved until ``q`` increases): the
+    result is never worse than ``x``."""
+    best = q(x)
+    for _ in range(steps):
+        grad = np.zeros_like(x)
+        view = grad[free]
+        base = x[free]
+        for idx in np.ndindex(base.shape):
+            up, down = x.copy(), x.copy()
+            up[free][idx] += h
+            down[free][idx] -= h
+            view[idx] = (q(up) - q(down)) / (2 * h)
+        grad[free] = view
+        size = 1.0 / max(1.0, float(np.abs(grad).max()))
+        for _ in range(MAX_HALVINGS):
+            trial = x + size * grad
+            value = q(trial)
+            if value > best:
+                x, best = trial, value
+                break
+            size /= 2
+        else:
+            break
+    return x
+
+
+def _check_transcoef(value, k):
+    """``transcoef_``: finite, shape (K, K, n_transition_inputs), the last
+    column (the reference state) zero."""
+    coef = as_float_array(value, "transcoef_", ndim=3)
+    if coef.shape[:2] != (k, k) or coef.shape[2] < 1:
+        raise ValueError(
+            f"transcoef_ must have shape ({k}, {k}, n_transition_inputs), got "
+            f"shape {coef.shape}"
+        )
+    if np.any(coef[:, -1, :] != 0):
+        raise ValueError("transcoef_[:, -1, :] must be zero (the reference state)")
+    return coef
+
+
+def _persistent_transcoef(k, w):
+    """Start coefficients: a stay probability of 0.9 through a constant
+    column of ``w`` when there is one, else uniform transitions."""
+    coef = np.zeros((k, k, w.shape[1]))
+    constant = np.flatnonzero(np.all(w == w[:1], axis=0) & (w[0] != 0))
+    if k > 1 and constant.size:
+        c = constant[0]
+        logit = np.log(0.9 * (k - 1) / 0.1) / w[0, c]
+        for i in range(k - 1):
+            coef[i, i, c] = logit
+        coef[k - 1, : k - 1, c] = -logit
+    return coef
+
+
+def _solve(gram, rhs, old):
+    """Least-squares solution of ``gram @ x = rhs``; ``old`` when ``gram`` has
+    no weight (a regime without posterior mass)."""
+    if not np.any(gram):
+        return old.copy()
+    try:
+        return np.linalg.solve(gram, rhs)
+    except np.linalg.LinAlgError:
+        return np.linalg.lstsq(gram, rhs, rcond=None)[0]
+
+
+def _xlogy(x, y):
+    """``sum(x * log(y))`` with 0 log 0 = 0 (and -inf where x > 0 = y)."""
+    with np.errstate(divide="ignore", invalid="ignore"):
+        return float(np.where(x > 0, x * np.log(y), 0.0).sum())
+
+
+_registry.register(MarkovSwitchingAR)

@@ -1,0 +1,436 @@
+"""Input-driven transitions (``transition_inputs=True``): exactness against
+brute force and a NumPy log-space reference, the logistic M-step, monotone EM,
+routes (blocks, threads), save/load, bad input, and statsmodels' Markov
+switching regression with time-varying transition probabilities."""
+
+import io
+import re
+
+import numpy as np
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+import fasthmm
+from fasthmm import inference
+from fasthmm.em import expected_stats
+from fasthmm.input_transitions import logistic_row
+from tests.reference import (
+    brute_force_steps,
+    gaussian_loglik,
+    log_forward_backward_steps,
+    softmax_transmats,
+)
+
+
+def tvtp_model(k, d, rng, scale=1.0, **kw):
+    """A 1-D Gaussian model with input-driven transitions and random parameters."""
+    model = fasthmm.GaussianHMM(k, transition_inputs=True, **kw)
+    model.startprob_ = rng.dirichlet(np.ones(k))
+    coef = rng.normal(scale=scale, size=(k, k, d))
+    coef[:, -1, :] = 0.0
+    model.transcoef_ = coef
+    model.means_ = rng.normal(scale=2.0, size=(k, 1))
+    model.covars_ = rng.uniform(0.5, 2.0, size=(k, 1))
+    return model
+
+
+def inputs_of(n, d, rng):
+    """A constant column and d - 1 random ones."""
+    return np.column_stack([np.ones(n), rng.normal(size=(n, d - 1))])
+
+
+def reference_terms(model, X, W):
+    le = gaussian_loglik(X, model.means_, model.covars_, "diag")
+    return le, softmax_transmats(model.transcoef_, W)
+
+
+@pytest.mark.parametrize("k", [2, 3])
+@pytest.mark.parametrize("seed", [0, 1])
+def test_every_route_equals_brute_force(k, seed):
+    rng = np.random.default_rng(seed)
+    lengths = [4, 3, 1]
+    n = sum(lengths)
+    model = tvtp_model(k, 2, rng, scale=1.5)
+    X = rng.normal(size=(n, 1)) * 2
+    W = inputs_of(n, 2, rng)
+    le, A = reference_terms(model, X, W)
+    kw = {"transition_inputs": W}
+    post = model.predict_proba(X, lengths, **kw)
+    filtered = model.filter_proba(X, lengths, **kw)
+    lp, path = model.decode(X, lengths, **kw)
+    stats = expected_stats(model._checked_params(), X, np.array([0, 4, 7, 8]), w=W)
+    total, best_total = 0.0, 0.0
+    for lo, hi in [(0, 4), (4, 7), (7, 8)]:
+        ll, p, xi, best, best_score = brute_force_steps(
+            le[lo:hi], model.startprob_, A[lo:hi]
+        )
+        total += ll
+        best_total += best_score
+        np.testing.assert_allclose(post[lo:hi], p, atol=1e-10)
+        np.testing.assert_allclose(stats.trans.xi[lo:hi], xi, atol=1e-10)
+        for t in range(lo, hi):  # filtered row t: last posterior of the prefix
+            pref = brute_force_steps(le[lo : t + 1], model.startprob_, A[lo : t + 1])
+            np.testing.assert_allclose(filtered[t], pref[1][-1], atol=1e-10)
+        # The decoded path scores as well as the best one.
+        z = path[lo:hi]
+        score = np.log(model.startprob_[z[0]]) + le[lo, z[0]]
+        for t in range(1, hi - lo):
+            score += np.log(A[lo + t, z[t - 1], z[t]]) + le[lo + t, z[t]]
+        assert score == pytest.approx(best_score, abs=1e-10)
+    assert model.score(X, lengths, **kw) == pytest.approx(total, abs=1e-10)
+    assert lp == pytest.approx(best_total, abs=1e-10)
+    assert stats.log_likelihood == pytest.approx(total, abs=1e-10)
+
+
+def test_long_sequences_equal_the_log_space_reference():
+    rng = np.random.default_rng(3)
+    model = tvtp_model(3, 3, rng, scale=3.0)
+    model.covars_ = np.full((3, 1), 1e-3)  # extreme log-emissions
+    lengths = [300, 250]
+    X = rng.normal(size=(550, 1)) * 2
+    W = inputs_of(550, 3, rng)
+    le, A = reference_terms(model, X, W)
+    post = model.predict_proba(X, lengths, transition_inputs=W)
+    filtered = model.filter_proba(X, lengths, transition_inputs=W)
+    total = 0.0
+    for lo, hi in [(0, 300), (300, 550)]:
+        ll, f, p = log_forward_backward_steps(le[lo:hi], model.startprob_, A[lo:hi])
+        total += ll
+        np.testing.assert_allclose(post[lo:hi], p, atol=1e-8)
+        np.testing.assert_allclose(filtered[lo:hi], f, atol=1e-8)
+    assert model.score(X, lengths, transition_inputs=W) == pytest.approx(
+        total, rel=1e-12
+    )
+
+
+def test_constant_inputs_give_the_stationary_model():
+    rng = np.random.default_rng(4)
+    k = 3
+    A = rng.dirichlet(np.ones(k), size=k)
+    stationary = fasthmm.GaussianHMM(k)
+    stationary.startprob_ = rng.dirichlet(np.ones(k))
+    stationary.transmat_ = A
+    stationary.means_ = rng.normal(size=(k, 2))
+    stationary.covars_ = rng.uniform(0.5, 2, size=(k, 2))
+    tvtp = fasthmm.GaussianHMM(k, transition_inputs=True)
+    tvtp.startprob_ = stationary.startprob_
+    tvtp.means_, tvtp.covars_ = stationary.means_, stationary.covars_
+    tvtp.transcoef_ = (np.log(A) - np.log(A[:, -1:]))[:, :, None] / 2.0
+    X = rng.normal(size=(60, 2))
+    W = np.full((60, 1), 2.0)
+    lengths = [25, 35]
+    for method in ("score", "predict_proba", "filter_proba"):
+        np.testing.assert_allclose(
+            getattr(tvtp, method)(X, lengths, transition_inputs=W),
+            getattr(stationary, method)(X, lengths),
+            atol=1e-10,
+            rtol=1e-12,
+        )
+    lp, path = tvtp.decode(X, lengths, transition_inputs=W)
+    lp0, path0 = stationary.decode(X, lengths)
+    assert lp == pytest.approx(lp0, rel=1e-12)
+    np.testing.assert_array_equal(path, path0)
+
+
+@settings(max_examples=15, deadline=None)
+@given(
+    seed=st.integers(0, 2**31 - 1),
+    k=st.integers(2, 3),
+    d=st.integers(1, 3),
+    prior=st.sampled_from([0.0, 0.5]),
+)
+def test_em_objective_never_decreases(seed, k, d, prior):
+    rng = np.random.default_rng(seed)
+    n = 120
+    X = rng.normal(size=(n, 1)) + 3 * (rng.random((n, 1)) < 0.4)
+    W = inputs_of(n, d, rng)
+    model = fasthmm.GaussianHMM(
+        k,
+        transition_inputs=True,
+        transcoef_prior=prior,
+        n_iter=8,
+        tol=-np.inf,
+        random_state=seed,
+    )
+    model.fit(X, [60, 60], transition_inputs=W)
+    h = np.array(model.monitor_.history)
+    assert np.all(np.diff(h) >= -1e-8 * np.abs(h[1:]))
+    assert np.all(model.transcoef_[:, -1, :] == 0.0)
+
+
+def _logistic_objective(coef, y, W, prior):
+    """sum_t sum_j y[t, j] log softmax_j(coef @ W[t]) - prior / 2 ||coef||^2."""
+    z = W @ coef.T
+    log_p = (
+        z
+        - np.log(np.exp(z - z.max(axis=1, keepdims=True)).sum(axis=1))[:, None]
+        - z.max(axis=1, keepdims=True)
+    )
+    return float((y * log_p).sum()) - 0.5 * prior * float((coef**2).sum())
+
+
+def test_logistic_row_reaches_the_optimum():
+    optimize = pytest.importorskip("scipy.optimize")
+    rng = np.random.default_rng(5)
+    k, d, n = 3, 2, 200
+    W = inputs_of(n, d, rng)
+    y = rng.random((n, k)) * (rng.random((n, 1)) < 0.8)
+    start = np.zeros((k, d))
+    for prior in (0.0, 1.0):
+        fitted = logistic_row(start, y, W, prior)
+
+        def minus(flat, prior=prior):
+            coef = np.vstack([flat.reshape(k - 1, d), np.zeros((1, d))])
+            return -_logistic_objective(coef, y, W, prior)
+
+        best = optimize.minimize(minus, np.zeros((k - 1) * d), method="BFGS")
+        ours = _logistic_objective(fitted, y, W, prior)
+        assert ours >= -best.fun - 1e-7
+        assert ours >= _logistic_objective(start, y, W, prior)
+        assert np.all(fitted[-1] == 0.0)
+
+
+def test_blocks_and_threads_give_the_same_fit(monkeypatch):
+    rng = np.random.default_rng(6)
+    n = 400
+    X = rng.normal(size=(n, 1)) + 3 * (rng.random((n, 1)) < 0.4)
+    W = inputs_of(n, 2, rng)
+    lengths = [100] * 4
+    kw = {"n_iter": 4, "tol": -np.inf, "random_state": 0, "transition_inputs": True}
+    whole = fasthmm.GaussianHMM(2, **kw).fit(X, lengths, transition_inputs=W)
+    blocked = fasthmm.GaussianHMM(2, memory_budget=8000, **kw)
+    assert blocked._blocks(X, lengths, None, W) is not None
+    blocked.fit(X, lengths, transition_inputs=W)
+    np.testing.assert_allclose(
+        blocked.monitor_.history, whole.monitor_.history, rtol=1e-9
+    )  # the emission's statistics are summed block by block: rounding
+    np.testing.assert_allclose(blocked.transcoef_, whole.transcoef_, atol=1e-6)
+    one = whole.predict_proba(X, lengths, transition_inputs=W)
+    monkeypatch.setattr(inference, "use_threads", lambda n, k: True)
+    threaded = whole.predict_proba(X, lengths, transition_inputs=W)
+    np.testing.assert_array_equal(threaded, one)
+    # The M-step's Newton iterations stop at a relative gain of 1e-12: a
+    # rounding difference in the counts moves the coefficients by ~1e-8.
+    np.testing.assert_allclose(
+        blocked.predict_proba(X, lengths, transition_inputs=W), one, atol=1e-6
+    )
+
+
+def test_save_and_load_keep_transcoef():
+    rng = np.random.default_rng(7)
+    model = tvtp_model(3, 2, rng, transcoef_prior=0.25)
+    X = rng.normal(size=(30, 1))
+    W = inputs_of(30, 2, rng)
+    buf = io.BytesIO()
+    model.save(buf)
+    buf.seek(0)
+    loaded = fasthmm.load(buf)
+    np.testing.assert_array_equal(loaded.transcoef_, model.transcoef_)
+    assert loaded.transition_inputs and loaded.transcoef_prior == 0.25
+    assert loaded.score(X, transition_inputs=W) == model.score(X, transition_inputs=W)
+
+
+def test_sampling_follows_the_inputs():
+    k, n = 2, 200
+    model = fasthmm.GaussianHMM(k, transition_inputs=True)
+    model.startprob_ = np.array([0.5, 0.5])
+    coef = np.zeros((k, k, 2))
+    coef[:, 0, 1] = 40.0  # state 0 when w[:, 1] > 0, else state 1
+    model.transcoef_ = coef
+    model.means_ = np.array([[0.0], [5.0]])
+    model.covars_ = np.ones((k, 1))
+    rng = np.random.default_rng(8)
+    W = np.column_stack([np.ones(n), np.where(rng.random(n) < 0.5, 1.0, -1.0)])
+    _, states = model.sample(n, random_state=1, transition_inputs=W)
+    np.testing.assert_array_equal(states[1:], np.where(W[1:, 1] > 0, 0, 1))
+
+
+def test_posterior_samples_match_the_posteriors():
+    rng = np.random.default_rng(9)
+    model = tvtp_model(2, 2, rng)
+    X = rng.normal(size=(6, 1))
+    W = inputs_of(6, 2, rng)
+    draws = model.sample_posterior(
+        X, n_samples=20000, random_state=0, transition_inputs=W
+    )
+    post = model.predict_proba(X, transition_inputs=W)
+    np.testing.assert_allclose((draws == 1).mean(axis=0), post[:, 1], atol=0.015)
+
+
+@pytest.mark.parametrize(
+    "call, message",
+    [
+        (lambda m, X, W: m.score(X), "pass transition_inputs="),
+        (lambda m, X, W: m.score(X, transition_inputs=W[:-1]), "one row per sample"),
+        (lambda m, X, W: m.score(X, transition_inputs=W * np.nan), "NaN"),
+        (lambda m, X, W: m.score(X, transition_inputs=W[:, :1]), "2 columns"),
+        (lambda m, X, W: m.score(X, inputs=W), "use none"),
+        (
+            lambda m, X, W: m.score([X[:5], X[5:]], transition_inputs=W),
+            "list of arrays",
+        ),
+        (
+            lambda m, X, W: m.score([X[:5], X[5:]], transition_inputs=[W[:5], W[6:]]),
+            r"transition_inputs\[1\]",
+        ),
+    ],
+)
+def test_bad_transition_inputs_are_named(call, message):
+    rng = np.random.default_rng(10)
+    model = tvtp_model(2, 2, rng)
+    X = rng.normal(size=(12, 1))
+    W = inputs_of(12, 2, rng)
+    with pytest.raises((ValueError, TypeError), match=message):
+        call(model, X, W)
+
+
+def test_bad_models_and_parameters_are_named():
+    rng = np.random.default_rng(11)
+    X = rng.normal(size=(12, 1))
+    W = inputs_of(12, 2, rng)
+    stationary = fasthmm.GaussianHMM(2, n_iter=2).fit(X)
+    with pytest.raises(ValueError, match="transition_inputs=True"):
+        stationary.score(X, transition_inputs=W)
+    model = tvtp_model(2, 2, rng)
+    model.transcoef_ = model.transcoef_ + 1.0
+    with pytest.raises(ValueError, match="reference"):
+        model.score(X, transition_inputs=W)
+    with pytest.raises(TypeError, match="transition_inputs must be True or False"):
+        fasthmm.GaussianHMM(2, transition_inputs="yes").fit(X)
+    with pytest.raises(ValueError, match="transcoef_prior"):
+        fasthmm.GaussianHMM(2, transition_inputs=True, transcoef_prior=-1).fit(
+            X, transition_inputs=W
+        )
+    with pytest.raises(NotImplementedError, match="stream"):
+        tvtp_model(2, 2, rng).stream()
+    with pytest.raises(NotImplementedError, match="partial_fit"):
+        fasthmm.GaussianHMM(2, transition_inputs=True).partial_fit(
+            X, transition_inputs=W
+        )
+
+
+def test_failed_fit_leaves_the_model_unchanged():
+    rng = np.random.default_rng(12)
+    model = tvtp_model(2, 2, rng, n_iter=3)
+    X = rng.normal(size=(40, 1))
+    W = inputs_of(40, 2, rng)
+    before = model.transcoef_.copy()
+    bad = W.copy()
+    bad[7, 1] = np.inf
+    with pytest.raises(ValueError, match="transition_inputs"):
+        model.fit(X, transition_inputs=bad)
+    np.testing.assert_array_equal(model.transcoef_, before)
+
+
+# -- statsmodels: Markov switching regression with time-varying transitions ----
+
+STATA_FEDFUNDS_CONST = {  # statsmodels' TestFedFundsConst (Stata's published fit)
+    "p00": 0.9820939,
+    "p10": 0.0503587,
+    "means": (3.70877, 9.556793),
+    "sigma2": 2.107562**2,
+    "llf": -508.63592,
+}
+
+
+def _statsmodels_data():
+    pytest.importorskip("statsmodels")
+    pytest.importorskip("pandas")
+    from statsmodels.tsa.regime_switching.tests import test_markov_regression as T
+
+    return T
+
+
+def _stationary_start(A):
+    vals, vecs = np.linalg.eig(A.T)
+    pi = np.real(vecs[:, np.argmax(vals.real)])
+    return pi / pi.sum()
+
+
+def test_stata_fedfunds_through_a_constant_transition_input():
+    """Published (Stata) fit of the federal funds rate, switching mean, with
+    the transitions written as a logistic regression on a constant."""
+    from pathlib import Path
+
+    import pandas as pd
+
+    T = _statsmodels_data()
+    true = STATA_FEDFUNDS_CONST
+    X = np.asarray(T.fedfunds, dtype=float).reshape(-1, 1)
+    p = np.array([true["p00"], true["p10"]])
+    model = fasthmm.GaussianHMM(2, covariance_type="tied", transition_inputs=True)
+    coef = np.zeros((2, 2, 1))
+    coef[:, 0, 0] = np.log(p / (1 - p))  # reference: the last regime
+    model.transcoef_ = coef
+    A = np.array([[p[0], 1 - p[0]], [p[1], 1 - p[1]]])
+    model.startprob_ = _stationary_start(A)
+    model.means_ = np.array(true["means"]).reshape(2, 1)
+    model.covars_ = np.array([[true["sigma2"]]])
+    W = np.ones((X.shape[0], 1))
+    assert model.score(X, transition_inputs=W) == pytest.approx(true["llf"], abs=1e-5)
+    csv = Path(T.current_path) / "results" / "results_predict_fedfunds.csv"
+    results = pd.read_csv(csv)
+    post = model.predict_proba(X, transition_inputs=W)
+    np.testing.assert_allclose(post[:, 0], results["const_sm1"], atol=1e-5)
+    np.testing.assert_allclose(post[:, 1], results["const_sm2"], atol=1e-5)
+
+
+def _sm_tvtp_fit():
+    T = _statsmodels_data()
+    from statsmodels.tsa.regime_switching.markov_regression import MarkovRegression
+
+    y = np.asarray(T.fedfunds, dtype=float)
+    W = np.column_stack([np.ones(len(y)), np.asarray(T.ogap, dtype=float)])
+    mod = MarkovRegression(y, k_regimes=2, exog_tvtp=W)
+    res = mod.fit(disp=False, search_reps=20, search_iter=10)
+    return mod, res, y.reshape(-1, 1), W
+
+
+def test_statsmodels_tvtp_regression_values_and_em():
+    """statsmodels' MarkovRegression with exog_tvtp (federal funds rate, the
+    output gap driving the transitions): log-likelihood, filtered and smoothed
+    probabilities at its fitted parameters; EM from several starts reaches
+    at least its optimum."""
+    mod, res, X, W = _sm_tvtp_fit()
+    coef = np.zeros((2, 2, 2))
+    for name, value in zip(mod.param_names, res.params):
+        found = re.match(r"p\[(\d)->(\d)\]\.tvtp(\d)", name)
+        if found:  # statsmodels' p[i->j]: from regime i to regime j < last
+            i, j, c = map(int, found.groups())
+            coef[i, j, c] = value
+    named = dict(zip(mod.param_names, res.params))
+    model = fasthmm.GaussianHMM(2, covariance_type="tied", transition_inputs=True)
+    model.transcoef_ = coef
+    # statsmodels starts from the stationary distribution of the first
+    # step's matrix (its regime_transition is left-stochastic: [to, from]).
+    model.startprob_ = _stationary_start(
+        mod.regime_transition_matrix(res.params)[..., 0].T
+    )
+    model.means_ = np.array([[named["const[0]"]], [named["const[1]"]]])
+    model.covars_ = np.array([[named["sigma2"]]])
+    assert model.score(X, transition_inputs=W) == pytest.approx(res.llf, abs=1e-6)
+    np.testing.assert_allclose(
+        model.filter_proba(X, transition_inputs=W),
+        res.filtered_marginal_probabilities,
+        atol=1e-5,
+    )
+    np.testing.assert_allclose(
+        model.predict_proba(X, transition_inputs=W),
+        res.smoothed_marginal_probabilities,
+        atol=1e-5,
+    )
+    best = -np.inf
+    for seed in range(4):
+        fit = fasthmm.GaussianHMM(
+            2,
+            covariance_type="tied",
+            transition_inputs=True,
+            covars_prior=0.0,
+            covars_weight=0.0,
+            n_iter=300,
+            tol=1e-8,
+            random_state=seed,
+        ).fit(X, transition_inputs=W)
+        best = max(best, fit.score(X, transition_inputs=W))
+    assert best >= res.llf - 1e-6
