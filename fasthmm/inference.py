@@ -701,11 +701,10 @@ def long_sequence_e_step(ws, s, startprob, transmat):
 def viterbi_decode(log_emissions, startprob, transmat, starts):
     """Run the Viterbi kernel on validated inputs.
 
-    :func:`fasthmm._kernels.direct.viterbi_batch` (or, for small work,
-    :func:`~fasthmm._kernels.direct.viterbi_block` on this thread), which
-    also checks the log-emissions as it reads them. The logarithms of the
-    probabilities are Numba's up to :data:`~fasthmm._kernels.direct.SMALL_K`
-    states and NumPy's above (the bits each size has always had).
+    Up to :data:`~fasthmm._kernels.direct.SMALL_K` states, the direct
+    kernel (which also checks the log-emissions as it reads them); above,
+    :func:`fasthmm._kernels.hmm.viterbi_batch`. Both give the same values,
+    paths and ties.
 
     Returns
     -------
@@ -713,7 +712,8 @@ def viterbi_decode(log_emissions, startprob, transmat, starts):
     states : ndarray of shape (n_samples,), int64
     clean : bool
         True when the kernel read the log-emissions and found no NaN or
-        ``+inf``; False when it found some.
+        ``+inf``; False when it found some or did not look (the caller
+        decides what that means).
     """
     le = np.ascontiguousarray(log_emissions, dtype=np.float64)
     n, k = le.shape
@@ -727,18 +727,25 @@ def viterbi_decode(log_emissions, startprob, transmat, starts):
         if not clean:
             check_finite(le, "log_emissions", allow_neg_inf=True)
         return lp, states, True
+    blocks = block_bounds(starts)
     if k <= D.SMALL_K:
-        log_sp, log_tm = D.logs(startprob, transmat)
-    else:
-        with np.errstate(divide="ignore"):
-            log_sp, log_tm = np.log(startprob), np.log(transmat)
-    if use_threads(n, k):
-        blocks = block_bounds(starts)
-        clean = D.viterbi_batch(le, log_sp, log_tm, starts, blocks, back, states, lp)
-    else:  # all sequences on this thread, no parallel region
-        n_seq = starts.shape[0] - 1
-        clean = D.viterbi_block(le, log_sp, log_tm, starts, 0, n_seq, back, states, lp)
-    return lp, states, clean
+        if use_threads(n, k):
+            clean = D.viterbi_batch(
+                le, startprob, transmat, starts, blocks, back, states, lp
+            )
+        else:  # all sequences on this thread, no parallel region
+            log_sp, log_tm = D.logs(startprob, transmat)
+            n_seq = starts.shape[0] - 1
+            clean = D.viterbi_block(
+                le, log_sp, log_tm, starts, 0, n_seq, back, states, lp
+            )
+        return lp, states, clean
+    with np.errstate(divide="ignore"):
+        log_start = np.log(startprob)
+        log_trans = np.log(transmat)
+    with threads_for(n, k):
+        K.viterbi_batch(le, log_start, log_trans, starts, blocks, back, states, lp)
+    return lp, states, False
 
 
 def first_impossible(ll):

@@ -22,6 +22,7 @@ from reference import batch_path_score, batch_reference, random_problem
 
 import fasthmm
 from fasthmm._kernels import direct
+from fasthmm._kernels import hmm as _kernels
 from fasthmm._kernels.direct import SMALL_K, chunk_rows
 from fasthmm._threads import use_threads
 from fasthmm._validation import check_lengths
@@ -238,34 +239,6 @@ def test_model_score_equals_forward_of_its_log_emissions():
         )
 
 
-def _viterbi_logs(sp, tm):
-    """The logarithms :func:`viterbi_decode` takes (Numba's up to SMALL_K
-    states, NumPy's above)."""
-    if tm.shape[0] <= SMALL_K:
-        return direct.logs(sp, tm)
-    with np.errstate(divide="ignore"):
-        return np.log(sp), np.log(tm)
-
-
-def _numpy_viterbi(le, sp, tm, starts):
-    """Viterbi in NumPy: each candidate ``delta[i] + log_tm[i, j]``, the first
-    (lowest) state of the largest, plus the log-emission."""
-    log_sp, log_tm = _viterbi_logs(sp, tm)
-    lp, states = np.empty(len(starts) - 1), np.empty(le.shape[0], dtype=np.int64)
-    for s in range(len(starts) - 1):
-        lo, hi = starts[s], starts[s + 1]
-        delta, back = log_sp + le[lo], np.zeros((hi - lo, len(sp)), dtype=np.int64)
-        for t in range(lo + 1, hi):
-            cand = delta[:, None] + log_tm
-            back[t - lo] = cand.argmax(axis=0)
-            delta = cand.max(axis=0) + le[t]
-        states[hi - 1] = delta.argmax()
-        lp[s] = delta[states[hi - 1]]
-        for t in range(hi - 1, lo, -1):
-            states[t - 1] = back[t - lo, states[t]]
-    return lp, states
-
-
 @given(
     seed=st.integers(0, 2**32 - 1),
     k=st.integers(1, 2 * SMALL_K + 2),
@@ -275,13 +248,12 @@ def _numpy_viterbi(le, sp, tm, starts):
     ties=st.booleans(),
 )
 @settings(max_examples=60)
-def test_viterbi_equals_numpy_and_the_reference(
+def test_viterbi_equals_the_frame_kernel_and_reference(
     seed, k, lengths, zero_frac, neginf_frac, ties
 ):
-    """Both forms of the step (up to SMALL_K states and above): the same
-    values, the same back-pointers and the same ties (towards the lowest
-    state) as a NumPy Viterbi doing the same additions, and the reference's
-    best score."""
+    """The small-K kernel: the same values, the same back-pointers and the
+    same ties (towards the lowest state) as the original kernel, and the
+    reference's best score."""
     rng = np.random.default_rng(seed)
     le, sp, tm = random_problem(rng, k, lengths, zero_frac, neginf_frac)
     if ties:  # many exact ties between paths
@@ -289,20 +261,31 @@ def test_viterbi_equals_numpy_and_the_reference(
         tm = np.where(tm > 0, 1.0 / k, 0.0)
         tm /= tm.sum(axis=1, keepdims=True)
     starts = check_lengths(lengths, le.shape[0])
+    with np.errstate(divide="ignore"):
+        log_sp, log_tm = np.log(sp), np.log(tm)
     n = le.shape[0]
-    old_lp, old_states = _numpy_viterbi(le, sp, tm, starts)
-    # The parallel kernel ...
+    old_states, old_lp = np.empty(n, dtype=np.int64), np.empty(len(lengths))
+    _kernels.viterbi_batch(
+        le,
+        log_sp,
+        log_tm,
+        starts,
+        block_bounds(starts),
+        np.empty((n, k), dtype=np.int32),
+        old_states,
+        old_lp,
+    )
+    # The direct kernel (used up to SMALL_K states, correct for any K)...
     lp, states = np.empty(len(lengths)), np.empty(n, dtype=np.int64)
     back = np.empty((n, k), dtype=np.int32)
-    log_sp, log_tm = _viterbi_logs(sp, tm)
     assert direct.viterbi_batch(
-        le, log_sp, log_tm, starts, block_bounds(starts), back, states, lp
+        le, sp, tm, starts, block_bounds(starts), back, states, lp
     )
     np.testing.assert_array_equal(lp, old_lp)
     np.testing.assert_array_equal(states, old_states)
     # ... and the one the public calls pick.
     lp, states, clean = viterbi_decode(le, sp, tm, starts)
-    assert clean
+    assert clean == (k <= SMALL_K)
     np.testing.assert_array_equal(lp, old_lp)
     np.testing.assert_array_equal(states, old_states)
     ref = batch_reference(le, sp, tm, lengths)["best"]

@@ -42,7 +42,6 @@ from .hmm import (
     XI_STEPS,
     add_transition_counts,
     vecmat_rows,
-    viterbi_max_rows,
 )
 from .partition import CHUNK_VALUES
 
@@ -487,12 +486,13 @@ def viterbi_block(
 ):
     """Most likely state paths of sequences ``s0:s1``, in log space.
 
-    Ties go towards the lowest state. Up to :data:`SMALL_K` states, each
-    state's best predecessor is found by one pass over the previous states
-    with the running best in a register; above, a step is
-    :func:`fasthmm._kernels.hmm.viterbi_max_rows` (one previous state's
-    candidates compared with every state at once, a loop that vectorises).
-    Both forms give the same values, back-pointers and ties.
+    The values, back-pointers and ties (towards the lowest state) are those of
+    :func:`fasthmm._kernels.hmm.viterbi_sequence`; each state's best
+    predecessor is found by one pass over the previous states with the
+    running best in a register. That is the fast form up to :data:`SMALL_K`
+    states; for more, :func:`fasthmm._kernels.hmm.viterbi_batch` (which
+    compares one previous state's candidates with every state at once, a
+    loop that vectorises) is the one to call.
 
     Parameters
     ----------
@@ -515,9 +515,8 @@ def viterbi_block(
         (the outputs are computed all the same).
     """
     k = log_emissions.shape[1]
-    rows = np.empty((2, k))
-    delta = rows[0]
-    nxt = rows[1]
+    delta = np.empty(k)
+    nxt = np.empty(k)
     valid = True
     for s in range(s0, s1):
         lo = starts[s]
@@ -527,17 +526,6 @@ def viterbi_block(
             valid &= v < np.inf
             delta[j] = log_startprob[j] + v
         for t in range(lo + 1, hi):
-            if k > SMALL_K:
-                for j in range(k):
-                    nxt[j] = NEG_INF
-                    back[t, j] = 0
-                viterbi_max_rows(rows, 0, log_transmat, rows, 1, back, t)
-                for j in range(k):
-                    v = log_emissions[t, j]
-                    valid &= v < np.inf
-                    nxt[j] += v
-                    delta[j] = nxt[j]
-                continue
             for j in range(k):
                 best = NEG_INF
                 arg = 0
@@ -566,41 +554,41 @@ def viterbi_block(
 
 @njit(cache=True, nogil=True)
 def logs(startprob, transmat):
-    """``log(startprob)``, ``log(transmat)`` (``-inf`` for zeros, no warning):
-    the logarithms Viterbi takes up to :data:`SMALL_K` states (above, NumPy's;
-    each keeps the bits its route has always had)."""
+    """``log(startprob)``, ``log(transmat)`` (``-inf`` for zeros, no warning),
+    for :func:`viterbi_block` and :func:`viterbi_batch` (one ``log``, so both
+    see the same bits)."""
     return np.log(startprob), np.log(transmat)
 
 
 @njit(cache=True, parallel=True, nogil=True)
-def viterbi_batch(
-    log_emissions, log_startprob, log_transmat, starts, blocks, back, states, lp
-):
+def viterbi_batch(log_emissions, startprob, transmat, starts, blocks, back, states, lp):
     """:func:`viterbi_block` over every block of sequences, in parallel.
 
     For small work, the caller runs :func:`viterbi_block` over all the
-    sequences at once instead (no parallel region); the results are the same.
+    sequences at once instead (no parallel region), on the same
+    :func:`logs`; the results are the same.
 
     Parameters
     ----------
-    log_emissions, log_startprob, log_transmat, starts, back, states, lp :
+    log_emissions, starts, back, states, lp :
         As in :func:`viterbi_block`.
+    startprob, transmat : ndarray
+        Probabilities (their logarithms are taken here, by :func:`logs`).
     blocks : ndarray of shape (n_blocks + 1,)
-        Sequence indices where the blocks of
-        :func:`~fasthmm._kernels.partition.block_bounds` begin.
 
     Returns
     -------
     valid : bool
         False when the log-emissions hold NaN or ``+inf``.
     """
+    log_sp, log_tm = logs(startprob, transmat)
     n_blocks = blocks.shape[0] - 1
     ok = np.empty(n_blocks, dtype=np.bool_)
     for b in prange(n_blocks):
         ok[b] = viterbi_block(
             log_emissions,
-            log_startprob,
-            log_transmat,
+            log_sp,
+            log_tm,
             starts,
             blocks[b],
             blocks[b + 1],

@@ -279,6 +279,94 @@ def _max_row(d, i, m, out, oi, arg, ai):
 
 
 @njit(cache=True, nogil=True)
+def viterbi_sequence(
+    log_emissions, log_startprob, log_transmat, lo, hi, delta, back, states
+):
+    """Most likely state path of rows ``lo:hi``, in log space.
+
+    Ties are broken towards the lowest state index.
+
+    Parameters
+    ----------
+    log_emissions : ndarray of shape (n_samples, n_components)
+    log_startprob : ndarray of shape (n_components,)
+    log_transmat : ndarray of shape (n_components, n_components)
+    lo, hi : int
+    delta : ndarray of shape (2, n_components)
+        Scratch space.
+    back : ndarray of shape (n_samples, n_components), int32
+        Scratch space for back-pointers.
+    states : ndarray of shape (n_samples,), int64
+        Output: the decoded path.
+
+    Returns
+    -------
+    log_prob : float
+    """
+    k = log_emissions.shape[1]
+    cur = 0
+    for j in range(k):
+        delta[cur, j] = log_startprob[j] + log_emissions[lo, j]
+    for t in range(lo + 1, hi):
+        nxt = 1 - cur
+        for j in range(k):
+            delta[nxt, j] = NEG_INF
+            back[t, j] = 0
+        viterbi_max_rows(delta, cur, log_transmat, delta, nxt, back, t)
+        for j in range(k):
+            delta[nxt, j] += log_emissions[t, j]
+        cur = nxt
+    best = 0
+    for j in range(1, k):
+        if delta[cur, j] > delta[cur, best]:
+            best = j
+    log_prob = delta[cur, best]
+    states[hi - 1] = best
+    for t in range(hi - 1, lo, -1):
+        best = back[t, best]
+        states[t - 1] = best
+    return log_prob
+
+
+@njit(cache=True, parallel=True, nogil=True)
+def viterbi_batch(
+    log_emissions, log_startprob, log_transmat, starts, blocks, back, states, lp
+):
+    """Viterbi over every sequence of a batch.
+
+    Parameters
+    ----------
+    log_emissions : ndarray of shape (n_samples, n_components)
+    log_startprob : ndarray of shape (n_components,)
+    log_transmat : ndarray of shape (n_components, n_components)
+    starts : ndarray of shape (n_sequences + 1,)
+    blocks : ndarray of shape (n_blocks + 1,)
+        Sequence indices where the blocks of
+        :func:`~fasthmm._kernels.partition.block_bounds` begin.
+    back : ndarray of shape (n_samples, n_components), int32
+        Scratch space for back-pointers.
+    states : ndarray of shape (n_samples,), int64
+        Output: decoded paths.
+    lp : ndarray of shape (n_sequences,)
+        Output: log-probability of each sequence's best path.
+    """
+    k = log_emissions.shape[1]
+    for b in prange(blocks.shape[0] - 1):
+        delta = np.empty((2, k))
+        for s in range(blocks[b], blocks[b + 1]):
+            lp[s] = viterbi_sequence(
+                log_emissions,
+                log_startprob,
+                log_transmat,
+                starts[s],
+                starts[s + 1],
+                delta,
+                back,
+                states,
+            )
+
+
+@njit(cache=True, nogil=True)
 def sample_states(cum_startprob, cum_transmat, uniforms, states):
     """Draw a Markov chain by inverse-CDF sampling.
 

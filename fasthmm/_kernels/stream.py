@@ -37,7 +37,7 @@ shifted by its largest term ``log(predicted) + log-emission``, so no step
 loses precision unless the observation is impossible. Filtered probabilities
 are kept in float64: one below about 1e-308 is zero from then on. Viterbi
 scores and back-pointers are computed exactly as
-:func:`fasthmm._kernels.direct.viterbi_block` computes them (same operations,
+:func:`fasthmm._kernels.hmm.viterbi_sequence` computes them (same operations,
 same tie-breaking towards lower states), so the emitted path is the batch
 path.
 """
@@ -46,7 +46,7 @@ import numpy as np
 from numba import njit
 
 from .gaussian import diag_log_density_row
-from .hmm import NEG_INF, NORMALISER_FLOOR, vecmat, viterbi_max_rows
+from .hmm import NEG_INF, NORMALISER_FLOOR, vecmat
 
 # rows of the state part of ``fstate`` (from row 3K + 2)
 ALPHA, DELTA, BETA, BETA_NEXT, DELTA_NEXT, LL, LE, FRAME, SMOOTH = range(9)
@@ -209,9 +209,8 @@ def _smooth_back(ring, transmat_t, t_end, t_lo, all_rows, beta, beta_next, out):
 
 
 @njit(cache=True, nogil=True)
-def _viterbi_step(le_row, chain, first, rows, back, b):
-    """One Viterbi step into ``rows[DELTA]``, back-pointers into ``back[b]``,
-    as ``direct.viterbi_block`` does it (:func:`~fasthmm._kernels.hmm.viterbi_max_rows`)."""
+def _viterbi_step(le_row, chain, first, rows, back_row):
+    """One Viterbi step into ``rows[DELTA]``, as ``viterbi_sequence`` does it."""
     k = le_row.shape[0]
     delta = rows[DELTA]
     if first:
@@ -219,11 +218,20 @@ def _viterbi_step(le_row, chain, first, rows, back, b):
         for j in range(k):
             delta[j] = log_start[j] + le_row[j]
         return
+    log_trans = chain[2 * k + 2 :]
     nxt = rows[DELTA_NEXT]
     for j in range(k):
         nxt[j] = NEG_INF
-        back[b, j] = 0
-    viterbi_max_rows(rows, DELTA, chain[2 * k + 2 :], rows, DELTA_NEXT, back, b)
+        back_row[j] = 0
+    for i in range(k):
+        d = delta[i]
+        if d > NEG_INF:
+            lt = log_trans[i]
+            for j in range(k):
+                cand = d + lt[j]
+                if cand > nxt[j]:
+                    nxt[j] = cand
+                    back_row[j] = i
     for j in range(k):
         delta[j] = nxt[j] + le_row[j]
 
@@ -396,7 +404,7 @@ def push(le, fstate, counters, back, filtered, frames, smoothed, states):
                 n_s += 1
         if cap > 0:
             back[t % cap, k] = UNCOUNTED
-            _viterbi_step(le[r], chain, t == 0, rows, back, t % cap)
+            _viterbi_step(le[r], chain, t == 0, rows, back[t % cap])
             _decide(back, rows, t, counters[MAX_DELAY], counters, iwork, states, z0)
     counters[T_SEEN] = t0 + n
     return counters[UNDECIDED] - z0
