@@ -78,6 +78,11 @@ def parse_args(argv=None):
         help="instead: MarkovSwitchingAR order 4 against statsmodels' MarkovAutoregression (the [bench] extra): score, EM iteration and fit on GNP, GDP and a 5000-step series",
     )
     add(
+        "--switching",
+        action="store_true",
+        help="instead: one EM iteration of RegressionHMM and ARHMM (orders 1, 2) against GaussianHMM on the same data, K = 4, 16 (benchmarks/switching.py)",
+    )
+    add(
         "--tagger",
         action="store_true",
         help="instead: HMMTagger against NLTK's TnT and PerceptronTagger (the [tagging] extra) on UD English EWT, train -> dev; --quick leaves out the perceptron",
@@ -134,6 +139,7 @@ SECTIONS = (
     "missing",
     "regime",
     "inputs",
+    "switching",
 )
 
 
@@ -193,6 +199,7 @@ def main(argv=None):
                 or args.hsmm
                 or args.regime
                 or args.inputs
+                or args.switching
                 or args.startup
                 or args.tagger
                 or args.missing
@@ -238,6 +245,10 @@ def main(argv=None):
         from . import inputs
 
         out["inputs"] = inputs.run(args.quick, repeat, log)
+    elif args.switching:
+        from . import switching
+
+        out["switching"] = switching.run(args.quick, repeat, log)
     elif args.tagger:
         from . import tagger
 

@@ -9,6 +9,7 @@ prefer_passive_waiting()  # before Numba starts its OpenMP threads
 # models defines and registers the families; hmm and vhmm are hmmlearn's
 # namespaces (their classes registered for fasthmm.load).
 from . import hmm, models, vhmm  # noqa: F401
+from . import switching as _switching  # noqa: F401  (RegressionHMM, ARHMM)
 from ._progress import set_progress
 from ._registry import families as _families
 from ._validation import NotFittedError

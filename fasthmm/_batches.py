@@ -1,6 +1,7 @@
 """Data larger than memory: walk X in blocks of whole sequences within a budget.
 
-``fit``, ``score``, ``predict``, ``predict_proba`` and ``decode`` accept a
+``fit``, ``score``, ``predict``, ``predict_proba``, ``decode``,
+``forecast_proba`` and ``forecast`` accept a
 NumPy memmap (``np.load(path, mmap_mode="r")``), or a list of arrays or
 memmaps (one per sequence, or one per file with ``lengths`` given per file).
 When the working memory of one pass over all of X would exceed the model's
@@ -27,6 +28,7 @@ from .inference import (
     Clamp,
     Workspace,
     e_step,
+    forward_pass,
     raise_if_impossible,
     sequence_log_likelihoods,
     viterbi_decode,
@@ -451,6 +453,17 @@ class Blocks:
         for X, starts, lo, ws in self.walk(params.emission):
             ws.load(params.emission, X)
             yield X, starts, lo, ws
+
+    def filtered_last(self, params):
+        """Filtered state of each sequence's last row, shape (n_sequences,
+        n_components), by the forward pass block by block."""
+        out = np.empty((self.starts.shape[0] - 1, self.n_components))
+        for i, (X, starts, lo, ws) in enumerate(self.walk_loaded(params)):
+            t = self.bound(params, lo, X.shape[0]).transitions
+            ll = forward_pass(ws, t.startprob, t.transmat)
+            raise_if_impossible(ll, self._where(lo, lo + X.shape[0]))
+            out[self.bounds[i] : self.bounds[i + 1]] = ws.post[starts[1:] - 1]
+        return out
 
     def posteriors(self, params):
         """(log-likelihood, posteriors of shape (n_rows, n_components))."""

@@ -103,6 +103,11 @@ def _family_tasks(rng, n, lengths):
         ("VariationalCategoricalHMM", fasthmm.VariationalCategoricalHMM(2), symbols),
         ("VariationalGaussianHMM", fasthmm.VariationalGaussianHMM(2), gauss),
     ]
+    # the regression kernels (ARHMM runs the same ones)
+    tasks += [
+        (f"RegressionHMM({cov})", fasthmm.RegressionHMM(2, covariance_type=cov), gauss)
+        for cov in ("diag", "full")
+    ]
     for _, model, _ in tasks:
         model.set_params(n_iter=2, random_state=0)
     return [(name, model, X, lengths) for name, model, X in tasks]

@@ -441,9 +441,11 @@ def check_sample_values(arr, name, missing="raise"):
     ----------
     arr : ndarray of float64
     name : str
-    missing : {"raise", "marginalize"}
+    missing : {"raise", "marginalize", "never"}
         The model's ``missing`` argument: NaN is an error (whose message names
-        the option) or a missing observation. Infinities are always an error.
+        the option) or a missing observation; "never" for families that take
+        no missing observations (the error then offers no option).
+        Infinities are always an error.
 
     Returns
     -------
@@ -455,6 +457,10 @@ def check_sample_values(arr, name, missing="raise"):
     has_nan, lo, hi = scan(arr.reshape(-1))
     if has_nan and missing == "raise":
         raise ValueError(f"{name} must not contain NaN ({NAN_HINT})")
+    if has_nan and missing == "never":
+        raise ValueError(
+            f"{name} must not contain NaN (this model takes no missing observations)"
+        )
     if hi == np.inf or lo == -np.inf:
         raise ValueError(f"{name} must be finite, found inf")
     return bool(has_nan)
@@ -468,9 +474,9 @@ def check_real_samples(X, name="X", n_features=None, missing="raise"):
     X : array-like
     name : str
     n_features : int, optional
-    missing : {"raise", "marginalize"}
+    missing : {"raise", "marginalize", "never"}
         Whether NaN is an error or a missing entry (see
-        :mod:`fasthmm._missing`).
+        :mod:`fasthmm._missing`, :func:`check_sample_values`).
 
     Returns
     -------

@@ -45,6 +45,7 @@ from .em import (
 )
 from .emissions._base import InvalidParameter
 from .forecast import (
+    check_future,
     check_steps,
     refuse_future,
     state_forecast,
@@ -61,7 +62,7 @@ from .inference import (
     raise_if_impossible,
     viterbi_decode,
 )
-from .input_transitions import InputTransitions
+from .input_transitions import InputTransitions, log_transmats
 from .io import save_model
 from .transitions import Transitions
 
@@ -437,7 +438,7 @@ class BaseHMM(HmmlearnAPI):
             X = emission.check_X(X)
             return X, check_lengths(lengths, X.shape[0])
         n = row_count(X)
-        if n is None:  # not an array of rows: the emission's check says why
+        if not n:  # not an array of rows, or none: the emission's check says why
             X = emission.check_X(X)
             n = X.shape[0]
         starts = check_lengths(lengths, n)
@@ -775,7 +776,14 @@ class BaseHMM(HmmlearnAPI):
     # -- forecasts ------------------------------------------------------------
     @adaptive_threads
     def forecast_proba(
-        self, X, lengths=None, steps=1, *, future_transition_inputs=None
+        self,
+        X,
+        lengths=None,
+        steps=1,
+        *,
+        inputs=None,
+        transition_inputs=None,
+        future_transition_inputs=None,
     ):
         """State distributions of the steps after the end of each sequence.
 
@@ -789,21 +797,25 @@ class BaseHMM(HmmlearnAPI):
         lengths : array-like of int, optional
         steps : int >= 1
             Number of steps after the end of each sequence.
+        inputs, transition_inputs : array-like, optional
+            Of the rows of X, as in :meth:`score`.
         future_transition_inputs : array-like, optional
-            For a model whose transitions depend on inputs: their values in
-            the steps after the end, shape (n_sequences, steps,
-            n_transition_inputs), or (steps, n_transition_inputs) for one
-            sequence, or a list of one such array per sequence. Refused by
-            a model whose transitions use no inputs.
+            For a model built with ``transition_inputs=True`` (required
+            then): the transition inputs of the steps after the end, row
+            ``h - 1`` driving the transition into step ``h``; shape
+            (n_sequences, steps, n_transition_inputs), or (steps,
+            n_transition_inputs) for one sequence, or a list of one such
+            array per sequence. Refused by a model whose transitions use no
+            inputs.
 
         Returns
         -------
         proba : ndarray of shape (n_sequences, steps, n_components)
             ``proba[n, h - 1] = p(z_{T_n + h} | sequence n)``.
         """
-        return self._state_forecast(X, lengths, steps, future_transition_inputs)[
-            -1
-        ].proba
+        return self._state_forecast(
+            X, lengths, steps, future_transition_inputs, inputs, transition_inputs
+        )[-1].proba
 
     @adaptive_threads
     def forecast(
@@ -812,6 +824,8 @@ class BaseHMM(HmmlearnAPI):
         lengths=None,
         steps=1,
         *,
+        inputs=None,
+        transition_inputs=None,
         future_inputs=None,
         future_transition_inputs=None,
     ):
@@ -823,7 +837,7 @@ class BaseHMM(HmmlearnAPI):
 
         Parameters
         ----------
-        X, lengths, steps, future_transition_inputs :
+        X, lengths, steps, inputs, transition_inputs, future_transition_inputs :
             As in :meth:`forecast_proba`.
         future_inputs : array-like, optional
             For a model whose emissions depend on inputs: their values in the
@@ -840,24 +854,39 @@ class BaseHMM(HmmlearnAPI):
             probabilities are ``forecast_proba(...) @ emissionprob_``.
         """
         params, X, starts, chain = self._state_forecast(
-            X, lengths, steps, future_transition_inputs
+            X, lengths, steps, future_transition_inputs, inputs, transition_inputs
         )
         return self._forecast_means(params, X, starts, chain, future_inputs)
 
-    def _state_forecast(self, X, lengths, steps, future_transition_inputs):
+    def _state_forecast(
+        self,
+        X,
+        lengths,
+        steps,
+        future_transition_inputs,
+        inputs=None,
+        transition_inputs=None,
+    ):
         """(params, X, starts, :class:`~fasthmm.forecast.StateForecast`) of the
         public forecast methods, from checked arguments."""
         steps = check_steps(steps)
-        params, X, starts = self._checked_batch(X, lengths)
+        # X larger than memory is walked in blocks when the means need no X.
+        walk = type(self)._forecast_means is BaseHMM._forecast_means
+        blocks = self._blocks(X, lengths, inputs, transition_inputs) if walk else None
+        if blocks is not None:
+            params, X, starts = self._checked_params(), None, blocks.starts
+        else:
+            params, X, starts = self._checked_batch(
+                X, lengths, inputs, transition_inputs
+            )
         transmats = self._forecast_transmats(
             params, starts.shape[0] - 1, steps, future_transition_inputs
         )
-        return (
-            params,
-            X,
-            starts,
-            state_forecast(self._filtered_last(params, X, starts), transmats),
-        )
+        if blocks is not None:
+            filtered = blocks.filtered_last(params)
+        else:
+            filtered = self._filtered_last(params, X, starts)
+        return params, X, starts, state_forecast(filtered, transmats)
 
     def _filtered_last(self, params, X, starts):
         """``p(z_T | x_1..x_T)`` of each sequence's last row, shape
@@ -870,9 +899,9 @@ class BaseHMM(HmmlearnAPI):
     def _forecast_transmats(self, params, n_sequences, steps, future_transition_inputs):
         """Transition matrices of the steps after the end of each sequence.
 
-        A hook: a model whose transitions depend on inputs overrides it and
-        builds them from ``future_transition_inputs`` (checked with
-        :func:`fasthmm.forecast.check_future`).
+        Stationary: ``transmat_`` at every step. With
+        ``transition_inputs=True``: softmax over rows of ``transcoef_ @ w``
+        for each row ``w`` of ``future_transition_inputs`` (required then).
 
         Returns
         -------
@@ -880,10 +909,29 @@ class BaseHMM(HmmlearnAPI):
             ``transmats[n, h]`` leads into step ``h + 1`` after the end of
             sequence ``n``; a broadcast view for a stationary chain.
         """
-        refuse_future(
-            future_transition_inputs, "future_transition_inputs", "transitions"
+        if not self.transition_inputs:
+            refuse_future(
+                future_transition_inputs, "future_transition_inputs", "transitions"
+            )
+            return stationary_transmats(params.transitions.transmat, n_sequences, steps)
+        if future_transition_inputs is None:
+            raise ValueError(
+                f"this {type(self).__name__} has input-driven transitions "
+                "(transition_inputs=True): pass future_transition_inputs=, the "
+                "transition inputs of the steps after the end, shape "
+                "(n_sequences, steps, n_transition_inputs)"
+            )
+        chain = params.transitions
+        w = check_future(
+            future_transition_inputs,
+            "future_transition_inputs",
+            n_sequences,
+            steps,
+            chain.n_inputs,
         )
-        return stationary_transmats(params.transitions.transmat, n_sequences, steps)
+        k = self.n_components
+        log = log_transmats(chain.transcoef, w.reshape(n_sequences * steps, -1))
+        return np.exp(log).reshape(n_sequences, steps, k, k)
 
     def _forecast_means(self, params, X, starts, chain, future_inputs):
         """Predictive means of the steps after the end of each sequence.
@@ -901,6 +949,9 @@ class BaseHMM(HmmlearnAPI):
             ``params.emission``).
         X : ndarray of shape (n_samples, n_features)
             The checked observations (what the emission's ``check_X`` gives).
+            A model that overrides this hook always receives them; with the
+            default hook, X larger than the memory budget is walked in blocks
+            and X is None.
         starts : ndarray of shape (n_sequences + 1,), int64
             Sequence bounds: sequence ``n`` is ``X[starts[n]:starts[n + 1]]``.
         chain : fasthmm.forecast.StateForecast
@@ -921,6 +972,32 @@ class BaseHMM(HmmlearnAPI):
         """
         refuse_future(future_inputs, "future_inputs", "emissions")
         return chain.proba @ params.emission.state_means()
+
+    def _forecast_draws(self, params, X, starts, chain, n_draws, rng, future_inputs):
+        """Continuations of each sequence drawn from the model.
+
+        The state at the end drawn from ``chain.filtered``, the chain run on
+        through ``chain.transmats``, one observation drawn per step from the
+        emission; :func:`fasthmm.plot.forecast` takes its quantile bands
+        from them. Arguments as in :meth:`_forecast_means`; a model whose
+        observations depend on the past overrides it.
+
+        Returns
+        -------
+        draws : ndarray of shape (n_sequences, n_draws, steps, n_features)
+        """
+        refuse_future(future_inputs, "future_inputs", "emissions")
+        n, steps, k = chain.proba.shape
+        out = None
+        for s in range(n):
+            z = _draw_rows(np.broadcast_to(chain.filtered[s], (n_draws, k)), rng)
+            for h in range(steps):
+                z = _draw_rows(chain.transmats[s, h][z], rng)
+                x = params.emission.sample(z, rng)
+                if out is None:
+                    out = np.empty((n, n_draws, steps, x.shape[1]), dtype=np.float64)
+                out[s, :, h] = x
+        return out
 
     def sample(
         self,
@@ -1200,6 +1277,13 @@ SHARED_DEFAULTS = {
     "init_params": None,
     "implementation": "log",
 }
+
+
+def _draw_rows(probs, rng):
+    """One index per row of ``probs`` (rows of probabilities), by inversion."""
+    cum = np.cumsum(probs, axis=1)
+    u = rng.random(probs.shape[0])[:, None] * cum[:, -1:]
+    return np.minimum((u >= cum).sum(axis=1), probs.shape[1] - 1)
 
 
 def family_signature(cls):

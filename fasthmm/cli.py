@@ -1,4 +1,4 @@
-"""The command line: ``fasthmm fit|decode|score|sample|info|demo``.
+"""The command line: ``fasthmm fit|decode|score|forecast|sample|info|demo``.
 
 Installed as the ``fasthmm`` console script and runnable as
 ``python -m fasthmm``. Data files are ``.npy`` arrays or ``.csv`` / ``.txt``
@@ -47,6 +47,7 @@ Examples:
   fasthmm fit data.csv --id-column subject --columns x,y -o model.npz
   fasthmm decode data.csv model.npz -o states.csv
   fasthmm score data.csv model.npz
+  fasthmm forecast data.csv model.npz --steps 8 -o forecast.csv
   fasthmm sample model.npz -n 500 -o sampled.csv
   fasthmm info model.npz
 """
@@ -481,6 +482,39 @@ def cmd_score(args):
     print(f"read {_rows_read(args.data, X, lengths)}")
 
 
+def cmd_forecast(args):
+    _check_output(args.output, OUTPUT_TYPES)
+    X, lengths = _read_data(args)
+    model = _load(args.model_file)
+    kw = _read_inputs(args)
+    n = 1 if lengths is None else len(lengths)
+    for name in ("future_inputs", "future_transition_inputs"):
+        path = getattr(args, name)
+        if path is not None:
+            table = _read_table(path)[0]
+            if table.shape[0] != n * args.steps:
+                raise CommandError(
+                    f"{path}: --{name.replace('_', '-')} needs one row per "
+                    f"sequence and step ({n} x {args.steps} = {n * args.steps} "
+                    f"rows, sequence by sequence), got {table.shape[0]}"
+                )
+            kw[name] = table.reshape(n, args.steps, -1)
+    if args.proba:
+        kw.pop("future_inputs", None)  # the states need no emission inputs
+        out = model.forecast_proba(X, lengths, steps=args.steps, **kw)
+        names = [f"p{k}" for k in range(out.shape[2])]
+    else:
+        out = model.forecast(X, lengths, steps=args.steps, **kw)
+        names = [f"x{j}" for j in range(out.shape[2])]
+    n, steps = out.shape[:2]
+    sequence = np.repeat(np.arange(n), steps)
+    step = np.tile(np.arange(1, steps + 1), n)
+    rows = out.reshape(n * steps, -1)
+    _write(args.output, [sequence, step, rows], ["sequence", "step", *names], False)
+    print(f"forecast {steps} steps after {_rows_read(args.data, X, lengths)}",
+          file=sys.stderr)  # fmt: skip
+
+
 def cmd_sample(args):
     _check_output(args.output, OUTPUT_TYPES)
     model = _load(args.model_file)
@@ -635,6 +669,27 @@ def build_parser():
     _data_args(p)
     p.add_argument("model_file")
     p.set_defaults(run=cmd_score)
+
+    p = sub.add_parser(
+        "forecast",
+        help="predictive means (or state probabilities) after each sequence",
+        formatter_class=fmt,
+    )
+    _data_args(p)
+    p.add_argument("model_file")
+    p.add_argument("--steps", type=int, default=1, help="steps after the end")
+    p.add_argument(
+        "--proba", action="store_true", help="write p(state) of each step instead"
+    )
+    for flag, what in (("inputs", "emissions"), ("transition-inputs", "transitions")):
+        p.add_argument(
+            f"--future-{flag}",
+            metavar="FILE",
+            help=f"covariates of the {what} in the steps after the end: one "
+            "row per sequence and step, sequence by sequence",
+        )
+    p.add_argument("-o", "--output", help=".npy, .csv or .txt (default: stdout)")
+    p.set_defaults(run=cmd_forecast)
 
     p = sub.add_parser("sample", help="draw samples and states", formatter_class=fmt)
     p.add_argument("model_file")

@@ -594,9 +594,11 @@ def _declared_sizes(model, fitted, entries):
     feature = getattr(model._emission_class, "feature_param", None)
     if feature in fitted and entries[f"param/{feature}"].shape:
         sizes.add(entries[f"param/{feature}"].shape[-1])
-    coef = entries.get("param/transcoef_") if "transcoef_" in fitted else None
-    if coef is not None and len(coef.shape) == 3:  # n_transition_inputs
-        sizes.add(coef.shape[2])
+    # n_transition_inputs; the regressors of RegressionHMM / ARHMM
+    for name in ("transcoef_", "coef_"):
+        coef = entries.get(f"param/{name}") if name in fitted else None
+        if coef is not None and len(coef.shape) == 3:
+            sizes.add(coef.shape[2])
     return sizes
 
 

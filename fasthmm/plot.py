@@ -12,7 +12,9 @@ matplotlib as usual. State ``k`` has the same colour in every function
 - :func:`selection`: AIC and BIC against the number of states;
 - :func:`emission_densities`: each state's emission density of one feature;
 - :func:`segments`: the decoded segments as bars, one row per state;
-- :func:`durations`: each state's distribution of segment durations.
+- :func:`durations`: each state's distribution of segment durations;
+- :func:`forecast`: a series, its predictive mean after the end and a fan
+  of quantile bands.
 """
 
 import numpy as np
@@ -21,6 +23,7 @@ __all__ = [
     "convergence",
     "durations",
     "emission_densities",
+    "forecast",
     "segments",
     "selection",
     "states",
@@ -386,3 +389,165 @@ def durations(model, *, max_duration=None, ax=None):
     ax.set_ylabel("probability")
     ax.legend()
     return ax
+
+
+def forecast(
+    model,
+    X,
+    steps=8,
+    *,
+    time=None,
+    feature=0,
+    quantiles=None,
+    n_draws=2000,
+    history=None,
+    random_state=None,
+    inputs=None,
+    transition_inputs=None,
+    future_inputs=None,
+    future_transition_inputs=None,
+    ax=None,
+):
+    """A series, its predictive mean after the end, and a fan of quantile bands.
+
+    The mean is :meth:`~fasthmm.BaseHMM.forecast` (exact). The bands are
+    the empirical quantiles of ``n_draws`` continuations drawn from the
+    model: the state at the end drawn from its filtered distribution, the
+    chain run on, an observation drawn at each step (a Monte Carlo
+    estimate: more draws, smoother bands). For a mixture of Gaussians the
+    predictive distribution is not Gaussian: two regimes far apart give a
+    fan wider than either, or two-humped.
+
+    Parameters
+    ----------
+    model : a fitted model
+    X : array-like of shape (n_samples, n_features), or a Dataset
+        One sequence (a :class:`fasthmm.datasets.Dataset` gives its time
+        axis and units).
+    steps : int >= 1
+        Steps forecast after the end.
+    time : array-like of shape (n_samples,), optional
+        Time of each row; the future continues with the last spacing.
+        Default: the Dataset's ``time``, else the row number.
+    feature : int
+        The feature drawn.
+    quantiles : sequence of float in (0, 1), optional
+        Paired from the outside in (first with last, ...): each pair is a
+        band, the outer ones lighter. Empty: no bands (and no draws).
+        Default: (0.05, 0.25, 0.75, 0.95) for a model that can draw
+        continuations, none for the others (semi-Markov models, and models
+        that forecast their own way without drawing).
+    n_draws : int
+    history : int, optional
+        Number of observed rows drawn before the forecast (default all).
+    random_state : None, int, RandomState or Generator
+        Default: the model's ``random_state``.
+    inputs, transition_inputs, future_inputs, future_transition_inputs :
+        As in :meth:`~fasthmm.BaseHMM.forecast` (optional).
+    ax : matplotlib Axes, optional
+
+    Returns
+    -------
+    ax : matplotlib Axes
+        Lines: the observed series (label "observed"), then the predictive
+        mean (label "forecast mean", at the ``steps`` future times); one
+        filled band per pair of quantiles.
+    """
+    from ._validation import check_int
+    from .forecast import check_steps
+
+    steps = check_steps(steps)
+    n_draws = check_int(n_draws, "n_draws", 1)
+    if quantiles is None:
+        quantiles = (0.05, 0.25, 0.75, 0.95) if _draws_continuations(model) else ()
+    qs = np.asarray(quantiles, dtype=float).ravel()
+    if qs.size and (np.any(qs <= 0) or np.any(qs >= 1) or qs.size % 2):
+        raise ValueError(
+            "quantiles must be an even number of values in (0, 1) (pairs "
+            f"from the outside in), got {list(qs)}"
+        )
+    X, index, time_label, value_label = _series_axis(X, time, feature)
+    X = np.asarray(X)
+    X = X[:, None] if X.ndim == 1 else X
+    t = np.arange(X.shape[0], dtype=float) if index is None else np.asarray(index)
+    if t.shape[0] != X.shape[0]:
+        raise ValueError(
+            f"time must have one value per row of X ({X.shape[0]}), got {t.shape[0]}"
+        )
+    step = t[-1] - t[-2] if t.shape[0] > 1 else 1.0
+    future = t[-1] + step * np.arange(1, steps + 1)
+    future_args = {
+        "inputs": inputs,
+        "transition_inputs": transition_inputs,
+        "future_inputs": future_inputs,
+        "future_transition_inputs": future_transition_inputs,
+    }
+    given = {name: value for name, value in future_args.items() if value is not None}
+    mean = model.forecast(X, steps=steps, **given)[0, :, feature]
+    ax = _axes(ax)
+    first = (
+        0 if history is None else max(0, X.shape[0] - check_int(history, "history", 1))
+    )
+    ax.plot(t[first:], X[first:, feature], color="0.2", label="observed")
+    if qs.size:
+        draws = _forecast_draws(model, X, steps, n_draws, random_state, future_args)
+        bands = np.quantile(draws[0, :, :, feature], qs, axis=0)
+        for i in range(qs.size // 2):
+            ax.fill_between(
+                future,
+                bands[i],
+                bands[-1 - i],
+                color="C0",
+                alpha=0.15 + 0.2 * i,
+                linewidth=0,
+                label=f"{qs[i]:g}-{qs[-1 - i]:g} quantiles",
+            )
+    ax.plot(future, mean, color="C0", marker=".", label="forecast mean")
+    ax.set_xlabel(time_label)
+    ax.set_ylabel(value_label)
+    ax.legend()
+    return ax
+
+
+def _draws_continuations(model):
+    """Whether ``model`` draws continuations for the fan: a BaseHMM whose
+    forecast means are the default mixture (i.i.d. emissions), or which
+    draws its own. Semi-Markov models (no chain of the states alone) and
+    models that forecast their own way do not."""
+    from .base import BaseHMM
+    from .hsmm.base import BaseHSMM
+
+    if not isinstance(model, BaseHMM) or isinstance(model, BaseHSMM):
+        return False
+    cls = type(model)
+    return (
+        cls._forecast_means is BaseHMM._forecast_means
+        or cls._forecast_draws is not BaseHMM._forecast_draws
+    )
+
+
+def _forecast_draws(model, X, steps, n_draws, random_state, future_args):
+    """Continuations of one sequence drawn from the model (see
+    :meth:`fasthmm.BaseHMM._forecast_draws`)."""
+    from ._validation import check_random_state
+
+    if not _draws_continuations(model):
+        raise NotImplementedError(
+            "quantile bands need continuations drawn from the model, not "
+            f"available for {type(model).__name__}: pass quantiles=() for the "
+            "mean alone"
+        )
+    params, X, starts, chain = model._state_forecast(
+        X,
+        None,
+        steps,
+        future_args["future_transition_inputs"],
+        future_args["inputs"],
+        future_args["transition_inputs"],
+    )
+    rng = check_random_state(
+        model.random_state if random_state is None else random_state
+    )
+    return model._forecast_draws(
+        params, X, starts, chain, n_draws, rng, future_args["future_inputs"]
+    )

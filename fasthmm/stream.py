@@ -671,3 +671,54 @@ class Stream:
         self._flushed = True
         self._set_outputs(self._no_rows, smoothed, states)
         return smoothed, states
+
+    # -- forecasts ------------------------------------------------------------
+    def forecast_proba(self, steps=1):
+        """State distributions of the ``steps`` rows after those pushed.
+
+        The filtered state of the last row pushed carried through the
+        transition matrix, as :meth:`fasthmm.BaseHMM.forecast_proba` does for
+        a whole sequence (and equal to it on the rows pushed so far).
+
+        Returns
+        -------
+        proba : ndarray of shape (steps, n_components)
+
+        Raises
+        ------
+        ValueError
+            Before the first push (there is no filtered state yet).
+        """
+        from .forecast import check_steps, propagate, stationary_transmats
+
+        steps = check_steps(steps)
+        if self.n_pushed == 0:
+            raise ValueError(
+                "nothing pushed yet: forecast_proba needs the filtered state of "
+                "a row (push observations first)"
+            )
+        k = self.n_components
+        filtered = self._f[3 * k + 2 + _ks.ALPHA][None]
+        transmat = self._f[1 : k + 1]
+        return propagate(filtered, stationary_transmats(transmat, 1, steps))[0]
+
+    def forecast(self, steps=1):
+        """Predictive mean of the ``steps`` observations after those pushed.
+
+        Returns
+        -------
+        means : ndarray of shape (steps, n_features)
+
+        Raises
+        ------
+        TypeError
+            For a stream of log-emissions (:func:`fasthmm.stream_filter`),
+            which knows no emission, and for symbols (no mean).
+        """
+        emission = getattr(self._rows, "emission", None)
+        if emission is None:
+            raise TypeError(
+                "a stream of log-emission rows has no observations to forecast: "
+                "use forecast_proba"
+            )
+        return self.forecast_proba(steps) @ emission.state_means()

@@ -41,6 +41,7 @@ from reference import (
     segmentations,
     semi_markov_path_score,
 )
+from switching_reference import log_emissions as _switching_reference
 
 import fasthmm
 import fasthmm._registry
@@ -228,6 +229,22 @@ def _exponential_reference(model, X):
     """sum_j log(rate_j) - rate_j x_j."""
     rates = np.asarray(model.rates_, dtype=float)
     return np.log(rates).sum(axis=1) - np.asarray(X, dtype=float) @ rates.T
+
+
+def _regression_emission(rng, k, d, opts):
+    p = opts.get("order", 0) * d
+    return {
+        "coef_": 0.3 * rng.standard_normal((k, d, p)),
+        "intercept_": 2.0 * rng.standard_normal((k, d)),
+        "covars_": random_covars(rng, opts["covariance_type"], k, d),
+    }
+
+
+def _regression_priors(rng, k, d, opts):
+    priors = _gaussian_priors(rng, k, d, opts)
+    del priors["means_prior"], priors["means_weight"]
+    priors["coef_weight"] = float(rng.uniform(0.0, 2.0))
+    return priors
 
 
 def _dirichlet_prior(rng, shape):
@@ -424,6 +441,9 @@ class Family:
     chain : Chain
         The hidden chain (:data:`MARKOV` for an HMM, :data:`SEMI_MARKOV` for
         a hidden semi-Markov model).
+    sequential : bool
+        The emission of a row depends on earlier rows of its sequence
+        (autoregression): ``reference`` takes the lengths too.
     """
 
     name: str
@@ -440,9 +460,16 @@ class Family:
     positive: tuple = ()
     samples_per_state: int = 1
     chain: Chain = MARKOV
+    sequential: bool = False
 
     def __repr__(self):
         return self.name
+
+    def log_emissions(self, model, X, lengths=None):
+        """The reference log-emissions of X (sequences of ``lengths``)."""
+        if self.sequential:
+            return self.reference(model, X, lengths)
+        return self.reference(model, X)
 
     def supports(self, method):
         """Whether the family's models offer ``method`` (or take a route)."""
@@ -597,6 +624,38 @@ BUILT_IN = (
             (_categorical(), fasthmm.CategoricalHSMM),
             (_poisson(), fasthmm.PoissonHSMM),
         )
+    ),
+    *(
+        Family(
+            name=f"regression-{cov}",
+            cls=fasthmm.RegressionHMM,
+            options={"covariance_type": cov},
+            n_features=2,
+            feature_range=(1, 3),
+            emission=_regression_emission,
+            priors=_regression_priors,
+            data=_gaussian_data,
+            reference=_switching_reference,
+            chain=replace(MARKOV, unsupported=frozenset({"missing"})),
+        )
+        for cov in COVARIANCE_TYPES
+    ),
+    *(
+        Family(
+            name=f"ar-{cov}",
+            cls=fasthmm.ARHMM,
+            options={"covariance_type": cov, "order": 1},
+            n_features=2,
+            feature_range=(1, 3),
+            variants={"order": (1, 2)},
+            emission=_regression_emission,
+            priors=_regression_priors,
+            data=_gaussian_data,
+            reference=_switching_reference,
+            chain=replace(MARKOV, unsupported=frozenset({"stream", "missing"})),
+            sequential=True,
+        )
+        for cov in COVARIANCE_TYPES
     ),
     # A family defined outside fasthmm, by the recipe in docs/architecture.md.
     Family(

@@ -135,6 +135,8 @@ X_METHODS = (
     "predict",
     "predict_proba",
     "filter_proba",
+    "forecast_proba",
+    "forecast",
     "sample_posterior",
     "aic",
     "bic",

@@ -42,7 +42,9 @@ def _budget(model, X, rows):
 
 
 def _close(a, b):
-    np.testing.assert_allclose(a, b, rtol=RTOL, atol=RTOL * np.max(np.abs(b)))
+    np.testing.assert_allclose(
+        a, b, rtol=RTOL, atol=RTOL * np.max(np.abs(b), initial=0)
+    )
 
 
 @pytest.mark.parametrize("family", FAMILIES, ids=repr)
@@ -225,3 +227,15 @@ def test_labelled_blocked_fit_equals_in_memory(known, tmp_path):
     _close(blocked.monitor_.history, whole.monitor_.history)
     _close(blocked.means_, whole.means_)
     _close(blocked.transmat_, whole.transmat_)
+
+
+@pytest.mark.parametrize("family", FAMILIES, ids=repr)
+def test_blocked_forecast_equals_in_memory_forecast(family, tmp_path):
+    if not family.supports("forecast_proba"):
+        pytest.skip(f"{family!r} does not offer forecast_proba")
+    X, lengths = _data(family, seed=3)
+    model = family.make(np.random.default_rng(2), 3)
+    whole = model.forecast_proba(X, lengths, steps=3)
+    blocked = copy.deepcopy(model).set_params(memory_budget=_budget(model, X, 60))
+    assert plan(X, lengths, 3, blocked.memory_budget).n_blocks > 3
+    _close(blocked.forecast_proba(_memmap(tmp_path, X), lengths, steps=3), whole)

@@ -383,3 +383,53 @@ def test_an_output_over_the_file_size_limit_leaves_the_previous_file(model_file)
     assert len(lines) == 1 and "s.csv: cannot write it" in lines[0], lines
     assert (tmp / "s.csv").read_text() == "the previous samples\n"
     assert not [p for p in os.listdir(tmp) if p.endswith(".tmp")]
+
+
+def test_forecast_writes_the_api_forecasts(files, capsys):
+    tmp, X, lengths = files
+    model = fasthmm.GaussianHMM(2, n_iter=5, random_state=0).fit(X, lengths)
+    model.save(tmp / "m.npz")
+    data = ["--lengths", str(tmp / "lengths.txt")]
+    out = tmp / "f.csv"
+    assert main(["forecast", str(tmp / "data.npy"), str(tmp / "m.npz"), *data,
+                 "--steps", "3", "-o", str(out)]) == 0  # fmt: skip
+    table = np.loadtxt(out, delimiter=",", skiprows=1)
+    assert open(out).readline().strip() == "sequence,step,x0,x1"
+    np.testing.assert_array_equal(table[:, 0], np.repeat(np.arange(4), 3))
+    np.testing.assert_array_equal(table[:, 1], np.tile([1, 2, 3], 4))
+    expected = model.forecast(X, lengths, steps=3).reshape(12, 2)
+    np.testing.assert_allclose(table[:, 2:], expected, rtol=1e-9)
+    assert main(["forecast", str(tmp / "data.npy"), str(tmp / "m.npz"), *data,
+                 "--steps", "2", "--proba"]) == 0  # fmt: skip
+    printed = np.loadtxt(capsys.readouterr().out.splitlines(), delimiter=",")
+    expected = model.forecast_proba(X, lengths, steps=2).reshape(8, 2)
+    np.testing.assert_allclose(printed[:, 2:], expected, rtol=1e-9)
+    assert main(["forecast", str(tmp / "data.npy"), str(tmp / "m.npz"),
+                 "--steps", "0"]) == 1  # fmt: skip
+    assert "steps must be >= 1" in capsys.readouterr().err
+
+
+def test_forecast_takes_future_transition_inputs(files, capsys):
+    tmp, X, lengths = files
+    rng = np.random.RandomState(4)
+    W = np.column_stack([np.ones(len(X)), rng.normal(size=len(X))])
+    future = np.column_stack([np.ones(8), np.linspace(-1, 1, 8)])  # 4 x 2 steps
+    np.save(tmp / "w.npy", W)
+    np.save(tmp / "future.npy", future)
+    model = fasthmm.GaussianHMM(2, transition_inputs=True, n_iter=3, random_state=0)
+    model.fit(X, lengths, transition_inputs=W).save(tmp / "m.npz")
+    args = ["forecast", str(tmp / "data.npy"), str(tmp / "m.npz"), "--lengths",
+            str(tmp / "lengths.txt"), "--transition-inputs", str(tmp / "w.npy"),
+            "--steps", "2"]  # fmt: skip
+    assert main([*args, "--future-transition-inputs", str(tmp / "future.npy")]) == 0
+    printed = np.loadtxt(capsys.readouterr().out.splitlines(), delimiter=",")
+    expected = model.forecast(
+        X, lengths, steps=2, transition_inputs=W,
+        future_transition_inputs=future.reshape(4, 2, 2),
+    )  # fmt: skip
+    np.testing.assert_allclose(printed[:, 2:], expected.reshape(8, 2), rtol=1e-9)
+    np.save(tmp / "short.npy", future[:5])
+    assert main([*args, "--future-transition-inputs", str(tmp / "short.npy")]) == 1
+    assert "one row per sequence and step" in capsys.readouterr().err
+    assert main(args) == 1
+    assert "future_transition_inputs" in capsys.readouterr().err

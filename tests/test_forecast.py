@@ -114,38 +114,38 @@ def test_forecast_means_by_monte_carlo():
     assert np.all(np.abs(got[0] - mc_mean) < 5 * mc_se), (got[0], mc_mean, mc_se)
 
 
-def _gmm(rng):
-    model = fasthmm.GMMHMM(2, n_mix=3, covariance_type="diag", init_params="")
+def _with_chain(model, rng, **emission):
+    """``model`` (2 states) with a random chain and the given emission values."""
     model.startprob_ = random_stochastic(rng, (2,))
     model.transmat_ = random_stochastic(rng, (2, 2))
-    model.weights_ = random_stochastic(rng, (2, 3))
-    model.means_ = 3 * rng.standard_normal((2, 3, 2))
-    model.covars_ = rng.uniform(0.5, 1.5, (2, 3, 2))
+    for name, value in emission.items():
+        setattr(model, name, value)
     return model
+
+
+def _gmm(rng):
+    return _with_chain(
+        fasthmm.GMMHMM(2, n_mix=3, covariance_type="diag", init_params=""),
+        rng,
+        weights_=random_stochastic(rng, (2, 3)),
+        means_=3 * rng.standard_normal((2, 3, 2)),
+        covars_=rng.uniform(0.5, 1.5, (2, 3, 2)),
+    )
 
 
 def _poisson(rng):
     model = fasthmm.PoissonHMM(2, init_params="")
-    model.startprob_ = random_stochastic(rng, (2,))
-    model.transmat_ = random_stochastic(rng, (2, 2))
-    model.lambdas_ = rng.uniform(0.5, 8.0, (2, 3))
-    return model
+    return _with_chain(model, rng, lambdas_=rng.uniform(0.5, 8.0, (2, 3)))
 
 
 def _bernoulli(rng):
     model = fasthmm.BernoulliHMM(2, init_params="")
-    model.startprob_ = random_stochastic(rng, (2,))
-    model.transmat_ = random_stochastic(rng, (2, 2))
-    model.emissionprob_ = rng.uniform(0.1, 0.9, (2, 4))
-    return model
+    return _with_chain(model, rng, emissionprob_=rng.uniform(0.1, 0.9, (2, 4)))
 
 
 def _multinomial(rng):
     model = fasthmm.MultinomialHMM(2, n_trials=5, init_params="")
-    model.startprob_ = random_stochastic(rng, (2,))
-    model.transmat_ = random_stochastic(rng, (2, 2))
-    model.emissionprob_ = random_stochastic(rng, (2, 3))
-    return model
+    return _with_chain(model, rng, emissionprob_=random_stochastic(rng, (2, 3)))
 
 
 @pytest.mark.parametrize("make", [_gmm, _poisson, _bernoulli, _multinomial])
@@ -332,3 +332,101 @@ def test_check_future_shapes():
         check_future([np.ones((3, 2))] * 3, "future_inputs", 2, 3)
     with pytest.raises(ValueError, match="future_inputs"):
         check_future(np.ones((2, 3, 2)), "future_inputs", 2, 3, n_columns=1)
+
+
+def test_drawn_continuations_follow_the_exact_mixture():
+    """The draws behind the plot's fan: one step ahead of a 1-D Gaussian
+    model, their empirical CDF against the exact mixture of normal CDFs."""
+    from math import erf, sqrt
+
+    rng = np.random.default_rng(15)
+    model = gaussian_model(rng, 3, 1, "diag", spread=3.0)
+    X = model.sample(30, random_state=2)[0]
+    params, Xc, starts, chain = model._state_forecast(X, None, 2, None)
+    draws = model._forecast_draws(
+        params, Xc, starts, chain, 40_000, np.random.RandomState(0), None
+    )
+    assert draws.shape == (1, 40_000, 2, 1)
+    sd = np.sqrt(np.asarray(model.covars_).reshape(3))
+    for h in range(2):
+        w = model.forecast_proba(X, steps=2)[0, h]
+        for x in np.linspace(-6, 6, 13):
+            exact = sum(
+                w[k] * 0.5 * (1 + erf((x - model.means_[k, 0]) / (sd[k] * sqrt(2))))
+                for k in range(3)
+            )
+            empirical = np.mean(draws[0, :, h, 0] <= x)
+            assert abs(empirical - exact) < 0.01, (h, x, empirical, exact)
+
+
+def test_stream_forecasts_equal_the_batch_forecasts():
+    rng = np.random.default_rng(16)
+    model = gaussian_model(rng, 3, 2, "diag")
+    X, _ = model.sample(40, random_state=1)
+    stream = model.stream()
+    with pytest.raises(ValueError, match="push"):
+        stream.forecast_proba(2)
+    for t in (1, 7, 40):
+        stream.push(X[stream.n_pushed : t])
+        np.testing.assert_allclose(
+            stream.forecast_proba(3),
+            model.forecast_proba(X[:t], steps=3)[0],
+            atol=1e-12,
+        )
+        np.testing.assert_allclose(
+            stream.forecast(3), model.forecast(X[:t], steps=3)[0], atol=1e-12
+        )
+    with pytest.raises(ValueError, match="steps"):
+        stream.forecast(0)
+    functional = fasthmm.stream_filter(model.startprob_, model.transmat_)
+    functional.push(model.log_emissions(X))
+    np.testing.assert_allclose(
+        functional.forecast_proba(2), model.forecast_proba(X, steps=2)[0], atol=1e-12
+    )
+    with pytest.raises(TypeError, match="forecast_proba"):
+        functional.forecast(2)
+
+
+def test_input_driven_transitions_forecast_equals_enumeration():
+    """With transition_inputs=True the future transitions are those of the
+    future transition inputs: enumerate every path over the sequence and
+    the future rows (log-emission 0) with the per-step matrices."""
+    from reference import brute_force_steps, softmax_transmats
+
+    rng = np.random.default_rng(17)
+    k, d, steps = 3, 2, 3
+    model = fasthmm.GaussianHMM(k, transition_inputs=True, init_params="")
+    model.startprob_ = random_stochastic(rng, (k,))
+    coef = rng.normal(size=(k, k, d))
+    coef[:, -1, :] = 0.0
+    model.transcoef_ = coef
+    model.means_ = 2.0 * rng.normal(size=(k, 1))
+    model.covars_ = rng.uniform(0.5, 2.0, size=(k, 1))
+    lengths = [4, 2]
+    X = rng.normal(size=(6, 1))
+    W = np.column_stack([np.ones(6), rng.normal(size=6)])
+    future = np.stack([np.column_stack([np.ones(steps), rng.normal(size=steps)])
+                       for _ in lengths])  # fmt: skip
+    got = model.forecast_proba(
+        X, lengths, steps=steps, transition_inputs=W, future_transition_inputs=future
+    )
+    le = model.log_emissions(X, transition_inputs=W)
+    for n, (rows, w) in enumerate(zip(split(le, lengths), split(W, lengths))):
+        extended = np.vstack([rows, np.zeros((steps, k))])
+        A = softmax_transmats(coef, np.vstack([w, future[n]]))
+        _, post, *_ = brute_force_steps(extended, model.startprob_, A)
+        np.testing.assert_allclose(got[n], post[-steps:], rtol=0, atol=1e-10)
+    np.testing.assert_allclose(
+        model.forecast(X, lengths, steps=steps, transition_inputs=W,
+                       future_transition_inputs=list(future)),
+        got @ model.means_,
+        atol=1e-12,
+    )  # fmt: skip
+    with pytest.raises(ValueError, match="future_transition_inputs="):
+        model.forecast_proba(X, lengths, steps=steps, transition_inputs=W)
+    with pytest.raises(ValueError, match="future_transition_inputs must have shape"):
+        model.forecast_proba(
+            X, lengths, steps=2, transition_inputs=W, future_transition_inputs=future
+        )
+    with pytest.raises(ValueError, match="transition_inputs"):
+        model.forecast_proba(X, lengths, steps=steps, future_transition_inputs=future)

@@ -34,7 +34,7 @@ import fasthmm
 FAMILIES = {
     n: f
     for n, f in representatives(extra=("gaussian-diag",)).items()
-    if n != "exponential"
+    if n != "exponential" and f.supports("missing")
 }
 HMM_FAMILIES = {n: f for n, f in FAMILIES.items() if f.supports("partial_fit")}
 K = 2

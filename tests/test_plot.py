@@ -208,3 +208,82 @@ def test_durations_of_a_semi_markov_model_and_of_an_hmm():
     lines = plot.durations(hmm, max_duration=3).get_lines()
     np.testing.assert_allclose(lines[0].get_ydata(), [0.1, 0.09, 0.081])
     np.testing.assert_allclose(lines[1].get_ydata(), [0.5, 0.25, 0.125])
+
+
+def test_forecast_fan(fitted):
+    model, X = fitted
+    ax = plot.forecast(model, X, steps=5, feature=1, random_state=0, n_draws=500)
+    observed, mean = ax.get_lines()
+    np.testing.assert_array_equal(observed.get_ydata(), X[:, 1])
+    np.testing.assert_allclose(mean.get_ydata(), model.forecast(X, steps=5)[0, :, 1])
+    np.testing.assert_array_equal(mean.get_xdata(), np.arange(120, 125))
+    assert len(ax.collections) == 2  # two bands: 5-95 and 25-75
+    for band in ax.collections:  # each band holds the mean inside it
+        vertices = band.get_paths()[0].vertices
+        lo, hi = vertices[:, 1].min(), vertices[:, 1].max()
+        assert lo < mean.get_ydata().min() and mean.get_ydata().max() < hi
+
+
+def test_forecast_fan_of_a_dataset_continues_its_time():
+    data = datasets.load_us_gdp()
+    model = fasthmm.GaussianHMM(2, n_iter=10, random_state=0).fit(data.X)
+    ax = plot.forecast(model, data, steps=4, history=20, quantiles=())
+    observed, mean = ax.get_lines()
+    assert observed.get_xdata().shape == (20,)
+    np.testing.assert_allclose(mean.get_xdata(), data.time[-1] + 0.25 * np.arange(1, 5))
+    np.testing.assert_allclose(
+        mean.get_ydata(), model.forecast(data.X, steps=4)[0, :, 0]
+    )
+    assert not ax.collections
+    with pytest.raises(ValueError, match="quantiles"):
+        plot.forecast(model, data, quantiles=(0.1, 0.5, 1.2))
+
+
+def test_forecast_fan_of_a_semi_markov_model_draws_the_mean_alone():
+    rng = np.random.RandomState(1)
+    X = np.concatenate([rng.normal(0, 1, (30, 1)), rng.normal(5, 1, (30, 1))])
+    model = fasthmm.GaussianHSMM(2, max_duration=10, n_iter=5, random_state=0).fit(X)
+    ax = plot.forecast(model, X, steps=3)
+    (_, mean) = ax.get_lines()
+    np.testing.assert_allclose(mean.get_ydata(), model.forecast(X, steps=3)[0, :, 0])
+    assert not ax.collections
+    with pytest.raises(NotImplementedError, match="quantiles=()"):
+        plot.forecast(model, X, steps=3, quantiles=(0.1, 0.9))
+
+
+def test_forecast_fan_of_hamiltons_model_draws_its_exact_mean():
+    data = datasets.load_us_gdp()
+    model = fasthmm.MarkovSwitchingAR(2, order=2, n_iter=5, random_state=0).fit(data.X)
+    ax = plot.forecast(model, data, steps=4)
+    (_, mean) = ax.get_lines()
+    np.testing.assert_allclose(
+        mean.get_ydata(), model.forecast(data.X, steps=4)[0, :, 0]
+    )
+    assert not ax.collections  # it forecasts its own way and draws no bands
+
+
+def test_forecast_fan_of_an_autoregression_draws_its_continuations():
+    rng = np.random.RandomState(2)
+    X = np.cumsum(rng.normal(size=(80, 1)), axis=0)
+    model = fasthmm.ARHMM(2, order=1, n_iter=5, random_state=0).fit(X)
+    ax = plot.forecast(model, X, steps=4, n_draws=300, random_state=0)
+    (_, mean) = ax.get_lines()
+    np.testing.assert_allclose(mean.get_ydata(), model.forecast(X, steps=4)[0, :, 0])
+    assert len(ax.collections) == 2
+
+
+def test_forecast_fan_with_input_driven_transitions():
+    rng = np.random.RandomState(3)
+    X = np.concatenate([rng.normal(0, 1, (40, 1)), rng.normal(4, 1, (40, 1))])
+    W = np.column_stack([np.ones(80), rng.normal(size=80)])
+    model = fasthmm.GaussianHMM(2, transition_inputs=True, n_iter=5, random_state=0)
+    model.fit(X, transition_inputs=W)
+    future = np.column_stack([np.ones(4), np.linspace(-2, 2, 4)])
+    ax = plot.forecast(model, X, steps=4, n_draws=300, random_state=0,
+                       transition_inputs=W, future_transition_inputs=future)  # fmt: skip
+    (_, mean) = ax.get_lines()
+    expected = model.forecast(
+        X, steps=4, transition_inputs=W, future_transition_inputs=future
+    )
+    np.testing.assert_allclose(mean.get_ydata(), expected[0, :, 0])
+    assert len(ax.collections) == 2

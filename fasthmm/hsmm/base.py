@@ -317,7 +317,15 @@ class BaseHSMM(BaseHMM):
         return self._commit(params, monitor)
 
     # -- forecasts --------------------------------------------------------------
-    def _state_forecast(self, X, lengths, steps, future_transition_inputs):
+    def _state_forecast(
+        self,
+        X,
+        lengths,
+        steps,
+        future_transition_inputs,
+        inputs=None,
+        transition_inputs=None,
+    ):
         """Forecasts over the expanded chain of
         :meth:`~fasthmm.hsmm.chain.SemiMarkovChain.expanded`: the state after
         the end depends on how long the last segment has lasted, which its
@@ -328,7 +336,7 @@ class BaseHSMM(BaseHMM):
         refuse_future(
             future_transition_inputs, "future_transition_inputs", "transitions"
         )
-        params, X, starts = self._checked_batch(X, lengths)
+        params, X, starts = self._checked_batch(X, lengths, inputs, transition_inputs)
         start, trans = params.transitions.expanded()
         k, dmax = self.n_components, self.max_duration
         le = np.repeat(params.emission.log_likelihood(X), dmax, axis=1)
