@@ -22,7 +22,12 @@ the same models and change only what a program written for hmmlearn can see:
   True when ``iter == n_iter``;
 - :meth:`~HmmlearnSemantics.sample`: one state then its sample, step by step,
   from the same random stream as hmmlearn;
-- pickles written by hmmlearn (0.2.x, 0.3.x) load (``__setstate__``).
+- pickles written by hmmlearn (0.2.x, 0.3.x) load (``__setstate__``);
+- ``implementation="scaling"``: :meth:`fit`, :meth:`score` and
+  :meth:`score_samples` raise ValueError where hmmlearn's scaled forward
+  pass underflows (a step's normaliser below 1e-300, e.g. an outlier that
+  no state can emit in double precision); fasthmm's log-space kernels give
+  the answer with ``implementation="log"``.
 
 scikit-learn (which hmmlearn requires) gives hmmlearn's k-means; without it
 the Gaussian models fall back to fasthmm's k-means and log a warning once
@@ -34,6 +39,7 @@ import logging
 import numpy as np
 
 from ._kmeans import kmeans as fasthmm_kmeans
+from .base import BaseHMM
 from .em import ConvergenceMonitor, Params, objective
 from .emissions import (
     CategoricalEmission,
@@ -43,6 +49,8 @@ from .emissions import (
     PoissonEmission,
 )
 from .emissions._covariance import expand_full
+from .inference import direct_posteriors
+from .variational.gaussian import VariationalGaussianEmission
 
 _log = logging.getLogger("fasthmm")
 
@@ -70,11 +78,16 @@ class HmmlearnMonitor(ConvergenceMonitor):
 
 
 class VariationalHmmlearnMonitor(HmmlearnMonitor):
-    """:class:`HmmlearnMonitor` recording the evidence lower bound (as hmmlearn's
-    variational models)."""
+    """:class:`HmmlearnMonitor` recording the evidence lower bound as hmmlearn's
+    variational models do: the Gaussian's without the constant
+    ``n_samples * n_features / 2 * log(2 pi)`` of its density."""
 
     def measure(self, params, stats):
-        return objective(params, stats)
+        value = objective(params, stats)
+        if isinstance(params.emission, VariationalGaussianEmission):
+            d = params.emission.n_features
+            value += 0.5 * stats.n_samples * d * np.log(2.0 * np.pi)
+        return value
 
 
 def random_state_of(seed):
@@ -203,11 +216,12 @@ INITIALIZERS = {
 }
 
 
-def _sample_one(emission, state, rs):
-    """One sample of ``state``, drawn from ``rs`` as hmmlearn draws it."""
+def _sample_one(emission, state, rs, full_covars=None):
+    """One sample of ``state``, drawn from ``rs`` as hmmlearn draws it
+    (a Gaussian state's covariance is ``full_covars[state]`` when given)."""
     p = emission.params
     if isinstance(emission, GaussianEmission):
-        full = _full_covars(emission)
+        full = _full_covars(emission) if full_covars is None else full_covars
         return rs.multivariate_normal(p["means_"][state], full[state])
     if isinstance(emission, GMMEmission):
         i = rs.choice(emission.n_mix, p=p["weights_"][state])
@@ -242,6 +256,50 @@ def _full_covars(emission):
     return expand_full(c, emission.covariance_type, k, d, 1)
 
 
+#: hmmlearn's scaled forward pass fails when a step's normaliser is below this.
+SCALING_FLOOR = 1e-300
+
+
+def check_scaling(params, X, starts):
+    """Raise where hmmlearn's "scaling" implementation fails: a step whose
+    normaliser ``sum_j p(z_t = j | x_<t) p(x_t | z_t = j)`` is below
+    :data:`SCALING_FLOOR` (hmmlearn exponentiates the log-emissions without
+    a shift, so an outlier no state can emit in double precision stops it).
+
+    Parameters
+    ----------
+    params : Params
+        Checked parameters.
+    X : ndarray
+        Checked samples.
+    starts : ndarray of shape (n_sequences + 1,)
+
+    Raises
+    ------
+    ValueError
+        hmmlearn's message, advising ``implementation="log"``.
+    """
+    t = params.transitions
+    log_emissions = np.asarray(params.emission.log_likelihood(X), dtype=np.float64)
+    ll, filtered = direct_posteriors(
+        log_emissions, starts, t.startprob, t.transmat, smooth=False
+    )
+    if ll is None:
+        return  # NaN or +inf: the model's own checks report it
+    predicted = np.empty_like(filtered)
+    with np.errstate(under="ignore", divide="ignore", invalid="ignore"):
+        predicted[1:] = filtered[:-1] @ t.transmat
+        predicted[starts[:-1]] = t.startprob
+        terms = np.log(predicted) + log_emissions
+        top = terms.max(axis=1, keepdims=True)
+        log_norm = top[:, 0] + np.log(np.exp(terms - top).sum(axis=1))
+    if not np.all(log_norm >= np.log(SCALING_FLOOR)):
+        raise ValueError(
+            "forward pass failed with underflow; consider using "
+            "implementation='log' instead"
+        )
+
+
 class HmmlearnBase:
     """What every model of the hmmlearn namespaces shares (module doc): the
     monitor, no floor in the M-step, hmmlearn's scalar covariance prior,
@@ -262,6 +320,33 @@ class HmmlearnBase:
             emission.covars_prior = np.full((1, 1), float(prior))
         return emission
 
+    def _check_scaling(self, X, lengths):
+        if self.implementation == "scaling":
+            check_scaling(*self._checked_batch(X, lengths))
+
+    def _e_step_of(self, X, starts, clamp, ws, w=None):
+        e_step = super()._e_step_of(X, starts, clamp, ws, w)
+        if self.implementation != "scaling":
+            return e_step
+
+        def checked_e_step(params):
+            check_scaling(params, X, starts)
+            return e_step(params)
+
+        return checked_e_step
+
+    def score(self, X, lengths=None, **kwargs):
+        self._check_scaling(X, lengths)
+        return super().score(X, lengths, **kwargs)
+
+    score.__doc__ = BaseHMM.score.__doc__
+
+    def score_samples(self, X, lengths=None, **kwargs):
+        self._check_scaling(X, lengths)
+        return super().score_samples(X, lengths, **kwargs)
+
+    score_samples.__doc__ = BaseHMM.score_samples.__doc__
+
     def sample(self, n_samples=1, random_state=None, currstate=None):
         """Draw a sequence as hmmlearn does (same random stream, step by step).
 
@@ -275,15 +360,17 @@ class HmmlearnBase:
             self.random_state if random_state is None else random_state
         )
         t = params.transitions
+        # hmmlearn's GaussianHMM draws from its covars_ getter's rows
+        full = self.covars_ if isinstance(self, HmmlearnCovars) else None
         trans_cdf = np.cumsum(t.transmat, axis=1)
         if currstate is None:
             currstate = (np.cumsum(t.startprob) > rs.rand()).argmax()
         states = [currstate]
-        X = [_sample_one(params.emission, currstate, rs)]
+        X = [_sample_one(params.emission, currstate, rs, full)]
         for _ in range(n_samples - 1):
             currstate = (trans_cdf[currstate] > rs.rand()).argmax()
             states.append(currstate)
-            X.append(_sample_one(params.emission, currstate, rs))
+            X.append(_sample_one(params.emission, currstate, rs, full))
         return np.atleast_2d(X), np.array(states, dtype=int)
 
     def __setstate__(self, state):
@@ -343,13 +430,22 @@ class HmmlearnVariational(HmmlearnBase):
         seed = self.random_state
         emission.cluster_centres = lambda X, k, rs: _kmeans_centers(X, k, seed)[0]
         emission.initial_stream = lambda rs: random_state_of(seed)
+        emission.hmmlearn_wishart = True
         return emission
 
 
 class HmmlearnCovars:
     """GaussianHMM's ``covars_`` as hmmlearn's: the getter gives full matrices
-    (n_components, n_features, n_features) for every covariance type, the
-    setter takes the type's own shape, stored in ``_covars_``."""
+    for every covariance type, the setter takes the type's own shape, stored
+    in ``_covars_``.
+
+    For "spherical", hmmlearn stores one (equal) variance per feature after
+    initialising or fitting, shape (n_components, n_features), and its getter
+    flattens whatever is stored: ``covars_`` then has shape
+    (n_components * n_features, n_features, n_features), and sampling reads
+    ``covars_[state]``. Both are reproduced here (the model's own variances
+    are the rows of ``_covars_``).
+    """
 
     @property
     def covars_(self):
@@ -358,11 +454,15 @@ class HmmlearnCovars:
             raise AttributeError("covars_")
         stored = np.asarray(stored, dtype=np.float64)
         k, ct = self.n_components, self.covariance_type
+        # hmmlearn's fill_covars: only "spherical" reads n_features, the
+        # others take the number of features from what is stored
         if ct == "spherical":
-            stored = stored.reshape(k)
+            return np.ravel(stored)[:, None, None] * np.eye(self.n_features or 1)
         if ct == "tied":
             return np.array(np.broadcast_to(stored, (k,) + stored.shape))
-        return expand_full(stored, ct, k, self.n_features or 1, 1).copy()
+        if ct == "diag" and stored.ndim == 2:
+            return stored[:, :, None] * np.eye(stored.shape[1])
+        return stored.copy()
 
     @covars_.setter
     def covars_(self, value):
@@ -380,12 +480,35 @@ class HmmlearnCovars:
         self.covars_ = value
 
     def _current_params(self):
-        return {
+        params = {
             name: self.__dict__.get("_covars_")
             if name == "covars_"
             else getattr(self, name, None)
             for name in self._param_names()
         }
+        c = params.get("covars_")
+        if (
+            self.covariance_type == "spherical"
+            and np.ndim(c) == 2
+            and np.shape(c)[0] == self.n_components
+        ):  # hmmlearn's stored shape: one (equal) variance per feature
+            params["covars_"] = np.asarray(c, dtype=np.float64).mean(axis=1)
+        return params
+
+    def _after_fit(self, emission):
+        super()._after_fit(emission)
+        self._spherical_as_stored_by_hmmlearn()
+
+    def _init(self, X, lengths=None):
+        super()._init(X, lengths)
+        self._spherical_as_stored_by_hmmlearn()
+
+    def _spherical_as_stored_by_hmmlearn(self):
+        """hmmlearn's "spherical" ``_covars_`` after init or fit: the state's
+        variance repeated for every feature, shape (n_components, n_features)."""
+        if self.covariance_type == "spherical":
+            c = np.asarray(self.__dict__["_covars_"], dtype=np.float64)
+            self.__dict__["_covars_"] = np.tile(c[:, None], (1, self.n_features))
 
 
 class UnmappableState(ValueError):
@@ -427,12 +550,6 @@ def restore_hmmlearn_state(model, state):
         )
         model.__class__ = cls = hmm.CategoricalHMM
     monitor = state.pop("monitor_", None)
-    if (
-        cls.__name__ == "GaussianHMM"
-        and state.get("covariance_type") == "spherical"
-        and np.ndim(state.get("_covars_")) == 2
-    ):  # hmmlearn keeps one (equal) variance per feature
-        state["_covars_"] = np.asarray(state["_covars_"]).mean(axis=1)
     import inspect
 
     for name, param in inspect.signature(cls.__init__).parameters.items():

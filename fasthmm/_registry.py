@@ -11,10 +11,36 @@ package exports it (``fasthmm`` and ``fasthmm.hmm``), the command line offers
 it as ``--model bernoulli``, the user guide's model table lists it (a test
 checks the table against :func:`families`), and the test suite runs every
 contract test over it.
+
+fasthmm imports some of its own model modules on first use (see
+``fasthmm/__init__.py``): :func:`families` and :func:`model_classes` import
+them first, so that every family and every saved kind is found.
 """
+
+import importlib
+import threading
 
 _CLASSES = {}
 _FAMILIES = {}
+_ON_DEMAND = []
+_IMPORTING = threading.RLock()
+
+
+def import_on_demand(modules):
+    """Modules (absolute names) that define model classes and are imported
+    the first time :func:`families` or :func:`model_classes` is called."""
+    _ON_DEMAND.extend(m for m in modules if m not in _ON_DEMAND)
+
+
+def _import_deferred():
+    with _IMPORTING:
+        while _ON_DEMAND:
+            module = _ON_DEMAND.pop(0)
+            try:
+                importlib.import_module(module)
+            except BaseException:
+                _ON_DEMAND.insert(0, module)
+                raise
 
 
 def name_of(cls):
@@ -43,10 +69,16 @@ def register(cls, name=None, family=None):
 
 def model_classes():
     """Name -> class of every registered model class."""
+    _import_deferred()
     return dict(_CLASSES)
 
 
-def families():
+def families(loaded=False):
     """Family name (the command line's ``--model``) -> model class, in the
-    order the classes were defined."""
+    order the classes were defined.
+
+    With ``loaded``, only the families of the modules imported so far
+    (without importing those fasthmm loads on first use)."""
+    if not loaded:
+        _import_deferred()
     return dict(_FAMILIES)

@@ -1149,13 +1149,19 @@ class BaseHMM(HmmlearnAPI):
             clamp = None if labels is None else Clamp(labels)
             ws = Workspace(starts, k)  # reused by every iteration
             params = run_em(
-                lambda p: expected_stats(p, X, starts, clamp, ws, w),
+                self._e_step_of(X, starts, clamp, ws, w),
                 params,
                 self.params,
                 monitor,
             )
 
         return self._commit(params, monitor)
+
+    def _e_step_of(self, X, starts, clamp, ws, w=None):
+        """The E-step :meth:`fit` runs on one in-memory batch (``Params ->
+        Stats``, see :func:`fasthmm.em.expected_stats`); ``w`` the batch's
+        transition inputs (None without)."""
+        return lambda p: expected_stats(p, X, starts, clamp, ws, w)
 
     def _commit(self, params, monitor):
         """Write the parameters of a finished fit (running statistics reset)."""

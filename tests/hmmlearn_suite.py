@@ -37,14 +37,7 @@ MODEL_TEST_FILES = (
 
 #: Test id (relative to the suite directory) -> why the hmmlearn namespaces
 #: (``fasthmm.hmm``, ``fasthmm.vhmm``) do not pass it; docs/guide.md lists it.
-EXPECTED_FAILURES = {
-    "test_gaussian_hmm.py::TestGaussianHMMWithSphericalCovars::"
-    "test_underflow_from_scaling[scaling]": (
-        "expects fit to raise because hmmlearn's 'scaling' implementation "
-        "underflows on an outlier; fasthmm's kernels work in log space for "
-        "both implementations and fit the data (the [log] variant passes)"
-    ),
-}
+EXPECTED_FAILURES = {}
 
 #: The seed hmmlearn's conftest otherwise draws at random on each run.
 SEED = 0

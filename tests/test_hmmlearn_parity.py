@@ -80,23 +80,15 @@ def _hmmlearn():
     return pytest.importorskip("hmmlearn.hmm")
 
 
-def _covars(model):
-    """Covariances to compare: hmmlearn's spherical GaussianHMM getter has
-    shape (n_components * n_features, ...), so its stored values are used."""
-    if type(model).__name__ == "GaussianHMM" and model.covariance_type == "spherical":
-        c = np.asarray(model._covars_)
-        return c if c.ndim == 1 else c.mean(axis=1)
-    return np.asarray(model.covars_)
-
-
 def max_differences(ours, theirs, cls):
-    """Largest absolute difference of each parameter."""
+    """Largest absolute difference of each parameter (as the getters give
+    them: hmmlearn's shapes, e.g. a spherical GaussianHMM's ``covars_`` of
+    shape (n_components * n_features, n_features, n_features) after a fit)."""
     out = {}
     for name in ("startprob_", "transmat_") + PARAMS[cls]:
-        a = _covars(ours) if name == "covars_" else getattr(ours, name)
-        b = _covars(theirs) if name == "covars_" else getattr(theirs, name)
-        assert np.shape(a) == np.shape(b), name
-        out[name] = float(np.max(np.abs(np.asarray(a) - np.asarray(b))))
+        a, b = np.asarray(getattr(ours, name)), np.asarray(getattr(theirs, name))
+        assert a.shape == b.shape, (name, a.shape, b.shape)
+        out[name] = float(np.max(np.abs(a - b)))
     return out
 
 
@@ -197,7 +189,10 @@ def test_fasthmm_own_classes_keep_their_defaults():
 
 
 @pytest.mark.filterwarnings("ignore::UserWarning")
-@pytest.mark.parametrize("case", ["GaussianHMM-full", "CategoricalHMM", "PoissonHMM"])
+@pytest.mark.parametrize(
+    "case",
+    ["GaussianHMM-full", "GaussianHMM-spherical", "CategoricalHMM", "PoissonHMM"],
+)
 def test_sample_uses_hmmlearns_random_stream(case):
     (ours, theirs), _ = fit_both(case, 2)
     for kwargs in ({"random_state": 11}, {"random_state": 11, "currstate": 2}):
@@ -205,6 +200,112 @@ def test_sample_uses_hmmlearns_random_stream(case):
         Xb, sb = theirs.sample(30, **kwargs)
         np.testing.assert_array_equal(sa, sb)
         np.testing.assert_allclose(Xa, Xb, rtol=1e-12)
+
+
+@pytest.mark.filterwarnings("ignore::UserWarning")
+def test_spherical_covars_getter_has_hmmlearns_shapes():
+    """hmmlearn stores a spherical model's variance once per feature after
+    init and fit, and its getter flattens what is stored: (K * D, D, D)."""
+    hl = _hmmlearn()
+    k, d = 3, 2
+    for n_iter in (0, 2):
+        (ours, theirs), X = fit_both("GaussianHMM-spherical", n_iter)
+        assert theirs.covars_.shape == (k * d, d, d)  # what hmmlearn does
+        assert ours.covars_.shape == theirs.covars_.shape
+        np.testing.assert_allclose(ours.covars_, theirs.covars_, rtol=1e-10)
+        np.testing.assert_allclose(ours._covars_, theirs._covars_, rtol=1e-10)
+    by_hand = []
+    for lib in (hmm, hl):
+        m = lib.GaussianHMM(k, covariance_type="spherical")
+        m.means_ = np.zeros((k, d))
+        m.n_features = d
+        m.covars_ = [1.0, 2.0, 3.0]
+        by_hand.append(m.covars_)
+    np.testing.assert_array_equal(by_hand[0], by_hand[1])
+    assert by_hand[0].shape == (k, d, d)
+
+
+def test_covars_getter_takes_features_from_what_is_stored_as_hmmlearn():
+    """hmmlearn's own model-selection example sets ``n_features = 4`` on a
+    one-feature model and samples from it: hmmlearn's getter reads the number
+    of features of "diag", "full" and "tied" covariances from what is stored
+    (only "spherical" reads ``n_features``)."""
+    hl = _hmmlearn()
+    drawn = []
+    for lib in (hmm, hl):
+        model = lib.GaussianHMM(4, init_params="")
+        model.n_features = 4
+        model.startprob_ = np.full(4, 0.25)
+        model.transmat_ = np.array(
+            [[0.3, 0.4, 0.2, 0.1], [0.1, 0.2, 0.3, 0.4], [0.5, 0.2, 0.1, 0.2]]
+            + [[0.25] * 4]
+        )
+        model.means_ = np.array([[-2.5], [0.0], [2.5], [5.0]])
+        model.covars_ = np.full((4, 1), 0.5)
+        drawn.append((model.covars_,) + model.sample(40, random_state=546))
+    for ours, theirs in zip(*drawn):
+        np.testing.assert_array_equal(ours, theirs)
+
+
+def _outlier_model(lib, implementation):
+    model = lib.GaussianHMM(
+        2,
+        n_iter=20,
+        tol=-1,
+        covariance_type="diag",
+        implementation=implementation,
+        init_params="",
+    )
+    model.startprob_ = [0.0, 1.0]
+    model.transmat_ = [[0.4, 0.6], [0.6, 0.4]]
+    model.means_ = [[0.0], [5.0]]
+    model.covars_ = [[1.0], [1.0]]
+    return model
+
+
+def _error_of(lib, implementation, method, X):
+    """The ValueError message of ``method(X)`` on the outlier model, or None."""
+    try:
+        getattr(_outlier_model(lib, implementation), method)(X)
+    except ValueError as exc:
+        return str(exc)
+    return None
+
+
+@pytest.mark.parametrize("outlier", [30.0, 40.0, 45.0, 60.0, 1e4])
+def test_scaling_implementation_underflows_where_hmmlearns_does(outlier):
+    """hmmlearn's "scaling" forward pass fails on an outlier whose density
+    underflows in every state; its "log" implementation (and fasthmm's own
+    classes, whatever the implementation) fit the data."""
+    hl = _hmmlearn()
+    rng = np.random.default_rng(0)
+    X = np.concatenate([rng.normal(0, 1, 50), rng.normal(5, 1, 50)])[:, None]
+    X[20] = outlier
+    for method in ("fit", "score", "predict_proba"):
+        ours = _error_of(hmm, "scaling", method, X)
+        theirs = _error_of(hl, "scaling", method, X)
+        assert ours == theirs, method  # both None, or hmmlearn's message
+        assert _error_of(hmm, "log", method, X) is None
+    import fasthmm
+
+    assert _error_of(fasthmm, "scaling", "fit", X) is None
+    failed = _outlier_model(hmm, "scaling")
+    try:
+        failed.fit(X)
+    except ValueError:  # the fit is atomic: the model is left as it was
+        np.testing.assert_array_equal(failed.means_, [[0.0], [5.0]])
+
+
+def test_scaling_check_fires_for_both_outcomes():
+    """The outliers above cover both hmmlearn outcomes (the comparison can fail)."""
+    hl = _hmmlearn()
+    rng = np.random.default_rng(0)
+    X = np.concatenate([rng.normal(0, 1, 50), rng.normal(5, 1, 50)])[:, None]
+    outcomes = set()
+    for outlier in (30.0, 1e4):
+        X[20] = outlier
+        outcomes.add(_error_of(hl, "scaling", "score", X) is None)
+    assert outcomes == {True, False}
 
 
 # -- pickles ---------------------------------------------------------------------
@@ -268,6 +369,23 @@ def test_hmmlearn_variational_pickle_loads():
     _decode_logprob_equal(loaded, theirs, X)
 
 
+@pytest.mark.filterwarnings("ignore::UserWarning")
+def test_pickle_of_early_hmmlearn_without_n_features_and_implementation_loads():
+    """hmmlearn before 0.2.5 stored neither ``implementation`` nor
+    ``n_features`` (pyAudioAnalysis ships such a "diag" GaussianHMM): both
+    are derived, and the model scores and decodes as hmmlearn's."""
+    (_, theirs), X = fit_both("GaussianHMM-diag", 3)
+    state = dict(vars(theirs))
+    for name in ("implementation", "n_features"):
+        state.pop(name)
+    loaded = hmm.GaussianHMM.__new__(hmm.GaussianHMM)
+    loaded.__setstate__(state)
+    assert loaded.implementation == "log" and loaded.n_features == X.shape[1]
+    assert loaded.score(X) == pytest.approx(theirs.score(X), rel=1e-10)
+    np.testing.assert_array_equal(loaded.predict(X), theirs.predict(X))
+    np.testing.assert_array_equal(loaded.covars_, theirs.covars_)
+
+
 def test_unmappable_pickle_raises_naming_the_parameter():
     model = hmm.GaussianHMM(2)
     state = {
@@ -325,8 +443,10 @@ def test_save_and_load_keep_the_namespace(cls, tmp_path):
 
 
 VARIATIONAL = {
-    "VariationalGaussianHMM-full": ("VariationalGaussianHMM", "full", _gaussian_data),
-    "VariationalGaussianHMM-tied": ("VariationalGaussianHMM", "tied", _gaussian_data),
+    **{
+        f"VariationalGaussianHMM-{ct}": ("VariationalGaussianHMM", ct, _gaussian_data)
+        for ct in ("spherical", "diag", "full", "tied")
+    },
     "VariationalCategoricalHMM": ("VariationalCategoricalHMM", None, _categorical_data),
 }
 
@@ -335,8 +455,9 @@ VARIATIONAL = {
 @pytest.mark.parametrize("n_iter", [0, N_ITER])
 @pytest.mark.parametrize("case", list(VARIATIONAL))
 def test_variational_same_seed_gives_hmmlearns_posteriors(case, n_iter):
-    """Where hmmlearn's variational update is exact ("full", "tied",
-    categorical; docs/guide.md says why "diag" and "spherical" differ)."""
+    """Every covariance type (for "diag" and "spherical" with two features,
+    hmmlearn's Wishart reading of the posterior is reproduced) and the lower
+    bound in ``monitor_.history``."""
     _hmmlearn()
     from hmmlearn import vhmm as hv
 
@@ -357,4 +478,8 @@ def test_variational_same_seed_gives_hmmlearns_posteriors(case, n_iter):
     for name in names:
         np.testing.assert_allclose(
             getattr(ours, name), getattr(theirs, name), rtol=1e-10, atol=1e-8
+        )
+    if n_iter:
+        np.testing.assert_allclose(
+            ours.monitor_.history, list(theirs.monitor_.history), rtol=1e-10
         )

@@ -66,6 +66,13 @@ class VariationalGaussianEmission(Emission):
     """
 
     param_names = {"m": "means_posterior_", "c": "scale_posterior_"}
+    #: hmmlearn 0.3.3's reading of a "diag" or "spherical" posterior: a
+    #: Wishart with a diagonal scale matrix (``scale * I`` for "spherical") in
+    #: the E-step's ``E[log |precision|]`` and in the lower bound's KL
+    #: divergence, and an initial "spherical" variance averaged over every
+    #: entry of the data's covariance. Not exact variational Bayes when
+    #: ``n_features > 1``; off for fasthmm's models, on in ``fasthmm.vhmm``.
+    hmmlearn_wishart = False
     linked_names = {
         "m": ("beta_posterior_", "means_prior_", "beta_prior_"),
         "c": ("dof_posterior_", "scale_prior_", "dof_prior_"),
@@ -178,7 +185,7 @@ class VariationalGaussianEmission(Emission):
         """E[log |precision|] - log |E[precision]|, per state (depends on dof only)."""
         d = self.n_features
         dof = self._dof_per_state()
-        if self.covariance_type in ("full", "tied"):
+        if self.covariance_type in ("full", "tied") or self.hmmlearn_wishart:
             half = 0.5 * (dof[:, None] - np.arange(d)[None, :])
             return digamma(half).sum(axis=1) + d * LOG_2 - d * np.log(dof)
         if self.covariance_type == "diag":
@@ -262,7 +269,8 @@ class VariationalGaussianEmission(Emission):
                 scale = np.diag(data_cov)[None] * dof[:, None]
                 default = DEFAULT_SCALE_PRIOR
             else:
-                scale = np.diag(data_cov).mean() * dof
+                variance = data_cov if self.hmmlearn_wishart else np.diag(data_cov)
+                scale = variance.mean() * dof
                 default = DEFAULT_SCALE_PRIOR
             new["dof_posterior_"] = np.asarray(dof, dtype=np.float64)
             new["scale_prior_"] = prior_or_default(
@@ -346,6 +354,13 @@ class VariationalGaussianEmission(Emission):
         )
         if ctype == "full":
             kl_prec = kl_wishart(dof, scale, dof0, scale0)
+        elif self.hmmlearn_wishart and ctype in ("diag", "spherical"):
+            kl_prec = kl_wishart(
+                dof,
+                self._diagonal_matrices(scale),
+                dof0,
+                self._diagonal_matrices(scale0),
+            )
         elif ctype == "tied":
             kl_prec = kl_wishart(
                 np.atleast_1d(dof), scale[None], np.atleast_1d(dof0), scale0[None]
@@ -359,6 +374,12 @@ class VariationalGaussianEmission(Emission):
                 0.5 * d * dof, 0.5 * d * scale, 0.5 * d * dof0, 0.5 * d * scale0
             )
         return -(float(kl_means) + kl_prec)
+
+    def _diagonal_matrices(self, scale):
+        """A "diag" or "spherical" scale as (n_components, d, d) matrices."""
+        d = self.n_features
+        column = scale[:, :, None] if scale.ndim == 2 else scale[:, None, None]
+        return column * np.eye(d)
 
     def n_free_parameters(self, letters):
         """hmmlearn's count: means and betas, scales and dofs."""
