@@ -689,12 +689,13 @@ def e_step(ws, startprob, transmat):
 def long_sequence_e_step(ws, s, startprob, transmat):
     """Forward-backward of one long sequence of a loaded workspace.
 
-    Runs :func:`fasthmm._kernels.hmm.two_way_sequence` (forward and backward
-    passes at once, then chunks of time in parallel) over the sequence's
-    frame of probabilities (built here from log-emissions), or the one-thread
-    kernel where that method cannot settle the sequence (zero or extreme
-    normalisers). Which method runs depends only on the data, never on the
-    thread count.
+    Runs :func:`fasthmm._kernels.direct.two_way_sequence` (forward and
+    backward passes at once, then chunks of time in parallel) over the
+    sequence's frame of probabilities (built here from log-emissions, once:
+    the passes then read it three times without exponentiating again), or
+    the one-thread kernel where that method cannot settle the sequence (zero
+    or extreme normalisers). Which method runs depends only on the data,
+    never on the thread count.
 
     Returns
     -------
@@ -712,18 +713,8 @@ def long_sequence_e_step(ws, s, startprob, transmat):
     post, scale = ws.post[lo:hi], ws.scale[lo:hi]
     chunks = np.append(np.arange(0, n, TIME_CHUNK), n).astype(np.int64)
     xi_chunks = np.empty((chunks.shape[0] - 1, k, k))
-    ll = K.two_way_sequence(
-        frame,
-        shift,
-        startprob,
-        transmat,
-        0,
-        n,
-        post,
-        scale,
-        ws.beta[:n],
-        chunks,
-        xi_chunks,
+    ll = D.two_way_sequence(
+        frame, shift, startprob, transmat, post, scale, ws.beta[:n], chunks, xi_chunks
     )
     xi = xi_chunks.sum(axis=0)
     if np.isnan(ll) or not np.all(np.isfinite(xi)):

@@ -28,6 +28,7 @@ from fasthmm._threads import use_threads
 from fasthmm._validation import check_lengths
 from fasthmm.inference import (
     Workspace,
+    _forward_backward,
     block_bounds,
     direct_log_likelihoods,
     direct_posteriors,
@@ -171,7 +172,24 @@ def test_nan_or_plus_inf_is_named(bad, where):
             fn(le, sp, tm, lengths)
 
 
+def _numpy_scaled_forward(le, sp, tm, lo, hi):
+    """The scaled forward pass of rows ``lo:hi`` in plain NumPy: filtered
+    rows, normalisers and the log-likelihood (the shift: each row's max)."""
+    alpha, scale, ll = np.empty((hi - lo, le.shape[1])), np.empty(hi - lo), 0.0
+    for t in range(lo, hi):
+        m = le[t].max()
+        m = 0.0 if m == -np.inf else m
+        e = np.exp(le[t] - m)
+        v = (sp if t == lo else alpha[t - lo - 1] @ tm) * e
+        scale[t - lo] = v.sum()
+        alpha[t - lo] = v / v.sum()
+        ll += np.log(v.sum()) + m
+    return ll, alpha, scale
+
+
 def test_forward_filter_rows_equal_the_frame_kernel():
+    """The forward kernel over the frame of probabilities gives the bits it
+    gives reading the log-emissions directly, and NumPy's values."""
     rng = np.random.default_rng(11)
     lengths = [1, 9, 300, 2]
     for k in (2, SMALL_K + 3):
@@ -181,18 +199,19 @@ def test_forward_filter_rows_equal_the_frame_kernel():
         ws = Workspace(starts, k)
         ws.load_log_emissions(le)
         ll = forward_pass(ws, sp, tm).copy()
+        stored = np.empty(len(lengths))
         alpha, scale = np.empty_like(le), np.empty(le.shape[0])
-        stored = np.array(
-            [
-                _kernels.forward_sequence(
-                    ws.frame, ws.shift, sp, tm, alpha, scale, starts[s], starts[s + 1]
-                )
-                for s in range(len(lengths))
-            ]
-        )
+        args = (le, np.zeros(le.shape[0]), True, starts, ws.blocks, sp, tm)
+        _forward_backward(*args, stored, alpha, scale, False)
         np.testing.assert_array_equal(ll, stored)
         np.testing.assert_array_equal(ws.post, alpha)
         np.testing.assert_array_equal(ws.scale, scale)
+        for s in range(len(lengths)):
+            lo, hi = starts[s], starts[s + 1]
+            ref_ll, ref_alpha, ref_scale = _numpy_scaled_forward(le, sp, tm, lo, hi)
+            assert ll[s] == pytest.approx(ref_ll, rel=1e-12)
+            np.testing.assert_allclose(alpha[lo:hi], ref_alpha, rtol=1e-12, atol=1e-15)
+            np.testing.assert_allclose(scale[lo:hi], ref_scale, rtol=1e-12)
 
 
 def test_model_score_equals_forward_of_its_log_emissions():

@@ -199,22 +199,6 @@ def test_gaussian_kernels_equal_numpy_densities():
     np.testing.assert_allclose(out, ref, rtol=1e-10)
 
 
-@pytest.mark.parametrize("k", [1, 3, 4, 7, 16])
-def test_forward_row_and_start_row_equal_numpy(k):
-    """The index-based steps of the batch kernels against NumPy."""
-    rng = np.random.default_rng(k)
-    prev = rng.dirichlet(np.ones(k), size=2)
-    tm = rng.dirichlet(np.ones(k), size=k)
-    frame = rng.random((3, k))
-    by_row = np.empty((2, k))
-    s = _kernels.forward_row(prev, 0, tm, frame, 2, by_row, 1)
-    assert s == pytest.approx(((prev[0] @ tm) * frame[2]).sum(), rel=1e-13)
-    np.testing.assert_allclose(by_row[1], (prev[0] @ tm) * frame[2] / s, rtol=1e-13)
-    s = _kernels.start_row(prev[1], frame, 0, by_row, 0)
-    assert s == pytest.approx((prev[1] * frame[0]).sum(), rel=1e-13)
-    np.testing.assert_allclose(by_row[0], prev[1] * frame[0] / s, rtol=1e-13)
-
-
 @pytest.mark.parametrize("n", SIZES + [12, 15, 24, 33])
 def test_viterbi_max_rows_equals_numpy_with_ties(n):
     """Max-plus product and its first argmax, on values with many ties and -inf."""

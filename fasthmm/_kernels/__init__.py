@@ -1,6 +1,7 @@
 """The Numba kernels: pure ``@njit(cache=True, nogil=True)`` functions over float64 / int64 arrays.
 
-``hmm``          scaled forward / backward, expected counts, Viterbi, sampling
+``direct``       the forward-backward kernel (every route, long sequences too)
+``hmm``          step helpers, the frame of probabilities, Viterbi, sampling
 ``logspace``     the exact log-space route for the sequences ``hmm`` cannot settle
 ``expmath``      the vectorised exponential of the shifted log-emissions
 ``fma``          the fused multiply-add (one rounding) of the recursions

@@ -301,8 +301,9 @@ def forward_block(
     ll : ndarray of shape (n_sequences,)
         Output: log-likelihood of each sequence of the blocks; NaN when a step's
         normaliser is below :data:`~fasthmm._kernels.hmm.NORMALISER_FLOOR`
-        (see :func:`fasthmm._kernels.hmm.forward_sequence`) or the sequence
-        holds NaN or ``+inf``.
+        (the sequence is impossible, or its probable states sit too far below
+        a step's largest log-emission; the caller settles it in log space)
+        or the sequence holds NaN or ``+inf``.
     alpha_out : ndarray of shape (n_samples, n_components) or (0, n_components)
         Output when it has rows: the filtered distributions; from a
         normaliser below the floor on, the sequence's rows are zero.
@@ -438,10 +439,11 @@ def forward_block(
         invalid[b] = 0 if valid else 1
 
 
-@njit(cache=True, nogil=True)
 def forward_backward_one(frame, shift, startprob, transmat, lo, hi, post, scale, xi):
     """Forward-backward of rows ``lo:hi`` of a frame on one thread, as the
-    E-step runs a sequence (:func:`forward_block`), whatever its length.
+    E-step runs a sequence (:func:`forward_block`), whatever its length. A
+    Python function: it calls :func:`forward_block` with the E-step's own
+    signature.
 
     Adds the sequence's expected transition counts to ``xi``.
 
@@ -455,26 +457,24 @@ def forward_backward_one(frame, shift, startprob, transmat, lo, hi, post, scale,
     k = frame.shape[1]
     ll = np.empty(1)
     counts = np.empty((1, k, k))
-    # np.int64 / np.bool_: a literal argument would compile another
-    # specialisation of forward_block.
     forward_block(
         frame,
         shift,
-        np.bool_(False),
+        False,
         startprob,
         transmat,
         np.ascontiguousarray(transmat.T),
-        np.array([lo, hi]),
-        np.array([0, 1]),
-        np.int64(0),
-        np.int64(1),
+        np.array([lo, hi], dtype=np.int64),
+        np.array([0, 1], dtype=np.int64),
+        0,
+        1,
         ll,
         post,
         scale,
-        np.bool_(True),
+        True,
         counts,
         np.empty(1, dtype=np.int64),
-        np.int64(hi - lo + 1),
+        hi - lo + 1,
     )
     xi += counts[0]
     return ll[0]
@@ -597,3 +597,157 @@ def viterbi_batch(log_emissions, startprob, transmat, starts, blocks, back, stat
             lp,
         )
     return ok.all()
+
+
+@njit(cache=True, nogil=True)
+def backward_rows(frame, transmat_t, beta, lo, hi):
+    """Backward pass over rows ``lo:hi`` of a frame that needs nothing from
+    the forward pass: the second thread of :func:`two_way_sequence`.
+
+    ``beta[t]`` is proportional to p(x_{t+1..hi-1} | z_t), scaled to a
+    maximum of 1 at every step (over all states, since the forward pass is
+    not known yet).
+
+    Parameters
+    ----------
+    frame : ndarray of shape (n_samples, n_components)
+        The shifted emission probabilities.
+    transmat_t : ndarray of shape (n_components, n_components)
+        The transposed transition matrix, C-contiguous.
+    beta : ndarray of shape (n_samples, n_components)
+        Output (rows ``lo:hi``).
+    lo, hi : int
+
+    Returns
+    -------
+    ok : bool
+        False when a step's row underflowed to zero (or overflowed).
+    """
+    k = frame.shape[1]
+    work = np.empty((1, k))
+    for j in range(k):
+        beta[hi - 1, j] = 1.0
+    for t in range(hi - 2, lo - 1, -1):
+        # beta_t = transmat @ (e_{t+1} * beta_{t+1}), then scaled.
+        for j in range(k):
+            work[0, j] = frame[t + 1, j] * beta[t + 1, j]
+        vecmat_rows(work, 0, transmat_t, beta, t)
+        m = 0.0
+        for i in range(k):
+            m = max(m, beta[t, i])
+        if not (m > 0.0 and m < np.inf):
+            return False
+        inv = 1.0 / m
+        for i in range(k):
+            beta[t, i] *= inv
+    return True
+
+
+@njit(cache=True, parallel=True, nogil=True)
+def two_way_sequence(
+    frame, shift, startprob, transmat, post, scale, beta, chunks, xi_chunks
+):
+    """Forward-backward of one long sequence on two threads, then in chunks.
+
+    The forward pass (:func:`forward_block` over the frame: filtered rows
+    into ``post``) and :func:`backward_rows` run at the same time; the
+    expected transition counts and then the posteriors are computed in the
+    chunks of time ``chunks``, each chunk's counts into its own row of
+    ``xi_chunks`` (summed in order by the caller). The chunks depend only on
+    the length, so the result is the same for any number of threads.
+
+    Parameters
+    ----------
+    frame : ndarray of shape (n, n_components)
+        The sequence's shifted emission probabilities
+        (:func:`fasthmm._kernels.hmm.exp_shift_from`).
+    shift : ndarray of shape (n,)
+        The frame's shift.
+    startprob : ndarray of shape (n_components,)
+    transmat : ndarray of shape (n_components, n_components)
+    post : ndarray of shape (n, n_components)
+        Output: posteriors p(z_t | x).
+    scale : ndarray of shape (n,)
+        Output: the forward normalisers.
+    beta : ndarray of shape (n, n_components)
+        Scratch.
+    chunks : ndarray of shape (n_chunks + 1,), int64
+        Row boundaries of the chunks, from 0 to ``n``.
+    xi_chunks : ndarray of shape (n_chunks, n_components, n_components)
+        Output: expected transition counts of each chunk's steps ``t -> t+1``.
+
+    Returns
+    -------
+    log_likelihood : float
+        NaN when this method cannot settle the sequence (a zero normaliser
+        in either pass, or a posterior normaliser that under- or overflows):
+        the caller then runs :func:`forward_backward_one`, which handles
+        those cases. The outputs are then undefined.
+    """
+    n, k = frame.shape
+    transmat_t = np.ascontiguousarray(transmat.T)
+    results = np.empty(2)
+    for task in prange(2):
+        if task == 0:
+            ll = np.empty(1)
+            # np.int64 / np.bool_: the E-step's own signature of forward_block.
+            forward_block(
+                frame,
+                shift,
+                np.bool_(False),
+                startprob,
+                transmat,
+                transmat_t,
+                np.array([0, n]),
+                np.array([0, 1]),
+                np.int64(0),
+                np.int64(1),
+                ll,
+                post,
+                scale,
+                np.bool_(False),
+                np.empty((0, 0, 0)),
+                np.empty(1, dtype=np.int64),
+                np.int64(n + 1),
+            )
+            results[0] = ll[0]
+        else:
+            ok = backward_rows(frame, transmat_t, beta, 0, n)
+            results[1] = 1.0 if ok else 0.0
+    if np.isnan(results[0]) or results[1] == 0.0:
+        return np.nan
+    n_chunks = chunks.shape[0] - 1
+    # Posterior normalisers first (every step's), then the transition counts
+    # (they read the filtered rows), then the posteriors in place.
+    norm = np.empty(n)
+    bad = np.zeros(n_chunks)
+    for c in prange(n_chunks):
+        for t in range(chunks[c], chunks[c + 1]):
+            z = 0.0
+            for j in range(k):
+                z += post[t, j] * beta[t, j]
+            norm[t] = z
+            if not (z > 0.0 and z < np.inf) or (
+                t > 0 and not 1.0 / (scale[t] * z) < np.inf
+            ):
+                bad[c] = 1.0
+    if bad.sum() > 0.0:
+        return np.nan
+    for c in prange(n_chunks):
+        xi = xi_chunks[c]
+        xi[:, :] = 0.0
+        for t in range(chunks[c], min(chunks[c + 1], n - 1)):
+            g = 1.0 / (scale[t + 1] * norm[t + 1])
+            for i in range(k):
+                f = post[t, i] * g
+                if f == 0.0:
+                    continue
+                for j in range(k):
+                    w = transmat[i, j] * (frame[t + 1, j] * beta[t + 1, j])
+                    xi[i, j] = fma(f, w, xi[i, j])
+    for c in prange(n_chunks):
+        for t in range(chunks[c], chunks[c + 1]):
+            z = norm[t]
+            for j in range(k):
+                post[t, j] = post[t, j] * beta[t, j] / z
+    return results[0]
