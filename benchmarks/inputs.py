@@ -6,9 +6,9 @@ steps, for K in {2, 4, 8} states, with a stationary chain and with
 columns): one EM iteration (with its E-step and M-step apart), ``score`` and
 ``decode``. The ratio is what a transition matrix per step costs: its
 computation from the inputs (K * K * n_inputs multiply-adds and K * K
-exponentials per step), the log-space recursion it runs, and the M-step's
-logistic regressions (one Newton pass over the rows per step of each
-row's regression).
+exponentials per step), the forward-backward over a matrix per step, and
+the M-step's logistic regressions (one pass over the rows per Newton step,
+all rows of transcoef_ at once, at most three Newton steps per iteration).
 """
 
 from __future__ import annotations

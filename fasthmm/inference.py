@@ -41,18 +41,45 @@ class PerStep:
     """Transition matrices that change at every step (input-driven chains).
 
     What a bound :class:`fasthmm.input_transitions.InputTransitions` gives as
-    its ``transmat``; every route given one runs the log-space kernels of
-    :mod:`fasthmm._kernels.varying` instead of the stationary ones.
+    its ``transmat``; every route given one runs the kernels of
+    :mod:`fasthmm._kernels.varying` instead of the stationary ones (a scaled
+    forward-backward with a log-space fallback, a log-space Viterbi).
 
     Parameters
     ----------
-    log : ndarray of shape (n_samples, n_components, n_components)
+    log : ndarray of shape (n_samples, n_components, n_components) or None
         ``log p(z_t = j | z_{t-1} = i)`` in ``[t, i, j]`` (rows that start a
         sequence unused).
+    probs : ndarray of the same shape, optional
+        ``exp(log)``, when the caller has it.
+    make : callable, optional
+        ``make(probs)`` returns ``log``, or with ``probs`` the pair ``(log,
+        probs)`` from one pass: the matrices are then computed on first use,
+        only the logarithms for the routes that need no more (Viterbi).
     """
 
-    def __init__(self, log):
-        self.log = log
+    def __init__(self, log=None, probs=None, make=None):
+        self._log = log
+        self._probs = probs
+        self._make = make
+
+    @property
+    def log(self):
+        """The log transition matrices (computed once, on first use)."""
+        if self._log is None:
+            self._log = self._make(False)
+        return self._log
+
+    @property
+    def probs(self):
+        """The matrices as probabilities, ``exp(log)`` (computed once, on
+        first use, with the logarithms when they are not there yet)."""
+        if self._probs is None:
+            if self._log is None and self._make is not None:
+                self._log, self._probs = self._make(True)
+            else:
+                self._probs = np.exp(self.log)
+        return self._probs
 
 
 def _workspace_log_emissions(ws):
@@ -100,7 +127,8 @@ def varying_pass(log_emissions, starts, startprob, steps, post, smooth, xi=None)
     ll = np.empty(starts.shape[0] - 1)
     invalid = np.zeros(n_blocks, dtype=np.int64)
     out_xi = np.empty((0, k, k)) if xi is None else xi
-    args = (le, log_sp, steps.log, starts, blocks)
+    probs = steps.probs  # first: one pass computes both when neither is there
+    args = (le, log_sp, steps.log, probs, starts, blocks)
     after = (ll, post, np.bool_(smooth), out_xi, invalid)
     if use_threads(n, k * k):
         run_blocks(V.varying_block, args, after, n_blocks)

@@ -17,12 +17,13 @@ column of ``w`` is the user's (as statsmodels' ``exog_tvtp``).
 which every inference route recognises. Its E-step statistics are the
 expected transition counts of every step (:class:`StepCounts`), and its
 M-step is a weighted multinomial logistic regression per row ``i``
-(:func:`logistic_row`): Newton steps with step-halving, each accepted only
+(:func:`logistic_rows`): Newton steps with step-halving, each accepted only
 if it does not lower the row's expected complete-data log-likelihood plus
 log prior, so the EM objective never decreases.
 """
 
 from dataclasses import dataclass
+from functools import partial
 
 import numpy as np
 
@@ -33,11 +34,21 @@ from .emissions._base import names_by_letter
 from .inference import PerStep
 from .transitions import INIT_CONCENTRATION, flush_subnormal, require_set
 
-#: Newton iterations per row and M-step, and halvings per Newton step.
+#: Newton iterations per row (to convergence), and halvings per Newton step.
 NEWTON_STEPS = 25
 HALVINGS = 40
-_NO_GRAD = np.empty(0)
-_NO_INFO = np.empty((0, 0))
+#: Newton iterations per row in an EM iteration's M-step: a generalised EM
+#: step (each still raises the objective; from the previous iteration's
+#: coefficients near convergence, the few steps reach the row's optimum),
+#: so that the first iterations, far from it, do not pay for an exact
+#: maximisation their E-step will move anyway.
+EM_NEWTON_STEPS = 3
+#: Relative gain (actual or predicted by the Newton decrement) below which
+#: a row's regression stops.
+_TOL = 1e-10
+#: A step that gained more than this fraction of the step before it is
+#: slow: the next pass recomputes the information matrices.
+_SLOW = 0.1
 
 
 @dataclass(frozen=True)
@@ -70,50 +81,64 @@ class StepCounts:
         return self.xi.sum(axis=0)
 
 
-def log_transmats(transcoef, w):
-    """Per-step log transition matrices.
+def log_transmats(transcoef, w, probs=False):
+    """Per-step log transition matrices (and, with ``probs``, the same as
+    probabilities, from the same pass).
 
     Parameters
     ----------
     transcoef : ndarray of shape (n_components, n_components, n_inputs)
     w : ndarray of shape (n_samples, n_inputs)
+    probs : bool
 
     Returns
     -------
     ndarray of shape (n_samples, n_components, n_components)
-        ``[t, i, j] = log softmax_j(transcoef[i, j] @ w[t])``.
+        ``[t, i, j] = log softmax_j(transcoef[i, j] @ w[t])``; with
+        ``probs``, a pair (logs, probabilities).
     """
     k = transcoef.shape[0]
-    out = np.empty((w.shape[0], k, k))
+    n = w.shape[0]
+    out = np.empty((n, k, k))
+    prob = np.empty((n if probs else 0, k, k))
     coef = np.ascontiguousarray(transcoef, dtype=np.float64)
-    step_log_transmats(coef, np.ascontiguousarray(w, dtype=np.float64), out)
-    return out
+    step_log_transmats(coef, np.ascontiguousarray(w, dtype=np.float64), out, prob)
+    return (out, prob) if probs else out
 
 
-def _row_objective(coef, y, w, prior, grad=_NO_GRAD, info=_NO_INFO):
-    """``sum_t sum_j y[t, j] log p_t(j) - prior / 2 ||coef||^2`` for one row
-    (with ``grad`` and ``info`` of the right sizes: filled, see
-    :func:`fasthmm._kernels.varying.logistic_terms`)."""
-    want = grad.shape[0] > 0
-    value = logistic_terms(coef, y, w, np.bool_(want), grad, info)
-    return value - 0.5 * prior * float((coef**2).sum())
+def _objectives(coef, xi, w, prior, active, level, values, grad, info):
+    """Each active row's expected log-likelihood plus log prior, with its
+    gradient (and, at ``level`` 2, its information) filled (see
+    :func:`fasthmm._kernels.varying.logistic_terms`); shape (n_components,)."""
+    logistic_terms(coef, xi, w, active, np.int64(level), values, grad, info)
+    return values - 0.5 * prior * np.square(coef).sum(axis=(1, 2))
 
 
-def logistic_row(coef, y, w, prior, steps=NEWTON_STEPS):
-    """Weighted multinomial logistic regression of one row of ``transcoef_``.
+def logistic_rows(transcoef, xi, w, prior, steps=NEWTON_STEPS):
+    """Weighted multinomial logistic regressions of every row of ``transcoef_``.
 
-    Maximises ``sum_t sum_j y[t, j] log softmax_j(coef @ w_t) -
-    prior / 2 * ||coef||^2`` over ``coef[:-1]`` (the last row stays zero) by
-    Newton steps from ``coef``, each halved until it does not lower the
-    objective (a step that cannot be made to is not taken), so the result
-    is never worse than ``coef``.
+    Maximises, for each row ``i``, ``sum_t sum_j xi[t, i, j] log
+    softmax_j(transcoef[i, j] @ w_t) - prior / 2 * ||transcoef[i]||^2`` over
+    ``transcoef[i, :-1]`` (the last destination stays zero) by Newton steps
+    from ``transcoef``, each halved until it does not lower the row's
+    objective (a step that cannot be made to is not taken), so no row ends
+    worse than it started. A row stops when the Newton decrement (the gain
+    its quadratic model predicts) or its actual gain is negligible, so from
+    a warm start (the previous EM iteration's coefficients) it takes a few
+    steps. The rows share each pass over the steps
+    (:func:`fasthmm._kernels.varying.logistic_terms`), and the information
+    matrices (the costly part of a pass) are recomputed only when the
+    previous ones stop serving: after a halved step, or when a step gained
+    more than a tenth of the step before it (slow convergence); otherwise
+    the steps reuse them (a chord Newton method, converging fast near the
+    optimum, still never lowering the objective).
 
     Parameters
     ----------
-    coef : ndarray of shape (n_components, n_inputs)
-        Start; ``coef[-1]`` is zero.
-    y : ndarray of shape (n_steps, n_components), C-contiguous
-        Expected counts of each destination state (the weights).
+    transcoef : ndarray of shape (n_components, n_components, n_inputs)
+        Start; ``transcoef[:, -1]`` is zero.
+    xi : ndarray of shape (n_steps, n_components, n_components), C-contiguous
+        Expected transition counts of each step (the weights).
     w : ndarray of shape (n_steps, n_inputs), C-contiguous
     prior : float
         L2 precision (>= 0).
@@ -122,40 +147,80 @@ def logistic_row(coef, y, w, prior, steps=NEWTON_STEPS):
 
     Returns
     -------
+    ndarray of shape (n_components, n_components, n_inputs)
+    """
+    k, _, d = transcoef.shape
+    m = (k - 1) * d
+    coef = np.array(transcoef, dtype=np.float64, order="C")
+    values, grad, info = np.zeros(k), np.zeros((k, m)), np.zeros((k, m, m))
+    active = np.ones(k, dtype=np.int64)
+    best = _objectives(coef, xi, w, prior, active, 2, values, grad, info)
+    eye = prior * np.eye(m)
+    last = np.full(k, np.inf)
+    level = 1
+    for _ in range(steps):
+        step = np.zeros((k, k - 1, d))
+        for i in np.flatnonzero(active):
+            g = grad[i] - prior * coef[i, :-1].ravel()
+            s = np.linalg.lstsq(info[i] + eye, g, rcond=None)[0]
+            if not (np.all(np.isfinite(s)) and 0.5 * g @ s > _TOL * (1 + abs(best[i]))):
+                active[i] = 0
+                continue
+            step[i] = s.reshape(k - 1, d)
+        pending = active.copy()
+        size = np.ones(k)
+        gain = np.zeros(k)
+        cand = coef.copy()
+        for _ in range(HALVINGS):
+            if not pending.any():
+                break
+            cand[:, :-1] = coef[:, :-1] + (size * pending)[:, None, None] * step
+            finite = np.isfinite(cand).all(axis=(1, 2))
+            tried = pending & finite
+            value = _objectives(cand, xi, w, prior, tried, level, values, grad, info)
+            ok = (tried == 1) & (value >= best)
+            gain[ok] = value[ok] - best[ok]
+            best[ok] = value[ok]
+            coef[ok] = cand[ok]
+            pending[ok] = 0
+            size[pending == 1] *= 0.5
+        # A row whose step could not be made to gain stays where it was.
+        active[pending == 1] = 0
+        active[gain <= _TOL * (1.0 + np.abs(best))] = 0
+        if not active.any():
+            break
+        live = active == 1
+        halved = bool(np.any(size[live] < 1.0))
+        slow = bool(np.any(gain[live] > _SLOW * last[live]))
+        level = 2 if halved or slow else 1
+        last = gain
+    return coef
+
+
+def logistic_row(coef, y, w, prior, steps=NEWTON_STEPS):
+    """One row's regression (:func:`logistic_rows` with counts in one row).
+
+    Parameters
+    ----------
+    coef : ndarray of shape (n_components, n_inputs)
+        Start; ``coef[-1]`` is zero.
+    y : ndarray of shape (n_steps, n_components)
+        Expected counts of each destination state.
+    w : ndarray of shape (n_steps, n_inputs)
+    prior : float
+    steps : int
+
+    Returns
+    -------
     ndarray of shape (n_components, n_inputs)
     """
     k, d = coef.shape
-    m = (k - 1) * d
-    coef = np.ascontiguousarray(coef, dtype=np.float64)
-    grad, info = np.empty(m), np.empty((m, m))
-    best = _row_objective(coef, y, w, prior, grad, info)
-    for _ in range(steps):
-        grad -= prior * coef[:-1].ravel()
-        info += prior * np.eye(m)
-        step = np.linalg.lstsq(info, grad, rcond=None)[0].reshape(k - 1, d)
-        if not np.all(np.isfinite(step)):
-            break
-        size, moved = 1.0, False
-        for _ in range(HALVINGS):
-            cand = coef.copy()
-            cand[:-1] += size * step
-            # The full step is usually taken: its pass gives the next
-            # Newton step's gradient and information too.
-            terms = (grad, info) if size == 1.0 else ()
-            value = _row_objective(cand, y, w, prior, *terms)
-            if np.all(np.isfinite(cand)) and value >= best:
-                moved = True
-                break
-            size *= 0.5
-        if not moved:
-            break
-        if size != 1.0:
-            _row_objective(cand, y, w, prior, grad, info)
-        gain = value - best
-        coef, best = cand, value
-        if gain <= 1e-12 * (1.0 + abs(best)):
-            break
-    return coef
+    full = np.zeros((k, k, d))
+    full[0] = coef
+    xi = np.zeros((y.shape[0], k, k))
+    xi[:, 0, :] = y
+    w = np.ascontiguousarray(w, dtype=np.float64)
+    return logistic_rows(full, xi, w, prior, steps)[0]
 
 
 class InputTransitions:
@@ -228,7 +293,8 @@ class InputTransitions:
                 "transition_inputs"
             )
         if self._steps is None:
-            self._steps = PerStep(log_transmats(self.transcoef, self.w))
+            make = partial(log_transmats, self.transcoef, self.w)  # picklable
+            self._steps = PerStep(make=make)
         return self._steps
 
     def bound(self, w):
@@ -309,7 +375,8 @@ class InputTransitions:
 
     def m_step(self, start_counts, trans_counts, letters):
         """MAP update: Dirichlet for ``startprob``, a logistic regression per
-        row for ``transcoef`` (:func:`logistic_row`).
+        row for ``transcoef`` (:func:`logistic_rows`, at most
+        :data:`EM_NEWTON_STEPS` Newton steps).
 
         Parameters
         ----------
@@ -323,12 +390,10 @@ class InputTransitions:
                 dirichlet_map(start_counts, self.startprob_prior, startprob)
             )
         if "t" in letters:
-            coef = coef.copy()
-            xi, w = trans_counts.xi, np.ascontiguousarray(trans_counts.w)
+            xi = np.ascontiguousarray(trans_counts.xi, dtype=np.float64)
+            w = np.ascontiguousarray(trans_counts.w, dtype=np.float64)
             prior = float(self.transcoef_prior)
-            for i in range(self.n_components):
-                y = np.ascontiguousarray(xi[:, i, :])
-                coef[i] = logistic_row(coef[i], y, w, prior)
+            coef = logistic_rows(coef, xi, w, prior, EM_NEWTON_STEPS)
         return self._replace(startprob, coef)
 
     def log_prior(self):
@@ -357,7 +422,7 @@ class InputTransitions:
         if first_state is not None:
             start = np.zeros(k)
             start[first_state] = 1.0
-        probs = np.exp(self.transmat.log)
+        probs = self.transmat.probs
         u = random_state.random(n_samples)
         states = np.empty(n_samples, dtype=np.int64)
         states[0] = min(np.searchsorted(np.cumsum(start), u[0], "right"), k - 1)

@@ -44,7 +44,7 @@ from .forecast import (
     state_forecast,
     stationary_transmats,
 )
-from .input_transitions import log_transmats, logistic_row
+from .input_transitions import log_transmats, logistic_rows
 from .io import save_model
 
 __all__ = ["MarkovSwitchingAR"]
@@ -841,9 +841,7 @@ class MarkovSwitchingAR:
         rows[heads] = False
         y, w = xi[rows], data.w[rows]
         old = params["transcoef_"]
-        candidate = np.stack(
-            [logistic_row(old[i].copy(), y[:, i, :], w, 0.0) for i in range(k)]
-        )
+        candidate = logistic_rows(old, y, np.ascontiguousarray(w), 0.0)
         if self.start != "stationary":
             return candidate
 

@@ -4,6 +4,7 @@ routes (blocks, threads), save/load, bad input, and statsmodels' Markov
 switching regression with time-varying transition probabilities."""
 
 import io
+import itertools
 import re
 
 import numpy as np
@@ -14,7 +15,7 @@ from hypothesis import strategies as st
 import fasthmm
 from fasthmm import inference
 from fasthmm.em import expected_stats
-from fasthmm.input_transitions import logistic_row
+from fasthmm.input_transitions import logistic_row, logistic_rows
 from tests.reference import (
     brute_force_steps,
     gaussian_loglik,
@@ -104,6 +105,64 @@ def test_long_sequences_equal_the_log_space_reference():
     )
 
 
+def test_sequences_the_scaled_recursion_cannot_answer_run_in_log_space():
+    """Transitions into state 1 of probability exp(-800) (0 as a float) and a
+    row only state 1 explains: the probability-space recursion cannot answer
+    that sequence and the log-space one must; a plain sequence in the same
+    batch takes the scaled one. Both equal the enumeration of every path in
+    log space (log transition probabilities written as log-softmax)."""
+    from scipy.special import logsumexp
+
+    model = fasthmm.GaussianHMM(2, transition_inputs=True)
+    model.startprob_ = np.array([0.5, 0.5])
+    coef = np.zeros((2, 2, 1))
+    coef[:, 0, 0] = 800.0
+    model.transcoef_ = coef
+    model.means_ = np.array([[0.0], [10.0]])
+    model.covars_ = np.array([[0.01], [0.01]])
+    X = np.array([[0.0], [0.1], [10.0], [9.9], [0.0], [0.2], [-0.1], [0.1]])
+    W = np.ones((8, 1))
+    lengths = [4, 4]
+    le = gaussian_loglik(X, model.means_, model.covars_, "diag")
+    z = np.einsum("ijc,tc->tij", coef, W)
+    log_a = z - logsumexp(z, axis=2, keepdims=True)
+    stats = expected_stats(model._checked_params(), X, np.array([0, 4, 8]), w=W)
+    post = model.predict_proba(X, lengths, transition_inputs=W)
+    total = 0.0
+    for lo in (0, 4):
+        paths = np.array(list(itertools.product(range(2), repeat=4)))
+        scores = np.array(
+            [
+                np.log(0.5)
+                + le[lo, p[0]]
+                + sum(
+                    log_a[lo + t, p[t - 1], p[t]] + le[lo + t, p[t]] for t in (1, 2, 3)
+                )
+                for p in paths
+            ]
+        )
+        ll = logsumexp(scores)
+        weights = np.exp(scores - ll)
+        total += ll
+        for t in range(4):
+            ref = [weights[paths[:, t] == j].sum() for j in range(2)]
+            np.testing.assert_allclose(post[lo + t], ref, atol=1e-10)
+        for t in (1, 2, 3):
+            ref = [
+                [
+                    weights[(paths[:, t - 1] == i) & (paths[:, t] == j)].sum()
+                    for j in (0, 1)
+                ]
+                for i in (0, 1)
+            ]
+            np.testing.assert_allclose(stats.trans.xi[lo + t], ref, atol=1e-10)
+    assert np.isfinite(total)
+    assert model.score(X, lengths, transition_inputs=W) == pytest.approx(
+        total, rel=1e-12
+    )
+    assert stats.log_likelihood == pytest.approx(total, rel=1e-12)
+
+
 def test_constant_inputs_give_the_stationary_model():
     rng = np.random.default_rng(4)
     k = 3
@@ -189,6 +248,34 @@ def test_logistic_row_reaches_the_optimum():
         assert ours >= -best.fun - 1e-7
         assert ours >= _logistic_objective(start, y, W, prior)
         assert np.all(fitted[-1] == 0.0)
+
+
+def test_logistic_rows_reach_each_rows_optimum_from_far_starts():
+    """All rows in one pass (shared, chord Newton steps with halving) still
+    reach each row's own optimum (BFGS on the NumPy objective) and never end
+    below their start, from starts far enough to need halved steps."""
+    optimize = pytest.importorskip("scipy.optimize")
+    rng = np.random.default_rng(11)
+    k, d, n = 4, 3, 300
+    W = inputs_of(n, d, rng)
+    xi = rng.random((n, k, k)) * (rng.random((n, k, 1)) < 0.7)
+    xi[0] = 0.0
+    start = rng.normal(scale=4.0, size=(k, k, d))
+    start[:, -1, :] = 0.0
+    for prior in (0.0, 0.5):
+        fitted = logistic_rows(start, xi, W, prior)
+        assert np.all(fitted[:, -1, :] == 0.0)
+        for i in range(k):
+            y = xi[:, i, :]
+
+            def minus(flat, y=y, prior=prior):
+                coef = np.vstack([flat.reshape(k - 1, d), np.zeros((1, d))])
+                return -_logistic_objective(coef, y, W, prior)
+
+            best = optimize.minimize(minus, np.zeros((k - 1) * d), method="BFGS")
+            ours = _logistic_objective(fitted[i], y, W, prior)
+            assert ours >= -best.fun - 1e-6
+            assert ours >= _logistic_objective(start[i], y, W, prior)
 
 
 def test_blocks_and_threads_give_the_same_fit(monkeypatch):

@@ -3,10 +3,11 @@
 Input-driven transitions (:mod:`fasthmm.input_transitions`) give a transition
 matrix per step, ``log_transmats[t]`` for the step into row ``t`` (row 0 of
 each sequence unused). They arrive as logarithms (a log-softmax of the
-inputs' linear predictors), so these kernels work in log space throughout:
-no shift, no normaliser floor, nothing to settle again, exact whatever the
-range of the log-emissions. A step costs ``K**2`` exponentials, the same
-order as computing its transition matrix from the inputs.
+inputs' linear predictors) and as probabilities. The forward-backward runs
+scaled in probability space (multiply-adds only, as the stationary
+kernels); a sequence it cannot answer to rounding (extreme log-emissions or
+transitions) runs again in log space, exact whatever the range. Viterbi
+runs in log space (max-plus: no exponentials).
 
 The stationary kernels (:mod:`fasthmm._kernels.direct`) are untouched: a
 model without transition inputs never reaches this module.
@@ -18,6 +19,182 @@ from numba import njit
 from .logspace import _log_sum_exp
 
 NEG_INF = -np.inf
+#: Smallest normaliser of a step the scaled recursion accepts: below it the
+#: terms it sums could be subnormal (imprecise), and the sequence runs in
+#: log space instead.
+SCALED_FLOOR = 1e-250
+
+
+@njit(cache=True, nogil=True)
+def _scaled_sequence(
+    log_emissions, log_startprob, transmats, lo, hi, ll, s, post, smooth, xi
+):
+    """Forward(-backward) of rows ``lo:hi`` in probability space, scaled at
+    every step (each emission row shifted by its maximum, each filtered row
+    normalised), with the per-step matrices ``transmats`` (probabilities).
+
+    Returns False, leaving the sequence to :func:`_log_sequence`, when it
+    cannot answer to rounding: a log-emission that is NaN, ``+inf`` or a
+    row of ``-inf``, a normaliser below :data:`SCALED_FLOOR` (its terms
+    could be subnormal) or a backward row above ``1 / SCALED_FLOOR``.
+    Otherwise fills ``ll[s]``, ``post[lo:hi]`` and, when it has rows,
+    ``xi[lo:hi]`` (as :func:`varying_block`).
+    """
+    k = log_emissions.shape[1]
+    n = hi - lo
+    alpha = np.empty((n, k))
+    em = np.empty((n, k))
+    scale = np.empty(n)
+    total = 0.0
+    for t in range(n):
+        top = NEG_INF
+        for j in range(k):
+            e = log_emissions[lo + t, j]
+            if not e < np.inf:
+                return False
+            top = max(top, e)
+        if not top > NEG_INF:
+            return False
+        for j in range(k):
+            em[t, j] = np.exp(log_emissions[lo + t, j] - top)
+        if t == 0:
+            for j in range(k):
+                alpha[0, j] = np.exp(log_startprob[j]) * em[0, j]
+        else:
+            for j in range(k):
+                alpha[t, j] = 0.0
+            for i in range(k):
+                a = alpha[t - 1, i]
+                if a == 0.0:
+                    continue
+                for j in range(k):
+                    alpha[t, j] += a * transmats[lo + t, i, j]
+            for j in range(k):
+                alpha[t, j] *= em[t, j]
+        c = 0.0
+        for j in range(k):
+            c += alpha[t, j]
+        if not c >= SCALED_FLOOR:
+            return False
+        for j in range(k):
+            alpha[t, j] /= c
+        scale[t] = c
+        total += np.log(c) + top
+    if not smooth:
+        ll[s] = total
+        post[lo:hi] = alpha
+        return True
+    counts = xi.shape[0] > 0
+    beta = np.ones(k)
+    g = np.empty(k)
+    nb = np.empty(k)
+    big = 1.0 / SCALED_FLOOR
+    for j in range(k):
+        post[hi - 1, j] = alpha[n - 1, j]
+    if counts:
+        xi[lo] = 0.0
+    for t in range(n - 1, 0, -1):
+        inv = 1.0 / scale[t]
+        for j in range(k):
+            g[j] = em[t, j] * beta[j] * inv
+        for i in range(k):
+            v = 0.0
+            a = alpha[t - 1, i]
+            for j in range(k):
+                q = transmats[lo + t, i, j] * g[j]
+                v += q
+                if counts:
+                    xi[lo + t, i, j] = a * q
+            nb[i] = v
+        for i in range(k):
+            if not nb[i] <= big:
+                return False
+            beta[i] = nb[i]
+            post[lo + t - 1, i] = alpha[t - 1, i] * nb[i]
+    ll[s] = total
+    return True
+
+
+@njit(cache=True, nogil=True)
+def _log_sequence(
+    log_emissions, log_startprob, log_transmats, lo, hi, ll, s, post, smooth, xi
+):
+    """Forward(-backward) of rows ``lo:hi`` in log space (exact whatever the
+    range of the log-emissions); fills as :func:`_scaled_sequence`.
+
+    Returns
+    -------
+    valid : bool
+        False when the log-emissions hold NaN or ``+inf``.
+    """
+    k = log_emissions.shape[1]
+    counts = xi.shape[0] > 0
+    v = np.empty(k)
+    valid = True
+    n = hi - lo
+    la = np.empty((n, k))
+    total = 0.0
+    for t in range(n):
+        for j in range(k):
+            e = log_emissions[lo + t, j]
+            valid &= e < np.inf
+            if t == 0:
+                la[t, j] = log_startprob[j] + e
+            else:
+                for i in range(k):
+                    v[i] = la[t - 1, i] + log_transmats[lo + t, i, j]
+                la[t, j] = _log_sum_exp(v, k) + e
+        c = _log_sum_exp(la[t], k)
+        total += c
+        if not c > NEG_INF:
+            break
+        for j in range(k):
+            la[t, j] -= c
+    if not (valid and total > NEG_INF):
+        ll[s] = total if valid else np.nan
+        post[lo:hi] = 0.0
+        if counts:
+            xi[lo:hi] = 0.0
+        return valid
+    ll[s] = total
+    if not smooth:
+        for t in range(n):
+            for j in range(k):
+                post[lo + t, j] = np.exp(la[t, j])
+        return valid
+    lb = np.zeros(k)
+    nb = np.empty(k)
+    w = np.empty(k)
+    for j in range(k):
+        post[hi - 1, j] = np.exp(la[n - 1, j])
+    if counts:
+        xi[lo] = 0.0
+    for t in range(n - 1, 0, -1):
+        for j in range(k):
+            w[j] = log_emissions[lo + t, j] + lb[j]
+        for i in range(k):
+            for j in range(k):
+                v[j] = log_transmats[lo + t, i, j] + w[j]
+            nb[i] = _log_sum_exp(v, k)
+        # log p(x_{t:} | z_{t-1}) up to a constant: shift by its max.
+        m = NEG_INF
+        for i in range(k):
+            if la[t - 1, i] > NEG_INF and nb[i] > m:
+                m = nb[i]
+        for i in range(k):
+            v[i] = la[t - 1, i] + nb[i] - m
+        z = _log_sum_exp(v, k)
+        for i in range(k):
+            post[lo + t - 1, i] = np.exp(v[i] - z)
+        if counts:
+            # xi = alpha_{t-1}(i) A_t(i, j) e_t(j) beta_t(j) / p(x).
+            for i in range(k):
+                a = la[t - 1, i] - m - z
+                for j in range(k):
+                    xi[lo + t, i, j] = np.exp(a + log_transmats[lo + t, i, j] + w[j])
+        for i in range(k):
+            lb[i] = nb[i] - m
+    return valid
 
 
 @njit(cache=True, nogil=True)
@@ -25,6 +202,7 @@ def varying_block(
     log_emissions,
     log_startprob,
     log_transmats,
+    transmats,
     starts,
     blocks,
     b0,
@@ -35,8 +213,10 @@ def varying_block(
     xi,
     invalid,
 ):
-    """Forward(-backward) of the sequences of blocks ``b0:b1`` in log space,
-    with a transition matrix per step.
+    """Forward(-backward) of the sequences of blocks ``b0:b1`` with a
+    transition matrix per step: scaled in probability space
+    (:func:`_scaled_sequence`), a sequence it cannot answer to rounding in
+    log space (:func:`_log_sequence`).
 
     Parameters
     ----------
@@ -45,6 +225,8 @@ def varying_block(
     log_transmats : ndarray of shape (n_samples, n_components, n_components)
         ``log p(z_t = j | z_{t-1} = i)`` in ``[t, i, j]``; rows that start a
         sequence are not read.
+    transmats : ndarray of shape (n_samples, n_components, n_components)
+        The same as probabilities (``exp(log_transmats)``).
     starts : ndarray of shape (n_sequences + 1,)
     blocks : ndarray of shape (n_blocks + 1,)
         Sequence indices where the blocks begin.
@@ -61,80 +243,16 @@ def varying_block(
     invalid : ndarray of shape (n_blocks,), int64
         Output: 1 for a block whose log-emissions hold NaN or ``+inf``.
     """
-    k = log_emissions.shape[1]
-    counts = xi.shape[0] > 0
-    v = np.empty(k)
     for b in range(b0, b1):
         valid = True
         for s in range(blocks[b], blocks[b + 1]):
             lo = starts[s]
             hi = starts[s + 1]
-            n = hi - lo
-            la = np.empty((n, k))
-            total = 0.0
-            for t in range(n):
-                for j in range(k):
-                    e = log_emissions[lo + t, j]
-                    valid &= e < np.inf
-                    if t == 0:
-                        la[t, j] = log_startprob[j] + e
-                    else:
-                        for i in range(k):
-                            v[i] = la[t - 1, i] + log_transmats[lo + t, i, j]
-                        la[t, j] = _log_sum_exp(v, k) + e
-                c = _log_sum_exp(la[t], k)
-                total += c
-                if not c > NEG_INF:
-                    break
-                for j in range(k):
-                    la[t, j] -= c
-            if not (valid and total > NEG_INF):
-                ll[s] = total if valid else np.nan
-                post[lo:hi] = 0.0
-                if counts:
-                    xi[lo:hi] = 0.0
-                continue
-            ll[s] = total
-            if not smooth:
-                for t in range(n):
-                    for j in range(k):
-                        post[lo + t, j] = np.exp(la[t, j])
-                continue
-            lb = np.zeros(k)
-            nb = np.empty(k)
-            w = np.empty(k)
-            for j in range(k):
-                post[hi - 1, j] = np.exp(la[n - 1, j])
-            if counts:
-                xi[lo] = 0.0
-            for t in range(n - 1, 0, -1):
-                for j in range(k):
-                    w[j] = log_emissions[lo + t, j] + lb[j]
-                for i in range(k):
-                    for j in range(k):
-                        v[j] = log_transmats[lo + t, i, j] + w[j]
-                    nb[i] = _log_sum_exp(v, k)
-                # log p(x_{t:} | z_{t-1}) up to a constant: shift by its max.
-                m = NEG_INF
-                for i in range(k):
-                    if la[t - 1, i] > NEG_INF and nb[i] > m:
-                        m = nb[i]
-                z = NEG_INF
-                for i in range(k):
-                    v[i] = la[t - 1, i] + nb[i] - m
-                z = _log_sum_exp(v, k)
-                for i in range(k):
-                    post[lo + t - 1, i] = np.exp(v[i] - z)
-                if counts:
-                    # xi = alpha_{t-1}(i) A_t(i, j) e_t(j) beta_t(j) / p(x).
-                    for i in range(k):
-                        a = la[t - 1, i] - m - z
-                        for j in range(k):
-                            xi[lo + t, i, j] = np.exp(
-                                a + log_transmats[lo + t, i, j] + w[j]
-                            )
-                for i in range(k):
-                    lb[i] = nb[i] - m
+            tail = (lo, hi, ll, s, post, smooth, xi)
+            if not _scaled_sequence(log_emissions, log_startprob, transmats, *tail):
+                valid &= _log_sequence(
+                    log_emissions, log_startprob, log_transmats, *tail
+                )
         invalid[b] = 0 if valid else 1
 
 
@@ -202,104 +320,135 @@ def varying_viterbi(
     return valid
 
 
+@njit(cache=True, nogil=True, inline="always")
+def _softmax_terms(coef, w, z, p):
+    """Logits ``z[j] = coef[j] @ w`` and ``p[j] = exp(z[j] - max(z))``
+    (filled); returns ``(sum(p), log sum(exp(z)))``."""
+    k, d = coef.shape
+    top = NEG_INF
+    for j in range(k):
+        v = 0.0
+        for c in range(d):
+            v += coef[j, c] * w[c]
+        z[j] = v
+        top = max(top, v)
+    s = 0.0
+    for j in range(k):
+        p[j] = np.exp(z[j] - top)
+        s += p[j]
+    return s, top + np.log(s)
+
+
 @njit(cache=True, nogil=True)
-def logistic_terms(coef, y, w, want, grad, info):
-    """One pass of a weighted multinomial logistic regression (the M-step of
-    input-driven transitions, one row of ``transcoef_`` at a time).
+def logistic_terms(transcoef, xi, w, active, level, values, grad, info):
+    """One pass over the steps of the weighted multinomial logistic
+    regressions of every row of ``transcoef_`` (the M-step of input-driven
+    transitions): each step's counts ``xi[t]`` are read once, for all rows.
 
     Parameters
     ----------
-    coef : ndarray of shape (n_components, n_inputs)
-        Coefficients of each destination state; the last row is the
-        reference (zero).
-    y : ndarray of shape (n_steps, n_components)
-        Expected counts of each destination (rows of zeros are skipped).
+    transcoef : ndarray of shape (n_components, n_components, n_inputs)
+        Coefficients; ``transcoef[i, -1]`` is the reference (zero).
+    xi : ndarray of shape (n_steps, n_components, n_components)
+        Expected transition counts of each step (rows of zeros add nothing).
     w : ndarray of shape (n_steps, n_inputs)
-    want : bool
-        Also fill ``grad`` and ``info``.
-    grad : ndarray of shape ((n_components - 1) * n_inputs,)
-        Output: the gradient with respect to ``coef[:-1]`` (row-major).
-    info : ndarray of shape (len(grad), len(grad))
-        Output: minus the Hessian (the information matrix).
-
-    Returns
-    -------
-    float
-        ``sum_t sum_j y[t, j] log softmax_j(coef @ w[t])``.
+    active : ndarray of shape (n_components,), int64
+        Rows to evaluate (others are left as they are in the outputs).
+    level : int
+        0: the values only; 1: also ``grad``; 2: also ``info`` (the only
+        part that costs ``O(n_components**2 * n_inputs**2)`` per step and
+        row; untouched below 2).
+    values : ndarray of shape (n_components,)
+        Output: ``sum_t sum_j xi[t, i, j] log softmax_j(transcoef[i] @ w[t])``.
+    grad : ndarray of shape (n_components, (n_components - 1) * n_inputs)
+        Output: the gradient of row ``i`` with respect to
+        ``transcoef[i, :-1]`` (row-major).
+    info : ndarray of shape (n_components, grad.shape[1], grad.shape[1])
+        Output: minus the Hessian of row ``i`` (the information matrix).
     """
-    n, k = y.shape
+    n, k = xi.shape[0], xi.shape[1]
     d = w.shape[1]
     m = k - 1
     z = np.empty(k)
     p = np.empty(k)
-    # info[(j, a), (q, b)] = sum_t h_t(j, q) w_ta w_tb: sums of h_t(j, q)
-    # times the products a <= b only, for q >= j; expanded at the end.
+    # info[i, (j, a), (q, b)] = sum_t h_t(j, q) w_ta w_tb: sums of h_t(j, q)
+    # (q >= j, flattened: the long inner loop) times the products a <= b
+    # only; expanded at the end.
     n_pairs = d * (d + 1) // 2
+    n_jq = m * (m + 1) // 2
     ww = np.empty(n_pairs)
-    acc = np.zeros((m, m, n_pairs))
-    total = 0.0
-    if want:
-        grad[:] = 0.0
+    hv = np.empty(n_jq)
+    acc = np.zeros((k, n_pairs, n_jq))
+    want = level >= 1
+    hessian = level >= 2
+    for i in range(k):
+        if active[i]:
+            values[i] = 0.0
+            if want:
+                grad[i, :] = 0.0
     for t in range(n):
-        nt = 0.0
-        for j in range(k):
-            nt += y[t, j]
-        if nt == 0.0:
-            continue
-        top = NEG_INF
-        for j in range(k):
-            v = 0.0
-            for c in range(d):
-                v += coef[j, c] * w[t, c]
-            z[j] = v
-            top = max(top, v)
-        s = 0.0
-        for j in range(k):
-            p[j] = np.exp(z[j] - top)
-            s += p[j]
-        lse = top + np.log(s)
-        for j in range(k):
-            if y[t, j] != 0.0:
-                total += y[t, j] * (z[j] - lse)
-        if not want:
-            continue
-        for j in range(k):
-            p[j] /= s
         e = 0
         for a in range(d):
             for b in range(a, d):
                 ww[e] = w[t, a] * w[t, b]
                 e += 1
-        for j in range(m):
-            r = y[t, j] - nt * p[j]
-            for c in range(d):
-                grad[j * d + c] += r * w[t, c]
-            pj = nt * p[j]
-            for q in range(j, m):
-                h = pj * ((1.0 if j == q else 0.0) - p[q])
-                for e in range(n_pairs):
-                    acc[j, q, e] += h * ww[e]
-    if want:
-        for j in range(m):
-            for q in range(j, m):
-                e = 0
-                for a in range(d):
-                    for b in range(a, d):
-                        v = acc[j, q, e]
-                        info[j * d + a, q * d + b] = v
-                        info[j * d + b, q * d + a] = v
-                        info[q * d + a, j * d + b] = v
-                        info[q * d + b, j * d + a] = v
-                        e += 1
-    return total
+        for i in range(k):
+            if not active[i]:
+                continue
+            nt = 0.0
+            for j in range(k):
+                nt += xi[t, i, j]
+            if nt == 0.0:
+                continue
+            s, lse = _softmax_terms(transcoef[i], w[t], z, p)
+            for j in range(k):
+                if xi[t, i, j] != 0.0:
+                    values[i] += xi[t, i, j] * (z[j] - lse)
+            if not want:
+                continue
+            for j in range(k):
+                p[j] /= s
+            for j in range(m):
+                r = xi[t, i, j] - nt * p[j]
+                for c in range(d):
+                    grad[i, j * d + c] += r * w[t, c]
+            if not hessian:
+                continue
+            u = 0
+            for j in range(m):
+                pj = nt * p[j]
+                for q in range(j, m):
+                    hv[u] = pj * ((1.0 if j == q else 0.0) - p[q])
+                    u += 1
+            for e in range(n_pairs):
+                we = ww[e]
+                for u in range(n_jq):
+                    acc[i, e, u] += we * hv[u]
+    if hessian:
+        for i in range(k):
+            if not active[i]:
+                continue
+            u = 0
+            for j in range(m):
+                for q in range(j, m):
+                    e = 0
+                    for a in range(d):
+                        for b in range(a, d):
+                            v = acc[i, e, u]
+                            info[i, j * d + a, q * d + b] = v
+                            info[i, j * d + b, q * d + a] = v
+                            info[i, q * d + a, j * d + b] = v
+                            info[i, q * d + b, j * d + a] = v
+                            e += 1
+                    u += 1
 
 
 @njit(cache=True, nogil=True)
-def step_log_transmats(transcoef, w, out):
-    """Per-step log transition matrices of input-driven transitions.
+def step_log_transmats(transcoef, w, out, probs):
+    """Per-step transition matrices of input-driven transitions, in logs and
+    (when ``probs`` has rows) as probabilities, one pass over the rows.
 
-    ``out[t, i, j] = log softmax_j(transcoef[i, j] @ w[t])``, one pass over
-    the rows (no temporaries).
+    ``out[t, i, j] = log softmax_j(transcoef[i, j] @ w[t])``.
 
     Parameters
     ----------
@@ -307,22 +456,19 @@ def step_log_transmats(transcoef, w, out):
     w : ndarray of shape (n_samples, n_inputs)
     out : ndarray of shape (n_samples, n_components, n_components)
         Output.
+    probs : ndarray of shape (n_samples, n_components, n_components) or (0, K, K)
+        Output when it has rows: ``exp(out)``.
     """
-    n, d = w.shape
+    n = w.shape[0]
     k = transcoef.shape[0]
+    both = probs.shape[0] > 0
     z = np.empty(k)
+    p = np.empty(k)
     for t in range(n):
         for i in range(k):
-            top = NEG_INF
-            for j in range(k):
-                v = 0.0
-                for c in range(d):
-                    v += transcoef[i, j, c] * w[t, c]
-                z[j] = v
-                top = max(top, v)
-            s = 0.0
-            for j in range(k):
-                s += np.exp(z[j] - top)
-            lse = top + np.log(s)
+            s, lse = _softmax_terms(transcoef[i], w[t], z, p)
             for j in range(k):
                 out[t, i, j] = z[j] - lse
+            if both:
+                for j in range(k):
+                    probs[t, i, j] = p[j] / s
