@@ -16,7 +16,7 @@ import functools
 
 import numpy as np
 
-from . import _registry
+from . import _batches, _registry, online
 from ._validation import (
     NotFittedError,
     as_float_array,
@@ -44,8 +44,9 @@ from .forecast import (
     state_forecast,
     stationary_transmats,
 )
-from .input_transitions import log_transmats, logistic_rows
+from .input_transitions import InputTransitions, log_transmats, logistic_rows
 from .io import save_model
+from .transitions import Transitions
 
 __all__ = ["MarkovSwitchingAR"]
 
@@ -74,7 +75,8 @@ def stationary_distribution(transmat):
 
 
 class _Data:
-    """One batch: the scored rows of every sequence and their lags.
+    """One batch of whole sequences: the scored rows of every sequence and
+    their lags.
 
     Attributes
     ----------
@@ -91,10 +93,14 @@ class _Data:
         ``y_t`` and its lags.
     w : ndarray (n_samples, n_transition_inputs) or None
         The transition inputs (row ``u`` drives the transition into ``u``).
+    row0, seq0 : int
+        Offsets of the batch's first row and sequence in the whole of X
+        (blocks of a larger X).
     """
 
-    def __init__(self, y, starts, order, w=None):
+    def __init__(self, y, starts, order, w=None, row0=0, seq0=0):
         self.y, self.starts, self.w = y, starts, w
+        self.order, self.row0, self.seq0 = order, row0, seq0
         lengths = np.diff(starts)
         self.scored = np.concatenate(
             [np.arange(lo + order, hi) for lo, hi in zip(starts[:-1], starts[1:])]
@@ -102,6 +108,178 @@ class _Data:
         self.scored_starts = np.concatenate([[0], np.cumsum(lengths - order)])
         self.lags = np.stack([y[self.scored - i] for i in range(1, order + 1)], axis=1)
         self.regressors = np.column_stack([y[self.scored], self.lags])
+
+    @property
+    def n_sequences(self):
+        return len(self.starts) - 1
+
+    def slices(self, ranges):
+        """The rows of ``ranges`` (row ranges, each longer than ``order``),
+        each slice as one sequence: an initialisation sample."""
+        if len(ranges) == 1 and ranges[0] == (0, len(self.y)):
+            return self
+        return _Data.joined(
+            [
+                _Data(
+                    self.y[lo:hi],
+                    np.array([0, hi - lo]),
+                    self.order,
+                    None if self.w is None else self.w[lo:hi],
+                )
+                for lo, hi in ranges
+            ]
+        )
+
+    @staticmethod
+    def joined(parts):
+        """The batches of ``parts`` as one (their sequences in order)."""
+        if len(parts) == 1:
+            return parts[0]
+        starts = [0]
+        for part in parts:
+            starts += list(starts[-1] + part.starts[1:])
+        w = None if parts[0].w is None else np.concatenate([p.w for p in parts])
+        y = np.concatenate([p.y for p in parts])
+        return _Data(y, np.array(starts), parts[0].order, w)
+
+
+class _Source:
+    """The data of one call as batches of whole sequences: X in memory (one
+    batch, read once), or walked in blocks within the model's
+    ``memory_budget`` (:mod:`fasthmm._batches`: a memmap, or a list of
+    arrays with ``lengths`` per array), each block read when needed.
+
+    Attributes
+    ----------
+    n_rows, n_sequences : int
+    """
+
+    def __init__(self, model, X, lengths, transition_inputs):
+        self.model = model
+        n_states = model.n_components ** (model.order + 1)
+        self.blocks = _batches.plan(
+            X,
+            lengths,
+            n_states,
+            _batches.budget_of(model),
+            _batches.Aligned(model, None, transition_inputs),
+        )
+        if self.blocks is None:
+            self._data = model._read(X, lengths, transition_inputs)
+            self.n_rows, self.n_sequences = len(self._data.y), self._data.n_sequences
+        else:
+            self.n_rows = self.blocks.n_rows
+            self.n_sequences = len(self.blocks.starts) - 1
+
+    def __iter__(self):
+        """The batches, in order (:class:`_Data` with their offsets)."""
+        if self.blocks is None:
+            yield self._data
+            return
+        for i in range(self.blocks.n_blocks):
+            yield self._block(i)
+
+    def _block(self, i):
+        blocks = self.blocks
+        s0, s1 = int(blocks.bounds[i]), int(blocks.bounds[i + 1])
+        lo, hi = int(blocks.starts[s0]), int(blocks.starts[s1])
+        try:
+            w = blocks.transition_rows(lo, hi)
+            data = self.model._read(
+                blocks._raw_rows(lo, hi), np.diff(blocks.starts[s0 : s1 + 1]), w
+            )
+        except (ValueError, TypeError) as exc:
+            raise type(exc)(f"{blocks._where(lo, hi)}: {exc}") from None
+        data.row0, data.seq0 = lo, s0
+        return data
+
+    def sample(self):
+        """The initialisation sample: every row when X has at most
+        ``_batches.INIT_SAMPLE_ROWS``, else its evenly spread slices
+        (:func:`fasthmm._batches.sample_ranges`), each as one sequence."""
+        if self.blocks is None:
+            return self._data
+        if self.n_rows <= _batches.INIT_SAMPLE_ROWS:
+            return _Data.joined(list(self))
+        ranges = _batches.sample_ranges(self.n_rows)
+        blocks = self.blocks
+        y = np.concatenate([blocks._raw_rows(lo, hi) for lo, hi in ranges])
+        w = blocks.sample_transition_rows()
+        return self.model._read(y, [hi - lo for lo, hi in ranges], w)
+
+    def stats(self, params):
+        """The E-step's statistics of every batch, summed in order."""
+        total = None
+        for data in self:
+            stats = self.model._batch_stats(params, data)
+            total = stats if total is None else total + stats
+        return total
+
+
+class _Stats:
+    """What the M-step reads from the E-step of whole sequences; statistics
+    of disjoint batches add up (``+``), so blocks, partitions and online
+    batches sum them as the HMMs' :class:`fasthmm.stats.Stats`.
+
+    Attributes
+    ----------
+    loglik : float
+    moments : ndarray (K^(p+1), p + 2, p + 2)
+        Posterior-weighted second moments of ``(1, y_t, ..., y_{t-p})`` per
+        tuple state (:meth:`MarkovSwitchingAR._moments`).
+    counts : ndarray (K, K)
+        Expected regime transitions.
+    start_counts : ndarray (K,)
+        Expected first regimes.
+    n_sequences, n_samples : int
+        Sequences, and scored rows.
+    steps : tuple or None
+        Input-driven transitions: ``(xi, w, head_w, first_regimes)``, the
+        expected transitions into every row but each sequence's first
+        (n, K, K) and those rows' transition inputs (n, n_transition_inputs),
+        each sequence's first row of inputs (n_sequences,
+        n_transition_inputs) and first-regime posterior (n_sequences, K);
+        concatenated by ``+``.
+    """
+
+    def __init__(
+        self, loglik, moments, counts, start_counts, n_sequences, n_samples, steps
+    ):
+        self.loglik = loglik
+        self.moments = moments
+        self.counts = counts
+        self.start_counts = start_counts
+        self.n_sequences = n_sequences
+        self.n_samples = n_samples
+        self.steps = steps
+
+    def __add__(self, other):
+        steps = None
+        if self.steps is not None:
+            steps = tuple(np.concatenate(pair) for pair in zip(self.steps, other.steps))
+        return _Stats(
+            self.loglik + other.loglik,
+            self.moments + other.moments,
+            self.counts + other.counts,
+            self.start_counts + other.start_counts,
+            self.n_sequences + other.n_sequences,
+            self.n_samples + other.n_samples,
+            steps,
+        )
+
+    def scaled(self, factor):
+        """Every sum times ``factor`` (online EM's running average)."""
+        if self.steps is not None:
+            raise ValueError("statistics of input-driven transitions do not scale")
+        return _Stats(
+            self.loglik * factor,
+            self.moments * factor,
+            self.counts * factor,
+            self.start_counts * factor,
+            self.n_sequences,
+            self.n_samples,
+            None,
+        )
 
 
 class MarkovSwitchingAR:
@@ -186,6 +364,9 @@ class MarkovSwitchingAR:
         verbose=False,
         params=LETTERS,
         init_params=LETTERS,
+        memory_budget=None,
+        learning_offset=10.0,
+        learning_decay=0.7,
     ):
         self.n_components = n_components
         self.order = order
@@ -200,6 +381,9 @@ class MarkovSwitchingAR:
         self.verbose = verbose
         self.params = params
         self.init_params = init_params
+        self.memory_budget = memory_budget
+        self.learning_offset = learning_offset
+        self.learning_decay = learning_decay
         self.monitor_ = ConvergenceMonitor(tol, n_iter, verbose)
 
     # -- estimator plumbing -------------------------------------------------
@@ -219,6 +403,9 @@ class MarkovSwitchingAR:
             "verbose",
             "params",
             "init_params",
+            "memory_budget",
+            "learning_offset",
+            "learning_decay",
         ]
 
     _emission_class = None
@@ -232,6 +419,8 @@ class MarkovSwitchingAR:
     get_params = BaseHMM.get_params
     set_params = BaseHMM.set_params
     __repr__ = BaseHMM.__repr__
+    # the checks of transition_inputs, as every model makes them
+    _transition_rows = BaseHMM._transition_rows
 
     def _check_hyperparameters(self):
         k = check_int(self.n_components, "n_components", 1)
@@ -253,6 +442,8 @@ class MarkovSwitchingAR:
         check_real(self.tol, "tol", allow_inf=True)
         check_letters(self.params, "params", LETTERS)
         check_letters(self.init_params, "init_params", LETTERS)
+        _batches.budget_of(self)
+        online.check_learning_rate(self.learning_offset, self.learning_decay)
         return k, p
 
     def _current_params(self):
@@ -358,24 +549,25 @@ class MarkovSwitchingAR:
         return startprob, mats[data.scored], first
 
     # -- the expanded-state log-densities ----------------------------------
-    def _log_emissions(self, params, data):
-        """Log-density of each scored row given each tuple, (n_rows, K^(p+1))."""
-        resid = self._residuals(params, data)
+    def _log_emissions(self, params, regressors):
+        """Log-density of each scored row given each tuple, (n_rows, K^(p+1)),
+        from the rows' ``regressors`` (``y_t`` and its lags, (n_rows, p + 1))."""
+        resid = self._residuals(params, regressors)
         var = params["variances_"][self._chain().digits()[:, 0]]
         resid *= resid
         resid *= -0.5 / var
         resid -= 0.5 * np.log(2 * np.pi * var)
         return resid
 
-    def _residuals(self, params, data):
+    def _residuals(self, params, regressors):
         """Innovation of each scored row under each tuple, (n_rows, K^(p+1))."""
         resp, design = self._innovation(params)
-        return data.regressors @ resp[:, 1:].T - design @ params["means_"]
+        return regressors @ resp[:, 1:].T - design @ params["means_"]
 
     def _pass(self, params, data, smooth=True):
         startprob, transmat, first = self._chain_args(params, data)
         return self._chain().forward_backward(
-            self._log_emissions(params, data),
+            self._log_emissions(params, data.regressors),
             data.scored_starts,
             startprob,
             transmat,
@@ -405,23 +597,50 @@ class MarkovSwitchingAR:
         )
 
     # -- inference ------------------------------------------------------------
-    def score(self, X, lengths=None, *, transition_inputs=None):
-        """Log-likelihood of X given each sequence's first ``order`` rows."""
+    def _source(self, X, lengths, transition_inputs):
+        """(checked parameters, :class:`_Source` of the call's data)."""
         params = self._checked_params()
-        data = self._read(X, lengths, transition_inputs)
-        return float(self._pass(params, data, smooth=False).loglik.sum())
+        return params, _Source(self, X, lengths, transition_inputs)
+
+    def _rows(self, source, compute):
+        """``compute(data)`` of every batch placed at the batch's rows: an
+        array (n_samples, ...)."""
+        out = None
+        for data in source:
+            rows = compute(data)
+            if out is None:
+                out = np.empty((source.n_rows,) + rows.shape[1:], dtype=rows.dtype)
+            out[data.row0 : data.row0 + len(rows)] = rows
+        return out
+
+    def score(self, X, lengths=None, *, transition_inputs=None):
+        """Log-likelihood of X given each sequence's first ``order`` rows.
+
+        X larger than ``memory_budget`` allows (a memmap, a list of arrays)
+        is walked in blocks of whole sequences, as by every method here.
+        """
+        params, source = self._source(X, lengths, transition_inputs)
+        return float(
+            sum(self._pass(params, data, smooth=False).loglik.sum() for data in source)
+        )
 
     def score_samples(self, X, lengths=None, *, transition_inputs=None):
         """``(log-likelihood, posteriors)``; posteriors (n_samples, K)."""
-        params = self._checked_params()
-        data = self._read(X, lengths, transition_inputs)
-        res = self._pass(params, data)
-        chain = self._chain()
-        first = res.posteriors[data.scored_starts[:-1]]
-        post = self._per_row(
-            data, chain.regime_marginals(res.posteriors), self._first_marginals(first)
-        )
-        return float(res.loglik.sum()), post
+        params, source = self._source(X, lengths, transition_inputs)
+        total = [0.0]
+
+        def smoothed(data):
+            res = self._pass(params, data)
+            total[0] += float(res.loglik.sum())
+            first = res.posteriors[data.scored_starts[:-1]]
+            return self._per_row(
+                data,
+                self._chain().regime_marginals(res.posteriors),
+                self._first_marginals(first),
+            )
+
+        post = self._rows(source, smoothed)
+        return total[0], post
 
     def predict_proba(self, X, lengths=None, *, transition_inputs=None):
         """Smoothed regime probabilities of every row, (n_samples, K)."""
@@ -433,16 +652,27 @@ class MarkovSwitchingAR:
         The first ``order`` rows of each sequence, conditioned on, get the
         prior distribution of their regimes.
         """
-        params = self._checked_params()
-        data = self._read(X, lengths, transition_inputs)
-        res = self._pass(params, data, smooth=False)
-        chain = self._chain()
+        params, source = self._source(X, lengths, transition_inputs)
+
+        def filtered(data):
+            res = self._pass(params, data, smooth=False)
+            prior = self._first_prior(params, data)
+            return self._per_row(
+                data,
+                self._chain().regime_marginals(res.posteriors),
+                self._first_marginals(prior),
+            )
+
+        return self._rows(source, filtered)
+
+    def _first_prior(self, params, data):
+        """Prior distribution of each sequence's first tuple, (n_sequences,
+        K^(p+1))."""
         startprob, transmat, first = self._chain_args(params, data)
-        n_seq = len(data.starts) - 1
-        startprob = np.broadcast_to(startprob, (n_seq, self.n_components))
-        prior = chain.first_prior(startprob, transmat if first is None else first)
-        first = self._first_marginals(prior)
-        return self._per_row(data, chain.regime_marginals(res.posteriors), first)
+        startprob = np.broadcast_to(startprob, (data.n_sequences, self.n_components))
+        return self._chain().first_prior(
+            startprob, transmat if first is None else first
+        )
 
     def decode(self, X, lengths=None, algorithm="viterbi", *, transition_inputs=None):
         """Most likely regime path (Viterbi over the tuple states).
@@ -454,25 +684,31 @@ class MarkovSwitchingAR:
         states : ndarray of int64 (n_samples,)
         """
         check_choice(algorithm, "algorithm", ("viterbi", "map"))
-        params = self._checked_params()
-        data = self._read(X, lengths, transition_inputs)
         if algorithm == "map":
             ll, post = self.score_samples(
                 X, lengths, transition_inputs=transition_inputs
             )
             return ll, post.argmax(axis=1)
-        logprob, path = self._chain().viterbi(
-            self._log_emissions(params, data),
-            data.scored_starts,
-            *self._chain_args(params, data),
-        )
+        params, source = self._source(X, lengths, transition_inputs)
         dig = self._chain().digits()
-        states = np.empty(len(data.y), dtype=np.int64)
-        states[data.scored] = dig[path, 0]
-        for s, lo in enumerate(data.starts[:-1]):
-            first = dig[path[data.scored_starts[s]]]
-            states[lo : lo + self.order] = first[::-1][: self.order]
-        return float(logprob.sum()), states
+        total = [0.0]
+
+        def path(data):
+            logprob, tuples = self._chain().viterbi(
+                self._log_emissions(params, data.regressors),
+                data.scored_starts,
+                *self._chain_args(params, data),
+            )
+            total[0] += float(logprob.sum())
+            states = np.empty(len(data.y), dtype=np.int64)
+            states[data.scored] = dig[tuples, 0]
+            for s, lo in enumerate(data.starts[:-1]):
+                first = dig[tuples[data.scored_starts[s]]]
+                states[lo : lo + self.order] = first[::-1][: self.order]
+            return states
+
+        states = self._rows(source, path)
+        return total[0], states
 
     def predict(self, X, lengths=None, *, transition_inputs=None):
         """The Viterbi regime path, (n_samples,)."""
@@ -483,25 +719,45 @@ class MarkovSwitchingAR:
         self._refuse_inputs("get_stationary_distribution")
         return stationary_distribution(self._checked_params()["transmat_"])
 
+    def stream(self, lag=0, max_delay=None, viterbi=True):
+        """A stream for live data: filtering, fixed-lag smoothing and online
+        Viterbi, one observation at a time (see
+        :class:`fasthmm.msar_stream.SwitchingARStream`).
+
+        Parameters
+        ----------
+        lag, max_delay, viterbi :
+            As in :meth:`fasthmm.BaseHMM.stream`, counted in rows.
+        """
+        from .msar_stream import SwitchingARStream
+
+        if self.transition_inputs:
+            raise NotImplementedError(
+                "stream is not offered for input-driven transitions "
+                "(transition_inputs=True) yet: use filter_proba on the data so far"
+            )
+        return SwitchingARStream(self, self._checked_params(), lag, max_delay, viterbi)
+
     # -- forecasts --------------------------------------------------------------
     def _forecast_chain(self, X, lengths, steps, transition_inputs, future):
-        """(params, data, filtered tuple probabilities of each sequence's last
-        row (n_sequences, K^(p+1)), transition matrices into each future
-        step (n_sequences, steps, K, K))."""
+        """(params, filtered tuple probabilities of each sequence's last row
+        (n_sequences, K^(p+1)), its last ``order`` observations (n_sequences,
+        order; the last first), transition matrices into each future step
+        (n_sequences, steps, K, K))."""
         steps = check_steps(steps)
-        params = self._checked_params()
-        data = self._read(X, lengths, transition_inputs)
-        res = self._pass(params, data, smooth=False)
-        last = res.posteriors[data.scored_starts[1:] - 1]
+        params, source = self._source(X, lengths, transition_inputs)
+        last, recent = [], []
+        for data in source:
+            res = self._pass(params, data, smooth=False)
+            last.append(res.posteriors[data.scored_starts[1:] - 1])
+            ends = data.starts[1:] - 1
+            recent.append(np.stack([data.y[ends - i] for i in range(self.order)], 1))
+        last, recent = np.concatenate(last), np.concatenate(recent)
         n, k = len(last), self.n_components
         if not self.transition_inputs:
             refuse_future(future, "future_transition_inputs", "transitions")
-            return (
-                params,
-                data,
-                last,
-                stationary_transmats(params["transmat_"], n, steps),
-            )
+            mats = stationary_transmats(params["transmat_"], n, steps)
+            return params, last, recent, mats
         coef = params["transcoef_"]
         if future is None:
             raise ValueError(
@@ -510,7 +766,7 @@ class MarkovSwitchingAR:
             )
         w = check_future(future, "future_transition_inputs", n, steps, coef.shape[2])
         mats = np.exp(log_transmats(coef, w.reshape(n * steps, -1)))
-        return params, data, last, mats.reshape(n, steps, k, k)
+        return params, last, recent, mats.reshape(n, steps, k, k)
 
     def forecast_proba(
         self,
@@ -536,7 +792,7 @@ class MarkovSwitchingAR:
             ``proba[n, h - 1] = p(s_{T_n + h} | sequence n)``: the filtered
             regime of the last row carried through the transitions (exact).
         """
-        _, _, last, mats = self._forecast_chain(
+        _, last, _, mats = self._forecast_chain(
             X, lengths, steps, transition_inputs, future_transition_inputs
         )
         return state_forecast(self._chain().regime_marginals(last), mats).proba
@@ -566,16 +822,20 @@ class MarkovSwitchingAR:
         means : ndarray (n_sequences, steps, 1)
         """
         refuse_future(future_inputs, "future_inputs", "emissions")
-        params, data, prob, mats = self._forecast_chain(
+        params, prob, recent, mats = self._forecast_chain(
             X, lengths, steps, transition_inputs, future_transition_inputs
         )
+        return self._forecast_means(params, prob, recent, mats)
+
+    def _forecast_means(self, params, prob, recent, mats):
+        """The recursion of :meth:`forecast` from the filtered tuples ``prob``
+        (n, K^(p+1)), the last observations ``recent`` (n, p) and the
+        transitions ``mats`` (n, steps, K, K)."""
         k, p = self.n_components, self.order
         n, n_states = prob.shape
         r = n_states // k
         dig = self._chain().digits()
         mu, phi = params["means_"], params["ar_coef_"]
-        ends = data.starts[1:] - 1
-        recent = np.stack([data.y[ends - i] for i in range(p)], axis=1)  # (n, p)
         # dev[:, state, i] = E[(y_{t-i} - mu[s_{t-i}]) 1{tuple = state}]
         dev = prob[:, :, None] * (recent[:, None, :] - mu[dig[:, :p]][None])
         out = np.empty((n, mats.shape[1], 1))
@@ -600,12 +860,22 @@ class MarkovSwitchingAR:
             )
 
     # -- sampling ---------------------------------------------------------------
-    def sample(self, n_samples=1, random_state=None):
+    def sample(self, n_samples=1, random_state=None, *, transition_inputs=None):
         """Draw one sequence.
 
-        The first regime follows ``startprob_``; the deviations before the
-        first observation are taken as zero, so the first ``order`` rows use
-        the lags that exist.
+        The first regime follows ``startprob_`` (with ``start="stationary"``
+        the stationary distribution of the first row's transitions); the
+        deviations before the first observation are taken as zero, so the
+        first ``order`` rows use the lags that exist.
+
+        Parameters
+        ----------
+        n_samples : int
+        random_state : None, int, RandomState or Generator
+            Default: the model's ``random_state``.
+        transition_inputs : array-like (n_samples, n_transition_inputs)
+            Required with ``transition_inputs=True``: row ``t`` drives the
+            transition into row ``t`` (the first row's is not used).
 
         Returns
         -------
@@ -613,43 +883,67 @@ class MarkovSwitchingAR:
         states : ndarray of int64 (n_samples,)
         """
         n = check_int(n_samples, "n_samples", 1)
-        self._refuse_inputs("samples")
         params = self._checked_params()
+        w = self._transition_rows(None, None, n, transition_inputs)
         rng = check_random_state(
             self.random_state if random_state is None else random_state
         )
         k = self.n_components
-        states = np.empty(n, dtype=np.int64)
-        states[0] = rng.choice(k, p=params["startprob_"])
-        for t in range(1, n):
-            states[t] = rng.choice(k, p=params["transmat_"][states[t - 1]])
+        if w is None:
+            chain = Transitions(k, params["startprob_"], params["transmat_"])
+        else:
+            coef = params["transcoef_"]
+            if coef.shape[2] != w.shape[1]:
+                raise ValueError(
+                    f"transition_inputs must have {coef.shape[2]} columns (as "
+                    f"transcoef_), got {w.shape[1]}"
+                )
+            start = params["startprob_"]
+            if start is None:  # stationary: from the first row's transitions
+                start = stationary_distribution(np.exp(log_transmats(coef, w[:1]))[0])
+            chain = InputTransitions(k, start, coef, w=w)
+        states = chain.sample(n, rng)
         mu, phi = params["means_"], params["ar_coef_"]
         dev = np.zeros(n)
         sd = np.sqrt(params["variances_"])
+        noise = rng.standard_normal(n)
         for t in range(n):
             s = states[t]
             lags = dev[max(t - self.order, 0) : t][::-1]
-            dev[t] = phi[s, : len(lags)] @ lags + sd[s] * rng.standard_normal()
+            dev[t] = phi[s, : len(lags)] @ lags + sd[s] * noise[t]
         return (mu[states] + dev)[:, None], states
 
     # -- learning -------------------------------------------------------------
     def fit(self, X, lengths=None, *, transition_inputs=None):
         """Estimate the parameters by EM (an ECM scheme: see the class notes).
 
-        The fit is atomic: if it raises, the model keeps its parameters.
+        X larger than ``memory_budget`` allows (a memmap, a list of arrays)
+        is walked in blocks of whole sequences; the statistics of the blocks
+        add up, so the fit is the in-memory one. The fit is atomic: if it
+        raises, the model keeps its parameters.
         """
         self._check_hyperparameters()
-        data = self._read(X, lengths, transition_inputs)
-        params = self._initialized(data)
-        params = self._checked_params(params)
+        source = _Source(self, X, lengths, transition_inputs)
+        params = self._checked_params(self._initialized(source.sample()))
+        params, monitor = self._em(source.stats, params)
+        return self._commit(params, monitor)
+
+    def _em(self, e_fn, params):
+        """The EM loop over the statistics ``e_fn(params)`` (:class:`_Stats`
+        of all the data): (final parameters, monitor)."""
         monitor = ConvergenceMonitor(self.tol, self.n_iter, self.verbose)
         for _ in range(self.n_iter):
-            res = self._pass(params, data)
-            new = self._m_step(params, data, res)
-            monitor.report(float(res.loglik.sum()))
+            stats = e_fn(params)
+            new = self._m_step(params, stats)
+            monitor.report(float(stats.loglik))
             params = new
             if monitor.converged:
                 break
+        return params, monitor
+
+    def _commit(self, params, monitor, running=None):
+        """Write the parameters of a finished fit (``running``: online EM's
+        statistics), after checking they are finite."""
         for name, value in params.items():
             if value is not None and not np.all(np.isfinite(value)):
                 raise ValueError(
@@ -659,7 +953,77 @@ class MarkovSwitchingAR:
         for name, value in params.items():
             setattr(self, name, value)
         self.monitor_ = monitor
+        self._online = running
         return self
+
+    def partial_fit(self, X, lengths=None, *, transition_inputs=None):
+        """One step of online (stepwise) EM on a new batch of sequences, as
+        :meth:`fasthmm.BaseHMM.partial_fit` (:mod:`fasthmm.online`): the
+        batch's statistics blended into running statistics with step size
+        ``(learning_offset + t) ** -learning_decay``, then the M-step. The
+        first call (or the first after :meth:`fit`) initialises the
+        parameters named in ``init_params`` from its batch. Atomic;
+        ``monitor_`` is not touched."""
+        self._check_hyperparameters()
+        if self.transition_inputs:
+            raise NotImplementedError(
+                "partial_fit is not offered for input-driven transitions "
+                "(transition_inputs=True): use fit"
+            )
+        source = _Source(self, X, lengths, transition_inputs)
+        running = getattr(self, "_online", None)
+        if running is None:
+            params = self._checked_params(self._initialized(source.sample()))
+        else:
+            params = self._checked_params()
+        batch = source.stats(params)
+        if running is None:
+            first = batch.scaled(1.0 / batch.n_samples)
+            running = online.Running(first, 1, batch.n_samples)
+        else:
+            eta = online.step_size(
+                self.learning_offset, self.learning_decay, running.t + 1
+            )
+            running = running.blended(batch, eta)
+        params = self._m_step(params, running.total())
+        return self._commit(params, self.monitor_, running)
+
+    def _batch_stats(self, params, data):
+        """The E-step of one batch: :class:`_Stats`.
+
+        Raises
+        ------
+        ValueError
+            When a sequence has probability zero under ``params``.
+        """
+        res = self._pass(params, data)
+        bad = np.flatnonzero(~(res.loglik > -np.inf))
+        if bad.size:
+            raise ValueError(
+                f"fit stopped: sequence {data.seq0 + int(bad[0])} has zero "
+                "probability under the current parameters (check zeros in "
+                "startprob_ and transmat_); the model's parameters are unchanged"
+            )
+        steps = None
+        if self.transition_inputs:
+            k, p = self.n_components, self.order
+            xi = np.zeros((len(data.y), k, k))
+            xi[data.scored] = res.step_counts
+            heads = data.starts[:-1]
+            for s, lo in enumerate(heads):
+                xi[lo + 1 : lo + p + 1] += res.first_counts[s]
+            rows = np.ones(len(data.y), dtype=bool)
+            rows[heads] = False
+            steps = (xi[rows], data.w[rows], data.w[heads], res.first_regimes)
+        return _Stats(
+            float(res.loglik.sum()),
+            self._moments(data, res.posteriors),
+            res.counts,
+            res.start_counts,
+            data.n_sequences,
+            len(data.scored),
+            steps,
+        )
 
     def _initialized(self, data):
         """Current parameters, with those named in ``init_params`` (or unset)
@@ -696,10 +1060,11 @@ class MarkovSwitchingAR:
             params["startprob_"] = np.full(k, 1.0 / k)
         return params
 
-    def _m_step(self, params, data, res):
-        """New parameters from one E-step (each block only if in ``params``)."""
+    def _m_step(self, params, stats):
+        """New parameters from the E-step's :class:`_Stats` (each block only
+        if in ``params``)."""
         new = {n: None if v is None else v.copy() for n, v in params.items()}
-        moments = self._moments(data, res.posteriors)
+        moments = stats.moments
         if "a" in self.params:
             new["ar_coef_"] = self._ar_step(new, moments)
         if "m" in self.params:
@@ -707,13 +1072,13 @@ class MarkovSwitchingAR:
         if "v" in self.params:
             new["variances_"] = self._variance_step(new, moments)
         if "t" in self.params and self.transition_inputs:
-            new["transcoef_"] = self._transcoef_step(params, data, res)
+            new["transcoef_"] = self._transcoef_step(params, stats)
         elif "t" in self.params:
-            new["transmat_"] = self._transition_step(params, res)
+            new["transmat_"] = self._transition_step(params, stats)
         if self.start == "stationary" and not self.transition_inputs:
             new["startprob_"] = stationary_distribution(new["transmat_"])
         elif "s" in self.params:
-            new["startprob_"] = res.start_counts / res.start_counts.sum()
+            new["startprob_"] = stats.start_counts / stats.start_counts.sum()
         return new
 
     def _moments(self, data, weights):
@@ -800,12 +1165,12 @@ class MarkovSwitchingAR:
             var = np.where(mass > 0, ss / mass, old)
         return np.maximum(var, self.min_covar)
 
-    def _transition_step(self, params, res):
+    def _transition_step(self, params, stats):
         """``transmat_`` from the expected regime transitions (rows with no
         mass kept); with ``start="stationary"`` a step that does not lower the
         expected counts' log-probability plus the log start probability."""
         old = params["transmat_"]
-        counts = res.counts
+        counts = stats.counts
         total = counts.sum(axis=1, keepdims=True)
         with np.errstate(invalid="ignore", divide="ignore"):
             candidate = np.where(total > 0, counts / total, old)
@@ -814,7 +1179,7 @@ class MarkovSwitchingAR:
 
         def q(trans):
             pi = stationary_distribution(trans)
-            return _xlogy(counts, trans) + _xlogy(res.start_counts, pi)
+            return _xlogy(counts, trans) + _xlogy(stats.start_counts, pi)
 
         base = q(old)
         step = candidate - old
@@ -825,32 +1190,23 @@ class MarkovSwitchingAR:
             step = step / 2
         return old
 
-    def _transcoef_step(self, params, data, res):
+    def _transcoef_step(self, params, stats):
         """``transcoef_`` by a weighted multinomial logistic regression per
         row on the expected transitions into every row (Newton steps that
         never lower it); with ``start="stationary"`` the step is halved towards
         the previous coefficients until the expected transitions'
         log-probability plus the log start probabilities does not decrease."""
-        k, p = self.n_components, self.order
-        xi = np.zeros((len(data.y), k, k))
-        xi[data.scored] = res.step_counts
-        heads = data.starts[:-1]
-        for s, lo in enumerate(heads):
-            xi[lo + 1 : lo + p + 1] += res.first_counts[s]
-        rows = np.ones(len(data.y), dtype=bool)
-        rows[heads] = False
-        y, w = xi[rows], data.w[rows]
+        k = self.n_components
+        y, w, head_w, first_regimes = stats.steps
         old = params["transcoef_"]
         candidate = logistic_rows(old, y, np.ascontiguousarray(w), 0.0)
         if self.start != "stationary":
             return candidate
 
         def q(coef):
-            logp = log_transmats(coef, data.w)
-            value = _xlogy(y, np.exp(logp[rows]))
-            for s, lo in enumerate(heads):
-                pi = stationary_distribution(np.exp(logp[lo]))
-                value += _xlogy(res.first_regimes[s], pi)
+            value = _xlogy(y, np.exp(log_transmats(coef, w)))
+            for s, head in enumerate(np.exp(log_transmats(coef, head_w))):
+                value += _xlogy(first_regimes[s], stationary_distribution(head))
             return value
 
         base, step = q(old), candidate - old
@@ -881,9 +1237,10 @@ class MarkovSwitchingAR:
     def bic(self, X, lengths=None, *, transition_inputs=None):
         """Bayesian information criterion (lower is better); the number of
         scored observations is the sample size."""
-        data = self._read(X, lengths, transition_inputs)
-        ll = self.score(X, lengths, transition_inputs=transition_inputs)
-        return -2.0 * ll + self._n_free_parameters() * np.log(len(data.scored))
+        params, source = self._source(X, lengths, transition_inputs)
+        n_scored = source.n_rows - self.order * source.n_sequences
+        ll = sum(self._pass(params, d, smooth=False).loglik.sum() for d in source)
+        return -2.0 * float(ll) + self._n_free_parameters() * np.log(n_scored)
 
     def save(self, path):
         """Write the model to one ``.npz`` file (see :func:`fasthmm.load`)."""

@@ -40,6 +40,8 @@ def step_size(learning_offset, learning_decay, t):
 
 def scaled(stats, factor):
     """``factor * stats`` (every sum multiplied; counts kept)."""
+    if not isinstance(stats, Stats):  # statistics of another kind scale themselves
+        return stats.scaled(factor)
     return Stats(
         start=stats.start * factor,
         trans=stats.trans * factor,
