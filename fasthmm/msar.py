@@ -33,7 +33,7 @@ from ._validation import (
     check_startprob,
     check_transmat,
 )
-from .base import BaseHMM
+from .base import BaseHMM, _draw_rows
 from .em import ConvergenceMonitor
 from .emissions._weighted import weighted_sums
 from .expanded import TupleChain
@@ -714,6 +714,53 @@ class MarkovSwitchingAR:
         """The Viterbi regime path, (n_samples,)."""
         return self.decode(X, lengths, transition_inputs=transition_inputs)[1]
 
+    def sample_posterior(
+        self, X, lengths=None, n_samples=1, random_state=None, *, transition_inputs=None
+    ):
+        """Regime paths drawn from p(s | y) by forward filtering, backward
+        sampling over the tuple states (a tuple's predecessors differ only in
+        the regime that leaves the window, all through the same transition,
+        so each backward step draws that regime from the filtered row).
+
+        Returns
+        -------
+        states : ndarray of int64 (n_samples, n_observations)
+        """
+        n_draws = check_int(n_samples, "n_samples", 1)
+        params, source = self._source(X, lengths, transition_inputs)
+        rng = check_random_state(
+            self.random_state if random_state is None else random_state
+        )
+        out = np.empty((n_draws, source.n_rows), dtype=np.int64)
+        for data in source:
+            filtered = self._pass(params, data, smooth=False).posteriors
+            rows = slice(data.row0, data.row0 + len(data.y))
+            out[:, rows] = self._backward_draws(data, filtered, n_draws, rng)
+        return out
+
+    def _backward_draws(self, data, filtered, n_draws, rng):
+        """Regime paths of one batch drawn backwards from its filtered tuple
+        rows, (n_draws, n_samples)."""
+        k, p = self.n_components, self.order
+        dig = self._chain().digits()
+        older = len(dig) // k  # tuples of the p older regimes
+        states = np.empty((n_draws, len(data.y)), dtype=np.int64)
+        for s in range(data.n_sequences):
+            lo, hi = data.scored_starts[s], data.scored_starts[s + 1]
+            tuples = _draw_rows(
+                np.broadcast_to(filtered[hi - 1], (n_draws, len(dig))), rng
+            )
+            states[:, data.scored[hi - 1]] = dig[tuples, 0]
+            for t in range(hi - 2, lo - 1, -1):
+                base = (tuples % older) * k
+                tuples = base + _draw_rows(
+                    filtered[t][base[:, None] + np.arange(k)], rng
+                )
+                states[:, data.scored[t]] = dig[tuples, 0]
+            head = data.starts[s]
+            states[:, head : head + p] = dig[tuples][:, ::-1][:, :p]
+        return states
+
     def get_stationary_distribution(self):
         """Stationary distribution of ``transmat_``."""
         self._refuse_inputs("get_stationary_distribution")
@@ -924,9 +971,29 @@ class MarkovSwitchingAR:
         """
         self._check_hyperparameters()
         source = _Source(self, X, lengths, transition_inputs)
-        params = self._checked_params(self._initialized(source.sample()))
+        params = self._initial_params([source.sample()])
         params, monitor = self._em(source.stats, params)
         return self._commit(params, monitor)
+
+    def _initial_params(self, samples):
+        """Checked starting parameters of a fit from its initialisation
+        sample (a list of :class:`_Data`, joined)."""
+        return self._checked_params(self._initialized(_Data.joined(samples)))
+
+    # hooks of fasthmm.distributed.fit
+    def _read_partition(self, X, lengths, inputs, transition_inputs):
+        """A partition loaded on a worker, checked: :class:`_Data`."""
+        if inputs is not None:
+            raise ValueError(
+                "inputs were given but MarkovSwitchingAR's emissions use none: "
+                "leave inputs out (transition inputs go in transition_inputs)"
+            )
+        return self._read(X, lengths, transition_inputs)
+
+    def _partition_sample(self, data, size, n_slices):
+        """The rows of a partition's initialisation sample (see
+        :func:`fasthmm._batches.sample_ranges`)."""
+        return data.slices(_batches.sample_ranges(len(data.y), size, n_slices))
 
     def _em(self, e_fn, params):
         """The EM loop over the statistics ``e_fn(params)`` (:class:`_Stats`
@@ -973,7 +1040,7 @@ class MarkovSwitchingAR:
         source = _Source(self, X, lengths, transition_inputs)
         running = getattr(self, "_online", None)
         if running is None:
-            params = self._checked_params(self._initialized(source.sample()))
+            params = self._initial_params([source.sample()])
         else:
             params = self._checked_params()
         batch = source.stats(params)
