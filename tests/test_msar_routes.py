@@ -12,29 +12,22 @@ against the model's distributions by Monte Carlo.
 import copy
 import functools
 import io
-import itertools
 
 import numba
 import numpy as np
 import pytest
+import test_distributed
 from hypothesis import given, settings
 from hypothesis import strategies as st
 from models_helpers import X_METHODS, assert_unchanged, snapshot
-from reference import logsumexp, safe_log
-from test_markov_switching_ar import (
-    log_density,
-    random_model,
-    random_tvtp_model,
-    softmax_transmats,
-    stationary,
-)
+from reference import logsumexp
+from test_markov_switching_ar import path_scores, random_model, random_tvtp_model
 
 import fasthmm
 from fasthmm import MarkovSwitchingAR
 from fasthmm._batches import bytes_per_row
 
 RTOL = 1e-10
-TIMEOUT = 60
 
 
 def _close(a, b, rtol=RTOL):
@@ -427,24 +420,7 @@ def test_first_regime_follows_the_start_distribution():
 
 def path_posterior(model, y, w=None):
     """p(path | y) of every regime path of one short sequence, by enumeration."""
-    k, p, n = model.n_components, model.order, len(y)
-    if w is None:
-        mats = np.broadcast_to(model.transmat_, (n, k, k))
-    else:
-        mats = softmax_transmats(model.transcoef_, w)
-    pi = model.startprob_ if model.start == "learned" else stationary(mats[0])
-    paths = np.array(list(itertools.product(range(k), repeat=n)))
-    scores = np.array(
-        [
-            safe_log(pi[path[0]])
-            + safe_log(mats[np.arange(1, n), path[:-1], path[1:]]).sum()
-            + sum(
-                log_density(model, y, t, path[t - np.arange(p + 1)])
-                for t in range(p, n)
-            )
-            for path in paths
-        ]
-    )
+    paths, scores = path_scores(model, y, w)
     return paths, np.exp(scores - logsumexp(scores))
 
 
@@ -479,24 +455,7 @@ def test_sample_posterior_draws_paths_with_their_posterior_probability(tvtp):
 
 
 # -- dask -------------------------------------------------------------------------------
-@pytest.fixture(scope="module")
-def client():
-    distributed = pytest.importorskip("distributed")
-    cluster = distributed.LocalCluster(
-        n_workers=2,
-        threads_per_worker=1,
-        processes=True,
-        dashboard_address=None,
-        worker_dashboard_address=None,
-        timeout=TIMEOUT,
-    )
-    c = distributed.Client(cluster, timeout=TIMEOUT)
-    try:
-        c.wait_for_workers(2, timeout=TIMEOUT)
-        yield c
-    finally:
-        c.close(timeout=TIMEOUT)
-        cluster.close(timeout=TIMEOUT)
+client = test_distributed.client  # the local dask cluster of two workers
 
 
 def load_part(seed, tvtp):
