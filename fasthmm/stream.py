@@ -526,13 +526,18 @@ class Stream:
         fstate = self._f.copy()
         s = 3 * self.n_components + 2
         fstate[[s + i for i in _ks.SCRATCH]] = 0.0
-        return {
+        state = {
             "options": np.array([self.lag, self._delay, self.viterbi], dtype=np.int64),
             "fstate": fstate,
             "back": self._back[times, :-1] if self.viterbi else self._back[:, :-1],
             "counters": self._counters.copy(),
             "flushed": np.array(self._flushed),
         }
+        if self._chain.per_step:  # the transitions of the last lag + 1 steps
+            state["transitions"] = self._tring.copy()
+        if self._rows.order:  # the rows the next ones take as lags
+            state["past"] = self._past.copy()
+        return state
 
     def set_state(self, state):
         """Resume from :meth:`get_state`'s arrays (of a stream with the same
@@ -552,7 +557,10 @@ class Stream:
         self
         """
         fstate, counters, back, flushed = self._checked_state(state)
+        tring, past = self._checked_extras(state, int(counters[_ks.T_SEEN]))
         self.reset()
+        self._tring[:] = tring
+        self._past = past.copy()
         self._f[:] = fstate
         self._counters[:] = counters
         self._flushed = flushed
@@ -609,6 +617,36 @@ class Stream:
                 f"{back.min()} to {back.max()}"
             )
         return fstate, counters, back, flushed
+
+    def _checked_extras(self, state, t):
+        """The per-step transitions and the past rows of ``state`` (of
+        streams that keep them), checked; this stream's empty ones else."""
+        tring, past = self._tring, self._past
+        try:
+            if self._chain.per_step:
+                tring = state["transitions"]
+            if self._rows.order:
+                past = state["past"]
+        except (KeyError, TypeError, IndexError) as exc:
+            raise ValueError(
+                f"state must be a dict of arrays from Stream.get_state(): {exc!r}"
+            ) from None
+        tring = as_float_array(tring, "state['transitions']", ndim=3)
+        if tring.shape != self._tring.shape or not np.all(
+            (tring >= 0.0) & (tring <= 1.0)
+        ):
+            raise ValueError(
+                f"state['transitions'] must hold probabilities in [0, 1] of shape "
+                f"{self._tring.shape}, got shape {tring.shape}"
+            )
+        past = as_float_array(past, "state['past']", ndim=2)
+        want = (min(self._rows.order, t), self._past.shape[1])
+        if past.shape != want:
+            raise ValueError(
+                f"state['past'] must hold the last rows pushed, shape {want}, got "
+                f"shape {past.shape}"
+            )
+        return tring, past
 
     def _checked_counters(self, counters, flushed):
         """Check ``state['counters']``; return (rows pushed, first undecided)."""
@@ -761,7 +799,7 @@ class Stream:
         if code < 0:
             self._raise(-code, le.shape[0])
         if past is not None:
-            self._past = past
+            self._past = past.copy()
         return self._last
 
     def _push(self, le, steps):
