@@ -38,8 +38,8 @@ from .em import ConvergenceMonitor
 from .emissions._weighted import weighted_sums
 from .expanded import TupleChain
 from .forecast import (
-    check_future,
     check_steps,
+    input_transmats,
     refuse_future,
     state_forecast,
     stationary_transmats,
@@ -774,15 +774,12 @@ class MarkovSwitchingAR:
         Parameters
         ----------
         lag, max_delay, viterbi :
-            As in :meth:`fasthmm.BaseHMM.stream`, counted in rows.
+            As in :meth:`fasthmm.BaseHMM.stream`, counted in rows. With
+            ``transition_inputs=True``, each push takes the rows'
+            ``transition_inputs=``.
         """
         from .msar_stream import SwitchingARStream
 
-        if self.transition_inputs:
-            raise NotImplementedError(
-                "stream is not offered for input-driven transitions "
-                "(transition_inputs=True) yet: use filter_proba on the data so far"
-            )
         return SwitchingARStream(self, self._checked_params(), lag, max_delay, viterbi)
 
     # -- forecasts --------------------------------------------------------------
@@ -800,20 +797,18 @@ class MarkovSwitchingAR:
             ends = data.starts[1:] - 1
             recent.append(np.stack([data.y[ends - i] for i in range(self.order)], 1))
         last, recent = np.concatenate(last), np.concatenate(recent)
-        n, k = len(last), self.n_components
+        n = len(last)
         if not self.transition_inputs:
             refuse_future(future, "future_transition_inputs", "transitions")
             mats = stationary_transmats(params["transmat_"], n, steps)
             return params, last, recent, mats
-        coef = params["transcoef_"]
         if future is None:
             raise ValueError(
                 "future_transition_inputs is missing: this model's transitions "
                 "depend on inputs, give their values in the steps to forecast"
             )
-        w = check_future(future, "future_transition_inputs", n, steps, coef.shape[2])
-        mats = np.exp(log_transmats(coef, w.reshape(n * steps, -1)))
-        return params, last, recent, mats.reshape(n, steps, k, k)
+        mats = input_transmats(params["transcoef_"], future, n, steps)
+        return params, last, recent, mats
 
     def forecast_proba(
         self,

@@ -174,57 +174,77 @@ def test_partial_fit_refuses_input_driven_transitions():
 
 
 # -- streams ----------------------------------------------------------------------------
+def _stream_case(rng, order, start, tvtp, n):
+    """(model, y, w or None, push keywords of rows lo:hi)."""
+    if tvtp:
+        model = random_tvtp_model(rng, 2, order, start)
+        w = np.column_stack([np.ones(n), rng.normal(size=n)])
+    else:
+        model, w = random_model(rng, 2, order, start=start), None
+    y = model.sample(n, random_state=rng, transition_inputs=w)[0][:, 0]
+
+    def rows(lo, hi):
+        return {} if w is None else {"transition_inputs": w[lo:hi]}
+
+    return model, y, w, rows
+
+
 @settings(max_examples=25, deadline=None)
 @given(
     seed=st.integers(0, 2**31 - 1),
     order=st.integers(1, 3),
     cuts=st.lists(st.integers(1, 29), max_size=6),
     start=st.sampled_from(["learned", "stationary"]),
+    tvtp=st.booleans(),
 )
 def test_any_split_of_a_stream_equals_the_batch_filter_and_score(
-    seed, order, cuts, start
+    seed, order, cuts, start, tvtp
 ):
     rng = np.random.default_rng(seed)
-    model = random_model(rng, 2, order, start=start)
-    y = model.sample(30, random_state=rng)[0][:, 0]
+    model, y, w, kw = _stream_case(rng, order, start, tvtp, 30)
     stream = model.stream(lag=0, viterbi=False)
     bounds = [0, *sorted(set(cuts)), 30]
     rows = []
     for lo, hi in zip(bounds[:-1], bounds[1:]):
-        rows.append(stream.push(y[lo] if hi == lo + 1 else y[lo:hi]))
+        rows.append(stream.push(y[lo] if hi == lo + 1 else y[lo:hi], **kw(lo, hi)))
         if hi > order:
-            _close(stream.log_likelihood, model.score(y[:hi]))
-    _close(np.concatenate(rows), model.filter_proba(y))
+            _close(stream.log_likelihood, model.score(y[:hi], **kw(0, hi)))
+    _close(np.concatenate(rows), model.filter_proba(y, transition_inputs=w))
 
 
-@pytest.mark.parametrize("lag", [0, 2, 5])
-def test_stream_smoothing_viterbi_and_forecasts_equal_the_batch_calls(lag):
+@pytest.mark.parametrize("lag,tvtp", [(0, False), (2, True), (5, False), (3, True)])
+def test_stream_smoothing_viterbi_and_forecasts_equal_the_batch_calls(lag, tvtp):
     rng = np.random.default_rng(6 + lag)
-    model = random_model(rng, 2, 2)
-    y = model.sample(40, random_state=rng)[0][:, 0]
+    model, y, w, kw = _stream_case(rng, 2, "stationary", tvtp, 40)
+    future = None if w is None else rng.normal(size=(2, 2))
     stream = model.stream(lag=lag)
     smoothed, states = [], []
     for t, value in enumerate(y):
-        stream.push(value)
+        stream.push(value, **kw(t, t + 1))
         smoothed.append(stream.smoothed)
         states.append(stream.states)
         if t >= 2:  # fixed lag: p(s_u | y_0..y_t) for u = t - lag
-            prefix = model.predict_proba(y[: t + 1])
+            prefix = model.predict_proba(y[: t + 1], **kw(0, t + 1))
             done = stream.n_smoothed
             if len(stream.smoothed):
                 _close(stream.smoothed, prefix[done - len(stream.smoothed) : done])
+            ahead = {"future_transition_inputs": future, **kw(0, t + 1)}
             _close(
-                stream.forecast_proba(2), model.forecast_proba(y[: t + 1], None, 2)[0]
+                stream.forecast_proba(2, future_transition_inputs=future),
+                model.forecast_proba(y[: t + 1], None, 2, **ahead)[0],
             )
-            _close(stream.forecast(2), model.forecast(y[: t + 1], None, 2)[0])
+            _close(
+                stream.forecast(2, future_transition_inputs=future),
+                model.forecast(y[: t + 1], None, 2, **ahead)[0],
+            )
     rest, last_states = stream.flush()
     smoothed.append(rest)
     states.append(last_states)
     assert np.concatenate(smoothed).shape == (40, 2)
-    logprob, path = model.decode(y)
+    logprob, path = model.decode(y, transition_inputs=w)
     np.testing.assert_array_equal(np.concatenate(states), path)
     _close(stream.path_log_prob, logprob)
-    _close(rest, model.predict_proba(y)[40 - len(rest) :])
+    _close(rest, model.predict_proba(y, transition_inputs=w)[40 - len(rest) :])
 
 
 def test_bad_input_leaves_a_stream_unchanged():
@@ -235,15 +255,26 @@ def test_bad_input_leaves_a_stream_unchanged():
     for bad in ([0.1, np.nan], np.zeros((2, 2)), "x"):
         with pytest.raises((ValueError, TypeError), match="X"):
             stream.push(bad)
+    with pytest.raises(ValueError, match="transition_inputs"):
+        stream.push(0.4, transition_inputs=np.ones((1, 2)))
     assert stream.log_likelihood == ll and stream.n_pushed == 3
     _close(stream.push(0.4), model.filter_proba([0.1, 0.2, 0.3, 0.4])[3:])
     short = model.stream()
     short.push(0.0)
     with pytest.raises(ValueError, match="order"):
         short.flush()
-    tvtp = random_tvtp_model(np.random.default_rng(0), 2, 1, "learned")
-    with pytest.raises(NotImplementedError, match="transition_inputs"):
-        tvtp.stream()
+    with pytest.raises(ValueError, match="future_transition_inputs"):
+        stream.forecast(1, future_transition_inputs=np.ones((1, 2)))
+    tvtp = random_tvtp_model(np.random.default_rng(0), 2, 1, "learned").stream()
+    tvtp.push([0.1, 0.2], transition_inputs=np.ones((2, 2)))
+    for bad in (None, np.ones((1, 3)), np.full((1, 2), np.nan)):
+        with pytest.raises(ValueError, match="transition_inputs"):
+            tvtp.push(0.3, transition_inputs=bad)
+    with pytest.raises(ValueError, match="future_transition_inputs"):
+        tvtp.forecast_proba(1)
+    assert tvtp.n_pushed == 2
+    with pytest.raises(NotImplementedError, match="saving"):
+        tvtp.get_state()
 
 
 # -- save / load, atomic fit, bad input, threads ----------------------------------------
