@@ -17,6 +17,8 @@ import functools
 import numpy as np
 
 from . import _batches, _registry, online
+from ._msar_data import Batch, Source, SwitchingARStats
+from ._msar_em import ECMSteps, stationary_distribution
 from ._validation import (
     NotFittedError,
     as_float_array,
@@ -35,7 +37,6 @@ from ._validation import (
 )
 from .base import BaseHMM, _draw_rows
 from .em import ConvergenceMonitor
-from .emissions._weighted import weighted_sums
 from .expanded import TupleChain
 from .forecast import (
     check_steps,
@@ -44,7 +45,7 @@ from .forecast import (
     state_forecast,
     stationary_transmats,
 )
-from .input_transitions import InputTransitions, log_transmats, logistic_rows
+from .input_transitions import InputTransitions, log_transmats
 from .io import save_model
 from .transitions import Transitions
 
@@ -53,236 +54,9 @@ __all__ = ["MarkovSwitchingAR"]
 STARTS = ("learned", "stationary")
 LETTERS = "stmav"
 PARAM_NAMES = ("startprob_", "transmat_", "means_", "ar_coef_", "variances_")
-#: Step halvings tried by the transition M-step of ``start="stationary"``.
-MAX_HALVINGS = 40
-#: Gradient steps on the transition term per M-step (input-driven
-#: transitions with ``start="stationary"``).
-ASCENT_STEPS = 3
 
 
-def stationary_distribution(transmat):
-    """The distribution ``pi`` with ``pi @ transmat = pi`` and sum one (for a
-    chain with several, the least-squares one, as statsmodels' steady state),
-    clipped at zero and normalised."""
-    k = transmat.shape[0]
-    try:  # (I - P + 1 1')' pi = 1: regular when the chain has one class
-        pi = np.linalg.solve((np.eye(k) - transmat + 1.0).T, np.ones(k))
-    except np.linalg.LinAlgError:
-        a = np.vstack([np.eye(k) - transmat.T, np.ones((1, k))])
-        pi = np.linalg.pinv(a)[:, -1]
-    pi = np.maximum(pi, 0.0)
-    return pi / pi.sum()
-
-
-class _Data:
-    """One batch of whole sequences: the scored rows of every sequence and
-    their lags.
-
-    Attributes
-    ----------
-    y : ndarray (n_samples,)
-    starts : ndarray (n_sequences + 1,)
-        Sequence offsets in ``y``.
-    scored : ndarray of int (n_scored,)
-        Rows of ``y`` that are scored (all but each sequence's first ``order``).
-    scored_starts : ndarray (n_sequences + 1,)
-        Sequence offsets among the scored rows.
-    lags : ndarray (n_scored, order)
-        ``lags[:, i - 1]`` is ``y_{t-i}``.
-    regressors : ndarray (n_scored, order + 1)
-        ``y_t`` and its lags.
-    w : ndarray (n_samples, n_transition_inputs) or None
-        The transition inputs (row ``u`` drives the transition into ``u``).
-    row0, seq0 : int
-        Offsets of the batch's first row and sequence in the whole of X
-        (blocks of a larger X).
-    """
-
-    def __init__(self, y, starts, order, w=None, row0=0, seq0=0):
-        self.y, self.starts, self.w = y, starts, w
-        self.order, self.row0, self.seq0 = order, row0, seq0
-        lengths = np.diff(starts)
-        self.scored = np.concatenate(
-            [np.arange(lo + order, hi) for lo, hi in zip(starts[:-1], starts[1:])]
-        )
-        self.scored_starts = np.concatenate([[0], np.cumsum(lengths - order)])
-        self.lags = np.stack([y[self.scored - i] for i in range(1, order + 1)], axis=1)
-        self.regressors = np.column_stack([y[self.scored], self.lags])
-
-    @property
-    def n_sequences(self):
-        return len(self.starts) - 1
-
-    def slices(self, ranges):
-        """The rows of ``ranges`` (row ranges, each longer than ``order``),
-        each slice as one sequence: an initialisation sample."""
-        if len(ranges) == 1 and ranges[0] == (0, len(self.y)):
-            return self
-        return _Data.joined(
-            [
-                _Data(
-                    self.y[lo:hi],
-                    np.array([0, hi - lo]),
-                    self.order,
-                    None if self.w is None else self.w[lo:hi],
-                )
-                for lo, hi in ranges
-            ]
-        )
-
-    @staticmethod
-    def joined(parts):
-        """The batches of ``parts`` as one (their sequences in order)."""
-        if len(parts) == 1:
-            return parts[0]
-        starts = [0]
-        for part in parts:
-            starts += list(starts[-1] + part.starts[1:])
-        w = None if parts[0].w is None else np.concatenate([p.w for p in parts])
-        y = np.concatenate([p.y for p in parts])
-        return _Data(y, np.array(starts), parts[0].order, w)
-
-
-class _Source:
-    """The data of one call as batches of whole sequences: X in memory (one
-    batch, read once), or walked in blocks within the model's
-    ``memory_budget`` (:mod:`fasthmm._batches`: a memmap, or a list of
-    arrays with ``lengths`` per array), each block read when needed.
-
-    Attributes
-    ----------
-    n_rows, n_sequences : int
-    """
-
-    def __init__(self, model, X, lengths, transition_inputs):
-        self.model = model
-        n_states = model.n_components ** (model.order + 1)
-        self.blocks = _batches.plan(
-            X,
-            lengths,
-            n_states,
-            _batches.budget_of(model),
-            _batches.Aligned(model, None, transition_inputs),
-        )
-        if self.blocks is None:
-            self._data = model._read(X, lengths, transition_inputs)
-            self.n_rows, self.n_sequences = len(self._data.y), self._data.n_sequences
-        else:
-            self.n_rows = self.blocks.n_rows
-            self.n_sequences = len(self.blocks.starts) - 1
-
-    def __iter__(self):
-        """The batches, in order (:class:`_Data` with their offsets)."""
-        if self.blocks is None:
-            yield self._data
-            return
-        for i in range(self.blocks.n_blocks):
-            yield self._block(i)
-
-    def _block(self, i):
-        blocks = self.blocks
-        s0, s1 = int(blocks.bounds[i]), int(blocks.bounds[i + 1])
-        lo, hi = int(blocks.starts[s0]), int(blocks.starts[s1])
-        try:
-            w = blocks.transition_rows(lo, hi)
-            data = self.model._read(
-                blocks._raw_rows(lo, hi), np.diff(blocks.starts[s0 : s1 + 1]), w
-            )
-        except (ValueError, TypeError) as exc:
-            raise type(exc)(f"{blocks._where(lo, hi)}: {exc}") from None
-        data.row0, data.seq0 = lo, s0
-        return data
-
-    def sample(self):
-        """The initialisation sample: every row when X has at most
-        ``_batches.INIT_SAMPLE_ROWS``, else its evenly spread slices
-        (:func:`fasthmm._batches.sample_ranges`), each as one sequence."""
-        if self.blocks is None:
-            return self._data
-        if self.n_rows <= _batches.INIT_SAMPLE_ROWS:
-            return _Data.joined(list(self))
-        ranges = _batches.sample_ranges(self.n_rows)
-        blocks = self.blocks
-        y = np.concatenate([blocks._raw_rows(lo, hi) for lo, hi in ranges])
-        w = blocks.sample_transition_rows()
-        return self.model._read(y, [hi - lo for lo, hi in ranges], w)
-
-    def stats(self, params):
-        """The E-step's statistics of every batch, summed in order."""
-        total = None
-        for data in self:
-            stats = self.model._batch_stats(params, data)
-            total = stats if total is None else total + stats
-        return total
-
-
-class _Stats:
-    """What the M-step reads from the E-step of whole sequences; statistics
-    of disjoint batches add up (``+``), so blocks, partitions and online
-    batches sum them as the HMMs' :class:`fasthmm.stats.Stats`.
-
-    Attributes
-    ----------
-    loglik : float
-    moments : ndarray (K^(p+1), p + 2, p + 2)
-        Posterior-weighted second moments of ``(1, y_t, ..., y_{t-p})`` per
-        tuple state (:meth:`MarkovSwitchingAR._moments`).
-    counts : ndarray (K, K)
-        Expected regime transitions.
-    start_counts : ndarray (K,)
-        Expected first regimes.
-    n_sequences, n_samples : int
-        Sequences, and scored rows.
-    steps : tuple or None
-        Input-driven transitions: ``(xi, w, head_w, first_regimes)``, the
-        expected transitions into every row but each sequence's first
-        (n, K, K) and those rows' transition inputs (n, n_transition_inputs),
-        each sequence's first row of inputs (n_sequences,
-        n_transition_inputs) and first-regime posterior (n_sequences, K);
-        concatenated by ``+``.
-    """
-
-    def __init__(
-        self, loglik, moments, counts, start_counts, n_sequences, n_samples, steps
-    ):
-        self.loglik = loglik
-        self.moments = moments
-        self.counts = counts
-        self.start_counts = start_counts
-        self.n_sequences = n_sequences
-        self.n_samples = n_samples
-        self.steps = steps
-
-    def __add__(self, other):
-        steps = None
-        if self.steps is not None:
-            steps = tuple(np.concatenate(pair) for pair in zip(self.steps, other.steps))
-        return _Stats(
-            self.loglik + other.loglik,
-            self.moments + other.moments,
-            self.counts + other.counts,
-            self.start_counts + other.start_counts,
-            self.n_sequences + other.n_sequences,
-            self.n_samples + other.n_samples,
-            steps,
-        )
-
-    def scaled(self, factor):
-        """Every sum times ``factor`` (online EM's running average)."""
-        if self.steps is not None:
-            raise ValueError("statistics of input-driven transitions do not scale")
-        return _Stats(
-            self.loglik * factor,
-            self.moments * factor,
-            self.counts * factor,
-            self.start_counts * factor,
-            self.n_sequences,
-            self.n_samples,
-            None,
-        )
-
-
-class MarkovSwitchingAR:
+class MarkovSwitchingAR(ECMSteps):
     """Markov-switching autoregression in Hamilton's form (switching mean).
 
     Parameters
@@ -493,7 +267,7 @@ class MarkovSwitchingAR:
         return _tuple_chain(self.n_components, self.order + 1)
 
     def _read(self, X, lengths, transition_inputs=None):
-        """``_Data`` of a batch: one feature, finite, each sequence longer
+        """``Batch`` of a batch: one feature, finite, each sequence longer
         than ``order``; the transition inputs aligned with it."""
         given_X, given_lengths = X, lengths
         X, lengths = check_sequences(X, lengths)
@@ -526,7 +300,7 @@ class MarkovSwitchingAR:
                 "transition_inputs given, but this model's transitions use no "
                 "inputs (build it with transition_inputs=True)"
             )
-        return _Data(np.ascontiguousarray(y), starts, self.order, w)
+        return Batch(np.ascontiguousarray(y), starts, self.order, w)
 
     def _chain_args(self, params, data):
         """(startprob, transmat, first) of :meth:`TupleChain.forward_backward`:
@@ -598,9 +372,9 @@ class MarkovSwitchingAR:
 
     # -- inference ------------------------------------------------------------
     def _source(self, X, lengths, transition_inputs):
-        """(checked parameters, :class:`_Source` of the call's data)."""
+        """(checked parameters, :class:`Source` of the call's data)."""
         params = self._checked_params()
-        return params, _Source(self, X, lengths, transition_inputs)
+        return params, Source(self, X, lengths, transition_inputs)
 
     def _rows(self, source, compute):
         """``compute(data)`` of every batch placed at the batch's rows: an
@@ -965,19 +739,19 @@ class MarkovSwitchingAR:
         raises, the model keeps its parameters.
         """
         self._check_hyperparameters()
-        source = _Source(self, X, lengths, transition_inputs)
+        source = Source(self, X, lengths, transition_inputs)
         params = self._initial_params([source.sample()])
         params, monitor = self._em(source.stats, params)
         return self._commit(params, monitor)
 
     def _initial_params(self, samples):
         """Checked starting parameters of a fit from its initialisation
-        sample (a list of :class:`_Data`, joined)."""
-        return self._checked_params(self._initialized(_Data.joined(samples)))
+        sample (a list of :class:`Batch`, joined)."""
+        return self._checked_params(self._initialized(Batch.joined(samples)))
 
     # hooks of fasthmm.distributed.fit
     def _read_partition(self, X, lengths, inputs, transition_inputs):
-        """A partition loaded on a worker, checked: :class:`_Data`."""
+        """A partition loaded on a worker, checked: :class:`Batch`."""
         if inputs is not None:
             raise ValueError(
                 "inputs were given but MarkovSwitchingAR's emissions use none: "
@@ -991,7 +765,7 @@ class MarkovSwitchingAR:
         return data.slices(_batches.sample_ranges(len(data.y), size, n_slices))
 
     def _em(self, e_fn, params):
-        """The EM loop over the statistics ``e_fn(params)`` (:class:`_Stats`
+        """The EM loop over the statistics ``e_fn(params)`` (:class:`SwitchingARStats`
         of all the data): (final parameters, monitor)."""
         monitor = ConvergenceMonitor(self.tol, self.n_iter, self.verbose)
         for _ in range(self.n_iter):
@@ -1032,7 +806,7 @@ class MarkovSwitchingAR:
                 "partial_fit is not offered for input-driven transitions "
                 "(transition_inputs=True): use fit"
             )
-        source = _Source(self, X, lengths, transition_inputs)
+        source = Source(self, X, lengths, transition_inputs)
         running = getattr(self, "_online", None)
         if running is None:
             params = self._initial_params([source.sample()])
@@ -1051,7 +825,7 @@ class MarkovSwitchingAR:
         return self._commit(params, self.monitor_, running)
 
     def _batch_stats(self, params, data):
-        """The E-step of one batch: :class:`_Stats`.
+        """The E-step of one batch: :class:`SwitchingARStats`.
 
         Raises
         ------
@@ -1077,7 +851,7 @@ class MarkovSwitchingAR:
             rows = np.ones(len(data.y), dtype=bool)
             rows[heads] = False
             steps = (xi[rows], data.w[rows], data.w[heads], res.first_regimes)
-        return _Stats(
+        return SwitchingARStats(
             float(res.loglik.sum()),
             self._moments(data, res.posteriors),
             res.counts,
@@ -1122,164 +896,6 @@ class MarkovSwitchingAR:
             params["startprob_"] = np.full(k, 1.0 / k)
         return params
 
-    def _m_step(self, params, stats):
-        """New parameters from the E-step's :class:`_Stats` (each block only
-        if in ``params``)."""
-        new = {n: None if v is None else v.copy() for n, v in params.items()}
-        moments = stats.moments
-        if "a" in self.params:
-            new["ar_coef_"] = self._ar_step(new, moments)
-        if "m" in self.params:
-            new["means_"] = self._mean_step(new, moments)
-        if "v" in self.params:
-            new["variances_"] = self._variance_step(new, moments)
-        if "t" in self.params and self.transition_inputs:
-            new["transcoef_"] = self._transcoef_step(params, stats)
-        elif "t" in self.params:
-            new["transmat_"] = self._transition_step(params, stats)
-        if self.start == "stationary" and not self.transition_inputs:
-            new["startprob_"] = stationary_distribution(new["transmat_"])
-        elif "s" in self.params:
-            new["startprob_"] = stats.start_counts / stats.start_counts.sum()
-        return new
-
-    def _moments(self, data, weights):
-        """Posterior-weighted second moments of ``f_t = (1, y_t, y_{t-1}, ...,
-        y_{t-p})`` per tuple state, shape (K^(p+1), p + 2, p + 2).
-
-        Every innovation, deviation and lag deviation of the model is linear
-        in ``f_t`` with coefficients fixed by the tuple, so these moments are
-        all the M-step needs (the Gaussian emissions' weighted-sums kernel).
-        """
-        mass, first, second = weighted_sums(data.regressors, weights, "full")
-        q = self.order + 2
-        out = np.empty((len(mass), q, q))
-        out[:, 0, 0] = mass
-        out[:, 0, 1:] = out[:, 1:, 0] = first
-        out[:, 1:, 1:] = second
-        return out
-
-    def _coefficients(self, params):
-        """Per tuple state: the regimes (S, p + 1), the coefficients on f_t
-        of the deviations ``y_{t-i} - mu[s_{t-i}]`` (S, p + 1, p + 2), and
-        the weights ``1 / variance[s_t]`` (S,)."""
-        dig = self._chain().digits()
-        p = self.order
-        dev = np.zeros((len(dig), p + 1, p + 2))
-        dev[:, :, 0] = -params["means_"][dig]
-        dev[:, np.arange(p + 1), np.arange(1, p + 2)] = 1.0
-        return dig, dev, 1.0 / params["variances_"][dig[:, 0]]
-
-    def _ar_step(self, params, moments):
-        """AR coefficients maximising the expected log-density given the means
-        and variances: weighted least squares of the deviation on its lags."""
-        k = self.n_components
-        dig, dev, scale = self._coefficients(params)
-        m = np.einsum("sip,spq,sjq->sij", dev, moments, dev) * scale[:, None, None]
-        gram = np.zeros((k, self.order, self.order))
-        rhs = np.zeros((k, self.order))
-        np.add.at(gram, dig[:, 0], m[:, 1:, 1:])
-        np.add.at(rhs, dig[:, 0], m[:, 1:, 0])
-        old = params["ar_coef_"]
-        if not self.switching_ar:
-            coef = _solve(gram.sum(axis=0), rhs.sum(axis=0), old[0])
-            return np.tile(coef, (k, 1))
-        return np.stack([_solve(gram[j], rhs[j], old[j]) for j in range(k)])
-
-    def _innovation(self, params):
-        """Per tuple state (S,): the innovation is ``resp @ f_t - design @ mu``
-        with ``resp`` (S, p + 2) and ``design`` (S, K)."""
-        k = self.n_components
-        dig = self._chain().digits()
-        phi = params["ar_coef_"][dig[:, 0]]  # (S, p)
-        resp = np.zeros((len(dig), self.order + 2))
-        resp[:, 1] = 1.0
-        resp[:, 2:] = -phi
-        design = np.eye(k)[dig[:, 0]]
-        for i in range(self.order):
-            design -= phi[:, i : i + 1] * np.eye(k)[dig[:, i + 1]]
-        return resp, design
-
-    def _mean_step(self, params, moments):
-        """Means maximising the expected log-density given the AR coefficients
-        and variances: the innovation is linear in the means."""
-        resp, design = self._innovation(params)
-        scale = self._coefficients(params)[2]
-        mass = moments[:, 0, 0] * scale
-        sums = np.einsum("sq,sq->s", moments[:, 0, :], resp) * scale
-        gram = (design * mass[:, None]).T @ design
-        return _solve(gram, design.T @ sums, params["means_"])
-
-    def _variance_step(self, params, moments):
-        """Variances maximising the expected log-density given the rest."""
-        k = self.n_components
-        resp, design = self._innovation(params)
-        coef = resp.copy()
-        coef[:, 0] -= design @ params["means_"]
-        ss_tuple = np.einsum("sp,spq,sq->s", coef, moments, coef)
-        current = self._chain().digits()[:, 0]
-        ss = np.bincount(current, ss_tuple, minlength=k)
-        mass = np.bincount(current, moments[:, 0, 0], minlength=k)
-        if not self.switching_variance:
-            ss, mass = np.full(k, ss.sum()), np.full(k, mass.sum())
-        old = params["variances_"]
-        with np.errstate(invalid="ignore", divide="ignore"):
-            var = np.where(mass > 0, ss / mass, old)
-        return np.maximum(var, self.min_covar)
-
-    def _transition_step(self, params, stats):
-        """``transmat_`` from the expected regime transitions (rows with no
-        mass kept); with ``start="stationary"`` a step that does not lower the
-        expected counts' log-probability plus the log start probability."""
-        old = params["transmat_"]
-        counts = stats.counts
-        total = counts.sum(axis=1, keepdims=True)
-        with np.errstate(invalid="ignore", divide="ignore"):
-            candidate = np.where(total > 0, counts / total, old)
-        if self.start != "stationary":
-            return candidate
-
-        def q(trans):
-            pi = stationary_distribution(trans)
-            return _xlogy(counts, trans) + _xlogy(stats.start_counts, pi)
-
-        base = q(old)
-        step = candidate - old
-        for _ in range(MAX_HALVINGS):
-            trial = old + step
-            if q(trial) >= base:
-                return trial
-            step = step / 2
-        return old
-
-    def _transcoef_step(self, params, stats):
-        """``transcoef_`` by a weighted multinomial logistic regression per
-        row on the expected transitions into every row (Newton steps that
-        never lower it); with ``start="stationary"`` the step is halved towards
-        the previous coefficients until the expected transitions'
-        log-probability plus the log start probabilities does not decrease."""
-        k = self.n_components
-        y, w, head_w, first_regimes = stats.steps
-        old = params["transcoef_"]
-        candidate = logistic_rows(old, y, np.ascontiguousarray(w), 0.0)
-        if self.start != "stationary":
-            return candidate
-
-        def q(coef):
-            value = _xlogy(y, np.exp(log_transmats(coef, w)))
-            for s, head in enumerate(np.exp(log_transmats(coef, head_w))):
-                value += _xlogy(first_regimes[s], stationary_distribution(head))
-            return value
-
-        base, step = q(old), candidate - old
-        for _ in range(MAX_HALVINGS):
-            if q(old + step) >= base:
-                old = old + step
-                break
-            step = step / 2
-        # the logistic step ignores the start term: gradient steps on the whole
-        return _ascend(q, old, free=(slice(None), slice(0, k - 1)))
-
     def _n_free_parameters(self):
         k, p = self.n_components, self.order
         per_row = np.shape(self.transcoef_)[-1] if self.transition_inputs else 1
@@ -1315,34 +931,6 @@ def _tuple_chain(n_regimes, memory):
     return TupleChain(n_regimes, memory)
 
 
-def _ascend(q, x, free, steps=ASCENT_STEPS, h=1e-6):
-    """A few steepest-ascent steps on ``q`` over the entries ``x[free]``
-    (central-difference gradient, step halved until ``q`` increases): the
-    result is never worse than ``x``."""
-    best = q(x)
-    for _ in range(steps):
-        grad = np.zeros_like(x)
-        view = grad[free]
-        base = x[free]
-        for idx in np.ndindex(base.shape):
-            up, down = x.copy(), x.copy()
-            up[free][idx] += h
-            down[free][idx] -= h
-            view[idx] = (q(up) - q(down)) / (2 * h)
-        grad[free] = view
-        size = 1.0 / max(1.0, float(np.abs(grad).max()))
-        for _ in range(MAX_HALVINGS):
-            trial = x + size * grad
-            value = q(trial)
-            if value > best:
-                x, best = trial, value
-                break
-            size /= 2
-        else:
-            break
-    return x
-
-
 def _check_transcoef(value, k):
     """``transcoef_``: finite, shape (K, K, n_transition_inputs), the last
     column (the reference state) zero."""
@@ -1369,23 +957,6 @@ def _persistent_transcoef(k, w):
             coef[i, i, c] = logit
         coef[k - 1, : k - 1, c] = -logit
     return coef
-
-
-def _solve(gram, rhs, old):
-    """Least-squares solution of ``gram @ x = rhs``; ``old`` when ``gram`` has
-    no weight (a regime without posterior mass)."""
-    if not np.any(gram):
-        return old.copy()
-    try:
-        return np.linalg.solve(gram, rhs)
-    except np.linalg.LinAlgError:
-        return np.linalg.lstsq(gram, rhs, rcond=None)[0]
-
-
-def _xlogy(x, y):
-    """``sum(x * log(y))`` with 0 log 0 = 0 (and -inf where x > 0 = y)."""
-    with np.errstate(divide="ignore", invalid="ignore"):
-        return float(np.where(x > 0, x * np.log(y), 0.0).sum())
 
 
 _registry.register(MarkovSwitchingAR)

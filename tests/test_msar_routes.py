@@ -75,7 +75,7 @@ def _every_answer(model, y, lengths, w):
     ]
 
 
-# -- blocks ------------------------------------------------------------------------
+# -- blocks -----------------------------------------------------------------------
 @pytest.mark.parametrize("tvtp", [False, True])
 def test_blocks_equal_the_in_memory_answers(tmp_path, tvtp):
     rng = np.random.default_rng(1)
@@ -130,7 +130,7 @@ def test_a_bad_block_is_named_and_changes_nothing(tmp_path):
     assert_unchanged(blocked, before, "a fit failing in its last block")
 
 
-# -- online EM -----------------------------------------------------------------------
+# -- online EM ----------------------------------------------------------------------
 def test_partial_fit_first_call_is_one_em_step_and_blocks_agree():
     rng = np.random.default_rng(4)
     model = random_model(rng, 2, 2, init_params="")
@@ -173,7 +173,7 @@ def test_partial_fit_refuses_input_driven_transitions():
         model.partial_fit(np.zeros(10), transition_inputs=np.ones((10, 2)))
 
 
-# -- streams ----------------------------------------------------------------------------
+# -- streams ---------------------------------------------------------------------------
 def _stream_case(rng, order, start, tvtp, n):
     """(model, y, w or None, push keywords of rows lo:hi)."""
     if tvtp:
@@ -277,7 +277,7 @@ def test_bad_input_leaves_a_stream_unchanged():
         tvtp.get_state()
 
 
-# -- save / load, atomic fit, bad input, threads ----------------------------------------
+# -- save / load, atomic fit, bad input, threads ---------------------------------------
 @pytest.mark.parametrize("tvtp", [False, True])
 def test_save_load_round_trip_after_fit(tvtp):
     rng = np.random.default_rng(8)
@@ -377,7 +377,7 @@ def test_fit_and_score_do_not_depend_on_the_thread_count():
         np.testing.assert_array_equal(getattr(one, name), getattr(many, name))
 
 
-# -- sampling ------------------------------------------------------------------------
+# -- sampling -----------------------------------------------------------------------
 def _innovations(model, y, states):
     """Standardised innovations of rows ``order:`` given the drawn regimes."""
     mu, phi, sd = model.means_, model.ar_coef_, np.sqrt(model.variances_)
@@ -485,7 +485,7 @@ def test_sample_posterior_draws_paths_with_their_posterior_probability(tvtp):
         assert np.all(np.abs(marginal - want) < 5 * np.sqrt(0.25 / 4000))
 
 
-# -- dask -------------------------------------------------------------------------------
+# -- dask ------------------------------------------------------------------------------
 client = test_distributed.client  # the local dask cluster of two workers
 
 
