@@ -139,9 +139,9 @@ class Source:
         (:func:`fasthmm._batches.sample_ranges`), each as one sequence."""
         if self.blocks is None:
             return self._data
-        if self.n_rows <= _batches.INIT_SAMPLE_ROWS:
-            return Batch.joined(list(self))
         ranges = _batches.sample_ranges(self.n_rows)
+        if ranges == [(0, self.n_rows)]:
+            return Batch.joined(list(self))
         blocks = self.blocks
         y = np.concatenate([blocks._raw_rows(lo, hi) for lo, hi in ranges])
         w = blocks.sample_transition_rows()

@@ -117,6 +117,25 @@ def test_list_of_arrays_with_lengths_per_array_and_data_initialisation():
     _close(b.predict_proba(halves, per_file), a.predict_proba(y, lengths))
 
 
+def test_large_data_initialises_from_evenly_spread_slices(monkeypatch):
+    # Above INIT_SAMPLE_ROWS rows, a fit over blocks initialises from
+    # INIT_SLICES slices spread over X, each as one sequence.
+    rng = np.random.default_rng(20)
+    truth = random_tvtp_model(rng, 2, 1, "learned")
+    y, lengths, w = _sequences(truth, rng, w_columns=2)
+    monkeypatch.setattr(fasthmm._batches.sample_ranges, "__defaults__", (60, 3))
+    model = MarkovSwitchingAR(2, 1, transition_inputs=True, n_iter=0)
+    model.set_params(memory_budget=_budget(model, 40))
+    model.fit(y, lengths, transition_inputs=w)
+    firsts = np.linspace(0, len(y) - 20, 3).astype(int)
+    rows = np.concatenate([np.arange(a, a + 20) for a in firsts])
+    _close(model.means_, np.quantile(y[rows], [0.25, 0.75]))
+    lags = np.concatenate([np.arange(a, a + 19) for a in firsts])  # y_{t-1}
+    target, lagged = y[lags + 1, 0], y[lags, 0]
+    target, lagged = target - target.mean(), lagged - lagged.mean()
+    _close(model.ar_coef_[:, 0], np.full(2, lagged @ target / (lagged @ lagged)))
+
+
 def test_a_bad_block_is_named_and_changes_nothing(tmp_path):
     rng = np.random.default_rng(3)
     model = random_model(rng, 2, 2)
@@ -542,3 +561,15 @@ def test_dask_errors_name_the_partition_and_change_nothing(client):
         with pytest.raises(ValueError, match=word):
             fd.fit(model, client, parts)
         assert_unchanged(model, before, "a failed dask fit")
+
+
+def test_dask_initialises_from_a_sample_of_each_partition(client, monkeypatch):
+    from fasthmm import distributed as fd
+
+    # 60 rows over 3 partitions: each gives its first 20 rows (one slice)
+    monkeypatch.setattr(fd, "INIT_SAMPLE_ROWS", 60)
+    monkeypatch.setattr(fd, "INIT_SLICES", 3)
+    parts = [functools.partial(load_part, i, False) for i in range(3)]
+    model = fd.fit(MarkovSwitchingAR(2, 2, n_iter=0), client, parts)
+    rows = np.concatenate([p()[0][:20, 0] for p in parts])
+    _close(model.means_, np.quantile(rows, [0.25, 0.75]))
