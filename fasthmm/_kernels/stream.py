@@ -419,7 +419,11 @@ def push(le, fstate, counters, back, filtered, frames, smoothed, states, steps, 
                 ring[slot, j] = filtered[r, j]
                 ring[slot + 1, j] = frames[r, j]
             if per_step and tring.shape[0] > 0:
-                tring[t % tring.shape[0]] = steps[0, r].T
+                a = steps[0, r]
+                slot_t = tring[t % tring.shape[0]]
+                for i in range(k):
+                    for j in range(k):
+                        slot_t[j, i] = a[i, j]
             if t >= lag:
                 _smooth_back(
                     ring,
