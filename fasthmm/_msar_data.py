@@ -208,9 +208,12 @@ class SwitchingARStats:
         )
 
     def scaled(self, factor):
-        """Every sum times ``factor`` (online EM's running average)."""
+        """Every sum times ``factor`` (online EM's running average; the
+        transition inputs kept)."""
+        steps = None
         if self.steps is not None:
-            raise ValueError("statistics of input-driven transitions do not scale")
+            xi, w, head_w, first_regimes = self.steps
+            steps = (xi * factor, w, head_w, first_regimes * factor)
         return SwitchingARStats(
             self.loglik * factor,
             self.moments * factor,
@@ -218,5 +221,27 @@ class SwitchingARStats:
             self.start_counts * factor,
             self.n_sequences,
             self.n_samples,
-            None,
+            steps,
+        )
+
+    def compacted(self, max_rows):
+        """Online EM's running statistics bounded: the per-step transitions
+        merged and bounded as the HMMs' (:func:`fasthmm.online.kept_steps`),
+        the first rows' inputs and regimes the newest ``max_rows``."""
+        if self.steps is None:
+            return self
+        from .input_transitions import StepCounts
+        from .online import kept_steps
+
+        xi, w, head_w, first_regimes = self.steps
+        kept = kept_steps(StepCounts(xi, w), max_rows)
+        steps = (kept.xi, kept.w, head_w[-max_rows:], first_regimes[-max_rows:])
+        return SwitchingARStats(
+            self.loglik,
+            self.moments,
+            self.counts,
+            self.start_counts,
+            self.n_sequences,
+            self.n_samples,
+            steps,
         )

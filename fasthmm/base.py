@@ -725,7 +725,10 @@ class BaseHMM(HmmlearnAPI):
         Returns
         -------
         stream : fasthmm.stream.Stream
-            Holds the model's current parameters (checked once, here).
+            Holds the model's current parameters (checked once, here). With
+            ``transition_inputs=True`` each push takes the rows'
+            ``transition_inputs=``; an autoregressive model's stream keeps
+            its last ``order`` rows as the next chunk's lags.
         """
         from .stream import Stream, _EmissionRows, _InputChain, check_stream_options
 

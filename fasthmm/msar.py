@@ -798,14 +798,11 @@ class MarkovSwitchingAR(ECMSteps):
         batch's statistics blended into running statistics with step size
         ``(learning_offset + t) ** -learning_decay``, then the M-step. The
         first call (or the first after :meth:`fit`) initialises the
-        parameters named in ``init_params`` from its batch. Atomic;
-        ``monitor_`` is not touched."""
+        parameters named in ``init_params`` from its batch. With
+        ``transition_inputs=True`` the running statistics keep the
+        transitions of the steps, as the HMMs' do (:mod:`fasthmm.online`).
+        Atomic; ``monitor_`` is not touched."""
         self._check_hyperparameters()
-        if self.transition_inputs:
-            raise NotImplementedError(
-                "partial_fit is not offered for input-driven transitions "
-                "(transition_inputs=True): use fit"
-            )
         source = Source(self, X, lengths, transition_inputs)
         running = getattr(self, "_online", None)
         if running is None:
@@ -813,14 +810,16 @@ class MarkovSwitchingAR(ECMSteps):
         else:
             params = self._checked_params()
         batch = source.stats(params)
+        n_w = 0 if batch.steps is None else batch.steps[1].shape[1]
+        max_rows = online.max_steps(self, n_w)
         if running is None:
-            first = batch.scaled(1.0 / batch.n_samples)
+            first = online.compacted(batch.scaled(1.0 / batch.n_samples), max_rows)
             running = online.Running(first, 1, batch.n_samples)
         else:
             eta = online.step_size(
                 self.learning_offset, self.learning_decay, running.t + 1
             )
-            running = running.blended(batch, eta)
+            running = running.blended(batch, eta, max_rows)
         params = self._m_step(params, running.total())
         return self._commit(params, self.monitor_, running)
 

@@ -18,6 +18,12 @@ With ``missing="marginalize"``, one observation with missing entries is
 pushed directly too, for every family: with nothing observed (NaN, or a row
 of NaN) as a row of log-emissions 0 (its emission factor is 1), partly
 observed as the marginal density of its observed entries.
+
+Models with input-driven transitions push each chunk with its
+``transition_inputs``: each row's transition matrix goes to the kernels with
+it, and the stream keeps the last ``lag + 1`` of them for the smoother. An
+autoregressive model's stream keeps its last ``order`` rows, the lags of the
+next chunk's first rows.
 """
 
 import numpy as np

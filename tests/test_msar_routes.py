@@ -186,10 +186,26 @@ def test_partial_fit_blends_by_the_step_size():
         _close(getattr(stepped, name), want[name], rtol=1e-9)
 
 
-def test_partial_fit_refuses_input_driven_transitions():
-    model = random_tvtp_model(np.random.default_rng(0), 2, 1, "learned")
-    with pytest.raises(NotImplementedError, match="transition_inputs"):
-        model.partial_fit(np.zeros(10), transition_inputs=np.ones((10, 2)))
+@pytest.mark.parametrize("start", ["learned", "stationary"])
+def test_partial_fit_with_transition_inputs_is_stepwise_em(start):
+    # The first call is one EM step; the second, with learning_offset=0 and
+    # learning_decay=1 on the same batch, the EM step on the sum of the two
+    # batches' statistics (so the per-step transitions are kept whole).
+    rng = np.random.default_rng(21)
+    model = random_tvtp_model(rng, 2, 1, start)
+    model.set_params(init_params="", learning_offset=0.0, learning_decay=1.0)
+    y, lengths, w = _sequences(model, rng, n_seq=4, w_columns=2)
+    one = copy.deepcopy(model).set_params(n_iter=1).fit(y, lengths, transition_inputs=w)
+    online = copy.deepcopy(model).partial_fit(y, lengths, transition_inputs=w)
+    for name in model._param_names():
+        _close(getattr(online, name), getattr(one, name), rtol=1e-8)
+    stepped = copy.deepcopy(online).partial_fit(y, lengths, transition_inputs=w)
+    data = model._read(y, lengths, w)
+    s = model._batch_stats(model._checked_params(), data)
+    s = s + online._batch_stats(online._checked_params(), data)
+    want = model._m_step(online._checked_params(), s)
+    for name in model._param_names():
+        _close(getattr(stepped, name), want[name], rtol=1e-7)
 
 
 # -- streams ---------------------------------------------------------------------------

@@ -18,7 +18,7 @@ import numpy as np
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
-from models_helpers import assert_same_stream_state, seeds, stream_state
+from models_helpers import assert_same_stream_state, push_all, seeds, stream_state
 
 import fasthmm
 from tests.reference import (
@@ -59,22 +59,6 @@ def chunks(n, cuts):
     """Bounds of the pushes of n rows cut at ``cuts``."""
     bounds = [0, *sorted(c for c in cuts if 0 < c < n), n]
     return list(zip(bounds[:-1], bounds[1:]))
-
-
-def run(stream, pieces):
-    """Push every (x, kwargs) piece; the filtered, smoothed and Viterbi
-    outputs concatenated, the flush included."""
-    filtered, smoothed, states = [], [], []
-    for x, kw in pieces:
-        filtered.append(stream.push(x, **kw))
-        smoothed.append(stream.smoothed)
-        states.append(stream.states)
-    tail, rest = stream.flush()
-    return (
-        np.concatenate(filtered),
-        np.concatenate(smoothed + [tail]),
-        np.concatenate(states + [rest]),
-    )
 
 
 def one_row(x):
@@ -131,7 +115,7 @@ def test_tvtp_any_split_equals_the_batch_calls(seed, k, n, lag, cuts, singles):
     X = rng.normal(scale=2.0, size=(n, 1))
     W = np.column_stack([np.ones(n), rng.normal(size=(n, d - 1))])
     stream = model.stream(lag=lag)
-    out = run(stream, tvtp_pieces(X, W, chunks(n, cuts), singles))
+    out = push_all(stream, tvtp_pieces(X, W, chunks(n, cuts), singles))
     kw = {"transition_inputs": W}
     assert_batch_results(model, X, out, lag, kw)
     assert stream.log_likelihood == pytest.approx(model.score(X, **kw), rel=1e-12)
@@ -167,7 +151,7 @@ def test_tvtp_stream_equals_the_numpy_log_space_reference(seed, n, lag):
 
     stream = model.stream(lag=lag)
     pieces = [(X[t], {"transition_inputs": W[t : t + 1]}) for t in range(n)]
-    filtered, smoothed, states = run(stream, pieces)
+    filtered, smoothed, states = push_all(stream, pieces)
     np.testing.assert_allclose(filtered, filtered_ref, rtol=0, atol=1e-10)
     assert stream.log_likelihood == pytest.approx(ll, rel=1e-10)
     for s in range(n - min(lag, n)):  # p(z_s | x_0..x_{s+lag})
@@ -225,7 +209,7 @@ def test_tvtp_save_and_resume_continue_the_uninterrupted_stream():
     X = rng.normal(scale=2.0, size=(n, 1))
     W = np.column_stack([np.ones(n), rng.normal(size=n)])
     pieces = [(X[t], {"transition_inputs": W[t : t + 1]}) for t in range(n)]
-    whole = run(model.stream(lag=4), pieces)
+    whole = push_all(model.stream(lag=4), pieces)
 
     first = model.stream(lag=4)
     for x, kw in pieces[:17]:
@@ -235,7 +219,7 @@ def test_tvtp_save_and_resume_continue_the_uninterrupted_stream():
     buf.seek(0)
     with np.load(buf) as saved:
         resumed = model.stream(lag=4).set_state(dict(saved))
-    rest = run(resumed, pieces[17:])
+    rest = push_all(resumed, pieces[17:])
     np.testing.assert_array_equal(rest[0], whole[0][17:])
     np.testing.assert_array_equal(rest[1], whole[1][13:])
     assert resumed.log_likelihood == pytest.approx(model.score(X, transition_inputs=W))
@@ -309,7 +293,7 @@ def test_arhmm_any_split_equals_the_batch_calls(seed, k, order, n, lag, cuts, n_
         x = one_row(X[a:b]) if b - a == 1 and U is None else X[a:b]
         pieces.append((x, {} if U is None else {"inputs": U[a:b]}))
     stream = model.stream(lag=lag)
-    out = run(stream, pieces)
+    out = push_all(stream, pieces)
     assert_batch_results(model, X, out, lag, kw)
     assert stream.log_likelihood == pytest.approx(model.score(X, **kw), rel=1e-12)
 

@@ -115,8 +115,11 @@ def _filter_rows(le, chain, alpha, first, filtered, frames, steps):
             for j in range(k):
                 pred[j] = startprob[j]
         else:
-            a = steps[r] if per_step else transmat
-            vecmat(alpha if r == 0 else filtered[r - 1], a, pred)
+            prev = alpha if r == 0 else filtered[r - 1]
+            if per_step:
+                vecmat(prev, steps[r], pred)
+            else:
+                vecmat(prev, transmat, pred)
         m = NEG_INF
         for j in range(k):
             if pred[j] > 0.0 and row[j] > m:
@@ -206,8 +209,11 @@ def _smooth_back(ring, transmat_t, tring, t_end, t_lo, all_rows, beta, beta_next
         frame = ring[2 * (u % size) + 1]
         for j in range(k):
             beta_next[j] = frame[j] * beta[j]
-        a_t = tring[u % tring.shape[0]] if tring.shape[0] > 0 else transmat_t
-        vecmat(beta_next, a_t, beta)  # beta_{u-1} = transmat @ work
+        # beta_{u-1} = transmat @ work
+        if tring.shape[0] > 0:
+            vecmat(beta_next, tring[u % tring.shape[0]], beta)
+        else:
+            vecmat(beta_next, transmat_t, beta)
         u -= 1
         alpha = ring[2 * (u % size)]
         m = 0.0
@@ -419,7 +425,11 @@ def push(le, fstate, counters, back, filtered, frames, smoothed, states, steps, 
                 ring[slot, j] = filtered[r, j]
                 ring[slot + 1, j] = frames[r, j]
             if per_step and tring.shape[0] > 0:
-                tring[t % tring.shape[0]] = steps[0, r].T
+                a = steps[0, r]
+                slot_t = tring[t % tring.shape[0]]
+                for i in range(k):
+                    for j in range(k):
+                        slot_t[j, i] = a[i, j]
             if t >= lag:
                 _smooth_back(
                     ring,
@@ -435,8 +445,10 @@ def push(le, fstate, counters, back, filtered, frames, smoothed, states, steps, 
                 n_s += 1
         if cap > 0:
             back[t % cap, k] = UNCOUNTED
-            lt = steps[1, r] if per_step else log_trans
-            _viterbi_step(le[r], chain, lt, t == 0, rows, back[t % cap])
+            if per_step:
+                _viterbi_step(le[r], chain, steps[1, r], t == 0, rows, back[t % cap])
+            else:
+                _viterbi_step(le[r], chain, log_trans, t == 0, rows, back[t % cap])
             _decide(back, rows, t, counters[MAX_DELAY], counters, iwork, states, z0)
     counters[T_SEEN] = t0 + n
     return counters[UNDECIDED] - z0
@@ -455,7 +467,9 @@ def _push_one(fstate, counters, back, states, out):
         window = counters[T_SEEN] - counters[UNDECIDED] + 1
         if back.shape[0] <= window or states.shape[0] < window:
             return -CHECK
-    none = np.empty((2, 0, k, k))  # the chain's transmat at every step
+    # no per-step matrices (the chain's transmat at every step): an empty
+    # view, nothing allocated
+    none = fstate[:0].reshape((2, 0, k, k))
     return push(
         fstate[s + LE : s + LE + 1],
         fstate,
