@@ -233,9 +233,15 @@ def _exponential_reference(model, X):
 
 def _regression_emission(rng, k, d, opts):
     p = opts.get("order", 0) * d
+    coef = 0.3 * rng.standard_normal((k, d, p))
+    intercept = 2.0 * rng.standard_normal((k, d))
+    if not opts.get("switching_coef", True):  # one set shared by the states
+        coef[:] = coef[0]
+    if not opts.get("switching_intercept", True):
+        intercept[:] = intercept[0]
     return {
-        "coef_": 0.3 * rng.standard_normal((k, d, p)),
-        "intercept_": 2.0 * rng.standard_normal((k, d)),
+        "coef_": coef,
+        "intercept_": intercept,
         "covars_": random_covars(rng, opts["covariance_type"], k, d),
     }
 
@@ -593,6 +599,33 @@ def _gmm(cov):
     )
 
 
+def _regression(cov):
+    return Family(
+        name=f"regression-{cov}",
+        cls=fasthmm.RegressionHMM,
+        options={"covariance_type": cov},
+        n_features=2,
+        feature_range=(1, 3),
+        emission=_regression_emission,
+        priors=_regression_priors,
+        data=_gaussian_data,
+        reference=_switching_reference,
+        chain=replace(MARKOV, unsupported=frozenset({"missing"})),
+    )
+
+
+def _ar(cov):
+    return replace(
+        _regression(cov),
+        name=f"ar-{cov}",
+        cls=fasthmm.ARHMM,
+        options={"covariance_type": cov, "order": 1},
+        variants={"order": (1, 2)},
+        chain=replace(MARKOV, unsupported=frozenset({"stream", "missing"})),
+        sequential=True,
+    )
+
+
 BUILT_IN = (
     _categorical(),
     *(_gaussian(cov) for cov in COVARIANCE_TYPES),
@@ -625,37 +658,21 @@ BUILT_IN = (
             (_poisson(), fasthmm.PoissonHSMM),
         )
     ),
+    *(_regression(cov) for cov in COVARIANCE_TYPES),
+    *(_ar(cov) for cov in COVARIANCE_TYPES),
+    # Coefficients shared by the states: one autoregression with switching
+    # intercepts and one covariance (the exact joint step), and one mean with
+    # a covariance per state (the conditional step given the covariances).
     *(
-        Family(
-            name=f"regression-{cov}",
-            cls=fasthmm.RegressionHMM,
-            options={"covariance_type": cov},
-            n_features=2,
-            feature_range=(1, 3),
-            emission=_regression_emission,
-            priors=_regression_priors,
-            data=_gaussian_data,
-            reference=_switching_reference,
-            chain=replace(MARKOV, unsupported=frozenset({"missing"})),
+        replace(
+            base,
+            name=f"{base.name}-shared",
+            options={**base.options, **sharing},
         )
-        for cov in COVARIANCE_TYPES
-    ),
-    *(
-        Family(
-            name=f"ar-{cov}",
-            cls=fasthmm.ARHMM,
-            options={"covariance_type": cov, "order": 1},
-            n_features=2,
-            feature_range=(1, 3),
-            variants={"order": (1, 2)},
-            emission=_regression_emission,
-            priors=_regression_priors,
-            data=_gaussian_data,
-            reference=_switching_reference,
-            chain=replace(MARKOV, unsupported=frozenset({"stream", "missing"})),
-            sequential=True,
+        for base, sharing in (
+            (_ar("tied"), {"switching_coef": False}),
+            (_regression("full"), {"switching_intercept": False}),
         )
-        for cov in COVARIANCE_TYPES
     ),
     # A family defined outside fasthmm, by the recipe in docs/architecture.md.
     Family(
