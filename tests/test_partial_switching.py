@@ -276,3 +276,34 @@ def test_bad_switching_options_name_the_argument():
     with pytest.raises(ValueError, match="intercept_ must be the same"):
         m.fit(X, inputs=U)
     np.testing.assert_array_equal(m.coef_, before)
+
+
+def test_fully_labelled_fit_reaches_the_joint_maximum():
+    """Known states, shared slopes, a covariance per state: the fit iterates
+    the conditional steps to their fixed point, where the coefficients are
+    the stacked least squares in the fitted covariances and the covariances
+    the residual scatter of the fitted coefficients."""
+    rng = np.random.default_rng(16)
+    k, d, p, n = 2, 1, 2, 200
+    X, U = rng.standard_normal((n, d)), rng.standard_normal((n, p))
+    labels = rng.integers(0, k, n)
+    X[labels == 1] *= 4.0  # very different variances: the weighting matters
+    fit = fasthmm.RegressionHMM(
+        k,
+        covariance_type="full",
+        switching_coef=False,
+        covars_prior=0.0,
+        min_covar=1e-10,
+        n_iter=500,
+        tol=1e-12,
+    ).fit(X, inputs=U, states=labels)
+    Z = np.hstack([U, np.ones((n, 1))])
+    onehot = np.eye(k)[labels]
+    want = stacked_least_squares(
+        X, Z, onehot, fit.covars_, np.array([False, False, True])
+    )
+    np.testing.assert_allclose(fit.coef_, want[:, :, :p], atol=1e-7)
+    resid = X[:, 0] - np.einsum("tq,tq->t", Z, want[labels, 0])
+    for s in range(k):
+        variance = np.mean(resid[labels == s] ** 2)
+        assert fit.covars_[s, 0, 0] == pytest.approx(variance, rel=1e-7)

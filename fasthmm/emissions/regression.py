@@ -177,6 +177,13 @@ class RegressionEmission(Emission):
             self.fit_intercept and not self.switching_intercept
         )
 
+    @property
+    def closed_form_given_states(self):
+        """Given the states, one M-step is the maximiser, unless shared
+        coefficients meet a covariance per state (the step is then
+        conditional: a fully labelled fit iterates it)."""
+        return not self.partially_switching or self.covariance_type == "tied"
+
     def _stacked(self):
         c = self.params["covars_"]
         return None if c is None else (c[None] if self.covariance_type == "tied" else c)
