@@ -599,33 +599,6 @@ def _gmm(cov):
     )
 
 
-def _regression(cov):
-    return Family(
-        name=f"regression-{cov}",
-        cls=fasthmm.RegressionHMM,
-        options={"covariance_type": cov},
-        n_features=2,
-        feature_range=(1, 3),
-        emission=_regression_emission,
-        priors=_regression_priors,
-        data=_gaussian_data,
-        reference=_switching_reference,
-        chain=replace(MARKOV, unsupported=frozenset({"missing"})),
-    )
-
-
-def _ar(cov):
-    return replace(
-        _regression(cov),
-        name=f"ar-{cov}",
-        cls=fasthmm.ARHMM,
-        options={"covariance_type": cov, "order": 1},
-        variants={"order": (1, 2)},
-        chain=replace(MARKOV, unsupported=frozenset({"stream", "missing"})),
-        sequential=True,
-    )
-
-
 BUILT_IN = (
     _categorical(),
     *(_gaussian(cov) for cov in COVARIANCE_TYPES),
@@ -658,21 +631,37 @@ BUILT_IN = (
             (_poisson(), fasthmm.PoissonHSMM),
         )
     ),
-    *(_regression(cov) for cov in COVARIANCE_TYPES),
-    *(_ar(cov) for cov in COVARIANCE_TYPES),
-    # Coefficients shared by the states: one autoregression with switching
-    # intercepts and one covariance (the exact joint step), and one mean with
-    # a covariance per state (the conditional step given the covariances).
     *(
-        replace(
-            base,
-            name=f"{base.name}-shared",
-            options={**base.options, **sharing},
+        Family(
+            name=f"regression-{cov}",
+            cls=fasthmm.RegressionHMM,
+            options={"covariance_type": cov},
+            n_features=2,
+            feature_range=(1, 3),
+            emission=_regression_emission,
+            priors=_regression_priors,
+            data=_gaussian_data,
+            reference=_switching_reference,
+            chain=replace(MARKOV, unsupported=frozenset({"missing"})),
         )
-        for base, sharing in (
-            (_ar("tied"), {"switching_coef": False}),
-            (_regression("full"), {"switching_intercept": False}),
+        for cov in COVARIANCE_TYPES
+    ),
+    *(
+        Family(
+            name=f"ar-{cov}",
+            cls=fasthmm.ARHMM,
+            options={"covariance_type": cov, "order": 1},
+            n_features=2,
+            feature_range=(1, 3),
+            variants={"order": (1, 2)},
+            emission=_regression_emission,
+            priors=_regression_priors,
+            data=_gaussian_data,
+            reference=_switching_reference,
+            chain=replace(MARKOV, unsupported=frozenset({"stream", "missing"})),
+            sequential=True,
         )
+        for cov in COVARIANCE_TYPES
     ),
     # A family defined outside fasthmm, by the recipe in docs/architecture.md.
     Family(
@@ -687,6 +676,21 @@ BUILT_IN = (
         reference=_exponential_reference,
         positive=("rates_",),
     ),
+)
+
+
+def _shared(name, **sharing):
+    """The built-in entry ``name`` with coefficients shared by the states."""
+    base = next(f for f in BUILT_IN if f.name == name)
+    return replace(base, name=f"{name}-shared", options={**base.options, **sharing})
+
+
+#: Coefficients shared by the states: one autoregression with switching
+#: intercepts and one covariance (the exact joint step), and one mean with a
+#: covariance per state (the conditional step given the covariances).
+SHARED = (
+    _shared("ar-tied", switching_coef=False),
+    _shared("regression-full", switching_intercept=False),
 )
 
 
@@ -713,7 +717,7 @@ def _own_file_entries(known):
     return tuple(entries)
 
 
-FAMILIES = BUILT_IN + _own_file_entries({f.cls for f in BUILT_IN})
+FAMILIES = BUILT_IN + SHARED + _own_file_entries({f.cls for f in BUILT_IN})
 
 BY_NAME = {f.name: f for f in FAMILIES}
 
