@@ -288,10 +288,11 @@ class RegressionEmission(Emission):
         post, obs, second = weighted_sums(X, weights, "full")
         return {"post": post, "obs": obs, "second": second}
 
-    def _moments(self, stats):
+    def _moments(self, stats, offset=None):
         """(post, M): ``M`` (K, q + d, q + d) the weighted moments of
-        ``[z_t, y_t]``, ``z_t`` the regressors with a 1 appended when fitting
-        an intercept (its moments are ``post`` and ``obs``)."""
+        ``[z_t, y_t - offset_k]``, ``z_t`` the regressors with a 1 appended
+        when fitting an intercept (its moments are ``post`` and ``obs``);
+        ``offset`` (K, d): a fixed intercept, none by default."""
         post, obs, second = stats["post"], stats["obs"], stats["second"]
         k, m = obs.shape
         full = np.empty((k, m + 1, m + 1))
@@ -299,6 +300,10 @@ class RegressionEmission(Emission):
         full[:, m, :m] = full[:, :m, m] = obs
         full[:, m, m] = post
         d, p = self.n_features, self.n_regressors
+        if offset is not None and np.any(offset):  # y - c = T [y, z, 1]
+            T = np.broadcast_to(np.eye(m + 1), (k, m + 1, m + 1)).copy()
+            T[:, np.arange(d), m] = -offset
+            full = T @ full @ np.swapaxes(T, 1, 2)
         one = [m] if self.fit_intercept else []
         order = np.array([*range(d, d + p), *one, *range(d)], dtype=np.int64)
         return post, full[:, order][:, :, order]
@@ -372,7 +377,9 @@ class RegressionEmission(Emission):
         )
 
     def m_step(self, stats, letters):
-        post, second = self._moments(stats)
+        # a fixed intercept (fit_intercept=False) is taken off the observations
+        fixed = None if self.fit_intercept else self.params.get("intercept_")
+        post, second = self._moments(stats, fixed)
         d = self.n_features
         q = second.shape[1] - d
         W = self._weights()
