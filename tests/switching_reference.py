@@ -99,3 +99,11 @@ def enumerated_forecast(model, filtered, observed, future_inputs, steps):
             hist.append(x)
             out[h] += p * x
     return out
+
+
+def stationary(transmat):
+    """The stationary distribution of a transition matrix (eigenvector of
+    its transpose for the eigenvalue 1)."""
+    values, vectors = np.linalg.eig(np.asarray(transmat).T)
+    pi = np.real(vectors[:, np.argmin(np.abs(values - 1))])
+    return pi / pi.sum()
