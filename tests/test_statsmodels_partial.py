@@ -16,7 +16,7 @@ import warnings
 
 import numpy as np
 import pytest
-from switching_reference import regressors, stationary
+from switching_reference import regressors, stationary, statsmodels_series
 
 import fasthmm
 
@@ -27,11 +27,7 @@ sm_data = pytest.importorskip(
     "statsmodels.tsa.regime_switching.tests.test_markov_regression"
 )
 
-fedfunds = np.asarray(sm_data.fedfunds, dtype=float)
-ogap = np.asarray(sm_data.ogap, dtype=float)
-inf = np.asarray(sm_data.inf, dtype=float)
-areturns = np.asarray(sm_data.areturns, dtype=float)
-mumpspc = np.asarray(sm_data.mumpspc, dtype=float)
+fedfunds, ogap, inf, areturns, mumpspc = statsmodels_series(sm_data)
 
 #: The Taylor-rule regressors of statsmodels' tests: the lagged rate, the
 #: output gap and inflation (inflation is known from the fifth quarter).

@@ -18,6 +18,7 @@ import warnings
 
 import numpy as np
 import pytest
+from switching_reference import statsmodels_series
 
 import fasthmm
 
@@ -28,11 +29,7 @@ sm_data = pytest.importorskip(
     "statsmodels.tsa.regime_switching.tests.test_markov_regression"
 )
 
-fedfunds = np.asarray(sm_data.fedfunds, dtype=float)
-ogap = np.asarray(sm_data.ogap, dtype=float)
-inf = np.asarray(sm_data.inf, dtype=float)
-areturns = np.asarray(sm_data.areturns, dtype=float)
-mumpspc = np.asarray(sm_data.mumpspc, dtype=float)
+fedfunds, ogap, inf, areturns, mumpspc = statsmodels_series(sm_data)
 
 
 class Case:
