@@ -106,6 +106,26 @@ def _split(items, starts):
     return [items[a:b] for a, b in zip(starts[:-1].tolist(), starts[1:].tolist())]
 
 
+def _stack(*tables):
+    """One candidate table (``offsets``, ``states``, ``scores``) from several,
+    their rows one after the other (None: no rows)."""
+    tables = [t for t in tables if t is not None]
+    offsets, end = [np.zeros(1, dtype=np.int64)], 0
+    for t in tables:
+        offsets.append(t[0][1:] + end)
+        end += t[0][-1]
+    return (
+        np.concatenate(offsets),
+        np.concatenate([t[1] for t in tables]),
+        np.concatenate([t[2] for t in tables]),
+    )
+
+
+def _two_back_last(trans):
+    """``trans[i, j, k]`` as the kernels take it: ``out[j, k, i]``."""
+    return np.ascontiguousarray(trans.transpose(1, 2, 0))
+
+
 def _lower_table(vocab, word_counts):
     """The lowercased words (str array) and their summed counts."""
     lower, lw = _encode(np.char.lower(vocab).tolist())
@@ -416,11 +436,13 @@ class HMMTagger:
             w: i for i, w in enumerate(self.lower_vocabulary_.tolist())
         }
         self._nodes = words.NodeIndex(self.node_keys_)
-        self._log_trans = np.log(self.trans_)
+        # the kernels' layout: the state two back on the last axis
+        self._log_trans = np.log(_two_back_last(self.trans_))
+        self._trans = None  # the same for posterior decoding, made when needed
         self._label_names = self.labels_.astype(object)
         q = self._unknown(self.vocabulary_, np.zeros(self.vocabulary_.size, bool))
         self._known_scores = self._scores(self.word_counts_, q)
-        self._known_cand = None
+        self._known_table = None
 
     def _unknown(self, tokens, firsts, width=None):
         """The unknown-word model's ``p(state | word)`` (n, width) for the
@@ -457,94 +479,115 @@ class HMMTagger:
                 "this HMMTagger is not fitted yet: call fit(sentences, tags) first"
             )
 
-    def _emissions(self, flat, starts):
-        """Candidate states of the tokens and their emission scores
-        (``scores``, ``cand``, ``n_cand`` as the kernels take them)."""
+    def _table(self, flat, starts):
+        """The candidate table of the tokens (:mod:`fasthmm._kernels.tagger`):
+        ``rows`` (n_tokens,), ``offsets``, ``states``, ``scores``. The
+        vocabulary's rows come first (computed once), then one row per
+        distinct unknown word and sentence-start flag of this batch."""
         n = len(flat)
-        ids = np.fromiter(
+        rows = np.fromiter(
             map(self._index.get, flat, itertools.repeat(-1, n)), dtype=np.int64, count=n
         )
-        if self._known_cand is None or self._known_cand[0] != self.beam:
-            self._known_cand = (self.beam, *self._candidates(self._known_scores))
-        scores, cand, n_cand = (a[ids] for a in self._known_cand[1:])
-        unknown = np.flatnonzero(ids < 0)
-        if unknown.size:
-            first = np.zeros(n, dtype=bool)
-            first[np.unique(starts)[:-1]] = True
-            types, wid = _encode([flat[i] for i in unknown.tolist()])
-            # distinct (word, first of its sentence) pairs of the unknown tokens
-            pairs, rows = np.unique(wid * 2 + first[unknown], return_inverse=True)
-            new_scores, new_cand, new_n = self._candidates(
-                self._unknown_scores(types[pairs // 2], pairs % 2 == 1, narrow=True)
-            )
-            wider = new_cand.shape[1] - cand.shape[1]
-            if wider > 0:
-                cand = np.pad(cand, ((0, 0), (0, wider)))
-                scores = np.pad(scores, ((0, 0), (0, wider)), constant_values=-np.inf)
-            rows = rows.ravel()
-            scores[unknown, : new_cand.shape[1]] = new_scores[rows]
-            cand[unknown, : new_cand.shape[1]] = new_cand[rows]
-            n_cand[unknown] = new_n[rows]
-        return scores, cand, n_cand
+        if self._known_table is None or self._known_table[0] != self.beam:
+            self._known_table = (self.beam, *self._candidates(self._known_scores))
+        known = self._known_table[1:]
+        unknown = np.flatnonzero(rows < 0)
+        if not unknown.size:
+            return (rows, *known)
+        first = np.zeros(n, dtype=bool)
+        first[np.unique(starts)[:-1]] = True
+        types, wid = _encode([flat[i] for i in unknown.tolist()])
+        # distinct (word, first of its sentence) pairs of the unknown tokens
+        pairs, pair_of = np.unique(wid * 2 + first[unknown], return_inverse=True)
+        row_of, *table = self._unknown_table(types[pairs // 2], pairs % 2 == 1)
+        rows[unknown] = self.vocabulary_.size + row_of[pair_of.ravel()]
+        return (rows, *_stack(known, table))
 
-    def _unknown_scores(self, types, firsts, narrow=False):
-        """Emission scores (n, S) of words not in the vocabulary (``types``,
-        str array; ``firsts``: whether each starts its sentence). ``narrow``:
-        only the K label states' columns (the others score -inf) unless a
-        lowercased form brings counts of lexicalised states."""
+    def _unknown_table(self, types, firsts):
+        """Candidate table of words not in the vocabulary (``types``, str
+        array; ``firsts``: whether each starts its sentence): the table row
+        of each word, then ``offsets``, ``states``, ``scores``. Only the K
+        label states are scored, except for the words whose lowercased form
+        brings counts of lexicalised states."""
         n_labels = self.labels_.size
-        width = self.state_label_.size
-        rows = found = np.zeros(0, dtype=np.int64)
-        if self.lowercase:
-            lowered = np.char.lower(types).tolist()
-            j = np.fromiter(
-                map(self._lower_index.get, lowered, itertools.repeat(-1)),
-                dtype=np.int64,
-                count=len(lowered),
-            )
-            rows = np.flatnonzero(j >= 0)
-            found = self.lower_counts_[j[rows]]
-        if narrow and not found[:, n_labels:].any():
-            width = n_labels
-        q = self._unknown(types, firsts, width)
+        q = self._unknown(types, firsts, n_labels)
         counts = np.zeros_like(q)
-        counts[rows] = found[:, :width]
+        wide = np.zeros(0, dtype=np.int64)
+        if self.lowercase:
+            found, lower_counts = self._lowercase_counts(types)
+            counts[found] = lower_counts[:, :n_labels]
+            lexical = lower_counts[:, n_labels:].any(axis=1)
+            wide, wide_counts = found[lexical], lower_counts[lexical]
+        narrow = np.ones(len(types), dtype=bool)
+        narrow[wide] = False
+        wide_q = np.zeros((wide.size, self.state_label_.size))
+        wide_q[:, :n_labels] = q[wide]
+        table = _stack(
+            self._candidates(self._scores(counts[narrow], q[narrow])),
+            self._candidates(self._scores(wide_counts, wide_q)) if wide.size else None,
+        )
+        row_of = np.empty(len(types), dtype=np.int64)
+        row_of[np.concatenate([np.flatnonzero(narrow), wide])] = np.arange(len(types))
+        return (row_of, *table)
+
+    def _lowercase_counts(self, types):
+        """The words of ``types`` whose lowercased form was seen (int64 rows)
+        and the state counts of that form (n_found, S)."""
+        lowered = np.char.lower(types).tolist()
+        j = np.fromiter(
+            map(self._lower_index.get, lowered, itertools.repeat(-1)),
+            dtype=np.int64,
+            count=len(lowered),
+        )
+        found = np.flatnonzero(j >= 0)
+        return found, self.lower_counts_[j[found]]
+
+    def _unknown_scores(self, types, firsts):
+        """Emission scores (n, S) of words not in the vocabulary (``types``,
+        str array; ``firsts``: whether each starts its sentence)."""
+        q = self._unknown(types, firsts)
+        counts = np.zeros_like(q)
+        if self.lowercase:
+            found, lower_counts = self._lowercase_counts(types)
+            counts[found] = lower_counts
         return self._scores(counts, q)
 
     def _candidates(self, scores):
-        """The states in the beam of each row of ``scores`` (n, S): their
-        scores (n, W), ids (n, W) and number (n,)."""
+        """The states in the beam of each row of ``scores`` (n, S), as a
+        candidate table: ``offsets`` (n + 1,), ``states`` and their
+        ``scores``."""
         if self.beam is None:
             keep = np.isfinite(scores)
         else:
             keep = scores >= scores.max(axis=1, keepdims=True) - np.log(self.beam)
-        n_cand = keep.sum(axis=1).astype(np.int64)
-        cand = np.argsort(~keep, axis=1, kind="stable")[:, : n_cand.max(initial=1)]
-        cand_scores = np.take_along_axis(scores, cand, axis=1)
-        cand_scores[np.arange(cand.shape[1]) >= n_cand[:, None]] = -np.inf
-        return cand_scores, cand.astype(np.int64), n_cand
+        offsets = np.zeros(scores.shape[0] + 1, dtype=np.int64)
+        np.cumsum(keep.sum(axis=1), out=offsets[1:])
+        row, state = np.nonzero(keep)
+        return offsets, state.astype(np.int64), scores[row, state]
 
     def _decode(self, flat, starts):
         """Label ids (in ``labels_``) of the tokens (int64, ``(n_tokens,)``)."""
-        scores, cand, n_cand = self._emissions(flat, starts)
+        table = self._table(flat, starts)
         bounds = np.unique(starts)  # empty sentences dropped
-        out = np.zeros(len(flat), dtype=np.int64)
         if self.decoder == "viterbi":
-            viterbi_pairs(self._log_trans, scores, cand, n_cand, bounds, out)
+            out = np.empty(len(flat), dtype=np.int64)
+            viterbi_pairs(self._log_trans, *table, bounds, out)
             return self.state_label_[out]
-        return np.argmax(self._marginals(scores, cand, n_cand, bounds), axis=1)
+        return np.argmax(self._marginals(table, bounds), axis=1)
 
-    def _marginals(self, scores, cand, n_cand, bounds):
+    def _marginals(self, table, bounds):
         """Posterior marginals of the labels (n_tokens, K): those of the
         candidate states summed per label."""
-        frame = np.exp(scores - scores.max(axis=1, keepdims=True))
-        post = np.zeros_like(scores)
-        marginals_pairs(self.trans_, frame, cand, n_cand, bounds, post)
-        out = np.zeros((scores.shape[0], self.labels_.size))
-        inside = np.arange(cand.shape[1]) < n_cand[:, None]
-        rows = np.broadcast_to(np.arange(cand.shape[0])[:, None], cand.shape)
-        np.add.at(out, (rows[inside], self.state_label_[cand[inside]]), post[inside])
-        return out
+        rows, offsets, states, scores = table
+        top = np.maximum.reduceat(scores, offsets[:-1])
+        frame = np.exp(scores - np.repeat(top, np.diff(offsets)))
+        post = np.zeros((rows.size, self.labels_.size))
+        if self._trans is None:
+            self._trans = _two_back_last(self.trans_)
+        marginals_pairs(
+            self._trans, rows, offsets, states, frame, self.state_label_, bounds, post
+        )
+        return post
 
     def predict(self, sentences):
         """Labels of each token.
@@ -577,8 +620,7 @@ class HMMTagger:
         flat, starts = _flatten(sentences, "sentences")
         if not flat:
             return [np.zeros((0, self.labels_.size)) for _ in sentences]
-        scores, cand, n_cand = self._emissions(flat, starts)
-        post = self._marginals(scores, cand, n_cand, np.unique(starts))
+        post = self._marginals(self._table(flat, starts), np.unique(starts))
         return _split(post, starts)
 
     def is_known(self, sentences):
