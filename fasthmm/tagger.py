@@ -169,6 +169,11 @@ class HMMTagger:
     beam : float or None, default 1000.0
         Each token keeps only the labels whose ``p(label | word)`` is at least
         its best one's divided by ``beam`` (None: all labels).
+    tag_dictionary : bool, default True
+        A word seen in training keeps only the states it was seen with (as
+        in TnT; ``known_weight`` still smooths their scores), within the
+        beam. False: every state in the beam, so that a word can take a
+        label it was never seen with.
     decoder : {"viterbi", "posterior"}, default "viterbi"
         The most probable label sequence, or each token's most probable label
         (the largest posterior marginal).
@@ -215,6 +220,7 @@ class HMMTagger:
         decoder="viterbi",
         lambdas=None,
         lexicalised=50,
+        tag_dictionary=True,
     ):
         self.order = order
         self.rare_max = rare_max
@@ -226,13 +232,14 @@ class HMMTagger:
         self.decoder = decoder
         self.lambdas = lambdas
         self.lexicalised = lexicalised
+        self.tag_dictionary = tag_dictionary
 
     # ------------------------------------------------------------------ params
     def get_params(self):
         """The constructor arguments as a dict."""
         names = (
             "order rare_max max_suffix theta known_weight lowercase beam decoder "
-            "lambdas lexicalised"
+            "lambdas lexicalised tag_dictionary"
         ).split()
         return {n: getattr(self, n) for n in names}
 
@@ -252,8 +259,9 @@ class HMMTagger:
             raise ValueError(
                 f"decoder must be 'viterbi' or 'posterior'; got {self.decoder!r}"
             )
-        if not isinstance(self.lowercase, (bool, np.bool_)):
-            raise TypeError(f"lowercase must be a bool; got {self.lowercase!r}")
+        for name in ("lowercase", "tag_dictionary"):
+            if not isinstance(getattr(self, name), (bool, np.bool_)):
+                raise TypeError(f"{name} must be a bool; got {getattr(self, name)!r}")
         if self.lambdas is not None:
             lam = np.asarray(self.lambdas, dtype=np.float64)
             if lam.shape != (self.order + 1,) or (lam < 0).any() or lam.sum() <= 0:
@@ -468,9 +476,11 @@ class HMMTagger:
         p = np.where(total > 0, (counts + kw * q) / np.maximum(total + kw, 1e-300), q)
         with np.errstate(divide="ignore", invalid="ignore"):
             # a state never seen (a label whose every occurrence went to
-            # lexicalised states) scores -inf, not -inf - -inf
+            # lexicalised states) scores -inf, not -inf - -inf or +inf
             log_prior = np.log(self.label_probs_[: p.shape[1]])
-            return np.where(p > 0, np.log(p) - log_prior, -np.inf)
+            return np.where(
+                (p > 0) & (log_prior > -np.inf), np.log(p) - log_prior, -np.inf
+            )
 
     # ----------------------------------------------------------------- predict
     def _check_fitted(self):
@@ -488,8 +498,10 @@ class HMMTagger:
         rows = np.fromiter(
             map(self._index.get, flat, itertools.repeat(-1, n)), dtype=np.int64, count=n
         )
-        if self._known_table is None or self._known_table[0] != self.beam:
-            self._known_table = (self.beam, *self._candidates(self._known_scores))
+        key = (self.beam, bool(self.tag_dictionary))
+        if self._known_table is None or self._known_table[0] != key:
+            seen = self.word_counts_ > 0 if self.tag_dictionary else None
+            self._known_table = (key, *self._candidates(self._known_scores, seen))
         known = self._known_table[1:]
         unknown = np.flatnonzero(rows < 0)
         if not unknown.size:
@@ -533,7 +545,7 @@ class HMMTagger:
     def _lowercase_counts(self, types):
         """The words of ``types`` whose lowercased form was seen (int64 rows)
         and the state counts of that form (n_found, S)."""
-        lowered = np.char.lower(types).tolist()
+        lowered = [w.lower() for w in types.tolist()]
         j = np.fromiter(
             map(self._lower_index.get, lowered, itertools.repeat(-1)),
             dtype=np.int64,
@@ -552,14 +564,21 @@ class HMMTagger:
             counts[found] = lower_counts
         return self._scores(counts, q)
 
-    def _candidates(self, scores):
-        """The states in the beam of each row of ``scores`` (n, S), as a
-        candidate table: ``offsets`` (n + 1,), ``states`` and their
-        ``scores``."""
-        if self.beam is None:
-            keep = np.isfinite(scores)
-        else:
-            keep = scores >= scores.max(axis=1, keepdims=True) - np.log(self.beam)
+    def _candidates(self, scores, seen=None):
+        """The states in the beam of each row of ``scores`` (n, W), the
+        emission scores of the first W states, as a candidate table:
+        ``offsets`` (n + 1,), ``states`` and their ``scores``. The beam keeps
+        the states whose ``p(state | word)`` (the score plus the log prior)
+        is at least the largest one's divided by ``beam``; with ``seen``
+        (n, W) bool, among those states only (a row with none: all)."""
+        keep = np.isfinite(scores)
+        if seen is not None:
+            keep &= seen | ~(keep & seen).any(axis=1, keepdims=True)
+        if self.beam is not None:
+            with np.errstate(divide="ignore"):
+                log_p = scores + np.log(self.label_probs_[: scores.shape[1]])
+            log_p[~keep] = -np.inf
+            keep = log_p >= log_p.max(axis=1, keepdims=True) - np.log(self.beam)
         offsets = np.zeros(scores.shape[0] + 1, dtype=np.int64)
         np.cumsum(keep.sum(axis=1), out=offsets[1:])
         row, state = np.nonzero(keep)
@@ -661,6 +680,7 @@ class HMMTagger:
             if params[name] is not None:
                 params[name] = float(params[name])
         params["lowercase"] = bool(params["lowercase"])
+        params["tag_dictionary"] = bool(params["tag_dictionary"])
         header = {
             "format": FORMAT_NAME,
             "format_version": FORMAT_VERSION,

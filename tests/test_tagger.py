@@ -303,7 +303,9 @@ def test_tags_training_sentences_and_unknown_suffixes(order, decoder):
 
 
 def test_save_load_round_trip():
-    tagger = HMMTagger(order=2, known_weight=0.7, beam=50.0).fit(*TRAIN)
+    tagger = HMMTagger(order=2, known_weight=0.7, beam=50.0, tag_dictionary=False).fit(
+        *TRAIN
+    )
     buf = io.BytesIO()
     tagger.save(buf)
     buf.seek(0)
@@ -372,6 +374,8 @@ def test_bad_parameters_and_unfitted():
         HMMTagger(beam=0.5).fit(*TRAIN)
     with pytest.raises(ValueError, match="lambdas"):
         HMMTagger(lambdas=[1.0, 2.0]).fit(*TRAIN)
+    with pytest.raises(TypeError, match="tag_dictionary must be a bool"):
+        HMMTagger(tag_dictionary="yes").fit(*TRAIN)
     with pytest.raises(ValueError, match="not fitted"):
         HMMTagger().predict([["a"]])
     with pytest.raises(TypeError, match=r"sentences\[0\]\[0\] must be a string"):
@@ -681,3 +685,32 @@ def test_tagger_decodes_the_chain_restricted_to_its_candidates():
         for lo, hi in zip(starts[:-1], starts[1:]):
             want = _direct_viterbi(log_trans, dense[lo:hi], np.isfinite(dense[lo:hi]))
             np.testing.assert_array_equal(got[lo:hi], tagger.state_label_[want])
+
+
+@pytest.mark.parametrize("beam", [None, 1000.0, 4.0])
+@pytest.mark.parametrize("tag_dictionary", [True, False])
+def test_candidates_of_seen_words_follow_the_beam_and_the_tag_dictionary(
+    beam, tag_dictionary
+):
+    # p(state | word) = (c(word, state) + known_weight * q(state | word))
+    #                   / (c(word) + known_weight),
+    # q the unknown-word model; the candidates are the states with p at
+    # least the largest p (among the states seen with the word, with the tag
+    # dictionary) divided by beam.
+    sentences, tags = _lexical_corpus(np.random.default_rng(4))
+    tagger = HMMTagger(
+        lexicalised=1, known_weight=0.5, beam=beam, tag_dictionary=tag_dictionary
+    ).fit(sentences, tags)
+    counts = tagger.word_counts_
+    vocab = tagger.vocabulary_
+    q = np.zeros(counts.shape)
+    k = tagger.labels_.size
+    q[:, :k] = tagger._unknown(vocab, np.zeros(vocab.size, dtype=bool), k)[:, :k]
+    p = (counts + 0.5 * q) / (counts.sum(axis=1, keepdims=True) + 0.5)
+    allowed = counts > 0 if tag_dictionary else p > 0
+    best = np.where(allowed, p, 0).max(axis=1, keepdims=True)
+    want = allowed & (p >= best / (beam or np.inf) * (1 - 1e-12))
+    rows, offsets, states, _ = tagger._table(vocab.tolist(), np.array([0, vocab.size]))
+    for v in range(vocab.size):
+        got = states[offsets[rows[v]] : offsets[rows[v] + 1]]
+        np.testing.assert_array_equal(got, np.flatnonzero(want[v]), err_msg=vocab[v])
