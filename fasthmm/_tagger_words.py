@@ -270,9 +270,10 @@ class NodeIndex:
         (-1 where not even its class was)."""
         found = np.full(len(words), -1, dtype=np.int64)
         depth = min(max_suffix + 1, len(self.tables))
-        for (rows, key), (table, table_rows) in zip(
-            node_keys(words, firsts, depth - 1), self.tables[:depth]
-        ):
+        levels = zip(node_keys(words, firsts, depth - 1), self.tables[:depth])
+        for (rows, key), (table, table_rows) in reversed(list(levels)):
+            todo = found[rows] < 0  # the longest suffix seen wins
+            rows, key = rows[todo], key[todo]
             if not table.size or not key.size:
                 continue
             pos = np.minimum(np.searchsorted(table, key), table.size - 1)

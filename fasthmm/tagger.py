@@ -54,11 +54,12 @@ _ARRAYS = (
 )
 
 
-def _flatten(sentences, name):
+def _flatten(sentences, name, strings=True):
     """Tokens of ``sentences`` in one list, and the sentence offsets.
 
-    Raises TypeError unless ``sentences`` is a list/tuple of lists/tuples of
-    strings.
+    Raises TypeError unless ``sentences`` is a list/tuple of lists/tuples
+    (of strings, unless ``strings`` is False: the caller checks the tokens
+    with :func:`_check_strings`).
     """
     if isinstance(sentences, (str, bytes)) or not isinstance(sentences, (list, tuple)):
         raise TypeError(
@@ -77,17 +78,25 @@ def _flatten(sentences, name):
                 )
             )
     flat = list(itertools.chain.from_iterable(sentences))
-    if not all(issubclass(t, str) for t in set(map(type, flat))):
-        for s, sentence in enumerate(sentences):
-            for i, token in enumerate(sentence):
-                if not isinstance(token, str):
-                    raise TypeError(
-                        f"{name}[{s}][{i}] must be a string; got "
-                        f"{type(token).__name__} {token!r}"
-                    )
     starts = np.zeros(len(sentences) + 1, dtype=np.int64)
     np.cumsum([len(s) for s in sentences], out=starts[1:])
+    if strings:
+        _check_strings(flat, flat, starts, name)
     return flat, starts
+
+
+def _check_strings(tokens, flat, starts, name):
+    """Raise TypeError naming the first of ``tokens`` (some or all of
+    ``flat``, in order) that is not a string."""
+    if all(issubclass(t, str) for t in set(map(type, tokens))):
+        return
+    token = next(t for t in tokens if not isinstance(t, str))
+    at = next(i for i, t in enumerate(flat) if t is token)
+    s = int(np.searchsorted(starts, at, side="right")) - 1
+    raise TypeError(
+        f"{name}[{s}][{at - starts[s]}] must be a string; got "
+        f"{type(token).__name__} {token!r}"
+    )
 
 
 def _encode(items):
@@ -495,9 +504,15 @@ class HMMTagger:
         vocabulary's rows come first (computed once), then one row per
         distinct unknown word and sentence-start flag of this batch."""
         n = len(flat)
-        rows = np.fromiter(
-            map(self._index.get, flat, itertools.repeat(-1, n)), dtype=np.int64, count=n
-        )
+        try:  # a token found is a string: only the others need checking
+            rows = np.fromiter(
+                map(self._index.get, flat, itertools.repeat(-1, n)),
+                dtype=np.int64,
+                count=n,
+            )
+        except TypeError:  # unhashable
+            _check_strings(flat, flat, starts, "sentences")
+            raise
         key = (self.beam, bool(self.tag_dictionary))
         if self._known_table is None or self._known_table[0] != key:
             seen = self.word_counts_ > 0 if self.tag_dictionary else None
@@ -506,9 +521,11 @@ class HMMTagger:
         unknown = np.flatnonzero(rows < 0)
         if not unknown.size:
             return (rows, *known)
+        tokens = [flat[i] for i in unknown.tolist()]
+        _check_strings(tokens, flat, starts, "sentences")
         first = np.zeros(n, dtype=bool)
         first[np.unique(starts)[:-1]] = True
-        types, wid = _encode([flat[i] for i in unknown.tolist()])
+        types, wid = _encode(tokens)
         # distinct (word, first of its sentence) pairs of the unknown tokens
         pairs, pair_of = np.unique(wid * 2 + first[unknown], return_inverse=True)
         row_of, *table = self._unknown_table(types[pairs // 2], pairs % 2 == 1)
@@ -621,7 +638,7 @@ class HMMTagger:
             One label per token.
         """
         self._check_fitted()
-        flat, starts = _flatten(sentences, "sentences")
+        flat, starts = _flatten(sentences, "sentences", strings=False)
         if not flat:
             return [[] for _ in sentences]
         labels = self._label_names[self._decode(flat, starts)].tolist()
@@ -636,7 +653,7 @@ class HMMTagger:
             Columns in the order of ``labels_``; labels outside the beam get 0.
         """
         self._check_fitted()
-        flat, starts = _flatten(sentences, "sentences")
+        flat, starts = _flatten(sentences, "sentences", strings=False)
         if not flat:
             return [np.zeros((0, self.labels_.size)) for _ in sentences]
         post = self._marginals(self._table(flat, starts), np.unique(starts))

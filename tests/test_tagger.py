@@ -714,3 +714,12 @@ def test_candidates_of_seen_words_follow_the_beam_and_the_tag_dictionary(
     for v in range(vocab.size):
         got = states[offsets[rows[v]] : offsets[rows[v] + 1]]
         np.testing.assert_array_equal(got, np.flatnonzero(want[v]), err_msg=vocab[v])
+
+
+@pytest.mark.parametrize("bad", [None, 5, b"dog", ["dog"], ("dog",)])
+@pytest.mark.parametrize("method", ["predict", "predict_proba", "is_known"])
+def test_a_token_that_is_not_a_string_is_named(bad, method):
+    tagger = HMMTagger().fit(*TRAIN)
+    sentences = [["the", "dog"], [], ["a", "cat", bad, "barked", 7]]
+    with pytest.raises(TypeError, match=r"sentences\[2\]\[2\] must be a string"):
+        getattr(tagger, method)(sentences)
