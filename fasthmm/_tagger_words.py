@@ -229,8 +229,9 @@ def build_nodes(words, firsts, labels, n_labels, max_suffix, theta, base):
     )
     inverse = inverse.ravel()
     type_words = words[np.unique(inverse, return_index=True)[1]]
-    type_counts = np.zeros((pair.shape[1], n_labels))
-    np.add.at(type_counts, (inverse, labels), 1.0)
+    type_counts = np.bincount(
+        inverse * n_labels + labels, minlength=pair.shape[1] * n_labels
+    ).reshape(-1, n_labels)
     keys, probs = [], []
     prev = None  # each type's node in the previous suffix length's table
     for rows, key in node_keys(type_words, pair[1].astype(bool), max_suffix):

@@ -102,13 +102,16 @@ def _check_strings(tokens, flat, starts, name):
 def _encode(items):
     """Distinct strings in order of first occurrence (str array), and the
     index of each item among them (int64)."""
-    index = {}
-    ids = np.fromiter(
-        (index.setdefault(t, len(index)) for t in items),
-        dtype=np.int64,
-        count=len(items),
-    )
-    return np.array(list(index), dtype=str), ids
+    distinct = list(dict.fromkeys(items))  # loops in C, no Python per item
+    index = dict(zip(distinct, range(len(distinct))))
+    ids = np.fromiter(map(index.__getitem__, items), dtype=np.int64, count=len(items))
+    return np.array(distinct, dtype=str), ids
+
+
+def _pair_counts(rows, cols, n_rows, n_cols):
+    """``counts[r, c]``: how often ``(rows[i], cols[i]) == (r, c)`` (float64)."""
+    flat = np.bincount(rows * n_cols + cols, minlength=n_rows * n_cols)
+    return flat.reshape(n_rows, n_cols).astype(np.float64)
 
 
 def _split(items, starts):
@@ -331,8 +334,9 @@ class HMMTagger:
             raise ValueError("sentences must hold at least one token to fit")
         nonempty = np.concatenate([[0], np.flatnonzero(np.diff(starts)) + 1])
         starts = np.unique(starts[nonempty])
-        labels, y = np.unique(np.array(flat_tags, dtype=str), return_inverse=True)
-        y = y.ravel().astype(np.int64)  # few distinct labels: a quick sort
+        labels, y = _encode(flat_tags)
+        order = np.argsort(labels)  # the labels sorted, y renumbered
+        labels, y = labels[order], np.argsort(order)[y]
         fitted = self._fit_counts(flat, y, starts, labels)
         states = fitted.pop("states")
         backup = dict(self.__dict__)
@@ -383,8 +387,7 @@ class HMMTagger:
 
     def _fit_counts(self, flat, y, starts, labels):
         vocab, w = _encode(flat)
-        base_counts = np.zeros((vocab.size, labels.size))
-        np.add.at(base_counts, (w, y), 1.0)
+        base_counts = _pair_counts(w, y, vocab.size, labels.size)
         y, state_label, state_word = chain.lexical_states(
             w, y, base_counts, self.lexicalised
         )
@@ -399,8 +402,7 @@ class HMMTagger:
         # and weighted 0 would otherwise leave some sentences no path at all)
         trans = (1 - TRANS_FLOOR) * chain.transition_probs(counts, lambdas)
         trans += TRANS_FLOOR / trans.shape[0]
-        word_counts = np.zeros((vocab.size, n_labels))
-        np.add.at(word_counts, (w, y), 1.0)
+        word_counts = _pair_counts(w, y, vocab.size, n_labels)
         label_probs = np.bincount(y, minlength=n_labels) / y.size
         # the unknown-word model never gives a word's own states
         plain_probs = np.where(state_word < 0, label_probs, 0.0)
@@ -420,7 +422,7 @@ class HMMTagger:
         firsts = np.zeros(len(flat), dtype=bool)
         firsts[starts[:-1]] = True
         keys, probs = words.build_nodes(
-            np.array(flat, dtype=str)[rare],
+            vocab[w[rare]],
             firsts[rare],
             rare_labels,
             labels.size,
