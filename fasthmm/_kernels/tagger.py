@@ -36,7 +36,7 @@ import numpy as np
 from numba import njit, prange
 
 
-@njit(cache=True, inline="always", nogil=True)
+@njit(cache=True, nogil=True)
 def _cands(rows, offsets, labels, token, lo, boundary):
     """Candidates of ``token`` in a sentence starting at ``lo``: their labels
     and the index of the first one in the table (the boundary label, and -1,
@@ -47,7 +47,7 @@ def _cands(rows, offsets, labels, token, lo, boundary):
     return labels[offsets[r] : offsets[r + 1]], offsets[r]
 
 
-@njit(cache=True, inline="always", nogil=True)
+@njit(cache=True, nogil=True)
 def _width(rows, offsets, lo, hi):
     """The largest number of candidates of a token of ``lo:hi``."""
     width = 1
@@ -81,7 +81,8 @@ def viterbi_pairs(log_trans, rows, offsets, labels, scores, starts, out):
         width = _width(rows, offsets, lo, hi)
         # prev[a, p]: best score with token t-1 at its a-th candidate and
         # t-2 at its p-th; cur[q, a] the same one token on
-        prev = np.zeros((width, width))
+        prev = np.empty((width, width))
+        prev[0, 0] = 0.0  # before the first token: the boundary, twice
         cur = np.empty((width, width))
         back = np.empty((n, width, width), dtype=np.int32)
         for t in range(n):
@@ -148,8 +149,10 @@ def marginals_pairs(trans, rows, offsets, labels, frame, label_of, starts, post)
         n = hi - lo
         width = _width(rows, offsets, lo, hi)
         # alpha[t, q, a]: token t at its q-th candidate, t-1 at its a-th
-        alpha = np.zeros((n, width, width))
-        scale = np.ones(n)
+        # (explicit loops throughout: an array expression inside prange
+        # becomes a nested parallel loop, slow to compile)
+        alpha = np.empty((n, width, width))
+        scale = np.empty(n)
         for t in range(n):
             c2, _ = _cands(rows, offsets, labels, lo + t - 2, lo, boundary)
             c1, _ = _cands(rows, offsets, labels, lo + t - 1, lo, boundary)
@@ -164,16 +167,19 @@ def marginals_pairs(trans, rows, offsets, labels, frame, label_of, starts, post)
                         v += (alpha[t - 1, a, p] if t > 0 else 1.0) * row[c2[p]]
                     alpha[t, q, a] = v * f
                     total += v * f
-            if total > 0.0:
-                scale[t] = total
-                alpha[t] /= total
+            scale[t] = total if total > 0.0 else 1.0
+            for q in range(c0.size):
+                for a in range(c1.size):
+                    alpha[t, q, a] /= scale[t]
         # beta[q, a] at token t; nxt[r, q] the one of token t + 1
         beta = np.empty((width, width))
         nxt = np.empty((width, width))
         for t in range(n - 1, -1, -1):
             c1, _ = _cands(rows, offsets, labels, lo + t - 1, lo, boundary)
             c0, e0 = _cands(rows, offsets, labels, lo + t, lo, boundary)
-            beta[: c0.size, : c1.size] = 0.0
+            for q in range(c0.size):
+                for a in range(c1.size):
+                    beta[q, a] = 0.0
             if t == n - 1:
                 cn, en = boundary, -1
             else:
@@ -184,7 +190,8 @@ def marginals_pairs(trans, rows, offsets, labels, frame, label_of, starts, post)
                     g = 1.0 if en < 0 else frame[en + r] * nxt[r, q] / scale[t + 1]
                     for a in range(c1.size):
                         beta[q, a] += row[c1[a]] * g
-            post[lo + t] = 0.0
+            for c in range(post.shape[1]):
+                post[lo + t, c] = 0.0
             total = 0.0
             for q in range(c0.size):
                 v = 0.0
@@ -193,5 +200,6 @@ def marginals_pairs(trans, rows, offsets, labels, frame, label_of, starts, post)
                 total += v
                 post[lo + t, label_of[c0[q]]] += v
             if total > 0.0:
-                post[lo + t] /= total
+                for c in range(post.shape[1]):
+                    post[lo + t, c] /= total
             beta, nxt = nxt, beta
