@@ -16,9 +16,12 @@ returns lists of lists of labels. The model:
   ``q`` alone, or, when its lowercased form was seen (``lowercase=True``), by
   the same formula on the counts of the lowercased form;
 * decoding by the second-order Viterbi kernel over label pairs
-  (:mod:`fasthmm._kernels.tagger`), each token restricted to the labels
-  whose emission probability is within a factor ``beam`` of its best; or by
-  the label with the largest posterior marginal (``decoder="posterior"``);
+  (:mod:`fasthmm._kernels.tagger`), each token restricted to its candidate
+  states: those whose ``p(state | word)`` is within a factor ``beam`` of its
+  best and, for a word seen in training, that it was seen with
+  (``tag_dictionary``); worked out once per word type (the vocabulary's
+  when fitted or loaded, each unknown word's once per call); or by the
+  label with the largest posterior marginal (``decoder="posterior"``);
 * optionally, EM on unlabelled text from the supervised start
   (:mod:`fasthmm._tagger_em`).
 """
