@@ -279,13 +279,8 @@ class ARHMM(_SwitchingRegression, family="ar"):
             transition_inputs=transition_inputs,
         )
 
-    def stream(self, *args, **kwargs):
-        """Not offered: the first rows of a chunk need the previous chunk's
-        rows as lags."""
-        raise NotImplementedError(
-            "ARHMM does not offer streams: score, filter_proba and "
-            "predict_proba take whole sequences"
-        )
+    def _stream_order(self):
+        return int(self.order)
 
     def _continuation(self, emission, states, U, past, rng):
         return autoregression_path(

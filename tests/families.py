@@ -658,7 +658,7 @@ BUILT_IN = (
             priors=_regression_priors,
             data=_gaussian_data,
             reference=_switching_reference,
-            chain=replace(MARKOV, unsupported=frozenset({"stream", "missing"})),
+            chain=replace(MARKOV, unsupported=frozenset({"missing"})),
             sequential=True,
         )
         for cov in COVARIANCE_TYPES
