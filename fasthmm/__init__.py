@@ -8,8 +8,10 @@ time they are used: ``fasthmm.HMMTagger`` and ``from fasthmm import
 HMMTagger`` both work, and ``__all__`` / ``dir(fasthmm)`` list them all.
 """
 
+from . import _blas_check
 from ._threads import prefer_passive_waiting
 
+_blas_check.install()  # before Numba loads its first kernel
 prefer_passive_waiting()  # before Numba starts its OpenMP threads
 
 # ruff: noqa: E402
