@@ -102,6 +102,28 @@ def test_from_import_and_submodules_work_lazily():
     assert out["variational"].startswith("fasthmm.variational")
 
 
+def test_submodules_and_the_cli_load_no_other_model_module():
+    """``from fasthmm import cli, _compile`` (a submodule not imported yet)
+    and the command line's parser with ``--model gaussian`` import none of
+    the modules a first fit never uses; ``--model ar`` imports its own."""
+    out = run_fresh(
+        """
+        import json, sys
+        from fasthmm import _compile, cli
+        args = cli.build_parser().parse_args(
+            ["fit", "x.csv", "-o", "m.npz", "--model", "gaussian"]
+        )
+        before = sorted(sys.modules)
+        ar = cli.MODELS["ar"].__module__
+        print(json.dumps([args.model, cli.MODELS[args.model].__name__, before, ar]))
+        """
+    )
+    model, name, loaded, ar = out
+    assert (model, name) == ("gaussian", "GaussianHMM")
+    assert not set(LAZY_MODULES) & set(loaded)
+    assert ar == "fasthmm.switching"
+
+
 def test_unknown_name_raises_attribute_error():
     out = run_fresh(
         """
