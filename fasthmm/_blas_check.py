@@ -9,15 +9,16 @@ that fits and decodes a small model, although fasthmm's kernels call no BLAS
 routine.
 
 :func:`install` answers that one import-time check from what is on disk
-instead (SciPy's ``cython_blas`` extension module present, and Numba's own
-check that SciPy's BLAS integer width matches the one Numba was built for),
-without importing ``scipy.linalg``. Every later check runs Numba's own code
+instead (SciPy's ``cython_blas`` extension module present, and, in the Numba
+versions that have it, Numba's own check that SciPy's BLAS integer width
+matches the one Numba was built for), without importing ``scipy.linalg``. Every later check runs Numba's own code
 unchanged: compiling a kernel that uses ``np.dot`` or ``np.linalg`` imports
 ``scipy.linalg`` as before, and a cached kernel that calls BLAS imports it
 when first called (Numba looks BLAS routines up at that moment).
 """
 
 import importlib.machinery
+import importlib.util
 import os
 import sys
 
@@ -25,9 +26,14 @@ ARRAYMATH = "numba.np.arraymath"
 
 
 def _cython_blas_on_disk():
-    """True when SciPy is imported and ships its ``cython_blas`` module."""
+    """True when SciPy is installed with its ``cython_blas`` module."""
     scipy = sys.modules.get("scipy")
-    for folder in getattr(scipy, "__path__", None) or ():
+    if scipy is not None:
+        folders = getattr(scipy, "__path__", None) or ()
+    else:  # without importing SciPy
+        spec = importlib.util.find_spec("scipy")
+        folders = (spec and spec.submodule_search_locations) or ()
+    for folder in folders:
         stem = os.path.join(folder, "linalg", "cython_blas")
         if any(
             os.path.exists(stem + suffix)
@@ -41,7 +47,8 @@ def _answer_first_check(linalg):
     """Replace ``linalg.ensure_blas`` by a check that answers its first call
     from disk, then hands every call to Numba's own function."""
     original = linalg.ensure_blas
-    check_width = linalg._check_lapack_int_width
+    # Numba's check of SciPy's BLAS integer width (newer Numba versions).
+    check_width = getattr(linalg, "_check_lapack_int_width", lambda: None)
 
     def ensure_blas():
         if linalg.ensure_blas is ensure_blas:
@@ -66,9 +73,7 @@ class _ArraymathFinder:
         if name == ARRAYMATH and not self.acted:
             self.acted = True
             linalg = sys.modules.get("numba.np.linalg")
-            if hasattr(linalg, "ensure_blas") and hasattr(
-                linalg, "_check_lapack_int_width"
-            ):
+            if callable(getattr(linalg, "ensure_blas", None)):
                 _answer_first_check(linalg)
         return None  # the ordinary finders load the module
 

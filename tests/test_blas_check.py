@@ -78,3 +78,29 @@ def test_cython_blas_found_on_disk_where_scipy_imports_it():
     assert any(
         os.path.samefile(folder, os.path.join(p, "linalg")) for p in scipy.__path__
     )
+
+
+@pytest.mark.parametrize("on_disk", [True, False])
+def test_only_the_first_check_is_answered_from_disk(monkeypatch, on_disk):
+    """The first call runs Numba's width check alone when SciPy's cython_blas
+    is on disk (else Numba's own check, which raises without SciPy); every
+    later call is Numba's own."""
+    import types
+
+    from fasthmm import _blas_check
+
+    calls = []
+    linalg = types.SimpleNamespace(
+        ensure_blas=lambda: calls.append("numba"),
+        _check_lapack_int_width=lambda: calls.append("width"),
+    )
+    own = linalg.ensure_blas
+    monkeypatch.setattr(_blas_check, "_cython_blas_on_disk", lambda: on_disk)
+    _blas_check._answer_first_check(linalg)
+    first = linalg.ensure_blas
+    first()
+    assert calls == (["width"] if on_disk else ["numba"])
+    assert linalg.ensure_blas is own
+    first()  # a module that kept the first function (numba.np.arraymath)
+    linalg.ensure_blas()
+    assert calls[-2:] == ["numba", "numba"]
