@@ -74,6 +74,16 @@ def model_classes():
     return dict(_CLASSES)
 
 
+def model_class(name):
+    """The class registered under ``name`` (None when there is none),
+    importing the modules fasthmm loads on first use only when no module
+    imported so far registered it (no two of fasthmm's modules register one
+    name: saving or loading a GaussianHMM imports no other model module)."""
+    if name not in _CLASSES:
+        _import_deferred()
+    return _CLASSES.get(name)
+
+
 def families(loaded=False):
     """Family name (the command line's ``--model``) -> model class, in the
     order the classes were defined.
