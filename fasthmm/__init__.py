@@ -8,13 +8,16 @@ time they are used: ``fasthmm.HMMTagger`` and ``from fasthmm import
 HMMTagger`` both work, and ``__all__`` / ``dir(fasthmm)`` list them all.
 """
 
+from . import _blas_check
 from ._threads import prefer_passive_waiting
 
+_blas_check.install()  # before Numba loads its first kernel
 prefer_passive_waiting()  # before Numba starts its OpenMP threads
 
 # ruff: noqa: E402
 
 import importlib
+import importlib.util
 
 # models defines and registers the emission families a first fit uses.
 from . import _registry, models  # noqa: F401
@@ -77,6 +80,10 @@ def __getattr__(name):
         value = getattr(importlib.import_module(_LAZY[name], __name__), name)
     elif name in _SUBMODULES:
         value = importlib.import_module("." + name, __name__)
+    elif importlib.util.find_spec(f"{__name__}.{name}") is not None:
+        # A submodule not imported yet (``from fasthmm import cli`` asks here
+        # first): the import system imports it, no model module needed.
+        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
     else:
         families = {cls.__name__: cls for cls in _registry.families().values()}
         if name not in families:

@@ -19,6 +19,7 @@ them first, so that every family and every saved kind is found.
 
 import importlib
 import threading
+from collections.abc import Mapping
 
 _CLASSES = {}
 _FAMILIES = {}
@@ -73,6 +74,16 @@ def model_classes():
     return dict(_CLASSES)
 
 
+def model_class(name):
+    """The class registered under ``name`` (None when there is none),
+    importing the modules fasthmm loads on first use only when no module
+    imported so far registered it (no two of fasthmm's modules register one
+    name: saving or loading a GaussianHMM imports no other model module)."""
+    if name not in _CLASSES:
+        _import_deferred()
+    return _CLASSES.get(name)
+
+
 def families(loaded=False):
     """Family name (the command line's ``--model``) -> model class, in the
     order the classes were defined.
@@ -82,3 +93,28 @@ def families(loaded=False):
     if not loaded:
         _import_deferred()
     return dict(_FAMILIES)
+
+
+class Families(Mapping):
+    """:func:`families` as a mapping that imports the modules fasthmm loads
+    on first use only when asked for a family it has not seen yet (or for
+    the whole list): the command line's ``--model`` choices, so that
+    ``fasthmm fit --model gaussian`` imports no other model module."""
+
+    def __getitem__(self, name):
+        if name not in _FAMILIES:
+            _import_deferred()
+        return _FAMILIES[name]
+
+    def __contains__(self, name):
+        try:
+            self[name]
+        except (KeyError, TypeError):
+            return False
+        return True
+
+    def __iter__(self):
+        return iter(families())
+
+    def __len__(self):
+        return len(families())

@@ -55,7 +55,7 @@ import zlib
 
 import numpy as np
 
-from ._registry import model_classes, name_of
+from ._registry import model_class, model_classes, name_of
 from ._version import __version__
 
 FORMAT_NAME = "fasthmm-model"
@@ -116,7 +116,7 @@ def save_model(model, path):
     ``notes`` says so. Everything that determines the model's scores is saved
     exactly, so a loaded model scores identically.
     """
-    if model_classes().get(name_of(type(model))) is not type(model):
+    if model_class(name_of(type(model))) is not type(model):
         raise TypeError(
             f"cannot save a {type(model).__name__}: another class of that name "
             "was registered since; registered model classes: "
@@ -499,8 +499,6 @@ def load_model(path):
 
 def _is_tagger_file(archive, entries, name):
     """Whether the archive was written by :meth:`fasthmm.HMMTagger.save`."""
-    from .tagger import FORMAT_NAME as TAGGER_FORMAT
-
     entry = entries.get(HEADER_KEY)
     if entry is None or entry.shape != ():
         return False
@@ -508,17 +506,20 @@ def _is_tagger_file(archive, entries, name):
         header = json.loads(str(_read_entry(archive, entries, HEADER_KEY, name, "U")))
     except (ValueError, RecursionError):
         return False
-    return isinstance(header, dict) and header.get("format") == TAGGER_FORMAT
+    if not isinstance(header, dict) or header.get("format") == FORMAT_NAME:
+        return False  # a model file: the tagger module is not needed
+    from .tagger import FORMAT_NAME as TAGGER_FORMAT
+
+    return header.get("format") == TAGGER_FORMAT
 
 
 def _build(archive, entries, header, name):
-    classes = model_classes()
     cls_name = header["class"]
-    cls = classes.get(cls_name)
+    cls = model_class(cls_name)
     if cls is None:
         raise ValueError(
             f"{name} holds an unknown model class {cls_name!r}; this fasthmm "
-            f"knows {sorted(classes)}"
+            f"knows {sorted(model_classes())}"
         )
     raw_params = header.get("params", {})
     unknown = sorted(set(raw_params) - set(cls._constructor_args()))

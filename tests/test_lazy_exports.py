@@ -102,6 +102,60 @@ def test_from_import_and_submodules_work_lazily():
     assert out["variational"].startswith("fasthmm.variational")
 
 
+def test_submodules_and_the_cli_load_no_other_model_module():
+    """``from fasthmm import cli, _compile`` (a submodule not imported yet)
+    and the command line's parser with ``--model gaussian`` import none of
+    the modules a first fit never uses; ``--model ar`` imports its own."""
+    out = run_fresh(
+        """
+        import json, sys
+        from fasthmm import _compile, cli
+        args = cli.build_parser().parse_args(
+            ["fit", "x.csv", "-o", "m.npz", "--model", "gaussian"]
+        )
+        before = sorted(sys.modules)
+        ar = cli.MODELS["ar"].__module__
+        print(json.dumps([args.model, cli.MODELS[args.model].__name__, before, ar]))
+        """
+    )
+    model, name, loaded, ar = out
+    assert (model, name) == ("gaussian", "GaussianHMM")
+    assert not set(LAZY_MODULES) & set(loaded)
+    assert ar == "fasthmm.switching"
+
+
+def test_save_and_load_of_a_first_fit_model_load_no_other_model_module(tmp_path):
+    """A GaussianHMM saves and loads without the deferred model modules, and
+    those modules register no name the eager ones registered (which is what
+    lets saving and loading skip them)."""
+    out = run_fresh(
+        f"""
+        import json, sys
+        import numpy as np
+        import fasthmm
+        from fasthmm import _registry
+        path = {str(tmp_path / "m.npz")!r}
+        X = np.random.default_rng(0).normal(size=(30, 1))
+        model = fasthmm.GaussianHMM(2, n_iter=2, random_state=0).fit(X)
+        model.save(path)
+        loaded = fasthmm.load(path)
+        modules = sorted(sys.modules)
+        eager = dict(_registry._CLASSES)
+        every = _registry.model_classes()
+        print(json.dumps({{
+            "same": [type(loaded) is type(model), loaded.score(X) == model.score(X)],
+            "modules": modules,
+            "replaced": sorted(k for k, v in eager.items() if every[k] is not v),
+            "added": len(every) - len(eager),
+        }}))
+        """
+    )
+    assert out["same"] == [True, True]
+    assert not set(LAZY_MODULES) & set(out["modules"])
+    assert out["replaced"] == []
+    assert out["added"] > 0
+
+
 def test_unknown_name_raises_attribute_error():
     out = run_fresh(
         """
