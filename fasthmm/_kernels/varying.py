@@ -16,6 +16,7 @@ model without transition inputs never reaches this module.
 import numpy as np
 from numba import njit
 
+from .expmath import _exp_parts
 from .logspace import _log_sum_exp
 
 NEG_INF = -np.inf
@@ -321,126 +322,40 @@ def varying_viterbi(
 
 
 @njit(cache=True, nogil=True, inline="always")
-def _softmax_terms(coef, w, z, p):
-    """Logits ``z[j] = coef[j] @ w`` and ``p[j] = exp(z[j] - max(z))``
-    (filled); returns ``(sum(p), log sum(exp(z)))``."""
-    k, d = coef.shape
-    top = NEG_INF
-    for j in range(k):
-        v = 0.0
-        for c in range(d):
-            v += coef[j, c] * w[c]
-        z[j] = v
-        top = max(top, v)
-    s = 0.0
-    for j in range(k):
-        p[j] = np.exp(z[j] - top)
-        s += p[j]
-    return s, top + np.log(s)
-
-
-@njit(cache=True, nogil=True)
-def logistic_terms(transcoef, xi, w, active, level, values, grad, info):
-    """One pass over the steps of the weighted multinomial logistic
-    regressions of every row of ``transcoef_`` (the M-step of input-driven
-    transitions): each step's counts ``xi[t]`` are read once, for all rows.
-
-    Parameters
-    ----------
-    transcoef : ndarray of shape (n_components, n_components, n_inputs)
-        Coefficients; ``transcoef[i, -1]`` is the reference (zero).
-    xi : ndarray of shape (n_steps, n_components, n_components)
-        Expected transition counts of each step (rows of zeros add nothing).
-    w : ndarray of shape (n_steps, n_inputs)
-    active : ndarray of shape (n_components,), int64
-        Rows to evaluate (others are left as they are in the outputs).
-    level : int
-        0: the values only; 1: also ``grad``; 2: also ``info`` (the only
-        part that costs ``O(n_components**2 * n_inputs**2)`` per step and
-        row; untouched below 2).
-    values : ndarray of shape (n_components,)
-        Output: ``sum_t sum_j xi[t, i, j] log softmax_j(transcoef[i] @ w[t])``.
-    grad : ndarray of shape (n_components, (n_components - 1) * n_inputs)
-        Output: the gradient of row ``i`` with respect to
-        ``transcoef[i, :-1]`` (row-major).
-    info : ndarray of shape (n_components, grad.shape[1], grad.shape[1])
-        Output: minus the Hessian of row ``i`` (the information matrix).
-    """
-    n, k = xi.shape[0], xi.shape[1]
-    d = w.shape[1]
-    m = k - 1
-    z = np.empty(k)
-    p = np.empty(k)
-    # info[i, (j, a), (q, b)] = sum_t h_t(j, q) w_ta w_tb: sums of h_t(j, q)
-    # (q >= j, flattened: the long inner loop) times the products a <= b
-    # only; expanded at the end.
-    n_pairs = d * (d + 1) // 2
-    n_jq = m * (m + 1) // 2
-    ww = np.empty(n_pairs)
-    hv = np.empty(n_jq)
-    acc = np.zeros((k, n_pairs, n_jq))
-    want = level >= 1
-    hessian = level >= 2
+def _step_logits(coef_t, w_t, z, top):
+    """Logits of one step, all rows at once: ``z[i * K + j] =
+    transcoef[i, j] @ w_t`` (``coef_t`` is ``transcoef`` as (n_inputs, K * K),
+    so the inner loop runs over the K * K entries and vectorises); ``top[i]``
+    the maximum of row ``i``; then ``z`` shifted by its row's maximum."""
+    d, kk = coef_t.shape
+    k = top.shape[0]
+    for u in range(kk):
+        z[u] = 0.0
+    for c in range(d):
+        wc = w_t[c]
+        for u in range(kk):
+            z[u] += coef_t[c, u] * wc
     for i in range(k):
-        if active[i]:
-            values[i] = 0.0
-            if want:
-                grad[i, :] = 0.0
-    for t in range(n):
-        e = 0
-        for a in range(d):
-            for b in range(a, d):
-                ww[e] = w[t, a] * w[t, b]
-                e += 1
-        for i in range(k):
-            if not active[i]:
-                continue
-            nt = 0.0
-            for j in range(k):
-                nt += xi[t, i, j]
-            if nt == 0.0:
-                continue
-            s, lse = _softmax_terms(transcoef[i], w[t], z, p)
-            for j in range(k):
-                if xi[t, i, j] != 0.0:
-                    values[i] += xi[t, i, j] * (z[j] - lse)
-            if not want:
-                continue
-            for j in range(k):
-                p[j] /= s
-            for j in range(m):
-                r = xi[t, i, j] - nt * p[j]
-                for c in range(d):
-                    grad[i, j * d + c] += r * w[t, c]
-            if not hessian:
-                continue
-            u = 0
-            for j in range(m):
-                pj = nt * p[j]
-                for q in range(j, m):
-                    hv[u] = pj * ((1.0 if j == q else 0.0) - p[q])
-                    u += 1
-            for e in range(n_pairs):
-                we = ww[e]
-                for u in range(n_jq):
-                    acc[i, e, u] += we * hv[u]
-    if hessian:
-        for i in range(k):
-            if not active[i]:
-                continue
-            u = 0
-            for j in range(m):
-                for q in range(j, m):
-                    e = 0
-                    for a in range(d):
-                        for b in range(a, d):
-                            v = acc[i, e, u]
-                            info[i, j * d + a, q * d + b] = v
-                            info[i, j * d + b, q * d + a] = v
-                            info[i, q * d + a, j * d + b] = v
-                            info[i, q * d + b, j * d + a] = v
-                            e += 1
-                    u += 1
+        m = NEG_INF
+        for j in range(k):
+            m = max(m, z[i * k + j])
+        top[i] = m
+        for j in range(k):
+            z[i * k + j] -= m
+
+
+@njit(cache=True, nogil=True, inline="always")
+def _exp_into(z, e, bits):
+    """``e[u] = exp(z[u])`` with :func:`fasthmm._kernels.expmath._exp_parts`
+    (a loop LLVM vectorises; within a few ulp of ``np.exp``)."""
+    n = z.shape[0]
+    for u in range(n):
+        p, b = _exp_parts(z[u])
+        bits[u] = b
+        e[u] = p
+    scale = bits.view(np.float64)
+    for u in range(n):
+        e[u] *= scale[u]
 
 
 @njit(cache=True, nogil=True)
@@ -448,7 +363,9 @@ def step_log_transmats(transcoef, w, out, probs):
     """Per-step transition matrices of input-driven transitions, in logs and
     (when ``probs`` has rows) as probabilities, one pass over the rows.
 
-    ``out[t, i, j] = log softmax_j(transcoef[i, j] @ w[t])``.
+    ``out[t, i, j] = log softmax_j(transcoef[i, j] @ w[t])``. Each step's
+    logits are computed all rows at once and exponentiated with the
+    vectorised exponential of :mod:`fasthmm._kernels.expmath`.
 
     Parameters
     ----------
@@ -461,14 +378,151 @@ def step_log_transmats(transcoef, w, out, probs):
     """
     n = w.shape[0]
     k = transcoef.shape[0]
+    kk = k * k
     both = probs.shape[0] > 0
-    z = np.empty(k)
-    p = np.empty(k)
+    coef_t = np.ascontiguousarray(transcoef.reshape(kk, -1).T)
+    z = np.empty(kk)
+    e = np.empty(kk)
+    top = np.empty(k)
+    bits = np.empty(kk, dtype=np.int64)
     for t in range(n):
+        _step_logits(coef_t, w[t], z, top)
+        _exp_into(z, e, bits)
         for i in range(k):
-            s, lse = _softmax_terms(transcoef[i], w[t], z, p)
+            s = 0.0
             for j in range(k):
-                out[t, i, j] = z[j] - lse
-            if both:
+                s += e[i * k + j]
+            ls = np.log(s)
+            inv = 1.0 / s
+            for j in range(k):
+                out[t, i, j] = z[i * k + j] - ls
+                if both:
+                    probs[t, i, j] = e[i * k + j] * inv
+
+
+@njit(cache=True, nogil=True)
+def logistic_terms(transcoef, y, nt, w, active, level, values, grad, info):
+    """One pass over the steps of the weighted multinomial logistic
+    regressions of every row of ``transcoef_`` (the M-step of input-driven
+    transitions), all rows at once.
+
+    The counts enter through two reductions of the per-step counts
+    ``xi[t, i, j]`` (fixed during an M-step): ``y[i, j] = sum_t xi[t, i, j]
+    w[t]`` and ``nt[t, i] = sum_j xi[t, i, j]``, so that row ``i``'s
+    objective is ``sum_j transcoef[i, j] @ y[i, j] - sum_t nt[t, i]
+    logsumexp_j(transcoef[i, j] @ w[t])``.
+
+    Parameters
+    ----------
+    transcoef : ndarray of shape (n_components, n_components, n_inputs)
+        Coefficients; ``transcoef[i, -1]`` is the reference (zero).
+    y : ndarray of shape (n_components, n_components, n_inputs)
+    nt : ndarray of shape (n_steps, n_components)
+        Steps whose counts are all zero add nothing.
+    w : ndarray of shape (n_steps, n_inputs)
+    active : ndarray of shape (n_components,), int64
+        Rows whose outputs are filled (others are left as they are).
+    level : int
+        0: the values only; 1: also ``grad``; 2: also ``info`` (the only
+        part that costs ``O(n_components**2 * n_inputs**2)`` per step and
+        row; untouched below 2).
+    values : ndarray of shape (n_components,)
+        Output: row ``i``'s objective (above), ``sum_t sum_j xi[t, i, j]
+        log softmax_j(transcoef[i] @ w[t])``.
+    grad : ndarray of shape (n_components, (n_components - 1) * n_inputs)
+        Output: the gradient of row ``i`` with respect to
+        ``transcoef[i, :-1]`` (row-major).
+    info : ndarray of shape (n_components, grad.shape[1], grad.shape[1])
+        Output: minus the Hessian of row ``i`` (the information matrix).
+    """
+    n, k = nt.shape
+    d = w.shape[1]
+    kk = k * k
+    m = k - 1
+    coef_t = np.ascontiguousarray(transcoef.reshape(kk, d).T)
+    z = np.empty(kk)
+    e = np.empty(kk)
+    r = np.empty(kk)
+    top = np.empty(k)
+    bits = np.empty(kk, dtype=np.int64)
+    lse = np.zeros(k)
+    gacc = np.zeros((d, kk))
+    # info[i, (j, a), (q, b)] = sum_t h_t(i, j, q) w_ta w_tb: sums of the
+    # h_t(i, j, q) (q >= j) of all rows (one long inner loop) times each
+    # product w_ta w_tb (a <= b); expanded at the end.
+    n_pairs = d * (d + 1) // 2
+    n_jq = m * (m + 1) // 2
+    ww = np.empty(n_pairs)
+    hv = np.empty(k * n_jq)
+    acc = np.zeros((n_pairs, k * n_jq))
+    want = level >= 1
+    hessian = level >= 2
+    for t in range(n):
+        total = 0.0
+        for i in range(k):
+            total += nt[t, i]
+        if total == 0.0:
+            continue
+        _step_logits(coef_t, w[t], z, top)
+        _exp_into(z, e, bits)
+        for i in range(k):
+            s = 0.0
+            for j in range(k):
+                s += e[i * k + j]
+            lse[i] += nt[t, i] * (top[i] + np.log(s))
+            if want:
+                f = nt[t, i] / s
                 for j in range(k):
-                    probs[t, i, j] = p[j] / s
+                    r[i * k + j] = f * e[i * k + j]
+        if not want:
+            continue
+        for c in range(d):
+            wc = w[t, c]
+            for u in range(kk):
+                gacc[c, u] += r[u] * wc
+        if not hessian:
+            continue
+        q0 = 0
+        for a in range(d):
+            for b in range(a, d):
+                ww[q0] = w[t, a] * w[t, b]
+                q0 += 1
+        for i in range(k):
+            u = i * n_jq
+            f = 0.0 if nt[t, i] == 0.0 else 1.0 / nt[t, i]
+            for j in range(m):
+                pj = r[i * k + j]
+                for q in range(j, m):
+                    hv[u] = pj * ((1.0 if j == q else 0.0) - r[i * k + q] * f)
+                    u += 1
+        for q1 in range(n_pairs):
+            we = ww[q1]
+            for u in range(k * n_jq):
+                acc[q1, u] += we * hv[u]
+    for i in range(k):
+        if not active[i]:
+            continue
+        v = -lse[i]
+        for j in range(k):
+            for c in range(d):
+                v += transcoef[i, j, c] * y[i, j, c]
+        values[i] = v
+        if want:
+            for j in range(m):
+                for c in range(d):
+                    grad[i, j * d + c] = y[i, j, c] - gacc[c, i * k + j]
+        if not hessian:
+            continue
+        u = 0
+        for j in range(m):
+            for q in range(j, m):
+                q1 = 0
+                for a in range(d):
+                    for b in range(a, d):
+                        v = acc[q1, i * n_jq + u]
+                        info[i, j * d + a, q * d + b] = v
+                        info[i, j * d + b, q * d + a] = v
+                        info[i, q * d + a, j * d + b] = v
+                        info[i, q * d + b, j * d + a] = v
+                        q1 += 1
+                u += 1
