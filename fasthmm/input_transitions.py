@@ -171,19 +171,37 @@ def logistic_rows(transcoef, xi, w, prior, steps=NEWTON_STEPS):
     ndarray of shape (n_components, n_components, n_inputs)
     """
     counts = (*reduced_counts(xi, w), w)
-    return _ascend(transcoef, counts, prior, steps)
+    return _ascend(transcoef, counts, prior, steps)[0]
 
 
-def _ascend(transcoef, counts, prior, steps):
+def _ascend(transcoef, counts, prior, steps, info=None):
     """Chord Newton steps with halving of every row (see
     :func:`logistic_rows`), from ``transcoef``, on the counts ``(y, nt,
-    w)`` of :func:`reduced_counts`."""
+    w)`` of :func:`reduced_counts`.
+
+    ``info`` (shape (n_components, m, m), optional) are information
+    matrices to start from instead of computing them at ``transcoef`` (a
+    previous M-step's: the first pass then costs as the later ones).
+
+    Returns
+    -------
+    coef : ndarray of shape (n_components, n_components, n_inputs)
+    info : ndarray of shape (n_components, m, m) or None
+        The information matrices of the last step, for the next call; None
+        when they no longer serve: the step had to be halved, or its gain
+        missed the one they predicted by more than a quarter.
+    """
     k, _, d = transcoef.shape
     m = (k - 1) * d
     coef = np.array(transcoef, dtype=np.float64, order="C")
-    values, grad, info = np.zeros(k), np.zeros((k, m)), np.zeros((k, m, m))
+    values, grad = np.zeros(k), np.zeros((k, m))
+    stale = info is not None and info.shape == (k, m, m)
+    info = np.array(info) if stale else np.zeros((k, m, m))
     active = np.ones(k, dtype=np.int64)
-    best = _objectives(coef, counts, prior, active, 2, values, grad, info)
+    best = _objectives(
+        coef, counts, prior, active, 1 if stale else 2, values, grad, info
+    )
+    halved = False
     eye = prior * np.eye(m)
     last = np.full(k, np.inf)
     level = 1
@@ -191,6 +209,7 @@ def _ascend(transcoef, counts, prior, steps):
         if n_step == steps - 1:
             level = 0  # the last candidates need their values only
         step = np.zeros((k, k - 1, d))
+        predicted = np.zeros(k)
         for i in np.flatnonzero(active):
             g = grad[i] - prior * coef[i, :-1].ravel()
             s = np.linalg.lstsq(info[i] + eye, g, rcond=None)[0]
@@ -198,6 +217,7 @@ def _ascend(transcoef, counts, prior, steps):
                 active[i] = 0
                 continue
             step[i] = s.reshape(k - 1, d)
+            predicted[i] = 0.5 * g @ s
         pending = active.copy()
         size = np.ones(k)
         gain = np.zeros(k)
@@ -215,17 +235,21 @@ def _ascend(transcoef, counts, prior, steps):
             coef[ok] = cand[ok]
             pending[ok] = 0
             size[pending == 1] *= 0.5
+        # Information matrices whose quadratic model missed a step's gain
+        # by more than a quarter are not reused.
+        moved = active == 1
+        missed = np.abs(gain[moved] - predicted[moved]) > 0.25 * predicted[moved]
+        halved = halved or bool(np.any(size < 1.0) or np.any(missed))
         # A row whose step could not be made to gain stays where it was.
         active[pending == 1] = 0
         active[gain <= _TOL * (1.0 + np.abs(best))] = 0
         if not active.any():
             break
         live = active == 1
-        halved = bool(np.any(size[live] < 1.0))
         slow = bool(np.any(gain[live] > _SLOW * last[live]))
         level = 2 if halved or slow else 1
         last = gain
-    return coef
+    return coef, (None if halved else info)
 
 
 def logistic_row(coef, y, w, prior, steps=NEWTON_STEPS):
@@ -289,6 +313,9 @@ class InputTransitions:
         self.transcoef_prior = transcoef_prior
         self.w = w
         self._steps = None
+        # The last M-step's information matrices: the next M-step of the
+        # same fit starts its Newton step from them (see m_step).
+        self._info = None
 
     @property
     def params(self):
@@ -424,7 +451,11 @@ class InputTransitions:
             xi = np.ascontiguousarray(trans_counts.xi, dtype=np.float64)
             w = np.ascontiguousarray(trans_counts.w, dtype=np.float64)
             prior = float(self.transcoef_prior)
-            coef = _ascend(coef, (*reduced_counts(xi, w), w), prior, EM_NEWTON_STEPS)
+            counts = (*reduced_counts(xi, w), w)
+            coef, info = _ascend(coef, counts, prior, EM_NEWTON_STEPS, self._info)
+            new = self._replace(startprob, coef)
+            new._info = info
+            return new
         return self._replace(startprob, coef)
 
     def log_prior(self):

@@ -345,23 +345,24 @@ def _step_logits(coef_t, w_t, z, top):
 
 
 @njit(cache=True, nogil=True, inline="always")
-def _exp_into(z, e, bits):
+def _exp_into(z, e, bits, scale):
     """``e[u] = exp(z[u])`` with :func:`fasthmm._kernels.expmath._exp_parts`
-    (a loop LLVM vectorises; within a few ulp of ``np.exp``)."""
+    (a loop LLVM vectorises; within a few ulp of ``np.exp``); ``scale`` is
+    ``bits.view(np.float64)`` (scratch)."""
     n = z.shape[0]
     for u in range(n):
         p, b = _exp_parts(z[u])
         bits[u] = b
         e[u] = p
-    scale = bits.view(np.float64)
     for u in range(n):
         e[u] *= scale[u]
 
 
 @njit(cache=True, nogil=True)
 def step_log_transmats(transcoef, w, out, probs):
-    """Per-step transition matrices of input-driven transitions, in logs and
-    (when ``probs`` has rows) as probabilities, one pass over the rows.
+    """Per-step transition matrices of input-driven transitions, in logs
+    (when ``out`` has rows) and as probabilities (when ``probs`` has rows),
+    one pass over the rows.
 
     ``out[t, i, j] = log softmax_j(transcoef[i, j] @ w[t])``. Each step's
     logits are computed all rows at once and exponentiated with the
@@ -371,12 +372,13 @@ def step_log_transmats(transcoef, w, out, probs):
     ----------
     transcoef : ndarray of shape (n_components, n_components, n_inputs)
     w : ndarray of shape (n_samples, n_inputs)
-    out : ndarray of shape (n_samples, n_components, n_components)
-        Output.
+    out : ndarray of shape (n_samples, n_components, n_components) or (0, K, K)
+        Output when it has rows.
     probs : ndarray of shape (n_samples, n_components, n_components) or (0, K, K)
         Output when it has rows: ``exp(out)``.
     """
     n = w.shape[0]
+    logs = out.shape[0] > 0
     k = transcoef.shape[0]
     kk = k * k
     both = probs.shape[0] > 0
@@ -385,18 +387,21 @@ def step_log_transmats(transcoef, w, out, probs):
     e = np.empty(kk)
     top = np.empty(k)
     bits = np.empty(kk, dtype=np.int64)
+    scale = bits.view(np.float64)
     for t in range(n):
         _step_logits(coef_t, w[t], z, top)
-        _exp_into(z, e, bits)
+        _exp_into(z, e, bits, scale)
         for i in range(k):
             s = 0.0
             for j in range(k):
                 s += e[i * k + j]
-            ls = np.log(s)
-            inv = 1.0 / s
-            for j in range(k):
-                out[t, i, j] = z[i * k + j] - ls
-                if both:
+            if logs:
+                ls = np.log(s)
+                for j in range(k):
+                    out[t, i, j] = z[i * k + j] - ls
+            if both:
+                inv = 1.0 / s
+                for j in range(k):
                     probs[t, i, j] = e[i * k + j] * inv
 
 
@@ -445,6 +450,7 @@ def logistic_terms(transcoef, y, nt, w, active, level, values, grad, info):
     r = np.empty(kk)
     top = np.empty(k)
     bits = np.empty(kk, dtype=np.int64)
+    scale = bits.view(np.float64)
     lse = np.zeros(k)
     gacc = np.zeros((d, kk))
     # info[i, (j, a), (q, b)] = sum_t h_t(i, j, q) w_ta w_tb: sums of the
@@ -464,7 +470,7 @@ def logistic_terms(transcoef, y, nt, w, active, level, values, grad, info):
         if total == 0.0:
             continue
         _step_logits(coef_t, w[t], z, top)
-        _exp_into(z, e, bits)
+        _exp_into(z, e, bits, scale)
         for i in range(k):
             s = 0.0
             for j in range(k):
