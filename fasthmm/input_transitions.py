@@ -127,6 +127,22 @@ def reduced_counts(xi, w):
     return np.ascontiguousarray(y), nt
 
 
+def transmat_probs(transcoef, w):
+    """Per-step transition matrices as probabilities alone (the second
+    output of :func:`log_transmats` without the logarithms).
+
+    Returns
+    -------
+    ndarray of shape (n_samples, n_components, n_components)
+    """
+    k = transcoef.shape[0]
+    out = np.empty((w.shape[0], k, k))
+    coef = np.ascontiguousarray(transcoef, dtype=np.float64)
+    w = np.ascontiguousarray(w, dtype=np.float64)
+    step_log_transmats(coef, w, np.empty((0, k, k)), out)
+    return out
+
+
 def _objectives(coef, counts, prior, active, level, values, grad, info):
     """Each active row's expected log-likelihood plus log prior, with its
     gradient (and, at ``level`` 2, its information) filled (see
@@ -352,7 +368,8 @@ class InputTransitions:
             )
         if self._steps is None:
             make = partial(log_transmats, self.transcoef, self.w)  # picklable
-            self._steps = PerStep(make=make)
+            probs = partial(transmat_probs, self.transcoef, self.w)
+            self._steps = PerStep(make=make, make_probs=probs)
         return self._steps
 
     def bound(self, w):

@@ -225,7 +225,9 @@ def varying_block(
     log_startprob : ndarray of shape (n_components,)
     log_transmats : ndarray of shape (n_samples, n_components, n_components)
         ``log p(z_t = j | z_{t-1} = i)`` in ``[t, i, j]``; rows that start a
-        sequence are not read.
+        sequence are not read. Or of shape (0, K, K): not given (a block
+        with a sequence that needs them is then left, marked 2 in
+        ``invalid``, for a second call with them).
     transmats : ndarray of shape (n_samples, n_components, n_components)
         The same as probabilities (``exp(log_transmats)``).
     starts : ndarray of shape (n_sequences + 1,)
@@ -242,8 +244,10 @@ def varying_block(
         Output when it has rows (needs ``smooth``): ``xi[t, i, j] =
         p(z_{t-1} = i, z_t = j | x)``, zero at the first row of a sequence.
     invalid : ndarray of shape (n_blocks,), int64
-        Output: 1 for a block whose log-emissions hold NaN or ``+inf``.
+        Output: 1 for a block whose log-emissions hold NaN or ``+inf``; 2
+        for a block left unfinished for want of ``log_transmats``.
     """
+    have_logs = log_transmats.shape[0] > 0
     for b in range(b0, b1):
         valid = True
         for s in range(blocks[b], blocks[b + 1]):
@@ -251,10 +255,14 @@ def varying_block(
             hi = starts[s + 1]
             tail = (lo, hi, ll, s, post, smooth, xi)
             if not _scaled_sequence(log_emissions, log_startprob, transmats, *tail):
+                if not have_logs:
+                    invalid[b] = 2
+                    break
                 valid &= _log_sequence(
                     log_emissions, log_startprob, log_transmats, *tail
                 )
-        invalid[b] = 0 if valid else 1
+        else:
+            invalid[b] = 0 if valid else 1
 
 
 @njit(cache=True, nogil=True)
