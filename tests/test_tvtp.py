@@ -229,6 +229,17 @@ def _logistic_objective(coef, y, W, prior):
     return float((y * log_p).sum()) - 0.5 * prior * float((coef**2).sum())
 
 
+def _regression_problem(rng, k, d, n, scale):
+    """Inputs, per-step counts (some rows without counts) and a start of
+    the given scale (last column zero) for the rows' regressions."""
+    W = inputs_of(n, d, rng)
+    xi = rng.random((n, k, k)) * (rng.random((n, k, 1)) < 0.7)
+    xi[0] = 0.0
+    start = rng.normal(scale=scale, size=(k, k, d))
+    start[:, -1, :] = 0.0
+    return W, xi, start
+
+
 def test_logistic_row_reaches_the_optimum():
     optimize = pytest.importorskip("scipy.optimize")
     rng = np.random.default_rng(5)
@@ -256,12 +267,8 @@ def test_logistic_rows_reach_each_rows_optimum_from_far_starts():
     below their start, from starts far enough to need halved steps."""
     optimize = pytest.importorskip("scipy.optimize")
     rng = np.random.default_rng(11)
-    k, d, n = 4, 3, 300
-    W = inputs_of(n, d, rng)
-    xi = rng.random((n, k, k)) * (rng.random((n, k, 1)) < 0.7)
-    xi[0] = 0.0
-    start = rng.normal(scale=4.0, size=(k, k, d))
-    start[:, -1, :] = 0.0
+    k, d = 4, 3
+    W, xi, start = _regression_problem(rng, k, d, 300, 4.0)
     for prior in (0.0, 0.5):
         fitted = logistic_rows(start, xi, W, prior)
         assert np.all(fitted[:, -1, :] == 0.0)
@@ -287,12 +294,8 @@ def test_a_newton_step_from_other_information_matrices_never_lowers_a_row(seed, 
     objective (the NumPy reference) still does not decrease, and matrices
     that made the step miss are not handed on."""
     rng = np.random.default_rng(seed)
-    k, d, n = 3, 2, 150
-    W = inputs_of(n, d, rng)
-    xi = rng.random((n, k, k)) * (rng.random((n, k, 1)) < 0.7)
-    xi[0] = 0.0
-    start = rng.normal(scale=2.0, size=(k, k, d))
-    start[:, -1, :] = 0.0
+    k, d = 3, 2
+    W, xi, start = _regression_problem(rng, k, d, 150, 2.0)
     m = (k - 1) * d
     root = rng.normal(size=(k, m, m))
     info = scale * (root @ root.transpose(0, 2, 1) + 0.1 * np.eye(m))

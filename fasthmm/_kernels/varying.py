@@ -366,6 +366,34 @@ def _exp_into(z, e, bits, scale):
         e[u] *= scale[u]
 
 
+@njit(cache=True, nogil=True, inline="always")
+def _softmax_scratch(transcoef):
+    """``transcoef`` as (n_inputs, K * K) and the scratch arrays of
+    :func:`_step_softmax`: ``(coef_t, z, e, top, sums, bits, scale)``."""
+    k = transcoef.shape[0]
+    kk = k * k
+    coef_t = np.ascontiguousarray(transcoef.reshape(kk, -1).T)
+    bits = np.empty(kk, dtype=np.int64)
+    scale = bits.view(np.float64)
+    return coef_t, np.empty(kk), np.empty(kk), np.empty(k), np.empty(k), bits, scale
+
+
+@njit(cache=True, nogil=True, inline="always")
+def _step_softmax(coef_t, w_t, z, e, top, sums, bits, scale):
+    """One step's softmax terms, all rows: ``z`` the logits shifted by
+    their row's maximum ``top[i]`` (:func:`_step_logits`), ``e`` their
+    exponentials (:func:`_exp_into`) and ``sums[i]`` the sum of row ``i`` of
+    ``e``."""
+    k = top.shape[0]
+    _step_logits(coef_t, w_t, z, top)
+    _exp_into(z, e, bits, scale)
+    for i in range(k):
+        s = 0.0
+        for j in range(k):
+            s += e[i * k + j]
+        sums[i] = s
+
+
 @njit(cache=True, nogil=True)
 def step_log_transmats(transcoef, w, out, probs):
     """Per-step transition matrices of input-driven transitions, in logs
@@ -388,21 +416,12 @@ def step_log_transmats(transcoef, w, out, probs):
     n = w.shape[0]
     logs = out.shape[0] > 0
     k = transcoef.shape[0]
-    kk = k * k
     both = probs.shape[0] > 0
-    coef_t = np.ascontiguousarray(transcoef.reshape(kk, -1).T)
-    z = np.empty(kk)
-    e = np.empty(kk)
-    top = np.empty(k)
-    bits = np.empty(kk, dtype=np.int64)
-    scale = bits.view(np.float64)
+    coef_t, z, e, top, sums, bits, scale = _softmax_scratch(transcoef)
     for t in range(n):
-        _step_logits(coef_t, w[t], z, top)
-        _exp_into(z, e, bits, scale)
+        _step_softmax(coef_t, w[t], z, e, top, sums, bits, scale)
         for i in range(k):
-            s = 0.0
-            for j in range(k):
-                s += e[i * k + j]
+            s = sums[i]
             if logs:
                 ls = np.log(s)
                 for j in range(k):
@@ -452,13 +471,8 @@ def logistic_terms(transcoef, y, nt, w, active, level, values, grad, info):
     d = w.shape[1]
     kk = k * k
     m = k - 1
-    coef_t = np.ascontiguousarray(transcoef.reshape(kk, d).T)
-    z = np.empty(kk)
-    e = np.empty(kk)
+    coef_t, z, e, top, sums, bits, scale = _softmax_scratch(transcoef)
     r = np.empty(kk)
-    top = np.empty(k)
-    bits = np.empty(kk, dtype=np.int64)
-    scale = bits.view(np.float64)
     lse = np.zeros(k)
     gacc = np.zeros((d, kk))
     # info[i, (j, a), (q, b)] = sum_t h_t(i, j, q) w_ta w_tb: sums of the
@@ -477,12 +491,9 @@ def logistic_terms(transcoef, y, nt, w, active, level, values, grad, info):
             total += nt[t, i]
         if total == 0.0:
             continue
-        _step_logits(coef_t, w[t], z, top)
-        _exp_into(z, e, bits, scale)
+        _step_softmax(coef_t, w[t], z, e, top, sums, bits, scale)
         for i in range(k):
-            s = 0.0
-            for j in range(k):
-                s += e[i * k + j]
+            s = sums[i]
             lse[i] += nt[t, i] * (top[i] + np.log(s))
             if want:
                 f = nt[t, i] / s
