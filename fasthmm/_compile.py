@@ -216,12 +216,14 @@ def compile_all(log=None):
 
 def _switching_ar_routes(y):
     """MarkovSwitchingAR: fit, scores, posteriors, Viterbi (the tuple
-    chain's two kernels)."""
+    chain's two kernels), sampling and a stream (the HMMs' kernels)."""
     from .msar import MarkovSwitchingAR
 
     model = MarkovSwitchingAR(2, 2, n_iter=2).fit(y, [25, 35])
     model.score_samples(y, [25, 35])
     model.decode(y, [25, 35])
+    model.sample(5, random_state=0)
+    model.stream(lag=1).push(y[:5])
 
 
 def _gaussian_fit(X, lengths):

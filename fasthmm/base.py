@@ -45,8 +45,8 @@ from .em import (
 )
 from .emissions._base import InvalidParameter
 from .forecast import (
-    check_future,
     check_steps,
+    input_transmats,
     refuse_future,
     state_forecast,
     stationary_transmats,
@@ -62,7 +62,7 @@ from .inference import (
     raise_if_impossible,
     viterbi_decode,
 )
-from .input_transitions import InputTransitions, log_transmats
+from .input_transitions import InputTransitions
 from .io import save_model
 from .transitions import Transitions
 
@@ -725,20 +725,31 @@ class BaseHMM(HmmlearnAPI):
         Returns
         -------
         stream : fasthmm.stream.Stream
-            Holds the model's current parameters (checked once, here).
+            Holds the model's current parameters (checked once, here). With
+            ``transition_inputs=True`` each push takes the rows'
+            ``transition_inputs=``; an autoregressive model's stream keeps
+            its last ``order`` rows as the next chunk's lags.
         """
-        from .stream import Stream, _EmissionRows, check_stream_options
+        from .stream import Stream, _EmissionRows, _InputChain, check_stream_options
 
         lag, max_delay, viterbi = check_stream_options(lag, max_delay, viterbi)
-        if self.transition_inputs:
-            raise NotImplementedError(
-                "stream is not offered for input-driven transitions "
-                "(transition_inputs=True) yet: use filter_proba on the data so far"
-            )
         params = self._checked_params()
         t = params.transitions
-        rows = _EmissionRows(params.emission, self._design)
-        return Stream(rows, t.startprob, t.transmat, lag, max_delay, viterbi)
+        rows = _EmissionRows(params.emission, self._design, self._stream_order())
+        chain = None
+        if self.transition_inputs:
+            chain, transmat = _InputChain(t.transcoef), None
+        else:
+            transmat = t.transmat
+        forecaster = functools.partial(self._forecast_means, params)
+        return Stream(
+            rows, t.startprob, transmat, lag, max_delay, viterbi, chain, forecaster
+        )
+
+    def _stream_order(self):
+        """Rows before a new one that its log-emission depends on (the lags
+        of autoregression): a stream keeps that many; 0 here."""
+        return 0
 
     @adaptive_threads
     def sample_posterior(
@@ -921,17 +932,9 @@ class BaseHMM(HmmlearnAPI):
                 "transition inputs of the steps after the end, shape "
                 "(n_sequences, steps, n_transition_inputs)"
             )
-        chain = params.transitions
-        w = check_future(
-            future_transition_inputs,
-            "future_transition_inputs",
-            n_sequences,
-            steps,
-            chain.n_inputs,
+        return input_transmats(
+            params.transitions.transcoef, future_transition_inputs, n_sequences, steps
         )
-        k = self.n_components
-        log = log_transmats(chain.transcoef, w.reshape(n_sequences * steps, -1))
-        return np.exp(log).reshape(n_sequences, steps, k, k)
 
     def _forecast_means(self, params, X, starts, chain, future_inputs):
         """Predictive means of the steps after the end of each sequence.

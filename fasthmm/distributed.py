@@ -84,9 +84,10 @@ def _unpack(out):
     return None
 
 
-def _load(index, loader, emission, model):
-    """Run partition ``index``'s loader and check what it returns:
-    (X as the emission sees it, starts, transition inputs or None)."""
+def _call_loader(index, loader):
+    """(X, lengths, inputs, transition_inputs) returned by partition
+    ``index``'s loader; a ValueError naming the partition when it raises or
+    returns something else."""
     try:
         out = loader()
     except Exception as exc:  # noqa: BLE001 - reported with the partition's index
@@ -101,7 +102,13 @@ def _load(index, loader, emission, model):
             f"transition_inputs, got {type(out).__name__}"
             + (f" of length {len(out)}" if isinstance(out, tuple) else "")
         )
-    X, lengths, inputs, transition_inputs = unpacked
+    return unpacked
+
+
+def _load(index, loader, emission, model):
+    """Run partition ``index``'s loader and check what it returns:
+    (X as the emission sees it, starts, transition inputs or None)."""
+    X, lengths, inputs, transition_inputs = _call_loader(index, loader)
     try:
         X, starts, w = model._read_batch(
             emission, X, lengths, inputs, transition_inputs
@@ -205,12 +212,69 @@ def _tree_sum(client, futures):
     return futures[0]
 
 
+# -- models with statistics of their own (MarkovSwitchingAR) --------------------
+def _load_own(index, loader, model):
+    """Partition ``index`` checked by the model (``model._read_partition``)."""
+    X, lengths, inputs, transition_inputs = _call_loader(index, loader)
+    try:
+        return model._read_partition(X, lengths, inputs, transition_inputs)
+    except (ValueError, TypeError) as exc:
+        raise type(exc)(f"partition {index}: {exc}") from None
+
+
+def _own_stats(model, params, part, index):
+    try:
+        return model._batch_stats(params, part)
+    except ValueError as exc:
+        raise ValueError(f"partition {index}: {exc}") from None
+
+
+def _fit_own_statistics(model, client, partitions):
+    """:func:`fit` of a model whose E-step gives statistics of its own kind,
+    which add up (``+``), through its hooks: ``_read_partition(X, lengths,
+    inputs, transition_inputs)`` (on the worker: a checked batch),
+    ``_partition_sample(batch, size, n_slices)`` (the rows of the
+    initialisation sample), ``_initial_params(samples)``,
+    ``_batch_stats(params, batch)``, ``_em(e_fn, params)`` and ``_commit``.
+    Loading, sampling and the tree of additions are those of :func:`fit`."""
+    model._check_hyperparameters()
+    futures = []
+    try:
+        parts = [
+            client.submit(_load_own, i, loader, model, pure=False)
+            for i, loader in enumerate(partitions)
+        ]
+        futures += parts
+        size = math.ceil(INIT_SAMPLE_ROWS / len(parts))
+        n_slices = math.ceil(INIT_SLICES / len(parts))
+        samples = client.gather(
+            [
+                client.submit(model._partition_sample, p, size, n_slices, pure=False)
+                for p in parts
+            ]
+        )
+        params = model._initial_params(samples)
+
+        def e_fn(p):
+            stats = [
+                client.submit(_own_stats, model, p, part, i, pure=False)
+                for i, part in enumerate(parts)
+            ]
+            return _tree_sum(client, stats).result()
+
+        params, monitor = model._em(e_fn, params)
+    finally:
+        client.cancel(futures)
+    return model._commit(params, monitor)
+
+
 def fit(model, client, partitions):
     """Fit ``model`` by EM over partitions loaded and kept on dask workers.
 
     Parameters
     ----------
-    model : fasthmm model (a :class:`fasthmm.base.BaseHMM` subclass)
+    model : fasthmm model (a :class:`fasthmm.base.BaseHMM` subclass, or a
+        :class:`fasthmm.MarkovSwitchingAR`)
         Fitted in place; its ``n_iter``, ``tol``, ``params``,
         ``init_params`` and priors apply as in ``model.fit``.
     client : distributed.Client
@@ -243,6 +307,8 @@ def fit(model, client, partitions):
     """
     _require_distributed()
     partitions = _check_partitions(partitions)
+    if hasattr(model, "_batch_stats"):
+        return _fit_own_statistics(model, client, partitions)
     emission = model._check_hyperparameters()
     futures = []
     try:

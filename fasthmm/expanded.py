@@ -108,10 +108,11 @@ class TupleChain:
         return prior
 
     def dense_transmat(self, transmat):
-        """The K^m x K^m transition matrix (for tests and small checks)."""
+        """The K^m x K^m transition matrix of ``transmat`` (K, K), or one per
+        matrix of a stack (..., K, K) (streams, tests)."""
         dig = self.digits()
         keep = np.all(dig[None, :, 1:] == dig[:, None, :-1], axis=2)
-        return keep * transmat[dig[:, None, 0], dig[None, :, 0]]
+        return keep * transmat[..., dig[:, None, 0], dig[None, :, 0]]
 
     def regime_marginals(self, posteriors, position=0):
         """Probabilities of the regime ``s_{t-position}``, shape (n_rows, K)."""

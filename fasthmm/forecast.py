@@ -19,6 +19,7 @@ from typing import NamedTuple
 import numpy as np
 
 from ._validation import as_float_array, check_int, check_stochastic_rows
+from .input_transitions import log_transmats
 
 __all__ = ["StateForecast", "forecast_states"]
 
@@ -133,6 +134,30 @@ def check_future(value, name, n_sequences, steps, n_columns=None):
             f"{arr.shape}"
         )
     return np.ascontiguousarray(arr)
+
+
+def input_transmats(transcoef, future_transition_inputs, n_sequences, steps):
+    """Transition matrices of the steps after the end, from their
+    transition inputs (input-driven transitions).
+
+    Parameters
+    ----------
+    transcoef : ndarray of shape (n_components, n_components, n_inputs)
+    future_transition_inputs : array-like
+        As :func:`check_future` takes it (named so in its messages).
+    n_sequences, steps : int
+
+    Returns
+    -------
+    ndarray of shape (n_sequences, steps, n_components, n_components)
+        Softmax over rows of ``transcoef @ w`` for each future row ``w``.
+    """
+    k, _, d = transcoef.shape
+    w = check_future(
+        future_transition_inputs, "future_transition_inputs", n_sequences, steps, d
+    )
+    log = log_transmats(transcoef, w.reshape(n_sequences * steps, d))
+    return np.exp(log).reshape(n_sequences, steps, k, k)
 
 
 def refuse_future(value, name, what):

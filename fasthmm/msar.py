@@ -16,7 +16,9 @@ import functools
 
 import numpy as np
 
-from . import _registry
+from . import _batches, _registry, online
+from ._msar_data import Batch, Source, SwitchingARStats
+from ._msar_em import ECMSteps, stationary_distribution
 from ._validation import (
     NotFittedError,
     as_float_array,
@@ -33,78 +35,28 @@ from ._validation import (
     check_startprob,
     check_transmat,
 )
-from .base import BaseHMM
+from .base import BaseHMM, _draw_rows
 from .em import ConvergenceMonitor
-from .emissions._weighted import weighted_sums
 from .expanded import TupleChain
 from .forecast import (
-    check_future,
     check_steps,
+    input_transmats,
     refuse_future,
     state_forecast,
     stationary_transmats,
 )
-from .input_transitions import log_transmats, logistic_rows
+from .input_transitions import InputTransitions, log_transmats
 from .io import save_model
+from .transitions import Transitions
 
 __all__ = ["MarkovSwitchingAR"]
 
 STARTS = ("learned", "stationary")
 LETTERS = "stmav"
 PARAM_NAMES = ("startprob_", "transmat_", "means_", "ar_coef_", "variances_")
-#: Step halvings tried by the transition M-step of ``start="stationary"``.
-MAX_HALVINGS = 40
-#: Gradient steps on the transition term per M-step (input-driven
-#: transitions with ``start="stationary"``).
-ASCENT_STEPS = 3
 
 
-def stationary_distribution(transmat):
-    """The distribution ``pi`` with ``pi @ transmat = pi`` and sum one (for a
-    chain with several, the least-squares one, as statsmodels' steady state),
-    clipped at zero and normalised."""
-    k = transmat.shape[0]
-    try:  # (I - P + 1 1')' pi = 1: regular when the chain has one class
-        pi = np.linalg.solve((np.eye(k) - transmat + 1.0).T, np.ones(k))
-    except np.linalg.LinAlgError:
-        a = np.vstack([np.eye(k) - transmat.T, np.ones((1, k))])
-        pi = np.linalg.pinv(a)[:, -1]
-    pi = np.maximum(pi, 0.0)
-    return pi / pi.sum()
-
-
-class _Data:
-    """One batch: the scored rows of every sequence and their lags.
-
-    Attributes
-    ----------
-    y : ndarray (n_samples,)
-    starts : ndarray (n_sequences + 1,)
-        Sequence offsets in ``y``.
-    scored : ndarray of int (n_scored,)
-        Rows of ``y`` that are scored (all but each sequence's first ``order``).
-    scored_starts : ndarray (n_sequences + 1,)
-        Sequence offsets among the scored rows.
-    lags : ndarray (n_scored, order)
-        ``lags[:, i - 1]`` is ``y_{t-i}``.
-    regressors : ndarray (n_scored, order + 1)
-        ``y_t`` and its lags.
-    w : ndarray (n_samples, n_transition_inputs) or None
-        The transition inputs (row ``u`` drives the transition into ``u``).
-    """
-
-    def __init__(self, y, starts, order, w=None):
-        self.y, self.starts, self.w = y, starts, w
-        lengths = np.diff(starts)
-        self.scored = np.concatenate(
-            [np.arange(lo + order, hi) for lo, hi in zip(starts[:-1], starts[1:])]
-        )
-        self.scored_starts = np.concatenate([[0], np.cumsum(lengths - order)])
-        self.lags = np.stack([y[self.scored - i] for i in range(1, order + 1)], axis=1)
-        self.regressors = np.column_stack([y[self.scored], self.lags])
-
-
-class MarkovSwitchingAR:
+class MarkovSwitchingAR(ECMSteps):
     """Markov-switching autoregression in Hamilton's form (switching mean).
 
     Parameters
@@ -186,6 +138,9 @@ class MarkovSwitchingAR:
         verbose=False,
         params=LETTERS,
         init_params=LETTERS,
+        memory_budget=None,
+        learning_offset=10.0,
+        learning_decay=0.7,
     ):
         self.n_components = n_components
         self.order = order
@@ -200,6 +155,9 @@ class MarkovSwitchingAR:
         self.verbose = verbose
         self.params = params
         self.init_params = init_params
+        self.memory_budget = memory_budget
+        self.learning_offset = learning_offset
+        self.learning_decay = learning_decay
         self.monitor_ = ConvergenceMonitor(tol, n_iter, verbose)
 
     # -- estimator plumbing -------------------------------------------------
@@ -219,6 +177,9 @@ class MarkovSwitchingAR:
             "verbose",
             "params",
             "init_params",
+            "memory_budget",
+            "learning_offset",
+            "learning_decay",
         ]
 
     _emission_class = None
@@ -232,6 +193,8 @@ class MarkovSwitchingAR:
     get_params = BaseHMM.get_params
     set_params = BaseHMM.set_params
     __repr__ = BaseHMM.__repr__
+    # the checks of transition_inputs, as every model makes them
+    _transition_rows = BaseHMM._transition_rows
 
     def _check_hyperparameters(self):
         k = check_int(self.n_components, "n_components", 1)
@@ -253,6 +216,8 @@ class MarkovSwitchingAR:
         check_real(self.tol, "tol", allow_inf=True)
         check_letters(self.params, "params", LETTERS)
         check_letters(self.init_params, "init_params", LETTERS)
+        _batches.budget_of(self)
+        online.check_learning_rate(self.learning_offset, self.learning_decay)
         return k, p
 
     def _current_params(self):
@@ -302,7 +267,7 @@ class MarkovSwitchingAR:
         return _tuple_chain(self.n_components, self.order + 1)
 
     def _read(self, X, lengths, transition_inputs=None):
-        """``_Data`` of a batch: one feature, finite, each sequence longer
+        """``Batch`` of a batch: one feature, finite, each sequence longer
         than ``order``; the transition inputs aligned with it."""
         given_X, given_lengths = X, lengths
         X, lengths = check_sequences(X, lengths)
@@ -335,7 +300,7 @@ class MarkovSwitchingAR:
                 "transition_inputs given, but this model's transitions use no "
                 "inputs (build it with transition_inputs=True)"
             )
-        return _Data(np.ascontiguousarray(y), starts, self.order, w)
+        return Batch(np.ascontiguousarray(y), starts, self.order, w)
 
     def _chain_args(self, params, data):
         """(startprob, transmat, first) of :meth:`TupleChain.forward_backward`:
@@ -358,24 +323,25 @@ class MarkovSwitchingAR:
         return startprob, mats[data.scored], first
 
     # -- the expanded-state log-densities ----------------------------------
-    def _log_emissions(self, params, data):
-        """Log-density of each scored row given each tuple, (n_rows, K^(p+1))."""
-        resid = self._residuals(params, data)
+    def _log_emissions(self, params, regressors):
+        """Log-density of each scored row given each tuple, (n_rows, K^(p+1)),
+        from the rows' ``regressors`` (``y_t`` and its lags, (n_rows, p + 1))."""
+        resid = self._residuals(params, regressors)
         var = params["variances_"][self._chain().digits()[:, 0]]
         resid *= resid
         resid *= -0.5 / var
         resid -= 0.5 * np.log(2 * np.pi * var)
         return resid
 
-    def _residuals(self, params, data):
+    def _residuals(self, params, regressors):
         """Innovation of each scored row under each tuple, (n_rows, K^(p+1))."""
         resp, design = self._innovation(params)
-        return data.regressors @ resp[:, 1:].T - design @ params["means_"]
+        return regressors @ resp[:, 1:].T - design @ params["means_"]
 
     def _pass(self, params, data, smooth=True):
         startprob, transmat, first = self._chain_args(params, data)
         return self._chain().forward_backward(
-            self._log_emissions(params, data),
+            self._log_emissions(params, data.regressors),
             data.scored_starts,
             startprob,
             transmat,
@@ -405,23 +371,50 @@ class MarkovSwitchingAR:
         )
 
     # -- inference ------------------------------------------------------------
-    def score(self, X, lengths=None, *, transition_inputs=None):
-        """Log-likelihood of X given each sequence's first ``order`` rows."""
+    def _source(self, X, lengths, transition_inputs):
+        """(checked parameters, :class:`Source` of the call's data)."""
         params = self._checked_params()
-        data = self._read(X, lengths, transition_inputs)
-        return float(self._pass(params, data, smooth=False).loglik.sum())
+        return params, Source(self, X, lengths, transition_inputs)
+
+    def _rows(self, source, compute):
+        """``compute(data)`` of every batch placed at the batch's rows: an
+        array (n_samples, ...)."""
+        out = None
+        for data in source:
+            rows = compute(data)
+            if out is None:
+                out = np.empty((source.n_rows,) + rows.shape[1:], dtype=rows.dtype)
+            out[data.row0 : data.row0 + len(rows)] = rows
+        return out
+
+    def score(self, X, lengths=None, *, transition_inputs=None):
+        """Log-likelihood of X given each sequence's first ``order`` rows.
+
+        X larger than ``memory_budget`` allows (a memmap, a list of arrays)
+        is walked in blocks of whole sequences, as by every method here.
+        """
+        params, source = self._source(X, lengths, transition_inputs)
+        return float(
+            sum(self._pass(params, data, smooth=False).loglik.sum() for data in source)
+        )
 
     def score_samples(self, X, lengths=None, *, transition_inputs=None):
         """``(log-likelihood, posteriors)``; posteriors (n_samples, K)."""
-        params = self._checked_params()
-        data = self._read(X, lengths, transition_inputs)
-        res = self._pass(params, data)
-        chain = self._chain()
-        first = res.posteriors[data.scored_starts[:-1]]
-        post = self._per_row(
-            data, chain.regime_marginals(res.posteriors), self._first_marginals(first)
-        )
-        return float(res.loglik.sum()), post
+        params, source = self._source(X, lengths, transition_inputs)
+        total = [0.0]
+
+        def smoothed(data):
+            res = self._pass(params, data)
+            total[0] += float(res.loglik.sum())
+            first = res.posteriors[data.scored_starts[:-1]]
+            return self._per_row(
+                data,
+                self._chain().regime_marginals(res.posteriors),
+                self._first_marginals(first),
+            )
+
+        post = self._rows(source, smoothed)
+        return total[0], post
 
     def predict_proba(self, X, lengths=None, *, transition_inputs=None):
         """Smoothed regime probabilities of every row, (n_samples, K)."""
@@ -433,16 +426,27 @@ class MarkovSwitchingAR:
         The first ``order`` rows of each sequence, conditioned on, get the
         prior distribution of their regimes.
         """
-        params = self._checked_params()
-        data = self._read(X, lengths, transition_inputs)
-        res = self._pass(params, data, smooth=False)
-        chain = self._chain()
+        params, source = self._source(X, lengths, transition_inputs)
+
+        def filtered(data):
+            res = self._pass(params, data, smooth=False)
+            prior = self._first_prior(params, data)
+            return self._per_row(
+                data,
+                self._chain().regime_marginals(res.posteriors),
+                self._first_marginals(prior),
+            )
+
+        return self._rows(source, filtered)
+
+    def _first_prior(self, params, data):
+        """Prior distribution of each sequence's first tuple, (n_sequences,
+        K^(p+1))."""
         startprob, transmat, first = self._chain_args(params, data)
-        n_seq = len(data.starts) - 1
-        startprob = np.broadcast_to(startprob, (n_seq, self.n_components))
-        prior = chain.first_prior(startprob, transmat if first is None else first)
-        first = self._first_marginals(prior)
-        return self._per_row(data, chain.regime_marginals(res.posteriors), first)
+        startprob = np.broadcast_to(startprob, (data.n_sequences, self.n_components))
+        return self._chain().first_prior(
+            startprob, transmat if first is None else first
+        )
 
     def decode(self, X, lengths=None, algorithm="viterbi", *, transition_inputs=None):
         """Most likely regime path (Viterbi over the tuple states).
@@ -454,63 +458,131 @@ class MarkovSwitchingAR:
         states : ndarray of int64 (n_samples,)
         """
         check_choice(algorithm, "algorithm", ("viterbi", "map"))
-        params = self._checked_params()
-        data = self._read(X, lengths, transition_inputs)
         if algorithm == "map":
             ll, post = self.score_samples(
                 X, lengths, transition_inputs=transition_inputs
             )
             return ll, post.argmax(axis=1)
-        logprob, path = self._chain().viterbi(
-            self._log_emissions(params, data),
-            data.scored_starts,
-            *self._chain_args(params, data),
-        )
+        params, source = self._source(X, lengths, transition_inputs)
         dig = self._chain().digits()
-        states = np.empty(len(data.y), dtype=np.int64)
-        states[data.scored] = dig[path, 0]
-        for s, lo in enumerate(data.starts[:-1]):
-            first = dig[path[data.scored_starts[s]]]
-            states[lo : lo + self.order] = first[::-1][: self.order]
-        return float(logprob.sum()), states
+        total = [0.0]
+
+        def path(data):
+            logprob, tuples = self._chain().viterbi(
+                self._log_emissions(params, data.regressors),
+                data.scored_starts,
+                *self._chain_args(params, data),
+            )
+            total[0] += float(logprob.sum())
+            states = np.empty(len(data.y), dtype=np.int64)
+            states[data.scored] = dig[tuples, 0]
+            for s, lo in enumerate(data.starts[:-1]):
+                first = dig[tuples[data.scored_starts[s]]]
+                states[lo : lo + self.order] = first[::-1][: self.order]
+            return states
+
+        states = self._rows(source, path)
+        return total[0], states
 
     def predict(self, X, lengths=None, *, transition_inputs=None):
         """The Viterbi regime path, (n_samples,)."""
         return self.decode(X, lengths, transition_inputs=transition_inputs)[1]
+
+    def sample_posterior(
+        self, X, lengths=None, n_samples=1, random_state=None, *, transition_inputs=None
+    ):
+        """Regime paths drawn from p(s | y) by forward filtering, backward
+        sampling over the tuple states (a tuple's predecessors differ only in
+        the regime that leaves the window, all through the same transition,
+        so each backward step draws that regime from the filtered row).
+
+        Returns
+        -------
+        states : ndarray of int64 (n_samples, n_observations)
+        """
+        n_draws = check_int(n_samples, "n_samples", 1)
+        params, source = self._source(X, lengths, transition_inputs)
+        rng = check_random_state(
+            self.random_state if random_state is None else random_state
+        )
+        out = np.empty((n_draws, source.n_rows), dtype=np.int64)
+        for data in source:
+            filtered = self._pass(params, data, smooth=False).posteriors
+            rows = slice(data.row0, data.row0 + len(data.y))
+            out[:, rows] = self._backward_draws(data, filtered, n_draws, rng)
+        return out
+
+    def _backward_draws(self, data, filtered, n_draws, rng):
+        """Regime paths of one batch drawn backwards from its filtered tuple
+        rows, (n_draws, n_samples)."""
+        k, p = self.n_components, self.order
+        dig = self._chain().digits()
+        older = len(dig) // k  # tuples of the p older regimes
+        states = np.empty((n_draws, len(data.y)), dtype=np.int64)
+        for s in range(data.n_sequences):
+            lo, hi = data.scored_starts[s], data.scored_starts[s + 1]
+            tuples = _draw_rows(
+                np.broadcast_to(filtered[hi - 1], (n_draws, len(dig))), rng
+            )
+            states[:, data.scored[hi - 1]] = dig[tuples, 0]
+            for t in range(hi - 2, lo - 1, -1):
+                base = (tuples % older) * k
+                tuples = base + _draw_rows(
+                    filtered[t][base[:, None] + np.arange(k)], rng
+                )
+                states[:, data.scored[t]] = dig[tuples, 0]
+            head = data.starts[s]
+            states[:, head : head + p] = dig[tuples][:, ::-1][:, :p]
+        return states
 
     def get_stationary_distribution(self):
         """Stationary distribution of ``transmat_``."""
         self._refuse_inputs("get_stationary_distribution")
         return stationary_distribution(self._checked_params()["transmat_"])
 
+    def stream(self, lag=0, max_delay=None, viterbi=True):
+        """A stream for live data: filtering, fixed-lag smoothing and online
+        Viterbi, one observation at a time (see
+        :class:`fasthmm.msar_stream.SwitchingARStream`).
+
+        Parameters
+        ----------
+        lag, max_delay, viterbi :
+            As in :meth:`fasthmm.BaseHMM.stream`, counted in rows. With
+            ``transition_inputs=True``, each push takes the rows'
+            ``transition_inputs=``.
+        """
+        from .msar_stream import SwitchingARStream
+
+        return SwitchingARStream(self, self._checked_params(), lag, max_delay, viterbi)
+
     # -- forecasts --------------------------------------------------------------
     def _forecast_chain(self, X, lengths, steps, transition_inputs, future):
-        """(params, data, filtered tuple probabilities of each sequence's last
-        row (n_sequences, K^(p+1)), transition matrices into each future
-        step (n_sequences, steps, K, K))."""
+        """(params, filtered tuple probabilities of each sequence's last row
+        (n_sequences, K^(p+1)), its last ``order`` observations (n_sequences,
+        order; the last first), transition matrices into each future step
+        (n_sequences, steps, K, K))."""
         steps = check_steps(steps)
-        params = self._checked_params()
-        data = self._read(X, lengths, transition_inputs)
-        res = self._pass(params, data, smooth=False)
-        last = res.posteriors[data.scored_starts[1:] - 1]
-        n, k = len(last), self.n_components
+        params, source = self._source(X, lengths, transition_inputs)
+        last, recent = [], []
+        for data in source:
+            res = self._pass(params, data, smooth=False)
+            last.append(res.posteriors[data.scored_starts[1:] - 1])
+            ends = data.starts[1:] - 1
+            recent.append(np.stack([data.y[ends - i] for i in range(self.order)], 1))
+        last, recent = np.concatenate(last), np.concatenate(recent)
+        n = len(last)
         if not self.transition_inputs:
             refuse_future(future, "future_transition_inputs", "transitions")
-            return (
-                params,
-                data,
-                last,
-                stationary_transmats(params["transmat_"], n, steps),
-            )
-        coef = params["transcoef_"]
+            mats = stationary_transmats(params["transmat_"], n, steps)
+            return params, last, recent, mats
         if future is None:
             raise ValueError(
                 "future_transition_inputs is missing: this model's transitions "
                 "depend on inputs, give their values in the steps to forecast"
             )
-        w = check_future(future, "future_transition_inputs", n, steps, coef.shape[2])
-        mats = np.exp(log_transmats(coef, w.reshape(n * steps, -1)))
-        return params, data, last, mats.reshape(n, steps, k, k)
+        mats = input_transmats(params["transcoef_"], future, n, steps)
+        return params, last, recent, mats
 
     def forecast_proba(
         self,
@@ -536,7 +608,7 @@ class MarkovSwitchingAR:
             ``proba[n, h - 1] = p(s_{T_n + h} | sequence n)``: the filtered
             regime of the last row carried through the transitions (exact).
         """
-        _, _, last, mats = self._forecast_chain(
+        _, last, _, mats = self._forecast_chain(
             X, lengths, steps, transition_inputs, future_transition_inputs
         )
         return state_forecast(self._chain().regime_marginals(last), mats).proba
@@ -566,16 +638,20 @@ class MarkovSwitchingAR:
         means : ndarray (n_sequences, steps, 1)
         """
         refuse_future(future_inputs, "future_inputs", "emissions")
-        params, data, prob, mats = self._forecast_chain(
+        params, prob, recent, mats = self._forecast_chain(
             X, lengths, steps, transition_inputs, future_transition_inputs
         )
+        return self._forecast_means(params, prob, recent, mats)
+
+    def _forecast_means(self, params, prob, recent, mats):
+        """The recursion of :meth:`forecast` from the filtered tuples ``prob``
+        (n, K^(p+1)), the last observations ``recent`` (n, p) and the
+        transitions ``mats`` (n, steps, K, K)."""
         k, p = self.n_components, self.order
         n, n_states = prob.shape
         r = n_states // k
         dig = self._chain().digits()
         mu, phi = params["means_"], params["ar_coef_"]
-        ends = data.starts[1:] - 1
-        recent = np.stack([data.y[ends - i] for i in range(p)], axis=1)  # (n, p)
         # dev[:, state, i] = E[(y_{t-i} - mu[s_{t-i}]) 1{tuple = state}]
         dev = prob[:, :, None] * (recent[:, None, :] - mu[dig[:, :p]][None])
         out = np.empty((n, mats.shape[1], 1))
@@ -600,12 +676,22 @@ class MarkovSwitchingAR:
             )
 
     # -- sampling ---------------------------------------------------------------
-    def sample(self, n_samples=1, random_state=None):
+    def sample(self, n_samples=1, random_state=None, *, transition_inputs=None):
         """Draw one sequence.
 
-        The first regime follows ``startprob_``; the deviations before the
-        first observation are taken as zero, so the first ``order`` rows use
-        the lags that exist.
+        The first regime follows ``startprob_`` (with ``start="stationary"``
+        the stationary distribution of the first row's transitions); the
+        deviations before the first observation are taken as zero, so the
+        first ``order`` rows use the lags that exist.
+
+        Parameters
+        ----------
+        n_samples : int
+        random_state : None, int, RandomState or Generator
+            Default: the model's ``random_state``.
+        transition_inputs : array-like (n_samples, n_transition_inputs)
+            Required with ``transition_inputs=True``: row ``t`` drives the
+            transition into row ``t`` (the first row's is not used).
 
         Returns
         -------
@@ -613,43 +699,87 @@ class MarkovSwitchingAR:
         states : ndarray of int64 (n_samples,)
         """
         n = check_int(n_samples, "n_samples", 1)
-        self._refuse_inputs("samples")
         params = self._checked_params()
+        w = self._transition_rows(None, None, n, transition_inputs)
         rng = check_random_state(
             self.random_state if random_state is None else random_state
         )
         k = self.n_components
-        states = np.empty(n, dtype=np.int64)
-        states[0] = rng.choice(k, p=params["startprob_"])
-        for t in range(1, n):
-            states[t] = rng.choice(k, p=params["transmat_"][states[t - 1]])
+        if w is None:
+            chain = Transitions(k, params["startprob_"], params["transmat_"])
+        else:
+            coef = params["transcoef_"]
+            if coef.shape[2] != w.shape[1]:
+                raise ValueError(
+                    f"transition_inputs must have {coef.shape[2]} columns (as "
+                    f"transcoef_), got {w.shape[1]}"
+                )
+            start = params["startprob_"]
+            if start is None:  # stationary: from the first row's transitions
+                start = stationary_distribution(np.exp(log_transmats(coef, w[:1]))[0])
+            chain = InputTransitions(k, start, coef, w=w)
+        states = chain.sample(n, rng)
         mu, phi = params["means_"], params["ar_coef_"]
         dev = np.zeros(n)
         sd = np.sqrt(params["variances_"])
+        noise = rng.standard_normal(n)
         for t in range(n):
             s = states[t]
             lags = dev[max(t - self.order, 0) : t][::-1]
-            dev[t] = phi[s, : len(lags)] @ lags + sd[s] * rng.standard_normal()
+            dev[t] = phi[s, : len(lags)] @ lags + sd[s] * noise[t]
         return (mu[states] + dev)[:, None], states
 
     # -- learning -------------------------------------------------------------
     def fit(self, X, lengths=None, *, transition_inputs=None):
         """Estimate the parameters by EM (an ECM scheme: see the class notes).
 
-        The fit is atomic: if it raises, the model keeps its parameters.
+        X larger than ``memory_budget`` allows (a memmap, a list of arrays)
+        is walked in blocks of whole sequences; the statistics of the blocks
+        add up, so the fit is the in-memory one. The fit is atomic: if it
+        raises, the model keeps its parameters.
         """
         self._check_hyperparameters()
-        data = self._read(X, lengths, transition_inputs)
-        params = self._initialized(data)
-        params = self._checked_params(params)
+        source = Source(self, X, lengths, transition_inputs)
+        params = self._initial_params([source.sample()])
+        params, monitor = self._em(source.stats, params)
+        return self._commit(params, monitor)
+
+    def _initial_params(self, samples):
+        """Checked starting parameters of a fit from its initialisation
+        sample (a list of :class:`Batch`, joined)."""
+        return self._checked_params(self._initialized(Batch.joined(samples)))
+
+    # hooks of fasthmm.distributed.fit
+    def _read_partition(self, X, lengths, inputs, transition_inputs):
+        """A partition loaded on a worker, checked: :class:`Batch`."""
+        if inputs is not None:
+            raise ValueError(
+                "inputs were given but MarkovSwitchingAR's emissions use none: "
+                "leave inputs out (transition inputs go in transition_inputs)"
+            )
+        return self._read(X, lengths, transition_inputs)
+
+    def _partition_sample(self, data, size, n_slices):
+        """The rows of a partition's initialisation sample (see
+        :func:`fasthmm._batches.sample_ranges`)."""
+        return data.slices(_batches.sample_ranges(len(data.y), size, n_slices))
+
+    def _em(self, e_fn, params):
+        """The EM loop over the statistics ``e_fn(params)`` (:class:`SwitchingARStats`
+        of all the data): (final parameters, monitor)."""
         monitor = ConvergenceMonitor(self.tol, self.n_iter, self.verbose)
         for _ in range(self.n_iter):
-            res = self._pass(params, data)
-            new = self._m_step(params, data, res)
-            monitor.report(float(res.loglik.sum()))
+            stats = e_fn(params)
+            new = self._m_step(params, stats)
+            monitor.report(float(stats.loglik))
             params = new
             if monitor.converged:
                 break
+        return params, monitor
+
+    def _commit(self, params, monitor, running=None):
+        """Write the parameters of a finished fit (``running``: online EM's
+        statistics), after checking they are finite."""
         for name, value in params.items():
             if value is not None and not np.all(np.isfinite(value)):
                 raise ValueError(
@@ -659,7 +789,76 @@ class MarkovSwitchingAR:
         for name, value in params.items():
             setattr(self, name, value)
         self.monitor_ = monitor
+        self._online = running
         return self
+
+    def partial_fit(self, X, lengths=None, *, transition_inputs=None):
+        """One step of online (stepwise) EM on a new batch of sequences, as
+        :meth:`fasthmm.BaseHMM.partial_fit` (:mod:`fasthmm.online`): the
+        batch's statistics blended into running statistics with step size
+        ``(learning_offset + t) ** -learning_decay``, then the M-step. The
+        first call (or the first after :meth:`fit`) initialises the
+        parameters named in ``init_params`` from its batch. With
+        ``transition_inputs=True`` the running statistics keep the
+        transitions of the steps, as the HMMs' do (:mod:`fasthmm.online`).
+        Atomic; ``monitor_`` is not touched."""
+        self._check_hyperparameters()
+        source = Source(self, X, lengths, transition_inputs)
+        running = getattr(self, "_online", None)
+        if running is None:
+            params = self._initial_params([source.sample()])
+        else:
+            params = self._checked_params()
+        batch = source.stats(params)
+        n_w = 0 if batch.steps is None else batch.steps[1].shape[1]
+        max_rows = online.max_steps(self, n_w)
+        if running is None:
+            first = online.compacted(batch.scaled(1.0 / batch.n_samples), max_rows)
+            running = online.Running(first, 1, batch.n_samples)
+        else:
+            eta = online.step_size(
+                self.learning_offset, self.learning_decay, running.t + 1
+            )
+            running = running.blended(batch, eta, max_rows)
+        params = self._m_step(params, running.total())
+        return self._commit(params, self.monitor_, running)
+
+    def _batch_stats(self, params, data):
+        """The E-step of one batch: :class:`SwitchingARStats`.
+
+        Raises
+        ------
+        ValueError
+            When a sequence has probability zero under ``params``.
+        """
+        res = self._pass(params, data)
+        bad = np.flatnonzero(~(res.loglik > -np.inf))
+        if bad.size:
+            raise ValueError(
+                f"fit stopped: sequence {data.seq0 + int(bad[0])} has zero "
+                "probability under the current parameters (check zeros in "
+                "startprob_ and transmat_); the model's parameters are unchanged"
+            )
+        steps = None
+        if self.transition_inputs:
+            k, p = self.n_components, self.order
+            xi = np.zeros((len(data.y), k, k))
+            xi[data.scored] = res.step_counts
+            heads = data.starts[:-1]
+            for s, lo in enumerate(heads):
+                xi[lo + 1 : lo + p + 1] += res.first_counts[s]
+            rows = np.ones(len(data.y), dtype=bool)
+            rows[heads] = False
+            steps = (xi[rows], data.w[rows], data.w[heads], res.first_regimes)
+        return SwitchingARStats(
+            float(res.loglik.sum()),
+            self._moments(data, res.posteriors),
+            res.counts,
+            res.start_counts,
+            data.n_sequences,
+            len(data.scored),
+            steps,
+        )
 
     def _initialized(self, data):
         """Current parameters, with those named in ``init_params`` (or unset)
@@ -696,172 +895,6 @@ class MarkovSwitchingAR:
             params["startprob_"] = np.full(k, 1.0 / k)
         return params
 
-    def _m_step(self, params, data, res):
-        """New parameters from one E-step (each block only if in ``params``)."""
-        new = {n: None if v is None else v.copy() for n, v in params.items()}
-        moments = self._moments(data, res.posteriors)
-        if "a" in self.params:
-            new["ar_coef_"] = self._ar_step(new, moments)
-        if "m" in self.params:
-            new["means_"] = self._mean_step(new, moments)
-        if "v" in self.params:
-            new["variances_"] = self._variance_step(new, moments)
-        if "t" in self.params and self.transition_inputs:
-            new["transcoef_"] = self._transcoef_step(params, data, res)
-        elif "t" in self.params:
-            new["transmat_"] = self._transition_step(params, res)
-        if self.start == "stationary" and not self.transition_inputs:
-            new["startprob_"] = stationary_distribution(new["transmat_"])
-        elif "s" in self.params:
-            new["startprob_"] = res.start_counts / res.start_counts.sum()
-        return new
-
-    def _moments(self, data, weights):
-        """Posterior-weighted second moments of ``f_t = (1, y_t, y_{t-1}, ...,
-        y_{t-p})`` per tuple state, shape (K^(p+1), p + 2, p + 2).
-
-        Every innovation, deviation and lag deviation of the model is linear
-        in ``f_t`` with coefficients fixed by the tuple, so these moments are
-        all the M-step needs (the Gaussian emissions' weighted-sums kernel).
-        """
-        mass, first, second = weighted_sums(data.regressors, weights, "full")
-        q = self.order + 2
-        out = np.empty((len(mass), q, q))
-        out[:, 0, 0] = mass
-        out[:, 0, 1:] = out[:, 1:, 0] = first
-        out[:, 1:, 1:] = second
-        return out
-
-    def _coefficients(self, params):
-        """Per tuple state: the regimes (S, p + 1), the coefficients on f_t
-        of the deviations ``y_{t-i} - mu[s_{t-i}]`` (S, p + 1, p + 2), and
-        the weights ``1 / variance[s_t]`` (S,)."""
-        dig = self._chain().digits()
-        p = self.order
-        dev = np.zeros((len(dig), p + 1, p + 2))
-        dev[:, :, 0] = -params["means_"][dig]
-        dev[:, np.arange(p + 1), np.arange(1, p + 2)] = 1.0
-        return dig, dev, 1.0 / params["variances_"][dig[:, 0]]
-
-    def _ar_step(self, params, moments):
-        """AR coefficients maximising the expected log-density given the means
-        and variances: weighted least squares of the deviation on its lags."""
-        k = self.n_components
-        dig, dev, scale = self._coefficients(params)
-        m = np.einsum("sip,spq,sjq->sij", dev, moments, dev) * scale[:, None, None]
-        gram = np.zeros((k, self.order, self.order))
-        rhs = np.zeros((k, self.order))
-        np.add.at(gram, dig[:, 0], m[:, 1:, 1:])
-        np.add.at(rhs, dig[:, 0], m[:, 1:, 0])
-        old = params["ar_coef_"]
-        if not self.switching_ar:
-            coef = _solve(gram.sum(axis=0), rhs.sum(axis=0), old[0])
-            return np.tile(coef, (k, 1))
-        return np.stack([_solve(gram[j], rhs[j], old[j]) for j in range(k)])
-
-    def _innovation(self, params):
-        """Per tuple state (S,): the innovation is ``resp @ f_t - design @ mu``
-        with ``resp`` (S, p + 2) and ``design`` (S, K)."""
-        k = self.n_components
-        dig = self._chain().digits()
-        phi = params["ar_coef_"][dig[:, 0]]  # (S, p)
-        resp = np.zeros((len(dig), self.order + 2))
-        resp[:, 1] = 1.0
-        resp[:, 2:] = -phi
-        design = np.eye(k)[dig[:, 0]]
-        for i in range(self.order):
-            design -= phi[:, i : i + 1] * np.eye(k)[dig[:, i + 1]]
-        return resp, design
-
-    def _mean_step(self, params, moments):
-        """Means maximising the expected log-density given the AR coefficients
-        and variances: the innovation is linear in the means."""
-        resp, design = self._innovation(params)
-        scale = self._coefficients(params)[2]
-        mass = moments[:, 0, 0] * scale
-        sums = np.einsum("sq,sq->s", moments[:, 0, :], resp) * scale
-        gram = (design * mass[:, None]).T @ design
-        return _solve(gram, design.T @ sums, params["means_"])
-
-    def _variance_step(self, params, moments):
-        """Variances maximising the expected log-density given the rest."""
-        k = self.n_components
-        resp, design = self._innovation(params)
-        coef = resp.copy()
-        coef[:, 0] -= design @ params["means_"]
-        ss_tuple = np.einsum("sp,spq,sq->s", coef, moments, coef)
-        current = self._chain().digits()[:, 0]
-        ss = np.bincount(current, ss_tuple, minlength=k)
-        mass = np.bincount(current, moments[:, 0, 0], minlength=k)
-        if not self.switching_variance:
-            ss, mass = np.full(k, ss.sum()), np.full(k, mass.sum())
-        old = params["variances_"]
-        with np.errstate(invalid="ignore", divide="ignore"):
-            var = np.where(mass > 0, ss / mass, old)
-        return np.maximum(var, self.min_covar)
-
-    def _transition_step(self, params, res):
-        """``transmat_`` from the expected regime transitions (rows with no
-        mass kept); with ``start="stationary"`` a step that does not lower the
-        expected counts' log-probability plus the log start probability."""
-        old = params["transmat_"]
-        counts = res.counts
-        total = counts.sum(axis=1, keepdims=True)
-        with np.errstate(invalid="ignore", divide="ignore"):
-            candidate = np.where(total > 0, counts / total, old)
-        if self.start != "stationary":
-            return candidate
-
-        def q(trans):
-            pi = stationary_distribution(trans)
-            return _xlogy(counts, trans) + _xlogy(res.start_counts, pi)
-
-        base = q(old)
-        step = candidate - old
-        for _ in range(MAX_HALVINGS):
-            trial = old + step
-            if q(trial) >= base:
-                return trial
-            step = step / 2
-        return old
-
-    def _transcoef_step(self, params, data, res):
-        """``transcoef_`` by a weighted multinomial logistic regression per
-        row on the expected transitions into every row (Newton steps that
-        never lower it); with ``start="stationary"`` the step is halved towards
-        the previous coefficients until the expected transitions'
-        log-probability plus the log start probabilities does not decrease."""
-        k, p = self.n_components, self.order
-        xi = np.zeros((len(data.y), k, k))
-        xi[data.scored] = res.step_counts
-        heads = data.starts[:-1]
-        for s, lo in enumerate(heads):
-            xi[lo + 1 : lo + p + 1] += res.first_counts[s]
-        rows = np.ones(len(data.y), dtype=bool)
-        rows[heads] = False
-        y, w = xi[rows], data.w[rows]
-        old = params["transcoef_"]
-        candidate = logistic_rows(old, y, np.ascontiguousarray(w), 0.0)
-        if self.start != "stationary":
-            return candidate
-
-        def q(coef):
-            logp = log_transmats(coef, data.w)
-            value = _xlogy(y, np.exp(logp[rows]))
-            for s, lo in enumerate(heads):
-                pi = stationary_distribution(np.exp(logp[lo]))
-                value += _xlogy(res.first_regimes[s], pi)
-            return value
-
-        base, step = q(old), candidate - old
-        for _ in range(MAX_HALVINGS):
-            if q(old + step) >= base:
-                old = old + step
-                break
-            step = step / 2
-        # the logistic step ignores the start term: gradient steps on the whole
-        return _ascend(q, old, free=(slice(None), slice(0, k - 1)))
-
     def _n_free_parameters(self):
         k, p = self.n_components, self.order
         per_row = np.shape(self.transcoef_)[-1] if self.transition_inputs else 1
@@ -881,9 +914,10 @@ class MarkovSwitchingAR:
     def bic(self, X, lengths=None, *, transition_inputs=None):
         """Bayesian information criterion (lower is better); the number of
         scored observations is the sample size."""
-        data = self._read(X, lengths, transition_inputs)
-        ll = self.score(X, lengths, transition_inputs=transition_inputs)
-        return -2.0 * ll + self._n_free_parameters() * np.log(len(data.scored))
+        params, source = self._source(X, lengths, transition_inputs)
+        n_scored = source.n_rows - self.order * source.n_sequences
+        ll = sum(self._pass(params, d, smooth=False).loglik.sum() for d in source)
+        return -2.0 * float(ll) + self._n_free_parameters() * np.log(n_scored)
 
     def save(self, path):
         """Write the model to one ``.npz`` file (see :func:`fasthmm.load`)."""
@@ -894,34 +928,6 @@ class MarkovSwitchingAR:
 def _tuple_chain(n_regimes, memory):
     """One :class:`TupleChain` per shape (its digits computed once)."""
     return TupleChain(n_regimes, memory)
-
-
-def _ascend(q, x, free, steps=ASCENT_STEPS, h=1e-6):
-    """A few steepest-ascent steps on ``q`` over the entries ``x[free]``
-    (central-difference gradient, step halved until ``q`` increases): the
-    result is never worse than ``x``."""
-    best = q(x)
-    for _ in range(steps):
-        grad = np.zeros_like(x)
-        view = grad[free]
-        base = x[free]
-        for idx in np.ndindex(base.shape):
-            up, down = x.copy(), x.copy()
-            up[free][idx] += h
-            down[free][idx] -= h
-            view[idx] = (q(up) - q(down)) / (2 * h)
-        grad[free] = view
-        size = 1.0 / max(1.0, float(np.abs(grad).max()))
-        for _ in range(MAX_HALVINGS):
-            trial = x + size * grad
-            value = q(trial)
-            if value > best:
-                x, best = trial, value
-                break
-            size /= 2
-        else:
-            break
-    return x
 
 
 def _check_transcoef(value, k):
@@ -950,23 +956,6 @@ def _persistent_transcoef(k, w):
             coef[i, i, c] = logit
         coef[k - 1, : k - 1, c] = -logit
     return coef
-
-
-def _solve(gram, rhs, old):
-    """Least-squares solution of ``gram @ x = rhs``; ``old`` when ``gram`` has
-    no weight (a regime without posterior mass)."""
-    if not np.any(gram):
-        return old.copy()
-    try:
-        return np.linalg.solve(gram, rhs)
-    except np.linalg.LinAlgError:
-        return np.linalg.lstsq(gram, rhs, rcond=None)[0]
-
-
-def _xlogy(x, y):
-    """``sum(x * log(y))`` with 0 log 0 = 0 (and -inf where x > 0 = y)."""
-    with np.errstate(divide="ignore", invalid="ignore"):
-        return float(np.where(x > 0, x * np.log(y), 0.0).sum())
 
 
 _registry.register(MarkovSwitchingAR)

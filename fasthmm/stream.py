@@ -18,6 +18,12 @@ With ``missing="marginalize"``, one observation with missing entries is
 pushed directly too, for every family: with nothing observed (NaN, or a row
 of NaN) as a row of log-emissions 0 (its emission factor is 1), partly
 observed as the marginal density of its observed entries.
+
+Models with input-driven transitions push each chunk with its
+``transition_inputs``: each row's transition matrix goes to the kernels with
+it, and the stream keeps the last ``lag + 1`` of them for the smoother. An
+autoregressive model's stream keeps its last ``order`` rows, the lags of the
+next chunk's first rows.
 """
 
 import numpy as np
@@ -30,11 +36,20 @@ from ._validation import (
     check_inputs,
     check_int,
     check_log_emissions,
+    check_real_samples,
     row_count,
 )
 from .emissions import _covariance as cov
 from .emissions.categorical import CategoricalEmission
 from .emissions.gaussian import GaussianEmission
+from .forecast import (
+    check_steps,
+    input_transmats,
+    refuse_future,
+    state_forecast,
+    stationary_transmats,
+)
+from .input_transitions import log_transmats
 
 #: Rows a resumed stream may claim to have seen (far beyond any real stream;
 #: keeps the time arithmetic of the kernels clear of int64 overflow).
@@ -77,7 +92,9 @@ class _LogEmissionRows:
     def gap(x, fstate, counters, back, states, out):
         return None
 
-    def checked(self, x, inputs=None):
+    order = 0
+
+    def checked(self, x, inputs=None, past=None):
         if inputs is not None:
             raise ValueError(
                 "inputs were given but a stream of log-emissions takes none"
@@ -98,9 +115,12 @@ class _EmissionRows:
 
     name = "X"
 
-    def __init__(self, emission, design=None):
+    def __init__(self, emission, design=None, order=0):
         self.emission = emission
         self.design = design
+        #: Rows of the past a new row's log-emission depends on (the lags of
+        #: autoregression): the stream keeps them and prepends them.
+        self.order = order
         self.k = emission.n_components
         d = emission.n_features
         # A 1-D array of n_features values is one observation of a
@@ -182,9 +202,13 @@ class _EmissionRows:
             found = self.marginals[key] = (part, _diag_terms(part))
         return found
 
-    def _designed(self, x, inputs):
+    def _designed(self, x, inputs, past):
         """The chunk as the emission sees it: the model's ``_design`` of the
-        chunk (one sequence) and its checked ``inputs``."""
+        chunk (one sequence) and its checked ``inputs``; with ``order``, of
+        the ``past`` rows (the last ``order`` rows pushed before, fewer at
+        the start of the sequence) and the chunk, the past rows then dropped,
+        so a row's lags and its being scored are those of the whole
+        sequence."""
         n = row_count(x)
         if n is None:
             return x
@@ -193,7 +217,33 @@ class _EmissionRows:
             if u is not None:
                 raise ValueError("inputs were given but this stream's rows use none")
             return x
-        return self.design(x, np.array([0, n], dtype=np.int64), u)
+        if not self.order:
+            return self.design(x, np.array([0, n], dtype=np.int64), u)
+        Y = check_real_samples(x, "X", past.shape[1], missing="never")
+        h = past.shape[0]
+        Y = np.concatenate([past, Y])
+        if u is not None:
+            u = np.concatenate([np.zeros((h, u.shape[1])), u])
+        return self.design(Y, np.array([0, h + n], dtype=np.int64), u)[h:]
+
+    def past_of(self, x, past):
+        """The rows a stream keeps after pushing ``x`` (checked by
+        :meth:`checked`) on ``past``: the last ``order`` rows."""
+        Y = check_real_samples(self.shaped(x), "X", past.shape[1], missing="never")
+        return np.concatenate([past, Y])[-self.order :]
+
+    def history(self, past):
+        """The ``past`` rows as the emission sees them (their design: only
+        the observation columns matter), for forecasts."""
+        p = getattr(self.emission, "n_regressors", None)
+        if p is None:  # the emission sees X itself
+            return past
+        h, d = past.shape
+        m = self.emission.n_inputs
+        if h == 0:
+            width = d + p + (1 if self.order else 0)
+            return np.zeros((0, width))
+        return self.design(past, np.array([0, h], dtype=np.int64), np.zeros((h, m)))
 
     def _categorical(self, x, fstate, counters, back, states, out):
         if (type(x) is int or isinstance(x, np.integer)) and 0 <= x < len(self.table):
@@ -207,14 +257,19 @@ class _EmissionRows:
             )
         return None
 
-    def checked(self, x, inputs=None):
+    def shaped(self, x):
+        """One observation as a chunk of one row; a chunk as it is."""
         nd = _ndim(x)
         if nd == 0:
-            x = np.reshape(x, (1, 1))
-        elif nd == 1 and self.width > 1 and np.shape(x)[0] == self.width:
-            x = np.reshape(x, (1, -1))
+            return np.reshape(x, (1, 1))
+        if nd == 1 and self.width > 1 and np.shape(x)[0] == self.width:
+            return np.reshape(x, (1, -1))
+        return x
+
+    def checked(self, x, inputs=None, past=None):
+        x = self.shaped(x)
         if inputs is not None or self.design is not None:
-            x = self._designed(x, inputs)
+            x = self._designed(x, inputs, past)
         X = self.emission.check_X(x)
         le = self.emission.log_likelihood(X)
         return np.ascontiguousarray(le, dtype=np.float64)
@@ -242,6 +297,79 @@ def _ndim(x):
         return np.ndim(x)
     except ValueError:  # ragged: the checks report it
         return 2
+
+
+class _FixedChain:
+    """A stationary chain: ``transmat`` at every step (in ``fstate``)."""
+
+    per_step = False
+
+    def __init__(self, transmat):
+        k = transmat.shape[0]
+        self.transmat = transmat
+        self.none = np.empty((2, 0, k, k))
+
+    def steps(self, transition_inputs, n):
+        """The per-step matrices of :func:`fasthmm._kernels.stream.push`:
+        none (the kernel reads ``transmat``)."""
+        if transition_inputs is not None:
+            raise ValueError(
+                "transition_inputs were given but this stream's chain is "
+                "stationary: they drive the transitions of models built with "
+                "transition_inputs=True"
+            )
+        return self.none
+
+    def future(self, future_transition_inputs, steps):
+        """Transition matrices of the ``steps`` steps after the last row,
+        shape (1, steps, K, K)."""
+        refuse_future(
+            future_transition_inputs, "future_transition_inputs", "transitions"
+        )
+        return stationary_transmats(self.transmat, 1, steps)
+
+
+class _InputChain:
+    """Input-driven transitions: the matrix of each pushed row from its
+    transition inputs (:func:`fasthmm.input_transitions.log_transmats`).
+
+    Parameters
+    ----------
+    transcoef : ndarray of shape (n_components, n_components, n_inputs)
+    """
+
+    per_step = True
+
+    def __init__(self, transcoef):
+        self.transcoef = transcoef
+
+    def steps(self, transition_inputs, n):
+        """(2, n, K, K): each row's transition matrix, then its logarithm."""
+        d = self.transcoef.shape[2]
+        if transition_inputs is None:
+            raise ValueError(
+                "this stream's model has input-driven transitions "
+                "(transition_inputs=True): push(x, transition_inputs=w) with w "
+                f"of shape (n_new, {d}), the rows aligned with x's (the row of "
+                "the first observation of the sequence is not used)"
+            )
+        w = check_inputs(transition_inputs, None, None, n, "transition_inputs")
+        if w.shape[1] != d:
+            raise ValueError(
+                f"transition_inputs must have {d} columns (transcoef_.shape[2]), "
+                f"got {w.shape[1]}"
+            )
+        log, probs = log_transmats(self.transcoef, w, probs=True)
+        return np.stack([probs, log])
+
+    def future(self, future_transition_inputs, steps):
+        if future_transition_inputs is None:
+            raise ValueError(
+                "this stream's model has input-driven transitions: pass "
+                "future_transition_inputs=, the transition inputs of the steps "
+                f"after the last row, shape ({steps}, {self.transcoef.shape[2]})"
+            )
+        return input_transmats(self.transcoef, future_transition_inputs, 1, steps)
 
 
 class Stream:
@@ -295,9 +423,23 @@ class Stream:
         After :meth:`flush` (Viterbi on): log p(x, emitted path); else None.
     """
 
-    def __init__(self, rows, startprob, transmat, lag, max_delay, viterbi):
+    def __init__(
+        self,
+        rows,
+        startprob,
+        transmat,
+        lag,
+        max_delay,
+        viterbi,
+        chain=None,
+        forecaster=None,
+    ):
         self._rows = rows
         self.n_components = k = startprob.shape[0]
+        # the transitions (chain None: ``transmat`` at every step); what
+        # turns the forecast state distributions into predictive means
+        self._chain = _FixedChain(transmat) if chain is None else chain
+        self._forecaster = forecaster
         self.lag, self.max_delay, self.viterbi = lag, max_delay, viterbi
         self._delay = -1 if max_delay is None else max_delay
         rows = 3 * k + 2 + _ks.ROWS + 2 * (lag + 1)
@@ -306,6 +448,8 @@ class Stream:
             check_allocation(
                 (max_delay + 2, k + 1), "max_delay", max_delay, "a Viterbi window"
             )
+        if self._chain.per_step:  # the matrices come with each push
+            transmat = np.zeros((k, k))
         self._parameters = _ks.fstate_of(startprob, transmat, lag)
         self._shape1 = (1, k)
         self._no_rows = np.empty((0, k))
@@ -322,6 +466,12 @@ class Stream:
         # Viterbi back-pointers, and a count column (see _kernels.stream)
         self._back = np.zeros((cap if self.viterbi else 0, k + 1), dtype=np.int64)
         self._states_buf = np.empty(cap, dtype=np.int64)
+        # per-step chains: the transposed matrices of the last lag + 1 steps
+        size = self.lag + 1 if self._chain.per_step else 0
+        self._tring = np.zeros((size, k, k))
+        # autoregression: the last ``order`` rows pushed
+        d = getattr(getattr(self._rows, "emission", None), "n_features", None)
+        self._past = np.zeros((0, d or 0))
         self._flushed = False
         self._set_outputs(self._no_rows, self._no_rows, self._states_buf[:0])
         self.path_log_prob = None
@@ -382,13 +532,18 @@ class Stream:
         fstate = self._f.copy()
         s = 3 * self.n_components + 2
         fstate[[s + i for i in _ks.SCRATCH]] = 0.0
-        return {
+        state = {
             "options": np.array([self.lag, self._delay, self.viterbi], dtype=np.int64),
             "fstate": fstate,
             "back": self._back[times, :-1] if self.viterbi else self._back[:, :-1],
             "counters": self._counters.copy(),
             "flushed": np.array(self._flushed),
         }
+        if self._chain.per_step:  # the transitions of the last lag + 1 steps
+            state["transitions"] = self._tring.copy()
+        if self._rows.order:  # the rows the next ones take as lags
+            state["past"] = self._past.copy()
+        return state
 
     def set_state(self, state):
         """Resume from :meth:`get_state`'s arrays (of a stream with the same
@@ -408,7 +563,10 @@ class Stream:
         self
         """
         fstate, counters, back, flushed = self._checked_state(state)
+        tring, past = self._checked_extras(state, int(counters[_ks.T_SEEN]))
         self.reset()
+        self._tring[:] = tring
+        self._past = past.copy()
         self._f[:] = fstate
         self._counters[:] = counters
         self._flushed = flushed
@@ -465,6 +623,36 @@ class Stream:
                 f"{back.min()} to {back.max()}"
             )
         return fstate, counters, back, flushed
+
+    def _checked_extras(self, state, t):
+        """The per-step transitions and the past rows of ``state`` (of
+        streams that keep them), checked; this stream's empty ones else."""
+        tring, past = self._tring, self._past
+        try:
+            if self._chain.per_step:
+                tring = state["transitions"]
+            if self._rows.order:
+                past = state["past"]
+        except (KeyError, TypeError, IndexError) as exc:
+            raise ValueError(
+                f"state must be a dict of arrays from Stream.get_state(): {exc!r}"
+            ) from None
+        tring = as_float_array(tring, "state['transitions']", ndim=3)
+        if tring.shape != self._tring.shape or not np.all(
+            (tring >= 0.0) & (tring <= 1.0)
+        ):
+            raise ValueError(
+                f"state['transitions'] must hold probabilities in [0, 1] of shape "
+                f"{self._tring.shape}, got shape {tring.shape}"
+            )
+        past = as_float_array(past, "state['past']", ndim=2)
+        want = (min(self._rows.order, t), self._past.shape[1])
+        if past.shape != want:
+            raise ValueError(
+                f"state['past'] must hold the last rows pushed, shape {want}, got "
+                f"shape {past.shape}"
+            )
+        return tring, past
 
     def _checked_counters(self, counters, flushed):
         """Check ``state['counters']``; return (rows pushed, first undecided)."""
@@ -558,7 +746,7 @@ class Stream:
         self._states_buf = np.empty(cap, dtype=np.int64)
 
     # -- data ----------------------------------------------------------------
-    def push(self, x, inputs=None):
+    def push(self, x, inputs=None, transition_inputs=None):
         """Add observations of the current sequence.
 
         Parameters
@@ -571,6 +759,11 @@ class Stream:
         inputs : array-like of shape (n_new, n_inputs), optional
             The inputs of the new rows, for models whose emissions use them
             (as ``fit`` takes them, for this chunk).
+        transition_inputs : array-like of shape (n_new, n_transition_inputs), optional
+            For a model built with ``transition_inputs=True`` (required then):
+            the transition inputs of the new rows, row ``t`` driving the
+            transition into observation ``t`` (the first observation's row
+            is not used), as ``fit`` takes them.
 
         Returns
         -------
@@ -583,7 +776,8 @@ class Stream:
             Bad input, or an observation that is impossible under the model.
             The stream is then unchanged and can go on.
         """
-        if not self._flushed and inputs is None:
+        fast = inputs is None and transition_inputs is None
+        if not self._flushed and fast and not self._chain.per_step:
             # One observation of a known form: one kernel call, which checks it.
             out = np.empty(self._shape1)
             state = (self._f, self._counters, self._back, self._states_buf, out)
@@ -604,13 +798,17 @@ class Stream:
         # Anything else, and whatever the fast path rejected: the family's
         # checks name the problem.
         with threads_for(rows_of(x), self.n_components):
-            le = self._rows.checked(x, inputs)
-            code = self._push(le)
+            le = self._rows.checked(x, inputs, self._past)
+            steps = self._chain.steps(transition_inputs, le.shape[0])
+            past = self._rows.past_of(x, self._past) if self._rows.order else None
+            code = self._push(le, steps)
         if code < 0:
             self._raise(-code, le.shape[0])
+        if past is not None:
+            self._past = past.copy()
         return self._last
 
-    def _push(self, le):
+    def _push(self, le, steps):
         n, k = le.shape
         counters = self._counters
         t0 = int(counters[_ks.T_SEEN])
@@ -623,7 +821,16 @@ class Stream:
         self._grow(window + 1 if self.max_delay is None else 0)
         states = np.empty(window if self.viterbi else 0, dtype=np.int64)
         code = _ks.push(
-            le, self._f, counters, self._back, filtered, frames, smoothed, states
+            le,
+            self._f,
+            counters,
+            self._back,
+            filtered,
+            frames,
+            smoothed,
+            states,
+            steps,
+            self._tring,
         )
         if code >= 0:
             if lag:
@@ -666,19 +873,43 @@ class Stream:
         smoothed = np.empty((min(self.lag, t), self.n_components))
         states = np.empty(t - lo if self.viterbi else 0, dtype=np.int64)
         if t:
-            lp = _ks.flush(self._f, self._counters, self._back, smoothed, states)
+            lp = _ks.flush(
+                self._f, self._counters, self._back, smoothed, states, self._tring
+            )
             self.path_log_prob = float(lp) if self.viterbi else None
         self._flushed = True
         self._set_outputs(self._no_rows, smoothed, states)
         return smoothed, states
 
     # -- forecasts ------------------------------------------------------------
-    def forecast_proba(self, steps=1):
+    def _state_forecast(self, steps, future_transition_inputs):
+        """:class:`~fasthmm.forecast.StateForecast` of the rows pushed so far
+        (one sequence)."""
+        steps = check_steps(steps)
+        if self.n_pushed == 0:
+            raise ValueError(
+                "nothing pushed yet: a forecast needs the filtered state of a "
+                "row (push observations first)"
+            )
+        k = self.n_components
+        filtered = self._f[3 * k + 2 + _ks.ALPHA][None]
+        transmats = self._chain.future(future_transition_inputs, steps)
+        return state_forecast(filtered, transmats)
+
+    def forecast_proba(self, steps=1, *, future_transition_inputs=None):
         """State distributions of the ``steps`` rows after those pushed.
 
         The filtered state of the last row pushed carried through the
-        transition matrix, as :meth:`fasthmm.BaseHMM.forecast_proba` does for
-        a whole sequence (and equal to it on the rows pushed so far).
+        transitions, as :meth:`fasthmm.BaseHMM.forecast_proba` does for a
+        whole sequence (and equal to it on the rows pushed so far).
+
+        Parameters
+        ----------
+        steps : int >= 1
+        future_transition_inputs : array-like of shape (steps, n_transition_inputs)
+            For a model with input-driven transitions (required then): the
+            transition inputs of the steps after the last row, row ``h - 1``
+            driving the transition into step ``h``.
 
         Returns
         -------
@@ -689,21 +920,22 @@ class Stream:
         ValueError
             Before the first push (there is no filtered state yet).
         """
-        from .forecast import check_steps, propagate, stationary_transmats
+        return self._state_forecast(steps, future_transition_inputs).proba[0]
 
-        steps = check_steps(steps)
-        if self.n_pushed == 0:
-            raise ValueError(
-                "nothing pushed yet: forecast_proba needs the filtered state of "
-                "a row (push observations first)"
-            )
-        k = self.n_components
-        filtered = self._f[3 * k + 2 + _ks.ALPHA][None]
-        transmat = self._f[1 : k + 1]
-        return propagate(filtered, stationary_transmats(transmat, 1, steps))[0]
-
-    def forecast(self, steps=1):
+    def forecast(self, steps=1, *, future_inputs=None, future_transition_inputs=None):
         """Predictive mean of the ``steps`` observations after those pushed.
+
+        As :meth:`fasthmm.BaseHMM.forecast` on the rows pushed so far (for
+        autoregression, from the last ``order`` rows pushed).
+
+        Parameters
+        ----------
+        steps : int >= 1
+        future_inputs : array-like of shape (steps, n_inputs)
+            For a model whose emissions use inputs (required then): their
+            values in the steps after the last row.
+        future_transition_inputs : array-like
+            As in :meth:`forecast_proba`.
 
         Returns
         -------
@@ -721,4 +953,10 @@ class Stream:
                 "a stream of log-emission rows has no observations to forecast: "
                 "use forecast_proba"
             )
-        return self.forecast_proba(steps) @ emission.state_means()
+        chain = self._state_forecast(steps, future_transition_inputs)
+        if self._forecaster is None:
+            refuse_future(future_inputs, "future_inputs", "emissions")
+            return chain.proba[0] @ emission.state_means()
+        past = self._rows.history(self._past)
+        starts = np.array([0, past.shape[0]], dtype=np.int64)
+        return self._forecaster(past, starts, chain, future_inputs)[0]

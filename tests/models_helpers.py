@@ -144,6 +144,22 @@ X_METHODS = (
 )
 
 
+def push_all(stream, pieces):
+    """Push every ``(x, keywords of push)`` piece, then flush; the filtered,
+    smoothed and Viterbi outputs, each concatenated (the flush's included)."""
+    filtered, smoothed, states = [], [], []
+    for x, kw in pieces:
+        filtered.append(stream.push(x, **kw))
+        smoothed.append(stream.smoothed)
+        states.append(stream.states)
+    tail, rest = stream.flush()
+    return (
+        np.concatenate(filtered),
+        np.concatenate(smoothed + [tail]),
+        np.concatenate(states + [rest]),
+    )
+
+
 def stream_state(stream):
     """A copy of a stream's state (``Stream.get_state``)."""
     return {k: v.copy() for k, v in stream.get_state().items()}

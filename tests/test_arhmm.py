@@ -285,8 +285,6 @@ def test_bad_input_names_the_argument():
         fasthmm.ARHMM(2, order=0).fit(X)
     with pytest.raises(TypeError, match="order"):
         fasthmm.ARHMM(2, order=1.5).fit(X)
-    with pytest.raises(NotImplementedError, match="stream"):
-        m.stream()
 
 
 def test_failed_fit_leaves_the_model_as_it_was():

@@ -68,9 +68,10 @@ def stationary(P):
     return v / v.sum()
 
 
-def brute_force(model, y, w=None):
-    """Enumerate every regime path of one sequence (row u of ``w`` drives
-    the transition into row u)."""
+def path_scores(model, y, w=None):
+    """Every regime path of one sequence (row u of ``w`` drives the
+    transition into row u) and its joint log-probability with ``y``:
+    (paths (K^n, n), scores (K^n,))."""
     k, p, n = model.n_components, model.order, len(y)
     if w is None:
         mats = np.broadcast_to(model.transmat_, (n, k, k))
@@ -87,6 +88,14 @@ def brute_force(model, y, w=None):
         for t in range(p, n):
             score += log_density(model, y, t, path[t - np.arange(p + 1)])
         scores[row] = score
+    return paths, scores
+
+
+def brute_force(model, y, w=None):
+    """Enumerate every regime path of one sequence (row u of ``w`` drives
+    the transition into row u)."""
+    k, n = model.n_components, len(y)
+    paths, scores = path_scores(model, y, w)
     ll = logsumexp(scores)
     w = np.exp(scores - ll)
     post = np.zeros((n, k))

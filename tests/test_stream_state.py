@@ -23,7 +23,7 @@ import numpy as np
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
-from models_helpers import assert_same_stream_state, seeds, stream_state
+from models_helpers import assert_same_stream_state, push_all, seeds, stream_state
 from reference import random_problem
 
 import fasthmm
@@ -40,16 +40,8 @@ def _le(seed, n, k=3):
 def _outputs(stream, rows):
     """Filtered, smoothed and Viterbi outputs of pushing ``rows`` then flushing,
     with the log-likelihood and counts."""
-    filtered, smoothed, states = [], [], []
-    for row in rows:
-        filtered.append(stream.push(row))
-        smoothed.append(stream.smoothed)
-        states.append(stream.states)
-    tail, rest = stream.flush()
     return (
-        np.concatenate(filtered),
-        np.concatenate(smoothed + [tail]),
-        np.concatenate(states + [rest]),
+        *push_all(stream, [(row, {}) for row in rows]),
         stream.log_likelihood,
         stream.n_forced,
         stream.path_log_prob,

@@ -450,12 +450,6 @@ def test_bad_models_and_parameters_are_named():
         fasthmm.GaussianHMM(2, transition_inputs=True, transcoef_prior=-1).fit(
             X, transition_inputs=W
         )
-    with pytest.raises(NotImplementedError, match="stream"):
-        tvtp_model(2, 2, rng).stream()
-    with pytest.raises(NotImplementedError, match="partial_fit"):
-        fasthmm.GaussianHMM(2, transition_inputs=True).partial_fit(
-            X, transition_inputs=W
-        )
 
 
 def test_failed_fit_leaves_the_model_unchanged():

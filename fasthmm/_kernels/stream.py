@@ -17,6 +17,12 @@ A stream's state is three small arrays owned by the caller:
     ``[T_SEEN]`` rows pushed, ``[UNDECIDED]`` the first time whose Viterbi
     state is not yet emitted, ``[FORCED]`` decisions forced, ``[MAX_DELAY]``
     the option (-1: never forced).
+``tring`` (lag + 1, K, K) or (0, K, K), float64
+    Chains with a transition matrix per step (input-driven transitions):
+    the transposed matrix of the step into time ``u`` in ``tring[u % (lag +
+    1)]``, for the fixed-lag smoother. No rows: the chain's ``transmat``
+    serves every step. The new rows' matrices come with each push
+    (``steps``, ``log_steps``), the one into row 0 of a sequence unused.
 ``back`` (capacity, K + 1), int64
     Viterbi back-pointers of the undecided times ``u`` in row
     ``u % capacity``: ``back[u % capacity, j]`` is the best predecessor (at
@@ -77,8 +83,11 @@ def fstate_of(startprob, transmat, lag):
 
 
 @njit(cache=True, nogil=True)
-def _filter_rows(le, chain, alpha, first, filtered, frames):
+def _filter_rows(le, chain, alpha, first, filtered, frames, steps):
     """Filter ``le`` into ``filtered`` / ``frames``; the state is only read.
+
+    ``steps`` (n, K, K): the transition matrix into each row (no rows: the
+    chain's ``transmat`` for every row).
 
     Returns
     -------
@@ -90,6 +99,7 @@ def _filter_rows(le, chain, alpha, first, filtered, frames):
     n, k = le.shape
     startprob = chain[0]
     transmat = chain[1 : k + 1]
+    per_step = steps.shape[0] > 0
     total = 0.0
     for r in range(n):
         row = le[r]
@@ -105,7 +115,11 @@ def _filter_rows(le, chain, alpha, first, filtered, frames):
             for j in range(k):
                 pred[j] = startprob[j]
         else:
-            vecmat(alpha if r == 0 else filtered[r - 1], transmat, pred)
+            prev = alpha if r == 0 else filtered[r - 1]
+            if per_step:
+                vecmat(prev, steps[r], pred)
+            else:
+                vecmat(prev, transmat, pred)
         m = NEG_INF
         for j in range(k):
             if pred[j] > 0.0 and row[j] > m:
@@ -163,8 +177,12 @@ def _log_shifted_step(pred, row):
 
 
 @njit(cache=True, nogil=True)
-def _smooth_back(ring, transmat_t, t_end, t_lo, all_rows, beta, beta_next, out):
+def _smooth_back(ring, transmat_t, tring, t_end, t_lo, all_rows, beta, beta_next, out):
     """Backward pass over the ring from ``t_end`` (beta = 1) down to ``t_lo``.
+
+    ``transmat_t`` is the transposed transition matrix of every step, or,
+    when ``tring`` has rows, ``tring[u % len(tring)]`` that of the step into
+    ``u``.
 
     Writes p(z_u | x_0..x_{t_end}) into ``out[u - t_lo]`` for every ``u`` in
     ``[t_lo, t_end]`` when ``all_rows``, else only ``out[0]`` (``u = t_lo``).
@@ -191,7 +209,11 @@ def _smooth_back(ring, transmat_t, t_end, t_lo, all_rows, beta, beta_next, out):
         frame = ring[2 * (u % size) + 1]
         for j in range(k):
             beta_next[j] = frame[j] * beta[j]
-        vecmat(beta_next, transmat_t, beta)  # beta_{u-1} = transmat @ work
+        # beta_{u-1} = transmat @ work
+        if tring.shape[0] > 0:
+            vecmat(beta_next, tring[u % tring.shape[0]], beta)
+        else:
+            vecmat(beta_next, transmat_t, beta)
         u -= 1
         alpha = ring[2 * (u % size)]
         m = 0.0
@@ -209,8 +231,9 @@ def _smooth_back(ring, transmat_t, t_end, t_lo, all_rows, beta, beta_next, out):
 
 
 @njit(cache=True, nogil=True)
-def _viterbi_step(le_row, chain, first, rows, back_row):
-    """One Viterbi step into ``rows[DELTA]``, as ``viterbi_sequence`` does it."""
+def _viterbi_step(le_row, chain, log_trans, first, rows, back_row):
+    """One Viterbi step into ``rows[DELTA]``, as ``viterbi_sequence`` does it
+    (``log_trans``: the step's log transition matrix)."""
     k = le_row.shape[0]
     delta = rows[DELTA]
     if first:
@@ -218,7 +241,6 @@ def _viterbi_step(le_row, chain, first, rows, back_row):
         for j in range(k):
             delta[j] = log_start[j] + le_row[j]
         return
-    log_trans = chain[2 * k + 2 :]
     nxt = rows[DELTA_NEXT]
     for j in range(k):
         nxt[j] = NEG_INF
@@ -342,7 +364,7 @@ def _parts(fstate):
 
 
 @njit(cache=True, nogil=True)
-def push(le, fstate, counters, back, filtered, frames, smoothed, states):
+def push(le, fstate, counters, back, filtered, frames, smoothed, states, steps, tring):
     """Push rows of log-emissions into a stream.
 
     Parameters
@@ -359,6 +381,14 @@ def push(le, fstate, counters, back, filtered, frames, smoothed, states):
     states : ndarray of shape (t0 - undecided + n,), int64
         Output: the Viterbi states decided with this push, from time
         ``undecided`` (at entry) on.
+    steps : ndarray of shape (2, n, K, K) or (2, 0, K, K)
+        A chain with a transition matrix per step: ``steps[0, r]`` the
+        matrix into new row ``r``, ``steps[1, r]`` its logarithm (the one
+        into the first row of a sequence is not read). No rows: the chain's
+        ``transmat`` serves every step.
+    tring : ndarray of shape (lag + 1, K, K) or (0, K, K)
+        The stream's ring of transposed per-step matrices (see the module
+        docstring); no rows for a stationary chain.
 
     Returns
     -------
@@ -369,7 +399,10 @@ def push(le, fstate, counters, back, filtered, frames, smoothed, states):
     n, k = le.shape
     chain, rows, ring = _parts(fstate)
     t0 = counters[T_SEEN]
-    code, total = _filter_rows(le, chain, rows[ALPHA], t0 == 0, filtered, frames)
+    per_step = steps.shape[1] > 0
+    code, total = _filter_rows(
+        le, chain, rows[ALPHA], t0 == 0, filtered, frames, steps[0]
+    )
     if code != 0:
         return code
     rows[LL, 0] += total
@@ -378,6 +411,7 @@ def push(le, fstate, counters, back, filtered, frames, smoothed, states):
     size = ring.shape[0] // 2
     lag = size - 1
     transmat_t = chain[k + 1 : 2 * k + 1]
+    log_trans = chain[2 * k + 2 :]
     cap = back.shape[0]
     z0 = counters[UNDECIDED]
     # marks and two state lists for the Viterbi decisions
@@ -390,10 +424,17 @@ def push(le, fstate, counters, back, filtered, frames, smoothed, states):
             for j in range(k):
                 ring[slot, j] = filtered[r, j]
                 ring[slot + 1, j] = frames[r, j]
+            if per_step and tring.shape[0] > 0:
+                a = steps[0, r]
+                slot_t = tring[t % tring.shape[0]]
+                for i in range(k):
+                    for j in range(k):
+                        slot_t[j, i] = a[i, j]
             if t >= lag:
                 _smooth_back(
                     ring,
                     transmat_t,
+                    tring,
                     t,
                     t - lag,
                     False,
@@ -404,7 +445,10 @@ def push(le, fstate, counters, back, filtered, frames, smoothed, states):
                 n_s += 1
         if cap > 0:
             back[t % cap, k] = UNCOUNTED
-            _viterbi_step(le[r], chain, t == 0, rows, back[t % cap])
+            if per_step:
+                _viterbi_step(le[r], chain, steps[1, r], t == 0, rows, back[t % cap])
+            else:
+                _viterbi_step(le[r], chain, log_trans, t == 0, rows, back[t % cap])
             _decide(back, rows, t, counters[MAX_DELAY], counters, iwork, states, z0)
     counters[T_SEEN] = t0 + n
     return counters[UNDECIDED] - z0
@@ -423,6 +467,9 @@ def _push_one(fstate, counters, back, states, out):
         window = counters[T_SEEN] - counters[UNDECIDED] + 1
         if back.shape[0] <= window or states.shape[0] < window:
             return -CHECK
+    # no per-step matrices (the chain's transmat at every step): an empty
+    # view, nothing allocated
+    none = fstate[:0].reshape((2, 0, k, k))
     return push(
         fstate[s + LE : s + LE + 1],
         fstate,
@@ -432,6 +479,8 @@ def _push_one(fstate, counters, back, states, out):
         fstate[s + FRAME : s + FRAME + 1],
         fstate[s + SMOOTH : s + SMOOTH + 1],
         states,
+        none,
+        none[0],
     )
 
 
@@ -480,11 +529,13 @@ def push_diag_gaussian(x, terms, fstate, counters, back, states, out):
 
 
 @njit(cache=True, nogil=True)
-def flush(fstate, counters, back, smoothed, states):
+def flush(fstate, counters, back, smoothed, states, tring):
     """End the sequence: the pending smoothed rows and the rest of the path.
 
     Parameters
     ----------
+    tring : ndarray of shape (lag + 1, K, K) or (0, K, K)
+        As in :func:`push`.
     smoothed : ndarray of shape (min(lag, T), K)
         Output: p(z_u | all rows) for the last ``min(lag, T)`` times ``u``.
     states : ndarray of shape (T - undecided,), int64
@@ -502,6 +553,7 @@ def flush(fstate, counters, back, smoothed, states):
         _smooth_back(
             ring,
             chain[k + 1 : 2 * k + 1],
+            tring,
             t - 1,
             t - smoothed.shape[0],
             True,

@@ -1,0 +1,245 @@
+"""The M-step of :class:`fasthmm.MarkovSwitchingAR`: an ECM scheme over
+the statistics of :mod:`fasthmm._msar_data`.
+
+Given the tuple posteriors' moments, the AR coefficients (given the means
+and variances), then the means (given the rest), then the variances are
+each set to their exact conditional maximum; the transition step takes the
+expected counts' ratios (a multinomial logistic regression per row with
+transition inputs), with ``start="stationary"`` halved towards the previous
+parameters until the transition term, start included, does not decrease.
+So the log-likelihood never decreases.
+"""
+
+import numpy as np
+
+from .emissions._weighted import weighted_sums
+from .input_transitions import log_transmats, logistic_rows
+
+#: Step halvings tried by the transition M-step of ``start="stationary"``.
+MAX_HALVINGS = 40
+#: Gradient steps on the transition term per M-step (input-driven
+#: transitions with ``start="stationary"``).
+ASCENT_STEPS = 3
+
+
+def stationary_distribution(transmat):
+    """The distribution ``pi`` with ``pi @ transmat = pi`` and sum one (for a
+    chain with several, the least-squares one, as statsmodels' steady state),
+    clipped at zero and normalised."""
+    k = transmat.shape[0]
+    try:  # (I - P + 1 1')' pi = 1: regular when the chain has one class
+        pi = np.linalg.solve((np.eye(k) - transmat + 1.0).T, np.ones(k))
+    except np.linalg.LinAlgError:
+        a = np.vstack([np.eye(k) - transmat.T, np.ones((1, k))])
+        pi = np.linalg.pinv(a)[:, -1]
+    pi = np.maximum(pi, 0.0)
+    return pi / pi.sum()
+
+
+class ECMSteps:
+    """The M-step's methods, mixed into :class:`fasthmm.MarkovSwitchingAR`
+    (they read its ``n_components``, ``order``, ``params``, switching
+    options, ``min_covar``, ``start`` and ``_chain()``)."""
+
+    def _m_step(self, params, stats):
+        """New parameters from the E-step's :class:`SwitchingARStats` (each block only
+        if in ``params``)."""
+        new = {n: None if v is None else v.copy() for n, v in params.items()}
+        moments = stats.moments
+        if "a" in self.params:
+            new["ar_coef_"] = self._ar_step(new, moments)
+        if "m" in self.params:
+            new["means_"] = self._mean_step(new, moments)
+        if "v" in self.params:
+            new["variances_"] = self._variance_step(new, moments)
+        if "t" in self.params and self.transition_inputs:
+            new["transcoef_"] = self._transcoef_step(params, stats)
+        elif "t" in self.params:
+            new["transmat_"] = self._transition_step(params, stats)
+        if self.start == "stationary" and not self.transition_inputs:
+            new["startprob_"] = stationary_distribution(new["transmat_"])
+        elif "s" in self.params:
+            new["startprob_"] = stats.start_counts / stats.start_counts.sum()
+        return new
+
+    def _moments(self, data, weights):
+        """Posterior-weighted second moments of ``f_t = (1, y_t, y_{t-1}, ...,
+        y_{t-p})`` per tuple state, shape (K^(p+1), p + 2, p + 2).
+
+        Every innovation, deviation and lag deviation of the model is linear
+        in ``f_t`` with coefficients fixed by the tuple, so these moments are
+        all the M-step needs (the Gaussian emissions' weighted-sums kernel).
+        """
+        mass, first, second = weighted_sums(data.regressors, weights, "full")
+        q = self.order + 2
+        out = np.empty((len(mass), q, q))
+        out[:, 0, 0] = mass
+        out[:, 0, 1:] = out[:, 1:, 0] = first
+        out[:, 1:, 1:] = second
+        return out
+
+    def _coefficients(self, params):
+        """Per tuple state: the regimes (S, p + 1), the coefficients on f_t
+        of the deviations ``y_{t-i} - mu[s_{t-i}]`` (S, p + 1, p + 2), and
+        the weights ``1 / variance[s_t]`` (S,)."""
+        dig = self._chain().digits()
+        p = self.order
+        dev = np.zeros((len(dig), p + 1, p + 2))
+        dev[:, :, 0] = -params["means_"][dig]
+        dev[:, np.arange(p + 1), np.arange(1, p + 2)] = 1.0
+        return dig, dev, 1.0 / params["variances_"][dig[:, 0]]
+
+    def _ar_step(self, params, moments):
+        """AR coefficients maximising the expected log-density given the means
+        and variances: weighted least squares of the deviation on its lags."""
+        k = self.n_components
+        dig, dev, scale = self._coefficients(params)
+        m = np.einsum("sip,spq,sjq->sij", dev, moments, dev) * scale[:, None, None]
+        gram = np.zeros((k, self.order, self.order))
+        rhs = np.zeros((k, self.order))
+        np.add.at(gram, dig[:, 0], m[:, 1:, 1:])
+        np.add.at(rhs, dig[:, 0], m[:, 1:, 0])
+        old = params["ar_coef_"]
+        if not self.switching_ar:
+            coef = _solve(gram.sum(axis=0), rhs.sum(axis=0), old[0])
+            return np.tile(coef, (k, 1))
+        return np.stack([_solve(gram[j], rhs[j], old[j]) for j in range(k)])
+
+    def _innovation(self, params):
+        """Per tuple state (S,): the innovation is ``resp @ f_t - design @ mu``
+        with ``resp`` (S, p + 2) and ``design`` (S, K)."""
+        k = self.n_components
+        dig = self._chain().digits()
+        phi = params["ar_coef_"][dig[:, 0]]  # (S, p)
+        resp = np.zeros((len(dig), self.order + 2))
+        resp[:, 1] = 1.0
+        resp[:, 2:] = -phi
+        design = np.eye(k)[dig[:, 0]]
+        for i in range(self.order):
+            design -= phi[:, i : i + 1] * np.eye(k)[dig[:, i + 1]]
+        return resp, design
+
+    def _mean_step(self, params, moments):
+        """Means maximising the expected log-density given the AR coefficients
+        and variances: the innovation is linear in the means."""
+        resp, design = self._innovation(params)
+        scale = self._coefficients(params)[2]
+        mass = moments[:, 0, 0] * scale
+        sums = np.einsum("sq,sq->s", moments[:, 0, :], resp) * scale
+        gram = (design * mass[:, None]).T @ design
+        return _solve(gram, design.T @ sums, params["means_"])
+
+    def _variance_step(self, params, moments):
+        """Variances maximising the expected log-density given the rest."""
+        k = self.n_components
+        resp, design = self._innovation(params)
+        coef = resp.copy()
+        coef[:, 0] -= design @ params["means_"]
+        ss_tuple = np.einsum("sp,spq,sq->s", coef, moments, coef)
+        current = self._chain().digits()[:, 0]
+        ss = np.bincount(current, ss_tuple, minlength=k)
+        mass = np.bincount(current, moments[:, 0, 0], minlength=k)
+        if not self.switching_variance:
+            ss, mass = np.full(k, ss.sum()), np.full(k, mass.sum())
+        old = params["variances_"]
+        with np.errstate(invalid="ignore", divide="ignore"):
+            var = np.where(mass > 0, ss / mass, old)
+        return np.maximum(var, self.min_covar)
+
+    def _transition_step(self, params, stats):
+        """``transmat_`` from the expected regime transitions (rows with no
+        mass kept); with ``start="stationary"`` a step that does not lower the
+        expected counts' log-probability plus the log start probability."""
+        old = params["transmat_"]
+        counts = stats.counts
+        total = counts.sum(axis=1, keepdims=True)
+        with np.errstate(invalid="ignore", divide="ignore"):
+            candidate = np.where(total > 0, counts / total, old)
+        if self.start != "stationary":
+            return candidate
+
+        def q(trans):
+            pi = stationary_distribution(trans)
+            return _xlogy(counts, trans) + _xlogy(stats.start_counts, pi)
+
+        base = q(old)
+        step = candidate - old
+        for _ in range(MAX_HALVINGS):
+            trial = old + step
+            if q(trial) >= base:
+                return trial
+            step = step / 2
+        return old
+
+    def _transcoef_step(self, params, stats):
+        """``transcoef_`` by a weighted multinomial logistic regression per
+        row on the expected transitions into every row (Newton steps that
+        never lower it); with ``start="stationary"`` the step is halved towards
+        the previous coefficients until the expected transitions'
+        log-probability plus the log start probabilities does not decrease."""
+        k = self.n_components
+        y, w, head_w, first_regimes = stats.steps
+        old = params["transcoef_"]
+        candidate = logistic_rows(old, y, np.ascontiguousarray(w), 0.0)
+        if self.start != "stationary":
+            return candidate
+
+        def q(coef):
+            value = _xlogy(y, np.exp(log_transmats(coef, w)))
+            for s, head in enumerate(np.exp(log_transmats(coef, head_w))):
+                value += _xlogy(first_regimes[s], stationary_distribution(head))
+            return value
+
+        base, step = q(old), candidate - old
+        for _ in range(MAX_HALVINGS):
+            if q(old + step) >= base:
+                old = old + step
+                break
+            step = step / 2
+        # the logistic step ignores the start term: gradient steps on the whole
+        return _ascend(q, old, free=(slice(None), slice(0, k - 1)))
+
+
+def _ascend(q, x, free, steps=ASCENT_STEPS, h=1e-6):
+    """A few steepest-ascent steps on ``q`` over the entries ``x[free]``
+    (central-difference gradient, step halved until ``q`` increases): the
+    result is never worse than ``x``."""
+    best = q(x)
+    for _ in range(steps):
+        grad = np.zeros_like(x)
+        view = grad[free]
+        base = x[free]
+        for idx in np.ndindex(base.shape):
+            up, down = x.copy(), x.copy()
+            up[free][idx] += h
+            down[free][idx] -= h
+            view[idx] = (q(up) - q(down)) / (2 * h)
+        grad[free] = view
+        size = 1.0 / max(1.0, float(np.abs(grad).max()))
+        for _ in range(MAX_HALVINGS):
+            trial = x + size * grad
+            value = q(trial)
+            if value > best:
+                x, best = trial, value
+                break
+            size /= 2
+        else:
+            break
+    return x
+
+
+def _solve(gram, rhs, old):
+    """Least-squares solution of ``gram @ x = rhs``; ``old`` when ``gram`` has
+    no weight (a regime without posterior mass)."""
+    if not np.any(gram):
+        return old.copy()
+    try:
+        return np.linalg.solve(gram, rhs)
+    except np.linalg.LinAlgError:
+        return np.linalg.lstsq(gram, rhs, rcond=None)[0]
+
+
+def _xlogy(x, y):
+    """``sum(x * log(y))`` with 0 log 0 = 0 (and -inf where x > 0 = y)."""
+    with np.errstate(divide="ignore", invalid="ignore"):
+        return float(np.where(x > 0, x * np.log(y), 0.0).sum())
