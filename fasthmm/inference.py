@@ -56,12 +56,22 @@ class PerStep:
         ``make(probs)`` returns ``log``, or with ``probs`` the pair ``(log,
         probs)`` from one pass: the matrices are then computed on first use,
         only the logarithms for the routes that need no more (Viterbi).
+    make_probs : callable, optional
+        ``make_probs()`` returns ``probs`` alone: the routes that run in
+        probability space (scores, posteriors) then compute the logarithms
+        only for a sequence that needs them (:attr:`known_log`).
     """
 
-    def __init__(self, log=None, probs=None, make=None):
+    def __init__(self, log=None, probs=None, make=None, make_probs=None):
         self._log = log
         self._probs = probs
         self._make = make
+        self._make_probs = make_probs
+
+    @property
+    def known_log(self):
+        """The log transition matrices if computed, else None."""
+        return self._log
 
     @property
     def log(self):
@@ -75,7 +85,9 @@ class PerStep:
         """The matrices as probabilities, ``exp(log)`` (computed once, on
         first use, with the logarithms when they are not there yet)."""
         if self._probs is None:
-            if self._log is None and self._make is not None:
+            if self._log is None and self._make_probs is not None:
+                self._probs = self._make_probs()
+            elif self._log is None and self._make is not None:
                 self._log, self._probs = self._make(True)
             else:
                 self._probs = np.exp(self.log)
@@ -128,12 +140,17 @@ def varying_pass(log_emissions, starts, startprob, steps, post, smooth, xi=None)
     invalid = np.zeros(n_blocks, dtype=np.int64)
     out_xi = np.empty((0, k, k)) if xi is None else xi
     probs = steps.probs  # first: one pass computes both when neither is there
-    args = (le, log_sp, steps.log, probs, starts, blocks)
+    logs = steps.known_log
+    logs = np.empty((0, k, k)) if logs is None else logs
+    args = (le, log_sp, logs, probs, starts, blocks)
     after = (ll, post, np.bool_(smooth), out_xi, invalid)
     if use_threads(n, k * k):
         run_blocks(V.varying_block, args, after, n_blocks)
     else:
         V.varying_block(*args, 0, n_blocks, *after)
+    for b in np.flatnonzero(invalid == 2):  # sequences that need log space
+        args = (le, log_sp, steps.log, probs, starts, blocks)
+        V.varying_block(*args, b, b + 1, *after)
     if invalid.any():
         check_finite(le, "log_emissions", allow_neg_inf=True)
     return ll

@@ -13,7 +13,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 import fasthmm
-from fasthmm import inference
+from fasthmm import inference, input_transitions
 from fasthmm.em import expected_stats
 from fasthmm.input_transitions import logistic_row, logistic_rows
 from tests.reference import (
@@ -229,6 +229,17 @@ def _logistic_objective(coef, y, W, prior):
     return float((y * log_p).sum()) - 0.5 * prior * float((coef**2).sum())
 
 
+def _regression_problem(rng, k, d, n, scale):
+    """Inputs, per-step counts (some rows without counts) and a start of
+    the given scale (last column zero) for the rows' regressions."""
+    W = inputs_of(n, d, rng)
+    xi = rng.random((n, k, k)) * (rng.random((n, k, 1)) < 0.7)
+    xi[0] = 0.0
+    start = rng.normal(scale=scale, size=(k, k, d))
+    start[:, -1, :] = 0.0
+    return W, xi, start
+
+
 def test_logistic_row_reaches_the_optimum():
     optimize = pytest.importorskip("scipy.optimize")
     rng = np.random.default_rng(5)
@@ -256,12 +267,8 @@ def test_logistic_rows_reach_each_rows_optimum_from_far_starts():
     below their start, from starts far enough to need halved steps."""
     optimize = pytest.importorskip("scipy.optimize")
     rng = np.random.default_rng(11)
-    k, d, n = 4, 3, 300
-    W = inputs_of(n, d, rng)
-    xi = rng.random((n, k, k)) * (rng.random((n, k, 1)) < 0.7)
-    xi[0] = 0.0
-    start = rng.normal(scale=4.0, size=(k, k, d))
-    start[:, -1, :] = 0.0
+    k, d = 4, 3
+    W, xi, start = _regression_problem(rng, k, d, 300, 4.0)
     for prior in (0.0, 0.5):
         fitted = logistic_rows(start, xi, W, prior)
         assert np.all(fitted[:, -1, :] == 0.0)
@@ -276,6 +283,60 @@ def test_logistic_rows_reach_each_rows_optimum_from_far_starts():
             ours = _logistic_objective(fitted[i], y, W, prior)
             assert ours >= -best.fun - 1e-6
             assert ours >= _logistic_objective(start[i], y, W, prior)
+
+
+@settings(max_examples=20, deadline=None)
+@given(seed=st.integers(0, 2**31 - 1), scale=st.sampled_from([1e-3, 1.0, 1e3]))
+def test_a_newton_step_from_other_information_matrices_never_lowers_a_row(seed, scale):
+    """The M-step of an EM iteration starts its Newton step from the
+    previous iteration's information matrices: from any positive definite
+    matrices (here random ones, far too small or too large), each row's
+    objective (the NumPy reference) still does not decrease, and matrices
+    that made the step miss are not handed on."""
+    rng = np.random.default_rng(seed)
+    k, d = 3, 2
+    W, xi, start = _regression_problem(rng, k, d, 150, 2.0)
+    m = (k - 1) * d
+    root = rng.normal(size=(k, m, m))
+    info = scale * (root @ root.transpose(0, 2, 1) + 0.1 * np.eye(m))
+    counts = (*input_transitions.reduced_counts(xi, W), W)
+    coef, kept = input_transitions._ascend(start, counts, 0.0, 1, info)
+    for i in range(k):
+        before = _logistic_objective(start[i], xi[:, i, :], W, 0.0)
+        after = _logistic_objective(coef[i], xi[:, i, :], W, 0.0)
+        assert after >= before - 1e-9 * abs(before)
+    if kept is not None:  # handed on: it predicted the gain of the step
+        again, _ = input_transitions._ascend(coef, counts, 0.0, 1, kept)
+        for i in range(k):
+            before = _logistic_objective(coef[i], xi[:, i, :], W, 0.0)
+            after = _logistic_objective(again[i], xi[:, i, :], W, 0.0)
+            assert after >= before - 1e-9 * abs(before)
+
+
+def test_information_matrices_are_reused_near_the_optimum():
+    """Near a row's optimum the exact information matrices predict a
+    Newton step's gain: the M-step hands them on, and the next step from
+    them reaches the optimum (BFGS on the NumPy objective)."""
+    optimize = pytest.importorskip("scipy.optimize")
+    rng = np.random.default_rng(3)
+    k, d, n = 3, 2, 400
+    W = inputs_of(n, d, rng)
+    xi = rng.random((n, k, k))
+    xi[0] = 0.0
+    counts = (*input_transitions.reduced_counts(xi, W), W)
+    near = logistic_rows(np.zeros((k, k, d)), xi, W, 0.0, steps=2)
+    coef, info = input_transitions._ascend(near, counts, 0.0, 1)
+    assert info is not None
+    coef, _ = input_transitions._ascend(coef, counts, 0.0, 3, info)
+    for i in range(k):
+        y = xi[:, i, :]
+
+        def minus(flat, y=y):
+            c = np.vstack([flat.reshape(k - 1, d), np.zeros((1, d))])
+            return -_logistic_objective(c, y, W, 0.0)
+
+        best = optimize.minimize(minus, np.zeros((k - 1) * d), method="BFGS")
+        assert _logistic_objective(coef[i], y, W, 0.0) >= -best.fun - 1e-7
 
 
 def test_blocks_and_threads_give_the_same_fit(monkeypatch):

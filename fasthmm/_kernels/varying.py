@@ -16,6 +16,7 @@ model without transition inputs never reaches this module.
 import numpy as np
 from numba import njit
 
+from .expmath import _exp_parts
 from .logspace import _log_sum_exp
 
 NEG_INF = -np.inf
@@ -224,7 +225,9 @@ def varying_block(
     log_startprob : ndarray of shape (n_components,)
     log_transmats : ndarray of shape (n_samples, n_components, n_components)
         ``log p(z_t = j | z_{t-1} = i)`` in ``[t, i, j]``; rows that start a
-        sequence are not read.
+        sequence are not read. Or of shape (0, K, K): not given (a block
+        with a sequence that needs them is then left, marked 2 in
+        ``invalid``, for a second call with them).
     transmats : ndarray of shape (n_samples, n_components, n_components)
         The same as probabilities (``exp(log_transmats)``).
     starts : ndarray of shape (n_sequences + 1,)
@@ -241,8 +244,10 @@ def varying_block(
         Output when it has rows (needs ``smooth``): ``xi[t, i, j] =
         p(z_{t-1} = i, z_t = j | x)``, zero at the first row of a sequence.
     invalid : ndarray of shape (n_blocks,), int64
-        Output: 1 for a block whose log-emissions hold NaN or ``+inf``.
+        Output: 1 for a block whose log-emissions hold NaN or ``+inf``; 2
+        for a block left unfinished for want of ``log_transmats``.
     """
+    have_logs = log_transmats.shape[0] > 0
     for b in range(b0, b1):
         valid = True
         for s in range(blocks[b], blocks[b + 1]):
@@ -250,10 +255,14 @@ def varying_block(
             hi = starts[s + 1]
             tail = (lo, hi, ll, s, post, smooth, xi)
             if not _scaled_sequence(log_emissions, log_startprob, transmats, *tail):
+                if not have_logs:
+                    invalid[b] = 2
+                    break
                 valid &= _log_sequence(
                     log_emissions, log_startprob, log_transmats, *tail
                 )
-        invalid[b] = 0 if valid else 1
+        else:
+            invalid[b] = 0 if valid else 1
 
 
 @njit(cache=True, nogil=True)
@@ -321,154 +330,224 @@ def varying_viterbi(
 
 
 @njit(cache=True, nogil=True, inline="always")
-def _softmax_terms(coef, w, z, p):
-    """Logits ``z[j] = coef[j] @ w`` and ``p[j] = exp(z[j] - max(z))``
-    (filled); returns ``(sum(p), log sum(exp(z)))``."""
-    k, d = coef.shape
-    top = NEG_INF
-    for j in range(k):
-        v = 0.0
-        for c in range(d):
-            v += coef[j, c] * w[c]
-        z[j] = v
-        top = max(top, v)
-    s = 0.0
-    for j in range(k):
-        p[j] = np.exp(z[j] - top)
-        s += p[j]
-    return s, top + np.log(s)
+def _step_logits(coef_t, w_t, z, top):
+    """Logits of one step, all rows at once: ``z[i * K + j] =
+    transcoef[i, j] @ w_t`` (``coef_t`` is ``transcoef`` as (n_inputs, K * K),
+    so the inner loop runs over the K * K entries and vectorises); ``top[i]``
+    the maximum of row ``i``; then ``z`` shifted by its row's maximum."""
+    d, kk = coef_t.shape
+    k = top.shape[0]
+    for u in range(kk):
+        z[u] = 0.0
+    for c in range(d):
+        wc = w_t[c]
+        for u in range(kk):
+            z[u] += coef_t[c, u] * wc
+    for i in range(k):
+        m = NEG_INF
+        for j in range(k):
+            m = max(m, z[i * k + j])
+        top[i] = m
+        for j in range(k):
+            z[i * k + j] -= m
+
+
+@njit(cache=True, nogil=True, inline="always")
+def _exp_into(z, e, bits, scale):
+    """``e[u] = exp(z[u])`` with :func:`fasthmm._kernels.expmath._exp_parts`
+    (a loop LLVM vectorises; within a few ulp of ``np.exp``); ``scale`` is
+    ``bits.view(np.float64)`` (scratch)."""
+    n = z.shape[0]
+    for u in range(n):
+        p, b = _exp_parts(z[u])
+        bits[u] = b
+        e[u] = p
+    for u in range(n):
+        e[u] *= scale[u]
+
+
+@njit(cache=True, nogil=True, inline="always")
+def _softmax_scratch(transcoef):
+    """``transcoef`` as (n_inputs, K * K) and the scratch arrays of
+    :func:`_step_softmax`: ``(coef_t, z, e, top, sums, bits, scale)``."""
+    k = transcoef.shape[0]
+    kk = k * k
+    coef_t = np.ascontiguousarray(transcoef.reshape(kk, -1).T)
+    bits = np.empty(kk, dtype=np.int64)
+    scale = bits.view(np.float64)
+    return coef_t, np.empty(kk), np.empty(kk), np.empty(k), np.empty(k), bits, scale
+
+
+@njit(cache=True, nogil=True, inline="always")
+def _step_softmax(coef_t, w_t, z, e, top, sums, bits, scale):
+    """One step's softmax terms, all rows: ``z`` the logits shifted by
+    their row's maximum ``top[i]`` (:func:`_step_logits`), ``e`` their
+    exponentials (:func:`_exp_into`) and ``sums[i]`` the sum of row ``i`` of
+    ``e``."""
+    k = top.shape[0]
+    _step_logits(coef_t, w_t, z, top)
+    _exp_into(z, e, bits, scale)
+    for i in range(k):
+        s = 0.0
+        for j in range(k):
+            s += e[i * k + j]
+        sums[i] = s
 
 
 @njit(cache=True, nogil=True)
-def logistic_terms(transcoef, xi, w, active, level, values, grad, info):
+def step_log_transmats(transcoef, w, out, probs):
+    """Per-step transition matrices of input-driven transitions, in logs
+    (when ``out`` has rows) and as probabilities (when ``probs`` has rows),
+    one pass over the rows.
+
+    ``out[t, i, j] = log softmax_j(transcoef[i, j] @ w[t])``. Each step's
+    logits are computed all rows at once and exponentiated with the
+    vectorised exponential of :mod:`fasthmm._kernels.expmath`.
+
+    Parameters
+    ----------
+    transcoef : ndarray of shape (n_components, n_components, n_inputs)
+    w : ndarray of shape (n_samples, n_inputs)
+    out : ndarray of shape (n_samples, n_components, n_components) or (0, K, K)
+        Output when it has rows.
+    probs : ndarray of shape (n_samples, n_components, n_components) or (0, K, K)
+        Output when it has rows: ``exp(out)``.
+    """
+    n = w.shape[0]
+    logs = out.shape[0] > 0
+    k = transcoef.shape[0]
+    both = probs.shape[0] > 0
+    coef_t, z, e, top, sums, bits, scale = _softmax_scratch(transcoef)
+    for t in range(n):
+        _step_softmax(coef_t, w[t], z, e, top, sums, bits, scale)
+        for i in range(k):
+            s = sums[i]
+            if logs:
+                ls = np.log(s)
+                for j in range(k):
+                    out[t, i, j] = z[i * k + j] - ls
+            if both:
+                inv = 1.0 / s
+                for j in range(k):
+                    probs[t, i, j] = e[i * k + j] * inv
+
+
+@njit(cache=True, nogil=True)
+def logistic_terms(transcoef, y, nt, w, active, level, values, grad, info):
     """One pass over the steps of the weighted multinomial logistic
     regressions of every row of ``transcoef_`` (the M-step of input-driven
-    transitions): each step's counts ``xi[t]`` are read once, for all rows.
+    transitions), all rows at once.
+
+    The counts enter through two reductions of the per-step counts
+    ``xi[t, i, j]`` (fixed during an M-step): ``y[i, j] = sum_t xi[t, i, j]
+    w[t]`` and ``nt[t, i] = sum_j xi[t, i, j]``, so that row ``i``'s
+    objective is ``sum_j transcoef[i, j] @ y[i, j] - sum_t nt[t, i]
+    logsumexp_j(transcoef[i, j] @ w[t])``.
 
     Parameters
     ----------
     transcoef : ndarray of shape (n_components, n_components, n_inputs)
         Coefficients; ``transcoef[i, -1]`` is the reference (zero).
-    xi : ndarray of shape (n_steps, n_components, n_components)
-        Expected transition counts of each step (rows of zeros add nothing).
+    y : ndarray of shape (n_components, n_components, n_inputs)
+    nt : ndarray of shape (n_steps, n_components)
+        Steps whose counts are all zero add nothing.
     w : ndarray of shape (n_steps, n_inputs)
     active : ndarray of shape (n_components,), int64
-        Rows to evaluate (others are left as they are in the outputs).
+        Rows whose outputs are filled (others are left as they are).
     level : int
         0: the values only; 1: also ``grad``; 2: also ``info`` (the only
         part that costs ``O(n_components**2 * n_inputs**2)`` per step and
         row; untouched below 2).
     values : ndarray of shape (n_components,)
-        Output: ``sum_t sum_j xi[t, i, j] log softmax_j(transcoef[i] @ w[t])``.
+        Output: row ``i``'s objective (above), ``sum_t sum_j xi[t, i, j]
+        log softmax_j(transcoef[i] @ w[t])``.
     grad : ndarray of shape (n_components, (n_components - 1) * n_inputs)
         Output: the gradient of row ``i`` with respect to
         ``transcoef[i, :-1]`` (row-major).
     info : ndarray of shape (n_components, grad.shape[1], grad.shape[1])
         Output: minus the Hessian of row ``i`` (the information matrix).
     """
-    n, k = xi.shape[0], xi.shape[1]
+    n, k = nt.shape
     d = w.shape[1]
+    kk = k * k
     m = k - 1
-    z = np.empty(k)
-    p = np.empty(k)
-    # info[i, (j, a), (q, b)] = sum_t h_t(j, q) w_ta w_tb: sums of h_t(j, q)
-    # (q >= j, flattened: the long inner loop) times the products a <= b
-    # only; expanded at the end.
+    coef_t, z, e, top, sums, bits, scale = _softmax_scratch(transcoef)
+    r = np.empty(kk)
+    lse = np.zeros(k)
+    gacc = np.zeros((d, kk))
+    # info[i, (j, a), (q, b)] = sum_t h_t(i, j, q) w_ta w_tb: sums of the
+    # h_t(i, j, q) (q >= j) of all rows (one long inner loop) times each
+    # product w_ta w_tb (a <= b); expanded at the end.
     n_pairs = d * (d + 1) // 2
     n_jq = m * (m + 1) // 2
     ww = np.empty(n_pairs)
-    hv = np.empty(n_jq)
-    acc = np.zeros((k, n_pairs, n_jq))
+    hv = np.empty(k * n_jq)
+    acc = np.zeros((n_pairs, k * n_jq))
     want = level >= 1
     hessian = level >= 2
-    for i in range(k):
-        if active[i]:
-            values[i] = 0.0
-            if want:
-                grad[i, :] = 0.0
     for t in range(n):
-        e = 0
+        total = 0.0
+        for i in range(k):
+            total += nt[t, i]
+        if total == 0.0:
+            continue
+        _step_softmax(coef_t, w[t], z, e, top, sums, bits, scale)
+        for i in range(k):
+            s = sums[i]
+            lse[i] += nt[t, i] * (top[i] + np.log(s))
+            if want:
+                f = nt[t, i] / s
+                for j in range(k):
+                    r[i * k + j] = f * e[i * k + j]
+        if not want:
+            continue
+        for c in range(d):
+            wc = w[t, c]
+            for u in range(kk):
+                gacc[c, u] += r[u] * wc
+        if not hessian:
+            continue
+        q0 = 0
         for a in range(d):
             for b in range(a, d):
-                ww[e] = w[t, a] * w[t, b]
-                e += 1
+                ww[q0] = w[t, a] * w[t, b]
+                q0 += 1
         for i in range(k):
-            if not active[i]:
-                continue
-            nt = 0.0
-            for j in range(k):
-                nt += xi[t, i, j]
-            if nt == 0.0:
-                continue
-            s, lse = _softmax_terms(transcoef[i], w[t], z, p)
-            for j in range(k):
-                if xi[t, i, j] != 0.0:
-                    values[i] += xi[t, i, j] * (z[j] - lse)
-            if not want:
-                continue
-            for j in range(k):
-                p[j] /= s
+            u = i * n_jq
+            f = 0.0 if nt[t, i] == 0.0 else 1.0 / nt[t, i]
             for j in range(m):
-                r = xi[t, i, j] - nt * p[j]
+                pj = r[i * k + j]
+                for q in range(j, m):
+                    hv[u] = pj * ((1.0 if j == q else 0.0) - r[i * k + q] * f)
+                    u += 1
+        for q1 in range(n_pairs):
+            we = ww[q1]
+            for u in range(k * n_jq):
+                acc[q1, u] += we * hv[u]
+    for i in range(k):
+        if not active[i]:
+            continue
+        v = -lse[i]
+        for j in range(k):
+            for c in range(d):
+                v += transcoef[i, j, c] * y[i, j, c]
+        values[i] = v
+        if want:
+            for j in range(m):
                 for c in range(d):
-                    grad[i, j * d + c] += r * w[t, c]
-            if not hessian:
-                continue
-            u = 0
-            for j in range(m):
-                pj = nt * p[j]
-                for q in range(j, m):
-                    hv[u] = pj * ((1.0 if j == q else 0.0) - p[q])
-                    u += 1
-            for e in range(n_pairs):
-                we = ww[e]
-                for u in range(n_jq):
-                    acc[i, e, u] += we * hv[u]
-    if hessian:
-        for i in range(k):
-            if not active[i]:
-                continue
-            u = 0
-            for j in range(m):
-                for q in range(j, m):
-                    e = 0
-                    for a in range(d):
-                        for b in range(a, d):
-                            v = acc[i, e, u]
-                            info[i, j * d + a, q * d + b] = v
-                            info[i, j * d + b, q * d + a] = v
-                            info[i, q * d + a, j * d + b] = v
-                            info[i, q * d + b, j * d + a] = v
-                            e += 1
-                    u += 1
-
-
-@njit(cache=True, nogil=True)
-def step_log_transmats(transcoef, w, out, probs):
-    """Per-step transition matrices of input-driven transitions, in logs and
-    (when ``probs`` has rows) as probabilities, one pass over the rows.
-
-    ``out[t, i, j] = log softmax_j(transcoef[i, j] @ w[t])``.
-
-    Parameters
-    ----------
-    transcoef : ndarray of shape (n_components, n_components, n_inputs)
-    w : ndarray of shape (n_samples, n_inputs)
-    out : ndarray of shape (n_samples, n_components, n_components)
-        Output.
-    probs : ndarray of shape (n_samples, n_components, n_components) or (0, K, K)
-        Output when it has rows: ``exp(out)``.
-    """
-    n = w.shape[0]
-    k = transcoef.shape[0]
-    both = probs.shape[0] > 0
-    z = np.empty(k)
-    p = np.empty(k)
-    for t in range(n):
-        for i in range(k):
-            s, lse = _softmax_terms(transcoef[i], w[t], z, p)
-            for j in range(k):
-                out[t, i, j] = z[j] - lse
-            if both:
-                for j in range(k):
-                    probs[t, i, j] = p[j] / s
+                    grad[i, j * d + c] = y[i, j, c] - gacc[c, i * k + j]
+        if not hessian:
+            continue
+        u = 0
+        for j in range(m):
+            for q in range(j, m):
+                q1 = 0
+                for a in range(d):
+                    for b in range(a, d):
+                        v = acc[q1, i * n_jq + u]
+                        info[i, j * d + a, q * d + b] = v
+                        info[i, j * d + b, q * d + a] = v
+                        info[i, q * d + a, j * d + b] = v
+                        info[i, q * d + b, j * d + a] = v
+                        q1 += 1
+                u += 1
