@@ -22,7 +22,7 @@ A stream's state is three small arrays owned by the caller:
     the transposed matrix of the step into time ``u`` in ``tring[u % (lag +
     1)]``, for the fixed-lag smoother. No rows: the chain's ``transmat``
     serves every step. The new rows' matrices come with each push
-    (``steps``, ``log_steps``), the one into row 0 of a sequence unused.
+    (``steps``), the one into row 0 of a sequence unused.
 ``back`` (capacity, K + 1), int64
     Viterbi back-pointers of the undecided times ``u`` in row
     ``u % capacity``: ``back[u % capacity, j]`` is the best predecessor (at
@@ -86,8 +86,8 @@ def fstate_of(startprob, transmat, lag):
 def _filter_rows(le, chain, alpha, first, filtered, frames, steps):
     """Filter ``le`` into ``filtered`` / ``frames``; the state is only read.
 
-    ``steps`` (n, K, K): the transition matrix into each row (no rows: the
-    chain's ``transmat`` for every row).
+    ``steps`` (n, K, K): the transition matrix into each row, or (1, K, K):
+    one for every row.
 
     Returns
     -------
@@ -98,8 +98,6 @@ def _filter_rows(le, chain, alpha, first, filtered, frames, steps):
     """
     n, k = le.shape
     startprob = chain[0]
-    transmat = chain[1 : k + 1]
-    per_step = steps.shape[0] > 0
     total = 0.0
     for r in range(n):
         row = le[r]
@@ -115,11 +113,8 @@ def _filter_rows(le, chain, alpha, first, filtered, frames, steps):
             for j in range(k):
                 pred[j] = startprob[j]
         else:
-            prev = alpha if r == 0 else filtered[r - 1]
-            if per_step:
-                vecmat(prev, steps[r], pred)
-            else:
-                vecmat(prev, transmat, pred)
+            a = steps[min(r, steps.shape[0] - 1)]
+            vecmat(alpha if r == 0 else filtered[r - 1], a, pred)
         m = NEG_INF
         for j in range(k):
             if pred[j] > 0.0 and row[j] > m:
@@ -177,12 +172,11 @@ def _log_shifted_step(pred, row):
 
 
 @njit(cache=True, nogil=True)
-def _smooth_back(ring, transmat_t, tring, t_end, t_lo, all_rows, beta, beta_next, out):
+def _smooth_back(ring, tring, t_end, t_lo, all_rows, beta, beta_next, out):
     """Backward pass over the ring from ``t_end`` (beta = 1) down to ``t_lo``.
 
-    ``transmat_t`` is the transposed transition matrix of every step, or,
-    when ``tring`` has rows, ``tring[u % len(tring)]`` that of the step into
-    ``u``.
+    ``tring[u % len(tring)]`` is the transposed transition matrix of the
+    step into ``u`` (one row: of every step).
 
     Writes p(z_u | x_0..x_{t_end}) into ``out[u - t_lo]`` for every ``u`` in
     ``[t_lo, t_end]`` when ``all_rows``, else only ``out[0]`` (``u = t_lo``).
@@ -210,10 +204,8 @@ def _smooth_back(ring, transmat_t, tring, t_end, t_lo, all_rows, beta, beta_next
         for j in range(k):
             beta_next[j] = frame[j] * beta[j]
         # beta_{u-1} = transmat @ work
-        if tring.shape[0] > 0:
-            vecmat(beta_next, tring[u % tring.shape[0]], beta)
-        else:
-            vecmat(beta_next, transmat_t, beta)
+        n_t = tring.shape[0]
+        vecmat(beta_next, tring[u % n_t if n_t > 1 else 0], beta)
         u -= 1
         alpha = ring[2 * (u % size)]
         m = 0.0
@@ -364,6 +356,18 @@ def _parts(fstate):
 
 
 @njit(cache=True, nogil=True)
+def _chain_steps(fstate):
+    """The stationary chain's ``transmat``, ``log(transmat)`` and transpose in
+    ``fstate``, as views of shape (1, K, K) (one step's matrices)."""
+    k = fstate.shape[1]
+    return (
+        fstate[1 : k + 1].reshape((1, k, k)),
+        fstate[2 * k + 2 : 3 * k + 2].reshape((1, k, k)),
+        fstate[k + 1 : 2 * k + 1].reshape((1, k, k)),
+    )
+
+
+@njit(cache=True, nogil=True)
 def push(le, fstate, counters, back, filtered, frames, smoothed, states, steps, tring):
     """Push rows of log-emissions into a stream.
 
@@ -400,9 +404,10 @@ def push(le, fstate, counters, back, filtered, frames, smoothed, states, steps, 
     chain, rows, ring = _parts(fstate)
     t0 = counters[T_SEEN]
     per_step = steps.shape[1] > 0
-    code, total = _filter_rows(
-        le, chain, rows[ALPHA], t0 == 0, filtered, frames, steps[0]
-    )
+    probs, logs, ring_t = steps[0], steps[1], tring
+    if not per_step:  # the chain's matrices, as one step's
+        probs, logs, ring_t = _chain_steps(fstate)
+    code, total = _filter_rows(le, chain, rows[ALPHA], t0 == 0, filtered, frames, probs)
     if code != 0:
         return code
     rows[LL, 0] += total
@@ -410,8 +415,6 @@ def push(le, fstate, counters, back, filtered, frames, smoothed, states, steps, 
         rows[ALPHA, j] = filtered[n - 1, j]
     size = ring.shape[0] // 2
     lag = size - 1
-    transmat_t = chain[k + 1 : 2 * k + 1]
-    log_trans = chain[2 * k + 2 :]
     cap = back.shape[0]
     z0 = counters[UNDECIDED]
     # marks and two state lists for the Viterbi decisions
@@ -424,17 +427,16 @@ def push(le, fstate, counters, back, filtered, frames, smoothed, states, steps, 
             for j in range(k):
                 ring[slot, j] = filtered[r, j]
                 ring[slot + 1, j] = frames[r, j]
-            if per_step and tring.shape[0] > 0:
-                a = steps[0, r]
-                slot_t = tring[t % tring.shape[0]]
+            if per_step:
+                a = probs[r]
+                slot_t = ring_t[t % ring_t.shape[0]]
                 for i in range(k):
                     for j in range(k):
                         slot_t[j, i] = a[i, j]
             if t >= lag:
                 _smooth_back(
                     ring,
-                    transmat_t,
-                    tring,
+                    ring_t,
                     t,
                     t - lag,
                     False,
@@ -445,10 +447,8 @@ def push(le, fstate, counters, back, filtered, frames, smoothed, states, steps, 
                 n_s += 1
         if cap > 0:
             back[t % cap, k] = UNCOUNTED
-            if per_step:
-                _viterbi_step(le[r], chain, steps[1, r], t == 0, rows, back[t % cap])
-            else:
-                _viterbi_step(le[r], chain, log_trans, t == 0, rows, back[t % cap])
+            lt = logs[min(r, logs.shape[0] - 1)]
+            _viterbi_step(le[r], chain, lt, t == 0, rows, back[t % cap])
             _decide(back, rows, t, counters[MAX_DELAY], counters, iwork, states, z0)
     counters[T_SEEN] = t0 + n
     return counters[UNDECIDED] - z0
@@ -467,8 +467,7 @@ def _push_one(fstate, counters, back, states, out):
         window = counters[T_SEEN] - counters[UNDECIDED] + 1
         if back.shape[0] <= window or states.shape[0] < window:
             return -CHECK
-    # no per-step matrices (the chain's transmat at every step): an empty
-    # view, nothing allocated
+    # no per-step matrices (the chain's at every step): an empty view
     none = fstate[:0].reshape((2, 0, k, k))
     return push(
         fstate[s + LE : s + LE + 1],
@@ -546,14 +545,13 @@ def flush(fstate, counters, back, smoothed, states, tring):
     log_prob : float
         Log-probability of the emitted path and the data (Viterbi), else NaN.
     """
-    k = fstate.shape[1]
     chain, rows, ring = _parts(fstate)
     t = counters[T_SEEN]
     if smoothed.shape[0] > 0:
+        ring_t = tring if tring.shape[0] > 0 else _chain_steps(fstate)[2]
         _smooth_back(
             ring,
-            chain[k + 1 : 2 * k + 1],
-            tring,
+            ring_t,
             t - 1,
             t - smoothed.shape[0],
             True,
