@@ -594,8 +594,16 @@ def viterbi_block(
 def logs(startprob, transmat):
     """``log(startprob)``, ``log(transmat)`` (``-inf`` for zeros, no warning),
     for :func:`viterbi_block` and :func:`viterbi_batch` (one ``log``, so both
-    see the same bits)."""
-    return np.log(startprob), np.log(transmat)
+    see the same bits). Loops over the values: they compile in a fraction
+    of the time of whole-array ``np.log``, with the same values."""
+    k = startprob.shape[0]
+    log_sp = np.empty(k)
+    log_tm = np.empty((k, k))
+    for i in range(k):
+        log_sp[i] = np.log(startprob[i])
+        for j in range(k):
+            log_tm[i, j] = np.log(transmat[i, j])
+    return log_sp, log_tm
 
 
 @njit(cache=True, parallel=True, nogil=True)
