@@ -18,7 +18,7 @@ covariance, and the covariance is then the MAP of the residual scatter.
 import numpy as np
 
 from .._kernels import regression as _kr
-from .._kernels.partition import DENSITY_ROWS
+from .._kernels.gaussian import log_density
 from .._kmeans import kmeans
 from .._validation import check_prior, check_real_samples, check_shape
 from . import _covariance as cov
@@ -227,17 +227,11 @@ class RegressionEmission(Emission):
             flag,
             out,
         )
-        if X.shape[0] <= DENSITY_ROWS:
-            # One block of rows: on this thread, no parallel kernel compiled.
-            blocks = (
-                _kr.diag_log_density_blocks
-                if diagonal
-                else _kr.cholesky_log_density_blocks
-            )
-            blocks(*args, np.int64(0), np.int64(1))
+        if diagonal:
+            kernels = _kr.diag_log_density_blocks, _kr.diag_log_density
         else:
-            kernel = _kr.diag_log_density if diagonal else _kr.cholesky_log_density
-            kernel(*args)
+            kernels = _kr.cholesky_log_density_blocks, _kr.cholesky_log_density
+        log_density(*kernels, *args)
         return out
 
     # -- learning -----------------------------------------------------------
