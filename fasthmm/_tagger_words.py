@@ -229,8 +229,9 @@ def build_nodes(words, firsts, labels, n_labels, max_suffix, theta, base):
     )
     inverse = inverse.ravel()
     type_words = words[np.unique(inverse, return_index=True)[1]]
-    type_counts = np.zeros((pair.shape[1], n_labels))
-    np.add.at(type_counts, (inverse, labels), 1.0)
+    type_counts = np.bincount(
+        inverse * n_labels + labels, minlength=pair.shape[1] * n_labels
+    ).reshape(-1, n_labels)
     keys, probs = [], []
     prev = None  # each type's node in the previous suffix length's table
     for rows, key in node_keys(type_words, pair[1].astype(bool), max_suffix):
@@ -270,9 +271,10 @@ class NodeIndex:
         (-1 where not even its class was)."""
         found = np.full(len(words), -1, dtype=np.int64)
         depth = min(max_suffix + 1, len(self.tables))
-        for (rows, key), (table, table_rows) in zip(
-            node_keys(words, firsts, depth - 1), self.tables[:depth]
-        ):
+        levels = zip(node_keys(words, firsts, depth - 1), self.tables[:depth])
+        for (rows, key), (table, table_rows) in reversed(list(levels)):
+            todo = found[rows] < 0  # the longest suffix seen wins
+            rows, key = rows[todo], key[todo]
             if not table.size or not key.size:
                 continue
             pos = np.minimum(np.searchsorted(table, key), table.size - 1)

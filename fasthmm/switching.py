@@ -135,6 +135,14 @@ class RegressionHMM(_SwitchingRegression, family="regression"):
         none). The intercept has no prior.
     covars_prior, covars_weight : float or ndarray
         The prior on the covariances of :class:`fasthmm.GaussianHMM`.
+    switching_coef : bool or array-like of bool, shape (n_inputs,)
+        Which columns of ``coef_`` switch with the state (statsmodels'
+        ``switching_exog``); a column that does not is one coefficient
+        vector shared by every state, stored in each state's slice of
+        ``coef_`` (all equal). Default True: every column switches.
+    switching_intercept : bool
+        Whether ``intercept_`` switches (statsmodels' ``switching_trend``);
+        False: one intercept, stored in every row.
     startprob_prior, transmat_prior, algorithm, random_state, n_iter, tol,
     verbose, params, init_params, implementation :
         See :class:`fasthmm.base.BaseHMM`; the emission's letters are "m"
@@ -156,7 +164,10 @@ class RegressionHMM(_SwitchingRegression, family="regression"):
     The M-step is exact: the same regressors enter every equation, so each
     state's weighted least squares (ridge, with the prior) maximise the
     expected log-likelihood whatever the covariance, which is then the MAP
-    of the residual scatter; the EM objective never decreases.
+    of the residual scatter; the EM objective never decreases. With shared
+    coefficients, one generalised least squares over the shared and the
+    per-state coefficients: exact for "tied", else exact given the
+    covariances, which are then updated (an ECM step, also monotone).
     Initialisation: k-means on X, then each cluster's least squares.
     """
 
@@ -196,8 +207,13 @@ class ARHMM(_SwitchingRegression, family="ar"):
     n_components : int
     order : int >= 1
     covariance_type, fit_intercept, min_covar, coef_prior, coef_weight,
-    covars_prior, covars_weight, ... :
+    covars_prior, covars_weight, switching_intercept, ... :
         As :class:`RegressionHMM`.
+    switching_coef : bool or array-like of bool
+        As :class:`RegressionHMM`, one entry per column of ``coef_`` (the
+        lags x_{t-1}, ..., x_{t-order} feature by feature, then the inputs):
+        ``switching_coef=False`` shares the autoregression, the intercept
+        (``switching_intercept``) still switching.
 
     Notes
     -----

@@ -16,9 +16,12 @@ returns lists of lists of labels. The model:
   ``q`` alone, or, when its lowercased form was seen (``lowercase=True``), by
   the same formula on the counts of the lowercased form;
 * decoding by the second-order Viterbi kernel over label pairs
-  (:mod:`fasthmm._kernels.tagger`), each token restricted to the labels
-  whose emission probability is within a factor ``beam`` of its best; or by
-  the label with the largest posterior marginal (``decoder="posterior"``);
+  (:mod:`fasthmm._kernels.tagger`), each token restricted to its candidate
+  states: those whose ``p(state | word)`` is within a factor ``beam`` of its
+  best and, for a word seen in training, that it was seen with
+  (``tag_dictionary``); worked out once per word type (the vocabulary's
+  when fitted or loaded, each unknown word's once per call); or by the
+  label with the largest posterior marginal (``decoder="posterior"``);
 * optionally, EM on unlabelled text from the supervised start
   (:mod:`fasthmm._tagger_em`).
 """
@@ -54,11 +57,12 @@ _ARRAYS = (
 )
 
 
-def _flatten(sentences, name):
+def _flatten(sentences, name, strings=True):
     """Tokens of ``sentences`` in one list, and the sentence offsets.
 
-    Raises TypeError unless ``sentences`` is a list/tuple of lists/tuples of
-    strings.
+    Raises TypeError unless ``sentences`` is a list/tuple of lists/tuples
+    (of strings, unless ``strings`` is False: the caller checks the tokens
+    with :func:`_check_strings`).
     """
     if isinstance(sentences, (str, bytes)) or not isinstance(sentences, (list, tuple)):
         raise TypeError(
@@ -77,33 +81,64 @@ def _flatten(sentences, name):
                 )
             )
     flat = list(itertools.chain.from_iterable(sentences))
-    if not all(issubclass(t, str) for t in set(map(type, flat))):
-        for s, sentence in enumerate(sentences):
-            for i, token in enumerate(sentence):
-                if not isinstance(token, str):
-                    raise TypeError(
-                        f"{name}[{s}][{i}] must be a string; got "
-                        f"{type(token).__name__} {token!r}"
-                    )
     starts = np.zeros(len(sentences) + 1, dtype=np.int64)
     np.cumsum([len(s) for s in sentences], out=starts[1:])
+    if strings:
+        _check_strings(flat, flat, starts, name)
     return flat, starts
+
+
+def _check_strings(tokens, flat, starts, name):
+    """Raise TypeError naming the first of ``tokens`` (some or all of
+    ``flat``, in order) that is not a string."""
+    if all(issubclass(t, str) for t in set(map(type, tokens))):
+        return
+    token = next(t for t in tokens if not isinstance(t, str))
+    at = next(i for i, t in enumerate(flat) if t is token)
+    s = int(np.searchsorted(starts, at, side="right")) - 1
+    raise TypeError(
+        f"{name}[{s}][{at - starts[s]}] must be a string; got "
+        f"{type(token).__name__} {token!r}"
+    )
 
 
 def _encode(items):
     """Distinct strings in order of first occurrence (str array), and the
     index of each item among them (int64)."""
-    index = {}
-    ids = np.fromiter(
-        (index.setdefault(t, len(index)) for t in items),
-        dtype=np.int64,
-        count=len(items),
-    )
-    return np.array(list(index), dtype=str), ids
+    distinct = list(dict.fromkeys(items))  # loops in C, no Python per item
+    index = dict(zip(distinct, range(len(distinct))))
+    ids = np.fromiter(map(index.__getitem__, items), dtype=np.int64, count=len(items))
+    return np.array(distinct, dtype=str), ids
+
+
+def _pair_counts(rows, cols, n_rows, n_cols):
+    """``counts[r, c]``: how often ``(rows[i], cols[i]) == (r, c)`` (float64)."""
+    flat = np.bincount(rows * n_cols + cols, minlength=n_rows * n_cols)
+    return flat.reshape(n_rows, n_cols).astype(np.float64)
 
 
 def _split(items, starts):
     return [items[a:b] for a, b in zip(starts[:-1].tolist(), starts[1:].tolist())]
+
+
+def _stack(*tables):
+    """One candidate table (``offsets``, ``states``, ``scores``) from several,
+    their rows one after the other (None: no rows)."""
+    tables = [t for t in tables if t is not None]
+    offsets, end = [np.zeros(1, dtype=np.int64)], 0
+    for t in tables:
+        offsets.append(t[0][1:] + end)
+        end += t[0][-1]
+    return (
+        np.concatenate(offsets),
+        np.concatenate([t[1] for t in tables]),
+        np.concatenate([t[2] for t in tables]),
+    )
+
+
+def _two_back_last(trans):
+    """``trans[i, j, k]`` as the kernels take it: ``out[j, k, i]``."""
+    return np.ascontiguousarray(trans.transpose(1, 2, 0))
 
 
 def _lower_table(vocab, word_counts):
@@ -149,6 +184,11 @@ class HMMTagger:
     beam : float or None, default 1000.0
         Each token keeps only the labels whose ``p(label | word)`` is at least
         its best one's divided by ``beam`` (None: all labels).
+    tag_dictionary : bool, default True
+        A word seen in training keeps only the states it was seen with (as
+        in TnT; ``known_weight`` still smooths their scores), within the
+        beam. False: every state in the beam, so that a word can take a
+        label it was never seen with.
     decoder : {"viterbi", "posterior"}, default "viterbi"
         The most probable label sequence, or each token's most probable label
         (the largest posterior marginal).
@@ -195,6 +235,7 @@ class HMMTagger:
         decoder="viterbi",
         lambdas=None,
         lexicalised=50,
+        tag_dictionary=True,
     ):
         self.order = order
         self.rare_max = rare_max
@@ -206,13 +247,14 @@ class HMMTagger:
         self.decoder = decoder
         self.lambdas = lambdas
         self.lexicalised = lexicalised
+        self.tag_dictionary = tag_dictionary
 
     # ------------------------------------------------------------------ params
     def get_params(self):
         """The constructor arguments as a dict."""
         names = (
             "order rare_max max_suffix theta known_weight lowercase beam decoder "
-            "lambdas lexicalised"
+            "lambdas lexicalised tag_dictionary"
         ).split()
         return {n: getattr(self, n) for n in names}
 
@@ -232,8 +274,9 @@ class HMMTagger:
             raise ValueError(
                 f"decoder must be 'viterbi' or 'posterior'; got {self.decoder!r}"
             )
-        if not isinstance(self.lowercase, (bool, np.bool_)):
-            raise TypeError(f"lowercase must be a bool; got {self.lowercase!r}")
+        for name in ("lowercase", "tag_dictionary"):
+            if not isinstance(getattr(self, name), (bool, np.bool_)):
+                raise TypeError(f"{name} must be a bool; got {getattr(self, name)!r}")
         if self.lambdas is not None:
             lam = np.asarray(self.lambdas, dtype=np.float64)
             if lam.shape != (self.order + 1,) or (lam < 0).any() or lam.sum() <= 0:
@@ -294,8 +337,9 @@ class HMMTagger:
             raise ValueError("sentences must hold at least one token to fit")
         nonempty = np.concatenate([[0], np.flatnonzero(np.diff(starts)) + 1])
         starts = np.unique(starts[nonempty])
-        labels, y = np.unique(np.array(flat_tags, dtype=str), return_inverse=True)
-        y = y.ravel().astype(np.int64)  # few distinct labels: a quick sort
+        labels, y = _encode(flat_tags)
+        order = np.argsort(labels)  # the labels sorted, y renumbered
+        labels, y = labels[order], np.argsort(order)[y]
         fitted = self._fit_counts(flat, y, starts, labels)
         states = fitted.pop("states")
         backup = dict(self.__dict__)
@@ -346,8 +390,7 @@ class HMMTagger:
 
     def _fit_counts(self, flat, y, starts, labels):
         vocab, w = _encode(flat)
-        base_counts = np.zeros((vocab.size, labels.size))
-        np.add.at(base_counts, (w, y), 1.0)
+        base_counts = _pair_counts(w, y, vocab.size, labels.size)
         y, state_label, state_word = chain.lexical_states(
             w, y, base_counts, self.lexicalised
         )
@@ -362,8 +405,7 @@ class HMMTagger:
         # and weighted 0 would otherwise leave some sentences no path at all)
         trans = (1 - TRANS_FLOOR) * chain.transition_probs(counts, lambdas)
         trans += TRANS_FLOOR / trans.shape[0]
-        word_counts = np.zeros((vocab.size, n_labels))
-        np.add.at(word_counts, (w, y), 1.0)
+        word_counts = _pair_counts(w, y, vocab.size, n_labels)
         label_probs = np.bincount(y, minlength=n_labels) / y.size
         # the unknown-word model never gives a word's own states
         plain_probs = np.where(state_word < 0, label_probs, 0.0)
@@ -383,7 +425,7 @@ class HMMTagger:
         firsts = np.zeros(len(flat), dtype=bool)
         firsts[starts[:-1]] = True
         keys, probs = words.build_nodes(
-            np.array(flat, dtype=str)[rare],
+            vocab[w[rare]],
             firsts[rare],
             rare_labels,
             labels.size,
@@ -416,11 +458,13 @@ class HMMTagger:
             w: i for i, w in enumerate(self.lower_vocabulary_.tolist())
         }
         self._nodes = words.NodeIndex(self.node_keys_)
-        self._log_trans = np.log(self.trans_)
+        # the kernels' layout: the state two back on the last axis
+        self._log_trans = np.log(_two_back_last(self.trans_))
+        self._trans = None  # the same for posterior decoding, made when needed
         self._label_names = self.labels_.astype(object)
         q = self._unknown(self.vocabulary_, np.zeros(self.vocabulary_.size, bool))
         self._known_scores = self._scores(self.word_counts_, q)
-        self._known_cand = None
+        self._known_table = None
 
     def _unknown(self, tokens, firsts, width=None):
         """The unknown-word model's ``p(state | word)`` (n, width) for the
@@ -446,9 +490,11 @@ class HMMTagger:
         p = np.where(total > 0, (counts + kw * q) / np.maximum(total + kw, 1e-300), q)
         with np.errstate(divide="ignore", invalid="ignore"):
             # a state never seen (a label whose every occurrence went to
-            # lexicalised states) scores -inf, not -inf - -inf
+            # lexicalised states) scores -inf, not -inf - -inf or +inf
             log_prior = np.log(self.label_probs_[: p.shape[1]])
-            return np.where(p > 0, np.log(p) - log_prior, -np.inf)
+            return np.where(
+                (p > 0) & (log_prior > -np.inf), np.log(p) - log_prior, -np.inf
+            )
 
     # ----------------------------------------------------------------- predict
     def _check_fitted(self):
@@ -457,94 +503,132 @@ class HMMTagger:
                 "this HMMTagger is not fitted yet: call fit(sentences, tags) first"
             )
 
-    def _emissions(self, flat, starts):
-        """Candidate states of the tokens and their emission scores
-        (``scores``, ``cand``, ``n_cand`` as the kernels take them)."""
+    def _table(self, flat, starts):
+        """The candidate table of the tokens (:mod:`fasthmm._kernels.tagger`):
+        ``rows`` (n_tokens,), ``offsets``, ``states``, ``scores``. The
+        vocabulary's rows come first (computed once), then one row per
+        distinct unknown word and sentence-start flag of this batch."""
         n = len(flat)
-        ids = np.fromiter(
-            map(self._index.get, flat, itertools.repeat(-1, n)), dtype=np.int64, count=n
-        )
-        if self._known_cand is None or self._known_cand[0] != self.beam:
-            self._known_cand = (self.beam, *self._candidates(self._known_scores))
-        scores, cand, n_cand = (a[ids] for a in self._known_cand[1:])
-        unknown = np.flatnonzero(ids < 0)
-        if unknown.size:
-            first = np.zeros(n, dtype=bool)
-            first[np.unique(starts)[:-1]] = True
-            types, wid = _encode([flat[i] for i in unknown.tolist()])
-            # distinct (word, first of its sentence) pairs of the unknown tokens
-            pairs, rows = np.unique(wid * 2 + first[unknown], return_inverse=True)
-            new_scores, new_cand, new_n = self._candidates(
-                self._unknown_scores(types[pairs // 2], pairs % 2 == 1, narrow=True)
-            )
-            wider = new_cand.shape[1] - cand.shape[1]
-            if wider > 0:
-                cand = np.pad(cand, ((0, 0), (0, wider)))
-                scores = np.pad(scores, ((0, 0), (0, wider)), constant_values=-np.inf)
-            rows = rows.ravel()
-            scores[unknown, : new_cand.shape[1]] = new_scores[rows]
-            cand[unknown, : new_cand.shape[1]] = new_cand[rows]
-            n_cand[unknown] = new_n[rows]
-        return scores, cand, n_cand
-
-    def _unknown_scores(self, types, firsts, narrow=False):
-        """Emission scores (n, S) of words not in the vocabulary (``types``,
-        str array; ``firsts``: whether each starts its sentence). ``narrow``:
-        only the K label states' columns (the others score -inf) unless a
-        lowercased form brings counts of lexicalised states."""
-        n_labels = self.labels_.size
-        width = self.state_label_.size
-        rows = found = np.zeros(0, dtype=np.int64)
-        if self.lowercase:
-            lowered = np.char.lower(types).tolist()
-            j = np.fromiter(
-                map(self._lower_index.get, lowered, itertools.repeat(-1)),
+        try:  # a token found is a string: only the others need checking
+            rows = np.fromiter(
+                map(self._index.get, flat, itertools.repeat(-1, n)),
                 dtype=np.int64,
-                count=len(lowered),
+                count=n,
             )
-            rows = np.flatnonzero(j >= 0)
-            found = self.lower_counts_[j[rows]]
-        if narrow and not found[:, n_labels:].any():
-            width = n_labels
-        q = self._unknown(types, firsts, width)
+        except TypeError:  # unhashable
+            _check_strings(flat, flat, starts, "sentences")
+            raise
+        key = (self.beam, bool(self.tag_dictionary))
+        if self._known_table is None or self._known_table[0] != key:
+            seen = self.word_counts_ > 0 if self.tag_dictionary else None
+            self._known_table = (key, *self._candidates(self._known_scores, seen))
+        known = self._known_table[1:]
+        unknown = np.flatnonzero(rows < 0)
+        if not unknown.size:
+            return (rows, *known)
+        tokens = [flat[i] for i in unknown.tolist()]
+        _check_strings(tokens, flat, starts, "sentences")
+        first = np.zeros(n, dtype=bool)
+        first[np.unique(starts)[:-1]] = True
+        types, wid = _encode(tokens)
+        # distinct (word, first of its sentence) pairs of the unknown tokens
+        pairs, pair_of = np.unique(wid * 2 + first[unknown], return_inverse=True)
+        row_of, *table = self._unknown_table(types[pairs // 2], pairs % 2 == 1)
+        rows[unknown] = self.vocabulary_.size + row_of[pair_of.ravel()]
+        return (rows, *_stack(known, table))
+
+    def _unknown_table(self, types, firsts):
+        """Candidate table of words not in the vocabulary (``types``, str
+        array; ``firsts``: whether each starts its sentence): the table row
+        of each word, then ``offsets``, ``states``, ``scores``. Only the K
+        label states are scored, except for the words whose lowercased form
+        brings counts of lexicalised states."""
+        n_labels = self.labels_.size
+        q = self._unknown(types, firsts, n_labels)
         counts = np.zeros_like(q)
-        counts[rows] = found[:, :width]
+        wide = np.zeros(0, dtype=np.int64)
+        if self.lowercase:
+            found, lower_counts = self._lowercase_counts(types)
+            counts[found] = lower_counts[:, :n_labels]
+            lexical = lower_counts[:, n_labels:].any(axis=1)
+            wide, wide_counts = found[lexical], lower_counts[lexical]
+        narrow = np.ones(len(types), dtype=bool)
+        narrow[wide] = False
+        wide_q = np.zeros((wide.size, self.state_label_.size))
+        wide_q[:, :n_labels] = q[wide]
+        table = _stack(
+            self._candidates(self._scores(counts[narrow], q[narrow])),
+            self._candidates(self._scores(wide_counts, wide_q)) if wide.size else None,
+        )
+        row_of = np.empty(len(types), dtype=np.int64)
+        row_of[np.concatenate([np.flatnonzero(narrow), wide])] = np.arange(len(types))
+        return (row_of, *table)
+
+    def _lowercase_counts(self, types):
+        """The words of ``types`` whose lowercased form was seen (int64 rows)
+        and the state counts of that form (n_found, S)."""
+        lowered = [w.lower() for w in types.tolist()]
+        j = np.fromiter(
+            map(self._lower_index.get, lowered, itertools.repeat(-1)),
+            dtype=np.int64,
+            count=len(lowered),
+        )
+        found = np.flatnonzero(j >= 0)
+        return found, self.lower_counts_[j[found]]
+
+    def _unknown_scores(self, types, firsts):
+        """Emission scores (n, S) of words not in the vocabulary (``types``,
+        str array; ``firsts``: whether each starts its sentence)."""
+        q = self._unknown(types, firsts)
+        counts = np.zeros_like(q)
+        if self.lowercase:
+            found, lower_counts = self._lowercase_counts(types)
+            counts[found] = lower_counts
         return self._scores(counts, q)
 
-    def _candidates(self, scores):
-        """The states in the beam of each row of ``scores`` (n, S): their
-        scores (n, W), ids (n, W) and number (n,)."""
-        if self.beam is None:
-            keep = np.isfinite(scores)
-        else:
-            keep = scores >= scores.max(axis=1, keepdims=True) - np.log(self.beam)
-        n_cand = keep.sum(axis=1).astype(np.int64)
-        cand = np.argsort(~keep, axis=1, kind="stable")[:, : n_cand.max(initial=1)]
-        cand_scores = np.take_along_axis(scores, cand, axis=1)
-        cand_scores[np.arange(cand.shape[1]) >= n_cand[:, None]] = -np.inf
-        return cand_scores, cand.astype(np.int64), n_cand
+    def _candidates(self, scores, seen=None):
+        """The states in the beam of each row of ``scores`` (n, W), the
+        emission scores of the first W states, as a candidate table:
+        ``offsets`` (n + 1,), ``states`` and their ``scores``. The beam keeps
+        the states whose ``p(state | word)`` (the score plus the log prior)
+        is at least the largest one's divided by ``beam``; with ``seen``
+        (n, W) bool, among those states only (a row with none: all)."""
+        keep = np.isfinite(scores)
+        if seen is not None:
+            keep &= seen | ~(keep & seen).any(axis=1, keepdims=True)
+        if self.beam is not None:
+            with np.errstate(divide="ignore"):
+                log_p = scores + np.log(self.label_probs_[: scores.shape[1]])
+            log_p[~keep] = -np.inf
+            keep = log_p >= log_p.max(axis=1, keepdims=True) - np.log(self.beam)
+        offsets = np.zeros(scores.shape[0] + 1, dtype=np.int64)
+        np.cumsum(keep.sum(axis=1), out=offsets[1:])
+        row, state = np.nonzero(keep)
+        return offsets, state.astype(np.int64), scores[row, state]
 
     def _decode(self, flat, starts):
         """Label ids (in ``labels_``) of the tokens (int64, ``(n_tokens,)``)."""
-        scores, cand, n_cand = self._emissions(flat, starts)
+        table = self._table(flat, starts)
         bounds = np.unique(starts)  # empty sentences dropped
-        out = np.zeros(len(flat), dtype=np.int64)
         if self.decoder == "viterbi":
-            viterbi_pairs(self._log_trans, scores, cand, n_cand, bounds, out)
+            out = np.empty(len(flat), dtype=np.int64)
+            viterbi_pairs(self._log_trans, *table, bounds, out)
             return self.state_label_[out]
-        return np.argmax(self._marginals(scores, cand, n_cand, bounds), axis=1)
+        return np.argmax(self._marginals(table, bounds), axis=1)
 
-    def _marginals(self, scores, cand, n_cand, bounds):
+    def _marginals(self, table, bounds):
         """Posterior marginals of the labels (n_tokens, K): those of the
         candidate states summed per label."""
-        frame = np.exp(scores - scores.max(axis=1, keepdims=True))
-        post = np.zeros_like(scores)
-        marginals_pairs(self.trans_, frame, cand, n_cand, bounds, post)
-        out = np.zeros((scores.shape[0], self.labels_.size))
-        inside = np.arange(cand.shape[1]) < n_cand[:, None]
-        rows = np.broadcast_to(np.arange(cand.shape[0])[:, None], cand.shape)
-        np.add.at(out, (rows[inside], self.state_label_[cand[inside]]), post[inside])
-        return out
+        rows, offsets, states, scores = table
+        top = np.maximum.reduceat(scores, offsets[:-1])
+        frame = np.exp(scores - np.repeat(top, np.diff(offsets)))
+        post = np.zeros((rows.size, self.labels_.size))
+        if self._trans is None:
+            self._trans = _two_back_last(self.trans_)
+        marginals_pairs(
+            self._trans, rows, offsets, states, frame, self.state_label_, bounds, post
+        )
+        return post
 
     def predict(self, sentences):
         """Labels of each token.
@@ -559,7 +643,7 @@ class HMMTagger:
             One label per token.
         """
         self._check_fitted()
-        flat, starts = _flatten(sentences, "sentences")
+        flat, starts = _flatten(sentences, "sentences", strings=False)
         if not flat:
             return [[] for _ in sentences]
         labels = self._label_names[self._decode(flat, starts)].tolist()
@@ -574,11 +658,10 @@ class HMMTagger:
             Columns in the order of ``labels_``; labels outside the beam get 0.
         """
         self._check_fitted()
-        flat, starts = _flatten(sentences, "sentences")
+        flat, starts = _flatten(sentences, "sentences", strings=False)
         if not flat:
             return [np.zeros((0, self.labels_.size)) for _ in sentences]
-        scores, cand, n_cand = self._emissions(flat, starts)
-        post = self._marginals(scores, cand, n_cand, np.unique(starts))
+        post = self._marginals(self._table(flat, starts), np.unique(starts))
         return _split(post, starts)
 
     def is_known(self, sentences):
@@ -619,6 +702,7 @@ class HMMTagger:
             if params[name] is not None:
                 params[name] = float(params[name])
         params["lowercase"] = bool(params["lowercase"])
+        params["tag_dictionary"] = bool(params["tag_dictionary"])
         header = {
             "format": FORMAT_NAME,
             "format_version": FORMAT_VERSION,

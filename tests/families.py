@@ -233,9 +233,15 @@ def _exponential_reference(model, X):
 
 def _regression_emission(rng, k, d, opts):
     p = opts.get("order", 0) * d
+    coef = 0.3 * rng.standard_normal((k, d, p))
+    intercept = 2.0 * rng.standard_normal((k, d))
+    if not opts.get("switching_coef", True):  # one set shared by the states
+        coef[:] = coef[0]
+    if not opts.get("switching_intercept", True):
+        intercept[:] = intercept[0]
     return {
-        "coef_": 0.3 * rng.standard_normal((k, d, p)),
-        "intercept_": 2.0 * rng.standard_normal((k, d)),
+        "coef_": coef,
+        "intercept_": intercept,
         "covars_": random_covars(rng, opts["covariance_type"], k, d),
     }
 
@@ -673,6 +679,21 @@ BUILT_IN = (
 )
 
 
+def _shared(name, **sharing):
+    """The built-in entry ``name`` with coefficients shared by the states."""
+    base = next(f for f in BUILT_IN if f.name == name)
+    return replace(base, name=f"{name}-shared", options={**base.options, **sharing})
+
+
+#: Coefficients shared by the states: one autoregression with switching
+#: intercepts and one covariance (the exact joint step), and one mean with a
+#: covariance per state (the conditional step given the covariances).
+SHARED = (
+    _shared("ar-tied", switching_coef=False),
+    _shared("regression-full", switching_intercept=False),
+)
+
+
 def _own_file_entries(known):
     """The entries of registered families not in ``known``, from their test files.
 
@@ -696,7 +717,7 @@ def _own_file_entries(known):
     return tuple(entries)
 
 
-FAMILIES = BUILT_IN + _own_file_entries({f.cls for f in BUILT_IN})
+FAMILIES = BUILT_IN + SHARED + _own_file_entries({f.cls for f in BUILT_IN})
 
 BY_NAME = {f.name: f for f in FAMILIES}
 

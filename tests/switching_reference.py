@@ -99,3 +99,29 @@ def enumerated_forecast(model, filtered, observed, future_inputs, steps):
             hist.append(x)
             out[h] += p * x
     return out
+
+
+def stationary(transmat):
+    """The stationary distribution of a transition matrix (eigenvector of
+    its transpose for the eigenvalue 1)."""
+    values, vectors = np.linalg.eig(np.asarray(transmat).T)
+    pi = np.real(vectors[:, np.argmin(np.abs(values - 1))])
+    return pi / pi.sum()
+
+
+#: The series of statsmodels' Markov-regression tests that the comparison
+#: files use (federal funds rate, output gap, inflation, returns, mumps).
+STATSMODELS_SERIES = ("fedfunds", "ogap", "inf", "areturns", "mumpspc")
+
+
+def statsmodels_series(sm_data):
+    """statsmodels' test series, as float arrays, in STATSMODELS_SERIES order.
+
+    Parameters
+    ----------
+    sm_data : module
+        ``statsmodels.tsa.regime_switching.tests.test_markov_regression``.
+    """
+    return tuple(
+        np.asarray(getattr(sm_data, name), dtype=float) for name in STATSMODELS_SERIES
+    )

@@ -223,3 +223,31 @@ def test_bad_input_names_the_argument():
     with pytest.raises(ValueError):
         m.fit(X, inputs=U[:-1])
     np.testing.assert_array_equal(m.coef_, before)
+
+
+def test_fixed_nonzero_intercept_is_taken_off_the_observations():
+    """fit_intercept=False with intercept_ set by hand: the slopes are the
+    least squares of x - intercept on the inputs and EM never decreases (the
+    M-step once regressed x itself, and the objective fell)."""
+    rng = np.random.default_rng(9)
+    U = rng.standard_normal((200, 1))
+    X = 5.0 + 2.0 * U + 0.3 * rng.standard_normal((200, 1))
+    m = fasthmm.RegressionHMM(
+        1, covariance_type="diag", fit_intercept=False, init_params="", n_iter=5
+    )
+    set_params(
+        m,
+        {
+            "startprob_": np.ones(1),
+            "transmat_": np.ones((1, 1)),
+            "coef_": np.array([[[1.0]]]),
+            "intercept_": np.array([[5.0]]),
+            "covars_": np.array([[1.0]]),
+        },
+    )
+    m.set_params(tol=-np.inf).fit(X, inputs=U)
+    h = np.array(m.monitor_.history)
+    assert np.all(np.diff(h) >= -1e-8 * np.abs(h[1:]))
+    slope = np.linalg.lstsq(U, X - 5.0, rcond=None)[0]
+    np.testing.assert_allclose(m.coef_[0], slope.T, atol=1e-10)
+    np.testing.assert_array_equal(m.intercept_, [[5.0]])

@@ -18,6 +18,7 @@ import warnings
 
 import numpy as np
 import pytest
+from switching_reference import statsmodels_series
 
 import fasthmm
 
@@ -28,11 +29,7 @@ sm_data = pytest.importorskip(
     "statsmodels.tsa.regime_switching.tests.test_markov_regression"
 )
 
-fedfunds = np.asarray(sm_data.fedfunds, dtype=float)
-ogap = np.asarray(sm_data.ogap, dtype=float)
-inf = np.asarray(sm_data.inf, dtype=float)
-areturns = np.asarray(sm_data.areturns, dtype=float)
-mumpspc = np.asarray(sm_data.mumpspc, dtype=float)
+fedfunds, ogap, inf, areturns, mumpspc = statsmodels_series(sm_data)
 
 
 class Case:
@@ -301,3 +298,34 @@ def test_em_from_several_starts_reaches_the_published_optimum(case):
         model.fit(case.X, inputs=case.inputs)
         best = max(best, model.score(case.X, inputs=case.inputs))
     assert best >= case.fit - 1e-4
+
+
+def test_underflow_example_of_statsmodels_tests():
+    """statsmodels' GH5380 example (switching means and variances of order
+    1e-6 and 1e-8), at the parameters where its smoother once returned NaN:
+    finite probabilities equal to statsmodels' and the same log-likelihood."""
+    y = np.asarray(sm_data.gh5380_series, dtype=float)
+    params = np.array(
+        [6.97337611e-01, 6.26116329e-01, -6.41266551e-06]
+        + [3.81141202e-06, 4.72462327e-08, 4.45291473e-06]
+    )
+    sm = markov_regression.MarkovRegression(y, k_regimes=2, switching_variance=True)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        result = sm.smooth(params)
+    model = fasthmm.RegressionHMM(
+        2, covariance_type="full", min_covar=1e-12, init_params=""
+    )
+    model.transmat_ = sm.regime_transition_matrix(params)[:, :, 0].T
+    model.startprob_ = stationary(model.transmat_)
+    model.coef_ = np.zeros((2, 1, 0))
+    model.intercept_ = params[2:4, None]
+    model.covars_ = params[4:6].reshape(2, 1, 1)
+    X = y[:, None]
+    assert model.score(X) == pytest.approx(result.llf, abs=1e-6)
+    for ours, theirs in (
+        (model.filter_proba(X), result.filtered_marginal_probabilities),
+        (model.predict_proba(X), result.smoothed_marginal_probabilities),
+    ):
+        assert np.all(np.isfinite(ours))
+        np.testing.assert_allclose(ours, np.asarray(theirs), atol=1e-5)

@@ -28,8 +28,52 @@ def _random_chain(rng, k):
     return trans
 
 
-def _all_candidates(n_tokens, k):
-    return np.tile(np.arange(k, dtype=np.int64), (n_tokens, 1)), np.full(n_tokens, k)
+def _kernel_layout(trans):
+    """``trans[i, j, k]`` as the kernels take it (``[j, k, i]``)."""
+    return np.ascontiguousarray(trans.transpose(1, 2, 0))
+
+
+def _table(scores, allowed, rng=None):
+    """Candidate table with one row per row of ``scores`` (n, K): the labels
+    ``allowed`` (n, K) there, shuffled when ``rng`` is given."""
+    per_row = [np.flatnonzero(a) for a in allowed]
+    if rng is not None:
+        per_row = [rng.permutation(c) for c in per_row]
+    offsets = np.concatenate([[0], np.cumsum([c.size for c in per_row])])
+    labels = np.concatenate(per_row).astype(np.int64)
+    rows = np.repeat(np.arange(len(per_row)), [c.size for c in per_row])
+    return offsets.astype(np.int64), labels, scores[rows, labels].astype(np.float64)
+
+
+def _frame(offsets, scores):
+    """``exp(scores - the maximum of its row)``, one row at a time."""
+    return np.concatenate(
+        [
+            np.exp(scores[a:b] - scores[a:b].max())
+            for a, b in zip(offsets[:-1], offsets[1:])
+        ]
+    )
+
+
+def _kernels(trans, rows, table, starts, label_of, n_columns):
+    """Viterbi labels and posterior marginals (n_tokens, n_columns)."""
+    offsets, labels, scores = table
+    out = np.zeros(rows.size, dtype=np.int64)
+    with np.errstate(divide="ignore"):
+        log_trans = np.log(_kernel_layout(trans))
+    viterbi_pairs(log_trans, rows, offsets, labels, scores, starts, out)
+    post = np.full((rows.size, n_columns), np.nan)
+    marginals_pairs(
+        _kernel_layout(trans),
+        rows,
+        offsets,
+        labels,
+        _frame(offsets, scores),
+        label_of,
+        starts,
+        post,
+    )
+    return out, post
 
 
 def _path_logp(log_trans, scores, path):
@@ -43,7 +87,8 @@ def _path_logp(log_trans, scores, path):
 
 
 def _brute_force(log_trans, scores):
-    """Every label sequence: the best one and each token's posterior marginal."""
+    """Every label sequence: the best one and each token's posterior marginal
+    (a label scored -inf is excluded)."""
     n, k = scores.shape
     paths = list(itertools.product(range(k), repeat=n))
     logp = np.array([_path_logp(log_trans, scores, p) for p in paths])
@@ -78,29 +123,63 @@ def _direct_viterbi(log_trans, scores, allowed):
     return np.array(path[::-1])
 
 
+def _starts(lengths):
+    return np.concatenate([[0], np.cumsum(lengths)]).astype(np.int64)
+
+
 @pytest.mark.parametrize("seed", range(6))
-def test_pair_viterbi_and_marginals_equal_brute_force(seed):
+def test_dense_pair_viterbi_and_marginals_equal_brute_force(seed):
+    # every label a candidate of every token (in a shuffled order): the
+    # exact dense decoder
     rng = np.random.default_rng(seed)
     k = 3
     lengths = [1, 2, 3, 5]
     trans = _random_chain(rng, k)
     scores = rng.normal(scale=2.0, size=(sum(lengths), k))
-    cand, n_cand = _all_candidates(scores.shape[0], k)
-    starts = np.concatenate([[0], np.cumsum(lengths)]).astype(np.int64)
-    out = np.zeros(scores.shape[0], dtype=np.int64)
-    # the candidates in reverse order: scores are given per candidate
-    cand = cand[:, ::-1].copy()
-    cand_scores = np.take_along_axis(scores, cand, axis=1)
-    viterbi_pairs(np.log(trans), cand_scores, cand, n_cand, starts, out)
-    frame = np.exp(cand_scores - cand_scores.max(axis=1, keepdims=True))
-    post_cand = np.zeros_like(scores)
-    marginals_pairs(trans, frame, cand, n_cand, starts, post_cand)
-    post = np.zeros_like(scores)
-    np.put_along_axis(post, cand, post_cand, axis=1)
+    table = _table(scores, np.ones(scores.shape, dtype=bool), rng)
+    starts = _starts(lengths)
+    rows = np.arange(scores.shape[0])
+    out, post = _kernels(trans, rows, table, starts, np.arange(k), k)
     for lo, hi in zip(starts[:-1], starts[1:]):
         best, marg = _brute_force(np.log(trans), scores[lo:hi])
         np.testing.assert_array_equal(out[lo:hi], best)
         np.testing.assert_allclose(post[lo:hi], marg, atol=1e-10)
+
+
+@settings(max_examples=60, deadline=None)
+@given(
+    st.integers(1, 4),
+    st.lists(st.integers(1, 4), min_size=1, max_size=3),
+    st.integers(1, 5),
+    st.integers(1, 3),
+    st.integers(0, 2**32 - 1),
+)
+def test_sparse_decoding_equals_brute_force_over_the_candidates(
+    k, lengths, n_rows, n_columns, seed
+):
+    # Tokens share rows of the candidate table (as the tokens of one word
+    # do); each row allows a random subset of the labels. Brute force over
+    # every label sequence, the labels outside a token's candidates scored
+    # -inf, gives the same best sequence and marginals; the marginals are
+    # summed over the labels of each output column.
+    rng = np.random.default_rng(seed)
+    allowed = rng.random((n_rows, k)) < 0.6
+    allowed[np.arange(n_rows), rng.integers(0, k, n_rows)] = True
+    row_scores = rng.normal(scale=2.0, size=(n_rows, k))
+    rows = rng.integers(0, n_rows, sum(lengths))
+    trans = _random_chain(rng, k)
+    label_of = rng.integers(0, n_columns, k)
+    starts = _starts(lengths)
+    table = _table(row_scores, allowed, rng)
+    out, post = _kernels(trans, rows, table, starts, label_of, n_columns)
+    masked = np.where(allowed, row_scores, -np.inf)[rows]
+    for lo, hi in zip(starts[:-1], starts[1:]):
+        best, marg = _brute_force(np.log(trans), masked[lo:hi])
+        np.testing.assert_array_equal(out[lo:hi], best)
+        want = np.zeros((hi - lo, n_columns))
+        for c in range(n_columns):
+            want[:, c] = marg[:, label_of == c].sum(axis=1)
+        np.testing.assert_allclose(post[lo:hi], want, atol=1e-10)
 
 
 @pytest.mark.parametrize("seed", range(4))
@@ -116,12 +195,9 @@ def test_pair_viterbi_with_candidates_equals_direct_viterbi(seed):
     scores = rng.normal(scale=3.0, size=(sum(lengths), k))
     allowed = rng.random(scores.shape) < 0.6
     allowed[np.arange(scores.shape[0]), rng.integers(0, k, scores.shape[0])] = True
-    cand = np.argsort(~allowed, axis=1, kind="stable").astype(np.int64)
-    n_cand = allowed.sum(axis=1).astype(np.int64)
-    starts = np.concatenate([[0], np.cumsum(lengths)]).astype(np.int64)
-    out = np.zeros(scores.shape[0], dtype=np.int64)
-    cand_scores = np.take_along_axis(scores, cand, axis=1)
-    viterbi_pairs(log_trans, cand_scores, cand, n_cand, starts, out)
+    starts = _starts(lengths)
+    rows = np.arange(scores.shape[0])
+    out, _ = _kernels(trans, rows, _table(scores, allowed), starts, np.arange(k), k)
     for lo, hi in zip(starts[:-1], starts[1:]):
         want = _direct_viterbi(log_trans, scores[lo:hi], allowed[lo:hi])
         got = out[lo:hi]
@@ -138,19 +214,17 @@ def test_decoding_does_not_depend_on_thread_count():
     k, lengths = 5, rng.integers(1, 30, size=60)
     trans = _random_chain(rng, k)
     scores = rng.normal(size=(lengths.sum(), k))
-    cand, n_cand = _all_candidates(scores.shape[0], k)
-    starts = np.concatenate([[0], np.cumsum(lengths)]).astype(np.int64)
-    frame = np.exp(scores - scores.max(axis=1, keepdims=True))
+    allowed = rng.random(scores.shape) < 0.7
+    allowed[:, 0] = True
+    table = _table(scores, allowed, rng)
+    rows = np.arange(scores.shape[0])
     results = []
     before = numba.get_num_threads()
     try:
         for threads in (1, 2):
             numba.set_num_threads(threads)
-            out = np.zeros(scores.shape[0], dtype=np.int64)
-            post = np.zeros_like(scores)
-            viterbi_pairs(np.log(trans), scores, cand, n_cand, starts, out)
-            marginals_pairs(trans, frame, cand, n_cand, starts, post)
-            results.append((out, post))
+            label_of = np.arange(k) % 3
+            results.append(_kernels(trans, rows, table, _starts(lengths), label_of, 3))
     finally:
         numba.set_num_threads(before)
     np.testing.assert_array_equal(results[0][0], results[1][0])
@@ -229,7 +303,9 @@ def test_tags_training_sentences_and_unknown_suffixes(order, decoder):
 
 
 def test_save_load_round_trip():
-    tagger = HMMTagger(order=2, known_weight=0.7, beam=50.0).fit(*TRAIN)
+    tagger = HMMTagger(order=2, known_weight=0.7, beam=50.0, tag_dictionary=False).fit(
+        *TRAIN
+    )
     buf = io.BytesIO()
     tagger.save(buf)
     buf.seek(0)
@@ -298,6 +374,8 @@ def test_bad_parameters_and_unfitted():
         HMMTagger(beam=0.5).fit(*TRAIN)
     with pytest.raises(ValueError, match="lambdas"):
         HMMTagger(lambdas=[1.0, 2.0]).fit(*TRAIN)
+    with pytest.raises(TypeError, match="tag_dictionary must be a bool"):
+        HMMTagger(tag_dictionary="yes").fit(*TRAIN)
     with pytest.raises(ValueError, match="not fitted"):
         HMMTagger().predict([["a"]])
     with pytest.raises(TypeError, match=r"sentences\[0\]\[0\] must be a string"):
@@ -555,19 +633,93 @@ def test_semi_supervised_bad_input_leaves_the_tagger_as_it_was():
     np.testing.assert_array_equal(tagger.word_counts_, before)
 
 
-def test_unknown_words_scores_narrow_equal_wide():
+def test_unknown_words_table_narrow_equals_wide():
+    # the candidates of unknown words are scored over the K labels only,
+    # except for words whose lowercased form brings lexicalised states: the
+    # same candidates as from the scores over every state
     sentences, tags = _lexical_corpus(np.random.default_rng(0))
     tagger = HMMTagger(lexicalised=1).fit(sentences, tags)
     k = tagger.labels_.size
     types = np.array(["barks", "That", "THAT", "Dogs", "zzz"])
     firsts = np.array([False, True, False, False, False])
     wide = tagger._unknown_scores(types, firsts)
-    narrow = tagger._unknown_scores(types, firsts, narrow=True)
-    # "THAT" lowercases to the lexicalised "that": all states are kept
-    np.testing.assert_array_equal(narrow, wide)
-    assert np.isfinite(wide[2, k:]).any()
-    keep = [0, 3, 4]
-    narrow = tagger._unknown_scores(types[keep], firsts[keep], narrow=True)
-    np.testing.assert_array_equal(narrow, wide[keep, :k])
-    assert np.isneginf(wide[keep, k:]).all()
+    assert np.isfinite(wide[2, k:]).any()  # "THAT" lowercases to "that"
+    assert np.isneginf(wide[[0, 3, 4], k:]).all()
+    for beam in (None, 1000.0, 3.0):
+        tagger.beam = beam
+        row_of, offsets, states, scores = tagger._unknown_table(types, firsts)
+        want = tagger._candidates(wide)
+        for i, r in enumerate(row_of):
+            a, b = offsets[r], offsets[r + 1]
+            c, d = want[0][i], want[0][i + 1]
+            np.testing.assert_array_equal(states[a:b], want[1][c:d])
+            np.testing.assert_array_equal(scores[a:b], want[2][c:d])
     assert tagger.predict([["I", "know", "THAT", "dogs", "bark"]])[0][2] == "SCONJ"
+
+
+def test_tagger_decodes_the_chain_restricted_to_its_candidates():
+    # The tagger's Viterbi (the kernel on its candidate table and its
+    # transition layout) equals a direct dense second-order Viterbi over
+    # every state, the states outside each token's candidates excluded.
+    sentences, tags = _lexical_corpus(np.random.default_rng(2))
+    test = [
+        ["I", "know", "that", "Zorps", "bark", "."],
+        ["that", "cat", "saw", "THAT", "dog"],
+        ["dogs"],
+    ]
+    for beam in (None, 1000.0, 5.0):
+        tagger = HMMTagger(lexicalised=1, beam=beam).fit(sentences, tags)
+        flat = [w for s in test for w in s]
+        starts = _starts([len(s) for s in test])
+        rows, offsets, states, scores = tagger._table(flat, starts)
+        n_states = tagger.state_label_.size
+        dense = np.full((len(flat), n_states), -np.inf)
+        for t, r in enumerate(rows):
+            dense[t, states[offsets[r] : offsets[r + 1]]] = scores[
+                offsets[r] : offsets[r + 1]
+            ]
+        log_trans = np.log(tagger.trans_)
+        got = [
+            tagger.labels_.tolist().index(x) for s in tagger.predict(test) for x in s
+        ]
+        for lo, hi in zip(starts[:-1], starts[1:]):
+            want = _direct_viterbi(log_trans, dense[lo:hi], np.isfinite(dense[lo:hi]))
+            np.testing.assert_array_equal(got[lo:hi], tagger.state_label_[want])
+
+
+@pytest.mark.parametrize("beam", [None, 1000.0, 4.0])
+@pytest.mark.parametrize("tag_dictionary", [True, False])
+def test_candidates_of_seen_words_follow_the_beam_and_the_tag_dictionary(
+    beam, tag_dictionary
+):
+    # p(state | word) = (c(word, state) + known_weight * q(state | word))
+    #                   / (c(word) + known_weight),
+    # q the unknown-word model; the candidates are the states with p at
+    # least the largest p (among the states seen with the word, with the tag
+    # dictionary) divided by beam.
+    sentences, tags = _lexical_corpus(np.random.default_rng(4))
+    tagger = HMMTagger(
+        lexicalised=1, known_weight=0.5, beam=beam, tag_dictionary=tag_dictionary
+    ).fit(sentences, tags)
+    counts = tagger.word_counts_
+    vocab = tagger.vocabulary_
+    q = np.zeros(counts.shape)
+    k = tagger.labels_.size
+    q[:, :k] = tagger._unknown(vocab, np.zeros(vocab.size, dtype=bool), k)[:, :k]
+    p = (counts + 0.5 * q) / (counts.sum(axis=1, keepdims=True) + 0.5)
+    allowed = counts > 0 if tag_dictionary else p > 0
+    best = np.where(allowed, p, 0).max(axis=1, keepdims=True)
+    want = allowed & (p >= best / (beam or np.inf) * (1 - 1e-12))
+    rows, offsets, states, _ = tagger._table(vocab.tolist(), np.array([0, vocab.size]))
+    for v in range(vocab.size):
+        got = states[offsets[rows[v]] : offsets[rows[v] + 1]]
+        np.testing.assert_array_equal(got, np.flatnonzero(want[v]), err_msg=vocab[v])
+
+
+@pytest.mark.parametrize("bad", [None, 5, b"dog", ["dog"], ("dog",)])
+@pytest.mark.parametrize("method", ["predict", "predict_proba", "is_known"])
+def test_a_token_that_is_not_a_string_is_named(bad, method):
+    tagger = HMMTagger().fit(*TRAIN)
+    sentences = [["the", "dog"], [], ["a", "cat", bad, "barked", 7]]
+    with pytest.raises(TypeError, match=r"sentences\[2\]\[2\] must be a string"):
+        getattr(tagger, method)(sentences)

@@ -22,6 +22,7 @@ from .._kernels.gaussian import log_density
 from .._kmeans import kmeans
 from .._validation import check_prior, check_real_samples, check_shape
 from . import _covariance as cov
+from . import _partial_switching as partial
 from ._base import Emission
 from ._weighted import weighted_sums
 
@@ -66,11 +67,21 @@ class RegressionEmission(Emission):
         no prior. The intercept has no prior.
     covars_prior, covars_weight : float or ndarray
         The covariance prior of :class:`fasthmm.GaussianHMM`.
+    switching_coef : bool or ndarray of bool, shape (n_regressors,)
+        Which columns of ``coef_`` switch with the state (True: all); a
+        column that does not is one coefficient vector shared by every
+        state, stored in each state's slice of ``coef_``.
+    switching_intercept : bool
+        Whether ``intercept_`` switches with the state (else one shared
+        intercept, stored in every row).
     """
 
     param_names = {"m": "coef_", "c": "covars_"}
     linked_names = {"m": ("intercept_",)}
-    model_args_after = {"covariance_type": "n_components"}
+    model_args_after = {
+        "covariance_type": "n_components",
+        "switching_coef": "implementation",
+    }
     feature_param = "intercept_"
     #: Lagged observations among the regressors (0: switching regression).
     order = 0
@@ -86,8 +97,13 @@ class RegressionEmission(Emission):
         coef_weight=0.0,
         covars_prior=1e-2,
         covars_weight=1.0,
+        switching_coef=True,
+        switching_intercept=True,
     ):
         super().__init__(n_components, params)
+        self.switching_coef, self.switching_intercept = partial.check_switching(
+            switching_coef, switching_intercept
+        )
         self.covariance_type, self.min_covar = cov.check_settings(
             covariance_type, min_covar
         )
@@ -146,6 +162,29 @@ class RegressionEmission(Emission):
             return coef
         return np.concatenate([coef, icpt[:, :, None]], axis=2)
 
+    def _switching(self, n_regressors=None):
+        """Which weight columns (``coef_``'s, then the intercept when fitted)
+        switch with the state, bool (q,)."""
+        p = self.n_regressors if n_regressors is None else n_regressors
+        mask = partial.coef_mask(self.switching_coef, p)
+        if self.fit_intercept:
+            mask = np.append(mask, self.switching_intercept)
+        return mask
+
+    @property
+    def partially_switching(self):
+        """True when some coefficient (or the intercept) is shared."""
+        return self.switching_coef is not True or (
+            self.fit_intercept and not self.switching_intercept
+        )
+
+    @property
+    def closed_form_given_states(self):
+        """Given the states, one M-step is the maximiser, unless shared
+        coefficients meet a covariance per state (the step is then
+        conditional: a fully labelled fit iterates it)."""
+        return not self.partially_switching or self.covariance_type == "tied"
+
     def _stacked(self):
         c = self.params["covars_"]
         return None if c is None else (c[None] if self.covariance_type == "tied" else c)
@@ -168,6 +207,7 @@ class RegressionEmission(Emission):
         p = self.n_regressors
         if p is not None:
             check_prior(self.coef_prior, "coef_prior", (k, d, p))
+            self._switching(p)  # raises for a mask of the wrong length
         shape = cov.covars_shape(self.covariance_type, k, d, k)
         check_prior(
             self.covars_prior,
@@ -179,10 +219,18 @@ class RegressionEmission(Emission):
     def check_param(self, name, value):
         k, d = self.n_components, self.n_features
         if name == "intercept_":
-            return check_shape(value, name, (k, d))
+            value = check_shape(value, name, (k, d))
+            if self.fit_intercept and not self.switching_intercept:
+                partial.check_shared(value[:, :, None], name, np.zeros(1, bool))
+            return value
         if name == "coef_":
             p = np.shape(value)[2] if np.ndim(value) == 3 else -1
-            return check_shape(value, name, (k, d, p))
+            value = check_shape(value, name, (k, d, p))
+            if self.switching_coef is not True:
+                partial.check_shared(
+                    value, name, partial.coef_mask(self.switching_coef, p)
+                )
+            return value
         if self.covariance_type == "tied":
             value = check_shape(value, name, (d, d))[None]
         return self._public(cov.check_covars(value, self.covariance_type, k, d, k))
@@ -245,10 +293,11 @@ class RegressionEmission(Emission):
         post, obs, second = weighted_sums(X, weights, "full")
         return {"post": post, "obs": obs, "second": second}
 
-    def _moments(self, stats):
+    def _moments(self, stats, offset=None):
         """(post, M): ``M`` (K, q + d, q + d) the weighted moments of
-        ``[z_t, y_t]``, ``z_t`` the regressors with a 1 appended when fitting
-        an intercept (its moments are ``post`` and ``obs``)."""
+        ``[z_t, y_t - offset_k]``, ``z_t`` the regressors with a 1 appended
+        when fitting an intercept (its moments are ``post`` and ``obs``);
+        ``offset`` (K, d): a fixed intercept, none by default."""
         post, obs, second = stats["post"], stats["obs"], stats["second"]
         k, m = obs.shape
         full = np.empty((k, m + 1, m + 1))
@@ -256,6 +305,10 @@ class RegressionEmission(Emission):
         full[:, m, :m] = full[:, :m, m] = obs
         full[:, m, m] = post
         d, p = self.n_features, self.n_regressors
+        if offset is not None and np.any(offset):  # y - c = T [y, z, 1]
+            T = np.broadcast_to(np.eye(m + 1), (k, m + 1, m + 1)).copy()
+            T[:, np.arange(d), m] = -offset
+            full = T @ full @ np.swapaxes(T, 1, 2)
         one = [m] if self.fit_intercept else []
         order = np.array([*range(d, d + p), *one, *range(d)], dtype=np.int64)
         return post, full[:, order][:, :, order]
@@ -275,6 +328,8 @@ class RegressionEmission(Emission):
         states with no mass keep theirs."""
         ridge, mean = self._prior_terms(q)
         old = self._weights() if self.params.get("coef_") is not None else None
+        if self.partially_switching:
+            return self._solve_joint(post, second, q, ridge, mean, old)
         out = np.empty_like(mean)
         for s in range(self.n_components):
             zz = second[s, :q, :q] + ridge
@@ -284,6 +339,32 @@ class RegressionEmission(Emission):
             else:
                 out[s] = np.linalg.lstsq(zz, zy, rcond=None)[0].T
         return out
+
+    def _solve_joint(self, post, second, q, ridge, mean, old):
+        """The coefficients when some are shared by the states: the joint
+        generalised least squares of :mod:`._partial_switching`, given the
+        current covariances (any weighting gives the same solution for
+        "tied"); the switching columns of states with no mass stay."""
+        keep = post <= cov.EMPTY_MASS
+        if old is None:
+            keep[:] = False
+        elif keep.all():
+            return old
+        zz = second[:, :q, :q] + ridge
+        zx = second[:, :q, q:] + ridge @ np.swapaxes(mean, 1, 2)
+        return partial.joint_least_squares(
+            zz, zx, self._coef_precisions(), self._switching(), old, keep
+        )
+
+    def _coef_precisions(self):
+        """The metric of each state's residuals in the coefficient step,
+        (K, d, d): the identity for "tied" (or before covariances are set),
+        else the inverse covariances."""
+        k, d = self.n_components, self.n_features
+        covars = self._stacked()
+        if self.covariance_type == "tied" or covars is None:
+            return np.broadcast_to(np.eye(d), (k, d, d))
+        return np.linalg.inv(cov.expand_full(covars, self.covariance_type, k, d, k))
 
     def _scatter(self, post, second, W, q):
         """Residual scatter per state plus the coefficients' prior term,
@@ -301,7 +382,9 @@ class RegressionEmission(Emission):
         )
 
     def m_step(self, stats, letters):
-        post, second = self._moments(stats)
+        # a fixed intercept (fit_intercept=False) is taken off the observations
+        fixed = None if self.fit_intercept else self.params.get("intercept_")
+        post, second = self._moments(stats, fixed)
         d = self.n_features
         q = second.shape[1] - d
         W = self._weights()
@@ -385,6 +468,15 @@ class RegressionEmission(Emission):
                     continue
                 zz = M[s, :q, :q] + 1e-8 * np.eye(q)
                 W[s] = np.linalg.lstsq(zz, M[s, :q, q:], rcond=None)[0].T
+            if self.partially_switching:  # the clusters' joint least squares
+                W = partial.joint_least_squares(
+                    M[:, :q, :q] + 1e-8 * np.eye(q),
+                    M[:, :q, q:],
+                    np.broadcast_to(np.eye(d), (k, d, d)),
+                    self._switching(),
+                    W,
+                    post < 1,
+                )
             p = self.n_regressors
             new["coef_"] = np.ascontiguousarray(W[:, :, :p])
             new["intercept_"] = (
@@ -402,7 +494,8 @@ class RegressionEmission(Emission):
         k, d = self.n_components, self.n_features
         n = 0
         if "m" in letters:
-            n += k * d * self.n_regressors + (k * d if self.fit_intercept else 0)
+            switching = self._switching()
+            n += d * int(np.where(switching, k, 1).sum())
         if "c" in letters:
             n += cov.n_covar_parameters(self.covariance_type, k, d, k)
         return n
@@ -440,11 +533,16 @@ class AutoregressionEmission(RegressionEmission):
     ----------
     order : int >= 1
     covariance_type, fit_intercept, min_covar, coef_prior, coef_weight,
-    covars_prior, covars_weight :
-        As :class:`RegressionEmission`.
+    covars_prior, covars_weight, switching_coef, switching_intercept :
+        As :class:`RegressionEmission` (``switching_coef`` over the lags,
+        then the inputs).
     """
 
-    model_args_after = {"order": "n_components", "covariance_type": "order"}
+    model_args_after = {
+        **RegressionEmission.model_args_after,
+        "order": "n_components",
+        "covariance_type": "order",
+    }
 
     def __init__(
         self,
@@ -458,6 +556,8 @@ class AutoregressionEmission(RegressionEmission):
         coef_weight=0.0,
         covars_prior=1e-2,
         covars_weight=1.0,
+        switching_coef=True,
+        switching_intercept=True,
     ):
         if isinstance(order, (bool, np.bool_)) or not isinstance(
             order, (int, np.integer)
@@ -475,5 +575,7 @@ class AutoregressionEmission(RegressionEmission):
             coef_weight,
             covars_prior,
             covars_weight,
+            switching_coef,
+            switching_intercept,
         )
         self.order = int(order)
