@@ -36,6 +36,7 @@ the narrow form, about a quarter less code than both together.
 
 import numpy as np
 from numba import njit, prange
+from numba.extending import register_jitable
 
 from .expmath import exp_flat
 from .fma import fma
@@ -53,9 +54,10 @@ from .partition import CHUNK_VALUES
 SMALL_K = 8
 
 
-@njit(cache=True, nogil=True)
+@register_jitable
 def chunk_rows(n_components):
-    """Rows of one sequence exponentiated at a time for ``n_components`` states."""
+    """Rows of one sequence exponentiated at a time for ``n_components`` states
+    (a Python function that kernels call too: no kernel of its own)."""
     return max(1, CHUNK_VALUES // n_components)
 
 
