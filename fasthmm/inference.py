@@ -411,9 +411,9 @@ def _forward_backward(
     long_from = LONG_SEQUENCE if xi_blocks.shape[0] else _ANY_LENGTH
     after = (*outputs, xi_blocks, invalid, long_from)
     if use_threads(n, k):
-        run_blocks(D.forward_block, args, after, n_blocks)
+        run_blocks(D.forward_block_for(k), args, after, n_blocks)
     else:
-        D.forward_block(*args, 0, n_blocks, *after)
+        D.forward_block_for(k)(*args, 0, n_blocks, *after)
     if invalid.any():
         return 2
     return 1 if np.isnan(ll).any() else 0
@@ -730,7 +730,8 @@ def long_sequence_e_step(ws, s, startprob, transmat):
     post, scale = ws.post[lo:hi], ws.scale[lo:hi]
     chunks = np.append(np.arange(0, n, TIME_CHUNK), n).astype(np.int64)
     xi_chunks = np.empty((chunks.shape[0] - 1, k, k))
-    ll = D.two_way_sequence(
+    two_way = D.two_way_sequence if k <= D.SMALL_K else D.two_way_sequence_wide
+    ll = two_way(
         frame, shift, startprob, transmat, post, scale, ws.beta[:n], chunks, xi_chunks
     )
     xi = xi_chunks.sum(axis=0)

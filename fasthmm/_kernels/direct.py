@@ -27,11 +27,16 @@ Up to :data:`SMALL_K` states, a step is one dot product per state held in
 a register (the floor's order of loops); above, it is
 :func:`~fasthmm._kernels.hmm.vecmat_rows`, which vectorises over states.
 Either way the sums are fused multiply-adds in the same order, so the
-results are the same bits.
+results are the same bits. The two forms are separate kernels
+(:func:`forward_block` / :func:`forward_block_wide`, chosen by
+:func:`forward_block_for`), each made from one source with the other form's
+branch pruned before Numba compiles it: a model of few states compiles only
+the narrow form, about a quarter less code than both together.
 """
 
 import numpy as np
 from numba import njit, prange
+from numba.extending import register_jitable
 
 from .expmath import exp_flat
 from .fma import fma
@@ -49,9 +54,10 @@ from .partition import CHUNK_VALUES
 SMALL_K = 8
 
 
-@njit(cache=True, nogil=True)
+@register_jitable
 def chunk_rows(n_components):
-    """Rows of one sequence exponentiated at a time for ``n_components`` states."""
+    """Rows of one sequence exponentiated at a time for ``n_components`` states
+    (a Python function that kernels call too: no kernel of its own)."""
     return max(1, CHUNK_VALUES // n_components)
 
 
@@ -97,346 +103,380 @@ def load_chunk(log_emissions, t0, t1, values, shift, bits):
     return True
 
 
-@njit(cache=True, nogil=True)
-def smooth_sequence(
-    emissions,
-    frame_shift,
-    from_log,
-    transmat,
-    transmat_t,
-    lo,
-    hi,
-    post,
-    values,
-    shift,
-    bits,
-    beta,
-    nb,
-    f_buf,
-    w_buf,
-    xi_acc,
-):
-    """Backward pass over rows ``lo:hi``: filtered rows in, posteriors out,
-    and (when ``xi_acc`` has rows) the expected transition counts.
+def _make_smooth_sequence(narrow):
+    """:func:`smooth_sequence` (``narrow``: a step as a dot product per state,
+    for up to :data:`SMALL_K` states) or :func:`smooth_sequence_wide`
+    (:func:`~fasthmm._kernels.hmm.vecmat_rows`): the branch not taken is
+    pruned before Numba compiles, so each form holds one step's code."""
 
-    ``beta_t = transmat @ (e_{t+1} * beta_{t+1})``, zeroed where the filtered
-    probability is zero and scaled to a maximum of 1 over the other states
-    (so it cannot overflow however far the posteriors move from the filtered
-    rows); a step whose ``beta`` underflows keeps its filtered row and adds
-    no counts. Log-emissions are exponentiated again a chunk at a time, from
-    the last chunk back (the values are those of the forward pass: a row's
-    shift and exponentials depend on the row alone).
+    @njit(cache=True, nogil=True)
+    def smooth_sequence(
+        emissions,
+        frame_shift,
+        from_log,
+        transmat,
+        transmat_t,
+        lo,
+        hi,
+        post,
+        values,
+        shift,
+        bits,
+        beta,
+        nb,
+        f_buf,
+        w_buf,
+        xi_acc,
+    ):
+        """Backward pass over rows ``lo:hi``: filtered rows in, posteriors out,
+        and (when ``xi_acc`` has rows) the expected transition counts.
 
-    The counts of step ``t -> t+1`` are ``f[i] * transmat[i, j] * w[j]`` with
-    ``w = e_{t+1} * beta_{t+1}`` and ``f = alpha_t / (z * m)`` (``z`` the
-    posterior normaliser, ``m`` the scale of ``beta_t``); they are added
-    :data:`~fasthmm._kernels.hmm.XI_STEPS` steps at a time
-    (:func:`~fasthmm._kernels.hmm.add_transition_counts`), and a step whose
-    ``f`` overflows at once, dividing first.
+        ``beta_t = transmat @ (e_{t+1} * beta_{t+1})``, zeroed where the filtered
+        probability is zero and scaled to a maximum of 1 over the other states
+        (so it cannot overflow however far the posteriors move from the filtered
+        rows); a step whose ``beta`` underflows keeps its filtered row and adds
+        no counts. Log-emissions are exponentiated again a chunk at a time, from
+        the last chunk back (the values are those of the forward pass: a row's
+        shift and exponentials depend on the row alone).
 
-    Parameters
-    ----------
-    emissions, frame_shift, from_log, transmat, transmat_t :
-        As in :func:`forward_block`.
-    lo, hi : int
-    post : ndarray of shape (n_samples, n_components)
-        The filtered rows on entry, the posteriors on exit.
-    values, shift, bits :
-        Scratch of :func:`load_chunk`.
-    beta, nb : ndarray of shape (n_components,)
-        Scratch.
-    f_buf, w_buf : ndarray of shape (XI_STEPS, n_components)
-        Scratch: the steps not yet added to ``xi_acc``.
-    xi_acc : ndarray of shape (n_components, n_components) or (0, 0)
-        Accumulates ``sum_t p(z_t = i, z_{t+1} = j | x)`` when it has rows.
-    """
-    k = emissions.shape[1]
-    counts = xi_acc.shape[0] > 0
-    n_rows = shift.shape[0] if from_log else hi - lo
-    e = emissions.reshape(emissions.size)
-    if from_log:
-        e = values
-    off = 0
-    nb_rows = nb.reshape((1, k))
-    slot = 0  # steps buffered in (f_buf, w_buf)
-    for j in range(k):
-        beta[j] = 1.0
-    last = lo + ((hi - 1 - lo) // n_rows) * n_rows
-    for t0 in range(last, lo - 1, -n_rows):
-        t1 = min(hi, t0 + n_rows)
+        The counts of step ``t -> t+1`` are ``f[i] * transmat[i, j] * w[j]`` with
+        ``w = e_{t+1} * beta_{t+1}`` and ``f = alpha_t / (z * m)`` (``z`` the
+        posterior normaliser, ``m`` the scale of ``beta_t``); they are added
+        :data:`~fasthmm._kernels.hmm.XI_STEPS` steps at a time
+        (:func:`~fasthmm._kernels.hmm.add_transition_counts`), and a step whose
+        ``f`` overflows at once, dividing first.
+
+        Parameters
+        ----------
+        emissions, frame_shift, from_log, transmat, transmat_t :
+            As in :func:`forward_block`.
+        lo, hi : int
+        post : ndarray of shape (n_samples, n_components)
+            The filtered rows on entry, the posteriors on exit.
+        values, shift, bits :
+            Scratch of :func:`load_chunk`.
+        beta, nb : ndarray of shape (n_components,)
+            Scratch.
+        f_buf, w_buf : ndarray of shape (XI_STEPS, n_components)
+            Scratch: the steps not yet added to ``xi_acc``.
+        xi_acc : ndarray of shape (n_components, n_components) or (0, 0)
+            Accumulates ``sum_t p(z_t = i, z_{t+1} = j | x)`` when it has rows.
+        """
+        k = emissions.shape[1]
+        counts = xi_acc.shape[0] > 0
+        n_rows = shift.shape[0] if from_log else hi - lo
+        e = emissions.reshape(emissions.size)
         if from_log:
-            off = t0
-            load_chunk(emissions, t0, t1, values, shift, bits)
-        for t in range(t1 - 1, max(t0, lo + 1) - 1, -1):
-            # beta_{t-1} = transmat @ (e_t * beta_t), summed over j in order.
-            base = (t - off) * k
-            for j in range(k):
-                w_buf[slot, j] = e[base + j] * beta[j]
-            if k <= SMALL_K:
-                for i in range(k):
-                    v = 0.0
-                    for j in range(k):
-                        v = fma(w_buf[slot, j], transmat[i, j], v)
-                    nb[i] = v
-            else:
-                vecmat_rows(w_buf, slot, transmat_t, nb_rows, 0)
-            u = t - 1
-            m = 0.0
-            for i in range(k):
-                if post[u, i] == 0.0:
-                    nb[i] = 0.0
-                elif nb[i] > m:
-                    m = nb[i]
-            if not m > 0.0:
-                # Underflow: keep the filtered row, forget the future from here.
-                for i in range(k):
-                    beta[i] = 1.0
-                continue
-            # Divisions as multiplications by the reciprocal, except by a
-            # subnormal divisor (its reciprocal overflows).
-            if m >= TINY:
-                inv = 1.0 / m
-                for i in range(k):
-                    beta[i] = nb[i] * inv
-            else:
-                for i in range(k):
-                    beta[i] = nb[i] / m
-            z = 0.0
-            for i in range(k):
-                z += post[u, i] * beta[i]
-            overflow = False
-            if counts:
-                # z >= alpha_u[i*] > 0 for the state i* with beta[i*] = 1.
-                g = 1.0 / (z * m)
-                for i in range(k):
-                    f = post[u, i] * g
-                    f_buf[slot, i] = f
-                    if f == np.inf:
-                        overflow = True
-            # beta[i] = 0 wherever post[u, i] = 0: no product is 0 * inf.
-            if z >= TINY:
-                inv = 1.0 / z
-                for i in range(k):
-                    post[u, i] = post[u, i] * beta[i] * inv
-            else:
-                for i in range(k):
-                    post[u, i] = post[u, i] * beta[i] / z
-            if not counts:
-                continue
-            if not overflow:
-                slot += 1
-                if slot == XI_STEPS:
-                    add_transition_counts(f_buf, w_buf, slot, transmat, xi_acc)
-                    slot = 0
-                continue
-            # alpha_u / (z * m) overflows: add this step at once, dividing first.
-            for i in range(k):
-                f = f_buf[slot, i]
-                if f == 0.0:
-                    continue
-                if f < np.inf:
-                    for j in range(k):
-                        xi_acc[i, j] += f * (transmat[i, j] * w_buf[slot, j])
-                else:
-                    acc = beta[i] * m
-                    if acc > 0.0:
-                        for j in range(k):
-                            xi_acc[i, j] += post[u, i] * (
-                                transmat[i, j] * w_buf[slot, j] / acc
-                            )
-    if counts:
-        add_transition_counts(f_buf, w_buf, np.int64(slot), transmat, xi_acc)
-
-
-@njit(cache=True, nogil=True)
-def forward_block(
-    emissions,
-    frame_shift,
-    from_log,
-    startprob,
-    transmat,
-    transmat_t,
-    starts,
-    blocks,
-    b0,
-    b1,
-    ll,
-    alpha_out,
-    scale_out,
-    smooth,
-    xi_blocks,
-    invalid,
-    long_from,
-):
-    """Forward pass over the sequences of blocks ``b0:b1``, and optionally the
-    backward pass: the one forward-backward kernel of every route.
-
-    Called from Python over every block for small work, or over contiguous
-    ranges of blocks on several threads at once
-    (:func:`fasthmm._threads.run_blocks`; the kernel releases the GIL): no
-    parallel form of it is compiled.
-
-    A step is written out in the loop rather than called as a helper: a call
-    per step that passes arrays costs more than the arithmetic of a step at
-    small K.
-
-    Parameters
-    ----------
-    emissions : ndarray of shape (n_samples, n_components), C-contiguous
-        Log-emissions when ``from_log``, read a chunk at a time
-        (:func:`load_chunk`); else a frame (see
-        :func:`fasthmm._kernels.hmm.exp_shift_from`).
-    frame_shift : ndarray of shape (n_samples,)
-        The frame's shift (unused when ``from_log``).
-    from_log : bool
-    startprob : ndarray of shape (n_components,)
-    transmat : ndarray of shape (n_components, n_components)
-    transmat_t : ndarray of shape (n_components, n_components)
-        Its transpose, C-contiguous (read only when ``smooth``).
-    starts : ndarray of shape (n_sequences + 1,)
-    blocks : ndarray of shape (n_blocks + 1,)
-        Sequence indices where the blocks of
-        :func:`~fasthmm._kernels.partition.block_bounds` begin.
-    b0, b1 : int
-    ll : ndarray of shape (n_sequences,)
-        Output: log-likelihood of each sequence of the blocks; NaN when a step's
-        normaliser is below :data:`~fasthmm._kernels.hmm.NORMALISER_FLOOR`
-        (the sequence is impossible, or its probable states sit too far below
-        a step's largest log-emission; the caller settles it in log space)
-        or the sequence holds NaN or ``+inf``.
-    alpha_out : ndarray of shape (n_samples, n_components) or (0, n_components)
-        Output when it has rows: the filtered distributions; from a
-        normaliser below the floor on, the sequence's rows are zero.
-    scale_out : ndarray of shape (n_samples,) or (0,)
-        Output when it has rows: the per-step normalisers (zero from a
-        normaliser below the floor on).
-    smooth : bool
-        Turn the filtered rows of every sequence whose forward pass succeeded
-        into posteriors p(z_t | x) (:func:`smooth_sequence`).
-    xi_blocks : ndarray of shape (n_blocks, n_components, n_components) or (0, 0, 0)
-        When it has rows (the E-step; needs ``smooth``): row ``b`` is set to
-        the expected transition counts ``sum_t p(z_t = i, z_{t+1} = j | x)``
-        of block ``b``'s sequences (the caller adds the rows in block order,
-        so the total does not depend on the thread count).
-    invalid : ndarray of shape (n_blocks,), int64
-        Output: 1 for a block with NaN or ``+inf`` in its log-emissions
-        (only checked ``from_log``), else 0.
-    long_from : int
-        Sequences of this many steps or more are skipped (their rows and
-        ``ll`` are left as they are): the E-step runs sequences of
-        :data:`~fasthmm._kernels.partition.LONG_SEQUENCE` steps on two
-        threads (:func:`fasthmm.inference.long_sequence_e_step`).
-    """
-    k = emissions.shape[1]
-    n_rows = chunk_rows(k) if from_log else 1
-    store = alpha_out.shape[0] > 0
-    store_scale = scale_out.shape[0] > 0
-    values = np.empty(n_rows * k)
-    bits = np.empty(n_rows * k, dtype=np.int64)
-    shift = np.empty(n_rows)
-    frame_values = emissions.reshape(emissions.size)
-    alpha = np.empty(k)
-    nxt = np.empty(k)
-    alpha_rows = alpha.reshape((1, k))
-    nxt_rows = nxt.reshape((1, k))
-    beta = np.empty(k)  # scratch of smooth_sequence
-    nb = np.empty(k)
-    f_buf = np.empty((XI_STEPS, k))
-    w_buf = np.empty((XI_STEPS, k))
-    counts = xi_blocks.shape[0] > 0
-    no_counts = np.empty((0, 0))
-    for b in range(b0, b1):
-        xi_acc = xi_blocks[b] if counts else no_counts
-        if counts:
-            xi_acc[:, :] = 0.0
-        valid = True
-        for s in range(blocks[b], blocks[b + 1]):
-            lo = starts[s]
-            hi = starts[s + 1]
-            if hi - lo >= long_from:
-                continue
-            total = 0.0
-            # Row t's emissions are e[(t - off) * k:], its shift sh[t - off].
-            e, sh, off, chunk = frame_values, frame_shift, 0, hi - lo
+            e = values
+        off = 0
+        nb_rows = nb.reshape((1, k))
+        slot = 0  # steps buffered in (f_buf, w_buf)
+        for j in range(k):
+            beta[j] = 1.0
+        last = lo + ((hi - 1 - lo) // n_rows) * n_rows
+        for t0 in range(last, lo - 1, -n_rows):
+            t1 = min(hi, t0 + n_rows)
             if from_log:
-                e, sh, chunk = values, shift, n_rows
-            for t0 in range(lo, hi, chunk):
-                t1 = min(hi, t0 + chunk)
-                if from_log:
-                    off = t0
-                    if not load_chunk(emissions, t0, t1, values, shift, bits):
-                        valid = False
-                        total = np.nan
-                        break
-                for t in range(t0, t1):
-                    # nxt = (alpha @ transmat) * e_t (startprob * e_t first), summed
-                    # over previous states in index order by fused multiply-adds,
-                    # as vecmat_rows does.
-                    base = (t - off) * k
-                    c = 0.0
-                    if t == lo:
+                off = t0
+                load_chunk(emissions, t0, t1, values, shift, bits)
+            for t in range(t1 - 1, max(t0, lo + 1) - 1, -1):
+                # beta_{t-1} = transmat @ (e_t * beta_t), summed over j in order.
+                base = (t - off) * k
+                for j in range(k):
+                    w_buf[slot, j] = e[base + j] * beta[j]
+                if narrow:
+                    for i in range(k):
+                        v = 0.0
                         for j in range(k):
-                            v = startprob[j] * e[base + j]
-                            nxt[j] = v
-                            c += v
-                    elif k <= SMALL_K:
+                            v = fma(w_buf[slot, j], transmat[i, j], v)
+                        nb[i] = v
+                else:
+                    vecmat_rows(w_buf, slot, transmat_t, nb_rows, 0)
+                u = t - 1
+                m = 0.0
+                for i in range(k):
+                    if post[u, i] == 0.0:
+                        nb[i] = 0.0
+                    elif nb[i] > m:
+                        m = nb[i]
+                if not m > 0.0:
+                    # Underflow: keep the filtered row, forget the future from here.
+                    for i in range(k):
+                        beta[i] = 1.0
+                    continue
+                # Divisions as multiplications by the reciprocal, except by a
+                # subnormal divisor (its reciprocal overflows).
+                if m >= TINY:
+                    inv = 1.0 / m
+                    for i in range(k):
+                        beta[i] = nb[i] * inv
+                else:
+                    for i in range(k):
+                        beta[i] = nb[i] / m
+                z = 0.0
+                for i in range(k):
+                    z += post[u, i] * beta[i]
+                overflow = False
+                if counts:
+                    # z >= alpha_u[i*] > 0 for the state i* with beta[i*] = 1.
+                    g = 1.0 / (z * m)
+                    for i in range(k):
+                        f = post[u, i] * g
+                        f_buf[slot, i] = f
+                        if f == np.inf:
+                            overflow = True
+                # beta[i] = 0 wherever post[u, i] = 0: no product is 0 * inf.
+                if z >= TINY:
+                    inv = 1.0 / z
+                    for i in range(k):
+                        post[u, i] = post[u, i] * beta[i] * inv
+                else:
+                    for i in range(k):
+                        post[u, i] = post[u, i] * beta[i] / z
+                if not counts:
+                    continue
+                if not overflow:
+                    slot += 1
+                    if slot == XI_STEPS:
+                        add_transition_counts(f_buf, w_buf, slot, transmat, xi_acc)
+                        slot = 0
+                    continue
+                # alpha_u / (z * m) overflows: add this step at once, dividing first.
+                for i in range(k):
+                    f = f_buf[slot, i]
+                    if f == 0.0:
+                        continue
+                    if f < np.inf:
                         for j in range(k):
-                            v = 0.0
-                            for i in range(k):
-                                v = fma(alpha[i], transmat[i, j], v)
-                            v *= e[base + j]
-                            nxt[j] = v
-                            c += v
+                            xi_acc[i, j] += f * (transmat[i, j] * w_buf[slot, j])
                     else:
-                        vecmat_rows(alpha_rows, 0, transmat, nxt_rows, 0)
-                        for j in range(k):
-                            v = nxt[j] * e[base + j]
-                            nxt[j] = v
-                            c += v
-                    if not c >= NORMALISER_FLOOR:
-                        total = np.nan
-                        if store:
-                            alpha_out[t:hi] = 0.0
+                        acc = beta[i] * m
+                        if acc > 0.0:
+                            for j in range(k):
+                                xi_acc[i, j] += post[u, i] * (
+                                    transmat[i, j] * w_buf[slot, j] / acc
+                                )
+        if counts:
+            add_transition_counts(f_buf, w_buf, np.int64(slot), transmat, xi_acc)
+
+    return smooth_sequence
+
+
+#: The backward pass of :func:`forward_block` (up to :data:`SMALL_K` states).
+smooth_sequence = _make_smooth_sequence(True)
+#: The backward pass of :func:`forward_block_wide` (more states).
+smooth_sequence_wide = _make_smooth_sequence(False)
+
+
+def _make_forward_block(narrow):
+    """:func:`forward_block` (``narrow``: up to :data:`SMALL_K` states) or
+    :func:`forward_block_wide` (more states), each with the matching
+    backward pass; the branch not taken is pruned before Numba compiles."""
+
+    @njit(cache=True, nogil=True)
+    def forward_block(
+        emissions,
+        frame_shift,
+        from_log,
+        startprob,
+        transmat,
+        transmat_t,
+        starts,
+        blocks,
+        b0,
+        b1,
+        ll,
+        alpha_out,
+        scale_out,
+        smooth,
+        xi_blocks,
+        invalid,
+        long_from,
+    ):
+        """Forward pass over the sequences of blocks ``b0:b1``, and optionally the
+        backward pass: the one forward-backward kernel of every route.
+
+        Called from Python over every block for small work, or over contiguous
+        ranges of blocks on several threads at once
+        (:func:`fasthmm._threads.run_blocks`; the kernel releases the GIL): no
+        parallel form of it is compiled.
+
+        A step is written out in the loop rather than called as a helper: a call
+        per step that passes arrays costs more than the arithmetic of a step at
+        small K.
+
+        Parameters
+        ----------
+        emissions : ndarray of shape (n_samples, n_components), C-contiguous
+            Log-emissions when ``from_log``, read a chunk at a time
+            (:func:`load_chunk`); else a frame (see
+            :func:`fasthmm._kernels.hmm.exp_shift_from`).
+        frame_shift : ndarray of shape (n_samples,)
+            The frame's shift (unused when ``from_log``).
+        from_log : bool
+        startprob : ndarray of shape (n_components,)
+        transmat : ndarray of shape (n_components, n_components)
+        transmat_t : ndarray of shape (n_components, n_components)
+            Its transpose, C-contiguous (read only when ``smooth``).
+        starts : ndarray of shape (n_sequences + 1,)
+        blocks : ndarray of shape (n_blocks + 1,)
+            Sequence indices where the blocks of
+            :func:`~fasthmm._kernels.partition.block_bounds` begin.
+        b0, b1 : int
+        ll : ndarray of shape (n_sequences,)
+            Output: log-likelihood of each sequence of the blocks; NaN when a step's
+            normaliser is below :data:`~fasthmm._kernels.hmm.NORMALISER_FLOOR`
+            (the sequence is impossible, or its probable states sit too far below
+            a step's largest log-emission; the caller settles it in log space)
+            or the sequence holds NaN or ``+inf``.
+        alpha_out : ndarray of shape (n_samples, n_components) or (0, n_components)
+            Output when it has rows: the filtered distributions; from a
+            normaliser below the floor on, the sequence's rows are zero.
+        scale_out : ndarray of shape (n_samples,) or (0,)
+            Output when it has rows: the per-step normalisers (zero from a
+            normaliser below the floor on).
+        smooth : bool
+            Turn the filtered rows of every sequence whose forward pass succeeded
+            into posteriors p(z_t | x) (:func:`smooth_sequence`).
+        xi_blocks : ndarray of shape (n_blocks, n_components, n_components) or (0, 0, 0)
+            When it has rows (the E-step; needs ``smooth``): row ``b`` is set to
+            the expected transition counts ``sum_t p(z_t = i, z_{t+1} = j | x)``
+            of block ``b``'s sequences (the caller adds the rows in block order,
+            so the total does not depend on the thread count).
+        invalid : ndarray of shape (n_blocks,), int64
+            Output: 1 for a block with NaN or ``+inf`` in its log-emissions
+            (only checked ``from_log``), else 0.
+        long_from : int
+            Sequences of this many steps or more are skipped (their rows and
+            ``ll`` are left as they are): the E-step runs sequences of
+            :data:`~fasthmm._kernels.partition.LONG_SEQUENCE` steps on two
+            threads (:func:`fasthmm.inference.long_sequence_e_step`).
+        """
+        k = emissions.shape[1]
+        n_rows = chunk_rows(k) if from_log else 1
+        store = alpha_out.shape[0] > 0
+        store_scale = scale_out.shape[0] > 0
+        values = np.empty(n_rows * k)
+        bits = np.empty(n_rows * k, dtype=np.int64)
+        shift = np.empty(n_rows)
+        frame_values = emissions.reshape(emissions.size)
+        alpha = np.empty(k)
+        nxt = np.empty(k)
+        alpha_rows = alpha.reshape((1, k))
+        nxt_rows = nxt.reshape((1, k))
+        beta = np.empty(k)  # scratch of smooth_sequence
+        nb = np.empty(k)
+        f_buf = np.empty((XI_STEPS, k))
+        w_buf = np.empty((XI_STEPS, k))
+        counts = xi_blocks.shape[0] > 0
+        no_counts = np.empty((0, 0))
+        backward = smooth_sequence if narrow else smooth_sequence_wide
+        for b in range(b0, b1):
+            xi_acc = xi_blocks[b] if counts else no_counts
+            if counts:
+                xi_acc[:, :] = 0.0
+            valid = True
+            for s in range(blocks[b], blocks[b + 1]):
+                lo = starts[s]
+                hi = starts[s + 1]
+                if hi - lo >= long_from:
+                    continue
+                total = 0.0
+                # Row t's emissions are e[(t - off) * k:], its shift sh[t - off].
+                e, sh, off, chunk = frame_values, frame_shift, 0, hi - lo
+                if from_log:
+                    e, sh, chunk = values, shift, n_rows
+                for t0 in range(lo, hi, chunk):
+                    t1 = min(hi, t0 + chunk)
+                    if from_log:
+                        off = t0
+                        if not load_chunk(emissions, t0, t1, values, shift, bits):
+                            valid = False
+                            total = np.nan
+                            break
+                    for t in range(t0, t1):
+                        # nxt = (alpha @ transmat) * e_t (startprob * e_t first), summed
+                        # over previous states in index order by fused multiply-adds,
+                        # as vecmat_rows does.
+                        base = (t - off) * k
+                        c = 0.0
+                        if t == lo:
+                            for j in range(k):
+                                v = startprob[j] * e[base + j]
+                                nxt[j] = v
+                                c += v
+                        elif narrow:
+                            for j in range(k):
+                                v = 0.0
+                                for i in range(k):
+                                    v = fma(alpha[i], transmat[i, j], v)
+                                v *= e[base + j]
+                                nxt[j] = v
+                                c += v
+                        else:
+                            vecmat_rows(alpha_rows, 0, transmat, nxt_rows, 0)
+                            for j in range(k):
+                                v = nxt[j] * e[base + j]
+                                nxt[j] = v
+                                c += v
+                        if not c >= NORMALISER_FLOOR:
+                            total = np.nan
+                            if store:
+                                alpha_out[t:hi] = 0.0
+                            if store_scale:
+                                scale_out[t:hi] = 0.0
+                            break
+                        # alpha = nxt / c, as _normalise_row does it.
+                        if c >= TINY:
+                            inv = 1.0 / c
+                            for j in range(k):
+                                alpha[j] = nxt[j] * inv
+                        else:  # 1 / c overflows for a subnormal c
+                            for j in range(k):
+                                alpha[j] = nxt[j] / c
+                        total += np.log(c) + sh[t - off]
                         if store_scale:
-                            scale_out[t:hi] = 0.0
+                            scale_out[t] = c
+                        if store:
+                            for j in range(k):
+                                alpha_out[t, j] = alpha[j]
+                    if np.isnan(total):
                         break
-                    # alpha = nxt / c, as _normalise_row does it.
-                    if c >= TINY:
-                        inv = 1.0 / c
-                        for j in range(k):
-                            alpha[j] = nxt[j] * inv
-                    else:  # 1 / c overflows for a subnormal c
-                        for j in range(k):
-                            alpha[j] = nxt[j] / c
-                    total += np.log(c) + sh[t - off]
-                    if store_scale:
-                        scale_out[t] = c
-                    if store:
-                        for j in range(k):
-                            alpha_out[t, j] = alpha[j]
-                if np.isnan(total):
-                    break
-            ll[s] = total
-            if smooth and not np.isnan(total):
-                smooth_sequence(
-                    emissions,
-                    frame_shift,
-                    from_log,
-                    transmat,
-                    transmat_t,
-                    lo,
-                    hi,
-                    alpha_out,
-                    values,
-                    shift,
-                    bits,
-                    beta,
-                    nb,
-                    f_buf,
-                    w_buf,
-                    xi_acc,
-                )
-        invalid[b] = 0 if valid else 1
+                ll[s] = total
+                if smooth and not np.isnan(total):
+                    backward(
+                        emissions,
+                        frame_shift,
+                        from_log,
+                        transmat,
+                        transmat_t,
+                        lo,
+                        hi,
+                        alpha_out,
+                        values,
+                        shift,
+                        bits,
+                        beta,
+                        nb,
+                        f_buf,
+                        w_buf,
+                        xi_acc,
+                    )
+            invalid[b] = 0 if valid else 1
+
+    return forward_block
+
+
+#: The forward(-backward) kernel of every route, up to :data:`SMALL_K` states.
+forward_block = _make_forward_block(True)
+#: :func:`forward_block` for more than :data:`SMALL_K` states.
+forward_block_wide = _make_forward_block(False)
+
+
+def forward_block_for(n_components):
+    """:func:`forward_block` or :func:`forward_block_wide`, by the state count
+    (each compiles only its own form of a step)."""
+    return forward_block if n_components <= SMALL_K else forward_block_wide
 
 
 def forward_backward_one(frame, shift, startprob, transmat, lo, hi, post, scale, xi):
@@ -457,7 +497,7 @@ def forward_backward_one(frame, shift, startprob, transmat, lo, hi, post, scale,
     k = frame.shape[1]
     ll = np.empty(1)
     counts = np.empty((1, k, k))
-    forward_block(
+    forward_block_for(k)(
         frame,
         shift,
         False,
@@ -556,8 +596,16 @@ def viterbi_block(
 def logs(startprob, transmat):
     """``log(startprob)``, ``log(transmat)`` (``-inf`` for zeros, no warning),
     for :func:`viterbi_block` and :func:`viterbi_batch` (one ``log``, so both
-    see the same bits)."""
-    return np.log(startprob), np.log(transmat)
+    see the same bits). Loops over the values: they compile in a fraction
+    of the time of whole-array ``np.log``, with the same values."""
+    k = startprob.shape[0]
+    log_sp = np.empty(k)
+    log_tm = np.empty((k, k))
+    for i in range(k):
+        log_sp[i] = np.log(startprob[i])
+        for j in range(k):
+            log_tm[i, j] = np.log(transmat[i, j])
+    return log_sp, log_tm
 
 
 @njit(cache=True, parallel=True, nogil=True)
@@ -643,111 +691,125 @@ def backward_rows(frame, transmat_t, beta, lo, hi):
     return True
 
 
-@njit(cache=True, parallel=True, nogil=True)
-def two_way_sequence(
-    frame, shift, startprob, transmat, post, scale, beta, chunks, xi_chunks
-):
-    """Forward-backward of one long sequence on two threads, then in chunks.
+def _make_two_way_sequence(narrow):
+    """:func:`two_way_sequence` (up to :data:`SMALL_K` states) or
+    :func:`two_way_sequence_wide`, on :func:`forward_block_for` the same
+    states."""
 
-    The forward pass (:func:`forward_block` over the frame: filtered rows
-    into ``post``) and :func:`backward_rows` run at the same time; the
-    expected transition counts and then the posteriors are computed in the
-    chunks of time ``chunks``, each chunk's counts into its own row of
-    ``xi_chunks`` (summed in order by the caller). The chunks depend only on
-    the length, so the result is the same for any number of threads.
+    @njit(cache=True, parallel=True, nogil=True)
+    def two_way_sequence(
+        frame, shift, startprob, transmat, post, scale, beta, chunks, xi_chunks
+    ):
+        """Forward-backward of one long sequence on two threads, then in chunks.
 
-    Parameters
-    ----------
-    frame : ndarray of shape (n, n_components)
-        The sequence's shifted emission probabilities
-        (:func:`fasthmm._kernels.hmm.exp_shift_from`).
-    shift : ndarray of shape (n,)
-        The frame's shift.
-    startprob : ndarray of shape (n_components,)
-    transmat : ndarray of shape (n_components, n_components)
-    post : ndarray of shape (n, n_components)
-        Output: posteriors p(z_t | x).
-    scale : ndarray of shape (n,)
-        Output: the forward normalisers.
-    beta : ndarray of shape (n, n_components)
-        Scratch.
-    chunks : ndarray of shape (n_chunks + 1,), int64
-        Row boundaries of the chunks, from 0 to ``n``.
-    xi_chunks : ndarray of shape (n_chunks, n_components, n_components)
-        Output: expected transition counts of each chunk's steps ``t -> t+1``.
+        The forward pass (:func:`forward_block` over the frame: filtered rows
+        into ``post``) and :func:`backward_rows` run at the same time; the
+        expected transition counts and then the posteriors are computed in the
+        chunks of time ``chunks``, each chunk's counts into its own row of
+        ``xi_chunks`` (summed in order by the caller). The chunks depend only on
+        the length, so the result is the same for any number of threads.
 
-    Returns
-    -------
-    log_likelihood : float
-        NaN when this method cannot settle the sequence (a zero normaliser
-        in either pass, or a posterior normaliser that under- or overflows):
-        the caller then runs :func:`forward_backward_one`, which handles
-        those cases. The outputs are then undefined.
-    """
-    n, k = frame.shape
-    transmat_t = np.ascontiguousarray(transmat.T)
-    results = np.empty(2)
-    for task in prange(2):
-        if task == 0:
-            ll = np.empty(1)
-            # np.int64 / np.bool_: the E-step's own signature of forward_block.
-            forward_block(
-                frame,
-                shift,
-                np.bool_(False),
-                startprob,
-                transmat,
-                transmat_t,
-                np.array([0, n]),
-                np.array([0, 1]),
-                np.int64(0),
-                np.int64(1),
-                ll,
-                post,
-                scale,
-                np.bool_(False),
-                np.empty((0, 0, 0)),
-                np.empty(1, dtype=np.int64),
-                np.int64(n + 1),
-            )
-            results[0] = ll[0]
-        else:
-            ok = backward_rows(frame, transmat_t, beta, 0, n)
-            results[1] = 1.0 if ok else 0.0
-    if np.isnan(results[0]) or results[1] == 0.0:
-        return np.nan
-    n_chunks = chunks.shape[0] - 1
-    # Posterior normalisers first (every step's), then the transition counts
-    # (they read the filtered rows), then the posteriors in place.
-    norm = np.empty(n)
-    bad = np.zeros(n_chunks)
-    for c in prange(n_chunks):
-        for t in range(chunks[c], chunks[c + 1]):
-            z = 0.0
-            for j in range(k):
-                z += post[t, j] * beta[t, j]
-            norm[t] = z
-            if not (z > 0.0 and z < np.inf) or (
-                t > 0 and not 1.0 / (scale[t] * z) < np.inf
-            ):
-                bad[c] = 1.0
-    if bad.sum() > 0.0:
-        return np.nan
-    for c in prange(n_chunks):
-        xi = xi_chunks[c]
-        xi[:, :] = 0.0
-        for t in range(chunks[c], min(chunks[c + 1], n - 1)):
-            g = 1.0 / (scale[t + 1] * norm[t + 1])
-            for i in range(k):
-                f = post[t, i] * g
-                if f == 0.0:
-                    continue
+        Parameters
+        ----------
+        frame : ndarray of shape (n, n_components)
+            The sequence's shifted emission probabilities
+            (:func:`fasthmm._kernels.hmm.exp_shift_from`).
+        shift : ndarray of shape (n,)
+            The frame's shift.
+        startprob : ndarray of shape (n_components,)
+        transmat : ndarray of shape (n_components, n_components)
+        post : ndarray of shape (n, n_components)
+            Output: posteriors p(z_t | x).
+        scale : ndarray of shape (n,)
+            Output: the forward normalisers.
+        beta : ndarray of shape (n, n_components)
+            Scratch.
+        chunks : ndarray of shape (n_chunks + 1,), int64
+            Row boundaries of the chunks, from 0 to ``n``.
+        xi_chunks : ndarray of shape (n_chunks, n_components, n_components)
+            Output: expected transition counts of each chunk's steps ``t -> t+1``.
+
+        Returns
+        -------
+        log_likelihood : float
+            NaN when this method cannot settle the sequence (a zero normaliser
+            in either pass, or a posterior normaliser that under- or overflows):
+            the caller then runs :func:`forward_backward_one`, which handles
+            those cases. The outputs are then undefined.
+        """
+        n, k = frame.shape
+        forward = forward_block if narrow else forward_block_wide
+        transmat_t = np.ascontiguousarray(transmat.T)
+        results = np.empty(2)
+        for task in prange(2):
+            if task == 0:
+                ll = np.empty(1)
+                # np.int64 / np.bool_: the E-step's own signature of forward_block.
+                forward(
+                    frame,
+                    shift,
+                    np.bool_(False),
+                    startprob,
+                    transmat,
+                    transmat_t,
+                    np.array([0, n]),
+                    np.array([0, 1]),
+                    np.int64(0),
+                    np.int64(1),
+                    ll,
+                    post,
+                    scale,
+                    np.bool_(False),
+                    np.empty((0, 0, 0)),
+                    np.empty(1, dtype=np.int64),
+                    np.int64(n + 1),
+                )
+                results[0] = ll[0]
+            else:
+                ok = backward_rows(frame, transmat_t, beta, 0, n)
+                results[1] = 1.0 if ok else 0.0
+        if np.isnan(results[0]) or results[1] == 0.0:
+            return np.nan
+        n_chunks = chunks.shape[0] - 1
+        # Posterior normalisers first (every step's), then the transition counts
+        # (they read the filtered rows), then the posteriors in place.
+        norm = np.empty(n)
+        bad = np.zeros(n_chunks)
+        for c in prange(n_chunks):
+            for t in range(chunks[c], chunks[c + 1]):
+                z = 0.0
                 for j in range(k):
-                    w = transmat[i, j] * (frame[t + 1, j] * beta[t + 1, j])
-                    xi[i, j] = fma(f, w, xi[i, j])
-    for c in prange(n_chunks):
-        for t in range(chunks[c], chunks[c + 1]):
-            z = norm[t]
-            for j in range(k):
-                post[t, j] = post[t, j] * beta[t, j] / z
-    return results[0]
+                    z += post[t, j] * beta[t, j]
+                norm[t] = z
+                if not (z > 0.0 and z < np.inf) or (
+                    t > 0 and not 1.0 / (scale[t] * z) < np.inf
+                ):
+                    bad[c] = 1.0
+        if bad.sum() > 0.0:
+            return np.nan
+        for c in prange(n_chunks):
+            xi = xi_chunks[c]
+            xi[:, :] = 0.0
+            for t in range(chunks[c], min(chunks[c + 1], n - 1)):
+                g = 1.0 / (scale[t + 1] * norm[t + 1])
+                for i in range(k):
+                    f = post[t, i] * g
+                    if f == 0.0:
+                        continue
+                    for j in range(k):
+                        w = transmat[i, j] * (frame[t + 1, j] * beta[t + 1, j])
+                        xi[i, j] = fma(f, w, xi[i, j])
+        for c in prange(n_chunks):
+            for t in range(chunks[c], chunks[c + 1]):
+                z = norm[t]
+                for j in range(k):
+                    post[t, j] = post[t, j] * beta[t, j] / z
+        return results[0]
+
+    return two_way_sequence
+
+
+#: The E-step of one long sequence on two threads, up to :data:`SMALL_K` states.
+two_way_sequence = _make_two_way_sequence(True)
+#: :func:`two_way_sequence` for more than :data:`SMALL_K` states.
+two_way_sequence_wide = _make_two_way_sequence(False)

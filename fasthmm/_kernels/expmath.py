@@ -10,7 +10,9 @@ the exponent bits. The result is within a few ulp of ``np.exp``. Inputs below
 """
 
 import numpy as np
-from numba import njit
+from llvmlite import ir
+from numba import njit, types
+from numba.extending import intrinsic
 
 LOG2E = 1.4426950408889634
 LN2_HI = 0.6931471803691238  # ln 2 split so that k * LN2_HI is exact
@@ -35,6 +37,18 @@ INV_FACTORIALS = np.array(
         1.0,
     ]
 )
+
+
+@intrinsic
+def _as_float(typingctx, bits):
+    """The float64 whose bits are the int64 ``bits`` (a bit cast: what an
+    int64 array's float64 view holds, without compiling an array view)."""
+    sig = types.float64(types.int64)
+
+    def codegen(context, builder, signature, args):
+        return builder.bitcast(args[0], ir.DoubleType())
+
+    return sig, codegen
 
 
 @njit(cache=True, inline="always", nogil=True)
@@ -84,11 +98,10 @@ def exp_shifted_rows(frame, shift, lo, hi, bits):
             p, e = _exp_parts(frame[t, j] - m)
             bits[base + j] = e
             frame[t, j] = p
-    scale = bits.view(np.float64)
     for t in range(lo, hi):
         base = (t - lo) * n
         for j in range(n):
-            frame[t, j] *= scale[base + j]
+            frame[t, j] *= _as_float(bits[base + j])
 
 
 @njit(cache=True, nogil=True)
@@ -110,6 +123,5 @@ def exp_flat(values, n, bits):
         p, e = _exp_parts(values[i])
         bits[i] = e
         values[i] = p
-    scale = bits.view(np.float64)
     for i in range(n):
-        values[i] *= scale[i]
+        values[i] *= _as_float(bits[i])

@@ -12,6 +12,37 @@ from numba import njit, prange
 from .partition import DENSITY_ROWS
 
 
+def log_density(blocks, parallel, X, *args):
+    """Run a log-density kernel over every row of ``X``: the block kernel
+    ``blocks`` on the calling thread for one block of
+    :data:`~fasthmm._kernels.partition.DENSITY_ROWS` rows or fewer (no
+    parallel region to compile or start), else ``parallel``, which runs it
+    a block per iteration. The rows do not depend on each other, so the
+    values are the same either way.
+
+    Parameters
+    ----------
+    blocks, parallel : Numba dispatchers
+        ``blocks(X, *args, b0, b1)`` and ``parallel(X, *args)``.
+    X : ndarray of shape (n_samples, n_columns)
+    *args :
+        The kernels' other arguments, the output last.
+    """
+    if X.shape[0] <= DENSITY_ROWS:
+        blocks(X, *args, np.int64(0), np.int64(1))
+    else:
+        parallel(X, *args)
+
+
+@njit(cache=True, nogil=True)
+def diag_log_density_blocks(X, means, precisions, log_norm, out, b0, b1):
+    """:func:`diag_log_density` over blocks ``b0:b1`` of
+    :data:`~fasthmm._kernels.partition.DENSITY_ROWS` rows, on the calling
+    thread (see :func:`log_density`)."""
+    for t in range(b0 * DENSITY_ROWS, min(X.shape[0], b1 * DENSITY_ROWS)):
+        diag_log_density_row(X[t], means, precisions, log_norm, out[t])
+
+
 @njit(cache=True, parallel=True, nogil=True)
 def diag_log_density(X, means, precisions, log_norm, out):
     """Log density under diagonal-covariance Gaussians.
@@ -27,8 +58,9 @@ def diag_log_density(X, means, precisions, log_norm, out):
     out : ndarray of shape (n_samples, n)
         Output.
     """
-    for t in prange(X.shape[0]):
-        diag_log_density_row(X[t], means, precisions, log_norm, out[t])
+    n_blocks = (X.shape[0] + DENSITY_ROWS - 1) // DENSITY_ROWS
+    for b in prange(n_blocks):
+        diag_log_density_blocks(X, means, precisions, log_norm, out, b, b + 1)
 
 
 @njit(cache=True, nogil=True)
@@ -41,6 +73,15 @@ def diag_log_density_row(x, means, precisions, log_norm, out):
             diff = x[j] - means[c, j]
             acc += diff * diff * precisions[c, j]
         out[c] = log_norm[c] - 0.5 * acc
+
+
+@njit(cache=True, nogil=True)
+def cholesky_log_density_blocks(X, means, chol, log_norm, out, b0, b1):
+    """:func:`cholesky_log_density` over blocks ``b0:b1`` of rows, on the
+    calling thread (see :func:`log_density`)."""
+    y = np.empty(X.shape[1])
+    for t in range(b0 * DENSITY_ROWS, min(X.shape[0], b1 * DENSITY_ROWS)):
+        cholesky_log_density_row(X[t], means, chol, log_norm, y, out[t])
 
 
 @njit(cache=True, parallel=True, nogil=True)
@@ -61,12 +102,9 @@ def cholesky_log_density(X, means, chol, log_norm, out):
     out : ndarray of shape (n_samples, n)
         Output.
     """
-    n_samples, d = X.shape
-    n_blocks = (n_samples + DENSITY_ROWS - 1) // DENSITY_ROWS
+    n_blocks = (X.shape[0] + DENSITY_ROWS - 1) // DENSITY_ROWS
     for b in prange(n_blocks):
-        y = np.empty(d)
-        for t in range(b * DENSITY_ROWS, min(n_samples, (b + 1) * DENSITY_ROWS)):
-            cholesky_log_density_row(X[t], means, chol, log_norm, y, out[t])
+        cholesky_log_density_blocks(X, means, chol, log_norm, out, b, b + 1)
 
 
 @njit(cache=True, nogil=True)

@@ -240,31 +240,40 @@ def viterbi_max_rows(v, vi, m, out, oi, arg, ai):
         d6 = v[vi, i + 6]
         d7 = v[vi, i + 7]
         for j in range(n):
+            # Written out rather than eight calls of an inlined helper: the
+            # same code, compiled in less time.
             best = out[oi, j]
             where = arg[ai, j]
-            best, where = _better(d0 + m[i, j], i, best, where)
-            best, where = _better(d1 + m[i + 1, j], i + 1, best, where)
-            best, where = _better(d2 + m[i + 2, j], i + 2, best, where)
-            best, where = _better(d3 + m[i + 3, j], i + 3, best, where)
-            best, where = _better(d4 + m[i + 4, j], i + 4, best, where)
-            best, where = _better(d5 + m[i + 5, j], i + 5, best, where)
-            best, where = _better(d6 + m[i + 6, j], i + 6, best, where)
-            best, where = _better(d7 + m[i + 7, j], i + 7, best, where)
+            c = d0 + m[i, j]
+            if c > best:
+                best, where = c, np.int32(i)
+            c = d1 + m[i + 1, j]
+            if c > best:
+                best, where = c, np.int32(i + 1)
+            c = d2 + m[i + 2, j]
+            if c > best:
+                best, where = c, np.int32(i + 2)
+            c = d3 + m[i + 3, j]
+            if c > best:
+                best, where = c, np.int32(i + 3)
+            c = d4 + m[i + 4, j]
+            if c > best:
+                best, where = c, np.int32(i + 4)
+            c = d5 + m[i + 5, j]
+            if c > best:
+                best, where = c, np.int32(i + 5)
+            c = d6 + m[i + 6, j]
+            if c > best:
+                best, where = c, np.int32(i + 6)
+            c = d7 + m[i + 7, j]
+            if c > best:
+                best, where = c, np.int32(i + 7)
             out[oi, j] = best
             arg[ai, j] = where
         i += 8
     while i < n:
         _max_row(v[vi, i], i, m, out, oi, arg, ai)
         i += 1
-
-
-@njit(cache=True, inline="always", nogil=True)
-def _better(c, i, best, where):
-    """``(c, i)`` when candidate ``c`` beats ``best`` (a tie keeps the earlier
-    state), else ``(best, where)``: one comparison of :func:`viterbi_max_rows`."""
-    if c > best:
-        return c, np.int32(i)
-    return best, where
 
 
 @njit(cache=True, inline="always", nogil=True)

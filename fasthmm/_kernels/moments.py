@@ -106,22 +106,23 @@ def weighted_diagonal(X, weights, block_rows, n_blocks, post, obs, second):
     _add_blocks(s_blk, second.reshape(-1))
 
 
-@njit(cache=True, parallel=True, nogil=True)
-def weighted_full(X, weights, block_rows, n_blocks, post, obs, second):
-    """:func:`weighted_first` and ``second[c, i, j] = sum_t w[t, c] X[t, i] X[t, j]``.
+@njit(cache=True, nogil=True)
+def full_blocks(X, weights, block_rows, b0, b1, p_blk, o_blk, s_blk):
+    """Partial sums of :func:`weighted_full` for blocks ``b0:b1`` of rows, as
+    :func:`diagonal_blocks` (called from Python for data of one block).
 
     Parameters
     ----------
-    second : ndarray of shape (n, n_features, n_features), C-contiguous
-        Output.
+    X, weights, block_rows, b0, b1, p_blk, o_blk :
+        As in :func:`diagonal_blocks`.
+    s_blk : ndarray of shape (n_blocks, n * n_features**2), zeros
+        Output: ``sum_t w[t, c] X[t, i] X[t, j]`` of each block
+        (``(c * n_features + i) * n_features + j``).
     """
     n_samples, d = X.shape
     k = weights.shape[1]
     dd = d * d
-    p_blk = np.zeros((n_blocks, k))
-    o_blk = np.zeros((n_blocks, k * d))
-    s_blk = np.zeros((n_blocks, k * dd))
-    for b in prange(n_blocks):
+    for b in range(b0, b1):
         for t in range(b * block_rows, min(n_samples, (b + 1) * block_rows)):
             for c in range(k):
                 w = weights[t, c]
@@ -131,6 +132,24 @@ def weighted_full(X, weights, block_rows, n_blocks, post, obs, second):
                     o_blk[b, c * d + i] += wx
                     for j in range(d):
                         s_blk[b, c * dd + i * d + j] += wx * X[t, j]
+
+
+@njit(cache=True, parallel=True, nogil=True)
+def weighted_full(X, weights, block_rows, n_blocks, post, obs, second):
+    """:func:`weighted_first` and ``second[c, i, j] = sum_t w[t, c] X[t, i] X[t, j]``.
+
+    Parameters
+    ----------
+    second : ndarray of shape (n, n_features, n_features), C-contiguous
+        Output.
+    """
+    d = X.shape[1]
+    k = weights.shape[1]
+    p_blk = np.zeros((n_blocks, k))
+    o_blk = np.zeros((n_blocks, k * d))
+    s_blk = np.zeros((n_blocks, k * d * d))
+    for b in prange(n_blocks):
+        full_blocks(X, weights, block_rows, b, b + 1, p_blk, o_blk, s_blk)
     _add_blocks(p_blk, post)
     _add_blocks(o_blk, obs.reshape(-1))
     _add_blocks(s_blk, second.reshape(-1))

@@ -28,6 +28,25 @@ def _state_means(row, d, coef, intercept, means):
             means[k, i] = acc
 
 
+@njit(cache=True, nogil=True)
+def diag_log_density_blocks(
+    X, d, coef, intercept, precisions, log_norm, flag, out, b0, b1
+):
+    """:func:`diag_log_density` over blocks ``b0:b1`` of
+    :data:`~fasthmm._kernels.partition.DENSITY_ROWS` rows, on the calling
+    thread: called from Python for data of one block (no parallel region to
+    compile or start), or by :func:`diag_log_density` a block per iteration.
+    """
+    n_samples = X.shape[0]
+    means = np.empty((coef.shape[0], d))
+    for t in range(b0 * DENSITY_ROWS, min(n_samples, b1 * DENSITY_ROWS)):
+        if flag >= 0 and X[t, flag] == 0.0:
+            out[t, :] = 0.0
+            continue
+        _state_means(X[t], d, coef, intercept, means)
+        diag_log_density_row(X[t, :d], means, precisions, log_norm, out[t])
+
+
 @njit(cache=True, parallel=True, nogil=True)
 def diag_log_density(X, d, coef, intercept, precisions, log_norm, flag, out):
     """Log-densities of the rows under diagonal-covariance regressions.
@@ -46,16 +65,28 @@ def diag_log_density(X, d, coef, intercept, precisions, log_norm, flag, out):
         Column of the scored-row flag, or -1 (every row scored).
     out : ndarray of shape (n_samples, n_components)
     """
-    n_samples = X.shape[0]
-    n_blocks = (n_samples + DENSITY_ROWS - 1) // DENSITY_ROWS
+    n_blocks = (X.shape[0] + DENSITY_ROWS - 1) // DENSITY_ROWS
     for b in prange(n_blocks):
-        means = np.empty((coef.shape[0], d))
-        for t in range(b * DENSITY_ROWS, min(n_samples, (b + 1) * DENSITY_ROWS)):
-            if flag >= 0 and X[t, flag] == 0.0:
-                out[t, :] = 0.0
-                continue
-            _state_means(X[t], d, coef, intercept, means)
-            diag_log_density_row(X[t, :d], means, precisions, log_norm, out[t])
+        diag_log_density_blocks(
+            X, d, coef, intercept, precisions, log_norm, flag, out, b, b + 1
+        )
+
+
+@njit(cache=True, nogil=True)
+def cholesky_log_density_blocks(
+    X, d, coef, intercept, chol, log_norm, flag, out, b0, b1
+):
+    """:func:`cholesky_log_density` over blocks ``b0:b1`` of rows, as
+    :func:`diag_log_density_blocks`."""
+    n_samples = X.shape[0]
+    means = np.empty((coef.shape[0], d))
+    y = np.empty(d)
+    for t in range(b0 * DENSITY_ROWS, min(n_samples, b1 * DENSITY_ROWS)):
+        if flag >= 0 and X[t, flag] == 0.0:
+            out[t, :] = 0.0
+            continue
+        _state_means(X[t], d, coef, intercept, means)
+        cholesky_log_density_row(X[t, :d], means, chol, log_norm, y, out[t])
 
 
 @njit(cache=True, parallel=True, nogil=True)
@@ -63,14 +94,8 @@ def cholesky_log_density(X, d, coef, intercept, chol, log_norm, flag, out):
     """Log-densities of the rows under full-covariance regressions, given
     the lower Cholesky factors ``chol`` (n_components, d, d); the other
     arguments as :func:`diag_log_density`."""
-    n_samples = X.shape[0]
-    n_blocks = (n_samples + DENSITY_ROWS - 1) // DENSITY_ROWS
+    n_blocks = (X.shape[0] + DENSITY_ROWS - 1) // DENSITY_ROWS
     for b in prange(n_blocks):
-        means = np.empty((coef.shape[0], d))
-        y = np.empty(d)
-        for t in range(b * DENSITY_ROWS, min(n_samples, (b + 1) * DENSITY_ROWS)):
-            if flag >= 0 and X[t, flag] == 0.0:
-                out[t, :] = 0.0
-                continue
-            _state_means(X[t], d, coef, intercept, means)
-            cholesky_log_density_row(X[t, :d], means, chol, log_norm, y, out[t])
+        cholesky_log_density_blocks(
+            X, d, coef, intercept, chol, log_norm, flag, out, b, b + 1
+        )

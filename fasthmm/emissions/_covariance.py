@@ -160,8 +160,11 @@ def log_density(X, means, covars, covariance_type, group_size, out=None, offset=
     )
     if offset is not None:
         log_norm = log_norm + offset
-    kernel = _kg.diag_log_density if diagonal else _kg.cholesky_log_density
-    kernel(X, means, factors, log_norm, out)
+    if diagonal:
+        kernels = _kg.diag_log_density_blocks, _kg.diag_log_density
+    else:
+        kernels = _kg.cholesky_log_density_blocks, _kg.cholesky_log_density
+    _kg.log_density(*kernels, X, means, factors, log_norm, out)
     return out
 
 

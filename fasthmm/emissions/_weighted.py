@@ -37,21 +37,19 @@ def weighted_sums(X, weights, second=None):
     if second is None:
         _km.weighted_first(X, weights, rows, n_blocks, post, obs)
         return post, obs, None
-    if second == "diagonal" and n_blocks == 1:
+    shape = (n, d) if second == "diagonal" else (n, d, d)
+    if n_blocks == 1:
         # One block: its partial sums are the sums (0 + x = x), and no
         # parallel kernel is compiled or started.
-        p_blk, o_blk, s_blk = (
-            np.zeros((1, n)),
-            np.zeros((1, n * d)),
-            np.zeros((1, n * d)),
-        )
-        _km.diagonal_blocks(X, weights, rows, 0, 1, p_blk, o_blk, s_blk)
-        return p_blk[0], o_blk[0].reshape(n, d), s_blk[0].reshape(n, d)
+        blocks = _km.diagonal_blocks if second == "diagonal" else _km.full_blocks
+        p_blk, o_blk = np.zeros((1, n)), np.zeros((1, n * d))
+        s_blk = np.zeros((1, n * d * (d if second == "full" else 1)))
+        blocks(X, weights, rows, 0, 1, p_blk, o_blk, s_blk)
+        return p_blk[0], o_blk[0].reshape(n, d), s_blk[0].reshape(shape)
+    moments = np.empty(shape)
     if second == "diagonal":
-        moments = np.empty((n, d))
         _km.weighted_diagonal(X, weights, rows, n_blocks, post, obs, moments)
     else:
-        moments = np.empty((n, d, d))
         _km.weighted_full(X, weights, rows, n_blocks, post, obs, moments)
     return post, obs, moments
 

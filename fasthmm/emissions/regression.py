@@ -18,6 +18,7 @@ covariance, and the covariance is then the MAP of the residual scatter.
 import numpy as np
 
 from .._kernels import regression as _kr
+from .._kernels.gaussian import log_density
 from .._kmeans import kmeans
 from .._validation import check_prior, check_real_samples, check_shape
 from . import _covariance as cov
@@ -263,9 +264,8 @@ class RegressionEmission(Emission):
         diagonal, factors, log_norm = cov.density_terms(
             np.zeros((k, d)), self._stacked(), self.covariance_type, k
         )
-        kernel = _kr.diag_log_density if diagonal else _kr.cholesky_log_density
         flag = np.int64(d + self.n_regressors if self.order else -1)
-        kernel(
+        args = (
             np.ascontiguousarray(X, dtype=np.float64),
             np.int64(d),
             np.ascontiguousarray(self.params["coef_"], dtype=np.float64),
@@ -275,6 +275,11 @@ class RegressionEmission(Emission):
             flag,
             out,
         )
+        if diagonal:
+            kernels = _kr.diag_log_density_blocks, _kr.diag_log_density
+        else:
+            kernels = _kr.cholesky_log_density_blocks, _kr.cholesky_log_density
+        log_density(*kernels, *args)
         return out
 
     # -- learning -----------------------------------------------------------
