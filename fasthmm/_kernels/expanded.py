@@ -95,9 +95,9 @@ def forward_backward(
     c = np.empty(r)
     beta = np.empty(n_states)
     e = np.empty(n_states)
+    norm = np.empty(log_emissions.shape[0])
     for s in range(starts.shape[0] - 1):
         lo, hi = starts[s], starts[s + 1]
-        norm = np.empty(hi - lo)
         total = 0.0
         for t in range(lo, hi):
             shift = _scaled_row(log_emissions, t, e)
@@ -106,15 +106,17 @@ def forward_backward(
                     post[t, i] = prior[s, i] * e[i]
             else:
                 _collapse(post, t - 1, k, c)
-                tm = transmat[t * step]
+                m = t * step
                 for a in range(k):
-                    for q in range(r):
-                        i = a * r + q
-                        post[t, i] = c[q] * tm[q // d, a] * e[i]
+                    for u in range(k):  # q = u * D + v: s_{t-1} = u
+                        for v in range(d):
+                            q = u * d + v
+                            i = a * r + q
+                            post[t, i] = c[q] * transmat[m, u, a] * e[i]
             z = 0.0
             for i in range(n_states):
                 z += post[t, i]
-            norm[t - lo] = z
+            norm[t] = z
             total += np.log(z) + shift
             for i in range(n_states):
                 post[t, i] /= z
@@ -126,20 +128,21 @@ def forward_backward(
         for t in range(hi - 1, lo, -1):
             _scaled_row(log_emissions, t, e)
             for i in range(n_states):
-                e[i] = e[i] * beta[i] / norm[t - lo]
+                e[i] = e[i] * beta[i] / norm[t]
             _collapse(post, t - 1, k, c)
             for i in range(n_states):
                 post[t, i] *= beta[i]
-            tm = transmat[t * step]
-            cm = counts[t * step]
-            for q in range(r):
-                acc = 0.0
-                for a in range(k):
-                    w = tm[q // d, a] * e[a * r + q]
-                    acc += w
-                    cm[q // d, a] += c[q] * w
-                for b in range(k):
-                    beta[q * k + b] = acc
+            m = t * step
+            for u in range(k):
+                for v in range(d):
+                    q = u * d + v
+                    acc = 0.0
+                    for a in range(k):
+                        w = transmat[m, u, a] * e[a * r + q]
+                        acc += w
+                        counts[m, u, a] += c[q] * w
+                    for b in range(k):
+                        beta[q * k + b] = acc
         for i in range(n_states):
             post[lo, i] *= beta[i]
 
