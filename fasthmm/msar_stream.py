@@ -15,6 +15,7 @@ is used with.
 
 import numpy as np
 
+from ._kernels import stream as _ks
 from ._validation import as_float_array, check_inputs
 from .forecast import (
     check_steps,
@@ -25,6 +26,11 @@ from .forecast import (
 )
 from .input_transitions import log_transmats
 from .stream import Stream, _LogEmissionRows, check_stream_options
+
+
+def _filtered_row(stream):
+    """The last filtered row of a :class:`fasthmm.stream.Stream`."""
+    return stream._f[3 * stream.n_components + 2 + _ks.ALPHA].copy()
 
 
 class _TupleSteps:
@@ -60,7 +66,7 @@ class SwitchingARStream:
     sequence's length, the smoothed rows are
     :meth:`~fasthmm.MarkovSwitchingAR.predict_proba`'s, and the states
     :meth:`~fasthmm.MarkovSwitchingAR.decode`'s (unless a decision was
-    forced). Saving and resuming a stream (``get_state``) is not offered.
+    forced). :meth:`get_state` and :meth:`set_state` save and resume it.
 
     Attributes
     ----------
@@ -123,12 +129,162 @@ class SwitchingARStream:
         return self._inner_value("n_forced")
 
     def get_state(self):
-        raise NotImplementedError(
-            "saving a MarkovSwitchingAR stream is not offered: push the "
-            "sequence again to resume"
-        )
+        """The stream's state as a dict of small arrays (copies).
 
-    set_state = get_state
+        Save it (``numpy.savez(path, **state)``) and resume with
+        :meth:`set_state` on a stream of the same model and options. Beside
+        the entries of :meth:`fasthmm.stream.Stream.get_state` (those of the
+        stream of tuples, once a row after the first ``order`` was pushed):
+        ``n_pushed``, ``past`` (the last ``order`` observations, shape
+        (n, 1)), ``head`` (the regime distributions of the first ``order``
+        rows, (n, n_components)) and ``head_transitions`` (the matrices into
+        the rows 1, ..., ``order``, (n, n_components, n_components)).
+        """
+        k = self.n_components
+        state = {} if self._inner is None else self._inner.get_state()
+        state.update(
+            options=np.array([self.lag, self._delay(), self.viterbi], dtype=np.int64),
+            flushed=np.array(self._flushed),
+            n_pushed=np.array(self.n_pushed, dtype=np.int64),
+            past=self._recent.reshape(-1, 1).copy(),
+            head=np.array(self._head, dtype=np.float64).reshape(-1, k),
+            head_transitions=np.array(self._head_mats, dtype=np.float64).reshape(
+                -1, k, k
+            ),
+        )
+        return state
+
+    def set_state(self, state):
+        """Resume from :meth:`get_state`'s arrays (of a stream of the same
+        model, ``lag``, ``max_delay`` and ``viterbi``).
+
+        Every array is checked before anything changes (those of the stream
+        of tuples as :meth:`fasthmm.stream.Stream.set_state` checks them;
+        the first rows' distributions must follow from the first regime's
+        and the transitions, and the transitions be the model's); a state
+        that fails raises ValueError naming the entry, and the stream is
+        left as it was.
+
+        Returns
+        -------
+        self
+        """
+        n, flushed, past, head, head_mats = self._checked_state(state)
+        inner = None
+        if n > self.order:
+            inner = self._tuple_stream(head[0], list(head_mats))
+            inner.set_state(state)  # checks the tuples' entries
+            scored = inner.n_pushed
+            if scored != n - self.order:
+                raise ValueError(
+                    f"state['counters'] counts {scored} rows after the first "
+                    f"order = {self.order}, but state['n_pushed'] is {n}"
+                )
+        self.reset()
+        self._inner = inner
+        self._last = None if inner is None else _filtered_row(inner)
+        self._recent = past[:, 0].copy()
+        self._head, self._head_mats = list(head), list(head_mats)
+        self._start = head[0] if len(head) else None
+        self.n_pushed, self._flushed = n, flushed
+        return self
+
+    def _delay(self):
+        return -1 if self.max_delay is None else self.max_delay
+
+    def _checked_state(self, state):
+        """``(n_pushed, flushed, past, head, head_transitions)`` of
+        ``state``, checked (all but the stream of tuples' entries)."""
+        k, p = self.n_components, self.order
+        try:
+            options = np.asarray(state["options"])
+            flushed = np.asarray(state["flushed"])
+            n = np.asarray(state["n_pushed"])
+            past, head = state["past"], state["head"]
+            head_mats = state["head_transitions"]
+        except (KeyError, TypeError, IndexError) as exc:
+            raise ValueError(
+                "state must be a dict of arrays from "
+                f"SwitchingARStream.get_state(): {exc!r}"
+            ) from None
+        want = [self.lag, self._delay(), int(self.viterbi)]
+        if options.shape != (3,) or options.tolist() != want:
+            raise ValueError(
+                "state['options'] must be this stream's (lag, max_delay, viterbi) "
+                f"= {want} (max_delay None as -1), got {options.tolist()}"
+            )
+        if n.shape != () or n.dtype.kind not in "iu" or n < 0:
+            raise ValueError(
+                f"state['n_pushed'] must be an integer scalar >= 0, got {n!r}"
+            )
+        n = int(n)
+        if flushed.shape != () or flushed.dtype != bool or (flushed and n <= p):
+            raise ValueError(
+                "state['flushed'] must be a boolean scalar, True only after more "
+                f"than order = {p} rows, got {flushed!r} after {n}"
+            )
+        past = as_float_array(past, "state['past']", ndim=2)
+        if past.shape != (min(n, p), 1):
+            raise ValueError(
+                f"state['past'] must hold the last observations, shape "
+                f"{(min(n, p), 1)}, got shape {past.shape}"
+            )
+        head = self._checked_head(head, min(n, p))
+        head_mats = self._checked_head_mats(head_mats, p if n > p else max(0, n - 1))
+        ahead = [head[i] @ head_mats[i] for i in range(len(head) - 1)]
+        if not np.allclose(head[1:], np.reshape(ahead, (-1, k)), rtol=1e-12, atol=0):
+            raise ValueError(
+                "state['head'] rows after the first must follow from the "
+                "previous row and state['head_transitions'] (the state is not "
+                "this stream's)"
+            )
+        return n, bool(flushed), past, head, head_mats
+
+    def _checked_head(self, head, rows):
+        """``state['head']``: ``rows`` regime distributions, the first the
+        model's start distribution (unless it depends on inputs)."""
+        k = self.n_components
+        head = as_float_array(head, "state['head']", ndim=2)
+        if head.shape != (rows, k) or not (
+            np.all((head >= 0.0) & (head <= 1.0))
+            and np.all(np.abs(head.sum(axis=1) - 1.0) <= 1e-9 * k)
+        ):
+            raise ValueError(
+                f"state['head'] must hold {rows} distributions over the "
+                f"{k} regimes (shape {(rows, k)}), got shape {head.shape}"
+            )
+        moving = self._coef is not None and self._model.start == "stationary"
+        if (
+            rows
+            and not moving
+            and not np.array_equal(head[0], self._params["startprob_"])
+        ):
+            raise ValueError(
+                "state['head'][0] must be this model's startprob_ (the state "
+                "comes from a stream of other parameters)"
+            )
+        return head
+
+    def _checked_head_mats(self, mats, rows):
+        """``state['head_transitions']``: ``rows`` transition matrices, the
+        model's (unless they depend on inputs)."""
+        k = self.n_components
+        mats = as_float_array(mats, "state['head_transitions']", ndim=3)
+        if mats.shape != (rows, k, k) or not (
+            np.all((mats >= 0.0) & (mats <= 1.0))
+            and np.all(np.abs(mats.sum(axis=2) - 1.0) <= 1e-9 * k)
+        ):
+            raise ValueError(
+                f"state['head_transitions'] must hold {rows} transition "
+                f"matrices (shape {(rows, k, k)}, rows summing to 1), got "
+                f"shape {mats.shape}"
+            )
+        if self._coef is None and not np.all(mats == self._params["transmat_"]):
+            raise ValueError(
+                "state['head_transitions'] must be this model's transmat_ (the "
+                "state comes from a stream of other parameters)"
+            )
+        return mats
 
     # -- data ----------------------------------------------------------------
     def _observations(self, x):
@@ -208,7 +364,8 @@ class SwitchingARStream:
         states = np.empty(0, dtype=np.int64)
         if len(y) > n_head:
             if inner is None:  # the first scored row: its tuple's prior
-                inner = self._tuple_stream(start, head_mats + [mats[n_head]])
+                head_mats.append(mats[n_head])
+                inner = self._tuple_stream(start, head_mats)
             rows = np.arange(len(history) - len(y) + n_head, len(history))
             regressors = np.stack([history[rows - i] for i in range(p + 1)], axis=1)
             le = self._model._log_emissions(self._params, regressors)

@@ -282,6 +282,155 @@ def test_stream_smoothing_viterbi_and_forecasts_equal_the_batch_calls(lag, tvtp)
     _close(rest, model.predict_proba(y, transition_inputs=w)[40 - len(rest) :])
 
 
+def _saved_and_loaded(stream):
+    """The stream's state after a round trip through ``numpy.savez``."""
+    buf = io.BytesIO()
+    np.savez(buf, **stream.get_state())
+    buf.seek(0)
+    with np.load(buf) as saved:
+        return dict(saved)
+
+
+def _pushed(stream, y, kw, lo, hi):
+    """(filtered, smoothed, states) of pushing rows lo:hi (none if empty)."""
+    if hi == lo:
+        return []
+    return [(stream.push(y[lo:hi], **kw(lo, hi)), stream.smoothed, stream.states)]
+
+
+@settings(max_examples=25, deadline=None)
+@given(
+    seed=st.integers(0, 2**31 - 1),
+    order=st.integers(1, 3),
+    split=st.integers(0, 30),
+    cut=st.integers(1, 29),
+    lag=st.integers(0, 4),
+    max_delay=st.sampled_from([None, 0, 3]),
+    viterbi=st.booleans(),
+    start=st.sampled_from(["learned", "stationary"]),
+    tvtp=st.booleans(),
+)
+def test_a_saved_and_resumed_stream_continues_the_uninterrupted_one(
+    seed, order, split, cut, lag, max_delay, viterbi, start, tvtp
+):
+    rng = np.random.default_rng(seed)
+    n = 30
+    model, y, w, kw = _stream_case(rng, order, start, tvtp, n)
+    options = dict(lag=lag, max_delay=max_delay, viterbi=viterbi)
+    bounds = sorted({0, split, cut, n})
+
+    whole = model.stream(**options)
+    want = [out for lo, hi in zip(bounds, bounds[1:]) for out in
+            _pushed(whole, y, kw, lo, hi)]  # fmt: skip
+    first = model.stream(**options)
+    got = [out for lo, hi in zip(bounds, bounds[1:]) if hi <= split for out in
+           _pushed(first, y, kw, lo, hi)]  # fmt: skip
+    resumed = model.stream(**options).set_state(_saved_and_loaded(first))
+    assert resumed.n_pushed == split
+    got += [out for lo, hi in zip(bounds, bounds[1:]) if lo >= split for out in
+            _pushed(resumed, y, kw, lo, hi)]  # fmt: skip
+    assert len(got) == len(want)
+    for a, b in zip(got, want):
+        for x, z in zip(a, b):
+            np.testing.assert_array_equal(x, z)
+    assert resumed.log_likelihood == whole.log_likelihood
+    future = None if w is None else rng.normal(size=(2, 2))
+    np.testing.assert_array_equal(
+        resumed.forecast_proba(2, future_transition_inputs=future),
+        whole.forecast_proba(2, future_transition_inputs=future),
+    )
+    for a, b in zip(resumed.flush(), whole.flush()):
+        np.testing.assert_array_equal(a, b)
+    assert resumed.path_log_prob == whole.path_log_prob
+    # and the batch methods: the filter and the log-likelihood
+    _close(np.concatenate([out[0] for out in got]),
+           model.filter_proba(y, transition_inputs=w))  # fmt: skip
+    _close(resumed.log_likelihood, model.score(y, transition_inputs=w))
+
+
+def _state_of(order=2, n=9, tvtp=False, seed=3):
+    rng = np.random.default_rng(seed)
+    model, y, w, kw = _stream_case(rng, order, "learned", tvtp, 20)
+    stream = model.stream(lag=2)
+    stream.push(y[:n], **kw(0, n))
+    return model, {key: np.copy(value) for key, value in stream.get_state().items()}
+
+
+def _set(state, key, value):
+    state[key] = value
+    return state
+
+
+def _scaled(state, key, factor):
+    return _set(state, key, state[key] * factor)
+
+
+BAD_STATES = [  # (order, rows pushed, make it bad, the error names)
+    (2, 9, lambda s: s.pop("head"), "head"),
+    (2, 9, lambda s: _set(s, "options", np.array([3, -1, 1])), "options"),
+    (2, 9, lambda s: _set(s, "n_pushed", np.array(-1)), "n_pushed"),
+    (2, 9, lambda s: _set(s, "n_pushed", np.array(2.5)), "n_pushed"),
+    (2, 9, lambda s: _set(s, "n_pushed", np.array(10)), "n_pushed"),
+    (2, 1, lambda s: _set(s, "n_pushed", np.array(2)), "past"),
+    (2, 1, lambda s: _set(s, "flushed", np.array(True)), "flushed"),
+    (2, 9, lambda s: _set(s, "past", s["past"][:1]), "past"),
+    (2, 9, lambda s: _set(s, "past", s["past"] * np.nan), "past"),
+    (2, 9, lambda s: _scaled(s, "head", 2.0), "head"),
+    (2, 9, lambda s: _set(s, "head", s["head"][::-1].copy()), "head"),
+    (3, 9, lambda s: _set(s, "head", s["head"][[0, 1, 1]]), "follow"),
+    (
+        2,
+        9,
+        lambda s: _set(s, "head_transitions", s["head_transitions"][:1]),
+        "head_transitions",
+    ),  # fmt: skip
+    (
+        2,
+        9,
+        lambda s: _set(s, "head_transitions", s["head_transitions"][:, ::-1]),
+        "head_transitions",
+    ),  # fmt: skip
+    (2, 9, lambda s: s.pop("fstate"), "fstate"),
+    (2, 9, lambda s: _scaled(s, "fstate", 0.5), "fstate"),
+    (3, 9, lambda s: _set(s, "counters", s["counters"] + 1), "counters"),
+]
+
+
+@pytest.mark.parametrize("order, n, spoil, match", BAD_STATES)
+def test_a_bad_state_is_refused_naming_the_entry_and_the_stream_kept(
+    order, n, spoil, match
+):
+    model, state = _state_of(order, n)
+    spoil(state)
+    stream = model.stream(lag=2)
+    stream.push([0.5, -0.2, 0.1, 0.3])
+    before = {key: np.copy(value) for key, value in stream.get_state().items()}
+    with pytest.raises(ValueError, match=match):
+        stream.set_state(state)
+    after = stream.get_state()
+    assert before.keys() == after.keys()
+    for key in before:
+        np.testing.assert_array_equal(before[key], after[key], err_msg=key)
+
+
+def test_a_state_of_other_parameters_or_options_is_refused():
+    model, state = _state_of(2, 9, seed=3)
+    other, _ = _state_of(2, 9, seed=4)
+    with pytest.raises(ValueError, match="head"):
+        other.stream(lag=2).set_state(state)
+    with pytest.raises(ValueError, match="options"):
+        model.stream(lag=1).set_state(state)
+    with pytest.raises(ValueError, match="options"):
+        model.stream(lag=2, viterbi=False).set_state(state)
+    tvtp, tv_state = _state_of(2, 9, tvtp=True)
+    with pytest.raises(ValueError, match="transitions"):
+        tvtp.stream(lag=2).set_state({k: v for k, v in tv_state.items()
+                                      if k != "transitions"})  # fmt: skip
+    for bad in (None, [1, 2], "state"):
+        with pytest.raises(ValueError, match="get_state"):
+            model.stream(lag=2).set_state(bad)
+
+
 def test_bad_input_leaves_a_stream_unchanged():
     model = random_model(np.random.default_rng(7), 2, 1)
     stream = model.stream()
@@ -308,8 +457,6 @@ def test_bad_input_leaves_a_stream_unchanged():
     with pytest.raises(ValueError, match="future_transition_inputs"):
         tvtp.forecast_proba(1)
     assert tvtp.n_pushed == 2
-    with pytest.raises(NotImplementedError, match="saving"):
-        tvtp.get_state()
 
 
 # -- save / load, atomic fit, bad input, threads ---------------------------------------

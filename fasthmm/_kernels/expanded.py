@@ -43,6 +43,31 @@ def _sizes(log_emissions, transmat):
 
 
 @njit(cache=True, nogil=True)
+def _scaled_row(log_emissions, t, e):
+    """``e = exp(log_emissions[t] - shift)``; returns ``shift``, the row's
+    largest entry (a loop: cheaper to compile than ``ndarray.max``)."""
+    n_states = e.shape[0]
+    shift = log_emissions[t, 0]
+    for i in range(1, n_states):
+        if log_emissions[t, i] > shift:
+            shift = log_emissions[t, i]
+    for i in range(n_states):
+        e[i] = np.exp(log_emissions[t, i] - shift)
+    return shift
+
+
+@njit(cache=True, nogil=True)
+def _collapse(post, t, k, c):
+    """``c[q] = sum_b post[t, q * K + b]``: the row summed over the regime
+    that leaves the window."""
+    for q in range(c.shape[0]):
+        acc = 0.0
+        for b in range(k):
+            acc += post[t, q * k + b]
+        c[q] = acc
+
+
+@njit(cache=True, nogil=True)
 def forward_backward(
     log_emissions, starts, prior, transmat, smooth, loglik, post, counts
 ):
@@ -70,58 +95,54 @@ def forward_backward(
     c = np.empty(r)
     beta = np.empty(n_states)
     e = np.empty(n_states)
+    norm = np.empty(log_emissions.shape[0])
     for s in range(starts.shape[0] - 1):
         lo, hi = starts[s], starts[s + 1]
-        norm = np.empty(hi - lo)
         total = 0.0
         for t in range(lo, hi):
-            shift = log_emissions[t].max()
-            for i in range(n_states):
-                e[i] = np.exp(log_emissions[t, i] - shift)
+            shift = _scaled_row(log_emissions, t, e)
             if t == lo:
                 for i in range(n_states):
                     post[t, i] = prior[s, i] * e[i]
             else:
-                for q in range(r):
-                    acc = 0.0
-                    for b in range(k):
-                        acc += post[t - 1, q * k + b]
-                    c[q] = acc
-                tm = transmat[t * step]
+                _collapse(post, t - 1, k, c)
+                m = t * step
                 for a in range(k):
-                    for q in range(r):
-                        i = a * r + q
-                        post[t, i] = c[q] * tm[q // d, a] * e[i]
-            z = post[t].sum()
-            norm[t - lo] = z
+                    for u in range(k):  # q = u * D + v: s_{t-1} = u
+                        for v in range(d):
+                            q = u * d + v
+                            i = a * r + q
+                            post[t, i] = c[q] * transmat[m, u, a] * e[i]
+            z = 0.0
+            for i in range(n_states):
+                z += post[t, i]
+            norm[t] = z
             total += np.log(z) + shift
             for i in range(n_states):
                 post[t, i] /= z
         loglik[s] = total
         if not smooth:
             continue
-        beta[:] = 1.0
+        for i in range(n_states):
+            beta[i] = 1.0
         for t in range(hi - 1, lo, -1):
-            shift = log_emissions[t].max()
+            _scaled_row(log_emissions, t, e)
             for i in range(n_states):
-                e[i] = np.exp(log_emissions[t, i] - shift) * beta[i] / norm[t - lo]
-            for q in range(r):
-                acc = 0.0
-                for b in range(k):
-                    acc += post[t - 1, q * k + b]
-                c[q] = acc
+                e[i] = e[i] * beta[i] / norm[t]
+            _collapse(post, t - 1, k, c)
             for i in range(n_states):
                 post[t, i] *= beta[i]
-            tm = transmat[t * step]
-            cm = counts[t * step]
-            for q in range(r):
-                acc = 0.0
-                for a in range(k):
-                    w = tm[q // d, a] * e[a * r + q]
-                    acc += w
-                    cm[q // d, a] += c[q] * w
-                for b in range(k):
-                    beta[q * k + b] = acc
+            m = t * step
+            for u in range(k):
+                for v in range(d):
+                    q = u * d + v
+                    acc = 0.0
+                    for a in range(k):
+                        w = transmat[m, u, a] * e[a * r + q]
+                        acc += w
+                        counts[m, u, a] += c[q] * w
+                    for b in range(k):
+                        beta[q * k + b] = acc
         for i in range(n_states):
             post[lo, i] *= beta[i]
 
