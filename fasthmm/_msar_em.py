@@ -211,11 +211,16 @@ class ECMSteps:
         base = q(old)
         step = candidate - old
         for _ in range(MAX_HALVINGS):
-            trial = old + step
-            if q(trial) >= base:
-                return trial
+            if q(old + step) >= base:
+                old = old + step
+                break
             step = step / 2
-        return old
+        if np.any(old <= 0):
+            return old
+        # the count ratios ignore the start term: gradient steps on the whole,
+        # over each row's log-probabilities (rows stay distributions)
+        logs = _ascend(lambda x: q(_row_softmax(x)), np.log(old), free=slice(None))
+        return _row_softmax(logs)
 
     def _transcoef_step(self, params, stats):
         """``transcoef_`` by a weighted multinomial logistic regression per
@@ -272,6 +277,12 @@ def _ascend(q, x, free, steps=ASCENT_STEPS, h=1e-6):
         else:
             break
     return x
+
+
+def _row_softmax(logits):
+    """Each row of ``exp(logits)`` normalised to sum one."""
+    e = np.exp(logits - logits.max(axis=1, keepdims=True))
+    return e / e.sum(axis=1, keepdims=True)
 
 
 def _solve(gram, rhs, old):

@@ -149,7 +149,9 @@ def test_sample_follows_the_means_with_inputs():
     u = rng.normal(size=(20000, 2))
     X, s = model.sample(20000, random_state=4, inputs=u)
     dev = X[:, 0] - levels(model, u)[np.arange(20000), s]
-    e = dev[2:] - np.einsum("ti,ti->t", model.ar_coef_[s[2:]], np.c_[dev[1:-1], dev[:-2]])
+    e = dev[2:] - np.einsum(
+        "ti,ti->t", model.ar_coef_[s[2:]], np.c_[dev[1:-1], dev[:-2]]
+    )
     assert abs(e.mean()) < 0.05 and abs(e.var() - 1) < 0.05
     assert np.all(np.abs(e @ u[2:] / len(e)) < 0.05)
     with pytest.raises(ValueError, match="inputs"):
@@ -275,8 +277,14 @@ def test_innovations_equal_statsmodels_hand_written_residuals(sm):
         np.testing.assert_allclose(got[:, s0 * 2 + s1], want, atol=1e-12)
     flat = MarkovSwitchingAR(2, 1, fit_intercept=False)
     flat.transmat_, flat.startprob_ = model.transmat_, model.startprob_
-    flat.means_, flat.ar_coef_, flat.variances_ = np.zeros(2), model.ar_coef_, np.ones(2)
-    got = flat._residuals(flat._checked_params(), flat._read(np.ones(10), None).features)
+    flat.means_, flat.ar_coef_, flat.variances_ = (
+        np.zeros(2),
+        model.ar_coef_,
+        np.ones(2),
+    )
+    got = flat._residuals(
+        flat._checked_params(), flat._read(np.ones(10), None).features
+    )
     np.testing.assert_allclose(got[:, :2], 0.9, atol=1e-12)  # s_t = 0
     np.testing.assert_allclose(got[:, 2:], 0.5, atol=1e-12)  # s_t = 1
 
@@ -364,13 +372,11 @@ def test_em_from_several_starts_reaches_statsmodels_optimum(sm, config):
     sm_model, model, y, x = _statsmodels_pair(sm, *config)
     optimum = sm_model.fit(disp=False).llf
     best = -np.inf
-    for seed in range(3):
-        fitted = copy.deepcopy(model).set_params(n_iter=500, tol=1e-8)
+    for seed in (0, 3):  # random transition matrices, data-driven the rest
         rng = np.random.default_rng(seed)
-        fitted.fit(y, inputs=x)  # data-driven start, then perturbed restarts
-        if seed:
-            fitted.means_ = fitted.means_ + rng.normal(size=2)
-            fitted.set_params(init_params="")
-            fitted.fit(y, inputs=x)
-        best = max(best, fitted.score(y, inputs=x))
-    assert best >= optimum - 1e-4
+        fitted = copy.deepcopy(model).set_params(
+            n_iter=2000, tol=1e-9, init_params="mav"
+        )
+        fitted.transmat_ = random_stochastic(rng, (2, 2))
+        best = max(best, fitted.fit(y, inputs=x).score(y, inputs=x))
+    assert best >= optimum - 1e-5
