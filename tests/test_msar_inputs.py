@@ -8,10 +8,12 @@ smoothed probabilities, its fitted optimum), skipped when absent.
 """
 
 import copy
+import functools
 import itertools
 
 import numpy as np
 import pytest
+import test_distributed
 from hypothesis import given, settings
 from hypothesis import strategies as st
 from reference import logsumexp, random_stochastic, safe_log
@@ -380,3 +382,33 @@ def test_em_from_several_starts_reaches_statsmodels_optimum(sm, config):
         fitted.transmat_ = random_stochastic(rng, (2, 2))
         best = max(best, fitted.fit(y, inputs=x).score(y, inputs=x))
     assert best >= optimum - 1e-5
+
+
+# -- dask: a partition returns its inputs too ---------------------------------------
+client = test_distributed.client  # the local dask cluster of two workers
+
+
+def load_part_with_inputs(seed):
+    rng = np.random.default_rng(seed)
+    truth = random_model(np.random.default_rng(0), 2, 1, 2)
+    lengths = rng.integers(10, 30, 3)
+    u = rng.normal(size=(lengths.sum(), 2))
+    X = truth.sample(int(lengths.sum()), random_state=rng, inputs=u)[0]
+    return {"X": X, "lengths": lengths, "inputs": u}
+
+
+def test_dask_fit_with_inputs_equals_the_local_fit(client):
+    from fasthmm import distributed as fd
+
+    parts = [functools.partial(load_part_with_inputs, i) for i in range(3)]
+    model = MarkovSwitchingAR(2, 1, n_iter=4, tol=0.0)
+    remote = fd.fit(copy.deepcopy(model), client, parts)
+    loaded = [p() for p in parts]
+    X, lengths, u = (
+        np.concatenate([p[key] for p in loaded]) for key in ("X", "lengths", "inputs")
+    )
+    local = copy.deepcopy(model).fit(X, lengths, inputs=u)
+    np.testing.assert_allclose(
+        remote.monitor_.history, local.monitor_.history, rtol=1e-8
+    )
+    np.testing.assert_allclose(remote.coef_, local.coef_, rtol=1e-7)
