@@ -412,3 +412,15 @@ def test_dask_fit_with_inputs_equals_the_local_fit(client):
         remote.monitor_.history, local.monitor_.history, rtol=1e-8
     )
     np.testing.assert_allclose(remote.coef_, local.coef_, rtol=1e-7)
+
+
+def test_partial_fit_with_inputs_first_call_is_one_em_step():
+    rng = np.random.default_rng(11)
+    truth = random_model(rng, 2, 1, 1)
+    u = rng.normal(size=(60, 1))
+    X = truth.sample(60, random_state=rng, inputs=u)[0]
+    online = MarkovSwitchingAR(2, 1).partial_fit(X, [30, 30], inputs=u)
+    batch = MarkovSwitchingAR(2, 1, n_iter=1).fit(X, [30, 30], inputs=u)
+    for name in batch._param_names():
+        np.testing.assert_allclose(getattr(online, name), getattr(batch, name))
+    assert online.coef_.shape == (2, 1)
