@@ -522,12 +522,15 @@ class MarkovSwitchingAR(ECMSteps):
     ):
         """Most likely regime path (Viterbi over the tuple states).
 
+        ``algorithm=None`` is "viterbi" (as the HMMs' default).
+
         Returns
         -------
         logprob : float
             Log-probability of the path with the scored rows.
         states : ndarray of int64 (n_samples,)
         """
+        algorithm = "viterbi" if algorithm is None else algorithm
         check_choice(algorithm, "algorithm", ("viterbi", "map"))
         if algorithm == "map":
             ll, post = self.score_samples(

@@ -424,3 +424,22 @@ def test_partial_fit_with_inputs_first_call_is_one_em_step():
     for name in batch._param_names():
         np.testing.assert_allclose(getattr(online, name), getattr(batch, name))
     assert online.coef_.shape == (2, 1)
+
+
+def test_cli_scores_and_decodes_a_saved_model_with_inputs(tmp_path):
+    """The command line passes --inputs through (decode without an
+    --algorithm used to be refused: None is Viterbi)."""
+    from fasthmm.cli import main
+
+    rng = np.random.default_rng(12)
+    model = random_model(rng, 2, 1, 2)
+    u = rng.normal(size=(50, 2))
+    X = model.sample(50, random_state=rng, inputs=u)[0]
+    np.save(tmp_path / "y.npy", X)
+    np.save(tmp_path / "u.npy", u)
+    model.save(tmp_path / "m.npz")
+    out = tmp_path / "states.npy"
+    args = [str(tmp_path / "y.npy"), str(tmp_path / "m.npz")]
+    main(["decode", *args, "--inputs", str(tmp_path / "u.npy"), "-o", str(out)])
+    np.testing.assert_array_equal(np.load(out).ravel(), model.predict(X, inputs=u))
+    assert model.decode(X, inputs=u, algorithm=None)[1].shape == (50,)
