@@ -21,6 +21,11 @@ MAX_HALVINGS = 40
 #: Gradient steps on the transition term per M-step (input-driven
 #: transitions with ``start="stationary"``).
 ASCENT_STEPS = 3
+#: Step halvings of an ascent step along an exact gradient (a shorter step
+#: gains too little to be worth its evaluations), and the gradient below which
+#: no step is tried.
+ASCENT_HALVINGS = 4
+GRADIENT_TOL = 1e-9
 
 
 def stationary_distribution(transmat):
@@ -219,7 +224,14 @@ class ECMSteps:
             return old
         # the count ratios ignore the start term: gradient steps on the whole,
         # over each row's log-probabilities (rows stay distributions)
-        logs = _ascend(lambda x: q(_row_softmax(x)), np.log(old), free=slice(None))
+        logs = _ascend(
+            lambda x: q(_row_softmax(x)),
+            np.log(old),
+            free=slice(None),
+            grad=lambda x: _scaled_direction(
+                _row_softmax(x), counts, stats.start_counts
+            ),
+        )
         return _row_softmax(logs)
 
     def _transcoef_step(self, params, stats):
@@ -251,32 +263,75 @@ class ECMSteps:
         return _ascend(q, old, free=(slice(None), slice(0, k - 1)))
 
 
-def _ascend(q, x, free, steps=ASCENT_STEPS, h=1e-6):
+def _scaled_direction(trans, counts, start_counts):
+    """The gradient of :func:`_transition_gradient` divided by the diagonal
+    of the counts term's curvature (``n_i trans_ij (1 - trans_ij)``, ``n_i``
+    the row's counts): a step of about the right length, so that the first
+    trial of each ascent step is usually taken."""
+    grad = _transition_gradient(trans, counts, start_counts)
+    curvature = counts.sum(axis=1, keepdims=True) * trans * (1 - trans)
+    return grad / np.maximum(curvature, 1.0)
+
+
+def _transition_gradient(trans, counts, start_counts):
+    """Gradient over the rows' logits ``L`` (``trans = softmax(L)`` by row) of
+    ``sum(counts * log trans) + sum(start_counts * log pi(trans))``, ``pi``
+    the stationary distribution: with ``A = I - trans + 1 1'``, ``pi A = 1'``
+    gives ``d pi = pi d(trans) A^-1``, so the gradient over ``trans`` is
+    ``counts / trans + outer(pi, A^-1 (start_counts / pi))``, then through
+    each row's softmax. NaN (no step) where ``pi`` has a zero."""
+    k = trans.shape[0]
+    pi = stationary_distribution(trans)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        g = np.where(start_counts > 0, start_counts / pi, 0.0)
+        try:
+            v = np.linalg.solve(np.eye(k) - trans + 1.0, g)
+        except np.linalg.LinAlgError:
+            return np.full_like(trans, np.nan)
+        over = counts / trans + np.outer(pi, v)
+    return trans * (over - (over * trans).sum(axis=1, keepdims=True))
+
+
+def _ascend(q, x, free, steps=ASCENT_STEPS, h=1e-6, grad=None):
     """A few steepest-ascent steps on ``q`` over the entries ``x[free]``
-    (central-difference gradient, step halved until ``q`` increases): the
-    result is never worse than ``x``."""
+    (``grad(x)``, or a central-difference gradient; step halved until ``q``
+    increases): the result is never worse than ``x``."""
     best = q(x)
     for _ in range(steps):
-        grad = np.zeros_like(x)
-        view = grad[free]
+        if grad is not None:
+            g = grad(x)
+            if not np.all(np.isfinite(g)) or np.abs(g).max() < GRADIENT_TOL:
+                break
+            x, best, moved = _step_up(q, x, best, g, ASCENT_HALVINGS)
+            if not moved:
+                break
+            continue
+        grad_fd = np.zeros_like(x)
+        view = grad_fd[free]
         base = x[free]
         for idx in np.ndindex(base.shape):
             up, down = x.copy(), x.copy()
             up[free][idx] += h
             down[free][idx] -= h
             view[idx] = (q(up) - q(down)) / (2 * h)
-        grad[free] = view
-        size = 1.0 / max(1.0, float(np.abs(grad).max()))
-        for _ in range(MAX_HALVINGS):
-            trial = x + size * grad
-            value = q(trial)
-            if value > best:
-                x, best = trial, value
-                break
-            size /= 2
-        else:
+        grad_fd[free] = view
+        x, best, moved = _step_up(q, x, best, grad_fd)
+        if not moved:
             break
     return x
+
+
+def _step_up(q, x, best, grad, halvings=MAX_HALVINGS):
+    """``x`` moved along ``grad``, the step halved (at most ``halvings``
+    times) until ``q`` increases: (x, q(x), whether it moved)."""
+    size = 1.0 / max(1.0, float(np.abs(grad).max()))
+    for _ in range(halvings):
+        trial = x + size * grad
+        value = q(trial)
+        if value > best:
+            return trial, value, True
+        size /= 2
+    return x, best, False
 
 
 def _row_softmax(logits):

@@ -443,3 +443,32 @@ def test_cli_scores_and_decodes_a_saved_model_with_inputs(tmp_path):
     main(["decode", *args, "--inputs", str(tmp_path / "u.npy"), "-o", str(out)])
     np.testing.assert_array_equal(np.load(out).ravel(), model.predict(X, inputs=u))
     assert model.decode(X, inputs=u, algorithm=None)[1].shape == (50,)
+
+
+def test_transition_gradient_equals_central_differences():
+    """The stationary start's transition step climbs along this gradient."""
+    from fasthmm._msar_em import (
+        _row_softmax,
+        _transition_gradient,
+        stationary_distribution,
+    )
+
+    rng = np.random.default_rng(0)
+    logits, counts, start = (
+        rng.normal(size=(3, 3)),
+        rng.uniform(size=(3, 3)) * 5,
+        rng.uniform(size=3),
+    )
+
+    def q(x):
+        P = _row_softmax(x)
+        return (counts * np.log(P)).sum() + start @ np.log(stationary_distribution(P))
+
+    fd = np.zeros_like(logits)
+    for idx in np.ndindex(logits.shape):
+        up, down = logits.copy(), logits.copy()
+        up[idx] += 1e-6
+        down[idx] -= 1e-6
+        fd[idx] = (q(up) - q(down)) / 2e-6
+    got = _transition_gradient(_row_softmax(logits), counts, start)
+    np.testing.assert_allclose(got, fd, atol=1e-6)
