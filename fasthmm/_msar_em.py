@@ -7,7 +7,8 @@ weighted least squares over the tuple moments), then the variances are
 each set to their exact conditional maximum; the transition step takes the
 expected counts' ratios (a multinomial logistic regression per row with
 transition inputs), with ``start="stationary"`` halved towards the previous
-parameters until the transition term, start included, does not decrease.
+parameters until the transition term, start included, does not decrease,
+then a few gradient steps on that term, each taken only if it increases it.
 So the log-likelihood never decreases.
 """
 

@@ -130,8 +130,10 @@ class MarkovSwitchingAR(ECMSteps):
     distribution depends on ``transmat_``; the transition step maximises the
     expected transition counts plus that start term, taking the
     count-ratio update and halving the step towards the previous matrix
-    until the term does not decrease (statsmodels' EM uses the count ratios
-    alone, which can decrease the likelihood).
+    until the term does not decrease, then a few gradient steps on the whole
+    term, each taken only if it increases it (statsmodels' EM uses the count
+    ratios alone, which can decrease the likelihood or stall short of the
+    optimum).
     """
 
     _registry_name = "MarkovSwitchingAR"
