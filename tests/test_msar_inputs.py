@@ -46,15 +46,22 @@ def levels(model, u):
     return model.means_[None, :] + u @ model.coef_.T
 
 
-def path_scores(model, y, u):
-    """Every regime path of one sequence and its joint log-probability."""
+def path_scores(model, y, u, w=None):
+    """Every regime path of one sequence and its joint log-probability (row
+    t of the transition inputs ``w`` drives the transition into row t)."""
     k, p, n = model.n_components, model.order, len(y)
     mu, phi, var = levels(model, u), model.ar_coef_, model.variances_
-    pi, P = model.startprob_, model.transmat_
+    if w is None:
+        mats = np.broadcast_to(model.transmat_, (n, k, k))
+    else:
+        logits = np.einsum("ijd,nd->nij", model.transcoef_, w)
+        mats = np.exp(logits) / np.exp(logits).sum(axis=2, keepdims=True)
+    pi = model.startprob_
     paths = np.array(list(itertools.product(range(k), repeat=n)))
     scores = np.empty(len(paths))
     for row, s in enumerate(paths):
-        score = safe_log(pi[s[0]]) + safe_log(P[s[:-1], s[1:]]).sum()
+        steps = mats[np.arange(1, n), s[:-1], s[1:]]
+        score = safe_log(pi[s[0]]) + safe_log(steps).sum()
         for t in range(p, n):
             dev = [y[t - i] - mu[t - i, s[t - i]] for i in range(p + 1)]
             e = dev[0] - phi[s[t]] @ dev[1:]
@@ -99,6 +106,24 @@ def test_inference_equals_enumeration_of_regime_paths(
         post,
         atol=1e-12,
     )
+
+
+def test_inputs_with_input_driven_transitions_equal_enumeration():
+    rng = np.random.default_rng(21)
+    model = random_model(rng, 2, 1, 1)
+    model.set_params(transition_inputs=True)
+    model.transcoef_ = np.zeros((2, 2, 2))
+    model.transcoef_[:, 0, :] = rng.normal(size=(2, 2))
+    del model.transmat_
+    y, u = rng.normal(size=7), rng.normal(size=(7, 1))
+    w = np.column_stack([np.ones(7), rng.normal(size=7)])
+    ll, post = model.score_samples(y, inputs=u, transition_inputs=w)
+    paths, scores = path_scores(model, y, u, w)
+    assert ll == pytest.approx(logsumexp(scores), abs=1e-10)
+    ref = np.zeros((7, 2))
+    for t in range(7):
+        np.add.at(ref[t], paths[:, t], np.exp(scores - logsumexp(scores)))
+    np.testing.assert_allclose(post, ref, atol=1e-10)
 
 
 def forecast_by_paths(model, y, u, future_u, steps):
