@@ -31,6 +31,11 @@ class Batch:
         ``lags[:, i - 1]`` is ``y_{t-i}``.
     regressors : ndarray (n_scored, order + 1)
         ``y_t`` and its lags.
+    u : ndarray (n_samples, n_inputs) or None
+        The inputs (regressors in the mean).
+    features : ndarray (n_scored, order + 1 + (order + 1) * n_inputs)
+        ``regressors``, then (with inputs) ``u_t, u_{t-1}, ..., u_{t-order}``:
+        every innovation of the model is linear in ``(1, features)``.
     w : ndarray (n_samples, n_transition_inputs) or None
         The transition inputs (row ``u`` drives the transition into ``u``).
     row0, seq0 : int
@@ -38,8 +43,8 @@ class Batch:
         (blocks of a larger X).
     """
 
-    def __init__(self, y, starts, order, w=None, row0=0, seq0=0):
-        self.y, self.starts, self.w = y, starts, w
+    def __init__(self, y, starts, order, w=None, row0=0, seq0=0, u=None):
+        self.y, self.starts, self.w, self.u = y, starts, w, u
         self.order, self.row0, self.seq0 = order, row0, seq0
         lengths = np.diff(starts)
         self.scored = np.concatenate(
@@ -48,6 +53,11 @@ class Batch:
         self.scored_starts = np.concatenate([[0], np.cumsum(lengths - order)])
         self.lags = np.stack([y[self.scored - i] for i in range(1, order + 1)], axis=1)
         self.regressors = np.column_stack([y[self.scored], self.lags])
+        self.features = self.regressors
+        if u is not None:
+            self.features = np.column_stack(
+                [self.regressors] + [u[self.scored - i] for i in range(order + 1)]
+            )
 
     @property
     def n_sequences(self):
@@ -65,6 +75,7 @@ class Batch:
                     np.array([0, hi - lo]),
                     self.order,
                     None if self.w is None else self.w[lo:hi],
+                    u=None if self.u is None else self.u[lo:hi],
                 )
                 for lo, hi in ranges
             ]
@@ -79,8 +90,9 @@ class Batch:
         for part in parts:
             starts += list(starts[-1] + part.starts[1:])
         w = None if parts[0].w is None else np.concatenate([p.w for p in parts])
+        u = None if parts[0].u is None else np.concatenate([p.u for p in parts])
         y = np.concatenate([p.y for p in parts])
-        return Batch(y, np.array(starts), parts[0].order, w)
+        return Batch(y, np.array(starts), parts[0].order, w, u=u)
 
 
 class Source:
@@ -94,7 +106,7 @@ class Source:
     n_rows, n_sequences : int
     """
 
-    def __init__(self, model, X, lengths, transition_inputs):
+    def __init__(self, model, X, lengths, transition_inputs, inputs=None):
         self.model = model
         n_states = model.n_components ** (model.order + 1)
         self.blocks = _batches.plan(
@@ -102,10 +114,10 @@ class Source:
             lengths,
             n_states,
             _batches.budget_of(model),
-            _batches.Aligned(model, None, transition_inputs),
+            _batches.Aligned(model, inputs, transition_inputs),
         )
         if self.blocks is None:
-            self._data = model._read(X, lengths, transition_inputs)
+            self._data = model._read(X, lengths, transition_inputs, inputs)
             self.n_rows, self.n_sequences = len(self._data.y), self._data.n_sequences
         else:
             self.n_rows = self.blocks.n_rows
@@ -125,8 +137,9 @@ class Source:
         lo, hi = int(blocks.starts[s0]), int(blocks.starts[s1])
         try:
             w = blocks.transition_rows(lo, hi)
+            u = blocks._aligned_rows(blocks.input_pieces, "inputs", lo, hi)
             data = self.model._read(
-                blocks._raw_rows(lo, hi), np.diff(blocks.starts[s0 : s1 + 1]), w
+                blocks._raw_rows(lo, hi), np.diff(blocks.starts[s0 : s1 + 1]), w, u
             )
         except (ValueError, TypeError) as exc:
             raise type(exc)(f"{blocks._where(lo, hi)}: {exc}") from None
@@ -145,7 +158,15 @@ class Source:
         blocks = self.blocks
         y = np.concatenate([blocks._raw_rows(lo, hi) for lo, hi in ranges])
         w = blocks.sample_transition_rows()
-        return self.model._read(y, [hi - lo for lo, hi in ranges], w)
+        u = None
+        if blocks.input_pieces is not None:
+            u = np.concatenate(
+                [
+                    blocks._aligned_rows(blocks.input_pieces, "inputs", lo, hi)
+                    for lo, hi in ranges
+                ]
+            )
+        return self.model._read(y, [hi - lo for lo, hi in ranges], w, u)
 
     def stats(self, params):
         """The E-step's statistics of every batch, summed in order."""
@@ -164,9 +185,9 @@ class SwitchingARStats:
     Attributes
     ----------
     loglik : float
-    moments : ndarray (K^(p+1), p + 2, p + 2)
-        Posterior-weighted second moments of ``(1, y_t, ..., y_{t-p})`` per
-        tuple state (:meth:`MarkovSwitchingAR._moments`).
+    moments : ndarray (K^(p+1), q, q)
+        Posterior-weighted second moments of ``(1, features)`` (``q = p + 2``
+        without inputs; see :class:`Batch`) per tuple state (:meth:`MarkovSwitchingAR._moments`).
     counts : ndarray (K, K)
         Expected regime transitions.
     start_counts : ndarray (K,)

@@ -598,8 +598,8 @@ def _declared_sizes(model, fitted, entries):
     # n_transition_inputs; the regressors of RegressionHMM / ARHMM
     for name in ("transcoef_", "coef_"):
         coef = entries.get(f"param/{name}") if name in fitted else None
-        if coef is not None and len(coef.shape) == 3:
-            sizes.add(coef.shape[2])
+        if coef is not None and len(coef.shape) in (2, 3):
+            sizes.add(coef.shape[-1])  # 2-D: MarkovSwitchingAR's (K, n_inputs)
     return sizes
 
 

@@ -1,9 +1,9 @@
 """Hamilton's (1989) Markov-switching autoregression: ``MarkovSwitchingAR``.
 
-The model (one feature) is
+The model (one feature, optional inputs ``u_t``) is
 
-    y_t - mu[s_t] = sum_{i=1..order} phi[s_t, i] (y_{t-i} - mu[s_{t-i}]) + e_t,
-    e_t ~ N(0, sigma2[s_t]),
+    y_t - m_t[s_t] = sum_{i=1..order} phi[s_t, i] (y_{t-i} - m_{t-i}[s_{t-i}]) + e_t,
+    m_t[k] = mu[k] + u_t @ beta[k],   e_t ~ N(0, sigma2[s_t]),
 
 with ``s_t`` a K-state Markov chain. ``y_t`` depends on the regimes
 ``s_t, ..., s_{t-order}``, so the model is an HMM over the tuple of the last
@@ -39,6 +39,7 @@ from .base import BaseHMM, _draw_rows
 from .em import ConvergenceMonitor
 from .expanded import TupleChain
 from .forecast import (
+    check_future,
     check_steps,
     input_transmats,
     refuse_future,
@@ -53,7 +54,7 @@ __all__ = ["MarkovSwitchingAR"]
 
 STARTS = ("learned", "stationary")
 LETTERS = "stmav"
-PARAM_NAMES = ("startprob_", "transmat_", "means_", "ar_coef_", "variances_")
+PARAM_NAMES = ("startprob_", "transmat_", "means_", "ar_coef_", "variances_", "coef_")
 
 
 class MarkovSwitchingAR(ECMSteps):
@@ -70,6 +71,12 @@ class MarkovSwitchingAR(ECMSteps):
         Each regime has its own AR coefficients (True), or all share them.
     switching_variance : bool
         Each regime has its own innovation variance, or all share one.
+    fit_intercept : bool
+        Learn ``means_``; False holds them fixed (zero unless set by hand):
+        statsmodels' ``trend="n"``.
+    switching_coef : bool
+        With ``inputs``: each regime has its own input coefficients (True),
+        or all share them (statsmodels' ``switching_exog=False``).
     start : {"learned", "stationary"}
         Distribution of each sequence's first regime: ``startprob_``, learned
         by EM as in every model ("learned"), or the stationary distribution of
@@ -85,8 +92,8 @@ class MarkovSwitchingAR(ECMSteps):
     verbose : bool
     params, init_params : str
         Letters of the parameters EM updates / initialises from data:
-        "s" ``startprob_``, "t" ``transmat_``, "m" ``means_``, "a"
-        ``ar_coef_``, "v" ``variances_``.
+        "s" ``startprob_``, "t" ``transmat_``, "m" ``means_`` and
+        ``coef_``, "a" ``ar_coef_``, "v" ``variances_``.
 
     Attributes
     ----------
@@ -99,6 +106,11 @@ class MarkovSwitchingAR(ECMSteps):
         (equal rows when ``switching_ar=False``).
     variances_ : ndarray (n_components,)
         (equal entries when ``switching_variance=False``).
+    coef_ : ndarray (n_components, n_inputs)
+        ``coef_[k] @ u_t`` is added to the mean of regime k (statsmodels'
+        ``exog``); (n_components, 0) when fitted without inputs; equal rows
+        when ``switching_coef=False``. The model then needs ``inputs=`` of
+        as many columns in every method that takes X.
     monitor_ : ConvergenceMonitor
 
     Notes
@@ -111,14 +123,17 @@ class MarkovSwitchingAR(ECMSteps):
     prior distribution (no observation has been scored yet).
 
     EM is an ECM algorithm: given the tuple posteriors, the AR coefficients
-    (given the means and variances), then the means (given the rest), then
+    (given the means and variances), then the means and ``coef_`` (given the
+    rest: a weighted least squares over the tuples), then
     the variances are each set to their exact conditional maximum, so the
     log-likelihood never decreases. With ``start="stationary"`` the start
     distribution depends on ``transmat_``; the transition step maximises the
     expected transition counts plus that start term, taking the
     count-ratio update and halving the step towards the previous matrix
-    until the term does not decrease (statsmodels' EM uses the count ratios
-    alone, which can decrease the likelihood).
+    until the term does not decrease, then a few gradient steps on the whole
+    term, each taken only if it increases it (statsmodels' EM uses the count
+    ratios alone, which can decrease the likelihood or stall short of the
+    optimum).
     """
 
     _registry_name = "MarkovSwitchingAR"
@@ -129,6 +144,8 @@ class MarkovSwitchingAR(ECMSteps):
         order=1,
         switching_ar=True,
         switching_variance=False,
+        fit_intercept=True,
+        switching_coef=True,
         start="learned",
         transition_inputs=False,
         min_covar=1e-8,
@@ -146,6 +163,8 @@ class MarkovSwitchingAR(ECMSteps):
         self.order = order
         self.switching_ar = switching_ar
         self.switching_variance = switching_variance
+        self.fit_intercept = fit_intercept
+        self.switching_coef = switching_coef
         self.start = start
         self.transition_inputs = transition_inputs
         self.min_covar = min_covar
@@ -168,6 +187,8 @@ class MarkovSwitchingAR(ECMSteps):
             "order",
             "switching_ar",
             "switching_variance",
+            "fit_intercept",
+            "switching_coef",
             "start",
             "transition_inputs",
             "min_covar",
@@ -183,6 +204,17 @@ class MarkovSwitchingAR(ECMSteps):
         ]
 
     _emission_class = None
+
+    @property
+    def coef_(self):
+        """Input coefficients of the means, (n_components, n_inputs);
+        (n_components, 0) for a model without inputs."""
+        coef = self.__dict__.get("_coef")
+        return np.zeros((self.n_components, 0)) if coef is None else coef
+
+    @coef_.setter
+    def coef_(self, value):
+        self._coef = value
 
     def _param_names(self):
         if self.transition_inputs:
@@ -203,6 +235,8 @@ class MarkovSwitchingAR(ECMSteps):
         for name in (
             "switching_ar",
             "switching_variance",
+            "fit_intercept",
+            "switching_coef",
             "transition_inputs",
             "verbose",
         ):
@@ -229,7 +263,7 @@ class MarkovSwitchingAR(ECMSteps):
         ``start="stationary"``."""
         k, p = self._check_hyperparameters()
         params = self._current_params() if params is None else params
-        needed = self._param_names()[self.start == "stationary" :]
+        needed = self._param_names()[self.start == "stationary" : -1]
         missing = [name for name in needed if params.get(name) is None]
         if missing:
             raise NotFittedError(
@@ -248,6 +282,13 @@ class MarkovSwitchingAR(ECMSteps):
             out["startprob_"] = None
         out["means_"] = check_shape(params["means_"], "means_", (k,))
         out["ar_coef_"] = check_shape(params["ar_coef_"], "ar_coef_", (k, p))
+        coef = params.get("coef_")
+        coef = np.zeros((k, 0)) if coef is None else as_float_array(coef, "coef_", 2)
+        if coef.shape[0] != k:
+            raise ValueError(
+                f"coef_ must have shape ({k}, n_inputs), got shape {coef.shape}"
+            )
+        out["coef_"] = coef
         var = check_shape(params["variances_"], "variances_", (k,))
         if np.any(var <= 0):
             raise ValueError(f"variances_ must be positive, got {var}")
@@ -255,6 +296,7 @@ class MarkovSwitchingAR(ECMSteps):
         for name, flag, what in (
             ("ar_coef_", self.switching_ar, "switching_ar"),
             ("variances_", self.switching_variance, "switching_variance"),
+            ("coef_", self.switching_coef, "switching_coef"),
         ):
             if not flag and np.any(out[name] != out[name][:1]):
                 raise ValueError(
@@ -266,9 +308,9 @@ class MarkovSwitchingAR(ECMSteps):
     def _chain(self):
         return _tuple_chain(self.n_components, self.order + 1)
 
-    def _read(self, X, lengths, transition_inputs=None):
+    def _read(self, X, lengths, transition_inputs=None, inputs=None):
         """``Batch`` of a batch: one feature, finite, each sequence longer
-        than ``order``; the transition inputs aligned with it."""
+        than ``order``; the inputs and transition inputs aligned with it."""
         given_X, given_lengths = X, lengths
         X, lengths = check_sequences(X, lengths)
         y = as_float_array(X, "X")
@@ -300,7 +342,8 @@ class MarkovSwitchingAR(ECMSteps):
                 "transition_inputs given, but this model's transitions use no "
                 "inputs (build it with transition_inputs=True)"
             )
-        return Batch(np.ascontiguousarray(y), starts, self.order, w)
+        u = check_inputs(inputs, given_X, given_lengths, len(y), "inputs")
+        return Batch(np.ascontiguousarray(y), starts, self.order, w, u=u)
 
     def _chain_args(self, params, data):
         """(startprob, transmat, first) of :meth:`TupleChain.forward_backward`:
@@ -323,25 +366,45 @@ class MarkovSwitchingAR(ECMSteps):
         return startprob, mats[data.scored], first
 
     # -- the expanded-state log-densities ----------------------------------
-    def _log_emissions(self, params, regressors):
+    def _log_emissions(self, params, features):
         """Log-density of each scored row given each tuple, (n_rows, K^(p+1)),
-        from the rows' ``regressors`` (``y_t`` and its lags, (n_rows, p + 1))."""
-        resid = self._residuals(params, regressors)
+        from the rows' ``features`` (``y_t`` and its lags, then with inputs
+        ``u_t`` and its lags: :class:`Batch`)."""
+        resid = self._residuals(params, features)
         var = params["variances_"][self._chain().digits()[:, 0]]
         resid *= resid
         resid *= -0.5 / var
         resid -= 0.5 * np.log(2 * np.pi * var)
         return resid
 
-    def _residuals(self, params, regressors):
+    def _residuals(self, params, features):
         """Innovation of each scored row under each tuple, (n_rows, K^(p+1))."""
-        resp, design = self._innovation(params)
-        return regressors @ resp[:, 1:].T - design @ params["means_"]
+        coef = self._innovation(params)
+        return features @ coef[:, 1:].T + coef[:, 0]
+
+    def _batch_emissions(self, params, data):
+        """:meth:`_log_emissions` of a batch, its inputs checked against
+        ``coef_``."""
+        n_inputs = params["coef_"].shape[1]
+        given = None if data.u is None else data.u.shape[1]
+        if n_inputs and given is None:
+            raise ValueError(
+                f"inputs is missing: this model's means use {n_inputs} inputs "
+                "(coef_), give them as inputs="
+            )
+        if given is not None and given != n_inputs:
+            raise ValueError(
+                "inputs given, but this model's means use none (it was fitted "
+                "without inputs): leave them out"
+                if not n_inputs
+                else f"inputs must have {n_inputs} columns (as coef_), got {given}"
+            )
+        return self._log_emissions(params, data.features)
 
     def _pass(self, params, data, smooth=True):
         startprob, transmat, first = self._chain_args(params, data)
         return self._chain().forward_backward(
-            self._log_emissions(params, data.regressors),
+            self._batch_emissions(params, data),
             data.scored_starts,
             startprob,
             transmat,
@@ -371,10 +434,10 @@ class MarkovSwitchingAR(ECMSteps):
         )
 
     # -- inference ------------------------------------------------------------
-    def _source(self, X, lengths, transition_inputs):
+    def _source(self, X, lengths, transition_inputs, inputs=None):
         """(checked parameters, :class:`Source` of the call's data)."""
         params = self._checked_params()
-        return params, Source(self, X, lengths, transition_inputs)
+        return params, Source(self, X, lengths, transition_inputs, inputs)
 
     def _rows(self, source, compute):
         """``compute(data)`` of every batch placed at the batch's rows: an
@@ -387,20 +450,20 @@ class MarkovSwitchingAR(ECMSteps):
             out[data.row0 : data.row0 + len(rows)] = rows
         return out
 
-    def score(self, X, lengths=None, *, transition_inputs=None):
+    def score(self, X, lengths=None, *, inputs=None, transition_inputs=None):
         """Log-likelihood of X given each sequence's first ``order`` rows.
 
         X larger than ``memory_budget`` allows (a memmap, a list of arrays)
         is walked in blocks of whole sequences, as by every method here.
         """
-        params, source = self._source(X, lengths, transition_inputs)
+        params, source = self._source(X, lengths, transition_inputs, inputs)
         return float(
             sum(self._pass(params, data, smooth=False).loglik.sum() for data in source)
         )
 
-    def score_samples(self, X, lengths=None, *, transition_inputs=None):
+    def score_samples(self, X, lengths=None, *, inputs=None, transition_inputs=None):
         """``(log-likelihood, posteriors)``; posteriors (n_samples, K)."""
-        params, source = self._source(X, lengths, transition_inputs)
+        params, source = self._source(X, lengths, transition_inputs, inputs)
         total = [0.0]
 
         def smoothed(data):
@@ -416,17 +479,19 @@ class MarkovSwitchingAR(ECMSteps):
         post = self._rows(source, smoothed)
         return total[0], post
 
-    def predict_proba(self, X, lengths=None, *, transition_inputs=None):
+    def predict_proba(self, X, lengths=None, *, inputs=None, transition_inputs=None):
         """Smoothed regime probabilities of every row, (n_samples, K)."""
-        return self.score_samples(X, lengths, transition_inputs=transition_inputs)[1]
+        return self.score_samples(
+            X, lengths, inputs=inputs, transition_inputs=transition_inputs
+        )[1]
 
-    def filter_proba(self, X, lengths=None, *, transition_inputs=None):
+    def filter_proba(self, X, lengths=None, *, inputs=None, transition_inputs=None):
         """Filtered regime probabilities P(s_t | y_0..y_t), (n_samples, K).
 
         The first ``order`` rows of each sequence, conditioned on, get the
         prior distribution of their regimes.
         """
-        params, source = self._source(X, lengths, transition_inputs)
+        params, source = self._source(X, lengths, transition_inputs, inputs)
 
         def filtered(data):
             res = self._pass(params, data, smooth=False)
@@ -448,8 +513,18 @@ class MarkovSwitchingAR(ECMSteps):
             startprob, transmat if first is None else first
         )
 
-    def decode(self, X, lengths=None, algorithm="viterbi", *, transition_inputs=None):
+    def decode(
+        self,
+        X,
+        lengths=None,
+        algorithm="viterbi",
+        *,
+        inputs=None,
+        transition_inputs=None,
+    ):
         """Most likely regime path (Viterbi over the tuple states).
+
+        ``algorithm=None`` is "viterbi" (as the HMMs' default).
 
         Returns
         -------
@@ -457,19 +532,20 @@ class MarkovSwitchingAR(ECMSteps):
             Log-probability of the path with the scored rows.
         states : ndarray of int64 (n_samples,)
         """
+        algorithm = "viterbi" if algorithm is None else algorithm
         check_choice(algorithm, "algorithm", ("viterbi", "map"))
         if algorithm == "map":
             ll, post = self.score_samples(
-                X, lengths, transition_inputs=transition_inputs
+                X, lengths, inputs=inputs, transition_inputs=transition_inputs
             )
             return ll, post.argmax(axis=1)
-        params, source = self._source(X, lengths, transition_inputs)
+        params, source = self._source(X, lengths, transition_inputs, inputs)
         dig = self._chain().digits()
         total = [0.0]
 
         def path(data):
             logprob, tuples = self._chain().viterbi(
-                self._log_emissions(params, data.regressors),
+                self._batch_emissions(params, data),
                 data.scored_starts,
                 *self._chain_args(params, data),
             )
@@ -484,12 +560,21 @@ class MarkovSwitchingAR(ECMSteps):
         states = self._rows(source, path)
         return total[0], states
 
-    def predict(self, X, lengths=None, *, transition_inputs=None):
+    def predict(self, X, lengths=None, *, inputs=None, transition_inputs=None):
         """The Viterbi regime path, (n_samples,)."""
-        return self.decode(X, lengths, transition_inputs=transition_inputs)[1]
+        return self.decode(
+            X, lengths, inputs=inputs, transition_inputs=transition_inputs
+        )[1]
 
     def sample_posterior(
-        self, X, lengths=None, n_samples=1, random_state=None, *, transition_inputs=None
+        self,
+        X,
+        lengths=None,
+        n_samples=1,
+        random_state=None,
+        *,
+        inputs=None,
+        transition_inputs=None,
     ):
         """Regime paths drawn from p(s | y) by forward filtering, backward
         sampling over the tuple states (a tuple's predecessors differ only in
@@ -501,7 +586,7 @@ class MarkovSwitchingAR(ECMSteps):
         states : ndarray of int64 (n_samples, n_observations)
         """
         n_draws = check_int(n_samples, "n_samples", 1)
-        params, source = self._source(X, lengths, transition_inputs)
+        params, source = self._source(X, lengths, transition_inputs, inputs)
         rng = check_random_state(
             self.random_state if random_state is None else random_state
         )
@@ -554,35 +639,46 @@ class MarkovSwitchingAR(ECMSteps):
         """
         from .msar_stream import SwitchingARStream
 
+        if self._checked_params()["coef_"].shape[1]:
+            raise ValueError(
+                "stream() of a MarkovSwitchingAR fitted with inputs is not "
+                "available yet: use filter_proba / predict_proba with inputs="
+            )
         return SwitchingARStream(self, self._checked_params(), lag, max_delay, viterbi)
 
     # -- forecasts --------------------------------------------------------------
-    def _forecast_chain(self, X, lengths, steps, transition_inputs, future):
+    def _forecast_chain(self, X, lengths, steps, transition_inputs, future, inputs):
         """(params, filtered tuple probabilities of each sequence's last row
         (n_sequences, K^(p+1)), its last ``order`` observations (n_sequences,
         order; the last first), transition matrices into each future step
-        (n_sequences, steps, K, K))."""
+        (n_sequences, steps, K, K), the last ``order`` rows of inputs
+        (n_sequences, order, n_inputs; the last first))."""
         steps = check_steps(steps)
-        params, source = self._source(X, lengths, transition_inputs)
-        last, recent = [], []
+        params, source = self._source(X, lengths, transition_inputs, inputs)
+        last, recent, recent_u = [], [], []
         for data in source:
             res = self._pass(params, data, smooth=False)
             last.append(res.posteriors[data.scored_starts[1:] - 1])
             ends = data.starts[1:] - 1
-            recent.append(np.stack([data.y[ends - i] for i in range(self.order)], 1))
+            lagged = [ends - i for i in range(self.order)]
+            recent.append(np.stack([data.y[at] for at in lagged], 1))
+            m = params["coef_"].shape[1]
+            u = np.zeros((len(data.y), m)) if data.u is None else data.u
+            recent_u.append(np.stack([u[at] for at in lagged], 1))
         last, recent = np.concatenate(last), np.concatenate(recent)
+        recent_u = np.concatenate(recent_u)
         n = len(last)
         if not self.transition_inputs:
             refuse_future(future, "future_transition_inputs", "transitions")
             mats = stationary_transmats(params["transmat_"], n, steps)
-            return params, last, recent, mats
+            return params, last, recent, mats, recent_u
         if future is None:
             raise ValueError(
                 "future_transition_inputs is missing: this model's transitions "
                 "depend on inputs, give their values in the steps to forecast"
             )
         mats = input_transmats(params["transcoef_"], future, n, steps)
-        return params, last, recent, mats
+        return params, last, recent, mats, recent_u
 
     def forecast_proba(
         self,
@@ -590,6 +686,7 @@ class MarkovSwitchingAR(ECMSteps):
         lengths=None,
         steps=1,
         *,
+        inputs=None,
         transition_inputs=None,
         future_transition_inputs=None,
     ):
@@ -608,8 +705,8 @@ class MarkovSwitchingAR(ECMSteps):
             ``proba[n, h - 1] = p(s_{T_n + h} | sequence n)``: the filtered
             regime of the last row carried through the transitions (exact).
         """
-        _, last, _, mats = self._forecast_chain(
-            X, lengths, steps, transition_inputs, future_transition_inputs
+        _, last, _, mats, _ = self._forecast_chain(
+            X, lengths, steps, transition_inputs, future_transition_inputs, inputs
         )
         return state_forecast(self._chain().regime_marginals(last), mats).proba
 
@@ -619,6 +716,7 @@ class MarkovSwitchingAR(ECMSteps):
         lengths=None,
         steps=1,
         *,
+        inputs=None,
         future_inputs=None,
         transition_inputs=None,
         future_transition_inputs=None,
@@ -631,29 +729,49 @@ class MarkovSwitchingAR(ECMSteps):
         states, their probabilities and the expected deviations (the AR
         coefficients switch with the regime, so the expected deviation
         depends on the regime path, not on the current regime alone).
-        Arguments as in :meth:`forecast_proba`.
+        Arguments as in :meth:`forecast_proba`; with inputs, the input
+        rows of the steps after the end are ``future_inputs``,
+        (n_sequences, steps, n_inputs), (steps, n_inputs) for one sequence,
+        or a list.
 
         Returns
         -------
         means : ndarray (n_sequences, steps, 1)
         """
-        refuse_future(future_inputs, "future_inputs", "emissions")
-        params, prob, recent, mats = self._forecast_chain(
-            X, lengths, steps, transition_inputs, future_transition_inputs
+        params, prob, recent, mats, recent_u = self._forecast_chain(
+            X, lengths, steps, transition_inputs, future_transition_inputs, inputs
         )
-        return self._forecast_means(params, prob, recent, mats)
+        m = params["coef_"].shape[1]
+        if not m:
+            refuse_future(future_inputs, "future_inputs", "means")
+            return self._forecast_means(params, prob, recent, mats)
+        if future_inputs is None:
+            raise ValueError(
+                "future_inputs is missing: this model's means depend on inputs, "
+                "give their values in the steps to forecast"
+            )
+        future_u = check_future(
+            future_inputs, "future_inputs", len(prob), mats.shape[1], m
+        )
+        return self._forecast_means(params, prob, recent, mats, recent_u, future_u)
 
-    def _forecast_means(self, params, prob, recent, mats):
+    def _forecast_means(self, params, prob, recent, mats, recent_u=None, future_u=None):
         """The recursion of :meth:`forecast` from the filtered tuples ``prob``
-        (n, K^(p+1)), the last observations ``recent`` (n, p) and the
-        transitions ``mats`` (n, steps, K, K)."""
+        (n, K^(p+1)), the last observations ``recent`` (n, p), the
+        transitions ``mats`` (n, steps, K, K) and, with inputs, the last
+        inputs ``recent_u`` (n, p, n_inputs; the last first) and those of
+        the steps ahead ``future_u`` (n, steps, n_inputs)."""
         k, p = self.n_components, self.order
         n, n_states = prob.shape
         r = n_states // k
         dig = self._chain().digits()
         mu, phi = params["means_"], params["ar_coef_"]
-        # dev[:, state, i] = E[(y_{t-i} - mu[s_{t-i}]) 1{tuple = state}]
-        dev = prob[:, :, None] * (recent[:, None, :] - mu[dig[:, :p]][None])
+        # dev[:, state, i] = E[(y_{t-i} - m_{t-i}[s_{t-i}]) 1{tuple = state}]
+        shift = mu[dig[:, :p]][None]
+        if future_u is not None:
+            beta = params["coef_"][dig[:, :p]]  # (S, p, n_inputs)
+            shift = shift + np.einsum("npm,spm->nsp", recent_u, beta)
+        dev = prob[:, :, None] * (recent[:, None, :] - shift)
         out = np.empty((n, mats.shape[1], 1))
         for h in range(mats.shape[1]):
             # into[n, a, q] = p(s_{t+1} = a | s_t), s_t the first digit of q
@@ -666,6 +784,11 @@ class MarkovSwitchingAR(ECMSteps):
             new[..., 1:] = into[..., None] * older_dev[:, None, :, : p - 1]
             dev = new.reshape(n, n_states, p)
             out[:, h, 0] = prob @ mu[dig[:, 0]] + dev[:, :, 0].sum(axis=1)
+            if future_u is not None:
+                regime = prob.reshape(n, k, r).sum(axis=2)
+                out[:, h, 0] += np.einsum(
+                    "nk,km,nm->n", regime, params["coef_"], future_u[:, h]
+                )
         return out
 
     def _refuse_inputs(self, what):
@@ -676,7 +799,9 @@ class MarkovSwitchingAR(ECMSteps):
             )
 
     # -- sampling ---------------------------------------------------------------
-    def sample(self, n_samples=1, random_state=None, *, transition_inputs=None):
+    def sample(
+        self, n_samples=1, random_state=None, *, inputs=None, transition_inputs=None
+    ):
         """Draw one sequence.
 
         The first regime follows ``startprob_`` (with ``start="stationary"``
@@ -689,6 +814,9 @@ class MarkovSwitchingAR(ECMSteps):
         n_samples : int
         random_state : None, int, RandomState or Generator
             Default: the model's ``random_state``.
+        inputs : array-like (n_samples, n_inputs)
+            Required when the model has inputs (``coef_``): the mean of row
+            ``t`` in regime k is ``means_[k] + inputs[t] @ coef_[k]``.
         transition_inputs : array-like (n_samples, n_transition_inputs)
             Required with ``transition_inputs=True``: row ``t`` drives the
             transition into row ``t`` (the first row's is not used).
@@ -718,8 +846,9 @@ class MarkovSwitchingAR(ECMSteps):
             if start is None:  # stationary: from the first row's transitions
                 start = stationary_distribution(np.exp(log_transmats(coef, w[:1]))[0])
             chain = InputTransitions(k, start, coef, w=w)
+        level = self._sample_levels(params, n, inputs)
         states = chain.sample(n, rng)
-        mu, phi = params["means_"], params["ar_coef_"]
+        phi = params["ar_coef_"]
         dev = np.zeros(n)
         sd = np.sqrt(params["variances_"])
         noise = rng.standard_normal(n)
@@ -727,10 +856,27 @@ class MarkovSwitchingAR(ECMSteps):
             s = states[t]
             lags = dev[max(t - self.order, 0) : t][::-1]
             dev[t] = phi[s, : len(lags)] @ lags + sd[s] * noise[t]
-        return (mu[states] + dev)[:, None], states
+        return (level[np.arange(n), states] + dev)[:, None], states
+
+    def _sample_levels(self, params, n, inputs):
+        """The regime means of every row of :meth:`sample`, (n, K)."""
+        m = params["coef_"].shape[1]
+        u = check_inputs(inputs, None, None, n, "inputs")
+        if m and u is None:
+            raise ValueError(
+                f"inputs is missing: this model's means use {m} inputs (coef_)"
+            )
+        if u is not None and u.shape[1] != m:
+            raise ValueError(
+                f"inputs must have {m} columns (as coef_), got {u.shape[1]}"
+                if m
+                else "inputs given, but this model's means use none: leave them out"
+            )
+        level = np.broadcast_to(params["means_"], (n, self.n_components))
+        return level if u is None else level + u @ params["coef_"].T
 
     # -- learning -------------------------------------------------------------
-    def fit(self, X, lengths=None, *, transition_inputs=None):
+    def fit(self, X, lengths=None, *, inputs=None, transition_inputs=None):
         """Estimate the parameters by EM (an ECM scheme: see the class notes).
 
         X larger than ``memory_budget`` allows (a memmap, a list of arrays)
@@ -739,7 +885,7 @@ class MarkovSwitchingAR(ECMSteps):
         raises, the model keeps its parameters.
         """
         self._check_hyperparameters()
-        source = Source(self, X, lengths, transition_inputs)
+        source = Source(self, X, lengths, transition_inputs, inputs)
         params = self._initial_params([source.sample()])
         params, monitor = self._em(source.stats, params)
         return self._commit(params, monitor)
@@ -752,12 +898,7 @@ class MarkovSwitchingAR(ECMSteps):
     # hooks of fasthmm.distributed.fit
     def _read_partition(self, X, lengths, inputs, transition_inputs):
         """A partition loaded on a worker, checked: :class:`Batch`."""
-        if inputs is not None:
-            raise ValueError(
-                "inputs were given but MarkovSwitchingAR's emissions use none: "
-                "leave inputs out (transition inputs go in transition_inputs)"
-            )
-        return self._read(X, lengths, transition_inputs)
+        return self._read(X, lengths, transition_inputs, inputs)
 
     def _partition_sample(self, data, size, n_slices):
         """The rows of a partition's initialisation sample (see
@@ -792,7 +933,7 @@ class MarkovSwitchingAR(ECMSteps):
         self._online = running
         return self
 
-    def partial_fit(self, X, lengths=None, *, transition_inputs=None):
+    def partial_fit(self, X, lengths=None, *, inputs=None, transition_inputs=None):
         """One step of online (stepwise) EM on a new batch of sequences, as
         :meth:`fasthmm.BaseHMM.partial_fit` (:mod:`fasthmm.online`): the
         batch's statistics blended into running statistics with step size
@@ -803,7 +944,7 @@ class MarkovSwitchingAR(ECMSteps):
         transitions of the steps, as the HMMs' do (:mod:`fasthmm.online`).
         Atomic; ``monitor_`` is not touched."""
         self._check_hyperparameters()
-        source = Source(self, X, lengths, transition_inputs)
+        source = Source(self, X, lengths, transition_inputs, inputs)
         running = getattr(self, "_online", None)
         if running is None:
             params = self._initial_params([source.sample()])
@@ -862,8 +1003,10 @@ class MarkovSwitchingAR(ECMSteps):
 
     def _initialized(self, data):
         """Current parameters, with those named in ``init_params`` (or unset)
-        set from the data: means at quantiles of y, one pooled AR(p) fit by
-        least squares, a persistent chain."""
+        set from the data: the input coefficients of one pooled least squares
+        fit, means at quantiles of what they leave of y, one pooled AR(p) fit
+        of that by least squares, a persistent chain. Without
+        ``fit_intercept`` the means are left as set (zero when unset)."""
         k = self.n_components
         params = self._current_params()
         todo = {
@@ -871,17 +1014,30 @@ class MarkovSwitchingAR(ECMSteps):
             for letter, name in zip(LETTERS, self._param_names())
             if letter in self.init_params or params[name] is None
         }
-        y = data.y[data.scored]
-        if "m" in todo:
-            params["means_"] = np.quantile(data.y, (np.arange(k) + 0.5) / k)
+        u = np.zeros((len(data.y), 0)) if data.u is None else data.u
+        coef = params["coef_"]
+        if "m" in todo or coef is None or np.shape(coef) != (k, u.shape[1]):
+            ones = np.ones((len(u), int(self.fit_intercept)))
+            beta = np.linalg.lstsq(np.hstack([ones, u]), data.y, rcond=None)[0]
+            params["coef_"] = np.tile(beta[ones.shape[1] :], (k, 1))
+        level = data.y - u @ params["coef_"][0]
+        if "m" in todo and self.fit_intercept:
+            params["means_"] = np.quantile(level, (np.arange(k) + 0.5) / k)
+        elif params["means_"] is None:
+            params["means_"] = np.zeros(k)
         if todo & {"a", "v"}:
-            centred = data.lags - data.lags.mean(axis=0)
-            target = y - y.mean()
-            coef = np.linalg.lstsq(centred, target, rcond=None)[0]
+            lags = np.stack(
+                [level[data.scored - i] for i in range(1, self.order + 1)], axis=1
+            )
+            target = level[data.scored]
+            if self.fit_intercept:
+                lags = lags - lags.mean(axis=0)
+                target = target - target.mean()
+            coef = np.linalg.lstsq(lags, target, rcond=None)[0]
             if "a" in todo:
                 params["ar_coef_"] = np.tile(coef, (k, 1))
             if "v" in todo:
-                var = max(np.var(target - centred @ coef), self.min_covar, 1e-12)
+                var = max(np.var(target - lags @ coef), self.min_covar, 1e-12)
                 params["variances_"] = np.full(k, var)
         if "t" in todo and self.transition_inputs:
             params["transcoef_"] = _persistent_transcoef(k, data.w)
@@ -898,23 +1054,25 @@ class MarkovSwitchingAR(ECMSteps):
     def _n_free_parameters(self):
         k, p = self.n_components, self.order
         per_row = np.shape(self.transcoef_)[-1] if self.transition_inputs else 1
+        n_inputs = np.shape(self.coef_)[1]
         return (
             k * (k - 1) * per_row
             + (k - 1) * (self.start == "learned")
-            + k
+            + k * self.fit_intercept
+            + n_inputs * (k if self.switching_coef else 1)
             + p * (k if self.switching_ar else 1)
             + (k if self.switching_variance else 1)
         )
 
-    def aic(self, X, lengths=None, *, transition_inputs=None):
+    def aic(self, X, lengths=None, *, inputs=None, transition_inputs=None):
         """Akaike information criterion (lower is better)."""
-        ll = self.score(X, lengths, transition_inputs=transition_inputs)
+        ll = self.score(X, lengths, inputs=inputs, transition_inputs=transition_inputs)
         return -2.0 * ll + 2.0 * self._n_free_parameters()
 
-    def bic(self, X, lengths=None, *, transition_inputs=None):
+    def bic(self, X, lengths=None, *, inputs=None, transition_inputs=None):
         """Bayesian information criterion (lower is better); the number of
         scored observations is the sample size."""
-        params, source = self._source(X, lengths, transition_inputs)
+        params, source = self._source(X, lengths, transition_inputs, inputs)
         n_scored = source.n_rows - self.order * source.n_sequences
         ll = sum(self._pass(params, d, smooth=False).loglik.sum() for d in source)
         return -2.0 * float(ll) + self._n_free_parameters() * np.log(n_scored)
