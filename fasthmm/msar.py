@@ -635,15 +635,11 @@ class MarkovSwitchingAR(ECMSteps):
         lag, max_delay, viterbi :
             As in :meth:`fasthmm.BaseHMM.stream`, counted in rows. With
             ``transition_inputs=True``, each push takes the rows'
-            ``transition_inputs=``.
+            ``transition_inputs=``, and with inputs in the means (``coef_``
+            has columns) their ``inputs=``.
         """
         from .msar_stream import SwitchingARStream
 
-        if self._checked_params()["coef_"].shape[1]:
-            raise ValueError(
-                "stream() of a MarkovSwitchingAR fitted with inputs is not "
-                "available yet: use filter_proba / predict_proba with inputs="
-            )
         return SwitchingARStream(self, self._checked_params(), lag, max_delay, viterbi)
 
     # -- forecasts --------------------------------------------------------------

@@ -18,6 +18,7 @@ import numpy as np
 from ._kernels import stream as _ks
 from ._validation import as_float_array, check_inputs
 from .forecast import (
+    check_future,
     check_steps,
     input_transmats,
     refuse_future,
@@ -90,12 +91,14 @@ class SwitchingARStream:
         self.order, self.n_components = model.order, model.n_components
         self.lag, self.max_delay, self.viterbi = lag, max_delay, viterbi
         self._coef = params["transcoef_"] if model.transition_inputs else None
+        self._n_inputs = params["coef_"].shape[1]  # regressors in the means
         self.reset()
 
     def reset(self):
         """Start a new sequence (the parameters and options stay)."""
         self._inner = None  # the stream of tuples, from the first scored row
         self._recent = np.empty(0)  # the last `order` observations
+        self._recent_u = np.empty((0, self._n_inputs))  # and their inputs
         self._head = []  # the first `order` rows' regime distributions
         self._head_mats = []  # and the transitions into rows 1, ..., order
         self._start = None  # the first regime's distribution
@@ -136,7 +139,7 @@ class SwitchingARStream:
         the entries of :meth:`fasthmm.stream.Stream.get_state` (those of the
         stream of tuples, once a row after the first ``order`` was pushed):
         ``n_pushed``, ``past`` (the last ``order`` observations, shape
-        (n, 1)), ``head`` (the regime distributions of the first ``order``
+        (n, 1)), ``past_inputs`` (their inputs, (n, n_inputs)), ``head`` (the regime distributions of the first ``order``
         rows, (n, n_components)) and ``head_transitions`` (the matrices into
         the rows 1, ..., ``order``, (n, n_components, n_components)).
         """
@@ -147,6 +150,7 @@ class SwitchingARStream:
             flushed=np.array(self._flushed),
             n_pushed=np.array(self.n_pushed, dtype=np.int64),
             past=self._recent.reshape(-1, 1).copy(),
+            past_inputs=self._recent_u.copy(),
             head=np.array(self._head, dtype=np.float64).reshape(-1, k),
             head_transitions=np.array(self._head_mats, dtype=np.float64).reshape(
                 -1, k, k
@@ -169,7 +173,7 @@ class SwitchingARStream:
         -------
         self
         """
-        n, flushed, past, head, head_mats = self._checked_state(state)
+        n, flushed, past, past_u, head, head_mats = self._checked_state(state)
         inner = None
         if n > self.order:
             inner = self._tuple_stream(head[0], list(head_mats))
@@ -184,6 +188,7 @@ class SwitchingARStream:
         self._inner = inner
         self._last = None if inner is None else _filtered_row(inner)
         self._recent = past[:, 0].copy()
+        self._recent_u = past_u.copy()
         self._head, self._head_mats = list(head), list(head_mats)
         self._start = head[0] if len(head) else None
         self.n_pushed, self._flushed = n, flushed
@@ -193,14 +198,15 @@ class SwitchingARStream:
         return -1 if self.max_delay is None else self.max_delay
 
     def _checked_state(self, state):
-        """``(n_pushed, flushed, past, head, head_transitions)`` of
-        ``state``, checked (all but the stream of tuples' entries)."""
+        """``(n_pushed, flushed, past, past_inputs, head, head_transitions)``
+        of ``state``, checked (all but the stream of tuples' entries)."""
         k, p = self.n_components, self.order
         try:
             options = np.asarray(state["options"])
             flushed = np.asarray(state["flushed"])
             n = np.asarray(state["n_pushed"])
             past, head = state["past"], state["head"]
+            past_u = state.get("past_inputs", np.empty((0, 0)))
             head_mats = state["head_transitions"]
         except (KeyError, TypeError, IndexError) as exc:
             raise ValueError(
@@ -229,6 +235,15 @@ class SwitchingARStream:
                 f"state['past'] must hold the last observations, shape "
                 f"{(min(n, p), 1)}, got shape {past.shape}"
             )
+        past_u = as_float_array(past_u, "state['past_inputs']", ndim=2)
+        if not self._n_inputs and not past_u.size:
+            past_u = np.empty((min(n, p), 0))
+        if past_u.shape != (min(n, p), self._n_inputs):
+            raise ValueError(
+                "state['past_inputs'] must hold the inputs of the last "
+                f"observations, shape {(min(n, p), self._n_inputs)}, got shape "
+                f"{past_u.shape}"
+            )
         head = self._checked_head(head, min(n, p))
         head_mats = self._checked_head_mats(head_mats, p if n > p else max(0, n - 1))
         ahead = [head[i] @ head_mats[i] for i in range(len(head) - 1)]
@@ -238,7 +253,7 @@ class SwitchingARStream:
                 "previous row and state['head_transitions'] (the state is not "
                 "this stream's)"
             )
-        return n, bool(flushed), past, head, head_mats
+        return n, bool(flushed), past, past_u, head, head_mats
 
     def _checked_head(self, head, rows):
         """``state['head']``: ``rows`` regime distributions, the first the
@@ -299,6 +314,29 @@ class SwitchingARStream:
             )
         return np.atleast_1d(y)
 
+    def _inputs(self, inputs, n):
+        """The inputs of ``n`` new rows, (n, n_inputs), checked against
+        ``coef_``."""
+        m = self._n_inputs
+        if inputs is None:
+            if m:
+                raise ValueError(
+                    f"inputs is missing: this model's means use {m} inputs "
+                    "(coef_), give them as inputs="
+                )
+            return np.empty((n, 0))
+        if not m:
+            raise ValueError(
+                "inputs given, but this model's means use none (it was fitted "
+                "without inputs): leave them out"
+            )
+        u = check_inputs(inputs, None, None, n, "inputs")
+        if u.shape[1] != m:
+            raise ValueError(
+                f"inputs must have {m} columns (as coef_), got {u.shape[1]}"
+            )
+        return u
+
     def _transmats(self, transition_inputs, n):
         """The K x K matrices into each of ``n`` new rows, (n, K, K)."""
         if self._coef is None:
@@ -316,12 +354,15 @@ class SwitchingARStream:
             )
         return np.exp(log_transmats(self._coef, w))
 
-    def push(self, x, transition_inputs=None):
+    def push(self, x, inputs=None, transition_inputs=None):
         """Add observations of the current sequence.
 
         Parameters
         ----------
         x : float, or array-like of shape (n_new,) or (n_new, 1)
+        inputs : array-like (n_new, n_inputs)
+            Required when the model's means use inputs (``coef_`` has
+            columns; refused otherwise): the rows' inputs.
         transition_inputs : array-like (n_new, n_transition_inputs)
             Required with ``transition_inputs=True`` (refused otherwise): the
             rows' transition inputs, row ``t`` driving the transition into
@@ -346,6 +387,7 @@ class SwitchingARStream:
                 "start a new one"
             )
         y = self._observations(x)
+        u = self._inputs(inputs, len(y))
         mats = self._transmats(transition_inputs, len(y))
         p = self.order
         n_head = max(0, min(len(y), p - self.n_pushed))
@@ -359,6 +401,7 @@ class SwitchingARStream:
                 head.append(head[-1] @ mats[i])
         filtered = [np.array(head[self.n_pushed :]).reshape(-1, self.n_components)]
         history = np.concatenate([self._recent, y])
+        history_u = np.concatenate([self._recent_u, u])
         inner, last = self._inner, self._last
         smoothed = np.empty((0, self.n_components))
         states = np.empty(0, dtype=np.int64)
@@ -367,8 +410,9 @@ class SwitchingARStream:
                 head_mats.append(mats[n_head])
                 inner = self._tuple_stream(start, head_mats)
             rows = np.arange(len(history) - len(y) + n_head, len(history))
-            regressors = np.stack([history[rows - i] for i in range(p + 1)], axis=1)
-            le = self._model._log_emissions(self._params, regressors)
+            features = [history[rows - i, None] for i in range(p + 1)]
+            features += [history_u[rows - i] for i in range(p + 1)]
+            le = self._model._log_emissions(self._params, np.hstack(features))
             scored = None if self._coef is None else mats[n_head:]
             tuples = inner.push(le, transition_inputs=scored)
             last = tuples[-1]
@@ -379,6 +423,7 @@ class SwitchingARStream:
         self._head, self._head_mats, self._start = head, head_mats, start
         self._inner, self._last = inner, last
         self._recent = history[len(history) - min(p, len(history)) :]
+        self._recent_u = history_u[len(history) - len(self._recent) :]
         self.n_pushed += len(y)
         self.smoothed, self.states = smoothed, states
         return np.concatenate(filtered)
@@ -487,9 +532,11 @@ class SwitchingARStream:
         filtered = self._chain.regime_marginals(self._last[None])
         return state_forecast(filtered, mats).proba[0]
 
-    def forecast(self, steps=1, *, future_transition_inputs=None):
+    def forecast(self, steps=1, *, future_inputs=None, future_transition_inputs=None):
         """Predictive means of the ``steps`` rows after those pushed, as
-        :meth:`fasthmm.MarkovSwitchingAR.forecast` on the rows so far.
+        :meth:`fasthmm.MarkovSwitchingAR.forecast` on the rows so far (with
+        inputs in the means, those of the steps ahead are
+        ``future_inputs``, (steps, n_inputs)).
 
         Returns
         -------
@@ -497,5 +544,19 @@ class SwitchingARStream:
         """
         mats = self._future(steps, future_transition_inputs)
         recent = self._recent[::-1][None]  # the last first
-        model = self._model
-        return model._forecast_means(self._params, self._last[None], recent, mats)[0]
+        model, m = self._model, self._n_inputs
+        if not m:
+            refuse_future(future_inputs, "future_inputs", "means")
+            return model._forecast_means(self._params, self._last[None], recent, mats)[
+                0
+            ]
+        if future_inputs is None:
+            raise ValueError(
+                "future_inputs is missing: this model's means depend on inputs, "
+                "give their values in the steps to forecast"
+            )
+        future_u = check_future(future_inputs, "future_inputs", 1, mats.shape[1], m)
+        recent_u = self._recent_u[::-1][None]
+        return model._forecast_means(
+            self._params, self._last[None], recent, mats, recent_u, future_u
+        )[0]

@@ -258,8 +258,6 @@ def test_bad_inputs_are_named_and_a_failed_fit_changes_nothing():
     assert plain.coef_.shape == (2, 0)
     with pytest.raises(ValueError, match="inputs given"):
         plain.predict_proba(y, inputs=u)
-    with pytest.raises(ValueError, match="stream"):
-        model.stream()
     before = {n: getattr(model, n).copy() for n in model._param_names()}
     with pytest.raises(ValueError, match="inputs"):
         model.fit(y, inputs=np.full((20, 2), np.inf))
@@ -497,3 +495,97 @@ def test_transition_gradient_equals_central_differences():
         fd[idx] = (q(up) - q(down)) / 2e-6
     got = _transition_gradient(_row_softmax(logits), counts, start)
     np.testing.assert_allclose(got, fd, atol=1e-6)
+
+
+@settings(max_examples=15, deadline=None)
+@given(
+    seed=st.integers(0, 2**31 - 1),
+    order=st.integers(1, 3),
+    cuts=st.lists(st.integers(1, 19), max_size=3),
+    resume_at=st.integers(0, 3),
+    tvtp=st.booleans(),
+)
+def test_stream_with_inputs_equals_enumeration_and_the_batch_calls(
+    seed, order, cuts, resume_at, tvtp
+):
+    """Any split of a stream (saved and resumed at one of the cuts) gives the
+    batch filter, score and forecast with future inputs."""
+    rng = np.random.default_rng(seed)
+    n = 20
+    model = random_model(rng, 2, order, 2)
+    y, u = rng.normal(size=n), rng.normal(size=(n, 2))
+    w = None
+    if tvtp:
+        model.transition_inputs = True
+        model.transcoef_ = rng.normal(size=(2, 2, 2))
+        model.transcoef_[:, -1] = 0.0
+        w = np.column_stack([np.ones(n), rng.normal(size=n)])
+    bounds = sorted({0, n, *cuts})
+    stream, filtered = model.stream(), []
+    for i, (lo, hi) in enumerate(zip(bounds, bounds[1:])):
+        if i == resume_at:  # a saved state carries the inputs' lags
+            stream = model.stream().set_state(stream.get_state())
+        kw = {} if w is None else {"transition_inputs": w[lo:hi]}
+        filtered.append(stream.push(y[lo:hi], inputs=u[lo:hi], **kw))
+    filtered = np.concatenate(filtered)
+    np.testing.assert_allclose(
+        filtered, model.filter_proba(y, inputs=u, transition_inputs=w), atol=1e-10
+    )
+    np.testing.assert_allclose(
+        stream.log_likelihood,
+        model.score(y, inputs=u, transition_inputs=w),
+        rtol=1e-10,
+    )
+    future = rng.normal(size=(3, 2))
+    fw = None if w is None else np.column_stack([np.ones(3), rng.normal(size=3)])
+    np.testing.assert_allclose(
+        stream.forecast(3, future_inputs=future, future_transition_inputs=fw),
+        model.forecast(
+            y,
+            steps=3,
+            inputs=u,
+            future_inputs=future,
+            transition_inputs=w,
+            future_transition_inputs=fw,
+        )[0],
+        rtol=1e-10,
+        atol=1e-12,
+    )
+
+
+def test_stream_inputs_are_checked_and_a_bad_push_changes_nothing():
+    rng = np.random.default_rng(2)
+    model = random_model(rng, 2, 2, 2)
+    stream = model.stream()
+    stream.push(rng.normal(size=4), inputs=rng.normal(size=(4, 2)))
+    before = stream.get_state()
+    for bad, match in [
+        ({}, "inputs is missing"),
+        ({"inputs": np.zeros((3, 1))}, "inputs must have 2 columns"),
+        ({"inputs": np.full((3, 2), np.nan)}, "inputs"),
+        ({"inputs": np.zeros((2, 2))}, "inputs"),
+    ]:
+        with pytest.raises(ValueError, match=match):
+            stream.push(np.zeros(3), **bad)
+        for key, value in stream.get_state().items():
+            np.testing.assert_array_equal(value, before[key])
+    with pytest.raises(ValueError, match="future_inputs"):
+        stream.forecast(2)
+    plain = random_model(rng, 2, 2, 0).stream()
+    with pytest.raises(ValueError, match="inputs given"):
+        plain.push(np.zeros(3), inputs=np.zeros((3, 1)))
+
+
+def test_stream_with_inputs_filters_as_enumeration_of_regime_paths():
+    """Filtered row t of a stream fed one row at a time: the regime
+    marginal of the paths of rows 0..t (enumerated)."""
+    rng = np.random.default_rng(11)
+    model = random_model(rng, 2, 2, 2)
+    y, u = rng.normal(size=7), rng.normal(size=(7, 2))
+    stream = model.stream()
+    rows = [stream.push(y[t], inputs=u[t : t + 1])[0] for t in range(7)]
+    for t in range(model.order, 7):
+        paths, scores = path_scores(model, y[: t + 1], u[: t + 1])
+        p = np.exp(scores - logsumexp(scores))
+        want = [p[paths[:, t] == k].sum() for k in range(2)]
+        np.testing.assert_allclose(rows[t], want, atol=1e-12)
