@@ -34,7 +34,7 @@ def _scaled_sequence(
     every step (each emission row shifted by its maximum, each filtered row
     normalised), with the per-step matrices ``transmats`` (probabilities).
 
-    Returns False, leaving the sequence to :func:`_log_sequence`, when it
+    Returns False, leaving the sequence to :func:`log_sequence`, when it
     cannot answer to rounding: a log-emission that is NaN, ``+inf`` or a
     row of ``-inf``, a normaliser below :data:`SCALED_FLOOR` (its terms
     could be subnormal) or a backward row above ``1 / SCALED_FLOOR``.
@@ -83,7 +83,9 @@ def _scaled_sequence(
         total += np.log(c) + top
     if not smooth:
         ll[s] = total
-        post[lo:hi] = alpha
+        for t in range(n):
+            for j in range(k):
+                post[lo + t, j] = alpha[t, j]
         return True
     counts = xi.shape[0] > 0
     beta = np.ones(k)
@@ -117,7 +119,7 @@ def _scaled_sequence(
 
 
 @njit(cache=True, nogil=True)
-def _log_sequence(
+def log_sequence(
     log_emissions, log_startprob, log_transmats, lo, hi, ll, s, post, smooth, xi
 ):
     """Forward(-backward) of rows ``lo:hi`` in log space (exact whatever the
@@ -202,7 +204,6 @@ def _log_sequence(
 def varying_block(
     log_emissions,
     log_startprob,
-    log_transmats,
     transmats,
     starts,
     blocks,
@@ -212,57 +213,44 @@ def varying_block(
     post,
     smooth,
     xi,
-    invalid,
+    fallback,
 ):
     """Forward(-backward) of the sequences of blocks ``b0:b1`` with a
-    transition matrix per step: scaled in probability space
-    (:func:`_scaled_sequence`), a sequence it cannot answer to rounding in
-    log space (:func:`_log_sequence`).
+    transition matrix per step, scaled in probability space
+    (:func:`_scaled_sequence`); a sequence it cannot answer to rounding is
+    flagged in ``fallback`` for :func:`log_sequence` (called separately, so
+    that the log-space recursion compiles only when a sequence needs it).
 
     Parameters
     ----------
     log_emissions : ndarray of shape (n_samples, n_components)
     log_startprob : ndarray of shape (n_components,)
-    log_transmats : ndarray of shape (n_samples, n_components, n_components)
-        ``log p(z_t = j | z_{t-1} = i)`` in ``[t, i, j]``; rows that start a
-        sequence are not read. Or of shape (0, K, K): not given (a block
-        with a sequence that needs them is then left, marked 2 in
-        ``invalid``, for a second call with them).
     transmats : ndarray of shape (n_samples, n_components, n_components)
-        The same as probabilities (``exp(log_transmats)``).
+        ``p(z_t = j | z_{t-1} = i)`` in ``[t, i, j]``; rows that start a
+        sequence are not read.
     starts : ndarray of shape (n_sequences + 1,)
     blocks : ndarray of shape (n_blocks + 1,)
         Sequence indices where the blocks begin.
     b0, b1 : int
     ll : ndarray of shape (n_sequences,)
-        Output: log-likelihood of each sequence (``-inf`` if impossible).
+        Output: log-likelihood of each sequence answered.
     post : ndarray of shape (n_samples, n_components)
-        Output: filtered rows, or posteriors with ``smooth`` (zero rows for
-        an impossible sequence).
+        Output: filtered rows, or posteriors with ``smooth``.
     smooth : bool
     xi : ndarray of shape (n_samples, n_components, n_components) or (0, K, K)
         Output when it has rows (needs ``smooth``): ``xi[t, i, j] =
         p(z_{t-1} = i, z_t = j | x)``, zero at the first row of a sequence.
-    invalid : ndarray of shape (n_blocks,), int64
-        Output: 1 for a block whose log-emissions hold NaN or ``+inf``; 2
-        for a block left unfinished for want of ``log_transmats``.
+    fallback : ndarray of shape (n_sequences,), int64
+        Output: 1 for a sequence left to :func:`log_sequence` (its rows of
+        ``ll``, ``post`` and ``xi`` are then to be overwritten), else 0.
     """
-    have_logs = log_transmats.shape[0] > 0
     for b in range(b0, b1):
-        valid = True
         for s in range(blocks[b], blocks[b + 1]):
             lo = starts[s]
             hi = starts[s + 1]
             tail = (lo, hi, ll, s, post, smooth, xi)
-            if not _scaled_sequence(log_emissions, log_startprob, transmats, *tail):
-                if not have_logs:
-                    invalid[b] = 2
-                    break
-                valid &= _log_sequence(
-                    log_emissions, log_startprob, log_transmats, *tail
-                )
-        else:
-            invalid[b] = 0 if valid else 1
+            ok = _scaled_sequence(log_emissions, log_startprob, transmats, *tail)
+            fallback[s] = 0 if ok else 1
 
 
 @njit(cache=True, nogil=True)
