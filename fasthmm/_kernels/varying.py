@@ -16,7 +16,7 @@ model without transition inputs never reaches this module.
 import numpy as np
 from numba import njit
 
-from .expmath import _exp_parts
+from .expmath import _as_float, _exp_parts
 from .logspace import _log_sum_exp
 
 NEG_INF = -np.inf
@@ -341,40 +341,43 @@ def _step_logits(coef_t, w_t, z, top):
 
 
 @njit(cache=True, nogil=True, inline="always")
-def _exp_into(z, e, bits, scale):
+def _exp_into(z, e, bits):
     """``e[u] = exp(z[u])`` with :func:`fasthmm._kernels.expmath._exp_parts`
-    (a loop LLVM vectorises; within a few ulp of ``np.exp``); ``scale`` is
-    ``bits.view(np.float64)`` (scratch)."""
+    (a loop LLVM vectorises; within a few ulp of ``np.exp``); ``bits`` is
+    int64 scratch."""
     n = z.shape[0]
     for u in range(n):
         p, b = _exp_parts(z[u])
         bits[u] = b
         e[u] = p
     for u in range(n):
-        e[u] *= scale[u]
+        e[u] *= _as_float(bits[u])
 
 
-@njit(cache=True, nogil=True, inline="always")
+@njit(cache=True, nogil=True)
 def _softmax_scratch(transcoef):
     """``transcoef`` as (n_inputs, K * K) and the scratch arrays of
-    :func:`_step_softmax`: ``(coef_t, z, e, top, sums, bits, scale)``."""
-    k = transcoef.shape[0]
+    :func:`_step_softmax`: ``(coef_t, z, e, top, sums, bits)``."""
+    k, _, d = transcoef.shape
     kk = k * k
-    coef_t = np.ascontiguousarray(transcoef.reshape(kk, -1).T)
+    coef_t = np.empty((d, kk))
+    for i in range(k):
+        for j in range(k):
+            for c in range(d):
+                coef_t[c, i * k + j] = transcoef[i, j, c]
     bits = np.empty(kk, dtype=np.int64)
-    scale = bits.view(np.float64)
-    return coef_t, np.empty(kk), np.empty(kk), np.empty(k), np.empty(k), bits, scale
+    return coef_t, np.empty(kk), np.empty(kk), np.empty(k), np.empty(k), bits
 
 
-@njit(cache=True, nogil=True, inline="always")
-def _step_softmax(coef_t, w_t, z, e, top, sums, bits, scale):
+@njit(cache=True, nogil=True)
+def _step_softmax(coef_t, w_t, z, e, top, sums, bits):
     """One step's softmax terms, all rows: ``z`` the logits shifted by
     their row's maximum ``top[i]`` (:func:`_step_logits`), ``e`` their
     exponentials (:func:`_exp_into`) and ``sums[i]`` the sum of row ``i`` of
     ``e``."""
     k = top.shape[0]
     _step_logits(coef_t, w_t, z, top)
-    _exp_into(z, e, bits, scale)
+    _exp_into(z, e, bits)
     for i in range(k):
         s = 0.0
         for j in range(k):
@@ -405,9 +408,9 @@ def step_log_transmats(transcoef, w, out, probs):
     logs = out.shape[0] > 0
     k = transcoef.shape[0]
     both = probs.shape[0] > 0
-    coef_t, z, e, top, sums, bits, scale = _softmax_scratch(transcoef)
+    coef_t, z, e, top, sums, bits = _softmax_scratch(transcoef)
     for t in range(n):
-        _step_softmax(coef_t, w[t], z, e, top, sums, bits, scale)
+        _step_softmax(coef_t, w[t], z, e, top, sums, bits)
         for i in range(k):
             s = sums[i]
             if logs:
@@ -459,7 +462,7 @@ def logistic_terms(transcoef, y, nt, w, active, level, values, grad, info):
     d = w.shape[1]
     kk = k * k
     m = k - 1
-    coef_t, z, e, top, sums, bits, scale = _softmax_scratch(transcoef)
+    coef_t, z, e, top, sums, bits = _softmax_scratch(transcoef)
     r = np.empty(kk)
     lse = np.zeros(k)
     gacc = np.zeros((d, kk))
@@ -479,7 +482,7 @@ def logistic_terms(transcoef, y, nt, w, active, level, values, grad, info):
             total += nt[t, i]
         if total == 0.0:
             continue
-        _step_softmax(coef_t, w[t], z, e, top, sums, bits, scale)
+        _step_softmax(coef_t, w[t], z, e, top, sums, bits)
         for i in range(k):
             s = sums[i]
             lse[i] += nt[t, i] * (top[i] + np.log(s))
