@@ -27,103 +27,13 @@ SCALED_FLOOR = 1e-250
 
 
 @njit(cache=True, nogil=True)
-def _scaled_sequence(
-    log_emissions, log_startprob, transmats, lo, hi, ll, s, post, smooth, xi
-):
-    """Forward(-backward) of rows ``lo:hi`` in probability space, scaled at
-    every step (each emission row shifted by its maximum, each filtered row
-    normalised), with the per-step matrices ``transmats`` (probabilities).
-
-    Returns False, leaving the sequence to :func:`log_sequence`, when it
-    cannot answer to rounding: a log-emission that is NaN, ``+inf`` or a
-    row of ``-inf``, a normaliser below :data:`SCALED_FLOOR` (its terms
-    could be subnormal) or a backward row above ``1 / SCALED_FLOOR``.
-    Otherwise fills ``ll[s]``, ``post[lo:hi]`` and, when it has rows,
-    ``xi[lo:hi]`` (as :func:`varying_block`).
-    """
-    k = log_emissions.shape[1]
-    n = hi - lo
-    alpha = np.empty((n, k))
-    em = np.empty((n, k))
-    scale = np.empty(n)
-    total = 0.0
-    for t in range(n):
-        top = NEG_INF
-        for j in range(k):
-            e = log_emissions[lo + t, j]
-            if not e < np.inf:
-                return False
-            top = max(top, e)
-        if not top > NEG_INF:
-            return False
-        for j in range(k):
-            em[t, j] = np.exp(log_emissions[lo + t, j] - top)
-        if t == 0:
-            for j in range(k):
-                alpha[0, j] = np.exp(log_startprob[j]) * em[0, j]
-        else:
-            for j in range(k):
-                alpha[t, j] = 0.0
-            for i in range(k):
-                a = alpha[t - 1, i]
-                if a == 0.0:
-                    continue
-                for j in range(k):
-                    alpha[t, j] += a * transmats[lo + t, i, j]
-            for j in range(k):
-                alpha[t, j] *= em[t, j]
-        c = 0.0
-        for j in range(k):
-            c += alpha[t, j]
-        if not c >= SCALED_FLOOR:
-            return False
-        for j in range(k):
-            alpha[t, j] /= c
-        scale[t] = c
-        total += np.log(c) + top
-    if not smooth:
-        ll[s] = total
-        for t in range(n):
-            for j in range(k):
-                post[lo + t, j] = alpha[t, j]
-        return True
-    counts = xi.shape[0] > 0
-    beta = np.ones(k)
-    g = np.empty(k)
-    nb = np.empty(k)
-    big = 1.0 / SCALED_FLOOR
-    for j in range(k):
-        post[hi - 1, j] = alpha[n - 1, j]
-    if counts:
-        xi[lo] = 0.0
-    for t in range(n - 1, 0, -1):
-        inv = 1.0 / scale[t]
-        for j in range(k):
-            g[j] = em[t, j] * beta[j] * inv
-        for i in range(k):
-            v = 0.0
-            a = alpha[t - 1, i]
-            for j in range(k):
-                q = transmats[lo + t, i, j] * g[j]
-                v += q
-                if counts:
-                    xi[lo + t, i, j] = a * q
-            nb[i] = v
-        for i in range(k):
-            if not nb[i] <= big:
-                return False
-            beta[i] = nb[i]
-            post[lo + t - 1, i] = alpha[t - 1, i] * nb[i]
-    ll[s] = total
-    return True
-
-
-@njit(cache=True, nogil=True)
 def log_sequence(
     log_emissions, log_startprob, log_transmats, lo, hi, ll, s, post, smooth, xi
 ):
     """Forward(-backward) of rows ``lo:hi`` in log space (exact whatever the
-    range of the log-emissions); fills as :func:`_scaled_sequence`.
+    range of the log-emissions); fills ``ll[s]``,
+    ``post[lo:hi]`` and, when it has rows, ``xi[lo:hi]`` as
+    :func:`varying_block`.
 
     Returns
     -------
@@ -216,10 +126,16 @@ def varying_block(
     fallback,
 ):
     """Forward(-backward) of the sequences of blocks ``b0:b1`` with a
-    transition matrix per step, scaled in probability space
-    (:func:`_scaled_sequence`); a sequence it cannot answer to rounding is
-    flagged in ``fallback`` for :func:`log_sequence` (called separately, so
-    that the log-space recursion compiles only when a sequence needs it).
+    transition matrix per step, in probability space, scaled at every step
+    (each emission row shifted by its maximum, each filtered row
+    normalised).
+
+    A sequence the scaled recursion cannot answer to rounding is flagged in
+    ``fallback`` for :func:`log_sequence` (called separately, so that the
+    log-space recursion compiles only when a sequence needs it): a
+    log-emission that is NaN, ``+inf`` or a row of ``-inf``, a normaliser
+    below :data:`SCALED_FLOOR` (its terms could be subnormal) or a backward
+    row above ``1 / SCALED_FLOOR``.
 
     Parameters
     ----------
@@ -244,13 +160,89 @@ def varying_block(
         Output: 1 for a sequence left to :func:`log_sequence` (its rows of
         ``ll``, ``post`` and ``xi`` are then to be overwritten), else 0.
     """
-    for b in range(b0, b1):
-        for s in range(blocks[b], blocks[b + 1]):
-            lo = starts[s]
-            hi = starts[s + 1]
-            tail = (lo, hi, ll, s, post, smooth, xi)
-            ok = _scaled_sequence(log_emissions, log_startprob, transmats, *tail)
-            fallback[s] = 0 if ok else 1
+    k = log_emissions.shape[1]
+    counts = xi.shape[0] > 0
+    big = 1.0 / SCALED_FLOOR
+    beta = np.empty(k)
+    g = np.empty(k)
+    nb = np.empty(k)
+    for s in range(blocks[b0], blocks[b1]):
+        lo = starts[s]
+        hi = starts[s + 1]
+        n = hi - lo
+        alpha = np.empty((n, k))
+        em = np.empty((n, k))
+        scale = np.empty(n)
+        total = 0.0
+        ok = True
+        for t in range(n):
+            top = NEG_INF
+            for j in range(k):
+                e = log_emissions[lo + t, j]
+                ok &= e < np.inf
+                top = max(top, e)
+            if not (ok and top > NEG_INF):
+                ok = False
+                break
+            for j in range(k):
+                em[t, j] = np.exp(log_emissions[lo + t, j] - top)
+            if t == 0:
+                for j in range(k):
+                    alpha[0, j] = np.exp(log_startprob[j]) * em[0, j]
+            else:
+                for j in range(k):
+                    alpha[t, j] = 0.0
+                for i in range(k):
+                    a = alpha[t - 1, i]
+                    if a == 0.0:
+                        continue
+                    for j in range(k):
+                        alpha[t, j] += a * transmats[lo + t, i, j]
+                for j in range(k):
+                    alpha[t, j] *= em[t, j]
+            c = 0.0
+            for j in range(k):
+                c += alpha[t, j]
+            if not c >= SCALED_FLOOR:
+                ok = False
+                break
+            for j in range(k):
+                alpha[t, j] /= c
+            scale[t] = c
+            total += np.log(c) + top
+        if ok and not smooth:
+            for t in range(n):
+                for j in range(k):
+                    post[lo + t, j] = alpha[t, j]
+        elif ok:
+            for j in range(k):
+                beta[j] = 1.0
+                post[hi - 1, j] = alpha[n - 1, j]
+                if counts:
+                    for i in range(k):
+                        xi[lo, i, j] = 0.0
+            for t in range(n - 1, 0, -1):
+                inv = 1.0 / scale[t]
+                for j in range(k):
+                    g[j] = em[t, j] * beta[j] * inv
+                for i in range(k):
+                    v = 0.0
+                    a = alpha[t - 1, i]
+                    for j in range(k):
+                        q = transmats[lo + t, i, j] * g[j]
+                        v += q
+                        if counts:
+                            xi[lo + t, i, j] = a * q
+                    nb[i] = v
+                for i in range(k):
+                    ok &= nb[i] <= big
+                    beta[i] = nb[i]
+                    post[lo + t - 1, i] = alpha[t - 1, i] * nb[i]
+                if not ok:
+                    break
+        if ok:
+            ll[s] = total
+        fallback[s] = 0 if ok else 1
 
 
 @njit(cache=True, nogil=True)
