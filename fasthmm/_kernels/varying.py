@@ -456,8 +456,14 @@ def logistic_terms(transcoef, y, nt, w, active, level, values, grad, info):
     m = k - 1
     coef_t, z, e, top, sums, bits = _softmax_scratch(transcoef)
     r = np.empty(kk)
-    lse = np.zeros(k)
-    gacc = np.zeros((d, kk))
+    # Accumulators, zeroed by loops (np.zeros would compile a fill of its own).
+    lse = np.empty(k)
+    for i in range(k):
+        lse[i] = 0.0
+    gacc = np.empty((d, kk))
+    for c in range(d):
+        for u in range(kk):
+            gacc[c, u] = 0.0
     # info[i, (j, a), (q, b)] = sum_t h_t(i, j, q) w_ta w_tb: sums of the
     # h_t(i, j, q) (q >= j) of all rows (one long inner loop) times each
     # product w_ta w_tb (a <= b); expanded at the end.
@@ -465,7 +471,10 @@ def logistic_terms(transcoef, y, nt, w, active, level, values, grad, info):
     n_jq = m * (m + 1) // 2
     ww = np.empty(n_pairs)
     hv = np.empty(k * n_jq)
-    acc = np.zeros((n_pairs, k * n_jq))
+    acc = np.empty((n_pairs, k * n_jq))
+    for q1 in range(n_pairs):
+        for u in range(k * n_jq):
+            acc[q1, u] = 0.0
     want = level >= 1
     hessian = level >= 2
     for t in range(n):
