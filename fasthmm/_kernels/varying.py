@@ -166,11 +166,12 @@ def varying_block(
     beta = np.empty(k)
     g = np.empty(k)
     nb = np.empty(k)
+    # The filtered rows are written in ``post`` (then, with ``smooth``,
+    # turned into posteriors in place, backwards).
     for s in range(blocks[b0], blocks[b1]):
         lo = starts[s]
         hi = starts[s + 1]
         n = hi - lo
-        alpha = np.empty((n, k))
         em = np.empty((n, k))
         scale = np.empty(n)
         total = 0.0
@@ -184,60 +185,55 @@ def varying_block(
             if not (ok and top > NEG_INF):
                 ok = False
                 break
-            for j in range(k):
-                em[t, j] = np.exp(log_emissions[lo + t, j] - top)
+            r = lo + t
             if t == 0:
                 for j in range(k):
-                    alpha[0, j] = np.exp(log_startprob[j]) * em[0, j]
+                    post[r, j] = np.exp(log_startprob[j])
             else:
                 for j in range(k):
-                    alpha[t, j] = 0.0
+                    post[r, j] = 0.0
                 for i in range(k):
-                    a = alpha[t - 1, i]
+                    a = post[r - 1, i]
                     if a == 0.0:
                         continue
                     for j in range(k):
-                        alpha[t, j] += a * transmats[lo + t, i, j]
-                for j in range(k):
-                    alpha[t, j] *= em[t, j]
+                        post[r, j] += a * transmats[r, i, j]
             c = 0.0
             for j in range(k):
-                c += alpha[t, j]
+                em[t, j] = np.exp(log_emissions[r, j] - top)
+                post[r, j] *= em[t, j]
+                c += post[r, j]
             if not c >= SCALED_FLOOR:
                 ok = False
                 break
             for j in range(k):
-                alpha[t, j] /= c
+                post[r, j] /= c
             scale[t] = c
             total += np.log(c) + top
-        if ok and not smooth:
-            for t in range(n):
-                for j in range(k):
-                    post[lo + t, j] = alpha[t, j]
-        elif ok:
+        if ok and smooth:
             for j in range(k):
                 beta[j] = 1.0
-                post[hi - 1, j] = alpha[n - 1, j]
                 if counts:
                     for i in range(k):
                         xi[lo, i, j] = 0.0
             for t in range(n - 1, 0, -1):
+                r = lo + t
                 inv = 1.0 / scale[t]
                 for j in range(k):
                     g[j] = em[t, j] * beta[j] * inv
                 for i in range(k):
                     v = 0.0
-                    a = alpha[t - 1, i]
+                    a = post[r - 1, i]
                     for j in range(k):
-                        q = transmats[lo + t, i, j] * g[j]
+                        q = transmats[r, i, j] * g[j]
                         v += q
                         if counts:
-                            xi[lo + t, i, j] = a * q
+                            xi[r, i, j] = a * q
                     nb[i] = v
                 for i in range(k):
                     ok &= nb[i] <= big
                     beta[i] = nb[i]
-                    post[lo + t - 1, i] = alpha[t - 1, i] * nb[i]
+                    post[r - 1, i] *= nb[i]
                 if not ok:
                     break
         if ok:
