@@ -107,7 +107,9 @@ def varying_pass(log_emissions, starts, startprob, steps, post, smooth, xi=None)
 
     Runs :func:`fasthmm._kernels.varying.varying_block` over blocks of
     sequences (on several threads for large work; each sequence's results
-    depend on its rows alone).
+    depend on its rows alone), then
+    :func:`fasthmm._kernels.varying.log_sequence` on each sequence it left
+    to the log-space recursion (a kernel compiled only when one needs it).
 
     Parameters
     ----------
