@@ -105,6 +105,19 @@ def test_long_sequences_equal_the_log_space_reference():
     )
 
 
+def trapped_model():
+    """Two states, one constant transition input: transitions into state 1
+    of probability exp(-800) (0 as a float); state 1 alone explains 10."""
+    model = fasthmm.GaussianHMM(2, transition_inputs=True)
+    model.startprob_ = np.array([0.5, 0.5])
+    coef = np.zeros((2, 2, 1))
+    coef[:, 0, 0] = 800.0
+    model.transcoef_ = coef
+    model.means_ = np.array([[0.0], [10.0]])
+    model.covars_ = np.array([[0.01], [0.01]])
+    return model
+
+
 def test_sequences_the_scaled_recursion_cannot_answer_run_in_log_space():
     """Transitions into state 1 of probability exp(-800) (0 as a float) and a
     row only state 1 explains: the probability-space recursion cannot answer
@@ -113,13 +126,8 @@ def test_sequences_the_scaled_recursion_cannot_answer_run_in_log_space():
     log space (log transition probabilities written as log-softmax)."""
     from scipy.special import logsumexp
 
-    model = fasthmm.GaussianHMM(2, transition_inputs=True)
-    model.startprob_ = np.array([0.5, 0.5])
-    coef = np.zeros((2, 2, 1))
-    coef[:, 0, 0] = 800.0
-    model.transcoef_ = coef
-    model.means_ = np.array([[0.0], [10.0]])
-    model.covars_ = np.array([[0.01], [0.01]])
+    model = trapped_model()
+    coef = model.transcoef_
     X = np.array([[0.0], [0.1], [10.0], [9.9], [0.0], [0.2], [-0.1], [0.1]])
     W = np.ones((8, 1))
     lengths = [4, 4]
@@ -170,13 +178,7 @@ def test_sequences_needing_log_space_among_others_on_threads(monkeypatch):
     counts equal those of the sequence alone (which the test above checks
     against the enumeration of every path), whichever block flags it for
     the log-space recursion."""
-    model = fasthmm.GaussianHMM(2, transition_inputs=True)
-    model.startprob_ = np.array([0.5, 0.5])
-    coef = np.zeros((2, 2, 1))
-    coef[:, 0, 0] = 800.0
-    model.transcoef_ = coef
-    model.means_ = np.array([[0.0], [10.0]])
-    model.covars_ = np.array([[0.01], [0.01]])
+    model = trapped_model()
     trap = np.array([[0.0], [0.1], [10.0], [9.9], [0.2]])
     plain = np.array([[0.0], [0.1], [-0.1], [0.2], [0.1]])
     seqs = [plain, trap, plain[:3], trap[:4], plain, trap, plain[1:]]
