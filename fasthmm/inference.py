@@ -107,7 +107,9 @@ def varying_pass(log_emissions, starts, startprob, steps, post, smooth, xi=None)
 
     Runs :func:`fasthmm._kernels.varying.varying_block` over blocks of
     sequences (on several threads for large work; each sequence's results
-    depend on its rows alone).
+    depend on its rows alone), then
+    :func:`fasthmm._kernels.varying.log_sequence` on each sequence it left
+    to the log-space recursion (a kernel compiled only when one needs it).
 
     Parameters
     ----------
@@ -137,21 +139,20 @@ def varying_pass(log_emissions, starts, startprob, steps, post, smooth, xi=None)
     blocks = block_bounds(starts)
     n_blocks = blocks.shape[0] - 1
     ll = np.empty(starts.shape[0] - 1)
-    invalid = np.zeros(n_blocks, dtype=np.int64)
+    fallback = np.zeros(starts.shape[0] - 1, dtype=np.int64)
     out_xi = np.empty((0, k, k)) if xi is None else xi
-    probs = steps.probs  # first: one pass computes both when neither is there
-    logs = steps.known_log
-    logs = np.empty((0, k, k)) if logs is None else logs
-    args = (le, log_sp, logs, probs, starts, blocks)
-    after = (ll, post, np.bool_(smooth), out_xi, invalid)
+    args = (le, log_sp, steps.probs, starts, blocks)
+    after = (ll, post, np.bool_(smooth), out_xi, fallback)
     if use_threads(n, k * k):
         run_blocks(V.varying_block, args, after, n_blocks)
     else:
         V.varying_block(*args, 0, n_blocks, *after)
-    for b in np.flatnonzero(invalid == 2):  # sequences that need log space
-        args = (le, log_sp, steps.log, probs, starts, blocks)
-        V.varying_block(*args, b, b + 1, *after)
-    if invalid.any():
+    valid = True
+    for s in np.flatnonzero(fallback):  # sequences that need log space
+        lo, hi = starts[s], starts[s + 1]
+        tail = (lo, hi, ll, s, post, np.bool_(smooth), out_xi)
+        valid &= V.log_sequence(le, log_sp, steps.log, *tail)
+    if not valid:
         check_finite(le, "log_emissions", allow_neg_inf=True)
     return ll
 

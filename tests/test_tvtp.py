@@ -105,6 +105,19 @@ def test_long_sequences_equal_the_log_space_reference():
     )
 
 
+def trapped_model():
+    """Two states, one constant transition input: transitions into state 1
+    of probability exp(-800) (0 as a float); state 1 alone explains 10."""
+    model = fasthmm.GaussianHMM(2, transition_inputs=True)
+    model.startprob_ = np.array([0.5, 0.5])
+    coef = np.zeros((2, 2, 1))
+    coef[:, 0, 0] = 800.0
+    model.transcoef_ = coef
+    model.means_ = np.array([[0.0], [10.0]])
+    model.covars_ = np.array([[0.01], [0.01]])
+    return model
+
+
 def test_sequences_the_scaled_recursion_cannot_answer_run_in_log_space():
     """Transitions into state 1 of probability exp(-800) (0 as a float) and a
     row only state 1 explains: the probability-space recursion cannot answer
@@ -113,13 +126,8 @@ def test_sequences_the_scaled_recursion_cannot_answer_run_in_log_space():
     log space (log transition probabilities written as log-softmax)."""
     from scipy.special import logsumexp
 
-    model = fasthmm.GaussianHMM(2, transition_inputs=True)
-    model.startprob_ = np.array([0.5, 0.5])
-    coef = np.zeros((2, 2, 1))
-    coef[:, 0, 0] = 800.0
-    model.transcoef_ = coef
-    model.means_ = np.array([[0.0], [10.0]])
-    model.covars_ = np.array([[0.01], [0.01]])
+    model = trapped_model()
+    coef = model.transcoef_
     X = np.array([[0.0], [0.1], [10.0], [9.9], [0.0], [0.2], [-0.1], [0.1]])
     W = np.ones((8, 1))
     lengths = [4, 4]
@@ -161,6 +169,41 @@ def test_sequences_the_scaled_recursion_cannot_answer_run_in_log_space():
         total, rel=1e-12
     )
     assert stats.log_likelihood == pytest.approx(total, rel=1e-12)
+
+
+def test_sequences_needing_log_space_among_others_on_threads(monkeypatch):
+    """Sequences the scaled recursion cannot answer (the transitions of the
+    test above) interleaved with plain ones, in blocks run on threads: each
+    sequence's log-likelihood, posteriors, filtered rows and transition
+    counts equal those of the sequence alone (which the test above checks
+    against the enumeration of every path), whichever block flags it for
+    the log-space recursion."""
+    model = trapped_model()
+    trap = np.array([[0.0], [0.1], [10.0], [9.9], [0.2]])
+    plain = np.array([[0.0], [0.1], [-0.1], [0.2], [0.1]])
+    seqs = [plain, trap, plain[:3], trap[:4], plain, trap, plain[1:]]
+    lengths = [len(q) for q in seqs]
+    X = np.concatenate(seqs)
+    W = np.ones((len(X), 1))
+    starts = np.concatenate([[0], np.cumsum(lengths)]).astype(np.int64)
+    monkeypatch.setattr(inference, "use_threads", lambda n, k: True)
+    post = model.predict_proba(X, lengths, transition_inputs=W)
+    filtered = model.filter_proba(X, lengths, transition_inputs=W)
+    stats = expected_stats(model._checked_params(), X, starts, w=W)
+    total = 0.0
+    for q, lo, hi in zip(seqs, starts[:-1], starts[1:]):
+        w = np.ones((len(q), 1))
+        alone = expected_stats(model._checked_params(), q, np.array([0, len(q)]), w=w)
+        total += alone.log_likelihood
+        np.testing.assert_array_equal(
+            post[lo:hi], model.predict_proba(q, transition_inputs=w)
+        )
+        np.testing.assert_array_equal(
+            filtered[lo:hi], model.filter_proba(q, transition_inputs=w)
+        )
+        np.testing.assert_array_equal(stats.trans.xi[lo:hi], alone.trans.xi)
+    assert np.isfinite(total)
+    assert stats.log_likelihood == pytest.approx(total, rel=1e-14)
 
 
 def test_constant_inputs_give_the_stationary_model():

@@ -16,7 +16,7 @@ model without transition inputs never reaches this module.
 import numpy as np
 from numba import njit
 
-from .expmath import _exp_parts
+from .expmath import _as_float, _exp_parts
 from .logspace import _log_sum_exp
 
 NEG_INF = -np.inf
@@ -27,101 +27,13 @@ SCALED_FLOOR = 1e-250
 
 
 @njit(cache=True, nogil=True)
-def _scaled_sequence(
-    log_emissions, log_startprob, transmats, lo, hi, ll, s, post, smooth, xi
-):
-    """Forward(-backward) of rows ``lo:hi`` in probability space, scaled at
-    every step (each emission row shifted by its maximum, each filtered row
-    normalised), with the per-step matrices ``transmats`` (probabilities).
-
-    Returns False, leaving the sequence to :func:`_log_sequence`, when it
-    cannot answer to rounding: a log-emission that is NaN, ``+inf`` or a
-    row of ``-inf``, a normaliser below :data:`SCALED_FLOOR` (its terms
-    could be subnormal) or a backward row above ``1 / SCALED_FLOOR``.
-    Otherwise fills ``ll[s]``, ``post[lo:hi]`` and, when it has rows,
-    ``xi[lo:hi]`` (as :func:`varying_block`).
-    """
-    k = log_emissions.shape[1]
-    n = hi - lo
-    alpha = np.empty((n, k))
-    em = np.empty((n, k))
-    scale = np.empty(n)
-    total = 0.0
-    for t in range(n):
-        top = NEG_INF
-        for j in range(k):
-            e = log_emissions[lo + t, j]
-            if not e < np.inf:
-                return False
-            top = max(top, e)
-        if not top > NEG_INF:
-            return False
-        for j in range(k):
-            em[t, j] = np.exp(log_emissions[lo + t, j] - top)
-        if t == 0:
-            for j in range(k):
-                alpha[0, j] = np.exp(log_startprob[j]) * em[0, j]
-        else:
-            for j in range(k):
-                alpha[t, j] = 0.0
-            for i in range(k):
-                a = alpha[t - 1, i]
-                if a == 0.0:
-                    continue
-                for j in range(k):
-                    alpha[t, j] += a * transmats[lo + t, i, j]
-            for j in range(k):
-                alpha[t, j] *= em[t, j]
-        c = 0.0
-        for j in range(k):
-            c += alpha[t, j]
-        if not c >= SCALED_FLOOR:
-            return False
-        for j in range(k):
-            alpha[t, j] /= c
-        scale[t] = c
-        total += np.log(c) + top
-    if not smooth:
-        ll[s] = total
-        post[lo:hi] = alpha
-        return True
-    counts = xi.shape[0] > 0
-    beta = np.ones(k)
-    g = np.empty(k)
-    nb = np.empty(k)
-    big = 1.0 / SCALED_FLOOR
-    for j in range(k):
-        post[hi - 1, j] = alpha[n - 1, j]
-    if counts:
-        xi[lo] = 0.0
-    for t in range(n - 1, 0, -1):
-        inv = 1.0 / scale[t]
-        for j in range(k):
-            g[j] = em[t, j] * beta[j] * inv
-        for i in range(k):
-            v = 0.0
-            a = alpha[t - 1, i]
-            for j in range(k):
-                q = transmats[lo + t, i, j] * g[j]
-                v += q
-                if counts:
-                    xi[lo + t, i, j] = a * q
-            nb[i] = v
-        for i in range(k):
-            if not nb[i] <= big:
-                return False
-            beta[i] = nb[i]
-            post[lo + t - 1, i] = alpha[t - 1, i] * nb[i]
-    ll[s] = total
-    return True
-
-
-@njit(cache=True, nogil=True)
-def _log_sequence(
+def log_sequence(
     log_emissions, log_startprob, log_transmats, lo, hi, ll, s, post, smooth, xi
 ):
     """Forward(-backward) of rows ``lo:hi`` in log space (exact whatever the
-    range of the log-emissions); fills as :func:`_scaled_sequence`.
+    range of the log-emissions); fills ``ll[s]``,
+    ``post[lo:hi]`` and, when it has rows, ``xi[lo:hi]`` as
+    :func:`varying_block`.
 
     Returns
     -------
@@ -202,7 +114,6 @@ def _log_sequence(
 def varying_block(
     log_emissions,
     log_startprob,
-    log_transmats,
     transmats,
     starts,
     blocks,
@@ -212,57 +123,122 @@ def varying_block(
     post,
     smooth,
     xi,
-    invalid,
+    fallback,
 ):
     """Forward(-backward) of the sequences of blocks ``b0:b1`` with a
-    transition matrix per step: scaled in probability space
-    (:func:`_scaled_sequence`), a sequence it cannot answer to rounding in
-    log space (:func:`_log_sequence`).
+    transition matrix per step, in probability space, scaled at every step
+    (each emission row shifted by its maximum, each filtered row
+    normalised).
+
+    A sequence the scaled recursion cannot answer to rounding is flagged in
+    ``fallback`` for :func:`log_sequence` (called separately, so that the
+    log-space recursion compiles only when a sequence needs it): a
+    log-emission that is NaN, ``+inf`` or a row of ``-inf``, a normaliser
+    below :data:`SCALED_FLOOR` (its terms could be subnormal) or a backward
+    row above ``1 / SCALED_FLOOR``.
 
     Parameters
     ----------
     log_emissions : ndarray of shape (n_samples, n_components)
     log_startprob : ndarray of shape (n_components,)
-    log_transmats : ndarray of shape (n_samples, n_components, n_components)
-        ``log p(z_t = j | z_{t-1} = i)`` in ``[t, i, j]``; rows that start a
-        sequence are not read. Or of shape (0, K, K): not given (a block
-        with a sequence that needs them is then left, marked 2 in
-        ``invalid``, for a second call with them).
     transmats : ndarray of shape (n_samples, n_components, n_components)
-        The same as probabilities (``exp(log_transmats)``).
+        ``p(z_t = j | z_{t-1} = i)`` in ``[t, i, j]``; rows that start a
+        sequence are not read.
     starts : ndarray of shape (n_sequences + 1,)
     blocks : ndarray of shape (n_blocks + 1,)
         Sequence indices where the blocks begin.
     b0, b1 : int
     ll : ndarray of shape (n_sequences,)
-        Output: log-likelihood of each sequence (``-inf`` if impossible).
+        Output: log-likelihood of each sequence answered.
     post : ndarray of shape (n_samples, n_components)
-        Output: filtered rows, or posteriors with ``smooth`` (zero rows for
-        an impossible sequence).
+        Output: filtered rows, or posteriors with ``smooth``.
     smooth : bool
     xi : ndarray of shape (n_samples, n_components, n_components) or (0, K, K)
         Output when it has rows (needs ``smooth``): ``xi[t, i, j] =
         p(z_{t-1} = i, z_t = j | x)``, zero at the first row of a sequence.
-    invalid : ndarray of shape (n_blocks,), int64
-        Output: 1 for a block whose log-emissions hold NaN or ``+inf``; 2
-        for a block left unfinished for want of ``log_transmats``.
+    fallback : ndarray of shape (n_sequences,), int64
+        Output: 1 for a sequence left to :func:`log_sequence` (its rows of
+        ``ll``, ``post`` and ``xi`` are then to be overwritten), else 0.
     """
-    have_logs = log_transmats.shape[0] > 0
-    for b in range(b0, b1):
-        valid = True
-        for s in range(blocks[b], blocks[b + 1]):
-            lo = starts[s]
-            hi = starts[s + 1]
-            tail = (lo, hi, ll, s, post, smooth, xi)
-            if not _scaled_sequence(log_emissions, log_startprob, transmats, *tail):
-                if not have_logs:
-                    invalid[b] = 2
+    k = log_emissions.shape[1]
+    counts = xi.shape[0] > 0
+    big = 1.0 / SCALED_FLOOR
+    beta = np.empty(k)
+    g = np.empty(k)
+    nb = np.empty(k)
+    # The filtered rows are written in ``post`` (then, with ``smooth``,
+    # turned into posteriors in place, backwards).
+    for s in range(blocks[b0], blocks[b1]):
+        lo = starts[s]
+        hi = starts[s + 1]
+        n = hi - lo
+        em = np.empty((n, k))
+        scale = np.empty(n)
+        total = 0.0
+        ok = True
+        for t in range(n):
+            top = NEG_INF
+            for j in range(k):
+                e = log_emissions[lo + t, j]
+                ok &= e < np.inf
+                top = max(top, e)
+            if not (ok and top > NEG_INF):
+                ok = False
+                break
+            r = lo + t
+            if t == 0:
+                for j in range(k):
+                    post[r, j] = np.exp(log_startprob[j])
+            else:
+                for j in range(k):
+                    post[r, j] = 0.0
+                for i in range(k):
+                    a = post[r - 1, i]
+                    if a == 0.0:
+                        continue
+                    for j in range(k):
+                        post[r, j] += a * transmats[r, i, j]
+            c = 0.0
+            for j in range(k):
+                em[t, j] = np.exp(log_emissions[r, j] - top)
+                post[r, j] *= em[t, j]
+                c += post[r, j]
+            if not c >= SCALED_FLOOR:
+                ok = False
+                break
+            for j in range(k):
+                post[r, j] /= c
+            scale[t] = c
+            total += np.log(c) + top
+        if ok and smooth:
+            for j in range(k):
+                beta[j] = 1.0
+                if counts:
+                    for i in range(k):
+                        xi[lo, i, j] = 0.0
+            for t in range(n - 1, 0, -1):
+                r = lo + t
+                inv = 1.0 / scale[t]
+                for j in range(k):
+                    g[j] = em[t, j] * beta[j] * inv
+                for i in range(k):
+                    v = 0.0
+                    a = post[r - 1, i]
+                    for j in range(k):
+                        q = transmats[r, i, j] * g[j]
+                        v += q
+                        if counts:
+                            xi[r, i, j] = a * q
+                    nb[i] = v
+                for i in range(k):
+                    ok &= nb[i] <= big
+                    beta[i] = nb[i]
+                    post[r - 1, i] *= nb[i]
+                if not ok:
                     break
-                valid &= _log_sequence(
-                    log_emissions, log_startprob, log_transmats, *tail
-                )
-        else:
-            invalid[b] = 0 if valid else 1
+        if ok:
+            ll[s] = total
+        fallback[s] = 0 if ok else 1
 
 
 @njit(cache=True, nogil=True)
@@ -353,40 +329,44 @@ def _step_logits(coef_t, w_t, z, top):
 
 
 @njit(cache=True, nogil=True, inline="always")
-def _exp_into(z, e, bits, scale):
+def _exp_into(z, e, bits):
     """``e[u] = exp(z[u])`` with :func:`fasthmm._kernels.expmath._exp_parts`
-    (a loop LLVM vectorises; within a few ulp of ``np.exp``); ``scale`` is
-    ``bits.view(np.float64)`` (scratch)."""
+    (a loop LLVM vectorises; within a few ulp of ``np.exp``); ``bits`` is
+    int64 scratch."""
     n = z.shape[0]
     for u in range(n):
         p, b = _exp_parts(z[u])
         bits[u] = b
         e[u] = p
     for u in range(n):
-        e[u] *= scale[u]
+        e[u] *= _as_float(bits[u])
 
 
-@njit(cache=True, nogil=True, inline="always")
+@njit(cache=True, nogil=True)
 def _softmax_scratch(transcoef):
     """``transcoef`` as (n_inputs, K * K) and the scratch arrays of
-    :func:`_step_softmax`: ``(coef_t, z, e, top, sums, bits, scale)``."""
-    k = transcoef.shape[0]
+    :func:`_step_softmax`: ``(coef_t, z, e, top, sums, bits)``."""
+    k, _, d = transcoef.shape
     kk = k * k
-    coef_t = np.ascontiguousarray(transcoef.reshape(kk, -1).T)
+    coef_t = np.empty((d, kk))
+    for i in range(k):
+        for j in range(k):
+            for c in range(d):
+                coef_t[c, i * k + j] = transcoef[i, j, c]
     bits = np.empty(kk, dtype=np.int64)
-    scale = bits.view(np.float64)
-    return coef_t, np.empty(kk), np.empty(kk), np.empty(k), np.empty(k), bits, scale
+    return coef_t, np.empty(kk), np.empty(kk), np.empty(k), np.empty(k), bits
 
 
 @njit(cache=True, nogil=True, inline="always")
-def _step_softmax(coef_t, w_t, z, e, top, sums, bits, scale):
+def _step_softmax(coef_t, w_t, z, e, top, sums, bits):
     """One step's softmax terms, all rows: ``z`` the logits shifted by
     their row's maximum ``top[i]`` (:func:`_step_logits`), ``e`` their
     exponentials (:func:`_exp_into`) and ``sums[i]`` the sum of row ``i`` of
-    ``e``."""
+    ``e``. Inlined: called once a step, a call of its own would cost the
+    kernels that loop over the steps up to a third of their time."""
     k = top.shape[0]
     _step_logits(coef_t, w_t, z, top)
-    _exp_into(z, e, bits, scale)
+    _exp_into(z, e, bits)
     for i in range(k):
         s = 0.0
         for j in range(k):
@@ -417,9 +397,9 @@ def step_log_transmats(transcoef, w, out, probs):
     logs = out.shape[0] > 0
     k = transcoef.shape[0]
     both = probs.shape[0] > 0
-    coef_t, z, e, top, sums, bits, scale = _softmax_scratch(transcoef)
+    coef_t, z, e, top, sums, bits = _softmax_scratch(transcoef)
     for t in range(n):
-        _step_softmax(coef_t, w[t], z, e, top, sums, bits, scale)
+        _step_softmax(coef_t, w[t], z, e, top, sums, bits)
         for i in range(k):
             s = sums[i]
             if logs:
@@ -471,10 +451,16 @@ def logistic_terms(transcoef, y, nt, w, active, level, values, grad, info):
     d = w.shape[1]
     kk = k * k
     m = k - 1
-    coef_t, z, e, top, sums, bits, scale = _softmax_scratch(transcoef)
+    coef_t, z, e, top, sums, bits = _softmax_scratch(transcoef)
     r = np.empty(kk)
-    lse = np.zeros(k)
-    gacc = np.zeros((d, kk))
+    # Accumulators, zeroed by loops (np.zeros would compile a fill of its own).
+    lse = np.empty(k)
+    for i in range(k):
+        lse[i] = 0.0
+    gacc = np.empty((d, kk))
+    for c in range(d):
+        for u in range(kk):
+            gacc[c, u] = 0.0
     # info[i, (j, a), (q, b)] = sum_t h_t(i, j, q) w_ta w_tb: sums of the
     # h_t(i, j, q) (q >= j) of all rows (one long inner loop) times each
     # product w_ta w_tb (a <= b); expanded at the end.
@@ -482,7 +468,10 @@ def logistic_terms(transcoef, y, nt, w, active, level, values, grad, info):
     n_jq = m * (m + 1) // 2
     ww = np.empty(n_pairs)
     hv = np.empty(k * n_jq)
-    acc = np.zeros((n_pairs, k * n_jq))
+    acc = np.empty((n_pairs, k * n_jq))
+    for q1 in range(n_pairs):
+        for u in range(k * n_jq):
+            acc[q1, u] = 0.0
     want = level >= 1
     hessian = level >= 2
     for t in range(n):
@@ -491,7 +480,7 @@ def logistic_terms(transcoef, y, nt, w, active, level, values, grad, info):
             total += nt[t, i]
         if total == 0.0:
             continue
-        _step_softmax(coef_t, w[t], z, e, top, sums, bits, scale)
+        _step_softmax(coef_t, w[t], z, e, top, sums, bits)
         for i in range(k):
             s = sums[i]
             lse[i] += nt[t, i] * (top[i] + np.log(s))
