@@ -619,3 +619,56 @@ def test_statsmodels_tvtp_regression_values_and_em():
         ).fit(X, transition_inputs=W)
         best = max(best, fit.score(X, transition_inputs=W))
     assert best >= res.llf - 1e-6
+
+
+def test_information_matrices_stay_finite_with_denormal_counts():
+    """A row whose count at a step is denormal (posteriors of very peaked
+    emissions) gave an infinite reciprocal and NaN information matrices,
+    and the M-step's least squares raised LinAlgError. The kernel's
+    matrices equal the NumPy sum of nt * (diag(p) - p p') (x) w w'."""
+    from fasthmm._kernels.varying import logistic_terms
+
+    rng = np.random.default_rng(4)
+    k, d, n = 3, 2, 6
+    coef = rng.normal(scale=30.0, size=(k, k, d))
+    coef[:, -1] = 0.0
+    w = np.column_stack([np.ones(n), rng.normal(size=n)])
+    nt = rng.uniform(size=(n, k))
+    nt[1, 0] = nt[4, 2] = 5e-324  # denormal counts
+    nt[2, 1] = 0.0
+    y = rng.normal(size=(k, k, d))
+    m = (k - 1) * d
+    values, grad, info = np.zeros(k), np.zeros((k, m)), np.zeros((k, m, m))
+    logistic_terms(coef, y, nt, w, np.ones(k, np.int64), 2, values, grad, info)
+    assert np.isfinite(info).all()
+    want = np.zeros((k, m, m))
+    for t in range(n):
+        for i in range(k):
+            z = coef[i] @ w[t]
+            p = np.exp(z - z.max())
+            p = p[:-1] / p.sum()
+            h = nt[t, i] * (np.diag(p) - np.outer(p, p))
+            want[i] += np.kron(h, np.outer(w[t], w[t]))
+    np.testing.assert_allclose(info, want, rtol=1e-10, atol=1e-12)
+
+
+def test_fit_from_extreme_transition_coefficients_does_not_fail():
+    """Steep logits and narrow emissions (posteriors near 0/1): the fit
+    runs, its objective never decreases, and everything stays finite."""
+    rng = np.random.default_rng(0)
+    k = 3
+    model = fasthmm.GaussianHMM(
+        k, transition_inputs=True, init_params="", n_iter=3, tol=0
+    )
+    model.startprob_ = np.full(k, 1 / k)
+    coef = rng.normal(scale=30.0, size=(k, k, 2))
+    coef[:, -1] = 0.0
+    model.transcoef_ = coef
+    model.means_ = rng.normal(size=(k, 2))
+    model.covars_ = np.full((k, 2), 1e-3)
+    X = rng.normal(size=(3000, 2))
+    W = np.column_stack([np.ones(len(X)), rng.normal(size=len(X))])
+    model.fit(X, [1000] * 3, transition_inputs=W)
+    history = np.asarray(model.monitor_.history)
+    assert np.isfinite(history).all() and np.all(np.diff(history) >= 0)
+    assert np.isfinite(model.transcoef_).all()

@@ -503,11 +503,11 @@ def logistic_terms(transcoef, y, nt, w, active, level, values, grad, info):
                 q0 += 1
         for i in range(k):
             u = i * n_jq
-            f = 0.0 if nt[t, i] == 0.0 else 1.0 / nt[t, i]
+            inv = 1.0 / sums[i]  # sums[i] >= 1: the row's largest term is 1
             for j in range(m):
-                pj = r[i * k + j]
+                pj = r[i * k + j]  # nt[t, i] p_j
                 for q in range(j, m):
-                    hv[u] = pj * ((1.0 if j == q else 0.0) - r[i * k + q] * f)
+                    hv[u] = pj * ((1.0 if j == q else 0.0) - e[i * k + q] * inv)
                     u += 1
         for q1 in range(n_pairs):
             we = ww[q1]
