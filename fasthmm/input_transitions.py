@@ -228,6 +228,9 @@ def _ascend(transcoef, counts, prior, steps, info=None):
         predicted = np.zeros(k)
         for i in np.flatnonzero(active):
             g = grad[i] - prior * coef[i, :-1].ravel()
+            if not (np.isfinite(g).all() and np.isfinite(info[i]).all()):
+                active[i] = 0  # no step for this row: it keeps its value
+                continue
             s = np.linalg.lstsq(info[i] + eye, g, rcond=None)[0]
             if not (np.all(np.isfinite(s)) and 0.5 * g @ s > _TOL * (1 + abs(best[i]))):
                 active[i] = 0
