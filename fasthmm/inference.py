@@ -385,8 +385,9 @@ def _forward_backward(
     smooth,
     xi_blocks=_NO_COUNTS,
 ):
-    """The one forward-backward kernel over every sequence of a batch:
-    :func:`fasthmm._kernels.direct.forward_block` over all the blocks on the
+    """The one forward-backward route over every sequence of a batch:
+    :func:`fasthmm._kernels.direct.forward_block` (then, with ``smooth``,
+    :func:`fasthmm._kernels.direct.smooth_block`) over all the blocks on the
     calling thread for small work (see :func:`fasthmm._threads.use_threads`),
     else over contiguous ranges of blocks on several threads at once
     (:func:`fasthmm._threads.run_blocks`: no parallel kernel to compile).
@@ -406,18 +407,37 @@ def _forward_backward(
     n, k = emissions.shape
     n_blocks = blocks.shape[0] - 1
     invalid = np.empty(n_blocks, dtype=np.int64)
-    args = (emissions, shift, from_log, startprob, transmat)
-    args += (np.ascontiguousarray(transmat.T) if smooth else transmat, starts, blocks)
-    outputs = (ll, post, scale, smooth)
     long_from = LONG_SEQUENCE if xi_blocks.shape[0] else _ANY_LENGTH
-    after = (*outputs, xi_blocks, invalid, long_from)
-    if use_threads(n, k):
-        run_blocks(D.forward_block_for(k), args, after, n_blocks)
-    else:
-        D.forward_block_for(k)(*args, 0, n_blocks, *after)
+    threads = use_threads(n, k)
+    args = (emissions, shift, from_log, startprob, transmat, starts, blocks)
+    _run_blocks(
+        D.forward_block_for(k),
+        args,
+        (ll, post, scale, invalid, long_from),
+        n_blocks,
+        threads,
+    )
+    if smooth:
+        args = (emissions, shift, from_log, transmat, np.ascontiguousarray(transmat.T))
+        _run_blocks(
+            D.smooth_block_for(k),
+            (*args, starts, blocks),
+            (ll, post, xi_blocks, long_from),
+            n_blocks,
+            threads,
+        )
     if invalid.any():
         return 2
     return 1 if np.isnan(ll).any() else 0
+
+
+def _run_blocks(kernel, before, after, n_blocks, threads):
+    """``kernel`` over every block: on several threads (``threads``) or on
+    the calling thread."""
+    if threads:
+        run_blocks(kernel, before, after, n_blocks)
+    else:
+        kernel(*before, 0, n_blocks, *after)
 
 
 def _run_forward(ws, startprob, transmat, alpha, scale, smooth=False):

@@ -103,33 +103,36 @@ def load_chunk(log_emissions, t0, t1, values, shift, bits):
     return True
 
 
-def _make_smooth_sequence(narrow):
-    """:func:`smooth_sequence` (``narrow``: a step as a dot product per state,
-    for up to :data:`SMALL_K` states) or :func:`smooth_sequence_wide`
+def _make_smooth_block(narrow):
+    """:func:`smooth_block` (``narrow``: a step as a dot product per state,
+    for up to :data:`SMALL_K` states) or :func:`smooth_block_wide`
     (:func:`~fasthmm._kernels.hmm.vecmat_rows`): the branch not taken is
     pruned before Numba compiles, so each form holds one step's code."""
 
     @njit(cache=True, nogil=True)
-    def smooth_sequence(
+    def smooth_block(
         emissions,
         frame_shift,
         from_log,
         transmat,
         transmat_t,
-        lo,
-        hi,
+        starts,
+        blocks,
+        b0,
+        b1,
+        ll,
         post,
-        values,
-        shift,
-        bits,
-        beta,
-        nb,
-        f_buf,
-        w_buf,
-        xi_acc,
+        xi_blocks,
+        long_from,
     ):
-        """Backward pass over rows ``lo:hi``: filtered rows in, posteriors out,
-        and (when ``xi_acc`` has rows) the expected transition counts.
+        """Backward pass over the sequences of blocks ``b0:b1`` after
+        :func:`forward_block`: filtered rows in, posteriors out, and (when
+        ``xi_blocks`` has rows) the expected transition counts.
+
+        A kernel of its own that Python runs after the forward pass, over the
+        same blocks (on several threads at once for large work, as
+        :func:`forward_block`): called from the forward kernel, its code
+        would be optimised and compiled to machine code once more inside it.
 
         ``beta_t = transmat @ (e_{t+1} * beta_{t+1})``, zeroed where the filtered
         probability is zero and scaled to a maximum of 1 over the other states
@@ -148,130 +151,165 @@ def _make_smooth_sequence(narrow):
 
         Parameters
         ----------
-        emissions, frame_shift, from_log, transmat, transmat_t :
+        emissions, frame_shift, from_log, transmat, starts, blocks, b0, b1 :
             As in :func:`forward_block`.
-        lo, hi : int
+        transmat_t : ndarray of shape (n_components, n_components)
+            Its transpose, C-contiguous.
+        ll : ndarray of shape (n_sequences,)
+            The forward pass's log-likelihoods: a sequence whose value is NaN
+            is left as it is.
         post : ndarray of shape (n_samples, n_components)
             The filtered rows on entry, the posteriors on exit.
-        values, shift, bits :
-            Scratch of :func:`load_chunk`.
-        beta, nb : ndarray of shape (n_components,)
-            Scratch.
-        f_buf, w_buf : ndarray of shape (XI_STEPS, n_components)
-            Scratch: the steps not yet added to ``xi_acc``.
-        xi_acc : ndarray of shape (n_components, n_components) or (0, 0)
-            Accumulates ``sum_t p(z_t = i, z_{t+1} = j | x)`` when it has rows.
+        xi_blocks : ndarray of shape (n_blocks, n_components, n_components) or (0, 0, 0)
+            When it has rows (the E-step): row ``b`` is set to the expected
+            transition counts ``sum_t p(z_t = i, z_{t+1} = j | x)`` of block
+            ``b``'s sequences (the caller adds the rows in block order, so the
+            total does not depend on the thread count).
+        long_from : int
+            Sequences of this many steps or more are left as they are (as in
+            :func:`forward_block`).
         """
         k = emissions.shape[1]
-        counts = xi_acc.shape[0] > 0
-        n_rows = shift.shape[0] if from_log else hi - lo
+        chunk = chunk_rows(k) if from_log else 1
+        values = np.empty(chunk * k)
+        bits = np.empty(chunk * k, dtype=np.int64)
+        shift = np.empty(chunk)
+        beta = np.empty(k)
+        nb = np.empty(k)
+        # The steps not yet added to the counts.
+        f_buf = np.empty((XI_STEPS, k))
+        w_buf = np.empty((XI_STEPS, k))
+        counts = xi_blocks.shape[0] > 0
+        no_counts = np.empty((0, 0))
+        # Row t's emissions are e[(t - off) * k:].
         e = emissions.reshape(emissions.size)
         if from_log:
             e = values
         off = 0
         nb_rows = nb.reshape((1, k))
-        slot = 0  # steps buffered in (f_buf, w_buf)
-        for j in range(k):
-            beta[j] = 1.0
-        last = lo + ((hi - 1 - lo) // n_rows) * n_rows
-        for t0 in range(last, lo - 1, -n_rows):
-            t1 = min(hi, t0 + n_rows)
-            if from_log:
-                off = t0
-                load_chunk(emissions, t0, t1, values, shift, bits)
-            for t in range(t1 - 1, max(t0, lo + 1) - 1, -1):
-                # beta_{t-1} = transmat @ (e_t * beta_t), summed over j in order.
-                base = (t - off) * k
+        for b in range(b0, b1):
+            xi_acc = xi_blocks[b] if counts else no_counts
+            if counts:
+                xi_acc[:, :] = 0.0
+            for s in range(blocks[b], blocks[b + 1]):
+                lo = starts[s]
+                hi = starts[s + 1]
+                if hi - lo >= long_from or np.isnan(ll[s]):
+                    continue
+                n_rows = chunk if from_log else hi - lo
+                slot = 0  # steps buffered in (f_buf, w_buf)
                 for j in range(k):
-                    w_buf[slot, j] = e[base + j] * beta[j]
-                if narrow:
-                    for i in range(k):
-                        v = 0.0
+                    beta[j] = 1.0
+                last = lo + ((hi - 1 - lo) // n_rows) * n_rows
+                for t0 in range(last, lo - 1, -n_rows):
+                    t1 = min(hi, t0 + n_rows)
+                    if from_log:
+                        off = t0
+                        load_chunk(emissions, t0, t1, values, shift, bits)
+                    for t in range(t1 - 1, max(t0, lo + 1) - 1, -1):
+                        # beta_{t-1} = transmat @ (e_t * beta_t), summed over j in order.
+                        base = (t - off) * k
                         for j in range(k):
-                            v = fma(w_buf[slot, j], transmat[i, j], v)
-                        nb[i] = v
-                else:
-                    vecmat_rows(w_buf, slot, transmat_t, nb_rows, 0)
-                u = t - 1
-                m = 0.0
-                for i in range(k):
-                    if post[u, i] == 0.0:
-                        nb[i] = 0.0
-                    elif nb[i] > m:
-                        m = nb[i]
-                if not m > 0.0:
-                    # Underflow: keep the filtered row, forget the future from here.
-                    for i in range(k):
-                        beta[i] = 1.0
-                    continue
-                # Divisions as multiplications by the reciprocal, except by a
-                # subnormal divisor (its reciprocal overflows).
-                if m >= TINY:
-                    inv = 1.0 / m
-                    for i in range(k):
-                        beta[i] = nb[i] * inv
-                else:
-                    for i in range(k):
-                        beta[i] = nb[i] / m
-                z = 0.0
-                for i in range(k):
-                    z += post[u, i] * beta[i]
-                overflow = False
-                if counts:
-                    # z >= alpha_u[i*] > 0 for the state i* with beta[i*] = 1.
-                    g = 1.0 / (z * m)
-                    for i in range(k):
-                        f = post[u, i] * g
-                        f_buf[slot, i] = f
-                        if f == np.inf:
-                            overflow = True
-                # beta[i] = 0 wherever post[u, i] = 0: no product is 0 * inf.
-                if z >= TINY:
-                    inv = 1.0 / z
-                    for i in range(k):
-                        post[u, i] = post[u, i] * beta[i] * inv
-                else:
-                    for i in range(k):
-                        post[u, i] = post[u, i] * beta[i] / z
-                if not counts:
-                    continue
-                if not overflow:
-                    slot += 1
-                    if slot == XI_STEPS:
-                        add_transition_counts(f_buf, w_buf, slot, transmat, xi_acc)
-                        slot = 0
-                    continue
-                # alpha_u / (z * m) overflows: add this step at once, dividing first.
-                for i in range(k):
-                    f = f_buf[slot, i]
-                    if f == 0.0:
-                        continue
-                    if f < np.inf:
-                        for j in range(k):
-                            xi_acc[i, j] += f * (transmat[i, j] * w_buf[slot, j])
-                    else:
-                        acc = beta[i] * m
-                        if acc > 0.0:
-                            for j in range(k):
-                                xi_acc[i, j] += post[u, i] * (
-                                    transmat[i, j] * w_buf[slot, j] / acc
+                            w_buf[slot, j] = e[base + j] * beta[j]
+                        if narrow:
+                            for i in range(k):
+                                v = 0.0
+                                for j in range(k):
+                                    v = fma(w_buf[slot, j], transmat[i, j], v)
+                                nb[i] = v
+                        else:
+                            vecmat_rows(w_buf, slot, transmat_t, nb_rows, 0)
+                        u = t - 1
+                        m = 0.0
+                        for i in range(k):
+                            if post[u, i] == 0.0:
+                                nb[i] = 0.0
+                            elif nb[i] > m:
+                                m = nb[i]
+                        if not m > 0.0:
+                            # Underflow: keep the filtered row, forget the future from here.
+                            for i in range(k):
+                                beta[i] = 1.0
+                            continue
+                        # Divisions as multiplications by the reciprocal, except by a
+                        # subnormal divisor (its reciprocal overflows).
+                        if m >= TINY:
+                            inv = 1.0 / m
+                            for i in range(k):
+                                beta[i] = nb[i] * inv
+                        else:
+                            for i in range(k):
+                                beta[i] = nb[i] / m
+                        z = 0.0
+                        for i in range(k):
+                            z += post[u, i] * beta[i]
+                        overflow = False
+                        if counts:
+                            # z >= alpha_u[i*] > 0 for the state i* with beta[i*] = 1.
+                            g = 1.0 / (z * m)
+                            for i in range(k):
+                                f = post[u, i] * g
+                                f_buf[slot, i] = f
+                                if f == np.inf:
+                                    overflow = True
+                        # beta[i] = 0 wherever post[u, i] = 0: no product is 0 * inf.
+                        if z >= TINY:
+                            inv = 1.0 / z
+                            for i in range(k):
+                                post[u, i] = post[u, i] * beta[i] * inv
+                        else:
+                            for i in range(k):
+                                post[u, i] = post[u, i] * beta[i] / z
+                        if not counts:
+                            continue
+                        if not overflow:
+                            slot += 1
+                            if slot == XI_STEPS:
+                                add_transition_counts(
+                                    f_buf, w_buf, slot, transmat, xi_acc
                                 )
-        if counts:
-            add_transition_counts(f_buf, w_buf, np.int64(slot), transmat, xi_acc)
+                                slot = 0
+                            continue
+                        # alpha_u / (z * m) overflows: add this step at once, dividing first.
+                        for i in range(k):
+                            f = f_buf[slot, i]
+                            if f == 0.0:
+                                continue
+                            if f < np.inf:
+                                for j in range(k):
+                                    xi_acc[i, j] += f * (
+                                        transmat[i, j] * w_buf[slot, j]
+                                    )
+                            else:
+                                acc = beta[i] * m
+                                if acc > 0.0:
+                                    for j in range(k):
+                                        xi_acc[i, j] += post[u, i] * (
+                                            transmat[i, j] * w_buf[slot, j] / acc
+                                        )
+                if counts:
+                    add_transition_counts(
+                        f_buf, w_buf, np.int64(slot), transmat, xi_acc
+                    )
 
-    return smooth_sequence
+    return smooth_block
 
 
-#: The backward pass of :func:`forward_block` (up to :data:`SMALL_K` states).
-smooth_sequence = _make_smooth_sequence(True)
-#: The backward pass of :func:`forward_block_wide` (more states).
-smooth_sequence_wide = _make_smooth_sequence(False)
+#: The backward pass after :func:`forward_block` (up to :data:`SMALL_K` states).
+smooth_block = _make_smooth_block(True)
+#: The backward pass after :func:`forward_block_wide` (more states).
+smooth_block_wide = _make_smooth_block(False)
+
+
+def smooth_block_for(n_components):
+    """:func:`smooth_block` or :func:`smooth_block_wide`, by the state count."""
+    return smooth_block if n_components <= SMALL_K else smooth_block_wide
 
 
 def _make_forward_block(narrow):
     """:func:`forward_block` (``narrow``: up to :data:`SMALL_K` states) or
-    :func:`forward_block_wide` (more states), each with the matching
-    backward pass; the branch not taken is pruned before Numba compiles."""
+    :func:`forward_block_wide` (more states); the branch not taken is pruned
+    before Numba compiles."""
 
     @njit(cache=True, nogil=True)
     def forward_block(
@@ -280,7 +318,6 @@ def _make_forward_block(narrow):
         from_log,
         startprob,
         transmat,
-        transmat_t,
         starts,
         blocks,
         b0,
@@ -288,13 +325,12 @@ def _make_forward_block(narrow):
         ll,
         alpha_out,
         scale_out,
-        smooth,
-        xi_blocks,
         invalid,
         long_from,
     ):
-        """Forward pass over the sequences of blocks ``b0:b1``, and optionally the
-        backward pass: the one forward-backward kernel of every route.
+        """Forward pass over the sequences of blocks ``b0:b1``: the one forward
+        kernel of every route (:func:`smooth_block` then runs the backward
+        pass over the same blocks when posteriors are wanted).
 
         Called from Python over every block for small work, or over contiguous
         ranges of blocks on several threads at once
@@ -316,8 +352,6 @@ def _make_forward_block(narrow):
         from_log : bool
         startprob : ndarray of shape (n_components,)
         transmat : ndarray of shape (n_components, n_components)
-        transmat_t : ndarray of shape (n_components, n_components)
-            Its transpose, C-contiguous (read only when ``smooth``).
         starts : ndarray of shape (n_sequences + 1,)
         blocks : ndarray of shape (n_blocks + 1,)
             Sequence indices where the blocks of
@@ -335,14 +369,6 @@ def _make_forward_block(narrow):
         scale_out : ndarray of shape (n_samples,) or (0,)
             Output when it has rows: the per-step normalisers (zero from a
             normaliser below the floor on).
-        smooth : bool
-            Turn the filtered rows of every sequence whose forward pass succeeded
-            into posteriors p(z_t | x) (:func:`smooth_sequence`).
-        xi_blocks : ndarray of shape (n_blocks, n_components, n_components) or (0, 0, 0)
-            When it has rows (the E-step; needs ``smooth``): row ``b`` is set to
-            the expected transition counts ``sum_t p(z_t = i, z_{t+1} = j | x)``
-            of block ``b``'s sequences (the caller adds the rows in block order,
-            so the total does not depend on the thread count).
         invalid : ndarray of shape (n_blocks,), int64
             Output: 1 for a block with NaN or ``+inf`` in its log-emissions
             (only checked ``from_log``), else 0.
@@ -364,17 +390,7 @@ def _make_forward_block(narrow):
         nxt = np.empty(k)
         alpha_rows = alpha.reshape((1, k))
         nxt_rows = nxt.reshape((1, k))
-        beta = np.empty(k)  # scratch of smooth_sequence
-        nb = np.empty(k)
-        f_buf = np.empty((XI_STEPS, k))
-        w_buf = np.empty((XI_STEPS, k))
-        counts = xi_blocks.shape[0] > 0
-        no_counts = np.empty((0, 0))
-        backward = smooth_sequence if narrow else smooth_sequence_wide
         for b in range(b0, b1):
-            xi_acc = xi_blocks[b] if counts else no_counts
-            if counts:
-                xi_acc[:, :] = 0.0
             valid = True
             for s in range(blocks[b], blocks[b + 1]):
                 lo = starts[s]
@@ -443,31 +459,12 @@ def _make_forward_block(narrow):
                     if np.isnan(total):
                         break
                 ll[s] = total
-                if smooth and not np.isnan(total):
-                    backward(
-                        emissions,
-                        frame_shift,
-                        from_log,
-                        transmat,
-                        transmat_t,
-                        lo,
-                        hi,
-                        alpha_out,
-                        values,
-                        shift,
-                        bits,
-                        beta,
-                        nb,
-                        f_buf,
-                        w_buf,
-                        xi_acc,
-                    )
             invalid[b] = 0 if valid else 1
 
     return forward_block
 
 
-#: The forward(-backward) kernel of every route, up to :data:`SMALL_K` states.
+#: The forward kernel of every route, up to :data:`SMALL_K` states.
 forward_block = _make_forward_block(True)
 #: :func:`forward_block` for more than :data:`SMALL_K` states.
 forward_block_wide = _make_forward_block(False)
@@ -481,9 +478,9 @@ def forward_block_for(n_components):
 
 def forward_backward_one(frame, shift, startprob, transmat, lo, hi, post, scale, xi):
     """Forward-backward of rows ``lo:hi`` of a frame on one thread, as the
-    E-step runs a sequence (:func:`forward_block`), whatever its length. A
-    Python function: it calls :func:`forward_block` with the E-step's own
-    signature.
+    E-step runs a sequence (:func:`forward_block`, then :func:`smooth_block`),
+    whatever its length. A Python function: it calls the kernels with the
+    E-step's own signatures.
 
     Adds the sequence's expected transition counts to ``xi``.
 
@@ -497,23 +494,38 @@ def forward_backward_one(frame, shift, startprob, transmat, lo, hi, post, scale,
     k = frame.shape[1]
     ll = np.empty(1)
     counts = np.empty((1, k, k))
+    starts = np.array([lo, hi], dtype=np.int64)
+    blocks = np.array([0, 1], dtype=np.int64)
+    invalid = np.empty(1, dtype=np.int64)
     forward_block_for(k)(
         frame,
         shift,
         False,
         startprob,
         transmat,
-        np.ascontiguousarray(transmat.T),
-        np.array([lo, hi], dtype=np.int64),
-        np.array([0, 1], dtype=np.int64),
+        starts,
+        blocks,
         0,
         1,
         ll,
         post,
         scale,
-        True,
+        invalid,
+        hi - lo + 1,
+    )
+    smooth_block_for(k)(
+        frame,
+        shift,
+        False,
+        transmat,
+        np.ascontiguousarray(transmat.T),
+        starts,
+        blocks,
+        0,
+        1,
+        ll,
+        post,
         counts,
-        np.empty(1, dtype=np.int64),
         hi - lo + 1,
     )
     xi += counts[0]
@@ -751,7 +763,6 @@ def _make_two_way_sequence(narrow):
                     np.bool_(False),
                     startprob,
                     transmat,
-                    transmat_t,
                     np.array([0, n]),
                     np.array([0, 1]),
                     np.int64(0),
@@ -759,8 +770,6 @@ def _make_two_way_sequence(narrow):
                     ll,
                     post,
                     scale,
-                    np.bool_(False),
-                    np.empty((0, 0, 0)),
                     np.empty(1, dtype=np.int64),
                     np.int64(n + 1),
                 )
