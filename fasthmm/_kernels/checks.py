@@ -4,15 +4,16 @@ checks themselves, and their messages, are in :mod:`fasthmm._validation`).
 Constant arguments are passed as ``np.int64`` / ``np.bool_`` values: a
 literal would compile a specialisation of the callee of its own.
 
-One parallel pass over blocks of the values; the smallest and largest value
-and the flags do not depend on the order, so neither does any result. Each
+One pass over blocks of the values, the blocks shared out to threads from
+Python; the smallest and largest value and the flags do not depend on the
+order, so neither does any result. Each
 block keeps four running minima and maxima (four independent chains of
 comparisons, which the processor overlaps: as fast on one thread as NumPy's
 ``min`` and ``max`` together).
 """
 
 import numpy as np
-from numba import njit, prange
+from numba import njit
 
 from .partition import row_blocks
 
@@ -54,22 +55,37 @@ def _scan_block(values, start, stop, fractional):
     return count > 0, min(min(l0, l1), min(l2, l3)), max(max(h0, h1), max(h2, h3))
 
 
-@njit(cache=True, parallel=True, nogil=True)
-def _scan(values, fractional):
+@njit(cache=True, nogil=True)
+def _scan_range(values, fractional, rows, b0, b1, flagged, lo, hi):
+    """:func:`_scan_block` over the blocks ``b0:b1`` of ``rows`` values,
+    each block's result in its own entry of ``flagged``, ``lo``, ``hi``."""
     n = values.shape[0]
-    rows, n_blocks = row_blocks(n)
-    flagged = np.zeros(n_blocks, dtype=np.bool_)
-    lo = np.full(n_blocks, np.inf)
-    hi = np.full(n_blocks, -np.inf)
-    for b in prange(n_blocks):
+    for b in range(b0, b1):
         start = b * rows
         flagged[b], lo[b], hi[b] = _scan_block(
             values, start, min(n, start + rows), fractional
         )
-    return flagged.any(), lo.min(), hi.max()
 
 
-@njit(cache=True, nogil=True)
+def _scan(values, fractional):
+    """``(flagged, lo, hi)`` of all ``values``: :func:`_scan_range` over
+    blocks on every thread (from Python, :func:`fasthmm._threads.run_blocks`:
+    a serial kernel is far cheaper to compile than a parallel one)."""
+    from .._threads import run_blocks
+
+    rows, n_blocks = row_blocks(values.shape[0])
+    flagged = np.zeros(n_blocks, dtype=np.bool_)
+    lo = np.full(n_blocks, np.inf)
+    hi = np.full(n_blocks, -np.inf)
+    run_blocks(
+        _scan_range,
+        (values, np.bool_(fractional), np.int64(rows)),
+        (flagged, lo, hi),
+        n_blocks,
+    )
+    return bool(flagged.any()), float(lo.min()), float(hi.max())
+
+
 def integer_range(values):
     """Whether every value is an integer, and the smallest and largest value.
 
@@ -88,7 +104,6 @@ def integer_range(values):
     return not fractional, lo, hi
 
 
-@njit(cache=True, nogil=True)
 def value_range(values):
     """Whether any value is NaN, and the smallest and largest value.
 
