@@ -385,8 +385,13 @@ class MarkovSwitchingAR(ECMSteps):
     def _batch_emissions(self, params, data):
         """:meth:`_log_emissions` of a batch, its inputs checked against
         ``coef_``."""
+        self._check_input_columns(params, None if data.u is None else data.u.shape[1])
+        return self._log_emissions(params, data.features)
+
+    def _check_input_columns(self, params, given):
+        """Raise ValueError unless ``given`` (the number of columns of the
+        inputs, None without them) is what ``coef_`` takes."""
         n_inputs = params["coef_"].shape[1]
-        given = None if data.u is None else data.u.shape[1]
         if n_inputs and given is None:
             raise ValueError(
                 f"inputs is missing: this model's means use {n_inputs} inputs "
@@ -399,7 +404,6 @@ class MarkovSwitchingAR(ECMSteps):
                 if not n_inputs
                 else f"inputs must have {n_inputs} columns (as coef_), got {given}"
             )
-        return self._log_emissions(params, data.features)
 
     def _pass(self, params, data, smooth=True):
         startprob, transmat, first = self._chain_args(params, data)
@@ -737,6 +741,14 @@ class MarkovSwitchingAR(ECMSteps):
         params, prob, recent, mats, recent_u = self._forecast_chain(
             X, lengths, steps, transition_inputs, future_transition_inputs, inputs
         )
+        return self._predicted_means(
+            params, prob, recent, mats, recent_u, future_inputs
+        )
+
+    def _predicted_means(self, params, prob, recent, mats, recent_u, future_inputs):
+        """:meth:`_forecast_means` with ``future_inputs`` (as :meth:`forecast`
+        takes them) checked against ``coef_``, and refused by a model whose
+        means use no inputs."""
         m = params["coef_"].shape[1]
         if not m:
             refuse_future(future_inputs, "future_inputs", "means")

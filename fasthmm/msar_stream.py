@@ -18,7 +18,6 @@ import numpy as np
 from ._kernels import stream as _ks
 from ._validation import as_float_array, check_inputs
 from .forecast import (
-    check_future,
     check_steps,
     input_transmats,
     refuse_future,
@@ -317,25 +316,11 @@ class SwitchingARStream:
     def _inputs(self, inputs, n):
         """The inputs of ``n`` new rows, (n, n_inputs), checked against
         ``coef_``."""
-        m = self._n_inputs
-        if inputs is None:
-            if m:
-                raise ValueError(
-                    f"inputs is missing: this model's means use {m} inputs "
-                    "(coef_), give them as inputs="
-                )
-            return np.empty((n, 0))
-        if not m:
-            raise ValueError(
-                "inputs given, but this model's means use none (it was fitted "
-                "without inputs): leave them out"
-            )
-        u = check_inputs(inputs, None, None, n, "inputs")
-        if u.shape[1] != m:
-            raise ValueError(
-                f"inputs must have {m} columns (as coef_), got {u.shape[1]}"
-            )
-        return u
+        u = None if inputs is None else check_inputs(inputs, None, None, n, "inputs")
+        self._model._check_input_columns(
+            self._params, None if u is None else u.shape[1]
+        )
+        return np.empty((n, 0)) if u is None else u
 
     def _transmats(self, transition_inputs, n):
         """The K x K matrices into each of ``n`` new rows, (n, K, K)."""
@@ -544,19 +529,7 @@ class SwitchingARStream:
         """
         mats = self._future(steps, future_transition_inputs)
         recent = self._recent[::-1][None]  # the last first
-        model, m = self._model, self._n_inputs
-        if not m:
-            refuse_future(future_inputs, "future_inputs", "means")
-            return model._forecast_means(self._params, self._last[None], recent, mats)[
-                0
-            ]
-        if future_inputs is None:
-            raise ValueError(
-                "future_inputs is missing: this model's means depend on inputs, "
-                "give their values in the steps to forecast"
-            )
-        future_u = check_future(future_inputs, "future_inputs", 1, mats.shape[1], m)
         recent_u = self._recent_u[::-1][None]
-        return model._forecast_means(
-            self._params, self._last[None], recent, mats, recent_u, future_u
+        return self._model._predicted_means(
+            self._params, self._last[None], recent, mats, recent_u, future_inputs
         )[0]
