@@ -607,9 +607,8 @@ def viterbi_block(
 @njit(cache=True, nogil=True)
 def logs(startprob, transmat):
     """``log(startprob)``, ``log(transmat)`` (``-inf`` for zeros, no warning),
-    for :func:`viterbi_block` and :func:`viterbi_batch` (one ``log``, so both
-    see the same bits). Loops over the values: they compile in a fraction
-    of the time of whole-array ``np.log``, with the same values."""
+    for :func:`viterbi_block`. Loops over the values: they compile in a
+    fraction of the time of whole-array ``np.log``, with the same values."""
     k = startprob.shape[0]
     log_sp = np.empty(k)
     log_tm = np.empty((k, k))
@@ -618,45 +617,6 @@ def logs(startprob, transmat):
         for j in range(k):
             log_tm[i, j] = np.log(transmat[i, j])
     return log_sp, log_tm
-
-
-@njit(cache=True, parallel=True, nogil=True)
-def viterbi_batch(log_emissions, startprob, transmat, starts, blocks, back, states, lp):
-    """:func:`viterbi_block` over every block of sequences, in parallel.
-
-    For small work, the caller runs :func:`viterbi_block` over all the
-    sequences at once instead (no parallel region), on the same
-    :func:`logs`; the results are the same.
-
-    Parameters
-    ----------
-    log_emissions, starts, back, states, lp :
-        As in :func:`viterbi_block`.
-    startprob, transmat : ndarray
-        Probabilities (their logarithms are taken here, by :func:`logs`).
-    blocks : ndarray of shape (n_blocks + 1,)
-
-    Returns
-    -------
-    valid : bool
-        False when the log-emissions hold NaN or ``+inf``.
-    """
-    log_sp, log_tm = logs(startprob, transmat)
-    n_blocks = blocks.shape[0] - 1
-    ok = np.empty(n_blocks, dtype=np.bool_)
-    for b in prange(n_blocks):
-        ok[b] = viterbi_block(
-            log_emissions,
-            log_sp,
-            log_tm,
-            starts,
-            blocks[b],
-            blocks[b + 1],
-            back,
-            states,
-            lp,
-        )
-    return ok.all()
 
 
 @njit(cache=True, nogil=True)
