@@ -801,10 +801,9 @@ def viterbi_decode(log_emissions, startprob, transmat, starts):
         return lp, states, True
     blocks = block_bounds(starts)
     if k <= D.SMALL_K:
-        log_sp, log_tm = D.logs(startprob, transmat)
         clean = _run_blocks(
             _viterbi_blocks,
-            (le, log_sp, log_tm, starts, blocks),
+            (le, startprob, transmat, starts, blocks),
             (back, states, lp),
             blocks.shape[0] - 1,
             use_threads(n, k),
@@ -818,12 +817,12 @@ def viterbi_decode(log_emissions, startprob, transmat, starts):
     return lp, states, False
 
 
-def _viterbi_blocks(le, log_sp, log_tm, starts, blocks, b0, b1, back, states, lp):
+def _viterbi_blocks(le, startprob, transmat, starts, blocks, b0, b1, back, states, lp):
     """:func:`fasthmm._kernels.direct.viterbi_block` over the sequences of
     blocks ``b0:b1`` (a range that :func:`fasthmm._threads.run_blocks` hands
     to a thread); returns whether their log-emissions were clean."""
     return D.viterbi_block(
-        le, log_sp, log_tm, starts, blocks[b0], blocks[b1], back, states, lp
+        le, startprob, transmat, starts, blocks[b0], blocks[b1], back, states, lp
     )
 
 

@@ -533,9 +533,7 @@ def forward_backward_one(frame, shift, startprob, transmat, lo, hi, post, scale,
 
 
 @njit(cache=True, nogil=True)
-def viterbi_block(
-    log_emissions, log_startprob, log_transmat, starts, s0, s1, back, states, lp
-):
+def viterbi_block(log_emissions, startprob, transmat, starts, s0, s1, back, states, lp):
     """Most likely state paths of sequences ``s0:s1``, in log space.
 
     The values, back-pointers and ties (towards the lowest state) are those of
@@ -546,11 +544,16 @@ def viterbi_block(
     compares one previous state's candidates with every state at once, a
     loop that vectorises) is the one to call.
 
+    The logarithms of ``startprob`` and ``transmat`` (``-inf`` for zeros, no
+    warning) are taken here, a value at a time (a loop compiles in a
+    fraction of the time of whole-array ``np.log``, with the same values),
+    so that no kernel of their own is compiled.
+
     Parameters
     ----------
     log_emissions : ndarray of shape (n_samples, n_components)
-    log_startprob : ndarray of shape (n_components,)
-    log_transmat : ndarray of shape (n_components, n_components)
+    startprob : ndarray of shape (n_components,)
+    transmat : ndarray of shape (n_components, n_components)
     starts : ndarray of shape (n_sequences + 1,)
     s0, s1 : int
     back : ndarray of shape (n_samples, n_components), int32
@@ -567,6 +570,12 @@ def viterbi_block(
         (the outputs are computed all the same).
     """
     k = log_emissions.shape[1]
+    log_startprob = np.empty(k)
+    log_transmat = np.empty((k, k))
+    for i in range(k):
+        log_startprob[i] = np.log(startprob[i])
+        for j in range(k):
+            log_transmat[i, j] = np.log(transmat[i, j])
     delta = np.empty(k)
     nxt = np.empty(k)
     valid = True
@@ -602,21 +611,6 @@ def viterbi_block(
             best = back[t, best]
             states[t - 1] = best
     return valid
-
-
-@njit(cache=True, nogil=True)
-def logs(startprob, transmat):
-    """``log(startprob)``, ``log(transmat)`` (``-inf`` for zeros, no warning),
-    for :func:`viterbi_block`. Loops over the values: they compile in a
-    fraction of the time of whole-array ``np.log``, with the same values."""
-    k = startprob.shape[0]
-    log_sp = np.empty(k)
-    log_tm = np.empty((k, k))
-    for i in range(k):
-        log_sp[i] = np.log(startprob[i])
-        for j in range(k):
-            log_tm[i, j] = np.log(transmat[i, j])
-    return log_sp, log_tm
 
 
 @njit(cache=True, nogil=True)
