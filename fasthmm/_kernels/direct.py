@@ -270,23 +270,20 @@ def _make_smooth_block(narrow):
                                 )
                                 slot = 0
                             continue
-                        # alpha_u / (z * m) overflows: add this step at once, dividing first.
+                        # alpha_u / (z * m) overflows: add this step at once, the
+                        # rows whose factor overflows dividing first.
                         for i in range(k):
-                            f = f_buf[slot, i]
-                            if f == 0.0:
-                                continue
-                            if f < np.inf:
-                                for j in range(k):
-                                    xi_acc[i, j] += f * (
-                                        transmat[i, j] * w_buf[slot, j]
-                                    )
-                            else:
+                            if not f_buf[slot, i] < np.inf:
+                                f_buf[slot, i] = 0.0
                                 acc = beta[i] * m
                                 if acc > 0.0:
                                     for j in range(k):
                                         xi_acc[i, j] += post[u, i] * (
                                             transmat[i, j] * w_buf[slot, j] / acc
                                         )
+                        add_transition_counts(
+                            f_buf[slot:], w_buf[slot:], np.int64(1), transmat, xi_acc
+                        )
                 if counts:
                     add_transition_counts(
                         f_buf, w_buf, np.int64(slot), transmat, xi_acc
