@@ -62,10 +62,14 @@ def diag_log_density_blocks(X, means, precisions, log_norm, out, b0, b1):
         diag_log_density_row(X[t], means, precisions, log_norm, out[t])
 
 
-@njit(cache=True, nogil=True)
+@njit(cache=True, inline="always", nogil=True)
 def diag_log_density_row(x, means, precisions, log_norm, out):
     """:func:`diag_log_density_blocks` of one sample ``x`` (n_features,)
-    into ``out`` (n,)."""
+    into ``out`` (n,).
+
+    Inlined into each calling kernel (at Numba's level): a callee of its
+    own would be compiled, to machine code too, only to be linked into its
+    callers, which costs more than typing this small loop again in each."""
     d = x.shape[0]
     for c in range(means.shape[0]):
         acc = 0.0
@@ -101,10 +105,11 @@ def cholesky_log_density_blocks(X, means, chol, log_norm, out, b0, b1):
         cholesky_log_density_row(X[t], means, chol, log_norm, y, out[t])
 
 
-@njit(cache=True, nogil=True)
+@njit(cache=True, inline="always", nogil=True)
 def cholesky_log_density_row(x, means, chol, log_norm, y, out):
     """:func:`cholesky_log_density_blocks` of one sample ``x`` (n_features,)
-    into ``out`` (n,); ``y`` (n_features,) is scratch space."""
+    into ``out`` (n,); ``y`` (n_features,) is scratch space. Inlined into
+    each calling kernel, as :func:`diag_log_density_row`."""
     d = x.shape[0]
     for c in range(means.shape[0]):
         maha = 0.0
