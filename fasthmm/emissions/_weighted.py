@@ -46,6 +46,9 @@ def weighted_sums(X, weights, second=None):
     # several threads at once, from Python: no parallel kernel to compile),
     # then added in block order (NumPy adds the rows of a C-contiguous array
     # one after another when it sums over the leading axis).
+    if n_blocks == 1:  # its partial sums are the sums (0 + x = x)
+        blocks(X, weights, rows, 0, 1, p_blk, o_blk, s_blk)
+        return p_blk[0], o_blk[0].reshape(n, d), s_blk[0].reshape(shape)
     run_blocks(blocks, (X, weights, rows), (p_blk, o_blk, s_blk), n_blocks)
     post, obs, moments = (a.sum(axis=0) for a in (p_blk, o_blk, s_blk))
     return post, obs.reshape(n, d), moments.reshape(shape)
