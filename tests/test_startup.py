@@ -1,0 +1,197 @@
+"""A warm process's start (fasthmm/_startup.py): fasthmm's cached kernels
+load without Numba's compiler registries and give the results of Numba's own
+loading; anything compiled afterwards still compiles; the import holds the
+garbage collector and leaves it as it was.
+
+The kernel checks run in fresh interpreters, after one that fills the cache.
+"""
+
+import gc
+
+import pytest
+
+from tests.test_lazy_exports import run_fresh
+
+# A first fit and the inference calls after it (the first-hour script's
+# work), a parallel kernel (a large diagonal Gaussian batch), a categorical
+# and a Poisson model; prints their results and what Numba did.
+WORK = """
+import json, sys
+import numpy as np
+from numba.core import event
+import fasthmm
+
+NUMBAS_OWN = {numbas_own}
+if NUMBAS_OWN:  # undo fasthmm's light loading: Numba's own method
+    from numba.core import caching
+    caching.Cache.load_overload = caching.Cache.load_overload.__wrapped__
+
+compiled = []
+
+class Compiles(event.Listener):
+    def on_start(self, ev):
+        compiled.append(ev.data["dispatcher"].py_func.__qualname__)
+
+    def on_end(self, ev):
+        pass
+
+event.register("numba:compile", Compiles())
+rng = np.random.default_rng(0)
+X = np.concatenate([rng.normal(0, 1, (150, 2)), rng.normal(4, 1, (150, 2))])
+g = fasthmm.GaussianHMM(3, n_iter=5, random_state=0).fit(X)
+big = np.repeat(X, 300, axis=0)  # 90,000 rows: the parallel kernels
+s = fasthmm.CategoricalHMM(2, n_iter=5, random_state=0).fit(
+    rng.integers(0, 3, (200, 1))
+)
+p = fasthmm.PoissonHMM(2, n_iter=5, random_state=0).fit(rng.poisson(3, (200, 2)))
+results = {{
+    "means": g.means_.tolist(),
+    "score": g.score(X),
+    "states": g.decode(X)[1].tolist(),
+    "proba": g.predict_proba(X).tolist(),
+    "filtered": g.filter_proba(X).tolist(),
+    "big": g.score(big),
+    "emissionprob": s.emissionprob_.tolist(),
+    "lambdas": p.lambdas_.tolist(),
+}}
+registries = [m for m in REGISTRY_MODULES if m in sys.modules]
+print(json.dumps({{
+    "results": results, "compiled": compiled, "registries": registries,
+}}))
+"""
+
+# Modules Numba imports only to refresh its compiler's registries.
+REGISTRY_MODULES = """REGISTRY_MODULES = [
+    "numba.typed.typeddict", "numba.np.polynomial.polynomial_core",
+    "numba.np.random.generator_methods", "numba.np.npdatetime",
+]
+"""
+
+
+def _work(numbas_own):
+    code = WORK.format(numbas_own=numbas_own)
+    return run_fresh(REGISTRY_MODULES + code)
+
+
+@pytest.fixture(scope="module")
+def warm_cache():
+    """Run the work once so that every kernel it needs is in the cache."""
+    _work(False)
+
+
+def test_cached_kernels_load_without_registries_and_equal_numbas_loading(
+    warm_cache,
+):
+    light = _work(False)
+    if light["compiled"]:
+        pytest.skip(f"the kernel cache is not used here: {light['compiled']}")
+    own = _work(True)
+    assert own["compiled"] == []
+    assert light["registries"] == []
+    assert own["registries"]  # Numba's loading imports them: the check can fail
+    assert light["results"] == own["results"]
+
+
+def test_compiling_after_light_loads_refreshes_the_registries(warm_cache):
+    out = run_fresh(
+        """
+        import json, sys
+        import numpy as np
+        import fasthmm
+        from numba import njit, typed
+
+        X = np.random.default_rng(1).normal(size=(50, 2))
+        fasthmm.GaussianHMM(2, n_iter=2, random_state=0).fit(X)
+        light = "numba.typed.typeddict" not in sys.modules
+
+        @njit
+        def uses_registries(n):
+            d = typed.Dict()
+            for i in range(n):
+                d[i] = np.sqrt(float(i))
+            total = 0.0
+            for v in d.values():
+                total += v
+            words = ["a", "bb", "ccc"]
+            return total + len(words[n % 3]) + np.sort(np.arange(n))[-1]
+
+        value = uses_registries(5)
+        expected = sum(np.sqrt(i) for i in range(5)) + 3 + 4
+        print(json.dumps({"light": light, "error": abs(value - expected)}))
+        """
+    )
+    assert out["light"] is True
+    assert out["error"] < 1e-12
+
+
+def test_other_functions_load_as_numba_loads_them():
+    from numba.core import caching
+
+    from fasthmm import _startup
+
+    method = caching.Cache.load_overload
+    assert method.fasthmm_light
+    assert not _startup.load_cached_kernels_lightly()  # installed once
+
+    class Cache:
+        def __init__(self, module):
+            self._py_func = type("F", (), {"__module__": module})()
+
+    assert _startup._is_fasthmm(Cache("fasthmm._kernels.direct"))
+    assert _startup._is_fasthmm(Cache("fasthmm"))
+    assert not _startup._is_fasthmm(Cache("fasthmmx.kernels"))
+    assert not _startup._is_fasthmm(Cache("__main__"))
+
+
+class Made:
+    """A container object the collector tracks."""
+
+
+def _generation(obj):
+    return next(g for g in range(3) if any(o is obj for o in gc.get_objects(g)))
+
+
+def test_collector_paused_puts_new_objects_in_the_oldest_generation():
+    from fasthmm._startup import collector_paused
+
+    assert gc.isenabled() and gc.get_freeze_count() == 0
+    with collector_paused():
+        assert not gc.isenabled()
+        made = Made()
+        outside = gc.get_count()
+    assert gc.isenabled()
+    assert outside[0] > 0
+    assert _generation(made) == 2
+    assert gc.get_count()[0] < outside[0]  # the next collection is not due
+
+
+def test_collector_paused_leaves_a_held_collector_and_frozen_objects_alone():
+    from fasthmm._startup import collector_paused
+
+    gc.disable()
+    try:
+        with collector_paused():
+            made = Made()
+        assert not gc.isenabled()
+        assert _generation(made) == 0  # nothing moved
+    finally:
+        gc.enable()
+    frozen = Made()
+    gc.freeze()
+    try:
+        with collector_paused():
+            made = Made()
+        assert gc.isenabled()
+        assert gc.get_freeze_count() > 0
+        assert not any(o is frozen for o in gc.get_objects())  # still frozen
+        assert _generation(made) in (0, 1)  # examined in the usual way
+    finally:
+        gc.unfreeze()
+
+
+def test_collector_paused_runs_again_after_an_error():
+    from fasthmm._startup import collector_paused
+
+    with pytest.raises(ImportError), collector_paused():
+        raise ImportError("a failed import")
+    assert gc.isenabled()
