@@ -7,7 +7,9 @@ The kernel checks run in fresh interpreters, after one that fills the cache.
 """
 
 import gc
+import sys
 
+import numpy as np
 import pytest
 
 from tests.test_lazy_exports import run_fresh
@@ -124,6 +126,44 @@ def test_compiling_after_light_loads_refreshes_the_registries(warm_cache):
     assert out["error"] < 1e-12
 
 
+def test_cli_fit_loads_no_registry_module(tmp_path):
+    rng = np.random.default_rng(2)
+    data = tmp_path / "small.csv"
+    X = np.concatenate([rng.normal(0, 1, (100, 2)), rng.normal(4, 1, (100, 2))])
+    np.savetxt(data, X, delimiter=",", header="a,b", comments="")
+    code = (
+        REGISTRY_MODULES
+        + f"""
+import json, sys
+from numba.core import event
+from fasthmm.cli import main
+
+compiled = []
+
+class Compiles(event.Listener):
+    def on_start(self, ev):
+        compiled.append(ev.data["dispatcher"].py_func.__qualname__)
+
+    def on_end(self, ev):
+        pass
+
+event.register("numba:compile", Compiles())
+code = main(["fit", {str(data)!r}, "-k", "3", "-o", {str(tmp_path / "m.npz")!r}, "-q"])
+print(json.dumps({{
+    "code": code,
+    "compiled": compiled,
+    "registries": [m for m in REGISTRY_MODULES if m in sys.modules],
+}}))
+"""
+    )
+    run_fresh(code)  # fills the cache
+    out = run_fresh(code)
+    if out["compiled"]:
+        pytest.skip(f"the kernel cache is not used here: {out['compiled']}")
+    assert out["code"] == 0
+    assert out["registries"] == []
+
+
 def test_other_functions_load_as_numba_loads_them():
     from numba.core import caching
 
@@ -161,7 +201,10 @@ def test_collector_paused_puts_new_objects_in_the_oldest_generation():
         outside = gc.get_count()
     assert gc.isenabled()
     assert outside[0] > 0
-    assert _generation(made) == 2
+    if sys.version_info < (3, 13):  # three generations, the oldest 2
+        assert _generation(made) == 2
+    else:
+        assert _generation(made) != 0
     assert gc.get_count()[0] < outside[0]  # the next collection is not due
 
 
