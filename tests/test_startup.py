@@ -14,20 +14,18 @@ import pytest
 
 from tests.test_lazy_exports import run_fresh
 
-# A first fit and the inference calls after it (the first-hour script's
-# work), a parallel kernel (a large diagonal Gaussian batch), a categorical
-# and a Poisson model; prints their results and what Numba did.
-WORK = """
+# Run first in each fresh interpreter: records the kernels Numba compiles;
+# REPORT then prints them, the modules of REGISTRY_MODULES it imported and
+# ``result``.
+PRELUDE = """
 import json, sys
-import numpy as np
 from numba.core import event
-import fasthmm
 
-NUMBAS_OWN = {numbas_own}
-if NUMBAS_OWN:  # undo fasthmm's light loading: Numba's own method
-    from numba.core import caching
-    caching.Cache.load_overload = caching.Cache.load_overload.__wrapped__
-
+# Modules Numba imports only to refresh its compiler's registries.
+REGISTRY_MODULES = [
+    "numba.typed.typeddict", "numba.np.polynomial.polynomial_core",
+    "numba.np.random.generator_methods", "numba.np.npdatetime",
+]
 compiled = []
 
 class Compiles(event.Listener):
@@ -38,6 +36,27 @@ class Compiles(event.Listener):
         pass
 
 event.register("numba:compile", Compiles())
+"""
+
+REPORT = """
+print(json.dumps({
+    "result": result,
+    "compiled": compiled,
+    "registries": [m for m in REGISTRY_MODULES if m in sys.modules],
+}))
+"""
+
+# A first fit and the inference calls after it (the first-hour script's
+# work), a parallel kernel (a large diagonal Gaussian batch), a categorical
+# and a Poisson model.
+WORK = """
+import numpy as np
+import fasthmm
+
+if NUMBAS_OWN:  # undo fasthmm's light loading: Numba's own method
+    from numba.core import caching
+    caching.Cache.load_overload = caching.Cache.load_overload.__wrapped__
+
 rng = np.random.default_rng(0)
 X = np.concatenate([rng.normal(0, 1, (150, 2)), rng.normal(4, 1, (150, 2))])
 g = fasthmm.GaussianHMM(3, n_iter=5, random_state=0).fit(X)
@@ -46,7 +65,7 @@ s = fasthmm.CategoricalHMM(2, n_iter=5, random_state=0).fit(
     rng.integers(0, 3, (200, 1))
 )
 p = fasthmm.PoissonHMM(2, n_iter=5, random_state=0).fit(rng.poisson(3, (200, 2)))
-results = {{
+result = {
     "means": g.means_.tolist(),
     "score": g.score(X),
     "states": g.decode(X)[1].tolist(),
@@ -55,24 +74,17 @@ results = {{
     "big": g.score(big),
     "emissionprob": s.emissionprob_.tolist(),
     "lambdas": p.lambdas_.tolist(),
-}}
-registries = [m for m in REGISTRY_MODULES if m in sys.modules]
-print(json.dumps({{
-    "results": results, "compiled": compiled, "registries": registries,
-}}))
+}
 """
 
-# Modules Numba imports only to refresh its compiler's registries.
-REGISTRY_MODULES = """REGISTRY_MODULES = [
-    "numba.typed.typeddict", "numba.np.polynomial.polynomial_core",
-    "numba.np.random.generator_methods", "numba.np.npdatetime",
-]
-"""
+
+def _fresh(code):
+    """Run ``code`` between PRELUDE and REPORT in a fresh interpreter."""
+    return run_fresh(PRELUDE + code + REPORT)
 
 
 def _work(numbas_own):
-    code = WORK.format(numbas_own=numbas_own)
-    return run_fresh(REGISTRY_MODULES + code)
+    return _fresh(f"NUMBAS_OWN = {numbas_own}\n" + WORK)
 
 
 @pytest.fixture(scope="module")
@@ -91,39 +103,39 @@ def test_cached_kernels_load_without_registries_and_equal_numbas_loading(
     assert own["compiled"] == []
     assert light["registries"] == []
     assert own["registries"]  # Numba's loading imports them: the check can fail
-    assert light["results"] == own["results"]
+    assert light["result"] == own["result"]
 
 
 def test_compiling_after_light_loads_refreshes_the_registries(warm_cache):
-    out = run_fresh(
+    out = _fresh(
         """
-        import json, sys
-        import numpy as np
-        import fasthmm
-        from numba import njit, typed
+import numpy as np
+import fasthmm
+from numba import njit, typed
 
-        X = np.random.default_rng(1).normal(size=(50, 2))
-        fasthmm.GaussianHMM(2, n_iter=2, random_state=0).fit(X)
-        light = "numba.typed.typeddict" not in sys.modules
+X = np.random.default_rng(1).normal(size=(50, 2))
+fasthmm.GaussianHMM(2, n_iter=2, random_state=0).fit(X)
+light = "numba.typed.typeddict" not in sys.modules
 
-        @njit
-        def uses_registries(n):
-            d = typed.Dict()
-            for i in range(n):
-                d[i] = np.sqrt(float(i))
-            total = 0.0
-            for v in d.values():
-                total += v
-            words = ["a", "bb", "ccc"]
-            return total + len(words[n % 3]) + np.sort(np.arange(n))[-1]
+@njit
+def uses_registries(n):
+    d = typed.Dict()
+    for i in range(n):
+        d[i] = np.sqrt(float(i))
+    total = 0.0
+    for v in d.values():
+        total += v
+    words = ["a", "bb", "ccc"]
+    return total + len(words[n % 3]) + np.sort(np.arange(n))[-1]
 
-        value = uses_registries(5)
-        expected = sum(np.sqrt(i) for i in range(5)) + 3 + 4
-        print(json.dumps({"light": light, "error": abs(value - expected)}))
-        """
+value = uses_registries(5)
+expected = sum(np.sqrt(i) for i in range(5)) + 3 + 4
+result = {"light": light, "error": abs(value - expected)}
+"""
     )
-    assert out["light"] is True
-    assert out["error"] < 1e-12
+    assert out["result"]["light"] is True
+    assert out["result"]["error"] < 1e-12
+    assert out["registries"]  # the compile refreshed them
 
 
 def test_cli_fit_loads_no_registry_module(tmp_path):
@@ -131,36 +143,13 @@ def test_cli_fit_loads_no_registry_module(tmp_path):
     data = tmp_path / "small.csv"
     X = np.concatenate([rng.normal(0, 1, (100, 2)), rng.normal(4, 1, (100, 2))])
     np.savetxt(data, X, delimiter=",", header="a,b", comments="")
-    code = (
-        REGISTRY_MODULES
-        + f"""
-import json, sys
-from numba.core import event
-from fasthmm.cli import main
-
-compiled = []
-
-class Compiles(event.Listener):
-    def on_start(self, ev):
-        compiled.append(ev.data["dispatcher"].py_func.__qualname__)
-
-    def on_end(self, ev):
-        pass
-
-event.register("numba:compile", Compiles())
-code = main(["fit", {str(data)!r}, "-k", "3", "-o", {str(tmp_path / "m.npz")!r}, "-q"])
-print(json.dumps({{
-    "code": code,
-    "compiled": compiled,
-    "registries": [m for m in REGISTRY_MODULES if m in sys.modules],
-}}))
-"""
-    )
-    run_fresh(code)  # fills the cache
-    out = run_fresh(code)
+    argv = ["fit", str(data), "-k", "3", "-o", str(tmp_path / "m.npz"), "-q"]
+    code = f"from fasthmm.cli import main\nresult = main({argv!r})\n"
+    _fresh(code)  # fills the cache
+    out = _fresh(code)
     if out["compiled"]:
         pytest.skip(f"the kernel cache is not used here: {out['compiled']}")
-    assert out["code"] == 0
+    assert out["result"] == 0
     assert out["registries"] == []
 
 
