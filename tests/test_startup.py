@@ -227,3 +227,22 @@ def test_collector_paused_runs_again_after_an_error():
     with pytest.raises(ImportError), collector_paused():
         raise ImportError("a failed import")
     assert gc.isenabled()
+
+
+def test_every_kernel_loads_lightly_from_the_cache():
+    """Every route ``fasthmm compile`` covers (all of fasthmm's kernels, the
+    parallel forms too) loads from the cache with the light loading and no
+    registry: a kernel whose machine code needed a symbol that only the
+    registries provide would fail to load here, not in a user's process."""
+    code = (
+        "from fasthmm import _compile\n"
+        "result = {'failed': _compile.compile_all(),"
+        " 'kernels': len(_compile.compiled_kernels())}\n"
+    )
+    _fresh(code)  # fills the cache (the suite's compile test usually has)
+    out = _fresh(code)
+    if out["compiled"]:
+        pytest.skip(f"the kernel cache is not used here: {out['compiled']}")
+    assert out["result"]["failed"] == {}
+    assert out["result"]["kernels"] > 20
+    assert out["registries"] == []
