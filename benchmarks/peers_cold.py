@@ -460,6 +460,7 @@ def lines(result):
         )
     for name in result.get("not_installed", []):
         out.append(f"{name}: not installed, skipped")
+    out += _largest_compiles(groups)
     out += _meaning(groups)
     before, after = result["loadavg_before"][0], result["loadavg_after"][0]
     out.append(
@@ -476,6 +477,31 @@ def lines(result):
         f"average {before:.2f} before, {after:.2f} after"
     )
     return out
+
+
+def _largest_compiles(groups, n=6):
+    """The reference's largest compilations from an empty cache: median wall
+    seconds of each kernel alone (without the kernels it compiled on the way)."""
+    cold = next((runs for g, runs in groups if g.endswith("empty cache")), [])
+    runs = [r for r in cold if "compile_s" in r]
+    if not runs:
+        return []
+    names = {k for r in runs for k in r["compile_s"]}
+    med = {k: _median(runs, lambda r, k=k: r["compile_s"].get(k, 0.0)) for k in names}
+    top = sorted(med.items(), key=lambda kv: -kv[1])[:n]
+    return [
+        f"largest compilations from an empty cache ({len(names)} in all; wall s, "
+        "each kernel without its callees): "
+        + ", ".join(f"{_kernel(k)} {v:.2f}" for k, v in top)
+    ]
+
+
+def _kernel(name):
+    """``fasthmm._kernels.direct._make_x.<locals>.x`` -> ``direct.x``."""
+    module, _, rest = name.partition("._kernels.")
+    if not rest:
+        return module
+    return f"{rest.split('.')[0]}.{rest.rsplit('.', 1)[-1]}"
 
 
 def _short(x):
