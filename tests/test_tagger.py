@@ -21,6 +21,7 @@ from fasthmm._tagger_chain import (
     trigram_counts,
 )
 from fasthmm._tagger_words import SHAPES, NodeIndex, build_nodes, shapes
+from fasthmm._threads import run_blocks
 
 
 def _random_chain(rng, k):
@@ -56,23 +57,19 @@ def _frame(offsets, scores):
 
 
 def _kernels(trans, rows, table, starts, label_of, n_columns):
-    """Viterbi labels and posterior marginals (n_tokens, n_columns)."""
+    """Viterbi labels and posterior marginals (n_tokens, n_columns), the
+    sentences split into ``numba.get_num_threads()`` ranges run at once."""
     offsets, labels, scores = table
     out = np.zeros(rows.size, dtype=np.int64)
     with np.errstate(divide="ignore"):
         log_trans = np.log(_kernel_layout(trans))
-    viterbi_pairs(log_trans, rows, offsets, labels, scores, starts, out)
+    n = starts.shape[0] - 1
+    before = (log_trans, rows, offsets, labels, scores, starts)
+    run_blocks(viterbi_pairs, before, (out,), n)
     post = np.full((rows.size, n_columns), np.nan)
-    marginals_pairs(
-        _kernel_layout(trans),
-        rows,
-        offsets,
-        labels,
-        _frame(offsets, scores),
-        label_of,
-        starts,
-        post,
-    )
+    frame = _frame(offsets, scores)
+    before = (_kernel_layout(trans), rows, offsets, labels, frame, label_of, starts)
+    run_blocks(marginals_pairs, before, (post,), n)
     return out, post
 
 
