@@ -228,6 +228,34 @@ def test_decoding_does_not_depend_on_thread_count():
     np.testing.assert_array_equal(results[0][1], results[1][1])
 
 
+@pytest.mark.parametrize("decoder", ["viterbi", "posterior"])
+def test_tagging_on_threads_equals_tagging_each_sentence_alone(monkeypatch, decoder):
+    """Many sentences tagged at once on threads (contiguous ranges of
+    sentences, empty ones among them) give each sentence the labels and
+    marginals it gets alone on the calling thread."""
+    import fasthmm._threads
+
+    rng = np.random.default_rng(0)
+    vocab = sorted({w for s in TRAIN[0] for w in s}) + ["yelled", "dogs"]
+    sentences = [
+        [str(w) for w in rng.choice(vocab, size=n)] for n in rng.integers(0, 9, size=70)
+    ]
+    tagger = HMMTagger(decoder=decoder).fit(*TRAIN)
+    alone = [tagger.predict([s])[0] for s in sentences]
+    alone_proba = [tagger.predict_proba([s])[0] for s in sentences]
+    monkeypatch.setattr(fasthmm._threads, "MIN_PARALLEL_WORK", 0)
+    before = numba.get_num_threads()
+    try:
+        numba.set_num_threads(min(2, numba.config.NUMBA_NUM_THREADS))
+        together = tagger.predict(sentences)
+        together_proba = tagger.predict_proba(sentences)
+    finally:
+        numba.set_num_threads(before)
+    assert together == alone
+    for got, want in zip(together_proba, alone_proba):
+        np.testing.assert_array_equal(got, want)
+
+
 def test_deleted_interpolation_matches_tnt_worked_by_hand():
     # One sentence x y x y, padded # # x y x y #: five targets, every trigram
     # seen once. By Brants' rule, per trigram (unigram, bigram, trigram ratio):
