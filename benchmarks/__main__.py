@@ -93,6 +93,17 @@ def parse_args(argv=None):
         help="instead: dynamax, pomegranate and hmmkay (when installed, the [peers] extra) against fasthmm, each in its own process",
     )
     add(
+        "--cold",
+        nargs="?",
+        type=int,
+        const=0,
+        metavar="ROUNDS",
+        help="with --peers: each library's first score, Viterbi, posteriors and EM "
+        "iteration in fresh processes, fasthmm with an empty Numba cache (and once "
+        "warm), beside the machine's yardstick; ROUNDS rounds (default 2, 1 with "
+        "--quick; benchmarks/peers_cold.py)",
+    )
+    add(
         "--scaling",
         type=float,
         metavar="GB",
@@ -133,6 +144,7 @@ SECTIONS = (
     "vocabulary",
     "tagger",
     "peers",
+    "peers_cold",
     "stream",
     "scaling",
     "hsmm",
@@ -155,6 +167,8 @@ def quiet_log(msg):
 
 def main(argv=None):
     args = parse_args(argv)
+    if args.cold is not None and not args.peers:
+        sys.exit("--cold goes with --peers: python -m benchmarks --peers --cold")
     if args.from_json:
         out = json.loads(Path(args.from_json).read_text())
         print("\n".join(render(out)))
@@ -253,6 +267,10 @@ def main(argv=None):
         from . import tagger
 
         out["tagger"] = tagger.run(repeat, log, quick=args.quick)
+    elif args.peers and args.cold is not None:
+        from . import peers_cold
+
+        out["peers_cold"] = peers_cold.run(args.quick, args.cold, log)
     elif args.peers:
         from . import peers
 

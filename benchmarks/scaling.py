@@ -260,8 +260,129 @@ def distributed_run(n_parts=8, n_seq=50, steps=1000, log=print):
     return out
 
 
+def _kernel_cache_counts():
+    """In a worker: fasthmm kernel signatures compiled and loaded from the cache."""
+    from fasthmm import _compile
+
+    compiled = loaded = 0
+    for dispatcher in _compile._dispatchers().values():
+        compiled += sum(dispatcher.stats.cache_misses.values())
+        loaded += sum(dispatcher.stats.cache_hits.values())
+    return compiled, loaded
+
+
+def shared_cache_run(n_seq=20, steps=500, cache_dir="new", log=print):
+    """Two worker processes, one after the other, sharing a new, empty
+    ``NUMBA_CACHE_DIR``: the first compiles the kernels of a distributed fit,
+    the second loads them.
+
+    Parameters
+    ----------
+    n_seq, steps : int
+        Each of the two partitions holds ``n_seq`` sequences of ``steps`` rows.
+    cache_dir : str or None
+        ``"new"``: a new, empty folder, removed afterwards; None: the workers'
+        default cache (no ``NUMBA_CACHE_DIR`` set for them); else that folder.
+    log : callable
+
+    Returns
+    -------
+    result : dict
+        ``"workers"``: for each worker in turn, the wall time of its first
+        one-iteration distributed fit, the kernel signatures it compiled and
+        loaded from the cache, and the wall time of a second fit on it; or
+        ``"skipped"`` with the reason.
+    """
+    import functools
+
+    import numpy as np
+
+    import fasthmm
+    from fasthmm import distributed as fd
+
+    try:
+        import distributed
+    except ImportError:
+        return {
+            "skipped": 'dask.distributed is not installed: pip install "fasthmm[dask]"'
+        }
+    parts = [functools.partial(_load_partition, i, n_seq, steps) for i in range(2)]
+    new = cache_dir == "new"
+    cache = tempfile.mkdtemp(prefix="fasthmm-shared-cache-") if new else cache_dir
+    env = {"NUMBA_NUM_THREADS": "1"}
+    if cache is not None:
+        env["NUMBA_CACHE_DIR"] = cache
+    rounds = []
+    try:
+        for which in ("first", "second"):
+            log(f"distributed fit on a {which} worker sharing a new Numba cache ...")
+            with (
+                distributed.LocalCluster(
+                    n_workers=1,
+                    threads_per_worker=1,
+                    processes=True,
+                    dashboard_address=None,
+                    env=env,
+                ) as cluster,
+                distributed.Client(cluster) as client,
+            ):
+                model = functools.partial(
+                    fasthmm.GaussianHMM, K, n_iter=1, tol=-np.inf, random_state=0
+                )
+                t0 = time.perf_counter()
+                fd.fit(model(), client, parts)
+                seconds = time.perf_counter() - t0
+                (counts,) = client.run(_kernel_cache_counts).values()
+                t0 = time.perf_counter()
+                fd.fit(model(), client, parts)
+                again = time.perf_counter() - t0
+            rounds.append(
+                {
+                    "fit_s": seconds,
+                    "again_s": again,
+                    "compiled": counts[0],
+                    "loaded": counts[1],
+                }
+            )
+    finally:
+        if new:
+            shutil.rmtree(cache, ignore_errors=True)
+    return {"workers": rounds, "rows": 2 * n_seq * steps}
+
+
 def run(gib, log=print):
-    return {"memmap": memmap_run(gib, log=log), "distributed": distributed_run(log=log)}
+    return {
+        "memmap": memmap_run(gib, log=log),
+        "distributed": distributed_run(log=log),
+        "shared_cache": shared_cache_run(log=log),
+    }
+
+
+def shared_cache_lines(res):
+    """The report of :func:`shared_cache_run`."""
+    if "skipped" in res:
+        return ["", f"Workers sharing a Numba cache: skipped ({res['skipped']})"]
+    first, second = res["workers"]
+    out = [
+        "",
+        f"Workers sharing a Numba cache: GaussianHMM diag K={K}, D={D}, "
+        f"{res['rows']:,} rows, one EM iteration; two worker processes one after "
+        "the other, both on one new, empty NUMBA_CACHE_DIR",
+    ]
+    for name, r in (("first worker ", first), ("second worker", second)):
+        out.append(
+            f"  {name}: first fit {r['fit_s']:6.2f} s (then {r['again_s']:.2f} s), "
+            f"kernels compiled {r['compiled']:3d}, loaded from the cache {r['loaded']:3d}"
+        )
+    out.append(
+        "  the second worker compiles "
+        + (
+            "nothing: it loads what the first one compiled"
+            if second["compiled"] == 0
+            else f"{second['compiled']} kernel(s) again"
+        )
+    )
+    return out
 
 
 def lines(res):
@@ -289,6 +410,8 @@ def lines(res):
         f"in-memory fit of the eighth {mem['peak_anon_bytes'] / mb:.0f} MB "
         f"(its data {mem['data_bytes'] / mb:.0f} MB)",
     ]
+    if "shared_cache" in res:
+        out += shared_cache_lines(res["shared_cache"])
     d = res["distributed"]
     if "skipped" in d:
         return out + ["", f"Distributed fit: skipped ({d['skipped']})"]

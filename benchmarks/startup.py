@@ -139,33 +139,41 @@ CHILDREN = {
 }
 
 
-def _child_env(cache_dir, bytecode):
-    """The children's environment: their own Numba cache, and Python's
-    compiled bytecode in ``bytecode`` (as an installed package has it)."""
-    env = dict(os.environ, NUMBA_CACHE_DIR=str(cache_dir))
-    env["PYTHONPATH"] = os.pathsep.join(
-        p for p in (str(ROOT), env.get("PYTHONPATH")) if p
-    )
-    env["PYTHONPYCACHEPREFIX"] = str(bytecode)
+def _bytecode_env():
+    """Python's bytecode where an installed package has it (beside the
+    sources), written when missing."""
+    env = dict(os.environ)
     env.pop("PYTHONDONTWRITEBYTECODE", None)
+    env.pop("PYTHONPYCACHEPREFIX", None)
     return env
 
 
-def _compile_bytecode(bytecode):
-    """Byte-compile fasthmm and benchmarks into ``bytecode``, as ``pip
-    install`` does: otherwise a checkout run with ``PYTHONDONTWRITEBYTECODE``
-    would time Python compiling fasthmm's sources in every child."""
+def _child_env(cache_dir):
+    """The children's environment: their own Numba cache, this checkout first."""
+    env = dict(_bytecode_env(), NUMBA_CACHE_DIR=str(cache_dir))
+    env["PYTHONPATH"] = os.pathsep.join(
+        p for p in (str(ROOT), env.get("PYTHONPATH")) if p
+    )
+    return env
+
+
+def _compile_bytecode():
+    """Byte-compile fasthmm and benchmarks, as ``pip install`` does: otherwise
+    a checkout would time Python compiling fasthmm's sources in the first
+    child. The bytecode of NumPy, Numba and the other installed packages is
+    used where it is (a separate bytecode folder would make the first child
+    compile theirs, and count it as its own time)."""
     subprocess.run(
         [sys.executable, "-m", "compileall", "-q", "fasthmm", "benchmarks"],
         cwd=ROOT,
-        env=_child_env(bytecode / "numba", bytecode),
+        env=_bytecode_env(),
         check=True,
         capture_output=True,
     )
 
 
 def _run_child(kind, cache_dir):
-    env = _child_env(cache_dir, cache_dir.parent / "bytecode")
+    env = _child_env(cache_dir)
     t = time.perf_counter()
     proc = subprocess.run(
         [sys.executable, "-m", "benchmarks.startup", kind],
@@ -198,7 +206,7 @@ def run(log, ahead=True):
     out = {"loadavg_before": os.getloadavg()}
     cache = Path(tempfile.mkdtemp(prefix="fasthmm-startup-"))
     try:
-        _compile_bytecode(cache / "bytecode")
+        _compile_bytecode()
         log("yardstick: plain kernels, cold ...")
         out["yardstick"] = _run_child("yardstick", cache / "yardstick")
         log("fasthmm first-hour script, cold (empty cache) ...")

@@ -8,32 +8,36 @@ time they are used: ``fasthmm.HMMTagger`` and ``from fasthmm import
 HMMTagger`` both work, and ``__all__`` / ``dir(fasthmm)`` list them all.
 """
 
-from . import _blas_check
-from ._threads import prefer_passive_waiting
-
-_blas_check.install()  # before Numba loads its first kernel
-prefer_passive_waiting()  # before Numba starts its OpenMP threads
-
 # ruff: noqa: E402
 
 import importlib
 import importlib.util
 
-# models defines and registers the emission families a first fit uses.
-from . import _registry, models  # noqa: F401
-from ._progress import set_progress
-from ._validation import NotFittedError
-from ._version import __version__
-from .base import BaseHMM, ConvergenceMonitor
-from .forecast import forecast_states
-from .inference import (
-    forward,
-    forward_backward,
-    forward_filter,
-    stream_filter,
-    viterbi,
-)
-from .io import load_model as load
+from ._startup import collector_paused, load_cached_kernels_lightly
+
+with collector_paused():  # NumPy's, Numba's and fasthmm's long-lived objects
+    from . import _blas_check
+    from ._threads import prefer_passive_waiting
+
+    _blas_check.install()  # before Numba loads its first kernel
+    prefer_passive_waiting()  # before Numba starts its OpenMP threads
+    load_cached_kernels_lightly()
+
+    # models defines and registers the emission families a first fit uses.
+    from . import _registry, models  # noqa: F401
+    from ._progress import set_progress
+    from ._validation import NotFittedError
+    from ._version import __version__
+    from .base import BaseHMM, ConvergenceMonitor
+    from .forecast import forecast_states
+    from .inference import (
+        forward,
+        forward_backward,
+        forward_filter,
+        stream_filter,
+        viterbi,
+    )
+    from .io import load_model as load
 
 #: Name -> module (relative to fasthmm) of what is imported on first use.
 _LAZY = {

@@ -761,6 +761,7 @@ def _describe(exc):
 
 def main_exit():
     """Entry point of the ``fasthmm`` console script and ``python -m fasthmm``."""
+    gc.freeze()  # what the imports made lives until the exit: never examined
     code = main()
     _skip_final_collection()
     sys.exit(code)

@@ -226,3 +226,19 @@ def test_clear_import_error_without_dask(monkeypatch):
     monkeypatch.setitem(sys.modules, "distributed", None)
     with pytest.raises(ImportError, match=r'pip install "fasthmm\[dask\]"'):
         fd.fit(fasthmm.GaussianHMM(2), None, [failing_loader])
+
+
+def test_a_new_worker_loads_the_kernels_a_first_worker_compiled():
+    """Worker processes sharing a Numba cache: a second worker's first fit
+    compiles nothing (the shared-cache measurement of ``--scaling``, on the
+    cache every process of this run uses)."""
+    pytest.importorskip("distributed")
+    from benchmarks import scaling
+
+    res = scaling.shared_cache_run(
+        n_seq=2, steps=50, cache_dir=None, log=lambda m: None
+    )
+    first, second = res["workers"]
+    assert first["compiled"] + first["loaded"] > 0, "no fasthmm kernel was counted"
+    assert second["compiled"] == 0
+    assert second["loaded"] > 0

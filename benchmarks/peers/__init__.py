@@ -58,6 +58,9 @@ import numpy as np
 
 # peer module -> the package it needs
 PEERS = {"dynamax": "dynamax", "pomegranate": "pomegranate", "hmmkay": "hmmkay"}
+#: Peers of the cold-start table only (``--peers --cold``): hmmlearn compiles
+#: nothing, but is the start-up users know; the model tables time it warm.
+COLD_ONLY = {"hmmlearn": "hmmlearn"}
 OPERATIONS = ("score", "decode", "posteriors", "em")
 OP_TITLES = {"score": "score", "decode": "Viterbi", "posteriors": "posteriors"}
 OP_TITLES["em"] = "EM iteration"
@@ -97,7 +100,7 @@ def _label(kind, k, n_seq, n_steps):
 def peer_module(name):
     """The peer module ``name``: one of this package's, or any importable
     module when ``name`` is a dotted or top-level module path of its own."""
-    if name in PEERS or name == "fasthmm":
+    if name in PEERS or name in COLD_ONLY or name == "fasthmm":
         return importlib.import_module(f"{__name__}.{name}")
     return importlib.import_module(name)
 
