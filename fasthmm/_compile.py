@@ -157,7 +157,9 @@ def compile_all(log=None):
     """Compile (or load) every kernel of every route, on tiny inputs.
 
     Runs every model class's fit (with and without known states), score,
-    decode, posteriors, filtered rows, sampling and stream; the functional
+    decode, posteriors, filtered rows, sampling and stream; input-driven
+    transitions, missing observations, a hidden semi-Markov model, the
+    Markov-switching autoregression and the tagger; the functional
     API for few and for many states; a long sequence (the two-thread
     E-step) and a sequence that needs the exact log-space route; each once
     with the one-thread forms of the kernels and once with the parallel
@@ -208,6 +210,10 @@ def compile_all(log=None):
         X = rng.normal(size=(long_[0], 1))
         step("long sequence fit", _gaussian_fit, X, long_)
         step("MarkovSwitchingAR", _switching_ar_routes, rng.normal(size=60))
+        step("input-driven transitions", _transition_input_routes, rng)
+        step("missing observations", _missing_routes, rng)
+        step("GaussianHSMM", _hsmm_routes, rng)
+        step("HMMTagger", _tagger_routes)
     finally:
         _threads.MIN_PARALLEL_WORK = threshold
         logger.setLevel(level)
@@ -224,6 +230,60 @@ def _switching_ar_routes(y):
     model.decode(y, [25, 35])
     model.sample(5, random_state=0)
     model.stream(lag=1).push(y[:5])
+
+
+def _transition_input_routes(rng):
+    """A GaussianHMM whose transitions depend on inputs: fit, inference,
+    sampling (the per-step matrices, their M-step, the varying-chain
+    kernels)."""
+    import fasthmm
+
+    lengths = [25, 35]
+    X = rng.normal(size=(60, 1))
+    U = np.column_stack([np.ones(60), rng.normal(size=60)])
+    model = fasthmm.GaussianHMM(2, transition_inputs=True, n_iter=2, random_state=0)
+    model.fit(X, lengths, transition_inputs=U)
+    model.score(X, lengths, transition_inputs=U)
+    model.decode(X, lengths, transition_inputs=U)
+    model.predict_proba(X, lengths, transition_inputs=U)
+    model.filter_proba(X, lengths, transition_inputs=U)
+
+
+def _missing_routes(rng):
+    """A GaussianHMM fitted and decoded with missing entries marginalised."""
+    import fasthmm
+
+    X = rng.normal(size=(60, 2))
+    X[::7, 0] = np.nan
+    model = fasthmm.GaussianHMM(2, missing="marginalize", n_iter=2, random_state=0)
+    model.fit(X, [25, 35])
+    model.score(X, [25, 35])
+    model.decode(X, [25, 35])
+    model.predict_proba(X, [25, 35])
+
+
+def _hsmm_routes(rng):
+    """A hidden semi-Markov model: fit, score, Viterbi, posteriors."""
+    import fasthmm
+
+    X = rng.normal(size=(60, 1))
+    model = fasthmm.GaussianHSMM(2, max_duration=5, n_iter=2, random_state=0)
+    model.fit(X, [25, 35])
+    model.score(X, [25, 35])
+    model.decode(X, [25, 35])
+    model.predict_proba(X, [25, 35])
+
+
+def _tagger_routes():
+    """HMMTagger: fit, both decoders, marginals."""
+    from .tagger import HMMTagger
+
+    words = [["the", "dog", "runs"], ["a", "cat", "sleeps", "here"]]
+    tags = [["D", "N", "V"], ["D", "N", "V", "R"]]
+    for decoder in ("viterbi", "posterior"):
+        tagger = HMMTagger(decoder=decoder).fit(words, tags)
+        tagger.predict(words + [["the", "unknown", "word"]])
+    tagger.predict_proba(words)
 
 
 def _gaussian_fit(X, lengths):

@@ -35,6 +35,7 @@ import numpy as np
 from . import _tagger_chain as chain
 from . import _tagger_words as words
 from ._kernels.tagger import marginals_pairs, viterbi_pairs
+from ._threads import run_blocks, use_threads
 from ._validation import NotFittedError
 from ._version import __version__
 
@@ -612,7 +613,7 @@ class HMMTagger:
         bounds = np.unique(starts)  # empty sentences dropped
         if self.decoder == "viterbi":
             out = np.empty(len(flat), dtype=np.int64)
-            viterbi_pairs(self._log_trans, *table, bounds, out)
+            self._by_sentences(viterbi_pairs, (self._log_trans, *table, bounds), (out,))
             return self.state_label_[out]
         return np.argmax(self._marginals(table, bounds), axis=1)
 
@@ -625,10 +626,20 @@ class HMMTagger:
         post = np.zeros((rows.size, self.labels_.size))
         if self._trans is None:
             self._trans = _two_back_last(self.trans_)
-        marginals_pairs(
-            self._trans, rows, offsets, states, frame, self.state_label_, bounds, post
-        )
+        before = (self._trans, rows, offsets, states, frame, self.state_label_, bounds)
+        self._by_sentences(marginals_pairs, before, (post,))
         return post
+
+    def _by_sentences(self, kernel, before, after):
+        """``kernel(*before, s0, s1, *after)`` over every sentence (``before``
+        ends with the sentence bounds): on the calling thread for small
+        work, else in contiguous ranges on several threads at once."""
+        bounds = before[-1]
+        n_sentences = bounds.shape[0] - 1
+        if use_threads(bounds[-1], self.labels_.size):
+            run_blocks(kernel, before, after, n_sentences)
+        else:
+            kernel(*before, 0, n_sentences, *after)
 
     def predict(self, sentences):
         """Labels of each token.

@@ -21,6 +21,7 @@ from fasthmm._tagger_chain import (
     trigram_counts,
 )
 from fasthmm._tagger_words import SHAPES, NodeIndex, build_nodes, shapes
+from fasthmm._threads import run_blocks
 
 
 def _random_chain(rng, k):
@@ -56,23 +57,19 @@ def _frame(offsets, scores):
 
 
 def _kernels(trans, rows, table, starts, label_of, n_columns):
-    """Viterbi labels and posterior marginals (n_tokens, n_columns)."""
+    """Viterbi labels and posterior marginals (n_tokens, n_columns), the
+    sentences split into ``numba.get_num_threads()`` ranges run at once."""
     offsets, labels, scores = table
     out = np.zeros(rows.size, dtype=np.int64)
     with np.errstate(divide="ignore"):
         log_trans = np.log(_kernel_layout(trans))
-    viterbi_pairs(log_trans, rows, offsets, labels, scores, starts, out)
+    n = starts.shape[0] - 1
+    before = (log_trans, rows, offsets, labels, scores, starts)
+    run_blocks(viterbi_pairs, before, (out,), n)
     post = np.full((rows.size, n_columns), np.nan)
-    marginals_pairs(
-        _kernel_layout(trans),
-        rows,
-        offsets,
-        labels,
-        _frame(offsets, scores),
-        label_of,
-        starts,
-        post,
-    )
+    frame = _frame(offsets, scores)
+    before = (_kernel_layout(trans), rows, offsets, labels, frame, label_of, starts)
+    run_blocks(marginals_pairs, before, (post,), n)
     return out, post
 
 
@@ -229,6 +226,34 @@ def test_decoding_does_not_depend_on_thread_count():
         numba.set_num_threads(before)
     np.testing.assert_array_equal(results[0][0], results[1][0])
     np.testing.assert_array_equal(results[0][1], results[1][1])
+
+
+@pytest.mark.parametrize("decoder", ["viterbi", "posterior"])
+def test_tagging_on_threads_equals_tagging_each_sentence_alone(monkeypatch, decoder):
+    """Many sentences tagged at once on threads (contiguous ranges of
+    sentences, empty ones among them) give each sentence the labels and
+    marginals it gets alone on the calling thread."""
+    import fasthmm._threads
+
+    rng = np.random.default_rng(0)
+    vocab = sorted({w for s in TRAIN[0] for w in s}) + ["yelled", "dogs"]
+    sentences = [
+        [str(w) for w in rng.choice(vocab, size=n)] for n in rng.integers(0, 9, size=70)
+    ]
+    tagger = HMMTagger(decoder=decoder).fit(*TRAIN)
+    alone = [tagger.predict([s])[0] for s in sentences]
+    alone_proba = [tagger.predict_proba([s])[0] for s in sentences]
+    monkeypatch.setattr(fasthmm._threads, "MIN_PARALLEL_WORK", 0)
+    before = numba.get_num_threads()
+    try:
+        numba.set_num_threads(min(2, numba.config.NUMBA_NUM_THREADS))
+        together = tagger.predict(sentences)
+        together_proba = tagger.predict_proba(sentences)
+    finally:
+        numba.set_num_threads(before)
+    assert together == alone
+    for got, want in zip(together_proba, alone_proba):
+        np.testing.assert_array_equal(got, want)
 
 
 def test_deleted_interpolation_matches_tnt_worked_by_hand():

@@ -672,3 +672,57 @@ def test_fit_from_extreme_transition_coefficients_does_not_fail():
     history = np.asarray(model.monitor_.history)
     assert np.isfinite(history).all() and np.all(np.diff(history) >= 0)
     assert np.isfinite(model.transcoef_).all()
+
+
+@pytest.mark.parametrize("k, d", [(2, 1), (3, 2), (5, 3)])
+def test_step_matrices_and_regression_terms_equal_numpy(k, d):
+    """The per-step matrices (logs and probabilities) and the regressions'
+    values, gradients and information matrices, which one kernel computes
+    from the same step softmax, each equal a NumPy reference; steps whose
+    counts are all zero add nothing and inactive rows are left as they are."""
+    from fasthmm._kernels.varying import logistic_terms
+    from fasthmm.input_transitions import log_transmats, transmat_probs
+
+    rng = np.random.default_rng(k * 10 + d)
+    n = 40
+    coef = rng.normal(scale=2.0, size=(k, k, d))
+    coef[:, -1] = 0.0
+    w = inputs_of(n, d, rng) if d > 1 else rng.normal(size=(n, 1))
+    z = np.einsum("ijc,tc->tij", coef, w)
+    top = z.max(axis=2, keepdims=True)
+    lse = top + np.log(np.exp(z - top).sum(axis=2, keepdims=True))
+    want_log = z - lse
+    logs, probs = log_transmats(coef, w, probs=True)
+    np.testing.assert_allclose(logs, want_log, rtol=1e-13, atol=1e-13)
+    np.testing.assert_allclose(probs, np.exp(want_log), rtol=1e-13, atol=1e-300)
+    np.testing.assert_array_equal(transmat_probs(coef, w), probs)
+
+    nt = rng.uniform(size=(n, k))
+    nt[::7] = 0.0  # steps without counts
+    y = rng.normal(size=(k, k, d))
+    active = np.ones(k, np.int64)
+    active[1] = 0
+    m = (k - 1) * d
+    p = np.exp(want_log)
+    want_values = np.einsum("ijc,ijc->i", coef, y) - (nt * lse[:, :, 0]).sum(axis=0)
+    want_grad = (y - np.einsum("ti,tij,tc->ijc", nt, p, w))[:, :-1].reshape(k, m)
+    want_info = np.zeros((k, m, m))
+    for t in range(n):
+        for i in range(k):
+            q = p[t, i, :-1]
+            h = nt[t, i] * (np.diag(q) - np.outer(q, q))
+            want_info[i] += np.kron(h, np.outer(w[t], w[t]))
+    for level in (0, 1, 2):
+        values = np.full(k, -7.0)
+        grad = np.full((k, m), -7.0)
+        info = np.full((k, m, m), -7.0)
+        logistic_terms(coef, y, nt, w, active, level, values, grad, info)
+        on = active == 1
+        np.testing.assert_allclose(values[on], want_values[on], rtol=1e-12)
+        assert np.all(values[~on] == -7.0)
+        if level >= 1:
+            np.testing.assert_allclose(grad[on], want_grad[on], atol=1e-11)
+        assert np.all(grad[~on] == -7.0) and (level >= 1 or np.all(grad == -7.0))
+        if level >= 2:
+            np.testing.assert_allclose(info[on], want_info[on], atol=1e-11)
+        assert np.all(info[~on] == -7.0) and (level >= 2 or np.all(info == -7.0))

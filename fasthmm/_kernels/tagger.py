@@ -27,13 +27,16 @@ Conventions
   ``starts[s]:starts[s + 1]`` (no empty sentence).
 
 The tables of the recursions are indexed by *candidate positions*, so their
-size grows with the number of candidates, not with ``K``. Sentences are independent
-and each is decoded by one thread, so results do not depend on the number of
+size grows with the number of candidates, not with ``K``. Sentences are independent:
+the kernels decode sentences ``s0:s1`` on the calling thread (they release
+the GIL), and the caller runs contiguous ranges of sentences on several
+threads at once for large work (:func:`fasthmm._threads.run_blocks`; no
+parallel kernel is compiled), so results do not depend on the number of
 threads.
 """
 
 import numpy as np
-from numba import njit, prange
+from numba import njit
 
 
 @njit(cache=True, nogil=True)
@@ -56,8 +59,8 @@ def _width(rows, offsets, lo, hi):
     return width
 
 
-@njit(cache=True, parallel=True, nogil=True)
-def viterbi_pairs(log_trans, rows, offsets, labels, scores, starts, out):
+@njit(cache=True, nogil=True)
+def viterbi_pairs(log_trans, rows, offsets, labels, scores, starts, s0, s1, out):
     """Most probable label sequence of each sentence (second-order Viterbi).
 
     Parameters
@@ -69,13 +72,16 @@ def viterbi_pairs(log_trans, rows, offsets, labels, scores, starts, out):
     scores : (n_entries,) float64
         The candidate table (module docstring).
     starts : (n_sentences + 1,) int64
+    s0, s1 : int
+        The sentences decoded.
     out : (n_tokens,) int64
-        Written: the label of each token. Ties go to the first maximum in
+        Written: the label of each token of sentences ``s0:s1``. Ties go to the first maximum in
         candidate order.
     """
     b = log_trans.shape[0] - 1
-    boundary = np.full(1, b, dtype=np.int64)
-    for s in prange(starts.shape[0] - 1):
+    boundary = np.empty(1, dtype=np.int64)
+    boundary[0] = b
+    for s in range(s0, s1):
         lo, hi = starts[s], starts[s + 1]
         n = hi - lo
         width = _width(rows, offsets, lo, hi)
@@ -121,8 +127,10 @@ def viterbi_pairs(log_trans, rows, offsets, labels, scores, starts, out):
             out[t] = labels[offsets[rows[t]] + out[t]]
 
 
-@njit(cache=True, parallel=True, nogil=True)
-def marginals_pairs(trans, rows, offsets, labels, frame, label_of, starts, post):
+@njit(cache=True, nogil=True)
+def marginals_pairs(
+    trans, rows, offsets, labels, frame, label_of, starts, s0, s1, post
+):
     """Posterior marginals of each token (second-order forward-backward).
 
     Parameters
@@ -130,7 +138,7 @@ def marginals_pairs(trans, rows, offsets, labels, frame, label_of, starts, post)
     trans : (K + 1, K + 1, K + 1) float64
         Transition probabilities, laid out as ``log_trans`` of
         :func:`viterbi_pairs`.
-    rows, offsets, labels, starts
+    rows, offsets, labels, starts, s0, s1
         As for :func:`viterbi_pairs`.
     frame : (n_entries,) float64
         Emission scores of the table's entries, exponentiated after
@@ -140,11 +148,12 @@ def marginals_pairs(trans, rows, offsets, labels, frame, label_of, starts, post)
         states of a lexicalised chain and their plain labels).
     post : (n_tokens, n_columns) float64
         Written: ``post[t, c]``, the posterior probability that token ``t``
-        takes a label of column ``c``.
+        (of sentences ``s0:s1``) takes a label of column ``c``.
     """
     b = trans.shape[0] - 1
-    boundary = np.full(1, b, dtype=np.int64)
-    for s in prange(starts.shape[0] - 1):
+    boundary = np.empty(1, dtype=np.int64)
+    boundary[0] = b
+    for s in range(s0, s1):
         lo, hi = starts[s], starts[s + 1]
         n = hi - lo
         width = _width(rows, offsets, lo, hi)

@@ -329,44 +329,22 @@ def _step_logits(coef_t, w_t, z, top):
 
 
 @njit(cache=True, nogil=True, inline="always")
-def _exp_into(z, e, bits):
-    """``e[u] = exp(z[u])`` with :func:`fasthmm._kernels.expmath._exp_parts`
-    (a loop LLVM vectorises; within a few ulp of ``np.exp``); ``bits`` is
-    int64 scratch."""
-    n = z.shape[0]
-    for u in range(n):
-        p, b = _exp_parts(z[u])
-        bits[u] = b
-        e[u] = p
-    for u in range(n):
-        e[u] *= _as_float(bits[u])
-
-
-@njit(cache=True, nogil=True)
-def _softmax_scratch(transcoef):
-    """``transcoef`` as (n_inputs, K * K) and the scratch arrays of
-    :func:`_step_softmax`: ``(coef_t, z, e, top, sums, bits)``."""
-    k, _, d = transcoef.shape
-    kk = k * k
-    coef_t = np.empty((d, kk))
-    for i in range(k):
-        for j in range(k):
-            for c in range(d):
-                coef_t[c, i * k + j] = transcoef[i, j, c]
-    bits = np.empty(kk, dtype=np.int64)
-    return coef_t, np.empty(kk), np.empty(kk), np.empty(k), np.empty(k), bits
-
-
-@njit(cache=True, nogil=True, inline="always")
 def _step_softmax(coef_t, w_t, z, e, top, sums, bits):
     """One step's softmax terms, all rows: ``z`` the logits shifted by
     their row's maximum ``top[i]`` (:func:`_step_logits`), ``e`` their
-    exponentials (:func:`_exp_into`) and ``sums[i]`` the sum of row ``i`` of
-    ``e``. Inlined: called once a step, a call of its own would cost the
-    kernels that loop over the steps up to a third of their time."""
+    exponentials (the arithmetic of
+    :func:`fasthmm._kernels.expmath.exp_flat`, from ``z`` into ``e``: a
+    call of ``exp_flat`` on a copy of ``z`` made the step 5-10% slower) and
+    ``sums[i]`` the sum of row ``i`` of ``e``. Inlined into
+    :func:`softmax_pass`, its one caller."""
     k = top.shape[0]
     _step_logits(coef_t, w_t, z, top)
-    _exp_into(z, e, bits)
+    for u in range(z.shape[0]):
+        p, b = _exp_parts(z[u])
+        bits[u] = b
+        e[u] = p
+    for u in range(z.shape[0]):
+        e[u] *= _as_float(bits[u])
     for i in range(k):
         s = 0.0
         for j in range(k):
@@ -374,11 +352,10 @@ def _step_softmax(coef_t, w_t, z, e, top, sums, bits):
         sums[i] = s
 
 
-@njit(cache=True, nogil=True)
 def step_log_transmats(transcoef, w, out, probs):
     """Per-step transition matrices of input-driven transitions, in logs
     (when ``out`` has rows) and as probabilities (when ``probs`` has rows),
-    one pass over the rows.
+    one pass over the rows (:func:`softmax_pass`).
 
     ``out[t, i, j] = log softmax_j(transcoef[i, j] @ w[t])``. Each step's
     logits are computed all rows at once and exponentiated with the
@@ -393,30 +370,25 @@ def step_log_transmats(transcoef, w, out, probs):
     probs : ndarray of shape (n_samples, n_components, n_components) or (0, K, K)
         Output when it has rows: ``exp(out)``.
     """
-    n = w.shape[0]
-    logs = out.shape[0] > 0
-    k = transcoef.shape[0]
-    both = probs.shape[0] > 0
-    coef_t, z, e, top, sums, bits = _softmax_scratch(transcoef)
-    for t in range(n):
-        _step_softmax(coef_t, w[t], z, e, top, sums, bits)
-        for i in range(k):
-            s = sums[i]
-            if logs:
-                ls = np.log(s)
-                for j in range(k):
-                    out[t, i, j] = z[i * k + j] - ls
-            if both:
-                inv = 1.0 / s
-                for j in range(k):
-                    probs[t, i, j] = e[i * k + j] * inv
+    softmax_pass(
+        transcoef,
+        w,
+        out,
+        probs,
+        np.empty((0, 0, 0)),
+        np.empty((0, 0)),
+        np.empty(0, dtype=np.int64),
+        np.int64(-1),
+        np.empty(0),
+        np.empty((0, 0)),
+        np.empty((0, 0, 0)),
+    )
 
 
-@njit(cache=True, nogil=True)
 def logistic_terms(transcoef, y, nt, w, active, level, values, grad, info):
     """One pass over the steps of the weighted multinomial logistic
     regressions of every row of ``transcoef_`` (the M-step of input-driven
-    transitions), all rows at once.
+    transitions), all rows at once (:func:`softmax_pass`).
 
     The counts enter through two reductions of the per-step counts
     ``xi[t, i, j]`` (fixed during an M-step): ``y[i, j] = sum_t xi[t, i, j]
@@ -447,11 +419,47 @@ def logistic_terms(transcoef, y, nt, w, active, level, values, grad, info):
     info : ndarray of shape (n_components, grad.shape[1], grad.shape[1])
         Output: minus the Hessian of row ``i`` (the information matrix).
     """
-    n, k = nt.shape
-    d = w.shape[1]
+    none = np.empty((0, 0, 0))
+    softmax_pass(
+        transcoef, w, none, none, y, nt, active, np.int64(level), values, grad, info
+    )
+
+
+@njit(cache=True, nogil=True)
+def softmax_pass(transcoef, w, out, probs, y, nt, active, level, values, grad, info):
+    """One pass over the steps computing each step's softmax of input-driven
+    transitions, all rows at once: with ``level`` -1 it writes the per-step
+    matrices (:func:`step_log_transmats`), else it reduces them into the
+    terms of the regressions (:func:`logistic_terms`). One kernel for both,
+    so that the softmax is compiled once.
+
+    Parameters
+    ----------
+    transcoef : ndarray of shape (n_components, n_components, n_inputs)
+    w : ndarray of shape (n_steps, n_inputs)
+    out, probs :
+        As in :func:`step_log_transmats` (unused unless ``level`` is -1).
+    y, nt, active, level, values, grad, info :
+        As in :func:`logistic_terms` (unused when ``level`` is -1).
+    """
+    n = w.shape[0]
+    k, _, d = transcoef.shape
     kk = k * k
     m = k - 1
-    coef_t, z, e, top, sums, bits = _softmax_scratch(transcoef)
+    matrices = level < 0
+    logs = out.shape[0] > 0
+    both = probs.shape[0] > 0
+    # transcoef as (n_inputs, K * K), and the scratch of _step_softmax.
+    coef_t = np.empty((d, kk))
+    for i in range(k):
+        for j in range(k):
+            for c in range(d):
+                coef_t[c, i * k + j] = transcoef[i, j, c]
+    z = np.empty(kk)
+    e = np.empty(kk)
+    bits = np.empty(kk, dtype=np.int64)
+    top = np.empty(k)
+    sums = np.empty(k)
     r = np.empty(kk)
     # Accumulators, zeroed by loops (np.zeros would compile a fill of its own).
     lse = np.empty(k)
@@ -475,12 +483,25 @@ def logistic_terms(transcoef, y, nt, w, active, level, values, grad, info):
     want = level >= 1
     hessian = level >= 2
     for t in range(n):
-        total = 0.0
-        for i in range(k):
-            total += nt[t, i]
-        if total == 0.0:
-            continue
+        if not matrices:
+            total = 0.0
+            for i in range(k):
+                total += nt[t, i]
+            if total == 0.0:
+                continue
         _step_softmax(coef_t, w[t], z, e, top, sums, bits)
+        if matrices:
+            for i in range(k):
+                s = sums[i]
+                if logs:
+                    ls = np.log(s)
+                    for j in range(k):
+                        out[t, i, j] = z[i * k + j] - ls
+                if both:
+                    inv = 1.0 / s
+                    for j in range(k):
+                        probs[t, i, j] = e[i * k + j] * inv
+            continue
         for i in range(k):
             s = sums[i]
             lse[i] += nt[t, i] * (top[i] + np.log(s))
@@ -513,6 +534,8 @@ def logistic_terms(transcoef, y, nt, w, active, level, values, grad, info):
             we = ww[q1]
             for u in range(k * n_jq):
                 acc[q1, u] += we * hv[u]
+    if matrices:
+        return
     for i in range(k):
         if not active[i]:
             continue
