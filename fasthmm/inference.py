@@ -775,7 +775,7 @@ def viterbi_decode(log_emissions, startprob, transmat, starts):
 
     Up to :data:`~fasthmm._kernels.direct.SMALL_K` states, the direct
     kernel (which also checks the log-emissions as it reads them); above,
-    :func:`fasthmm._kernels.hmm.viterbi_batch`. Both give the same values,
+    :func:`fasthmm._kernels.hmm.viterbi_blocks`. Both give the same values,
     paths and ties.
 
     Returns
@@ -812,8 +812,13 @@ def viterbi_decode(log_emissions, startprob, transmat, starts):
     with np.errstate(divide="ignore"):
         log_start = np.log(startprob)
         log_trans = np.log(transmat)
-    with threads_for(n, k):
-        K.viterbi_batch(le, log_start, log_trans, starts, blocks, back, states, lp)
+    _run_blocks(
+        K.viterbi_blocks,
+        (le, log_start, log_trans, starts, blocks),
+        (back, states, lp),
+        blocks.shape[0] - 1,
+        use_threads(n, k),
+    )
     return lp, states, False
 
 

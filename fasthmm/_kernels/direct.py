@@ -537,7 +537,7 @@ def viterbi_block(log_emissions, startprob, transmat, starts, s0, s1, back, stat
     :func:`fasthmm._kernels.hmm.viterbi_sequence`; each state's best
     predecessor is found by one pass over the previous states with the
     running best in a register. That is the fast form up to :data:`SMALL_K`
-    states; for more, :func:`fasthmm._kernels.hmm.viterbi_batch` (which
+    states; for more, :func:`fasthmm._kernels.hmm.viterbi_blocks` (which
     compares one previous state's candidates with every state at once, a
     loop that vectorises) is the one to call.
 
