@@ -192,6 +192,12 @@ def run_blocks(kernel, before, after, n_blocks):
     before, after : tuple
         Arguments before and after the block range.
     n_blocks : int
+
+    Returns
+    -------
+    results : list
+        What each call returned, in the order of the ranges (one entry
+        per thread used).
     """
     n_threads = max(1, min(numba.get_num_threads(), n_blocks))
     bounds = [n_blocks * i // n_threads for i in range(n_threads + 1)]
@@ -200,7 +206,7 @@ def run_blocks(kernel, before, after, n_blocks):
         for i in range(1, n_threads)
     ]
     try:
-        kernel(*before, bounds[0], bounds[1], *after)
+        first = kernel(*before, bounds[0], bounds[1], *after)
     finally:
-        for f in futures:
-            f.result()
+        rest = [f.result() for f in futures]
+    return [first, *rest]

@@ -433,11 +433,16 @@ def _forward_backward(
 
 def _run_blocks(kernel, before, after, n_blocks, threads):
     """``kernel`` over every block: on several threads (``threads``) or on
-    the calling thread."""
+    the calling thread.
+
+    Returns
+    -------
+    results : list
+        What each call of ``kernel`` returned.
+    """
     if threads:
-        run_blocks(kernel, before, after, n_blocks)
-    else:
-        kernel(*before, 0, n_blocks, *after)
+        return run_blocks(kernel, before, after, n_blocks)
+    return [kernel(*before, 0, n_blocks, *after)]
 
 
 def _run_forward(ws, startprob, transmat, alpha, scale, smooth=False):
@@ -770,7 +775,7 @@ def viterbi_decode(log_emissions, startprob, transmat, starts):
 
     Up to :data:`~fasthmm._kernels.direct.SMALL_K` states, the direct
     kernel (which also checks the log-emissions as it reads them); above,
-    :func:`fasthmm._kernels.hmm.viterbi_batch`. Both give the same values,
+    :func:`fasthmm._kernels.hmm.viterbi_blocks`. Both give the same values,
     paths and ties.
 
     Returns
@@ -796,23 +801,34 @@ def viterbi_decode(log_emissions, startprob, transmat, starts):
         return lp, states, True
     blocks = block_bounds(starts)
     if k <= D.SMALL_K:
-        if use_threads(n, k):
-            clean = D.viterbi_batch(
-                le, startprob, transmat, starts, blocks, back, states, lp
-            )
-        else:  # all sequences on this thread, no parallel region
-            log_sp, log_tm = D.logs(startprob, transmat)
-            n_seq = starts.shape[0] - 1
-            clean = D.viterbi_block(
-                le, log_sp, log_tm, starts, 0, n_seq, back, states, lp
-            )
-        return lp, states, clean
+        clean = _run_blocks(
+            _viterbi_blocks,
+            (le, startprob, transmat, starts, blocks),
+            (back, states, lp),
+            blocks.shape[0] - 1,
+            use_threads(n, k),
+        )
+        return lp, states, all(clean)
     with np.errstate(divide="ignore"):
         log_start = np.log(startprob)
         log_trans = np.log(transmat)
-    with threads_for(n, k):
-        K.viterbi_batch(le, log_start, log_trans, starts, blocks, back, states, lp)
+    _run_blocks(
+        K.viterbi_blocks,
+        (le, log_start, log_trans, starts, blocks),
+        (back, states, lp),
+        blocks.shape[0] - 1,
+        use_threads(n, k),
+    )
     return lp, states, False
+
+
+def _viterbi_blocks(le, startprob, transmat, starts, blocks, b0, b1, back, states, lp):
+    """:func:`fasthmm._kernels.direct.viterbi_block` over the sequences of
+    blocks ``b0:b1`` (a range that :func:`fasthmm._threads.run_blocks` hands
+    to a thread); returns whether their log-emissions were clean."""
+    return D.viterbi_block(
+        le, startprob, transmat, starts, blocks[b0], blocks[b1], back, states, lp
+    )
 
 
 def first_impossible(ll):

@@ -89,5 +89,5 @@ def test_fasthmm_compile_runs_every_route_and_covers_the_first_hour(capsys):
     assert "kernels compiled or loaded" in capsys.readouterr().out
     held = _compile.compiled_kernels()
     assert set(_first_hour_kernels()) <= set(held)
-    for kernel in ("moments.weighted_diagonal", "direct.two_way_sequence"):
+    for kernel in ("moments.weighted_first", "direct.two_way_sequence"):
         assert f"fasthmm._kernels.{kernel}" in held

@@ -265,12 +265,15 @@ def test_viterbi_equals_the_frame_kernel_and_reference(
         log_sp, log_tm = np.log(sp), np.log(tm)
     n = le.shape[0]
     old_states, old_lp = np.empty(n, dtype=np.int64), np.empty(len(lengths))
-    _kernels.viterbi_batch(
+    blocks = block_bounds(starts)
+    _kernels.viterbi_blocks(
         le,
         log_sp,
         log_tm,
         starts,
-        block_bounds(starts),
+        blocks,
+        0,
+        len(blocks) - 1,
         np.empty((n, k), dtype=np.int32),
         old_states,
         old_lp,
@@ -278,9 +281,7 @@ def test_viterbi_equals_the_frame_kernel_and_reference(
     # The direct kernel (used up to SMALL_K states, correct for any K)...
     lp, states = np.empty(len(lengths)), np.empty(n, dtype=np.int64)
     back = np.empty((n, k), dtype=np.int32)
-    assert direct.viterbi_batch(
-        le, sp, tm, starts, block_bounds(starts), back, states, lp
-    )
+    assert direct.viterbi_block(le, sp, tm, starts, 0, len(lengths), back, states, lp)
     np.testing.assert_array_equal(lp, old_lp)
     np.testing.assert_array_equal(states, old_states)
     # ... and the one the public calls pick.

@@ -18,6 +18,7 @@ from fasthmm._kernels import categorical as _kernels_stats
 from fasthmm._kernels import gaussian as _kernels_gaussian
 from fasthmm._kernels import hmm as _kernels
 from fasthmm._kernels.fma import fma
+from fasthmm._kernels.partition import DENSITY_ROWS
 from fasthmm._validation import check_lengths
 from fasthmm.inference import (
     Workspace,
@@ -174,29 +175,54 @@ def test_symbol_ranges_cover_the_vocabulary_in_order(n_ranges):
     assert np.all(np.diff(bounds) >= 0)
 
 
-def test_gaussian_kernels_equal_numpy_densities():
+def _densities_on_threads(blocks, X, *args):
+    """``log_density(blocks, X, *args)`` on one thread and on every thread."""
+    outs = []
+    default = numba.get_num_threads()
+    for threads in (1, numba.config.NUMBA_NUM_THREADS):
+        numba.set_num_threads(threads)
+        try:
+            out = np.full((X.shape[0], args[0].shape[0]), np.nan)
+            _kernels_gaussian.log_density(blocks, X, *args, out)
+        finally:
+            numba.set_num_threads(default)
+        outs.append(out)
+    return outs
+
+
+@pytest.mark.parametrize("n", [700, 2 * DENSITY_ROWS + 5])
+def test_gaussian_kernels_equal_numpy_densities(n):
+    """One block, and several on one thread and on every thread (the same
+    bits: each row is computed alone)."""
     rng = np.random.default_rng(3)
-    n, d, k = 700, 3, 4
+    d, k = 3, 4
     X = rng.normal(size=(n, d)) * 5
     means = rng.normal(size=(k, d))
     var = rng.uniform(0.2, 3.0, size=(k, d))
-    out = np.empty((n, k))
     log_norm = -0.5 * (d * np.log(2 * np.pi) + np.log(var).sum(axis=1))
-    _kernels_gaussian.diag_log_density(X, means, 1.0 / var, log_norm, out)
+    one, every = _densities_on_threads(
+        _kernels_gaussian.diag_log_density_blocks, X, means, 1.0 / var, log_norm
+    )
+    np.testing.assert_array_equal(one, every)
     diff = X[:, None, :] - means[None]
     ref = log_norm - 0.5 * (diff**2 / var).sum(axis=2)
-    np.testing.assert_allclose(out, ref, rtol=1e-12)
+    np.testing.assert_allclose(one, ref, rtol=1e-12)
 
     a = rng.normal(size=(k, d, d))
     cov = a @ np.swapaxes(a, 1, 2) + np.eye(d)
     chol = np.linalg.cholesky(cov)
     log_det = np.linalg.slogdet(cov)[1]
-    _kernels_gaussian.cholesky_log_density(
-        X, means, chol, -0.5 * (d * np.log(2 * np.pi) + log_det), out
+    one, every = _densities_on_threads(
+        _kernels_gaussian.cholesky_log_density_blocks,
+        X,
+        means,
+        chol,
+        -0.5 * (d * np.log(2 * np.pi) + log_det),
     )
+    np.testing.assert_array_equal(one, every)
     maha = np.einsum("nki,kij,nkj->nk", diff, np.linalg.inv(cov), diff)
     ref = -0.5 * (d * np.log(2 * np.pi) + log_det + maha)
-    np.testing.assert_allclose(out, ref, rtol=1e-10)
+    np.testing.assert_allclose(one, ref, rtol=1e-10)
 
 
 @pytest.mark.parametrize("n", SIZES + [12, 15, 24, 33])

@@ -6,6 +6,7 @@ inputs, save/load and bad input."""
 
 import io
 
+import numba
 import numpy as np
 import pytest
 from hypothesis import given, settings
@@ -14,6 +15,7 @@ from reference import brute_force
 from switching_reference import log_emissions, random_params, set_params
 
 import fasthmm
+from fasthmm._threads import use_threads
 
 COVARIANCE_TYPES = ("full", "diag", "spherical", "tied")
 
@@ -251,3 +253,26 @@ def test_fixed_nonzero_intercept_is_taken_off_the_observations():
     slope = np.linalg.lstsq(U, X - 5.0, rcond=None)[0]
     np.testing.assert_allclose(m.coef_[0], slope.T, atol=1e-10)
     np.testing.assert_array_equal(m.intercept_, [[5.0]])
+
+
+@pytest.mark.parametrize("cov", ["diag", "full"])
+def test_log_emissions_do_not_depend_on_the_thread_count(cov):
+    """Many blocks of rows, on one thread and on several (from Python): the
+    same bits, and the NumPy reference's values."""
+    default = numba.get_num_threads()
+    if default < 2:
+        pytest.skip("a single Numba thread available")
+    rng = np.random.default_rng(5)
+    m = model(rng, k=3, cov=cov)
+    X, U = data(rng, 40_000)
+    assert use_threads(X.shape[0], 3)
+    outs = []
+    for threads in (1, default):
+        numba.set_num_threads(threads)
+        try:
+            outs.append(m.log_emissions(X, inputs=U))
+        finally:
+            numba.set_num_threads(default)
+    np.testing.assert_array_equal(outs[0], outs[1])
+    ref = log_emissions(m, X, None, U)
+    np.testing.assert_allclose(outs[1], ref, rtol=1e-10, atol=1e-10)

@@ -270,23 +270,20 @@ def _make_smooth_block(narrow):
                                 )
                                 slot = 0
                             continue
-                        # alpha_u / (z * m) overflows: add this step at once, dividing first.
+                        # alpha_u / (z * m) overflows: add this step at once, the
+                        # rows whose factor overflows dividing first.
                         for i in range(k):
-                            f = f_buf[slot, i]
-                            if f == 0.0:
-                                continue
-                            if f < np.inf:
-                                for j in range(k):
-                                    xi_acc[i, j] += f * (
-                                        transmat[i, j] * w_buf[slot, j]
-                                    )
-                            else:
+                            if not f_buf[slot, i] < np.inf:
+                                f_buf[slot, i] = 0.0
                                 acc = beta[i] * m
                                 if acc > 0.0:
                                     for j in range(k):
                                         xi_acc[i, j] += post[u, i] * (
                                             transmat[i, j] * w_buf[slot, j] / acc
                                         )
+                        add_transition_counts(
+                            f_buf[slot:], w_buf[slot:], np.int64(1), transmat, xi_acc
+                        )
                 if counts:
                     add_transition_counts(
                         f_buf, w_buf, np.int64(slot), transmat, xi_acc
@@ -533,24 +530,27 @@ def forward_backward_one(frame, shift, startprob, transmat, lo, hi, post, scale,
 
 
 @njit(cache=True, nogil=True)
-def viterbi_block(
-    log_emissions, log_startprob, log_transmat, starts, s0, s1, back, states, lp
-):
+def viterbi_block(log_emissions, startprob, transmat, starts, s0, s1, back, states, lp):
     """Most likely state paths of sequences ``s0:s1``, in log space.
 
     The values, back-pointers and ties (towards the lowest state) are those of
     :func:`fasthmm._kernels.hmm.viterbi_sequence`; each state's best
     predecessor is found by one pass over the previous states with the
     running best in a register. That is the fast form up to :data:`SMALL_K`
-    states; for more, :func:`fasthmm._kernels.hmm.viterbi_batch` (which
+    states; for more, :func:`fasthmm._kernels.hmm.viterbi_blocks` (which
     compares one previous state's candidates with every state at once, a
     loop that vectorises) is the one to call.
+
+    The logarithms of ``startprob`` and ``transmat`` (``-inf`` for zeros, no
+    warning) are taken here, a value at a time (a loop compiles in a
+    fraction of the time of whole-array ``np.log``, with the same values),
+    so that no kernel of their own is compiled.
 
     Parameters
     ----------
     log_emissions : ndarray of shape (n_samples, n_components)
-    log_startprob : ndarray of shape (n_components,)
-    log_transmat : ndarray of shape (n_components, n_components)
+    startprob : ndarray of shape (n_components,)
+    transmat : ndarray of shape (n_components, n_components)
     starts : ndarray of shape (n_sequences + 1,)
     s0, s1 : int
     back : ndarray of shape (n_samples, n_components), int32
@@ -567,6 +567,12 @@ def viterbi_block(
         (the outputs are computed all the same).
     """
     k = log_emissions.shape[1]
+    log_startprob = np.empty(k)
+    log_transmat = np.empty((k, k))
+    for i in range(k):
+        log_startprob[i] = np.log(startprob[i])
+        for j in range(k):
+            log_transmat[i, j] = np.log(transmat[i, j])
     delta = np.empty(k)
     nxt = np.empty(k)
     valid = True
@@ -602,61 +608,6 @@ def viterbi_block(
             best = back[t, best]
             states[t - 1] = best
     return valid
-
-
-@njit(cache=True, nogil=True)
-def logs(startprob, transmat):
-    """``log(startprob)``, ``log(transmat)`` (``-inf`` for zeros, no warning),
-    for :func:`viterbi_block` and :func:`viterbi_batch` (one ``log``, so both
-    see the same bits). Loops over the values: they compile in a fraction
-    of the time of whole-array ``np.log``, with the same values."""
-    k = startprob.shape[0]
-    log_sp = np.empty(k)
-    log_tm = np.empty((k, k))
-    for i in range(k):
-        log_sp[i] = np.log(startprob[i])
-        for j in range(k):
-            log_tm[i, j] = np.log(transmat[i, j])
-    return log_sp, log_tm
-
-
-@njit(cache=True, parallel=True, nogil=True)
-def viterbi_batch(log_emissions, startprob, transmat, starts, blocks, back, states, lp):
-    """:func:`viterbi_block` over every block of sequences, in parallel.
-
-    For small work, the caller runs :func:`viterbi_block` over all the
-    sequences at once instead (no parallel region), on the same
-    :func:`logs`; the results are the same.
-
-    Parameters
-    ----------
-    log_emissions, starts, back, states, lp :
-        As in :func:`viterbi_block`.
-    startprob, transmat : ndarray
-        Probabilities (their logarithms are taken here, by :func:`logs`).
-    blocks : ndarray of shape (n_blocks + 1,)
-
-    Returns
-    -------
-    valid : bool
-        False when the log-emissions hold NaN or ``+inf``.
-    """
-    log_sp, log_tm = logs(startprob, transmat)
-    n_blocks = blocks.shape[0] - 1
-    ok = np.empty(n_blocks, dtype=np.bool_)
-    for b in prange(n_blocks):
-        ok[b] = viterbi_block(
-            log_emissions,
-            log_sp,
-            log_tm,
-            starts,
-            blocks[b],
-            blocks[b + 1],
-            back,
-            states,
-            lp,
-        )
-    return ok.all()
 
 
 @njit(cache=True, nogil=True)

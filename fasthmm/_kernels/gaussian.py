@@ -7,45 +7,44 @@ are slow in BLAS.
 """
 
 import numpy as np
-from numba import njit, prange
+from numba import njit
 
 from .partition import DENSITY_ROWS
 
 
-def log_density(blocks, parallel, X, *args):
-    """Run a log-density kernel over every row of ``X``: the block kernel
-    ``blocks`` on the calling thread for one block of
-    :data:`~fasthmm._kernels.partition.DENSITY_ROWS` rows or fewer (no
-    parallel region to compile or start), else ``parallel``, which runs it
-    a block per iteration. The rows do not depend on each other, so the
-    values are the same either way.
+def log_density(blocks, X, *args):
+    """Run a log-density block kernel over every row of ``X``.
+
+    The rows are cut into blocks of
+    :data:`~fasthmm._kernels.partition.DENSITY_ROWS`; ``blocks`` runs on
+    the calling thread for one block, else over contiguous ranges of blocks
+    on several threads at once from Python
+    (:func:`fasthmm._threads.run_blocks`; the kernel releases the GIL), so
+    no parallel kernel is compiled. The rows do not depend on each other, so
+    the values are the same for any number of threads.
 
     Parameters
     ----------
-    blocks, parallel : Numba dispatchers
-        ``blocks(X, *args, b0, b1)`` and ``parallel(X, *args)``.
+    blocks : Numba dispatcher
+        ``blocks(X, *args, b0, b1)``: the rows of blocks ``b0:b1``.
     X : ndarray of shape (n_samples, n_columns)
     *args :
-        The kernels' other arguments, the output last.
+        The kernel's other arguments, the output last.
     """
-    if X.shape[0] <= DENSITY_ROWS:
+    from .._threads import run_blocks
+
+    n_blocks = (X.shape[0] + DENSITY_ROWS - 1) // DENSITY_ROWS
+    if n_blocks <= 1:
         blocks(X, *args, np.int64(0), np.int64(1))
     else:
-        parallel(X, *args)
+        run_blocks(blocks, (X, *args), (), n_blocks)
 
 
 @njit(cache=True, nogil=True)
 def diag_log_density_blocks(X, means, precisions, log_norm, out, b0, b1):
-    """:func:`diag_log_density` over blocks ``b0:b1`` of
-    :data:`~fasthmm._kernels.partition.DENSITY_ROWS` rows, on the calling
-    thread (see :func:`log_density`)."""
-    for t in range(b0 * DENSITY_ROWS, min(X.shape[0], b1 * DENSITY_ROWS)):
-        diag_log_density_row(X[t], means, precisions, log_norm, out[t])
-
-
-@njit(cache=True, parallel=True, nogil=True)
-def diag_log_density(X, means, precisions, log_norm, out):
-    """Log density under diagonal-covariance Gaussians.
+    """Log density under diagonal-covariance Gaussians of the rows of blocks
+    ``b0:b1`` (:data:`~fasthmm._kernels.partition.DENSITY_ROWS` rows each),
+    on the calling thread (run by :func:`log_density`).
 
     Parameters
     ----------
@@ -56,16 +55,21 @@ def diag_log_density(X, means, precisions, log_norm, out):
     log_norm : ndarray of shape (n,)
         ``-0.5 * (n_features * log(2 pi) + sum(log variances))``.
     out : ndarray of shape (n_samples, n)
-        Output.
+        Output (the rows of those blocks).
+    b0, b1 : int
     """
-    n_blocks = (X.shape[0] + DENSITY_ROWS - 1) // DENSITY_ROWS
-    for b in prange(n_blocks):
-        diag_log_density_blocks(X, means, precisions, log_norm, out, b, b + 1)
+    for t in range(b0 * DENSITY_ROWS, min(X.shape[0], b1 * DENSITY_ROWS)):
+        diag_log_density_row(X[t], means, precisions, log_norm, out[t])
 
 
-@njit(cache=True, nogil=True)
+@njit(cache=True, inline="always", nogil=True)
 def diag_log_density_row(x, means, precisions, log_norm, out):
-    """:func:`diag_log_density` of one sample ``x`` (n_features,) into ``out`` (n,)."""
+    """:func:`diag_log_density_blocks` of one sample ``x`` (n_features,)
+    into ``out`` (n,).
+
+    Inlined into each calling kernel (at Numba's level): a callee of its
+    own would be compiled, to machine code too, only to be linked into its
+    callers, which costs more than typing this small loop again in each."""
     d = x.shape[0]
     for c in range(means.shape[0]):
         acc = 0.0
@@ -77,16 +81,9 @@ def diag_log_density_row(x, means, precisions, log_norm, out):
 
 @njit(cache=True, nogil=True)
 def cholesky_log_density_blocks(X, means, chol, log_norm, out, b0, b1):
-    """:func:`cholesky_log_density` over blocks ``b0:b1`` of rows, on the
-    calling thread (see :func:`log_density`)."""
-    y = np.empty(X.shape[1])
-    for t in range(b0 * DENSITY_ROWS, min(X.shape[0], b1 * DENSITY_ROWS)):
-        cholesky_log_density_row(X[t], means, chol, log_norm, y, out[t])
-
-
-@njit(cache=True, parallel=True, nogil=True)
-def cholesky_log_density(X, means, chol, log_norm, out):
-    """Log density under full-covariance Gaussians given Cholesky factors.
+    """Log density under full-covariance Gaussians given Cholesky factors,
+    of the rows of blocks ``b0:b1``, on the calling thread (run by
+    :func:`log_density`).
 
     Solves ``L y = x - mean`` by forward substitution for every sample and
     component (no explicit inverse).
@@ -100,17 +97,19 @@ def cholesky_log_density(X, means, chol, log_norm, out):
     log_norm : ndarray of shape (n,)
         ``-0.5 * (n_features * log(2 pi) + log det covariance)``.
     out : ndarray of shape (n_samples, n)
-        Output.
+        Output (the rows of those blocks).
+    b0, b1 : int
     """
-    n_blocks = (X.shape[0] + DENSITY_ROWS - 1) // DENSITY_ROWS
-    for b in prange(n_blocks):
-        cholesky_log_density_blocks(X, means, chol, log_norm, out, b, b + 1)
+    y = np.empty(X.shape[1])
+    for t in range(b0 * DENSITY_ROWS, min(X.shape[0], b1 * DENSITY_ROWS)):
+        cholesky_log_density_row(X[t], means, chol, log_norm, y, out[t])
 
 
-@njit(cache=True, nogil=True)
+@njit(cache=True, inline="always", nogil=True)
 def cholesky_log_density_row(x, means, chol, log_norm, y, out):
-    """:func:`cholesky_log_density` of one sample ``x`` (n_features,) into
-    ``out`` (n,); ``y`` (n_features,) is scratch space."""
+    """:func:`cholesky_log_density_blocks` of one sample ``x`` (n_features,)
+    into ``out`` (n,); ``y`` (n_features,) is scratch space. Inlined into
+    each calling kernel, as :func:`diag_log_density_row`."""
     d = x.shape[0]
     for c in range(means.shape[0]):
         maha = 0.0

@@ -337,11 +337,16 @@ def viterbi_sequence(
     return log_prob
 
 
-@njit(cache=True, parallel=True, nogil=True)
-def viterbi_batch(
-    log_emissions, log_startprob, log_transmat, starts, blocks, back, states, lp
+@njit(cache=True, nogil=True)
+def viterbi_blocks(
+    log_emissions, log_startprob, log_transmat, starts, blocks, b0, b1, back, states, lp
 ):
-    """Viterbi over every sequence of a batch.
+    """Viterbi over the sequences of blocks ``b0:b1``, on the calling thread.
+
+    Python runs it over every block, or over contiguous ranges of blocks on
+    several threads at once (:func:`fasthmm._threads.run_blocks`; the kernel
+    releases the GIL): each sequence is decoded alone, so the result does
+    not depend on the split, and no parallel kernel is compiled.
 
     Parameters
     ----------
@@ -352,6 +357,7 @@ def viterbi_batch(
     blocks : ndarray of shape (n_blocks + 1,)
         Sequence indices where the blocks of
         :func:`~fasthmm._kernels.partition.block_bounds` begin.
+    b0, b1 : int
     back : ndarray of shape (n_samples, n_components), int32
         Scratch space for back-pointers.
     states : ndarray of shape (n_samples,), int64
@@ -360,8 +366,8 @@ def viterbi_batch(
         Output: log-probability of each sequence's best path.
     """
     k = log_emissions.shape[1]
-    for b in prange(blocks.shape[0] - 1):
-        delta = np.empty((2, k))
+    delta = np.empty((2, k))
+    for b in range(b0, b1):
         for s in range(blocks[b], blocks[b + 1]):
             lp[s] = viterbi_sequence(
                 log_emissions,

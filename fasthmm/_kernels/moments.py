@@ -1,10 +1,13 @@
 """Posterior-weighted sums of the samples: the statistics of the Gaussian,
-mixture and Poisson emissions in one parallel pass.
+mixture and Poisson emissions in one pass.
 
 Each block of rows (:func:`fasthmm._kernels.partition.row_blocks`, fixed by
 the number of rows alone) gets its own partial sums, computed by one thread
 in row order; the partial sums are then added block after block. The result
-is therefore identical for any number of threads.
+is therefore identical for any number of threads. The first moments run in
+a parallel kernel; the kernels with second moments run one block range on
+the calling thread, and Python runs them on several threads at once
+(:func:`fasthmm.emissions._weighted.weighted_sums`).
 
 One kernel per kind of second moment, each a branch-free loop with plain
 indexing, which LLVM vectorises over the features.
@@ -55,10 +58,12 @@ def weighted_first(X, weights, block_rows, n_blocks, post, obs):
 
 @njit(cache=True, nogil=True)
 def diagonal_blocks(X, weights, block_rows, b0, b1, p_blk, o_blk, s_blk):
-    """Partial sums of :func:`weighted_diagonal` for blocks ``b0:b1`` of rows.
+    """Partial sums of :func:`weighted_first` and of ``sum_t w[t, c]
+    X[t, j]**2`` for blocks ``b0:b1`` of rows, on the calling thread.
 
-    Called from Python for data of one block (no parallel region to compile
-    or start), or by :func:`weighted_diagonal` a block per iteration.
+    :func:`fasthmm.emissions._weighted.weighted_sums` runs it over every
+    block (contiguous ranges of blocks on several threads at once, from
+    Python) and adds the blocks in order.
 
     Parameters
     ----------
@@ -85,31 +90,10 @@ def diagonal_blocks(X, weights, block_rows, b0, b1, p_blk, o_blk, s_blk):
                     s_blk[b, c * d + j] += wx * x
 
 
-@njit(cache=True, parallel=True, nogil=True)
-def weighted_diagonal(X, weights, block_rows, n_blocks, post, obs, second):
-    """:func:`weighted_first` and ``second[c, j] = sum_t w[t, c] X[t, j]**2``.
-
-    Parameters
-    ----------
-    second : ndarray of shape (n, n_features), C-contiguous
-        Output.
-    """
-    d = X.shape[1]
-    k = weights.shape[1]
-    p_blk = np.zeros((n_blocks, k))
-    o_blk = np.zeros((n_blocks, k * d))
-    s_blk = np.zeros((n_blocks, k * d))
-    for b in prange(n_blocks):
-        diagonal_blocks(X, weights, block_rows, b, b + 1, p_blk, o_blk, s_blk)
-    _add_blocks(p_blk, post)
-    _add_blocks(o_blk, obs.reshape(-1))
-    _add_blocks(s_blk, second.reshape(-1))
-
-
 @njit(cache=True, nogil=True)
 def full_blocks(X, weights, block_rows, b0, b1, p_blk, o_blk, s_blk):
-    """Partial sums of :func:`weighted_full` for blocks ``b0:b1`` of rows, as
-    :func:`diagonal_blocks` (called from Python for data of one block).
+    """Partial sums of :func:`weighted_first` and of ``sum_t w[t, c] X[t, i]
+    X[t, j]`` for blocks ``b0:b1`` of rows, as :func:`diagonal_blocks`.
 
     Parameters
     ----------
@@ -132,24 +116,3 @@ def full_blocks(X, weights, block_rows, b0, b1, p_blk, o_blk, s_blk):
                     o_blk[b, c * d + i] += wx
                     for j in range(d):
                         s_blk[b, c * dd + i * d + j] += wx * X[t, j]
-
-
-@njit(cache=True, parallel=True, nogil=True)
-def weighted_full(X, weights, block_rows, n_blocks, post, obs, second):
-    """:func:`weighted_first` and ``second[c, i, j] = sum_t w[t, c] X[t, i] X[t, j]``.
-
-    Parameters
-    ----------
-    second : ndarray of shape (n, n_features, n_features), C-contiguous
-        Output.
-    """
-    d = X.shape[1]
-    k = weights.shape[1]
-    p_blk = np.zeros((n_blocks, k))
-    o_blk = np.zeros((n_blocks, k * d))
-    s_blk = np.zeros((n_blocks, k * d * d))
-    for b in prange(n_blocks):
-        full_blocks(X, weights, block_rows, b, b + 1, p_blk, o_blk, s_blk)
-    _add_blocks(p_blk, post)
-    _add_blocks(o_blk, obs.reshape(-1))
-    _add_blocks(s_blk, second.reshape(-1))

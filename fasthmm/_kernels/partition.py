@@ -6,7 +6,7 @@ same for any number of threads.
 """
 
 import numpy as np
-from numba import njit
+from numba.extending import register_jitable
 
 #: Rows per block when turning log-emissions into the shifted frame.
 FRAME_ROWS = 256
@@ -54,13 +54,14 @@ def block_bounds(starts, max_blocks=MAX_SEQUENCE_BLOCKS):
     return np.unique(np.concatenate(([0], cuts, [n_seq]))).astype(np.int64)
 
 
-@njit(cache=True, nogil=True)
+@register_jitable
 def row_blocks(n_rows):
     """Rows per block and number of blocks of a weighted sum over ``n_rows`` rows.
 
     Depends only on ``n_rows``: blocks of at least :data:`STATS_ROWS` rows, at
     most :data:`MAX_STATS_BLOCKS` of them (so the per-block partial sums stay
-    small). Callable from Python and from kernels.
+    small). A Python function that kernels call too: Python callers
+    compile nothing.
 
     Returns
     -------

@@ -10,7 +10,7 @@ are 0.
 """
 
 import numpy as np
-from numba import njit, prange
+from numba import njit
 
 from .gaussian import cholesky_log_density_row, diag_log_density_row
 from .partition import DENSITY_ROWS
@@ -32,24 +32,11 @@ def _state_means(row, d, coef, intercept, means):
 def diag_log_density_blocks(
     X, d, coef, intercept, precisions, log_norm, flag, out, b0, b1
 ):
-    """:func:`diag_log_density` over blocks ``b0:b1`` of
-    :data:`~fasthmm._kernels.partition.DENSITY_ROWS` rows, on the calling
-    thread: called from Python for data of one block (no parallel region to
-    compile or start), or by :func:`diag_log_density` a block per iteration.
-    """
-    n_samples = X.shape[0]
-    means = np.empty((coef.shape[0], d))
-    for t in range(b0 * DENSITY_ROWS, min(n_samples, b1 * DENSITY_ROWS)):
-        if flag >= 0 and X[t, flag] == 0.0:
-            out[t, :] = 0.0
-            continue
-        _state_means(X[t], d, coef, intercept, means)
-        diag_log_density_row(X[t, :d], means, precisions, log_norm, out[t])
-
-
-@njit(cache=True, parallel=True, nogil=True)
-def diag_log_density(X, d, coef, intercept, precisions, log_norm, flag, out):
-    """Log-densities of the rows under diagonal-covariance regressions.
+    """Log-densities under diagonal-covariance regressions of the rows of
+    blocks ``b0:b1`` (:data:`~fasthmm._kernels.partition.DENSITY_ROWS` rows
+    each), on the calling thread (run by
+    :func:`fasthmm._kernels.gaussian.log_density`, on several threads for
+    more than one block).
 
     Parameters
     ----------
@@ -64,20 +51,26 @@ def diag_log_density(X, d, coef, intercept, precisions, log_norm, flag, out):
     flag : int64
         Column of the scored-row flag, or -1 (every row scored).
     out : ndarray of shape (n_samples, n_components)
+        Output (the rows of those blocks).
+    b0, b1 : int
     """
-    n_blocks = (X.shape[0] + DENSITY_ROWS - 1) // DENSITY_ROWS
-    for b in prange(n_blocks):
-        diag_log_density_blocks(
-            X, d, coef, intercept, precisions, log_norm, flag, out, b, b + 1
-        )
+    n_samples = X.shape[0]
+    means = np.empty((coef.shape[0], d))
+    for t in range(b0 * DENSITY_ROWS, min(n_samples, b1 * DENSITY_ROWS)):
+        if flag >= 0 and X[t, flag] == 0.0:
+            out[t, :] = 0.0
+            continue
+        _state_means(X[t], d, coef, intercept, means)
+        diag_log_density_row(X[t, :d], means, precisions, log_norm, out[t])
 
 
 @njit(cache=True, nogil=True)
 def cholesky_log_density_blocks(
     X, d, coef, intercept, chol, log_norm, flag, out, b0, b1
 ):
-    """:func:`cholesky_log_density` over blocks ``b0:b1`` of rows, as
-    :func:`diag_log_density_blocks`."""
+    """Log-densities under full-covariance regressions, given the lower
+    Cholesky factors ``chol`` (n_components, d, d), of the rows of blocks
+    ``b0:b1``; the other arguments as :func:`diag_log_density_blocks`."""
     n_samples = X.shape[0]
     means = np.empty((coef.shape[0], d))
     y = np.empty(d)
@@ -87,15 +80,3 @@ def cholesky_log_density_blocks(
             continue
         _state_means(X[t], d, coef, intercept, means)
         cholesky_log_density_row(X[t, :d], means, chol, log_norm, y, out[t])
-
-
-@njit(cache=True, parallel=True, nogil=True)
-def cholesky_log_density(X, d, coef, intercept, chol, log_norm, flag, out):
-    """Log-densities of the rows under full-covariance regressions, given
-    the lower Cholesky factors ``chol`` (n_components, d, d); the other
-    arguments as :func:`diag_log_density`."""
-    n_blocks = (X.shape[0] + DENSITY_ROWS - 1) // DENSITY_ROWS
-    for b in prange(n_blocks):
-        cholesky_log_density_blocks(
-            X, d, coef, intercept, chol, log_norm, flag, out, b, b + 1
-        )

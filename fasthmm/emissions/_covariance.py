@@ -161,10 +161,10 @@ def log_density(X, means, covars, covariance_type, group_size, out=None, offset=
     if offset is not None:
         log_norm = log_norm + offset
     if diagonal:
-        kernels = _kg.diag_log_density_blocks, _kg.diag_log_density
+        blocks = _kg.diag_log_density_blocks
     else:
-        kernels = _kg.cholesky_log_density_blocks, _kg.cholesky_log_density
-    _kg.log_density(*kernels, X, means, factors, log_norm, out)
+        blocks = _kg.cholesky_log_density_blocks
+    _kg.log_density(blocks, X, means, factors, log_norm, out)
     return out
 
 

@@ -1,10 +1,11 @@
 """Posterior-weighted sums of the samples, shared by the Gaussian, mixture and
-Poisson emissions (one parallel kernel, :mod:`fasthmm._kernels.moments`)."""
+Poisson emissions (the kernels of :mod:`fasthmm._kernels.moments`)."""
 
 import numpy as np
 
 from .._kernels import moments as _km
 from .._kernels.partition import row_blocks
+from .._threads import run_blocks
 
 
 def weighted_sums(X, weights, second=None):
@@ -32,26 +33,25 @@ def weighted_sums(X, weights, second=None):
     X = np.ascontiguousarray(X, dtype=np.float64)
     weights = np.ascontiguousarray(weights, dtype=np.float64)
     n, d = weights.shape[1], X.shape[1]
-    post, obs = np.empty(n), np.empty((n, d))
     rows, n_blocks = row_blocks(X.shape[0])
     if second is None:
+        post, obs = np.empty(n), np.empty((n, d))
         _km.weighted_first(X, weights, rows, n_blocks, post, obs)
         return post, obs, None
     shape = (n, d) if second == "diagonal" else (n, d, d)
-    if n_blocks == 1:
-        # One block: its partial sums are the sums (0 + x = x), and no
-        # parallel kernel is compiled or started.
-        blocks = _km.diagonal_blocks if second == "diagonal" else _km.full_blocks
-        p_blk, o_blk = np.zeros((1, n)), np.zeros((1, n * d))
-        s_blk = np.zeros((1, n * d * (d if second == "full" else 1)))
+    p_blk, o_blk = np.zeros((n_blocks, n)), np.zeros((n_blocks, n * d))
+    s_blk = np.zeros((n_blocks, n * d * (d if second == "full" else 1)))
+    blocks = _km.diagonal_blocks if second == "diagonal" else _km.full_blocks
+    # Each block's partial sums on one thread (contiguous ranges of blocks on
+    # several threads at once, from Python: no parallel kernel to compile),
+    # then added in block order (NumPy adds the rows of a C-contiguous array
+    # one after another when it sums over the leading axis).
+    if n_blocks == 1:  # its partial sums are the sums (0 + x = x)
         blocks(X, weights, rows, 0, 1, p_blk, o_blk, s_blk)
         return p_blk[0], o_blk[0].reshape(n, d), s_blk[0].reshape(shape)
-    moments = np.empty(shape)
-    if second == "diagonal":
-        _km.weighted_diagonal(X, weights, rows, n_blocks, post, obs, moments)
-    else:
-        _km.weighted_full(X, weights, rows, n_blocks, post, obs, moments)
-    return post, obs, moments
+    run_blocks(blocks, (X, weights, rows), (p_blk, o_blk, s_blk), n_blocks)
+    post, obs, moments = (a.sum(axis=0) for a in (p_blk, o_blk, s_blk))
+    return post, obs.reshape(n, d), moments.reshape(shape)
 
 
 def add_observed_sums(stats, features, X, weights, second=False):

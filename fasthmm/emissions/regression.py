@@ -276,10 +276,10 @@ class RegressionEmission(Emission):
             out,
         )
         if diagonal:
-            kernels = _kr.diag_log_density_blocks, _kr.diag_log_density
+            blocks = _kr.diag_log_density_blocks
         else:
-            kernels = _kr.cholesky_log_density_blocks, _kr.cholesky_log_density
-        log_density(*kernels, *args)
+            blocks = _kr.cholesky_log_density_blocks
+        log_density(blocks, *args)
         return out
 
     # -- learning -----------------------------------------------------------
