@@ -322,6 +322,7 @@ def shared_cache_run(n_seq=20, steps=500, cache_dir="new", log=print):
                     threads_per_worker=1,
                     processes=True,
                     dashboard_address=None,
+                    worker_dashboard_address=None,
                     env=env,
                 ) as cluster,
                 distributed.Client(cluster) as client,
