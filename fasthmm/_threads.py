@@ -176,9 +176,11 @@ def _executor():
     return _pool["executor"]
 
 
-def run_blocks(kernel, before, after, n_blocks):
+def run_blocks(kernel, before, after, n_blocks, threads=True):
     """``kernel(*before, b0, b1, *after)`` over blocks ``0:n_blocks``, split
-    into contiguous ranges run at once on ``numba.get_num_threads()`` threads.
+    into contiguous ranges run at once on ``numba.get_num_threads()`` threads
+    (``threads``, e.g. :func:`use_threads`), else in one call on the calling
+    thread.
 
     The kernel must release the GIL (``nogil=True``) and write each block's
     results to that block's own outputs, so that the result does not depend
@@ -192,6 +194,8 @@ def run_blocks(kernel, before, after, n_blocks):
     before, after : tuple
         Arguments before and after the block range.
     n_blocks : int
+    threads : bool, default True
+        False: one call over every block, on the calling thread.
 
     Returns
     -------
@@ -199,6 +203,8 @@ def run_blocks(kernel, before, after, n_blocks):
         What each call returned, in the order of the ranges (one entry
         per thread used).
     """
+    if not threads:
+        return [kernel(*before, 0, n_blocks, *after)]
     n_threads = max(1, min(numba.get_num_threads(), n_blocks))
     bounds = [n_blocks * i // n_threads for i in range(n_threads + 1)]
     futures = [

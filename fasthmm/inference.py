@@ -143,10 +143,7 @@ def varying_pass(log_emissions, starts, startprob, steps, post, smooth, xi=None)
     out_xi = np.empty((0, k, k)) if xi is None else xi
     args = (le, log_sp, steps.probs, starts, blocks)
     after = (ll, post, np.bool_(smooth), out_xi, fallback)
-    if use_threads(n, k * k):
-        run_blocks(V.varying_block, args, after, n_blocks)
-    else:
-        V.varying_block(*args, 0, n_blocks, *after)
+    run_blocks(V.varying_block, args, after, n_blocks, use_threads(n, k * k))
     valid = True
     for s in np.flatnonzero(fallback):  # sequences that need log space
         lo, hi = starts[s], starts[s + 1]
@@ -410,7 +407,7 @@ def _forward_backward(
     long_from = LONG_SEQUENCE if xi_blocks.shape[0] else _ANY_LENGTH
     threads = use_threads(n, k)
     args = (emissions, shift, from_log, startprob, transmat, starts, blocks)
-    _run_blocks(
+    run_blocks(
         D.forward_block_for(k),
         args,
         (ll, post, scale, invalid, long_from),
@@ -419,7 +416,7 @@ def _forward_backward(
     )
     if smooth:
         args = (emissions, shift, from_log, transmat, np.ascontiguousarray(transmat.T))
-        _run_blocks(
+        run_blocks(
             D.smooth_block_for(k),
             (*args, starts, blocks),
             (ll, post, xi_blocks, long_from),
@@ -429,20 +426,6 @@ def _forward_backward(
     if invalid.any():
         return 2
     return 1 if np.isnan(ll).any() else 0
-
-
-def _run_blocks(kernel, before, after, n_blocks, threads):
-    """``kernel`` over every block: on several threads (``threads``) or on
-    the calling thread.
-
-    Returns
-    -------
-    results : list
-        What each call of ``kernel`` returned.
-    """
-    if threads:
-        return run_blocks(kernel, before, after, n_blocks)
-    return [kernel(*before, 0, n_blocks, *after)]
 
 
 def _run_forward(ws, startprob, transmat, alpha, scale, smooth=False):
@@ -801,7 +784,7 @@ def viterbi_decode(log_emissions, startprob, transmat, starts):
         return lp, states, True
     blocks = block_bounds(starts)
     if k <= D.SMALL_K:
-        clean = _run_blocks(
+        clean = run_blocks(
             _viterbi_blocks,
             (le, startprob, transmat, starts, blocks),
             (back, states, lp),
@@ -812,7 +795,7 @@ def viterbi_decode(log_emissions, startprob, transmat, starts):
     with np.errstate(divide="ignore"):
         log_start = np.log(startprob)
         log_trans = np.log(transmat)
-    _run_blocks(
+    run_blocks(
         K.viterbi_blocks,
         (le, log_start, log_trans, starts, blocks),
         (back, states, lp),

@@ -635,11 +635,8 @@ class HMMTagger:
         ends with the sentence bounds): on the calling thread for small
         work, else in contiguous ranges on several threads at once."""
         bounds = before[-1]
-        n_sentences = bounds.shape[0] - 1
-        if use_threads(bounds[-1], self.labels_.size):
-            run_blocks(kernel, before, after, n_sentences)
-        else:
-            kernel(*before, 0, n_sentences, *after)
+        threads = use_threads(bounds[-1], self.labels_.size)
+        run_blocks(kernel, before, after, bounds.shape[0] - 1, threads)
 
     def predict(self, sentences):
         """Labels of each token.
