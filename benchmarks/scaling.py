@@ -321,7 +321,7 @@ def shared_cache_run(n_seq=20, steps=500, cache_dir="new", log=print):
                     n_workers=1,
                     threads_per_worker=1,
                     processes=True,
-                    dashboard_address=None,
+                    dashboard_address=":0",  # any free port: no clash with another cluster
                     worker_dashboard_address=None,
                     env=env,
                 ) as cluster,
