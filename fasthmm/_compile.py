@@ -113,14 +113,20 @@ def _family_tasks(rng, n, lengths):
     return [(name, model, X, lengths) for name, model, X in tasks]
 
 
+def _inference_routes(model, X, lengths, **inputs):
+    """A model's fit, score, Viterbi, posteriors and filtered rows (``inputs``:
+    keyword arguments every call takes, e.g. ``transition_inputs``)."""
+    model.fit(X, lengths, **inputs)
+    model.score(X, lengths, **inputs)
+    model.decode(X, lengths, **inputs)
+    model.predict_proba(X, lengths, **inputs)
+    model.filter_proba(X, lengths, **inputs)
+
+
 def _model_routes(model, X, lengths):
     """Every public route of a model: fit, inference, sampling, a stream."""
-    model.fit(X, lengths)
-    model.score(X, lengths)
-    model.decode(X, lengths)
+    _inference_routes(model, X, lengths)
     model.decode(X, lengths, algorithm="map")
-    model.predict_proba(X, lengths)
-    model.filter_proba(X, lengths)
     model.sample_posterior(X, lengths, n_samples=2, random_state=0)
     model.sample(5, random_state=0)
     stream = model.stream(lag=2)
@@ -242,36 +248,26 @@ def _transition_input_routes(rng):
     X = rng.normal(size=(60, 1))
     U = np.column_stack([np.ones(60), rng.normal(size=60)])
     model = fasthmm.GaussianHMM(2, transition_inputs=True, n_iter=2, random_state=0)
-    model.fit(X, lengths, transition_inputs=U)
-    model.score(X, lengths, transition_inputs=U)
-    model.decode(X, lengths, transition_inputs=U)
-    model.predict_proba(X, lengths, transition_inputs=U)
-    model.filter_proba(X, lengths, transition_inputs=U)
+    _inference_routes(model, X, lengths, transition_inputs=U)
 
 
 def _missing_routes(rng):
-    """A GaussianHMM fitted and decoded with missing entries marginalised."""
+    """A GaussianHMM with missing entries marginalised: fit and inference."""
     import fasthmm
 
     X = rng.normal(size=(60, 2))
     X[::7, 0] = np.nan
     model = fasthmm.GaussianHMM(2, missing="marginalize", n_iter=2, random_state=0)
-    model.fit(X, [25, 35])
-    model.score(X, [25, 35])
-    model.decode(X, [25, 35])
-    model.predict_proba(X, [25, 35])
+    _inference_routes(model, X, [25, 35])
 
 
 def _hsmm_routes(rng):
-    """A hidden semi-Markov model: fit, score, Viterbi, posteriors."""
+    """A hidden semi-Markov model: fit and inference."""
     import fasthmm
 
     X = rng.normal(size=(60, 1))
     model = fasthmm.GaussianHSMM(2, max_duration=5, n_iter=2, random_state=0)
-    model.fit(X, [25, 35])
-    model.score(X, [25, 35])
-    model.decode(X, [25, 35])
-    model.predict_proba(X, [25, 35])
+    _inference_routes(model, X, [25, 35])
 
 
 def _tagger_routes():
